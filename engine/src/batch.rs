@@ -1,0 +1,263 @@
+//! BatchGetItem and BatchWriteItem. The whole batch is validated before any item is read or
+//! written; individual writes are atomic, the batch is not.
+
+use crate::api::*;
+use crate::capacity::{ReturnConsumedCapacity, read_units, write_units};
+use crate::engine::Engine;
+use crate::error::{ConstraintErrors, Error, Result};
+use crate::expr::eval::project;
+use crate::item::{Item, item_size_bytes};
+use crate::items::{RETURN_CONSUMED_CAPACITY, check_item, check_no_mixing, projection_of};
+use crate::limits::{
+    BATCH_GET_KEY_COUNT_MAX, BATCH_GET_RESPONSE_BYTES_MAX, BATCH_WRITE_REQUEST_COUNT_MAX,
+    ITEM_SIZE_BYTES_MAX,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn duplicates() -> Error {
+    Error::validation("Provided list of item keys contains duplicates")
+}
+
+impl Engine {
+    pub(crate) fn batch_get_item(
+        &self,
+        input: &BatchGetItemInput,
+        now_ms: u64,
+    ) -> Result<Response> {
+        let mut errors = ConstraintErrors::new();
+        errors.not_null(&input.request_items, "requestItems");
+        errors.enumeration(
+            &input.return_consumed_capacity,
+            "returnConsumedCapacity",
+            &RETURN_CONSUMED_CAPACITY,
+        );
+        if let Some(request_items) = &input.request_items {
+            if request_items.is_empty() {
+                errors.push(
+                    "{}",
+                    "requestItems",
+                    "Member must have length greater than or equal to 1",
+                );
+            }
+            for (name, entry) in request_items {
+                errors.name(&Some(name.clone()), "requestItems.key", true);
+                match &entry.keys {
+                    None => errors.push(
+                        "null",
+                        &format!("requestItems.{name}.member.keys"),
+                        "Member must not be null",
+                    ),
+                    Some(keys) if keys.is_empty() => errors.push(
+                        "[]",
+                        &format!("requestItems.{name}.member.keys"),
+                        "Member must have length greater than or equal to 1",
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        errors.into_result()?;
+        let request_items = input.request_items.as_ref().expect("checked");
+        let total: usize = request_items
+            .values()
+            .map(|e| e.keys.as_ref().map_or(0, Vec::len))
+            .sum();
+        if total > BATCH_GET_KEY_COUNT_MAX {
+            return Err(Error::validation(
+                "Too many items requested for the BatchGetItem call",
+            ));
+        }
+        // Validate every table's part before reading anything.
+        let mut plans = Vec::new();
+        for (name, entry) in request_items {
+            check_no_mixing(
+                &[("AttributesToGet", entry.attributes_to_get.is_some())],
+                &[(
+                    "ProjectionExpression",
+                    entry.projection_expression.is_some(),
+                )],
+            )?;
+            let projection = projection_of(
+                entry.projection_expression.as_deref(),
+                entry.attributes_to_get.as_deref(),
+                entry.expression_attribute_names.as_ref(),
+            )?;
+            let table = self.table_for_data(name, now_ms)?;
+            let mut seen = BTreeSet::new();
+            let mut keys = Vec::new();
+            for raw in entry.keys.as_ref().expect("checked") {
+                let key_item = check_item(raw)?;
+                let key = table.key_schema.key_parameter(&key_item)?;
+                if !seen.insert(key.clone()) {
+                    return Err(duplicates());
+                }
+                keys.push((key, key_item));
+            }
+            plans.push((name, entry, table, projection, keys));
+        }
+        let capacity_mode =
+            ReturnConsumedCapacity::parse(input.return_consumed_capacity.as_deref());
+        let mut output = BatchGetItemOutput::default();
+        let mut capacities = Vec::new();
+        let mut response_bytes = 0usize;
+        for (name, entry, table, projection, keys) in plans {
+            let consistent = entry.consistent_read.unwrap_or(false);
+            let mut units = 0.0;
+            let mut found = Vec::new();
+            let mut unprocessed = Vec::new();
+            for (key, key_item) in keys {
+                if response_bytes > BATCH_GET_RESPONSE_BYTES_MAX {
+                    unprocessed.push(key_item);
+                    continue;
+                }
+                let item = table.get(&key);
+                let size = item.as_ref().map_or(0, item_size_bytes);
+                units += read_units(size, consistent);
+                if let Some(item) = item {
+                    let item = match &projection {
+                        Some(paths) => project(&item, paths),
+                        None => item,
+                    };
+                    response_bytes += item_size_bytes(&item);
+                    found.push(item);
+                }
+            }
+            output.responses.insert(name.clone(), found);
+            if !unprocessed.is_empty() {
+                output.unprocessed_keys.insert(
+                    name.clone(),
+                    UnprocessedKeys {
+                        keys: unprocessed,
+                        consistent_read: entry.consistent_read,
+                        projection_expression: entry.projection_expression.clone(),
+                        attributes_to_get: entry.attributes_to_get.clone(),
+                        expression_attribute_names: entry.expression_attribute_names.clone(),
+                    },
+                );
+            }
+            capacities.extend(capacity_mode.report(&table.name, units, true));
+        }
+        if capacity_mode != ReturnConsumedCapacity::None {
+            output.consumed_capacity = Some(capacities);
+        }
+        Ok(Response::BatchGetItem(output))
+    }
+
+    pub(crate) fn batch_write_item(
+        &mut self,
+        input: &BatchWriteItemInput,
+        now_ms: u64,
+    ) -> Result<Response> {
+        let mut errors = ConstraintErrors::new();
+        errors.not_null(&input.request_items, "requestItems");
+        errors.enumeration(
+            &input.return_consumed_capacity,
+            "returnConsumedCapacity",
+            &RETURN_CONSUMED_CAPACITY,
+        );
+        errors.enumeration(
+            &input.return_item_collection_metrics,
+            "returnItemCollectionMetrics",
+            &["SIZE", "NONE"],
+        );
+        if let Some(request_items) = &input.request_items {
+            if request_items.is_empty() {
+                errors.push(
+                    "{}",
+                    "requestItems",
+                    "Member must have length greater than or equal to 1",
+                );
+            }
+            for (name, requests) in request_items {
+                errors.name(&Some(name.clone()), "requestItems.key", true);
+                if requests.is_empty() {
+                    errors.push(
+                        "[]",
+                        &format!("requestItems.{name}.member"),
+                        "Member must have length greater than or equal to 1",
+                    );
+                }
+            }
+        }
+        errors.into_result()?;
+        let request_items = input.request_items.as_ref().expect("checked");
+        let total: usize = request_items.values().map(Vec::len).sum();
+        if total > BATCH_WRITE_REQUEST_COUNT_MAX {
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {BATCH_WRITE_REQUEST_COUNT_MAX}, Member must have length greater than or equal to 1]"
+            )));
+        }
+        enum Write {
+            Put(Box<[u8]>, Item),
+            Delete(Box<[u8]>),
+        }
+        let mut plans: Vec<(String, Vec<Write>)> = Vec::new();
+        for (name, requests) in request_items {
+            let table = self.table_for_data(name, now_ms)?;
+            let mut seen = BTreeSet::new();
+            let mut writes = Vec::new();
+            for request in requests {
+                let write = match (&request.put_request, &request.delete_request) {
+                    (Some(put), None) => {
+                        let Some(raw) = &put.item else {
+                            return Err(Error::required("Item"));
+                        };
+                        let item = check_item(raw)?;
+                        let key = table.key_schema.item_key(&item)?;
+                        if item_size_bytes(&item) > ITEM_SIZE_BYTES_MAX {
+                            return Err(Error::item_too_large());
+                        }
+                        Write::Put(key, item)
+                    }
+                    (None, Some(delete)) => {
+                        let Some(raw) = &delete.key else {
+                            return Err(Error::required("Key"));
+                        };
+                        let key_item = check_item(raw)?;
+                        Write::Delete(table.key_schema.key_parameter(&key_item)?)
+                    }
+                    _ => {
+                        return Err(Error::validation(
+                            "Supplied WriteRequest must contain exactly one of PutRequest or DeleteRequest",
+                        ));
+                    }
+                };
+                let key = match &write {
+                    Write::Put(k, _) | Write::Delete(k) => k.clone(),
+                };
+                if !seen.insert(key) {
+                    return Err(duplicates());
+                }
+                writes.push(write);
+            }
+            plans.push((crate::engine::table_name_of(name).to_string(), writes));
+        }
+        let capacity_mode =
+            ReturnConsumedCapacity::parse(input.return_consumed_capacity.as_deref());
+        let mut capacities = Vec::new();
+        for (name, writes) in plans {
+            let table = self.tables.get_mut(&name).expect("validated above");
+            let mut units = 0.0;
+            for write in writes {
+                match write {
+                    Write::Put(key, item) => {
+                        let old_size = table.get(&key).as_ref().map_or(0, item_size_bytes);
+                        units += write_units(old_size.max(item_size_bytes(&item)));
+                        table.put(key, &item);
+                    }
+                    Write::Delete(key) => {
+                        let old = table.delete(&key);
+                        units += write_units(old.as_ref().map_or(0, item_size_bytes));
+                    }
+                }
+            }
+            capacities.extend(capacity_mode.report(&table.name, units, false));
+        }
+        Ok(Response::BatchWriteItem(BatchWriteItemOutput {
+            unprocessed_items: BTreeMap::new(),
+            consumed_capacity: (capacity_mode != ReturnConsumedCapacity::None)
+                .then_some(capacities),
+            item_collection_metrics: None,
+        }))
+    }
+}

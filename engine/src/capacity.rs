@@ -1,0 +1,90 @@
+//! Capacity unit math and the ConsumedCapacity member (`dynamodb-facts.md` §6.1–6.2).
+
+use crate::api::{Capacity, ConsumedCapacity};
+use crate::limits::{READ_UNIT_BYTES, WRITE_UNIT_BYTES};
+
+/// Read units for `size_bytes` read at once: 4 KB units, at least one; eventually consistent
+/// reads cost half.
+pub fn read_units(size_bytes: usize, consistent: bool) -> f64 {
+    let units = size_bytes.div_ceil(READ_UNIT_BYTES).max(1) as f64;
+    if consistent { units } else { units / 2.0 }
+}
+
+/// Write units for an item of `size_bytes`: 1 KB units, at least one.
+pub fn write_units(size_bytes: usize) -> f64 {
+    size_bytes.div_ceil(WRITE_UNIT_BYTES).max(1) as f64
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnConsumedCapacity {
+    None,
+    Total,
+    Indexes,
+}
+
+impl ReturnConsumedCapacity {
+    pub fn parse(value: Option<&str>) -> ReturnConsumedCapacity {
+        match value {
+            Some("TOTAL") => ReturnConsumedCapacity::Total,
+            Some("INDEXES") => ReturnConsumedCapacity::Indexes,
+            _ => ReturnConsumedCapacity::None,
+        }
+    }
+
+    /// The ConsumedCapacity member for `units` on `table_name`, if one was asked for.
+    pub fn report(self, table_name: &str, units: f64, is_read: bool) -> Option<ConsumedCapacity> {
+        let split = |units: f64| {
+            if is_read {
+                (Some(units), None)
+            } else {
+                (None, Some(units))
+            }
+        };
+        match self {
+            ReturnConsumedCapacity::None => None,
+            ReturnConsumedCapacity::Total => Some(ConsumedCapacity {
+                table_name: table_name.to_string(),
+                capacity_units: units,
+                read_capacity_units: None,
+                write_capacity_units: None,
+                table: None,
+                local_secondary_indexes: None,
+                global_secondary_indexes: None,
+            }),
+            ReturnConsumedCapacity::Indexes => {
+                let (read, write) = split(units);
+                Some(ConsumedCapacity {
+                    table_name: table_name.to_string(),
+                    capacity_units: units,
+                    read_capacity_units: read,
+                    write_capacity_units: write,
+                    table: Some(Capacity {
+                        capacity_units: units,
+                        read_capacity_units: read,
+                        write_capacity_units: write,
+                    }),
+                    local_secondary_indexes: None,
+                    global_secondary_indexes: None,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_math_matches_the_documented_examples() {
+        assert_eq!(read_units(4096, true), 1.0);
+        assert_eq!(read_units(4097, true), 2.0);
+        assert_eq!(read_units(8192, false), 1.0);
+        assert_eq!(read_units(0, false), 0.5);
+        assert_eq!(write_units(1024), 1.0);
+        assert_eq!(write_units(1025), 2.0);
+        assert_eq!(write_units(0), 1.0);
+        // Query sums then rounds: 10 items totalling 40.8 KB cost 11 RCU (doc).
+        assert_eq!(read_units((40.8 * 1024.0) as usize, true), 11.0);
+    }
+}

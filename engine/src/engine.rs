@@ -1,0 +1,578 @@
+//! The engine: a catalog of tables driven by requests and the caller's clock.
+//!
+//! `execute(request, now_ms)` is the one entry point. It reads no clock, draws no randomness
+//! and does no IO; two engines fed the same requests at the same times answer the same.
+
+use crate::api::*;
+use crate::error::{ConstraintErrors, Error, ErrorKind, Result};
+use crate::limits::{self, Limits};
+use crate::table::{self, BillingMode, Status, Table};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub region: String,
+    pub account_id: String,
+    /// The address DescribeEndpoints reports (host and port, no scheme).
+    pub endpoint_address: String,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            endpoint_address: "localhost:8000".into(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Engine {
+    pub(crate) config: Config,
+    pub(crate) tables: BTreeMap<String, Table>,
+    /// Counts tables ever created; feeds deterministic table ids.
+    table_sequence: u64,
+}
+
+/// Accepts a table name or a table ARN where AWS does.
+pub fn table_name_of(name_or_arn: &str) -> &str {
+    match name_or_arn.strip_prefix("arn:") {
+        Some(rest) => rest
+            .rsplit_once(":table/")
+            .map_or(name_or_arn, |(_, name)| name),
+        None => name_or_arn,
+    }
+}
+
+impl Engine {
+    pub fn new(config: Config) -> Engine {
+        Engine {
+            config,
+            tables: BTreeMap::new(),
+            table_sequence: 0,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Executes one request at time `now_ms` (milliseconds since the Unix epoch on the
+    /// caller's clock).
+    pub fn execute(&mut self, request: Request, now_ms: u64) -> Result<Response> {
+        self.expire_deleted_tables(now_ms);
+        match request {
+            Request::CreateTable(input) => self.create_table(&input, now_ms),
+            Request::DescribeTable(input) => self.describe_table(&input, now_ms),
+            Request::ListTables(input) => self.list_tables(&input),
+            Request::UpdateTable(input) => self.update_table(&input, now_ms),
+            Request::DeleteTable(input) => self.delete_table(&input, now_ms),
+            Request::DescribeLimits => Ok(Response::DescribeLimits(DescribeLimitsOutput {
+                account_max_read_capacity_units: limits::ACCOUNT_MAX_READ_CAPACITY_UNITS,
+                account_max_write_capacity_units: limits::ACCOUNT_MAX_WRITE_CAPACITY_UNITS,
+                table_max_read_capacity_units: limits::TABLE_MAX_READ_CAPACITY_UNITS,
+                table_max_write_capacity_units: limits::TABLE_MAX_WRITE_CAPACITY_UNITS,
+            })),
+            Request::DescribeEndpoints => {
+                Ok(Response::DescribeEndpoints(DescribeEndpointsOutput {
+                    endpoints: vec![Endpoint {
+                        address: self.config.endpoint_address.clone(),
+                        cache_period_in_minutes: 1440,
+                    }],
+                }))
+            }
+            Request::TagResource(input) => self.tag_resource(&input),
+            Request::UntagResource(input) => self.untag_resource(&input),
+            Request::ListTagsOfResource(input) => self.list_tags(&input),
+            Request::PutItem(input) => self.put_item(&input, now_ms),
+            Request::GetItem(input) => self.get_item(&input, now_ms),
+            Request::UpdateItem(input) => self.update_item(&input, now_ms),
+            Request::DeleteItem(input) => self.delete_item(&input, now_ms),
+            Request::BatchGetItem(input) => self.batch_get_item(&input, now_ms),
+            Request::BatchWriteItem(input) => self.batch_write_item(&input, now_ms),
+            Request::Query(input) => self.query(&input, now_ms, false),
+            Request::Scan(input) => self.query(&input, now_ms, true),
+        }
+    }
+
+    fn expire_deleted_tables(&mut self, now_ms: u64) {
+        let deleting_ms = self.config.limits.table_deleting_ms;
+        self.tables
+            .retain(|_, t| t.deleted_at_ms.is_none_or(|at| now_ms < at + deleting_ms));
+    }
+
+    /// The table a data-plane request names; CREATING tables are not found yet.
+    pub(crate) fn table_for_data(&self, name_or_arn: &str, now_ms: u64) -> Result<&Table> {
+        let name = table_name_of(name_or_arn);
+        match self.tables.get(name) {
+            Some(t) if t.status(now_ms, &self.config.limits) != Status::Creating => Ok(t),
+            _ => Err(Error::table_not_found(name)),
+        }
+    }
+
+    pub(crate) fn table_for_data_mut(
+        &mut self,
+        name_or_arn: &str,
+        now_ms: u64,
+    ) -> Result<&mut Table> {
+        let name = table_name_of(name_or_arn).to_string();
+        let limits = self.config.limits.clone();
+        match self.tables.get_mut(&name) {
+            Some(t) if t.status(now_ms, &limits) != Status::Creating => Ok(t),
+            _ => Err(Error::table_not_found(&name)),
+        }
+    }
+
+    fn table_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:dynamodb:{}:{}:table/{name}",
+            self.config.region, self.config.account_id
+        )
+    }
+
+    fn create_table(&mut self, input: &CreateTableInput, now_ms: u64) -> Result<Response> {
+        let (name, attribute_definitions, key_schema, billing_mode, throughput) =
+            table::validate_create(input)?;
+        if input.global_secondary_indexes.is_some() || input.local_secondary_indexes.is_some() {
+            return Err(Error::validation(
+                "dynasim does not implement secondary indexes yet (GlobalSecondaryIndexes, LocalSecondaryIndexes); see docs/compatibility.md",
+            ));
+        }
+        if input
+            .stream_specification
+            .as_ref()
+            .is_some_and(|s| s.stream_enabled == Some(true))
+        {
+            return Err(Error::validation(
+                "dynasim does not implement DynamoDB Streams yet; see docs/compatibility.md",
+            ));
+        }
+        if self.tables.contains_key(&name) {
+            return Err(Error::table_already_exists(&name));
+        }
+        if self.tables.len() >= limits::TABLE_COUNT_MAX {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "Subscriber limit exceeded: You have exceeded the maximum number of tables ({}) for this account and region",
+                    limits::TABLE_COUNT_MAX
+                ),
+            ));
+        }
+        self.table_sequence += 1;
+        let digest = xxhash_rust::xxh3::xxh3_128(
+            format!("{name}\0{now_ms}\0{}", self.table_sequence).as_bytes(),
+        );
+        let id = format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (digest >> 96) as u32,
+            (digest >> 80) as u16,
+            (digest >> 68) as u16 & 0xFFF,
+            (digest >> 56) as u16 & 0xFFF,
+            digest as u64 & 0xFFFF_FFFF_FFFF
+        );
+        let tags = input
+            .tags
+            .iter()
+            .flatten()
+            .map(|t| {
+                (
+                    t.key.clone().expect("checked"),
+                    t.value.clone().expect("checked"),
+                )
+            })
+            .collect::<BTreeMap<_, _>>();
+        if tags.len() > limits::TAG_COUNT_MAX {
+            return Err(too_many_tags());
+        }
+        let table = Table {
+            arn: self.table_arn(&name),
+            name: name.clone(),
+            id,
+            attribute_definitions,
+            key_schema,
+            billing_mode,
+            throughput,
+            last_update_to_pay_per_request_ms: (billing_mode == BillingMode::PayPerRequest)
+                .then_some(now_ms),
+            table_class: input
+                .table_class
+                .clone()
+                .unwrap_or_else(|| "STANDARD".into()),
+            deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
+            tags,
+            created_ms: now_ms,
+            updating_until_ms: 0,
+            deleted_at_ms: None,
+            items: BTreeMap::new(),
+            size_bytes: 0,
+        };
+        let mut description = table.describe(now_ms, &self.config.limits);
+        // CreateTable always answers CREATING, as DynamoDB does, however short the delay.
+        description.table_status = Status::Creating.name().into();
+        self.tables.insert(name, table);
+        Ok(Response::Table(TableOutput {
+            table_description: Some(description),
+            table: None,
+        }))
+    }
+
+    fn named_table(&self, table_name: &Option<String>, path: &str) -> Result<&Table> {
+        let mut errors = ConstraintErrors::new();
+        errors.name(table_name, path, true);
+        errors.into_result()?;
+        let name = table_name_of(table_name.as_deref().expect("checked"));
+        self.tables
+            .get(name)
+            .ok_or_else(|| Error::table_not_found(name))
+    }
+
+    fn describe_table(&self, input: &TableNameInput, now_ms: u64) -> Result<Response> {
+        let table = self.named_table(&input.table_name, "tableName")?;
+        Ok(Response::Table(TableOutput {
+            table_description: None,
+            table: Some(table.describe(now_ms, &self.config.limits)),
+        }))
+    }
+
+    fn list_tables(&self, input: &ListTablesInput) -> Result<Response> {
+        let mut errors = ConstraintErrors::new();
+        if let Some(limit) = input.limit {
+            if limit < 1 {
+                errors.push(
+                    &limit.to_string(),
+                    "limit",
+                    "Member must have value greater than or equal to 1",
+                );
+            }
+            if limit > limits::LIST_TABLES_LIMIT_MAX as i64 {
+                errors.push(
+                    &limit.to_string(),
+                    "limit",
+                    "Member must have value less than or equal to 100",
+                );
+            }
+        }
+        if let Some(start) = &input.exclusive_start_table_name {
+            errors.name(&Some(start.clone()), "exclusiveStartTableName", false);
+        }
+        errors.into_result()?;
+        let limit = input
+            .limit
+            .map_or(limits::LIST_TABLES_LIMIT_MAX, |l| l as usize);
+        let names: Vec<&String> = match &input.exclusive_start_table_name {
+            Some(start) => self
+                .tables
+                .range::<String, _>((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded))
+                .map(|(k, _)| k)
+                .collect(),
+            None => self.tables.keys().collect(),
+        };
+        let page: Vec<String> = names.iter().take(limit).map(|s| s.to_string()).collect();
+        let last = (names.len() > limit)
+            .then(|| page.last().cloned())
+            .flatten();
+        Ok(Response::ListTables(ListTablesOutput {
+            table_names: page,
+            last_evaluated_table_name: last,
+        }))
+    }
+
+    fn update_table(&mut self, input: &UpdateTableInput, now_ms: u64) -> Result<Response> {
+        let mut errors = ConstraintErrors::new();
+        errors.name(&input.table_name, "tableName", true);
+        errors.enumeration(
+            &input.billing_mode,
+            "billingMode",
+            &["PROVISIONED", "PAY_PER_REQUEST"],
+        );
+        if let Some(t) = &input.provisioned_throughput {
+            table::check_throughput(&mut errors, t, "provisionedThroughput");
+        }
+        errors.enumeration(
+            &input.table_class,
+            "tableClass",
+            &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+        );
+        errors.into_result()?;
+        if input.global_secondary_index_updates.is_some()
+            || input.replica_updates.is_some()
+            || input.sse_specification.is_some()
+        {
+            return Err(Error::validation(
+                "dynasim does not implement GlobalSecondaryIndexUpdates, ReplicaUpdates or SSESpecification in UpdateTable yet; see docs/compatibility.md",
+            ));
+        }
+        if input
+            .stream_specification
+            .as_ref()
+            .is_some_and(|s| s.stream_enabled == Some(true))
+        {
+            return Err(Error::validation(
+                "dynasim does not implement DynamoDB Streams yet; see docs/compatibility.md",
+            ));
+        }
+        if input.billing_mode.is_none()
+            && input.provisioned_throughput.is_none()
+            && input.table_class.is_none()
+            && input.deletion_protection_enabled.is_none()
+            && input.stream_specification.is_none()
+        {
+            return Err(Error::validation(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            ));
+        }
+        let limits = self.config.limits.clone();
+        let name = table_name_of(input.table_name.as_deref().expect("checked")).to_string();
+        let table = self
+            .tables
+            .get_mut(&name)
+            .ok_or_else(|| Error::table_not_found(&name))?;
+        match table.status(now_ms, &limits) {
+            Status::Active => {}
+            status => {
+                return Err(Error::new(
+                    ErrorKind::ResourceInUse,
+                    format!(
+                        "Attempt to change a resource which is still in use: Table is being {}: {name}",
+                        match status {
+                            Status::Creating => "created",
+                            Status::Deleting => "deleted",
+                            _ => "updated",
+                        }
+                    ),
+                ));
+            }
+        }
+        let new_mode = match input.billing_mode.as_deref() {
+            Some("PAY_PER_REQUEST") => BillingMode::PayPerRequest,
+            Some(_) => BillingMode::Provisioned,
+            None => table.billing_mode,
+        };
+        let mut throughput = table.throughput.clone();
+        match (new_mode, &input.provisioned_throughput) {
+            (BillingMode::PayPerRequest, Some(_)) => {
+                return Err(Error::invalid_parameter(
+                    "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ));
+            }
+            (BillingMode::Provisioned, None)
+                if table.billing_mode == BillingMode::PayPerRequest =>
+            {
+                return Err(Error::invalid_parameter(
+                    "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+                ));
+            }
+            (BillingMode::Provisioned, Some(t)) => {
+                let (read, write) = (
+                    t.read_capacity_units.expect("checked") as u64,
+                    t.write_capacity_units.expect("checked") as u64,
+                );
+                if table.billing_mode == BillingMode::Provisioned
+                    && read == throughput.read_capacity_units
+                    && write == throughput.write_capacity_units
+                    && input.billing_mode.is_none()
+                {
+                    return Err(Error::validation(format!(
+                        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+                        throughput.read_capacity_units, throughput.write_capacity_units
+                    )));
+                }
+                if read > limits::TABLE_MAX_READ_CAPACITY_UNITS
+                    || write > limits::TABLE_MAX_WRITE_CAPACITY_UNITS
+                {
+                    return Err(Error::new(
+                        ErrorKind::LimitExceeded,
+                        format!(
+                            "Subscriber limit exceeded: Provisioned throughput for table {name} exceeds the per-table limit of {} read and {} write capacity units",
+                            limits::TABLE_MAX_READ_CAPACITY_UNITS,
+                            limits::TABLE_MAX_WRITE_CAPACITY_UNITS
+                        ),
+                    ));
+                }
+                if read > throughput.read_capacity_units || write > throughput.write_capacity_units
+                {
+                    throughput.last_increase_ms = Some(now_ms);
+                }
+                if read < throughput.read_capacity_units || write < throughput.write_capacity_units
+                {
+                    throughput.last_decrease_ms = Some(now_ms);
+                    throughput.decreases_today += 1;
+                }
+                throughput.read_capacity_units = read;
+                throughput.write_capacity_units = write;
+            }
+            (BillingMode::PayPerRequest, None) => {
+                throughput.read_capacity_units = 0;
+                throughput.write_capacity_units = 0;
+            }
+            (BillingMode::Provisioned, None) => {}
+        }
+        if new_mode == BillingMode::PayPerRequest
+            && table.billing_mode != BillingMode::PayPerRequest
+        {
+            table.last_update_to_pay_per_request_ms = Some(now_ms);
+        }
+        table.billing_mode = new_mode;
+        table.throughput = throughput;
+        if let Some(class) = &input.table_class {
+            table.table_class = class.clone();
+        }
+        if let Some(protection) = input.deletion_protection_enabled {
+            table.deletion_protection = protection;
+        }
+        let mut description = table.describe(now_ms, &limits);
+        description.table_status = Status::Updating.name().into();
+        Ok(Response::Table(TableOutput {
+            table_description: Some(description),
+            table: None,
+        }))
+    }
+
+    fn delete_table(&mut self, input: &TableNameInput, now_ms: u64) -> Result<Response> {
+        let mut errors = ConstraintErrors::new();
+        errors.name(&input.table_name, "tableName", true);
+        errors.into_result()?;
+        let limits = self.config.limits.clone();
+        let name = table_name_of(input.table_name.as_deref().expect("checked")).to_string();
+        let table = self
+            .tables
+            .get_mut(&name)
+            .ok_or_else(|| Error::table_not_found(&name))?;
+        match table.status(now_ms, &limits) {
+            Status::Creating | Status::Updating => {
+                let doing = if table.status(now_ms, &limits) == Status::Creating {
+                    "created"
+                } else {
+                    "updated"
+                };
+                return Err(Error::new(
+                    ErrorKind::ResourceInUse,
+                    format!(
+                        "Attempt to change a resource which is still in use: Table is being {doing}: {name}"
+                    ),
+                ));
+            }
+            Status::Active | Status::Deleting => {}
+        }
+        if table.deletion_protection {
+            return Err(Error::new(
+                ErrorKind::ResourceInUse,
+                "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
+            ));
+        }
+        table.deleted_at_ms.get_or_insert(now_ms);
+        let description = table.describe(now_ms, &limits);
+        self.expire_deleted_tables(now_ms);
+        Ok(Response::Table(TableOutput {
+            table_description: Some(description),
+            table: None,
+        }))
+    }
+
+    /// The table an ARN names. Malformed ARNs are validation errors, well-formed ones of
+    /// missing tables are not found (obs).
+    fn table_by_arn(&mut self, arn: &Option<String>) -> Result<&mut Table> {
+        let Some(arn) = arn else {
+            return Err(Error::validation(
+                "1 validation error detected: Value null at 'resourceArn' failed to satisfy constraint: Member must not be null",
+            ));
+        };
+        let prefix = format!(
+            "arn:aws:dynamodb:{}:{}:table/",
+            self.config.region, self.config.account_id
+        );
+        let Some(name) = arn
+            .strip_prefix(&prefix)
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+        else {
+            if arn.starts_with("arn:aws:dynamodb:") && arn.contains(":table/") {
+                return Err(Error::new(
+                    ErrorKind::ResourceNotFound,
+                    format!("Requested resource not found: ResourcArn: {arn} not found"),
+                ));
+            }
+            return Err(Error::validation(format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+            )));
+        };
+        let name = name.to_string();
+        self.tables.get_mut(&name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::ResourceNotFound,
+                format!("Requested resource not found: ResourcArn: {arn} not found"),
+            )
+        })
+    }
+
+    fn tag_resource(&mut self, input: &TagResourceInput) -> Result<Response> {
+        let Some(tags) = &input.tags else {
+            return Err(Error::validation(
+                "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null",
+            ));
+        };
+        table::check_tags(tags)?;
+        if tags.is_empty() {
+            return Err(Error::validation(
+                "Atleast one Tag needs to be provided as Input.",
+            ));
+        }
+        let table = self.table_by_arn(&input.resource_arn)?;
+        let mut merged = table.tags.clone();
+        for tag in tags {
+            merged.insert(
+                tag.key.clone().expect("checked"),
+                tag.value.clone().expect("checked"),
+            );
+        }
+        if merged.len() > limits::TAG_COUNT_MAX {
+            return Err(too_many_tags());
+        }
+        table.tags = merged;
+        Ok(Response::NoBody)
+    }
+
+    fn untag_resource(&mut self, input: &UntagResourceInput) -> Result<Response> {
+        let Some(keys) = &input.tag_keys else {
+            return Err(Error::validation(
+                "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
+            ));
+        };
+        if keys.is_empty() {
+            return Err(Error::validation(
+                "Atleast one Tag Key needs to be provided as Input.",
+            ));
+        }
+        let table = self.table_by_arn(&input.resource_arn)?;
+        for key in keys {
+            table.tags.remove(key);
+        }
+        Ok(Response::NoBody)
+    }
+
+    fn list_tags(&mut self, input: &ListTagsInput) -> Result<Response> {
+        let table = self.table_by_arn(&input.resource_arn)?;
+        let tags = table
+            .tags
+            .iter()
+            .map(|(k, v)| TagOutput {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        Ok(Response::ListTags(ListTagsOutput {
+            tags,
+            next_token: None,
+        }))
+    }
+}
+
+fn too_many_tags() -> Error {
+    Error::new(
+        ErrorKind::LimitExceeded,
+        "The number of tags on a resource exceeds the per-resource limit of 50",
+    )
+}

@@ -1,0 +1,309 @@
+//! Every error the engine answers with: DynamoDB's exact type, HTTP status and message.
+//!
+//! Messages are DynamoDB's, copied as facts from `dynamodb-facts.md`; the tag after each
+//! constructor says where the wording was observed: (doc) AWS documentation, (obs) observed
+//! against AWS by a public test suite, (emu) emulator wording, (ours) our decision, recorded in
+//! `docs/compatibility.md`.
+
+use crate::item::Item;
+use std::fmt;
+
+/// The closed set of error types the endpoint can answer with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Validation,
+    Serialization,
+    UnknownOperation,
+    MissingAuthenticationToken,
+    IncompleteSignature,
+    InvalidSignature,
+    UnrecognizedClient,
+    AccessDenied,
+    ResourceNotFound,
+    ResourceInUse,
+    ConditionalCheckFailed,
+    LimitExceeded,
+    ProvisionedThroughputExceeded,
+    Throttling,
+    RequestLimitExceeded,
+    ItemCollectionSizeLimitExceeded,
+    InternalServerError,
+}
+
+impl ErrorKind {
+    /// The short name clients match on (the part of `__type` after `#`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "ValidationException",
+            ErrorKind::Serialization => "SerializationException",
+            ErrorKind::UnknownOperation => "UnknownOperationException",
+            ErrorKind::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            ErrorKind::IncompleteSignature => "IncompleteSignatureException",
+            ErrorKind::InvalidSignature => "InvalidSignatureException",
+            ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
+            ErrorKind::AccessDenied => "AccessDeniedException",
+            ErrorKind::ResourceNotFound => "ResourceNotFoundException",
+            ErrorKind::ResourceInUse => "ResourceInUseException",
+            ErrorKind::ConditionalCheckFailed => "ConditionalCheckFailedException",
+            ErrorKind::LimitExceeded => "LimitExceededException",
+            ErrorKind::ProvisionedThroughputExceeded => "ProvisionedThroughputExceededException",
+            ErrorKind::Throttling => "ThrottlingException",
+            ErrorKind::RequestLimitExceeded => "RequestLimitExceeded",
+            ErrorKind::ItemCollectionSizeLimitExceeded => {
+                "ItemCollectionSizeLimitExceededException"
+            }
+            ErrorKind::InternalServerError => "InternalServerError",
+        }
+    }
+
+    /// The namespace AWS puts before `#` in `__type` (`dynamodb-facts.md` §2.3).
+    pub fn namespace(self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "com.amazon.coral.validate",
+            ErrorKind::Serialization
+            | ErrorKind::UnknownOperation
+            | ErrorKind::MissingAuthenticationToken
+            | ErrorKind::IncompleteSignature
+            | ErrorKind::InvalidSignature
+            | ErrorKind::UnrecognizedClient
+            | ErrorKind::AccessDenied => "com.amazon.coral.service",
+            ErrorKind::Throttling => "com.amazon.coral.availability",
+            _ => "com.amazonaws.dynamodb.v20120810",
+        }
+    }
+
+    /// The full `__type` of the error body.
+    pub fn type_name(self) -> String {
+        format!("{}#{}", self.namespace(), self.name())
+    }
+
+    /// HTTP status: 400 for everything a client causes, 500 for our own faults.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::InternalServerError => 500,
+            _ => 400,
+        }
+    }
+}
+
+/// An error answer. `item` is set only for a failed condition with
+/// `ReturnValuesOnConditionCheckFailure=ALL_OLD`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub item: Option<Item>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.name(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            item: None,
+        }
+    }
+
+    pub fn validation(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Validation, message)
+    }
+
+    /// "One or more parameter values were invalid: …" (doc/obs prefix of most item errors).
+    pub fn invalid_parameter(detail: impl fmt::Display) -> Error {
+        Error::validation(format!(
+            "One or more parameter values were invalid: {detail}"
+        ))
+    }
+
+    pub fn serialization(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Serialization, message)
+    }
+
+    /// (obs) Unknown X-Amz-Target operations.
+    pub fn unknown_operation() -> Error {
+        Error::new(ErrorKind::UnknownOperation, "")
+    }
+
+    /// (doc/emu) "Requested resource not found" for data-plane calls on a missing table.
+    pub fn table_not_found(table_name: &str) -> Error {
+        Error::new(
+            ErrorKind::ResourceNotFound,
+            format!("Requested resource not found: Table: {table_name} not found"),
+        )
+    }
+
+    /// (doc) The generic form, used where AWS does not name the table.
+    pub fn resource_not_found() -> Error {
+        Error::new(ErrorKind::ResourceNotFound, "Requested resource not found")
+    }
+
+    /// (emu, MOTO) CreateTable of a name in use.
+    pub fn table_already_exists(table_name: &str) -> Error {
+        Error::new(
+            ErrorKind::ResourceInUse,
+            format!("Table already exists: {table_name}"),
+        )
+    }
+
+    /// (doc) A failed ConditionExpression or Expected.
+    pub fn conditional_check_failed(item: Option<Item>) -> Error {
+        Error {
+            kind: ErrorKind::ConditionalCheckFailed,
+            message: "The conditional request failed".into(),
+            item,
+        }
+    }
+
+    /// (obs) A key that does not have exactly the table's key attributes and types.
+    pub fn key_schema_mismatch() -> Error {
+        Error::validation("The provided key element does not match the schema")
+    }
+
+    /// (emu) A required top-level parameter is missing.
+    pub fn required(parameter: &str) -> Error {
+        Error::validation(format!(
+            "The parameter '{parameter}' is required but was not present in the request"
+        ))
+    }
+
+    pub fn internal() -> Error {
+        Error::new(
+            ErrorKind::InternalServerError,
+            "The server encountered an internal error trying to fulfill the request.",
+        )
+    }
+
+    /// (doc) Item over 400 KB in PutItem or BatchWriteItem.
+    pub fn item_too_large() -> Error {
+        Error::validation("Item size has exceeded the maximum allowed size")
+    }
+
+    /// (doc) UpdateItem result over 400 KB.
+    pub fn update_too_large() -> Error {
+        Error::validation("Item size to update has exceeded the maximum allowed size")
+    }
+
+    pub fn with_item(mut self, item: Option<Item>) -> Error {
+        self.item = item;
+        self
+    }
+}
+
+/// Collects shape-constraint failures ("Member must not be null" and friends) the way AWS
+/// reports them: every failure of one request in one message, in the order found.
+#[derive(Default, Debug)]
+pub struct ConstraintErrors {
+    failures: Vec<String>,
+}
+
+impl ConstraintErrors {
+    /// AWS stops listing after ten failures.
+    const REPORTED_MAX: usize = 10;
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `value` is the offending value as AWS prints it (`null`, `'abc'`, `5`).
+    pub fn push(&mut self, value: &str, path: &str, constraint: &str) {
+        self.failures.push(format!(
+            "Value {value} at '{path}' failed to satisfy constraint: {constraint}"
+        ));
+    }
+
+    pub fn not_null<T>(&mut self, value: &Option<T>, path: &str) {
+        if value.is_none() {
+            self.push("null", path, "Member must not be null");
+        }
+    }
+
+    /// Checks a table or index name's length and pattern.
+    pub fn name(&mut self, value: &Option<String>, path: &str, allow_arn: bool) {
+        let Some(name) = value else {
+            self.push("null", path, "Member must not be null");
+            return;
+        };
+        let max = if allow_arn {
+            crate::limits::TABLE_ARN_LENGTH_MAX
+        } else {
+            crate::limits::TABLE_NAME_LENGTH_MAX
+        };
+        let shown = format!("'{name}'");
+        if name.chars().count() < crate::limits::TABLE_NAME_LENGTH_MIN {
+            self.push(
+                &shown,
+                path,
+                &format!(
+                    "Member must have length greater than or equal to {}",
+                    crate::limits::TABLE_NAME_LENGTH_MIN
+                ),
+            );
+        }
+        if name.chars().count() > max {
+            self.push(
+                &shown,
+                path,
+                &format!("Member must have length less than or equal to {max}"),
+            );
+        }
+        let is_arn = allow_arn && name.starts_with("arn:");
+        if !is_arn
+            && !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        {
+            self.push(
+                &shown,
+                path,
+                "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+            );
+        }
+    }
+
+    pub fn enumeration(&mut self, value: &Option<String>, path: &str, allowed: &[&str]) {
+        if let Some(v) = value
+            && !allowed.contains(&v.as_str())
+        {
+            self.push(
+                &format!("'{v}'"),
+                path,
+                &format!(
+                    "Member must satisfy enum value set: [{}]",
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    pub fn into_result(self) -> Result<()> {
+        if self.failures.is_empty() {
+            return Ok(());
+        }
+        let count = self.failures.len();
+        let shown: Vec<&str> = self
+            .failures
+            .iter()
+            .take(Self::REPORTED_MAX)
+            .map(String::as_str)
+            .collect();
+        let noun = if count == 1 { "error" } else { "errors" };
+        Err(Error::validation(format!(
+            "{count} validation {noun} detected: {}",
+            shown.join("; ")
+        )))
+    }
+}

@@ -1,0 +1,290 @@
+//! The legacy (pre-expression) parameters, translated into the same resolved trees the
+//! expression languages produce: `Expected`, `KeyConditions`, `QueryFilter`/`ScanFilter`
+//! with `ConditionalOperator`, `AttributeUpdates` and `AttributesToGet`.
+
+use super::ast::*;
+use crate::api::{AttributeValueUpdate, ExpectedValue, LegacyCondition};
+use crate::error::{Error, Result};
+use crate::value::{RawValue, Value, ValueType, describe};
+use std::collections::BTreeMap;
+
+const OPERATORS: [&str; 13] = [
+    "EQ",
+    "NE",
+    "LE",
+    "LT",
+    "GE",
+    "GT",
+    "NOT_NULL",
+    "NULL",
+    "CONTAINS",
+    "NOT_CONTAINS",
+    "BEGINS_WITH",
+    "IN",
+    "BETWEEN",
+];
+
+fn path(name: &str) -> ResolvedPath {
+    ResolvedPath::attribute(name)
+}
+
+fn arity_error(operator: &str) -> Error {
+    Error::invalid_parameter(format!(
+        "Invalid number of argument(s) for the {operator} ComparisonOperator"
+    ))
+}
+
+fn type_error(operator: &str, value: &Value) -> Error {
+    Error::invalid_parameter(format!(
+        "ComparisonOperator {operator} is not valid for {} AttributeValue type",
+        value.value_type().name()
+    ))
+}
+
+/// One legacy comparison of attribute `name`.
+pub fn comparison(
+    name: &str,
+    operator: &str,
+    raw_values: &[RawValue],
+) -> Result<ResolvedCondition> {
+    if !OPERATORS.contains(&operator) {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Value '{operator}' at 'comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+            OPERATORS.join(", ")
+        )));
+    }
+    let values = raw_values
+        .iter()
+        .map(RawValue::check)
+        .collect::<Result<Vec<_>>>()?;
+    let expected_count = match operator {
+        "NOT_NULL" | "NULL" => Some(0),
+        "BETWEEN" => Some(2),
+        "IN" => None,
+        _ => Some(1),
+    };
+    match expected_count {
+        Some(count) if values.len() != count => return Err(arity_error(operator)),
+        None if values.is_empty() => return Err(arity_error(operator)),
+        _ => {}
+    }
+    let scalar = |v: &Value| matches!(v.value_type(), ValueType::S | ValueType::N | ValueType::B);
+    let attribute = Operand::Path(path(name));
+    let value = |v: &Value| Operand::Value(v.clone());
+    Ok(match operator {
+        "EQ" | "NE" => {
+            let comparator = if operator == "EQ" {
+                Comparator::Eq
+            } else {
+                Comparator::Ne
+            };
+            Condition::Compare(comparator, attribute, value(&values[0]))
+        }
+        "LE" | "LT" | "GE" | "GT" => {
+            if !scalar(&values[0]) {
+                return Err(type_error(operator, &values[0]));
+            }
+            let comparator = match operator {
+                "LE" => Comparator::Le,
+                "LT" => Comparator::Lt,
+                "GE" => Comparator::Ge,
+                _ => Comparator::Gt,
+            };
+            Condition::Compare(comparator, attribute, value(&values[0]))
+        }
+        "NOT_NULL" => Condition::Function(FunctionName::AttributeExists, vec![attribute]),
+        "NULL" => Condition::Function(FunctionName::AttributeNotExists, vec![attribute]),
+        "CONTAINS" | "NOT_CONTAINS" => {
+            if !scalar(&values[0]) {
+                return Err(type_error(operator, &values[0]));
+            }
+            let contains =
+                Condition::Function(FunctionName::Contains, vec![attribute, value(&values[0])]);
+            if operator == "CONTAINS" {
+                contains
+            } else {
+                Condition::Not(Box::new(contains))
+            }
+        }
+        "BEGINS_WITH" => {
+            if !matches!(values[0].value_type(), ValueType::S | ValueType::B) {
+                return Err(type_error(operator, &values[0]));
+            }
+            Condition::Function(FunctionName::BeginsWith, vec![attribute, value(&values[0])])
+        }
+        "IN" => {
+            if let Some(bad) = values.iter().find(|v| !scalar(v)) {
+                return Err(type_error(operator, bad));
+            }
+            Condition::In(attribute, values.iter().map(value).collect())
+        }
+        "BETWEEN" => {
+            let (low, high) = (&values[0], &values[1]);
+            if !scalar(low) {
+                return Err(type_error(operator, low));
+            }
+            if low.value_type() != high.value_type() {
+                return Err(Error::invalid_parameter(
+                    "AttributeValues inside AttributeValueList must be of same type",
+                ));
+            }
+            if low.compare(high) == Some(std::cmp::Ordering::Greater) {
+                return Err(Error::validation(format!(
+                    "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound; lower bound operand: {}, upper bound operand: {}",
+                    describe(low),
+                    describe(high)
+                )));
+            }
+            Condition::Between(attribute, value(low), value(high))
+        }
+        _ => unreachable!("operator checked above"),
+    })
+}
+
+fn combine(
+    conditions: Vec<ResolvedCondition>,
+    operator: Option<&str>,
+) -> Result<Option<ResolvedCondition>> {
+    let or = match operator {
+        None | Some("AND") => false,
+        Some("OR") => true,
+        Some(other) => {
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value '{other}' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [AND, OR]"
+            )));
+        }
+    };
+    Ok(conditions.into_iter().reduce(|a, b| {
+        if or {
+            Condition::Or(Box::new(a), Box::new(b))
+        } else {
+            Condition::And(Box::new(a), Box::new(b))
+        }
+    }))
+}
+
+/// `Expected` with its `ConditionalOperator`.
+pub fn expected(
+    entries: &BTreeMap<String, ExpectedValue>,
+    operator: Option<&str>,
+) -> Result<Option<ResolvedCondition>> {
+    let mut conditions = Vec::new();
+    for (name, entry) in entries {
+        let condition = if let Some(comparison_operator) = &entry.comparison_operator {
+            if entry.exists.is_some() {
+                return Err(Error::validation(format!(
+                    "One or more parameter values were invalid: Exists and ComparisonOperator cannot be used together for Attribute: {name}"
+                )));
+            }
+            if entry.value.is_some() && entry.attribute_value_list.is_some() {
+                return Err(Error::validation(format!(
+                    "One or more parameter values were invalid: Value and AttributeValueList cannot be used together for Attribute: {name}"
+                )));
+            }
+            let values = match (&entry.value, &entry.attribute_value_list) {
+                (Some(v), _) => vec![v.clone()],
+                (None, Some(list)) => list.clone(),
+                (None, None) => Vec::new(),
+            };
+            comparison(name, comparison_operator, &values)?
+        } else if entry.attribute_value_list.is_some() {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: AttributeValueList can only be used with a ComparisonOperator for Attribute: {name}"
+            )));
+        } else {
+            match (entry.exists, &entry.value) {
+                (Some(false), Some(_)) => {
+                    return Err(Error::validation(format!(
+                        "One or more parameter values were invalid: Value cannot be used when Exists is false for Attribute: {name}"
+                    )));
+                }
+                (Some(false), None) => Condition::Function(
+                    FunctionName::AttributeNotExists,
+                    vec![Operand::Path(path(name))],
+                ),
+                (_, Some(v)) => Condition::Compare(
+                    Comparator::Eq,
+                    Operand::Path(path(name)),
+                    Operand::Value(v.check()?),
+                ),
+                (_, None) => {
+                    return Err(Error::validation(format!(
+                        "One or more parameter values were invalid: Value must be provided when Exists is true for Attribute: {name}"
+                    )));
+                }
+            }
+        };
+        conditions.push(condition);
+    }
+    combine(conditions, operator)
+}
+
+/// `QueryFilter` / `ScanFilter` with their `ConditionalOperator`.
+pub fn filter(
+    entries: &BTreeMap<String, LegacyCondition>,
+    operator: Option<&str>,
+) -> Result<Option<ResolvedCondition>> {
+    let mut conditions = Vec::new();
+    for (name, entry) in entries {
+        let Some(comparison_operator) = &entry.comparison_operator else {
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value null at '{name}.member.comparisonOperator' failed to satisfy constraint: Member must not be null"
+            )));
+        };
+        conditions.push(comparison(
+            name,
+            comparison_operator,
+            entry.attribute_value_list.as_deref().unwrap_or(&[]),
+        )?);
+    }
+    combine(conditions, operator)
+}
+
+/// `AttributeUpdates` as update actions.
+pub fn attribute_updates(
+    entries: &BTreeMap<String, AttributeValueUpdate>,
+) -> Result<ResolvedUpdate> {
+    let mut actions = Vec::new();
+    for (name, entry) in entries {
+        let action = entry.action.as_deref().unwrap_or("PUT");
+        let value = entry.value.as_ref().map(RawValue::check).transpose()?;
+        actions.push(match (action, value) {
+            ("PUT", Some(v)) => UpdateAction::Set(path(name), SetValue::Operand(SetOperand::Value(v))),
+            ("DELETE", None) => UpdateAction::Remove(path(name)),
+            ("DELETE", Some(v)) => {
+                if !matches!(v.value_type(), ValueType::Ss | ValueType::Ns | ValueType::Bs) {
+                    return Err(Error::invalid_parameter(format!("DELETE action with value is not supported for the type {}", v.value_type().name())));
+                }
+                UpdateAction::Delete(path(name), v)
+            }
+            ("ADD", Some(v)) => {
+                if !matches!(v.value_type(), ValueType::N | ValueType::Ss | ValueType::Ns | ValueType::Bs | ValueType::L) {
+                    return Err(Error::invalid_parameter(format!("ADD action is not supported for the type {}", v.value_type().name())));
+                }
+                UpdateAction::LegacyAdd(path(name), v)
+            }
+            ("PUT" | "ADD", None) => {
+                return Err(Error::invalid_parameter("Only DELETE action is allowed when no attribute value is specified"));
+            }
+            (other, _) => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'attributeUpdates.{name}.member.action' failed to satisfy constraint: Member must satisfy enum value set: [ADD, PUT, DELETE]"
+                )));
+            }
+        });
+    }
+    Ok(actions)
+}
+
+/// `AttributesToGet` as projection paths (top-level names, taken literally).
+pub fn attributes_to_get(names: &[String]) -> Result<Vec<ResolvedPath>> {
+    let mut seen = std::collections::BTreeSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: Duplicate value in attribute name: {name}"
+            )));
+        }
+    }
+    Ok(names.iter().map(|n| path(n)).collect())
+}

@@ -1,0 +1,775 @@
+//! Lexer and recursive-descent parsers for every expression language.
+//!
+//! Recursion is bounded: parentheses may nest [`PARENS_DEPTH_MAX`] deep, beyond which the parser
+//! reports a syntax error instead of growing the stack. AWS itself answers thousands of
+//! parentheses with a syntax error (obs, `dynamodb-facts.md` §3.6).
+
+use super::ExpressionKind;
+use super::ast::*;
+use super::reserved::is_reserved;
+use crate::error::{Error, Result};
+use crate::limits::{
+    EXPRESSION_OPERATOR_COUNT_MAX, EXPRESSION_SIZE_BYTES_MAX, IN_OPERAND_COUNT_MAX,
+    NESTING_DEPTH_MAX,
+};
+
+/// Deepest nesting of parentheses (and chained NOTs, and nested update functions) the parser
+/// follows. AWS documents no such bound below its 300-operator cap; ours keeps the recursion
+/// within a 2 MB thread stack even in debug builds. Listed in `docs/compatibility.md`.
+pub const PARENS_DEPTH_MAX: usize = 100;
+
+#[derive(Clone, Debug, PartialEq)]
+enum TokenKind {
+    Identifier,
+    NamePlaceholder,
+    ValuePlaceholder,
+    Integer,
+    Symbol(&'static str),
+    End,
+}
+
+#[derive(Clone, Debug)]
+struct Token {
+    kind: TokenKind,
+    start: usize,
+    end: usize,
+}
+
+fn is_identifier_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn lex(kind: ExpressionKind, text: &str) -> Result<Vec<Token>> {
+    let bytes = text.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let token_kind = if b == b'#' || b == b':' {
+            i += 1;
+            while i < bytes.len() && is_identifier_byte(bytes[i]) {
+                i += 1;
+            }
+            if i == start + 1 {
+                return Err(syntax_error(kind, text, &tokens, start, i));
+            }
+            if b == b'#' {
+                TokenKind::NamePlaceholder
+            } else {
+                TokenKind::ValuePlaceholder
+            }
+        } else if b.is_ascii_digit() {
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            TokenKind::Integer
+        } else if is_identifier_byte(b) {
+            while i < bytes.len() && is_identifier_byte(bytes[i]) {
+                i += 1;
+            }
+            TokenKind::Identifier
+        } else {
+            let two = text.get(i..i + 2);
+            let symbol = match two {
+                Some("<>") => "<>",
+                Some("<=") => "<=",
+                Some(">=") => ">=",
+                _ => match b {
+                    b'(' => "(",
+                    b')' => ")",
+                    b'[' => "[",
+                    b']' => "]",
+                    b',' => ",",
+                    b'.' => ".",
+                    b'=' => "=",
+                    b'<' => "<",
+                    b'>' => ">",
+                    b'+' => "+",
+                    b'-' => "-",
+                    _ => {
+                        let end = i + text[i..].chars().next().map_or(1, char::len_utf8);
+                        return Err(syntax_error(kind, text, &tokens, start, end));
+                    }
+                },
+            };
+            i += symbol.len();
+            TokenKind::Symbol(symbol)
+        };
+        tokens.push(Token {
+            kind: token_kind,
+            start,
+            end: i,
+        });
+    }
+    tokens.push(Token {
+        kind: TokenKind::End,
+        start: bytes.len(),
+        end: bytes.len(),
+    });
+    Ok(tokens)
+}
+
+/// 'Syntax error; token: "x", near: "a x"': the offending token and the text from the token
+/// before it (emu wording; the "Syntax error" part is observed).
+fn syntax_error(
+    kind: ExpressionKind,
+    text: &str,
+    tokens: &[Token],
+    start: usize,
+    end: usize,
+) -> Error {
+    let (token, near) = if start >= text.len() {
+        let near_start = tokens.last().map_or(0, |t| t.start);
+        ("<EOF>".to_string(), text[near_start..].to_string())
+    } else {
+        let near_start = tokens
+            .iter()
+            .rev()
+            .find(|t| t.end <= start)
+            .map_or(start, |t| t.start);
+        (
+            text[start..end].to_string(),
+            text[near_start..end].to_string(),
+        )
+    };
+    kind.error(format!(
+        "Syntax error; token: \"{token}\", near: \"{near}\""
+    ))
+}
+
+struct Parser<'a> {
+    kind: ExpressionKind,
+    text: &'a str,
+    tokens: Vec<Token>,
+    position: usize,
+    operator_count: usize,
+    parens_depth: usize,
+}
+
+fn check_expression_text(kind: ExpressionKind, text: &str) -> Result<()> {
+    if text.len() > EXPRESSION_SIZE_BYTES_MAX {
+        return Err(kind.error(format!(
+            "Expression size has exceeded the maximum allowed size; expression size: {}",
+            text.len()
+        )));
+    }
+    if text.trim().is_empty() {
+        return Err(kind.error("The expression can not be empty;"));
+    }
+    Ok(())
+}
+
+impl<'a> Parser<'a> {
+    fn new(kind: ExpressionKind, text: &'a str) -> Result<Parser<'a>> {
+        check_expression_text(kind, text)?;
+        Ok(Parser {
+            kind,
+            text,
+            tokens: lex(kind, text)?,
+            position: 0,
+            operator_count: 0,
+            parens_depth: 0,
+        })
+    }
+
+    fn peek(&self) -> &Token {
+        &self.tokens[self.position]
+    }
+
+    fn peek_at(&self, offset: usize) -> &Token {
+        &self.tokens[(self.position + offset).min(self.tokens.len() - 1)]
+    }
+
+    fn text_of(&self, token: &Token) -> &'a str {
+        &self.text[token.start..token.end]
+    }
+
+    fn advance(&mut self) -> Token {
+        let token = self.tokens[self.position].clone();
+        if self.position < self.tokens.len() - 1 {
+            self.position += 1;
+        }
+        token
+    }
+
+    fn error_here(&self) -> Error {
+        let token = self.peek();
+        syntax_error(
+            self.kind,
+            self.text,
+            &self.tokens[..self.position],
+            token.start,
+            token.end,
+        )
+    }
+
+    fn is_symbol(&self, symbol: &str) -> bool {
+        matches!(self.peek().kind, TokenKind::Symbol(s) if s == symbol)
+    }
+
+    fn is_keyword(&self, keyword: &str) -> bool {
+        self.peek().kind == TokenKind::Identifier
+            && self.text_of(self.peek()).eq_ignore_ascii_case(keyword)
+    }
+
+    fn expect_symbol(&mut self, symbol: &str) -> Result<()> {
+        if self.is_symbol(symbol) {
+            self.advance();
+            Ok(())
+        } else {
+            Err(self.error_here())
+        }
+    }
+
+    fn expect_end(&self) -> Result<()> {
+        if self.peek().kind == TokenKind::End {
+            Ok(())
+        } else {
+            Err(self.error_here())
+        }
+    }
+
+    fn count_operator(&mut self) -> Result<()> {
+        self.operator_count += 1;
+        if self.operator_count > EXPRESSION_OPERATOR_COUNT_MAX {
+            return Err(self.kind.error(format!(
+                "The expression contains too many operators; operator count: {}",
+                self.operator_count
+            )));
+        }
+        Ok(())
+    }
+
+    fn name(&mut self) -> Result<RawName> {
+        let token = self.peek().clone();
+        match token.kind {
+            TokenKind::NamePlaceholder => {
+                self.advance();
+                Ok(RawName::Placeholder(self.text_of(&token).to_string()))
+            }
+            TokenKind::Identifier => {
+                let word = self.text_of(&token);
+                // Plain names start with a letter or underscore; digits-first words are not names.
+                if word.as_bytes()[0].is_ascii_digit() {
+                    return Err(self.error_here());
+                }
+                if is_reserved(word) {
+                    return Err(self.kind.error(format!(
+                        "Attribute name is a reserved keyword; reserved keyword: {word}"
+                    )));
+                }
+                self.advance();
+                Ok(RawName::Plain(word.to_string()))
+            }
+            _ => Err(self.error_here()),
+        }
+    }
+
+    fn path(&mut self) -> Result<RawPath> {
+        let mut elements = vec![PathElement::Attribute(self.name()?)];
+        loop {
+            if self.is_symbol(".") {
+                self.advance();
+                elements.push(PathElement::Attribute(self.name()?));
+            } else if self.is_symbol("[") {
+                self.advance();
+                let token = self.peek().clone();
+                if token.kind != TokenKind::Integer {
+                    return Err(self.error_here());
+                }
+                let index: usize = self
+                    .text_of(&token)
+                    .parse()
+                    .map_err(|_| self.error_here())?;
+                self.advance();
+                self.expect_symbol("]")?;
+                elements.push(PathElement::Index(index));
+            } else {
+                break;
+            }
+        }
+        if elements.len() > NESTING_DEPTH_MAX {
+            return Err(self.kind.error(format!(
+                "The document path has too many nesting levels; nesting levels: {}",
+                elements.len()
+            )));
+        }
+        Ok(Path { elements })
+    }
+
+    fn at_function_call(&self) -> bool {
+        self.peek().kind == TokenKind::Identifier
+            && matches!(self.peek_at(1).kind, TokenKind::Symbol("("))
+    }
+
+    /// A condition operand: a path, a value placeholder, or `size(...)`.
+    fn operand(&mut self) -> Result<RawOperand> {
+        match self.peek().kind {
+            TokenKind::ValuePlaceholder => {
+                let token = self.advance();
+                Ok(Operand::Value(self.text_of(&token).to_string()))
+            }
+            TokenKind::Identifier if self.at_function_call() => {
+                let name = self.text_of(self.peek()).to_string();
+                match name.as_str() {
+                    "size" => {
+                        self.advance();
+                        self.advance();
+                        self.count_operator()?;
+                        let arguments = self.arguments_after_open()?;
+                        if arguments.len() != 1 {
+                            return Err(wrong_operand_count("size", arguments.len()));
+                        }
+                        Ok(Operand::Size(Box::new(arguments.into_iter().next().expect("one argument"))))
+                    }
+                    "attribute_exists" | "attribute_not_exists" | "attribute_type" | "begins_with" | "contains" => {
+                        Err(self.kind.error(format!("The function is not allowed to be used this way in an expression; function: {name}")))
+                    }
+                    _ => Err(self.kind.error(format!("Invalid function name; function: {name}"))),
+                }
+            }
+            _ => Ok(Operand::Path(self.path()?)),
+        }
+    }
+
+    /// Arguments of a function call whose `(` was consumed.
+    fn arguments_after_open(&mut self) -> Result<Vec<RawOperand>> {
+        let mut arguments = vec![self.operand()?];
+        while self.is_symbol(",") {
+            self.advance();
+            arguments.push(self.operand()?);
+        }
+        self.expect_symbol(")")?;
+        Ok(arguments)
+    }
+
+    fn condition(&mut self) -> Result<RawCondition> {
+        let mut left = self.and_condition()?;
+        while self.is_keyword("OR") {
+            self.advance();
+            self.count_operator()?;
+            let right = self.and_condition()?;
+            left = Condition::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and_condition(&mut self) -> Result<RawCondition> {
+        let mut left = self.not_condition()?;
+        while self.is_keyword("AND") {
+            self.advance();
+            self.count_operator()?;
+            let right = self.not_condition()?;
+            left = Condition::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn not_condition(&mut self) -> Result<RawCondition> {
+        if self.is_keyword("NOT") {
+            // NOT binds to a whole NOT-level condition; bound the chain like parentheses.
+            self.advance();
+            self.count_operator()?;
+            self.parens_depth += 1;
+            if self.parens_depth > PARENS_DEPTH_MAX {
+                return Err(self.error_here());
+            }
+            let inner = self.not_condition()?;
+            self.parens_depth -= 1;
+            return Ok(Condition::Not(Box::new(inner)));
+        }
+        self.primary_condition()
+    }
+
+    fn primary_condition(&mut self) -> Result<RawCondition> {
+        if self.is_symbol("(") {
+            self.parens_depth += 1;
+            if self.parens_depth > PARENS_DEPTH_MAX {
+                return Err(self.error_here());
+            }
+            self.advance();
+            let inner = self.condition()?;
+            self.expect_symbol(")")?;
+            self.parens_depth -= 1;
+            if matches!(inner, Condition::Parens(_)) {
+                return Err(self.kind.error("The expression has redundant parentheses;"));
+            }
+            return Ok(Condition::Parens(Box::new(inner)));
+        }
+        if self.at_function_call() {
+            let name = self.text_of(self.peek()).to_string();
+            let function = match name.as_str() {
+                "attribute_exists" => Some(FunctionName::AttributeExists),
+                "attribute_not_exists" => Some(FunctionName::AttributeNotExists),
+                "attribute_type" => Some(FunctionName::AttributeType),
+                "begins_with" => Some(FunctionName::BeginsWith),
+                "contains" => Some(FunctionName::Contains),
+                _ => None,
+            };
+            if let Some(function) = function {
+                self.advance();
+                self.advance();
+                self.count_operator()?;
+                let arguments = self.arguments_after_open()?;
+                return Ok(Condition::Function(function, arguments));
+            }
+            if name != "size" {
+                return Err(self
+                    .kind
+                    .error(format!("Invalid function name; function: {name}")));
+            }
+            // size(...) starts a comparison; fall through to operand parsing.
+        }
+        let left = self.operand()?;
+        let token = self.peek().clone();
+        match token.kind {
+            TokenKind::Symbol(symbol @ ("=" | "<>" | "<" | "<=" | ">" | ">=")) => {
+                self.advance();
+                self.count_operator()?;
+                let comparator = match symbol {
+                    "=" => Comparator::Eq,
+                    "<>" => Comparator::Ne,
+                    "<" => Comparator::Lt,
+                    "<=" => Comparator::Le,
+                    ">" => Comparator::Gt,
+                    _ => Comparator::Ge,
+                };
+                let right = self.operand()?;
+                Ok(Condition::Compare(comparator, left, right))
+            }
+            TokenKind::Identifier if self.is_keyword("BETWEEN") => {
+                self.advance();
+                self.count_operator()?;
+                let low = self.operand()?;
+                if !self.is_keyword("AND") {
+                    return Err(self.error_here());
+                }
+                self.advance();
+                let high = self.operand()?;
+                Ok(Condition::Between(left, low, high))
+            }
+            TokenKind::Identifier if self.is_keyword("IN") => {
+                self.advance();
+                self.count_operator()?;
+                self.expect_symbol("(")?;
+                let mut list = vec![self.operand()?];
+                while self.is_symbol(",") {
+                    self.advance();
+                    list.push(self.operand()?);
+                }
+                self.expect_symbol(")")?;
+                if list.len() > IN_OPERAND_COUNT_MAX {
+                    return Err(self.kind.error(format!(
+                        "The expression contains too many operands for the IN operator; operand count: {}",
+                        list.len()
+                    )));
+                }
+                Ok(Condition::In(left, list))
+            }
+            _ => {
+                if let Operand::Size(_) = left {
+                    if self.peek().kind == TokenKind::End
+                        || self.is_symbol(")")
+                        || self.is_keyword("AND")
+                        || self.is_keyword("OR")
+                    {
+                        return Err(self.kind.error("The function is not allowed to be used this way in an expression; function: size"));
+                    }
+                }
+                Err(self.error_here())
+            }
+        }
+    }
+
+    fn set_operand(&mut self) -> Result<SetOperand<RawName, String>> {
+        match self.peek().kind {
+            TokenKind::ValuePlaceholder => {
+                let token = self.advance();
+                Ok(SetOperand::Value(self.text_of(&token).to_string()))
+            }
+            TokenKind::Identifier if self.at_function_call() => {
+                let name = self.text_of(self.peek()).to_string();
+                self.advance();
+                self.advance();
+                self.count_operator()?;
+                self.parens_depth += 1;
+                if self.parens_depth > PARENS_DEPTH_MAX {
+                    return Err(self.error_here());
+                }
+                let result = match name.as_str() {
+                    "if_not_exists" => {
+                        if !matches!(
+                            self.peek().kind,
+                            TokenKind::Identifier | TokenKind::NamePlaceholder
+                        ) || self.at_function_call()
+                        {
+                            return Err(self.kind.error("Operator or function requires a document path; operator or function: if_not_exists"));
+                        }
+                        let path = self.path()?;
+                        self.expect_symbol(",")?;
+                        let fallback = self.set_operand()?;
+                        SetOperand::IfNotExists(path, Box::new(fallback))
+                    }
+                    "list_append" => {
+                        let first = self.set_operand()?;
+                        self.expect_symbol(",")?;
+                        let second = self.set_operand()?;
+                        SetOperand::ListAppend(Box::new(first), Box::new(second))
+                    }
+                    "attribute_exists"
+                    | "attribute_not_exists"
+                    | "attribute_type"
+                    | "begins_with"
+                    | "contains"
+                    | "size" => {
+                        return Err(self.kind.error(format!(
+                            "The function is not allowed in an update expression; function: {name}"
+                        )));
+                    }
+                    _ => {
+                        return Err(self
+                            .kind
+                            .error(format!("Invalid function name; function: {name}")));
+                    }
+                };
+                if self.is_symbol(",") {
+                    let count = if matches!(
+                        result,
+                        SetOperand::IfNotExists(..) | SetOperand::ListAppend(..)
+                    ) {
+                        3
+                    } else {
+                        1
+                    };
+                    return Err(wrong_operand_count_in(self.kind, &name, count));
+                }
+                self.expect_symbol(")")?;
+                self.parens_depth -= 1;
+                Ok(result)
+            }
+            _ => Ok(SetOperand::Path(self.path()?)),
+        }
+    }
+
+    fn update(&mut self) -> Result<RawUpdate> {
+        let mut actions = Vec::new();
+        let mut seen: Vec<&'static str> = Vec::new();
+        loop {
+            let clause = if self.is_keyword("SET") {
+                "SET"
+            } else if self.is_keyword("REMOVE") {
+                "REMOVE"
+            } else if self.is_keyword("ADD") {
+                "ADD"
+            } else if self.is_keyword("DELETE") {
+                "DELETE"
+            } else {
+                return Err(self.error_here());
+            };
+            if seen.contains(&clause) {
+                return Err(self.kind.error(format!(
+                    "The \"{clause}\" section can only be used once in an update expression;"
+                )));
+            }
+            seen.push(clause);
+            self.advance();
+            loop {
+                let path = self.path()?;
+                let action = match clause {
+                    "SET" => {
+                        self.expect_symbol("=")?;
+                        let first = self.set_operand()?;
+                        let value = if self.is_symbol("+") {
+                            self.advance();
+                            self.count_operator()?;
+                            SetValue::Plus(first, self.set_operand()?)
+                        } else if self.is_symbol("-") {
+                            self.advance();
+                            self.count_operator()?;
+                            SetValue::Minus(first, self.set_operand()?)
+                        } else {
+                            SetValue::Operand(first)
+                        };
+                        UpdateAction::Set(path, value)
+                    }
+                    "REMOVE" => UpdateAction::Remove(path),
+                    _ => {
+                        if self.peek().kind != TokenKind::ValuePlaceholder {
+                            return Err(self.error_here());
+                        }
+                        let token = self.advance();
+                        let value = self.text_of(&token).to_string();
+                        if clause == "ADD" {
+                            UpdateAction::Add(path, value)
+                        } else {
+                            UpdateAction::Delete(path, value)
+                        }
+                    }
+                };
+                self.count_operator()?;
+                actions.push(action);
+                if self.is_symbol(",") {
+                    self.advance();
+                } else {
+                    break;
+                }
+            }
+            if self.peek().kind == TokenKind::End {
+                return Ok(actions);
+            }
+        }
+    }
+}
+
+fn wrong_operand_count(function: &str, count: usize) -> Error {
+    ExpressionKind::Condition.error(format!(
+        "Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {count}"
+    ))
+}
+
+fn wrong_operand_count_in(kind: ExpressionKind, function: &str, count: usize) -> Error {
+    kind.error(format!(
+        "Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {count}"
+    ))
+}
+
+/// Parses a ConditionExpression, FilterExpression or KeyConditionExpression.
+pub fn parse_condition(kind: ExpressionKind, text: &str) -> Result<RawCondition> {
+    let mut parser = Parser::new(kind, text)?;
+    let condition = parser.condition().map_err(|e| rekind(e, kind))?;
+    parser.expect_end()?;
+    Ok(condition)
+}
+
+/// Errors made by helpers that do not know the expression kind say "ConditionExpression";
+/// re-prefix them for the kind being parsed.
+fn rekind(mut error: Error, kind: ExpressionKind) -> Error {
+    if let Some(rest) = error.message.strip_prefix("Invalid ConditionExpression: ") {
+        error.message = format!("Invalid {}: {rest}", kind.parameter());
+    }
+    error
+}
+
+pub fn parse_update(text: &str) -> Result<RawUpdate> {
+    let mut parser = Parser::new(ExpressionKind::Update, text)?;
+    let actions = parser
+        .update()
+        .map_err(|e| rekind(e, ExpressionKind::Update))?;
+    parser.expect_end()?;
+    Ok(actions)
+}
+
+pub fn parse_projection(text: &str) -> Result<Vec<RawPath>> {
+    let mut parser = Parser::new(ExpressionKind::Projection, text)?;
+    let mut paths = vec![parser.path()?];
+    while parser.is_symbol(",") {
+        parser.advance();
+        paths.push(parser.path()?);
+    }
+    parser.expect_end()?;
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(result: Result<impl std::fmt::Debug>) -> String {
+        result.unwrap_err().message
+    }
+
+    #[test]
+    fn parses_precedence() {
+        let c =
+            parse_condition(ExpressionKind::Condition, "a = :a OR b = :b AND NOT c = :c").unwrap();
+        let Condition::Or(_, right) = c else {
+            panic!("OR binds loosest: {c:?}")
+        };
+        assert!(matches!(*right, Condition::And(..)));
+    }
+
+    #[test]
+    fn keywords_are_case_insensitive_functions_are_not() {
+        assert!(parse_condition(ExpressionKind::Condition, "a between :a and :b").is_ok());
+        assert!(
+            parse_condition(
+                ExpressionKind::Condition,
+                "a in (:a, :b) or attribute_exists(b)"
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            message(parse_condition(
+                ExpressionKind::Condition,
+                "Attribute_Exists(a)"
+            )),
+            "Invalid ConditionExpression: Invalid function name; function: Attribute_Exists"
+        );
+    }
+
+    #[test]
+    fn reports_dynamodb_messages() {
+        assert_eq!(
+            message(parse_condition(ExpressionKind::Condition, "((a <> :v))")),
+            "Invalid ConditionExpression: The expression has redundant parentheses;"
+        );
+        assert_eq!(
+            message(parse_condition(ExpressionKind::Condition, "size(a)")),
+            "Invalid ConditionExpression: The function is not allowed to be used this way in an expression; function: size"
+        );
+        assert_eq!(
+            message(parse_condition(ExpressionKind::Filter, "comment = :v")),
+            "Invalid FilterExpression: Attribute name is a reserved keyword; reserved keyword: comment"
+        );
+        assert_eq!(
+            message(parse_update("SET a = :a ADD b :b ADD c :c")),
+            "Invalid UpdateExpression: The \"ADD\" section can only be used once in an update expression;"
+        );
+        assert_eq!(
+            message(parse_update("")),
+            "Invalid UpdateExpression: The expression can not be empty;"
+        );
+        assert!(message(parse_update("SET a = :a + :b + :c")).contains("Syntax error"));
+        assert!(
+            message(parse_condition(ExpressionKind::Condition, "a = "))
+                .contains("token: \"<EOF>\"")
+        );
+    }
+
+    #[test]
+    fn limits_operators_and_depth() {
+        let many = (0..301)
+            .map(|i| format!("a = :v{i}"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let many = &many[..many.len().min(4096)];
+        assert!(parse_condition(ExpressionKind::Condition, many).is_err());
+        let deep = format!("{}a = :v{}", "(".repeat(2000), ")".repeat(2000));
+        assert!(
+            message(parse_condition(ExpressionKind::Condition, &deep)).contains("Syntax error")
+        );
+        let nots = format!("{}a = :v", "NOT ".repeat(1000));
+        assert!(parse_condition(ExpressionKind::Condition, &nots).is_err());
+        // The deepest nesting allowed still parses.
+        let mut nested = "a = :v".to_string();
+        for _ in 0..PARENS_DEPTH_MAX - 1 {
+            nested = format!("a = :v AND ({nested})");
+        }
+        assert!(parse_condition(ExpressionKind::Condition, &nested).is_ok());
+        let long = "a".repeat(4097);
+        assert!(message(parse_projection(&long)).contains(
+            "Expression size has exceeded the maximum allowed size; expression size: 4097"
+        ));
+    }
+
+    #[test]
+    fn parses_update_clauses_in_any_order() {
+        let actions = parse_update("REMOVE x[1], y SET a.b[2] = list_append(a.c, :l), n = if_not_exists(n, :z) + :one DELETE s :s ADD c :c").unwrap();
+        assert_eq!(actions.len(), 6);
+    }
+}

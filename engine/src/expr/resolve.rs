@@ -1,0 +1,470 @@
+//! Replaces `#name` and `:value` placeholders with their definitions, checks what only values
+//! can tell (function operand types, BETWEEN bounds), and tracks which definitions were used,
+//! so that unused ones can be reported as AWS does.
+
+use super::ExpressionKind;
+use super::ast::*;
+use crate::error::{Error, Result};
+use crate::limits::PLACEHOLDER_SIZE_BYTES_MAX;
+use crate::value::{RawValue, Value, ValueType, describe};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// ExpressionAttributeNames and ExpressionAttributeValues of one request, checked, with a
+/// record of what the request's expressions used.
+#[derive(Debug, Default)]
+pub struct Placeholders {
+    names: Option<BTreeMap<String, String>>,
+    values: Option<BTreeMap<String, Value>>,
+    used_names: BTreeSet<String>,
+    used_values: BTreeSet<String>,
+}
+
+fn valid_key(key: &str, sigil: char) -> bool {
+    key.len() > 1
+        && key.starts_with(sigil)
+        && key[1..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl Placeholders {
+    /// Checks the maps' keys and values. Empty maps are errors (emu wording).
+    pub fn new(
+        names: Option<&BTreeMap<String, String>>,
+        values: Option<&BTreeMap<String, RawValue>>,
+    ) -> Result<Placeholders> {
+        if let Some(names) = names {
+            if names.is_empty() {
+                return Err(Error::validation(
+                    "ExpressionAttributeNames must not be empty",
+                ));
+            }
+            for key in names.keys() {
+                if !valid_key(key, '#') || key.len() > PLACEHOLDER_SIZE_BYTES_MAX {
+                    return Err(Error::validation(format!(
+                        "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{key}\""
+                    )));
+                }
+            }
+        }
+        let values = match values {
+            None => None,
+            Some(values) => {
+                if values.is_empty() {
+                    return Err(Error::validation(
+                        "ExpressionAttributeValues must not be empty",
+                    ));
+                }
+                let mut checked = BTreeMap::new();
+                for (key, raw) in values {
+                    if !valid_key(key, ':') || key.len() > PLACEHOLDER_SIZE_BYTES_MAX {
+                        return Err(Error::validation(format!(
+                            "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{key}\""
+                        )));
+                    }
+                    let value = raw.check().map_err(|e| {
+                        Error::validation(format!(
+                            "ExpressionAttributeValues contains invalid value: {} for key {key}",
+                            e.message
+                        ))
+                    })?;
+                    checked.insert(key.clone(), value);
+                }
+                Some(checked)
+            }
+        };
+        Ok(Placeholders {
+            names: names.cloned(),
+            values,
+            used_names: BTreeSet::new(),
+            used_values: BTreeSet::new(),
+        })
+    }
+
+    pub fn has_names(&self) -> bool {
+        self.names.is_some()
+    }
+
+    pub fn has_values(&self) -> bool {
+        self.values.is_some()
+    }
+
+    fn name(&mut self, kind: ExpressionKind, name: &RawName) -> Result<String> {
+        match name {
+            RawName::Plain(plain) => Ok(plain.clone()),
+            RawName::Placeholder(placeholder) => {
+                let resolved = self.names.as_ref().and_then(|names| names.get(placeholder)).ok_or_else(|| {
+                    kind.error(format!("An expression attribute name used in the document path is not defined; attribute name: {placeholder}"))
+                })?;
+                self.used_names.insert(placeholder.clone());
+                Ok(resolved.clone())
+            }
+        }
+    }
+
+    pub fn value(&mut self, kind: ExpressionKind, placeholder: &str) -> Result<Value> {
+        let value = self.values.as_ref().and_then(|values| values.get(placeholder)).ok_or_else(|| {
+            kind.error(format!("An expression attribute value used in expression is not defined; attribute value: {placeholder}"))
+        })?;
+        self.used_values.insert(placeholder.to_string());
+        Ok(value.clone())
+    }
+
+    pub fn path(&mut self, kind: ExpressionKind, path: &RawPath) -> Result<ResolvedPath> {
+        let mut elements = Vec::with_capacity(path.elements.len());
+        for element in &path.elements {
+            elements.push(match element {
+                PathElement::Attribute(name) => {
+                    let name = self.name(kind, name)?;
+                    if name.is_empty() {
+                        return Err(kind.error("Empty attribute name"));
+                    }
+                    PathElement::Attribute(name)
+                }
+                PathElement::Index(i) => PathElement::Index(*i),
+            });
+        }
+        Ok(Path { elements })
+    }
+
+    fn operand(&mut self, kind: ExpressionKind, operand: &RawOperand) -> Result<ResolvedOperand> {
+        Ok(match operand {
+            Operand::Path(path) => Operand::Path(self.path(kind, path)?),
+            Operand::Value(placeholder) => Operand::Value(self.value(kind, placeholder)?),
+            Operand::Size(inner) => {
+                let inner = self.operand(kind, inner)?;
+                if let Operand::Value(v) = &inner
+                    && matches!(
+                        v.value_type(),
+                        ValueType::N | ValueType::Bool | ValueType::Null
+                    )
+                {
+                    return Err(incorrect_operand_type(kind, "size", v.value_type()));
+                }
+                Operand::Size(Box::new(inner))
+            }
+        })
+    }
+
+    /// Resolves a condition tree and applies the checks that need values.
+    pub fn condition(
+        &mut self,
+        kind: ExpressionKind,
+        condition: &RawCondition,
+    ) -> Result<ResolvedCondition> {
+        Ok(match condition {
+            Condition::Compare(comparator, left, right) => Condition::Compare(
+                *comparator,
+                self.operand(kind, left)?,
+                self.operand(kind, right)?,
+            ),
+            Condition::Between(value, low, high) => {
+                let value = self.operand(kind, value)?;
+                let low = self.operand(kind, low)?;
+                let high = self.operand(kind, high)?;
+                if let (Operand::Value(l), Operand::Value(h)) = (&low, &high) {
+                    if l.value_type() != h.value_type() {
+                        return Err(kind.error(format!(
+                            "The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: {}, upper bound operand: {}",
+                            describe(l), describe(h)
+                        )));
+                    }
+                    if l.compare(h) == Some(std::cmp::Ordering::Greater) {
+                        return Err(kind.error(format!(
+                            "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: {}, upper bound operand: {}",
+                            describe(l), describe(h)
+                        )));
+                    }
+                }
+                Condition::Between(value, low, high)
+            }
+            Condition::In(value, list) => {
+                let value = self.operand(kind, value)?;
+                let list = list
+                    .iter()
+                    .map(|o| self.operand(kind, o))
+                    .collect::<Result<_>>()?;
+                Condition::In(value, list)
+            }
+            Condition::Function(function, arguments) => {
+                let arguments: Vec<ResolvedOperand> = arguments
+                    .iter()
+                    .map(|o| self.operand(kind, o))
+                    .collect::<Result<_>>()?;
+                check_function(kind, *function, &arguments)?;
+                Condition::Function(*function, arguments)
+            }
+            Condition::And(a, b) => Condition::And(
+                Box::new(self.condition(kind, a)?),
+                Box::new(self.condition(kind, b)?),
+            ),
+            Condition::Or(a, b) => Condition::Or(
+                Box::new(self.condition(kind, a)?),
+                Box::new(self.condition(kind, b)?),
+            ),
+            Condition::Not(a) => Condition::Not(Box::new(self.condition(kind, a)?)),
+            Condition::Parens(a) => Condition::Parens(Box::new(self.condition(kind, a)?)),
+        })
+    }
+
+    fn set_operand(
+        &mut self,
+        operand: &SetOperand<RawName, String>,
+    ) -> Result<SetOperand<String, Value>> {
+        let kind = ExpressionKind::Update;
+        Ok(match operand {
+            SetOperand::Path(p) => SetOperand::Path(self.path(kind, p)?),
+            SetOperand::Value(v) => SetOperand::Value(self.value(kind, v)?),
+            SetOperand::IfNotExists(p, fallback) => {
+                SetOperand::IfNotExists(self.path(kind, p)?, Box::new(self.set_operand(fallback)?))
+            }
+            SetOperand::ListAppend(a, b) => {
+                let a = self.set_operand(a)?;
+                let b = self.set_operand(b)?;
+                for operand in [&a, &b] {
+                    if let SetOperand::Value(v) = operand
+                        && v.value_type() != ValueType::L
+                    {
+                        return Err(incorrect_operand_type(kind, "list_append", v.value_type()));
+                    }
+                }
+                SetOperand::ListAppend(Box::new(a), Box::new(b))
+            }
+        })
+    }
+
+    pub fn update(&mut self, actions: &RawUpdate) -> Result<ResolvedUpdate> {
+        let kind = ExpressionKind::Update;
+        let mut resolved = Vec::with_capacity(actions.len());
+        for action in actions {
+            resolved.push(match action {
+                UpdateAction::Set(path, value) => {
+                    let path = self.path(kind, path)?;
+                    let value = match value {
+                        SetValue::Operand(o) => SetValue::Operand(self.set_operand(o)?),
+                        SetValue::Plus(a, b) | SetValue::Minus(a, b) => {
+                            let a = self.set_operand(a)?;
+                            let b = self.set_operand(b)?;
+                            for operand in [&a, &b] {
+                                if let SetOperand::Value(v) = operand
+                                    && v.value_type() != ValueType::N
+                                {
+                                    let symbol = if matches!(value, SetValue::Plus(..)) {
+                                        "+"
+                                    } else {
+                                        "-"
+                                    };
+                                    return Err(incorrect_operand_type(
+                                        kind,
+                                        symbol,
+                                        v.value_type(),
+                                    ));
+                                }
+                            }
+                            if matches!(value, SetValue::Plus(..)) {
+                                SetValue::Plus(a, b)
+                            } else {
+                                SetValue::Minus(a, b)
+                            }
+                        }
+                    };
+                    UpdateAction::Set(path, value)
+                }
+                UpdateAction::Remove(path) => UpdateAction::Remove(self.path(kind, path)?),
+                UpdateAction::Add(path, value) => {
+                    let path = self.path(kind, path)?;
+                    let value = self.value(kind, value)?;
+                    if !matches!(
+                        value.value_type(),
+                        ValueType::N | ValueType::Ss | ValueType::Ns | ValueType::Bs
+                    ) {
+                        return Err(incorrect_operand_type(kind, "ADD", value.value_type()));
+                    }
+                    UpdateAction::Add(path, value)
+                }
+                UpdateAction::Delete(path, value) => {
+                    let path = self.path(kind, path)?;
+                    let value = self.value(kind, value)?;
+                    if !matches!(
+                        value.value_type(),
+                        ValueType::Ss | ValueType::Ns | ValueType::Bs
+                    ) {
+                        return Err(incorrect_operand_type(kind, "DELETE", value.value_type()));
+                    }
+                    UpdateAction::Delete(path, value)
+                }
+                UpdateAction::LegacyAdd(path, value) => {
+                    UpdateAction::LegacyAdd(self.path(kind, path)?, self.value(kind, value)?)
+                }
+            });
+        }
+        check_overlaps(kind, resolved.iter().map(UpdateAction::path))?;
+        Ok(resolved)
+    }
+
+    pub fn projection(&mut self, paths: &[RawPath]) -> Result<Vec<ResolvedPath>> {
+        let kind = ExpressionKind::Projection;
+        let resolved = paths
+            .iter()
+            .map(|p| self.path(kind, p))
+            .collect::<Result<Vec<_>>>()?;
+        check_overlaps(kind, resolved.iter())?;
+        Ok(resolved)
+    }
+
+    /// After every expression of the request was resolved: names and values that no
+    /// expression used are errors (obs).
+    pub fn finish(&self) -> Result<()> {
+        if let Some(names) = &self.names {
+            let unused: Vec<&str> = names
+                .keys()
+                .filter(|k| !self.used_names.contains(*k))
+                .map(String::as_str)
+                .collect();
+            if !unused.is_empty() {
+                return Err(Error::validation(format!(
+                    "Value provided in ExpressionAttributeNames unused in expressions: keys: {{{}}}",
+                    unused.join(", ")
+                )));
+            }
+        }
+        if let Some(values) = &self.values {
+            let unused: Vec<&str> = values
+                .keys()
+                .filter(|k| !self.used_values.contains(*k))
+                .map(String::as_str)
+                .collect();
+            if !unused.is_empty() {
+                return Err(Error::validation(format!(
+                    "Value provided in ExpressionAttributeValues unused in expressions: keys: {{{}}}",
+                    unused.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The type names AWS prints in operand-type messages.
+pub fn long_type_name(value_type: ValueType) -> &'static str {
+    match value_type {
+        ValueType::S => "S",
+        ValueType::N => "N",
+        ValueType::B => "B",
+        ValueType::Bool => "BOOL",
+        ValueType::Null => "NULL",
+        ValueType::M => "M",
+        ValueType::L => "L",
+        ValueType::Ss => "SS",
+        ValueType::Ns => "NS",
+        ValueType::Bs => "BS",
+    }
+}
+
+fn incorrect_operand_type(kind: ExpressionKind, function: &str, value_type: ValueType) -> Error {
+    kind.error(format!(
+        "Incorrect operand type for operator or function; operator or function: {function}, operand type: {}",
+        long_type_name(value_type)
+    ))
+}
+
+fn check_function(
+    kind: ExpressionKind,
+    function: FunctionName,
+    arguments: &[ResolvedOperand],
+) -> Result<()> {
+    let name = function.name();
+    let expected = match function {
+        FunctionName::AttributeExists | FunctionName::AttributeNotExists => 1,
+        _ => 2,
+    };
+    if arguments.len() != expected {
+        return Err(kind.error(format!(
+            "Incorrect number of operands for operator or function; operator or function: {name}, number of operands: {}",
+            arguments.len()
+        )));
+    }
+    match function {
+        FunctionName::AttributeExists
+        | FunctionName::AttributeNotExists
+        | FunctionName::AttributeType => {
+            if !matches!(arguments[0], Operand::Path(_)) {
+                return Err(kind.error(format!(
+                    "Operator or function requires a document path; operator or function: {name}"
+                )));
+            }
+            if function == FunctionName::AttributeType {
+                match &arguments[1] {
+                    Operand::Value(Value::S(type_name)) if ValueType::from_name(type_name).is_some() => {}
+                    Operand::Value(Value::S(type_name)) => {
+                        return Err(kind.error(format!(
+                            "Invalid attribute type name found; type: {type_name}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
+                        )));
+                    }
+                    Operand::Value(other) => return Err(incorrect_operand_type(kind, name, other.value_type())),
+                    _ => return Err(kind.error(format!("Incorrect operand type for operator or function; operator or function: {name}, operand type: path"))),
+                }
+            }
+        }
+        FunctionName::BeginsWith => {
+            for argument in arguments {
+                if let Operand::Value(v) = argument
+                    && !matches!(v.value_type(), ValueType::S | ValueType::B)
+                {
+                    return Err(incorrect_operand_type(kind, name, v.value_type()));
+                }
+            }
+        }
+        FunctionName::Contains => {
+            if let (Operand::Path(a), Operand::Path(b)) = (&arguments[0], &arguments[1])
+                && a == b
+            {
+                return Err(kind.error(format!(
+                    "The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: {}",
+                    a.describe()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Two paths overlap when one is a prefix of the other; they conflict when they address the
+/// same node as both a map and a list.
+fn check_overlaps<'a>(
+    kind: ExpressionKind,
+    paths: impl Iterator<Item = &'a ResolvedPath>,
+) -> Result<()> {
+    let paths: Vec<&ResolvedPath> = paths.collect();
+    for (i, a) in paths.iter().enumerate() {
+        for b in &paths[i + 1..] {
+            let common = a.elements.len().min(b.elements.len());
+            let mut diverged = false;
+            for position in 0..common {
+                let (x, y) = (&a.elements[position], &b.elements[position]);
+                if x == y {
+                    continue;
+                }
+                if matches!(
+                    (x, y),
+                    (PathElement::Attribute(_), PathElement::Index(_))
+                        | (PathElement::Index(_), PathElement::Attribute(_))
+                ) {
+                    return Err(kind.error(format!(
+                        "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {}, path two: {}",
+                        a.describe(), b.describe()
+                    )));
+                }
+                diverged = true;
+                break;
+            }
+            if !diverged {
+                return Err(kind.error(format!(
+                    "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {}, path two: {}",
+                    a.describe(), b.describe()
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,397 @@
+//! PutItem, GetItem, UpdateItem and DeleteItem: parse → resolve → validate → execute.
+//! Everything that can fail is checked before the table changes.
+
+use crate::api::*;
+use crate::capacity::{ReturnConsumedCapacity, read_units, write_units};
+use crate::engine::Engine;
+use crate::error::{ConstraintErrors, Error, Result};
+use crate::expr::eval::{evaluate, project};
+use crate::expr::resolve::Placeholders;
+use crate::expr::update::{apply, touched_paths};
+use crate::expr::{
+    ExpressionKind, ResolvedCondition, ResolvedPath, ResolvedUpdate, UpdateAction, legacy, parse,
+};
+use crate::item::{Item, item_size_bytes};
+use crate::limits::{ATTRIBUTE_NAME_SIZE_BYTES_MAX, ITEM_SIZE_BYTES_MAX};
+use std::collections::BTreeMap;
+
+/// Checks a whole item from the wire: every value, every name.
+pub fn check_item(raw: &RawItem) -> Result<Item> {
+    let mut item = BTreeMap::new();
+    for (name, value) in raw {
+        if name.is_empty() {
+            return Err(Error::invalid_parameter("Empty attribute name"));
+        }
+        if name.len() > ATTRIBUTE_NAME_SIZE_BYTES_MAX {
+            return Err(Error::invalid_parameter(
+                "Attribute name exceeds the maximum allowed length",
+            ));
+        }
+        item.insert(name.clone(), value.check()?);
+    }
+    Ok(item)
+}
+
+pub(crate) const RETURN_CONSUMED_CAPACITY: [&str; 3] = ["INDEXES", "TOTAL", "NONE"];
+
+/// The common shape checks of the single-item operations.
+fn check_common(input: &WriteInput, return_values_allowed: &[&str]) -> Result<()> {
+    let mut errors = ConstraintErrors::new();
+    errors.name(&input.table_name, "tableName", true);
+    errors.enumeration(
+        &input.return_values,
+        "returnValues",
+        &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+    );
+    errors.enumeration(
+        &input.return_consumed_capacity,
+        "returnConsumedCapacity",
+        &RETURN_CONSUMED_CAPACITY,
+    );
+    errors.enumeration(
+        &input.return_item_collection_metrics,
+        "returnItemCollectionMetrics",
+        &["SIZE", "NONE"],
+    );
+    errors.enumeration(
+        &input.return_values_on_condition_check_failure,
+        "returnValuesOnConditionCheckFailure",
+        &["ALL_OLD", "NONE"],
+    );
+    errors.enumeration(
+        &input.conditional_operator,
+        "conditionalOperator",
+        &["AND", "OR"],
+    );
+    errors.into_result()?;
+    if let Some(rv) = &input.return_values
+        && !return_values_allowed.contains(&rv.as_str())
+    {
+        return Err(Error::validation(
+            "ReturnValues can only be ALL_OLD or NONE",
+        ));
+    }
+    Ok(())
+}
+
+/// Rejects requests that mix legacy and expression parameters (obs that the error exists).
+pub(crate) fn check_no_mixing(legacy: &[(&str, bool)], expression: &[(&str, bool)]) -> Result<()> {
+    let legacy: Vec<&str> = legacy
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| *n)
+        .collect();
+    let expression: Vec<&str> = expression
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| *n)
+        .collect();
+    if !legacy.is_empty() && !expression.is_empty() {
+        return Err(Error::validation(format!(
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
+            legacy.join(", "),
+            expression.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The condition of a write, from ConditionExpression or Expected.
+fn write_condition(
+    input: &WriteInput,
+    placeholders: &mut Placeholders,
+) -> Result<Option<ResolvedCondition>> {
+    if let Some(text) = &input.condition_expression {
+        let raw = parse::parse_condition(ExpressionKind::Condition, text)?;
+        return Ok(Some(
+            placeholders.condition(ExpressionKind::Condition, &raw)?,
+        ));
+    }
+    if let Some(expected) = &input.expected {
+        return legacy::expected(expected, input.conditional_operator.as_deref());
+    }
+    if input.conditional_operator.is_some() {
+        return Err(Error::validation(
+            "ConditionalOperator can only be used when Filter or Expected has two or more elements",
+        ));
+    }
+    Ok(None)
+}
+
+fn placeholders_for(input: &WriteInput, expressions: &[(&str, bool)]) -> Result<Placeholders> {
+    let any_expression = expressions.iter().any(|(_, set)| *set);
+    if input.expression_attribute_names.is_some() && !any_expression {
+        return Err(Error::validation(
+            "ExpressionAttributeNames can only be specified when using expressions",
+        ));
+    }
+    if input.expression_attribute_values.is_some() && !any_expression {
+        let nulls: Vec<&str> = expressions.iter().map(|(n, _)| *n).collect();
+        let verb = if nulls.len() == 1 { "is" } else { "are" };
+        return Err(Error::validation(format!(
+            "ExpressionAttributeValues can only be specified when using expressions: {} {verb} null",
+            nulls.join(" and ")
+        )));
+    }
+    Placeholders::new(
+        input.expression_attribute_names.as_ref(),
+        input.expression_attribute_values.as_ref(),
+    )
+}
+
+fn condition_holds(condition: &Option<ResolvedCondition>, old: Option<&Item>) -> bool {
+    let empty = Item::new();
+    condition
+        .as_ref()
+        .is_none_or(|c| evaluate(c, old.unwrap_or(&empty)))
+}
+
+fn failure(input: &WriteInput, old: Option<Item>) -> Error {
+    let return_old = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
+    Error::conditional_check_failed(if return_old { old } else { None })
+}
+
+impl Engine {
+    pub(crate) fn put_item(&mut self, input: &WriteInput, now_ms: u64) -> Result<Response> {
+        check_common(input, &["NONE", "ALL_OLD"])?;
+        check_no_mixing(
+            &[
+                ("Expected", input.expected.is_some()),
+                ("ConditionalOperator", input.conditional_operator.is_some()),
+            ],
+            &[("ConditionExpression", input.condition_expression.is_some())],
+        )?;
+        let mut placeholders = placeholders_for(
+            input,
+            &[("ConditionExpression", input.condition_expression.is_some())],
+        )?;
+        let condition = write_condition(input, &mut placeholders)?;
+        placeholders.finish()?;
+        let Some(raw_item) = &input.item else {
+            return Err(Error::required("Item"));
+        };
+        let item = check_item(raw_item)?;
+        let table =
+            self.table_for_data_mut(input.table_name.as_deref().expect("checked"), now_ms)?;
+        let key = table.key_schema.item_key(&item)?;
+        let new_size = item_size_bytes(&item);
+        if new_size > ITEM_SIZE_BYTES_MAX {
+            return Err(Error::item_too_large());
+        }
+        let old = table.get(&key);
+        if !condition_holds(&condition, old.as_ref()) {
+            return Err(failure(input, old));
+        }
+        let units = write_units(new_size.max(old.as_ref().map_or(0, item_size_bytes)));
+        table.put(key, &item);
+        let attributes = if input.return_values.as_deref() == Some("ALL_OLD") {
+            old
+        } else {
+            None
+        };
+        Ok(Response::Item(ItemOutput {
+            attributes,
+            consumed_capacity: ReturnConsumedCapacity::parse(
+                input.return_consumed_capacity.as_deref(),
+            )
+            .report(&table.name, units, false),
+            ..ItemOutput::default()
+        }))
+    }
+
+    pub(crate) fn delete_item(&mut self, input: &WriteInput, now_ms: u64) -> Result<Response> {
+        check_common(input, &["NONE", "ALL_OLD"])?;
+        check_no_mixing(
+            &[
+                ("Expected", input.expected.is_some()),
+                ("ConditionalOperator", input.conditional_operator.is_some()),
+            ],
+            &[("ConditionExpression", input.condition_expression.is_some())],
+        )?;
+        let mut placeholders = placeholders_for(
+            input,
+            &[("ConditionExpression", input.condition_expression.is_some())],
+        )?;
+        let condition = write_condition(input, &mut placeholders)?;
+        placeholders.finish()?;
+        let Some(raw_key) = &input.key else {
+            return Err(Error::required("Key"));
+        };
+        let key_item = check_item(raw_key)?;
+        let table =
+            self.table_for_data_mut(input.table_name.as_deref().expect("checked"), now_ms)?;
+        let key = table.key_schema.key_parameter(&key_item)?;
+        let old = table.get(&key);
+        if !condition_holds(&condition, old.as_ref()) {
+            return Err(failure(input, old));
+        }
+        let units = write_units(old.as_ref().map_or(0, item_size_bytes));
+        table.delete(&key);
+        let attributes = if input.return_values.as_deref() == Some("ALL_OLD") {
+            old
+        } else {
+            None
+        };
+        Ok(Response::Item(ItemOutput {
+            attributes,
+            consumed_capacity: ReturnConsumedCapacity::parse(
+                input.return_consumed_capacity.as_deref(),
+            )
+            .report(&table.name, units, false),
+            ..ItemOutput::default()
+        }))
+    }
+
+    pub(crate) fn update_item(&mut self, input: &WriteInput, now_ms: u64) -> Result<Response> {
+        check_common(
+            input,
+            &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+        )?;
+        check_no_mixing(
+            &[
+                ("AttributeUpdates", input.attribute_updates.is_some()),
+                ("Expected", input.expected.is_some()),
+                ("ConditionalOperator", input.conditional_operator.is_some()),
+            ],
+            &[
+                ("UpdateExpression", input.update_expression.is_some()),
+                ("ConditionExpression", input.condition_expression.is_some()),
+            ],
+        )?;
+        let mut placeholders = placeholders_for(
+            input,
+            &[
+                ("UpdateExpression", input.update_expression.is_some()),
+                ("ConditionExpression", input.condition_expression.is_some()),
+            ],
+        )?;
+        let actions: ResolvedUpdate = match (&input.update_expression, &input.attribute_updates) {
+            (Some(text), _) => placeholders.update(&parse::parse_update(text)?)?,
+            (None, Some(updates)) => legacy::attribute_updates(updates)?,
+            (None, None) => Vec::new(),
+        };
+        let condition = write_condition(input, &mut placeholders)?;
+        placeholders.finish()?;
+        let Some(raw_key) = &input.key else {
+            return Err(Error::required("Key"));
+        };
+        let key_item = check_item(raw_key)?;
+        let table =
+            self.table_for_data_mut(input.table_name.as_deref().expect("checked"), now_ms)?;
+        let key = table.key_schema.key_parameter(&key_item)?;
+        for action in &actions {
+            let top = action.path().top();
+            if table.key_schema.is_key_attribute(top) {
+                return Err(Error::invalid_parameter(format!(
+                    "Cannot update attribute {top}. This attribute is part of the key"
+                )));
+            }
+        }
+        let old = table.get(&key);
+        if !condition_holds(&condition, old.as_ref()) {
+            return Err(failure(input, old));
+        }
+        let existed = old.is_some();
+        let base = old.clone().unwrap_or_else(|| key_item.clone());
+        let new = apply(&base, existed, &actions)?;
+        let new_size = item_size_bytes(&new);
+        if new_size > ITEM_SIZE_BYTES_MAX {
+            return Err(Error::update_too_large());
+        }
+        let creates = actions.is_empty()
+            || actions.iter().any(|a| {
+                matches!(
+                    a,
+                    UpdateAction::Set(..) | UpdateAction::Add(..) | UpdateAction::LegacyAdd(..)
+                )
+            });
+        let units = write_units(new_size.max(old.as_ref().map_or(0, item_size_bytes)));
+        if existed || creates {
+            table.put(key, &new);
+        }
+        let touched: Vec<ResolvedPath> = touched_paths(&actions);
+        let non_empty = |item: Item| (!item.is_empty()).then_some(item);
+        let attributes = match input.return_values.as_deref() {
+            Some("ALL_OLD") => old,
+            Some("ALL_NEW") => (existed || creates).then_some(new),
+            Some("UPDATED_OLD") => old.as_ref().and_then(|o| non_empty(project(o, &touched))),
+            Some("UPDATED_NEW") => (existed || creates)
+                .then(|| project(&new, &touched))
+                .and_then(non_empty),
+            _ => None,
+        };
+        Ok(Response::Item(ItemOutput {
+            attributes,
+            consumed_capacity: ReturnConsumedCapacity::parse(
+                input.return_consumed_capacity.as_deref(),
+            )
+            .report(&table.name, units, false),
+            ..ItemOutput::default()
+        }))
+    }
+
+    pub(crate) fn get_item(&self, input: &GetItemInput, now_ms: u64) -> Result<Response> {
+        let mut errors = ConstraintErrors::new();
+        errors.name(&input.table_name, "tableName", true);
+        errors.enumeration(
+            &input.return_consumed_capacity,
+            "returnConsumedCapacity",
+            &RETURN_CONSUMED_CAPACITY,
+        );
+        errors.into_result()?;
+        check_no_mixing(
+            &[("AttributesToGet", input.attributes_to_get.is_some())],
+            &[(
+                "ProjectionExpression",
+                input.projection_expression.is_some(),
+            )],
+        )?;
+        let projection = projection_of(
+            input.projection_expression.as_deref(),
+            input.attributes_to_get.as_deref(),
+            input.expression_attribute_names.as_ref(),
+        )?;
+        let Some(raw_key) = &input.key else {
+            return Err(Error::required("Key"));
+        };
+        let key_item = check_item(raw_key)?;
+        let table = self.table_for_data(input.table_name.as_deref().expect("checked"), now_ms)?;
+        let key = table.key_schema.key_parameter(&key_item)?;
+        let item = table.get(&key);
+        let consistent = input.consistent_read.unwrap_or(false);
+        let units = read_units(item.as_ref().map_or(0, item_size_bytes), consistent);
+        let item = match (&projection, item) {
+            (Some(paths), Some(item)) => Some(project(&item, paths)),
+            (_, item) => item,
+        };
+        Ok(Response::Item(ItemOutput {
+            item,
+            consumed_capacity: ReturnConsumedCapacity::parse(
+                input.return_consumed_capacity.as_deref(),
+            )
+            .report(&table.name, units, true),
+            ..ItemOutput::default()
+        }))
+    }
+}
+
+/// A read's projection from ProjectionExpression or AttributesToGet, with its names checked.
+pub(crate) fn projection_of(
+    expression: Option<&str>,
+    attributes_to_get: Option<&[String]>,
+    names: Option<&BTreeMap<String, String>>,
+) -> Result<Option<Vec<ResolvedPath>>> {
+    if names.is_some() && expression.is_none() {
+        return Err(Error::validation(
+            "ExpressionAttributeNames can only be specified when using expressions",
+        ));
+    }
+    let mut placeholders = Placeholders::new(names, None)?;
+    let projection = match (expression, attributes_to_get) {
+        (Some(text), _) => Some(placeholders.projection(&parse::parse_projection(text)?)?),
+        (None, Some(names)) => Some(legacy::attributes_to_get(names)?),
+        (None, None) => None,
+    };
+    placeholders.finish()?;
+    Ok(projection)
+}

@@ -1,0 +1,26 @@
+//! dynasim's reference engine of Amazon DynamoDB.
+//!
+//! **Architecture invariant:** this crate is pure. It knows nothing about HTTP, JSON, clocks,
+//! threads or randomness: callers pass requests (decoded into [`api::Request`]) and the current
+//! time, and get responses or [`error::Error`]s back. See `ARCHITECTURE.md`.
+
+pub mod api;
+pub mod batch;
+pub mod capacity;
+pub mod engine;
+pub mod error;
+pub mod expr;
+pub mod item;
+pub mod items;
+pub mod keys;
+pub mod limits;
+pub mod number;
+pub mod query;
+pub mod table;
+pub mod value;
+
+pub use api::{Request, Response};
+pub use engine::{Config, Engine};
+pub use error::{Error, ErrorKind};
+pub use item::Item;
+pub use value::Value;

@@ -1,0 +1,102 @@
+//! Every DynamoDB limit the engine enforces, named in one place.
+//!
+//! The values are DynamoDB's defaults (`dynamodb-facts.md` §13). Limits that tests may want to
+//! shrink (page sizes) live in [`Limits`], which an engine is built with; the rest are fixed
+//! by the protocol and stay constants. Units go last in every name.
+
+/// Largest item, attribute names included (400 KB, binary units).
+pub const ITEM_SIZE_BYTES_MAX: usize = 400 * 1024;
+/// Partition key values: 1 to 2048 bytes.
+pub const PARTITION_KEY_SIZE_BYTES_MAX: usize = 2048;
+/// Sort key values: 1 to 1024 bytes.
+pub const SORT_KEY_SIZE_BYTES_MAX: usize = 1024;
+/// Attribute names in items: up to 64 KB.
+pub const ATTRIBUTE_NAME_SIZE_BYTES_MAX: usize = 65535;
+/// Key attribute names (table and index keys) are limited to 255 bytes.
+pub const KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX: usize = 255;
+/// Maps and lists nest up to 32 levels.
+pub const NESTING_DEPTH_MAX: usize = 32;
+/// Numbers hold up to 38 significant digits.
+pub const NUMBER_DIGITS_MAX: usize = 38;
+/// The largest decimal exponent `e` such that `0.d × 10^e` is in range (9.99…E+125).
+pub const NUMBER_EXPONENT_MAX: i32 = 126;
+/// The smallest decimal exponent `e` such that `0.d × 10^e` is in range (1E-130).
+pub const NUMBER_EXPONENT_MIN: i32 = -129;
+
+/// Table and index names: 3 to 255 characters of `[a-zA-Z0-9_.-]`.
+pub const TABLE_NAME_LENGTH_MIN: usize = 3;
+pub const TABLE_NAME_LENGTH_MAX: usize = 255;
+/// A table ARN given where a name is expected may be up to 1024 characters.
+pub const TABLE_ARN_LENGTH_MAX: usize = 1024;
+
+/// Any expression string: 4 KB.
+pub const EXPRESSION_SIZE_BYTES_MAX: usize = 4096;
+/// Each `#name` or `:value` placeholder: 255 bytes.
+pub const PLACEHOLDER_SIZE_BYTES_MAX: usize = 255;
+/// Operators and functions in one expression.
+pub const EXPRESSION_OPERATOR_COUNT_MAX: usize = 300;
+/// Operands in the list of an `IN` comparison.
+pub const IN_OPERAND_COUNT_MAX: usize = 100;
+/// The total size of ExpressionAttributeNames and ExpressionAttributeValues: 2 MB.
+pub const EXPRESSION_ATTRIBUTES_SIZE_BYTES_MAX: usize = 2 * 1024 * 1024;
+
+/// BatchGetItem: keys across all tables.
+pub const BATCH_GET_KEY_COUNT_MAX: usize = 100;
+/// BatchGetItem: the response stops growing at 16 MB; the rest goes to UnprocessedKeys.
+pub const BATCH_GET_RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// BatchWriteItem: put and delete requests across all tables.
+pub const BATCH_WRITE_REQUEST_COUNT_MAX: usize = 25;
+
+/// ListTables: names per page.
+pub const LIST_TABLES_LIMIT_MAX: usize = 100;
+/// Parallel scan: segments.
+pub const TOTAL_SEGMENTS_MAX: u32 = 1_000_000;
+/// Tags per table.
+pub const TAG_COUNT_MAX: usize = 50;
+pub const TAG_KEY_LENGTH_MAX: usize = 128;
+pub const TAG_VALUE_LENGTH_MAX: usize = 256;
+/// GSIs and LSIs per table.
+pub const GSI_COUNT_MAX: usize = 20;
+pub const LSI_COUNT_MAX: usize = 5;
+/// Projected non-key attributes over all indexes of a table.
+pub const PROJECTED_ATTRIBUTE_COUNT_MAX: usize = 100;
+
+/// Request body (after decompression): 16 MB.
+pub const REQUEST_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Capacity unit sizes.
+pub const READ_UNIT_BYTES: usize = 4096;
+pub const WRITE_UNIT_BYTES: usize = 1024;
+
+/// Account and table throughput quotas reported by DescribeLimits.
+pub const ACCOUNT_MAX_READ_CAPACITY_UNITS: u64 = 80_000;
+pub const ACCOUNT_MAX_WRITE_CAPACITY_UNITS: u64 = 80_000;
+pub const TABLE_MAX_READ_CAPACITY_UNITS: u64 = 40_000;
+pub const TABLE_MAX_WRITE_CAPACITY_UNITS: u64 = 40_000;
+/// Tables per account and region.
+pub const TABLE_COUNT_MAX: usize = 2_500;
+
+/// Limits that a test may shrink, so that rare paths (paging) run on every test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Query and Scan stop reading once this much item data has been read (1 MB).
+    pub page_size_bytes_max: usize,
+    /// How long a new table stays CREATING, in milliseconds of the caller's clock.
+    pub table_creating_ms: u64,
+    /// How long a deleted table stays DELETING before its name is free again.
+    pub table_deleting_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            page_size_bytes_max: 1024 * 1024,
+            table_creating_ms: 0,
+            table_deleting_ms: 0,
+        }
+    }
+}
+
+const _: () = assert!(SORT_KEY_SIZE_BYTES_MAX < PARTITION_KEY_SIZE_BYTES_MAX);
+const _: () = assert!(PARTITION_KEY_SIZE_BYTES_MAX + SORT_KEY_SIZE_BYTES_MAX < ITEM_SIZE_BYTES_MAX);
+const _: () = assert!(BATCH_WRITE_REQUEST_COUNT_MAX < BATCH_GET_KEY_COUNT_MAX);

@@ -1,0 +1,459 @@
+//! A table: its definition (checked from CreateTable), its lifecycle as a function of time,
+//! its description, and its items.
+
+use crate::api::*;
+use crate::error::{ConstraintErrors, Error, Result};
+use crate::item::{self, Item};
+use crate::keys::{KeyAttribute, KeySchema, ScalarType};
+use crate::limits::{self, Limits};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BillingMode {
+    Provisioned,
+    PayPerRequest,
+}
+
+impl BillingMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            BillingMode::Provisioned => "PROVISIONED",
+            BillingMode::PayPerRequest => "PAY_PER_REQUEST",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Throughput {
+    pub read_capacity_units: u64,
+    pub write_capacity_units: u64,
+    pub last_increase_ms: Option<u64>,
+    pub last_decrease_ms: Option<u64>,
+    pub decreases_today: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Creating,
+    Updating,
+    Deleting,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Active => "ACTIVE",
+            Status::Creating => "CREATING",
+            Status::Updating => "UPDATING",
+            Status::Deleting => "DELETING",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Table {
+    pub name: String,
+    pub arn: String,
+    pub id: String,
+    pub attribute_definitions: Vec<(String, ScalarType)>,
+    pub key_schema: KeySchema,
+    pub billing_mode: BillingMode,
+    pub throughput: Throughput,
+    pub last_update_to_pay_per_request_ms: Option<u64>,
+    pub table_class: String,
+    pub deletion_protection: bool,
+    pub tags: BTreeMap<String, String>,
+    pub created_ms: u64,
+    /// Set by UpdateTable: the table is UPDATING until then.
+    pub updating_until_ms: u64,
+    /// Set by DeleteTable: the table is DELETING until then, and gone after.
+    pub deleted_at_ms: Option<u64>,
+    /// Items by stored key (see `keys`), each in its stored encoding (see `item`).
+    pub items: BTreeMap<Box<[u8]>, Box<[u8]>>,
+    pub size_bytes: u64,
+}
+
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+impl Table {
+    pub fn status(&self, now_ms: u64, limits: &Limits) -> Status {
+        if self.deleted_at_ms.is_some() {
+            Status::Deleting
+        } else if now_ms < self.created_ms + limits.table_creating_ms {
+            Status::Creating
+        } else if now_ms < self.updating_until_ms {
+            Status::Updating
+        } else {
+            Status::Active
+        }
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<Item> {
+        self.items.get(key).map(|bytes| item::decode(bytes))
+    }
+
+    /// Stores or replaces an item; keeps the size total right.
+    pub fn put(&mut self, key: Box<[u8]>, new_item: &Item) {
+        let encoded = item::encode(new_item);
+        let new_size = item::item_size_bytes(new_item) as u64;
+        if let Some(old) = self.items.insert(key, encoded) {
+            self.size_bytes -= item::item_size_bytes(&item::decode(&old)) as u64;
+        }
+        self.size_bytes += new_size;
+    }
+
+    pub fn delete(&mut self, key: &[u8]) -> Option<Item> {
+        let old = self.items.remove(key).map(|bytes| item::decode(&bytes))?;
+        self.size_bytes -= item::item_size_bytes(&old) as u64;
+        Some(old)
+    }
+
+    pub fn describe(&self, now_ms: u64, limits: &Limits) -> TableDescription {
+        let status = self.status(now_ms, limits);
+        let mut key_schema = vec![KeySchemaOutput {
+            attribute_name: self.key_schema.hash.name.clone(),
+            key_type: "HASH".into(),
+        }];
+        if let Some(range) = &self.key_schema.range {
+            key_schema.push(KeySchemaOutput {
+                attribute_name: range.name.clone(),
+                key_type: "RANGE".into(),
+            });
+        }
+        TableDescription {
+            attribute_definitions: self
+                .attribute_definitions
+                .iter()
+                .map(|(name, t)| AttributeDefinitionOutput {
+                    attribute_name: name.clone(),
+                    attribute_type: t.name().into(),
+                })
+                .collect(),
+            table_name: self.name.clone(),
+            key_schema,
+            table_status: status.name().into(),
+            creation_date_time: seconds(self.created_ms),
+            provisioned_throughput: ProvisionedThroughputDescription {
+                last_increase_date_time: self.throughput.last_increase_ms.map(seconds),
+                last_decrease_date_time: self.throughput.last_decrease_ms.map(seconds),
+                number_of_decreases_today: self.throughput.decreases_today,
+                read_capacity_units: self.throughput.read_capacity_units,
+                write_capacity_units: self.throughput.write_capacity_units,
+            },
+            table_size_bytes: self.size_bytes,
+            item_count: self.items.len() as u64,
+            table_arn: self.arn.clone(),
+            table_id: self.id.clone(),
+            billing_mode_summary: Some(BillingModeSummary {
+                billing_mode: self.billing_mode.name().into(),
+                last_update_to_pay_per_request_date_time: self
+                    .last_update_to_pay_per_request_ms
+                    .map(seconds),
+            }),
+            local_secondary_indexes: None,
+            global_secondary_indexes: None,
+            stream_specification: None,
+            table_class_summary: Some(TableClassSummary {
+                table_class: self.table_class.clone(),
+            }),
+            deletion_protection_enabled: self.deletion_protection,
+        }
+    }
+}
+
+/// Checks capacity units as AWS does: at least 1, at most the table quota.
+pub fn check_throughput(
+    errors: &mut ConstraintErrors,
+    throughput: &ProvisionedThroughputInput,
+    path: &str,
+) {
+    for (value, member) in [
+        (throughput.read_capacity_units, "readCapacityUnits"),
+        (throughput.write_capacity_units, "writeCapacityUnits"),
+    ] {
+        match value {
+            None => errors.push(
+                "null",
+                &format!("{path}.{member}"),
+                "Member must not be null",
+            ),
+            Some(v) if v < 1 => errors.push(
+                &v.to_string(),
+                &format!("{path}.{member}"),
+                "Member must have value greater than or equal to 1",
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+fn check_index_names_and_shape(errors: &mut ConstraintErrors, indexes: &[IndexInput], kind: &str) {
+    for (i, index) in indexes.iter().enumerate() {
+        let base = format!("{kind}.{}.member", i + 1);
+        errors.name(&index.index_name, &format!("{base}.indexName"), false);
+        errors.not_null(&index.key_schema, &format!("{base}.keySchema"));
+        errors.not_null(&index.projection, &format!("{base}.projection"));
+    }
+}
+
+/// The validated form of a CreateTable request: a table with no items yet.
+pub fn validate_create(
+    input: &CreateTableInput,
+) -> Result<(
+    String,
+    Vec<(String, ScalarType)>,
+    KeySchema,
+    BillingMode,
+    Throughput,
+)> {
+    let mut errors = ConstraintErrors::new();
+    errors.name(&input.table_name, "tableName", false);
+    errors.not_null(&input.attribute_definitions, "attributeDefinitions");
+    errors.not_null(&input.key_schema, "keySchema");
+    if let Some(definitions) = &input.attribute_definitions {
+        for (i, d) in definitions.iter().enumerate() {
+            let base = format!("attributeDefinitions.{}.member", i + 1);
+            errors.not_null(&d.attribute_name, &format!("{base}.attributeName"));
+            errors.not_null(&d.attribute_type, &format!("{base}.attributeType"));
+            errors.enumeration(
+                &d.attribute_type,
+                &format!("{base}.attributeType"),
+                &["B", "N", "S"],
+            );
+        }
+    }
+    if let Some(schema) = &input.key_schema {
+        if schema.len() > 2 {
+            errors.push(
+                "[…]",
+                "keySchema",
+                "Member must have length less than or equal to 2",
+            );
+        }
+        if schema.is_empty() {
+            errors.push(
+                "[]",
+                "keySchema",
+                "Member must have length greater than or equal to 1",
+            );
+        }
+        for (i, k) in schema.iter().enumerate() {
+            let base = format!("keySchema.{}.member", i + 1);
+            errors.not_null(&k.attribute_name, &format!("{base}.attributeName"));
+            errors.not_null(&k.key_type, &format!("{base}.keyType"));
+            errors.enumeration(&k.key_type, &format!("{base}.keyType"), &["HASH", "RANGE"]);
+        }
+    }
+    errors.enumeration(
+        &input.billing_mode,
+        "billingMode",
+        &["PROVISIONED", "PAY_PER_REQUEST"],
+    );
+    if let Some(throughput) = &input.provisioned_throughput {
+        check_throughput(&mut errors, throughput, "provisionedThroughput");
+    }
+    if let Some(indexes) = &input.global_secondary_indexes {
+        check_index_names_and_shape(&mut errors, indexes, "globalSecondaryIndexes");
+    }
+    if let Some(indexes) = &input.local_secondary_indexes {
+        check_index_names_and_shape(&mut errors, indexes, "localSecondaryIndexes");
+    }
+    errors.enumeration(
+        &input.table_class,
+        "tableClass",
+        &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+    );
+    errors.into_result()?;
+
+    let name = input.table_name.clone().expect("checked");
+    let definitions = input.attribute_definitions.as_ref().expect("checked");
+    let schema = input.key_schema.as_ref().expect("checked");
+
+    let mut defined: BTreeMap<String, ScalarType> = BTreeMap::new();
+    for d in definitions {
+        let attribute_name = d.attribute_name.clone().expect("checked");
+        let scalar_type =
+            ScalarType::from_name(d.attribute_type.as_deref().expect("checked")).expect("checked");
+        if defined
+            .insert(attribute_name.clone(), scalar_type)
+            .is_some()
+        {
+            return Err(Error::invalid_parameter(format!(
+                "Duplicate value in attribute name: {attribute_name}"
+            )));
+        }
+    }
+    let key_type = |i: usize| schema[i].key_type.as_deref().expect("checked");
+    if key_type(0) != "HASH" {
+        return Err(Error::validation(
+            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+        ));
+    }
+    if schema.len() == 2 {
+        if key_type(1) != "RANGE" {
+            return Err(Error::validation(
+                "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
+            ));
+        }
+        if schema[0].attribute_name == schema[1].attribute_name {
+            return Err(Error::validation(
+                "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+            ));
+        }
+    }
+    let mut used: BTreeSet<String> = schema
+        .iter()
+        .map(|k| k.attribute_name.clone().expect("checked"))
+        .collect();
+    for index in input
+        .global_secondary_indexes
+        .iter()
+        .flatten()
+        .chain(input.local_secondary_indexes.iter().flatten())
+    {
+        for k in index.key_schema.iter().flatten() {
+            if let Some(n) = &k.attribute_name {
+                used.insert(n.clone());
+            }
+        }
+    }
+    let undefined: Vec<&String> = used.iter().filter(|n| !defined.contains_key(*n)).collect();
+    if !undefined.is_empty() {
+        return Err(Error::invalid_parameter(format!(
+            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+            undefined
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            defined.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if used.len() != defined.len() {
+        return Err(Error::invalid_parameter(
+            "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ));
+    }
+    for k in schema {
+        let n = k.attribute_name.as_deref().expect("checked");
+        if n.len() > limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX {
+            return Err(Error::invalid_parameter(format!(
+                "Hash or range key name length exceeds the limit of {} bytes: {n}",
+                limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX
+            )));
+        }
+    }
+    let attribute = |i: usize| {
+        let n = schema[i].attribute_name.clone().expect("checked");
+        KeyAttribute {
+            scalar_type: defined[&n],
+            name: n,
+        }
+    };
+    let key_schema = KeySchema {
+        hash: attribute(0),
+        range: (schema.len() == 2).then(|| attribute(1)),
+    };
+
+    let billing_mode = match input.billing_mode.as_deref() {
+        Some("PAY_PER_REQUEST") => BillingMode::PayPerRequest,
+        _ => BillingMode::Provisioned,
+    };
+    let throughput = match (billing_mode, &input.provisioned_throughput) {
+        (BillingMode::Provisioned, None) => {
+            return Err(Error::invalid_parameter(
+                "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+            ));
+        }
+        (BillingMode::PayPerRequest, Some(_)) => {
+            return Err(Error::invalid_parameter(
+                "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            ));
+        }
+        (BillingMode::Provisioned, Some(t)) => {
+            let (read, write) = (
+                t.read_capacity_units.expect("checked") as u64,
+                t.write_capacity_units.expect("checked") as u64,
+            );
+            if read > limits::TABLE_MAX_READ_CAPACITY_UNITS
+                || write > limits::TABLE_MAX_WRITE_CAPACITY_UNITS
+            {
+                return Err(Error::new(
+                    crate::error::ErrorKind::LimitExceeded,
+                    format!(
+                        "Subscriber limit exceeded: Provisioned throughput for table {name} exceeds the per-table limit of {} read and {} write capacity units",
+                        limits::TABLE_MAX_READ_CAPACITY_UNITS,
+                        limits::TABLE_MAX_WRITE_CAPACITY_UNITS
+                    ),
+                ));
+            }
+            Throughput {
+                read_capacity_units: read,
+                write_capacity_units: write,
+                last_increase_ms: None,
+                last_decrease_ms: None,
+                decreases_today: 0,
+            }
+        }
+        (BillingMode::PayPerRequest, None) => Throughput {
+            read_capacity_units: 0,
+            write_capacity_units: 0,
+            last_increase_ms: None,
+            last_decrease_ms: None,
+            decreases_today: 0,
+        },
+    };
+    if let Some(tags) = &input.tags {
+        check_tags(tags)?;
+    }
+    Ok((
+        name,
+        defined.into_iter().collect(),
+        key_schema,
+        billing_mode,
+        throughput,
+    ))
+}
+
+pub fn check_tags(tags: &[Tag]) -> Result<()> {
+    let mut errors = ConstraintErrors::new();
+    for (i, tag) in tags.iter().enumerate() {
+        let base = format!("tags.{}.member", i + 1);
+        match &tag.key {
+            None => errors.push("null", &format!("{base}.key"), "Member must not be null"),
+            Some(k) if k.is_empty() => errors.push(
+                "''",
+                &format!("{base}.key"),
+                "Member must have length greater than or equal to 1",
+            ),
+            Some(k) if k.chars().count() > limits::TAG_KEY_LENGTH_MAX => errors.push(
+                &format!("'{k}'"),
+                &format!("{base}.key"),
+                "Member must have length less than or equal to 128",
+            ),
+            Some(_) => {}
+        }
+        match &tag.value {
+            None => errors.push("null", &format!("{base}.value"), "Member must not be null"),
+            Some(v) if v.chars().count() > limits::TAG_VALUE_LENGTH_MAX => errors.push(
+                &format!("'{v}'"),
+                &format!("{base}.value"),
+                "Member must have length less than or equal to 256",
+            ),
+            Some(_) => {}
+        }
+    }
+    errors.into_result()?;
+    if tags
+        .iter()
+        .any(|t| t.key.as_deref().is_some_and(|k| k.starts_with("aws:")))
+    {
+        return Err(Error::validation(
+            "Tag keys starting with 'aws:' are reserved for system use",
+        ));
+    }
+    Ok(())
+}
