@@ -1,1 +1,79 @@
-fn main() {}
+//! The `dynasim` command line.
+
+use clap::{Parser, Subcommand};
+use dynasim_engine::Config;
+use dynasim_server::Service;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "dynasim",
+    version,
+    about = "A deterministic reference engine of Amazon DynamoDB"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the DynamoDB JSON protocol over HTTP, for unmodified DynamoDB clients.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen: SocketAddr,
+        /// Region reported in table ARNs.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { listen, region } => serve(listen, region),
+    }
+}
+
+fn serve(listen: SocketAddr, region: String) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("dynasim: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("dynasim: cannot listen on {listen}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let address = listener.local_addr().map_or(listen, |a| a);
+        let config = Config {
+            region,
+            endpoint_address: address.to_string(),
+            ..Config::default()
+        };
+        let service = Arc::new(Service::new(config));
+        println!(
+            "dynasim {} serving DynamoDB on http://{address} (Ctrl-C to stop)",
+            env!("CARGO_PKG_VERSION")
+        );
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("dynasim: shutting down");
+        };
+        dynasim_server::http::serve(listener, service, shutdown).await;
+        ExitCode::SUCCESS
+    })
+}

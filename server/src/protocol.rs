@@ -1,0 +1,379 @@
+//! The DynamoDB JSON 1.0 protocol: from an HTTP request's parts to an engine request, and from
+//! an engine answer to an HTTP response. No sockets here: [`Service::handle`] is a plain
+//! function, so tests can drive it directly and the simulator can host it.
+
+use crate::auth;
+use dynasim_engine::api::*;
+use dynasim_engine::error::{Error, ErrorKind};
+use dynasim_engine::limits::REQUEST_BODY_BYTES_MAX;
+use dynasim_engine::{Config, Engine};
+use serde::de::DeserializeOwned;
+use std::io::Read;
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The operations of DynamoDB's current API that dynasim does not implement yet. They answer
+/// a clear error rather than "unknown operation"; `docs/compatibility.md` lists them.
+pub const NOT_IMPLEMENTED: [&str; 40] = [
+    "BatchExecuteStatement",
+    "CreateBackup",
+    "CreateGlobalTable",
+    "DeleteBackup",
+    "DeleteResourcePolicy",
+    "DescribeBackup",
+    "DescribeContinuousBackups",
+    "DescribeContributorInsights",
+    "DescribeExport",
+    "DescribeGlobalTable",
+    "DescribeGlobalTableSettings",
+    "DescribeImport",
+    "DescribeKinesisStreamingDestination",
+    "DescribeTableReplicaAutoScaling",
+    "DescribeTimeToLive",
+    "DisableKinesisStreamingDestination",
+    "EnableKinesisStreamingDestination",
+    "ExecuteStatement",
+    "ExecuteTransaction",
+    "ExportTableToPointInTime",
+    "GetResourcePolicy",
+    "ImportTable",
+    "ListBackups",
+    "ListContributorInsights",
+    "ListExports",
+    "ListGlobalTables",
+    "ListImports",
+    "PutResourcePolicy",
+    "RestoreTableFromBackup",
+    "RestoreTableToPointInTime",
+    "SearchVectors",
+    "TransactGetItems",
+    "TransactWriteItems",
+    "UpdateContinuousBackups",
+    "UpdateContributorInsights",
+    "UpdateGlobalTable",
+    "UpdateGlobalTableSettings",
+    "UpdateKinesisStreamingDestination",
+    "UpdateTableReplicaAutoScaling",
+    "UpdateTimeToLive",
+];
+
+const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+/// Responses larger than this are compressed when the client accepts it (obs: 4 KB).
+const COMPRESS_ABOVE_BYTES: usize = 4096;
+
+/// What the protocol layer needs of an HTTP request.
+#[derive(Debug, Default, Clone)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Where the service reads time from: the real clock (simulated under madsim).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One engine behind a lock, plus what the wire needs around it.
+pub struct Service {
+    engine: Mutex<Engine>,
+    request_count: AtomicU64,
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        // serde_json's own guard against deep nesting (128 levels) lands here, as a
+        // SerializationException, before anything could overflow the stack.
+        Error::serialization(text)
+    })
+}
+
+fn decode_request(operation: &str, body: &[u8]) -> Result<Request, Error> {
+    Ok(match operation {
+        "CreateTable" => Request::CreateTable(decode(body)?),
+        "DescribeTable" => Request::DescribeTable(decode(body)?),
+        "ListTables" => Request::ListTables(decode(body)?),
+        "UpdateTable" => Request::UpdateTable(decode(body)?),
+        "DeleteTable" => Request::DeleteTable(decode(body)?),
+        "DescribeLimits" => {
+            decode::<Empty>(body)?;
+            Request::DescribeLimits
+        }
+        "DescribeEndpoints" => {
+            decode::<Empty>(body)?;
+            Request::DescribeEndpoints
+        }
+        "TagResource" => Request::TagResource(decode(body)?),
+        "UntagResource" => Request::UntagResource(decode(body)?),
+        "ListTagsOfResource" => Request::ListTagsOfResource(decode(body)?),
+        "PutItem" => Request::PutItem(decode(body)?),
+        "GetItem" => Request::GetItem(decode(body)?),
+        "UpdateItem" => Request::UpdateItem(decode(body)?),
+        "DeleteItem" => Request::DeleteItem(decode(body)?),
+        "BatchGetItem" => Request::BatchGetItem(decode(body)?),
+        "BatchWriteItem" => Request::BatchWriteItem(decode(body)?),
+        "Query" => Request::Query(decode(body)?),
+        "Scan" => Request::Scan(decode(body)?),
+        other if NOT_IMPLEMENTED.contains(&other) => {
+            return Err(Error::new(
+                ErrorKind::UnknownOperation,
+                format!("dynasim does not implement {other} yet; see docs/compatibility.md"),
+            ));
+        }
+        _ => return Err(Error::unknown_operation()),
+    })
+}
+
+/// Decompresses a request body sent with `Content-Encoding`, refusing more than the body limit.
+fn decompress(encoding: &str, body: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    let limit = REQUEST_BODY_BYTES_MAX as u64 + 1;
+    let result = match encoding {
+        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(body)
+            .take(limit)
+            .read_to_end(&mut out),
+        "deflate" => {
+            // HTTP's "deflate" is zlib-wrapped; some clients send raw deflate. Accept both.
+            let zlib = flate2::read::ZlibDecoder::new(body)
+                .take(limit)
+                .read_to_end(&mut out);
+            if zlib.is_err() {
+                out.clear();
+                flate2::read::DeflateDecoder::new(body)
+                    .take(limit)
+                    .read_to_end(&mut out)
+            } else {
+                zlib
+            }
+        }
+        "identity" | "" => return Ok(body.to_vec()),
+        other => {
+            return Err(Error::serialization(format!(
+                "Unsupported Content-Encoding: {other}"
+            )));
+        }
+    };
+    result.map_err(|_| {
+        Error::serialization(format!("The request body is not valid {encoding} data"))
+    })?;
+    if out.len() > REQUEST_BODY_BYTES_MAX {
+        return Err(body_too_large());
+    }
+    Ok(out)
+}
+
+pub fn body_too_large() -> Error {
+    Error::validation(format!(
+        "Request size exceeded {REQUEST_BODY_BYTES_MAX} bytes"
+    ))
+}
+
+/// The JSON body of an error answer.
+pub fn error_body(error: &Error) -> Vec<u8> {
+    let mut body = serde_json::Map::new();
+    body.insert("__type".into(), error.kind.type_name().into());
+    if !error.message.is_empty() {
+        body.insert("message".into(), error.message.clone().into());
+    }
+    if let Some(item) = &error.item {
+        body.insert(
+            "Item".into(),
+            serde_json::to_value(item).expect("items serialize"),
+        );
+    }
+    serde_json::to_vec(&body).expect("maps serialize")
+}
+
+impl Service {
+    pub fn new(config: Config) -> Service {
+        Service {
+            engine: Mutex::new(Engine::new(config)),
+            request_count: AtomicU64::new(0),
+        }
+    }
+
+    /// An opaque request id in AWS's shape: 52 upper-case letters and digits.
+    fn request_id(&self) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        let n = self.request_count.fetch_add(1, Ordering::Relaxed);
+        let mut state = 0;
+        (0..52)
+            .map(|i: u64| {
+                // Twelve base-36 digits use up one 64-bit draw; take a fresh one for each run.
+                if i % 12 == 0 {
+                    state = mix(n.wrapping_mul(8).wrapping_add(i / 12));
+                }
+                let c = ALPHABET[(state % 36) as usize] as char;
+                state /= 36;
+                c
+            })
+            .collect()
+    }
+
+    /// Executes one engine request, turning a panic into an InternalServerError so that one
+    /// bad request cannot take the server down.
+    pub fn execute(&self, request: Request, now_ms: u64) -> Result<Response, Error> {
+        let mut engine = match self.engine.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match std::panic::catch_unwind(AssertUnwindSafe(|| engine.execute(request, now_ms))) {
+            Ok(result) => result,
+            Err(_) => Err(Error::internal()),
+        }
+    }
+
+    /// Answers one HTTP request.
+    pub fn handle(&self, request: &HttpRequest, now_ms: u64) -> HttpResponse {
+        let request_id = self.request_id();
+        let accept = request
+            .header("accept-encoding")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if request.method == "GET" && request.path == "/" {
+            return finish(
+                200,
+                b"healthy: dynasim ".to_vec(),
+                "text/plain",
+                &request_id,
+                "",
+            );
+        }
+        let (status, body) = match self.answer(request, now_ms) {
+            Ok(Response::NoBody) => (200, Vec::new()),
+            Ok(response) => (
+                200,
+                serde_json::to_vec(&response).expect("responses serialize"),
+            ),
+            Err(error) => {
+                let status =
+                    if error.kind == ErrorKind::UnknownOperation && request.method != "POST" {
+                        404
+                    } else {
+                        error.kind.http_status()
+                    };
+                (status, error_body(&error))
+            }
+        };
+        finish(status, body, CONTENT_TYPE, &request_id, &accept)
+    }
+
+    fn answer(&self, request: &HttpRequest, now_ms: u64) -> Result<Response, Error> {
+        if request.method != "POST" || request.path != "/" {
+            return Err(Error::unknown_operation());
+        }
+        let content_type = request.header("content-type").unwrap_or("");
+        let media_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(
+            media_type.as_str(),
+            "application/x-amz-json-1.0" | "application/json"
+        ) {
+            return Err(Error::unknown_operation());
+        }
+        let target = request.header("x-amz-target").unwrap_or("");
+        let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
+            return Err(Error::unknown_operation());
+        };
+        auth::check_shape(request, now_ms)?;
+        let body = match request.header("content-encoding") {
+            Some(encoding) => decompress(&encoding.trim().to_ascii_lowercase(), &request.body)?,
+            None => request.body.clone(),
+        };
+        if body.len() > REQUEST_BODY_BYTES_MAX {
+            return Err(body_too_large());
+        }
+        let decoded = decode_request(operation, &body)?;
+        self.execute(decoded, now_ms)
+    }
+}
+
+fn mix(n: u64) -> u64 {
+    // A fixed mixing function (splitmix64): ids are unique per process and reproducible.
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn finish(
+    status: u16,
+    body: Vec<u8>,
+    content_type: &str,
+    request_id: &str,
+    accept: &str,
+) -> HttpResponse {
+    let mut headers = vec![
+        ("x-amzn-requestid", request_id.to_string()),
+        ("content-type", content_type.to_string()),
+    ];
+    let body = if body.len() > COMPRESS_ABOVE_BYTES
+        && (accept.contains("gzip") || accept.contains("deflate"))
+    {
+        use std::io::Write;
+        if accept.contains("gzip") {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(&body).expect("writing to memory");
+            headers.push(("content-encoding", "gzip".into()));
+            encoder.finish().expect("writing to memory")
+        } else {
+            let mut encoder =
+                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(&body).expect("writing to memory");
+            headers.push(("content-encoding", "deflate".into()));
+            encoder.finish().expect("writing to memory")
+        }
+    } else {
+        body
+    };
+    // AWS computes the checksum over the bytes it sends (compressed, when compressed).
+    headers.push(("x-amz-crc32", crc32fast::hash(&body).to_string()));
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
