@@ -41,7 +41,6 @@ fn main() -> ExitCode {
 fn serve(listen: SocketAddr, region: String) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .thread_stack_size(8 << 20)
         .build()
     {
         Ok(runtime) => runtime,

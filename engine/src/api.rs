@@ -523,7 +523,7 @@ pub struct DescribeEndpointsOutput {
 /// Responses that serialize to an empty body (TagResource, UntagResource) are `NoBody`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response {
-    Table(TableOutput),
+    Table(Box<TableOutput>),
     ListTables(ListTablesOutput),
     ListTags(ListTagsOutput),
     DescribeLimits(DescribeLimitsOutput),

@@ -134,8 +134,13 @@ impl Engine {
     }
 
     fn create_table(&mut self, input: &CreateTableInput, now_ms: u64) -> Result<Response> {
-        let (name, attribute_definitions, key_schema, billing_mode, throughput) =
-            table::validate_create(input)?;
+        let table::TableDefinition {
+            name,
+            attribute_definitions,
+            key_schema,
+            billing_mode,
+            throughput,
+        } = table::validate_create(input)?;
         if input.global_secondary_indexes.is_some() || input.local_secondary_indexes.is_some() {
             return Err(Error::validation(
                 "dynasim does not implement secondary indexes yet (GlobalSecondaryIndexes, LocalSecondaryIndexes); see docs/compatibility.md",
@@ -214,10 +219,10 @@ impl Engine {
         // CreateTable always answers CREATING, as DynamoDB does, however short the delay.
         description.table_status = Status::Creating.name().into();
         self.tables.insert(name, table);
-        Ok(Response::Table(TableOutput {
+        Ok(Response::Table(Box::new(TableOutput {
             table_description: Some(description),
             table: None,
-        }))
+        })))
     }
 
     fn named_table(&self, table_name: &Option<String>, path: &str) -> Result<&Table> {
@@ -232,10 +237,10 @@ impl Engine {
 
     fn describe_table(&self, input: &TableNameInput, now_ms: u64) -> Result<Response> {
         let table = self.named_table(&input.table_name, "tableName")?;
-        Ok(Response::Table(TableOutput {
+        Ok(Response::Table(Box::new(TableOutput {
             table_description: None,
             table: Some(table.describe(now_ms, &self.config.limits)),
-        }))
+        })))
     }
 
     fn list_tables(&self, input: &ListTablesInput) -> Result<Response> {
@@ -426,10 +431,10 @@ impl Engine {
         }
         let mut description = table.describe(now_ms, &limits);
         description.table_status = Status::Updating.name().into();
-        Ok(Response::Table(TableOutput {
+        Ok(Response::Table(Box::new(TableOutput {
             table_description: Some(description),
             table: None,
-        }))
+        })))
     }
 
     fn delete_table(&mut self, input: &TableNameInput, now_ms: u64) -> Result<Response> {
@@ -467,10 +472,10 @@ impl Engine {
         table.deleted_at_ms.get_or_insert(now_ms);
         let description = table.describe(now_ms, &limits);
         self.expire_deleted_tables(now_ms);
-        Ok(Response::Table(TableOutput {
+        Ok(Response::Table(Box::new(TableOutput {
             table_description: Some(description),
             table: None,
-        }))
+        })))
     }
 
     /// The table an ARN names. Malformed ARNs are validation errors, well-formed ones of

@@ -313,6 +313,19 @@ impl fmt::Debug for Number {
     }
 }
 
+impl Number {
+    /// Rebuilds a number from parts produced by [`Number::parts`]; only the item codec calls
+    /// this, on bytes it wrote itself.
+    pub(crate) fn from_normalised(negative: bool, digits: &[u8], exponent: i32) -> Number {
+        debug_assert!(digits.first() != Some(&b'0') && digits.last() != Some(&b'0'));
+        Number {
+            negative,
+            digits: digits.into(),
+            exponent,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,18 +437,5 @@ mod tests {
         assert_eq!(Number::parse("123").unwrap().size_bytes(), 3);
         assert_eq!(Number::parse("-1").unwrap().size_bytes(), 3);
         assert_eq!(Number::zero().size_bytes(), 1);
-    }
-}
-
-impl Number {
-    /// Rebuilds a number from parts produced by [`Number::parts`]; only the item codec calls
-    /// this, on bytes it wrote itself.
-    pub(crate) fn from_normalised(negative: bool, digits: &[u8], exponent: i32) -> Number {
-        debug_assert!(digits.first() != Some(&b'0') && digits.last() != Some(&b'0'));
-        Number {
-            negative,
-            digits: digits.into(),
-            exponent,
-        }
     }
 }

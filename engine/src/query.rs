@@ -352,17 +352,26 @@ struct Page {
     read_bytes: usize,
 }
 
-/// Walks `range` in order, evaluating at most `limit` items or `page_bytes` of data.
-fn read_page(
-    table: &Table,
-    range: KeyRange,
+/// How to read one page.
+struct PageSpec<'a> {
     forward: bool,
     limit: Option<usize>,
     page_bytes: usize,
-    filter: Option<&ResolvedCondition>,
-    projection: Option<&[crate::expr::ResolvedPath]>,
+    filter: Option<&'a ResolvedCondition>,
+    projection: Option<&'a [crate::expr::ResolvedPath]>,
     count_only: bool,
-) -> Page {
+}
+
+/// Walks `range` in order, evaluating at most `limit` items or `page_bytes` of data.
+fn read_page(table: &Table, range: KeyRange, spec: &PageSpec<'_>) -> Page {
+    let PageSpec {
+        forward,
+        limit,
+        page_bytes,
+        filter,
+        projection,
+        count_only,
+    } = *spec;
     let mut page = Page {
         items: Vec::new(),
         scanned: 0,
@@ -698,16 +707,15 @@ impl Engine {
         }
 
         let count_only = input.select.as_deref() == Some("COUNT");
-        let page = read_page(
-            table,
-            range,
+        let spec = PageSpec {
             forward,
-            input.limit.map(|l| l as usize),
-            self.config.limits.page_size_bytes_max,
-            filter.as_ref(),
-            projection.as_deref(),
+            limit: input.limit.map(|l| l as usize),
+            page_bytes: self.config.limits.page_size_bytes_max,
+            filter: filter.as_ref(),
+            projection: projection.as_deref(),
             count_only,
-        );
+        };
+        let page = read_page(table, range, &spec);
         let consistent = input.consistent_read.unwrap_or(false);
         let units = read_units(page.read_bytes, consistent);
         Ok(Response::Query(QueryOutput {

@@ -199,16 +199,19 @@ fn check_index_names_and_shape(errors: &mut ConstraintErrors, indexes: &[IndexIn
     }
 }
 
-/// The validated form of a CreateTable request: a table with no items yet.
-pub fn validate_create(
-    input: &CreateTableInput,
-) -> Result<(
-    String,
-    Vec<(String, ScalarType)>,
-    KeySchema,
-    BillingMode,
-    Throughput,
-)> {
+/// The validated form of a CreateTable request.
+#[derive(Debug)]
+pub struct TableDefinition {
+    pub name: String,
+    pub attribute_definitions: Vec<(String, ScalarType)>,
+    pub key_schema: KeySchema,
+    pub billing_mode: BillingMode,
+    pub throughput: Throughput,
+}
+
+/// Checks a CreateTable request in AWS's order: shape constraints, then key schema and
+/// attribute definitions, then billing.
+pub fn validate_create(input: &CreateTableInput) -> Result<TableDefinition> {
     let mut errors = ConstraintErrors::new();
     errors.name(&input.table_name, "tableName", false);
     errors.not_null(&input.attribute_definitions, "attributeDefinitions");
@@ -409,13 +412,13 @@ pub fn validate_create(
     if let Some(tags) = &input.tags {
         check_tags(tags)?;
     }
-    Ok((
+    Ok(TableDefinition {
         name,
-        defined.into_iter().collect(),
+        attribute_definitions: defined.into_iter().collect(),
         key_schema,
         billing_mode,
         throughput,
-    ))
+    })
 }
 
 pub fn check_tags(tags: &[Tag]) -> Result<()> {

@@ -15,25 +15,70 @@ const TABLE: &str = "model";
 
 #[derive(Clone, Debug)]
 enum Op {
-    Put { pk: u8, sk: i8, data: String, only_if_absent: bool },
-    Delete { pk: u8, sk: i8 },
-    Increment { pk: u8, sk: i8, by: i16 },
-    Get { pk: u8, sk: i8 },
-    Query { pk: u8, above: Option<i8>, forward: bool, limit: Option<u8> },
-    Scan { limit: Option<u8>, segments: u8 },
+    Put {
+        pk: u8,
+        sk: i8,
+        data: String,
+        only_if_absent: bool,
+    },
+    Delete {
+        pk: u8,
+        sk: i8,
+    },
+    Increment {
+        pk: u8,
+        sk: i8,
+        by: i16,
+    },
+    Get {
+        pk: u8,
+        sk: i8,
+    },
+    Query {
+        pk: u8,
+        above: Option<i8>,
+        forward: bool,
+        limit: Option<u8>,
+    },
+    Scan {
+        limit: Option<u8>,
+        segments: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let pk = 0u8..4;
     let sk = -5i8..6;
     prop_oneof![
-        (pk.clone(), sk.clone(), "[a-z]{0,40}", any::<bool>()).prop_map(|(pk, sk, data, only_if_absent)| Op::Put { pk, sk, data, only_if_absent }),
+        (pk.clone(), sk.clone(), "[a-z]{0,40}", any::<bool>()).prop_map(
+            |(pk, sk, data, only_if_absent)| Op::Put {
+                pk,
+                sk,
+                data,
+                only_if_absent
+            }
+        ),
         (pk.clone(), sk.clone()).prop_map(|(pk, sk)| Op::Delete { pk, sk }),
-        (pk.clone(), sk.clone(), -100i16..100).prop_map(|(pk, sk, by)| Op::Increment { pk, sk, by }),
+        (pk.clone(), sk.clone(), -100i16..100).prop_map(|(pk, sk, by)| Op::Increment {
+            pk,
+            sk,
+            by
+        }),
         (pk.clone(), sk.clone()).prop_map(|(pk, sk)| Op::Get { pk, sk }),
-        (pk, proptest::option::of(sk), any::<bool>(), proptest::option::of(1u8..4))
-            .prop_map(|(pk, above, forward, limit)| Op::Query { pk, above, forward, limit }),
-        (proptest::option::of(1u8..5), 1u8..4).prop_map(|(limit, segments)| Op::Scan { limit, segments }),
+        (
+            pk,
+            proptest::option::of(sk),
+            any::<bool>(),
+            proptest::option::of(1u8..4)
+        )
+            .prop_map(|(pk, above, forward, limit)| Op::Query {
+                pk,
+                above,
+                forward,
+                limit
+            }),
+        (proptest::option::of(1u8..5), 1u8..4)
+            .prop_map(|(limit, segments)| Op::Scan { limit, segments }),
     ]
 }
 
@@ -58,8 +103,14 @@ fn item_of(pk: &str, sk: i64, extra: &[(&str, Value)]) -> Item {
 }
 
 fn engine() -> Engine {
-    let limits = Limits { page_size_bytes_max: 200, ..Limits::default() };
-    let mut engine = Engine::new(Config { limits, ..Config::default() });
+    let limits = Limits {
+        page_size_bytes_max: 200,
+        ..Limits::default()
+    };
+    let mut engine = Engine::new(Config {
+        limits,
+        ..Config::default()
+    });
     let create: CreateTableInput = serde_json::from_value(json!({
         "TableName": TABLE,
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -84,8 +135,14 @@ fn all_pages(engine: &mut Engine, mut input: serde_json::Value, scan: bool) -> V
     let mut items = Vec::new();
     for _ in 0..1000 {
         let decoded: QueryInput = serde_json::from_value(input.clone()).unwrap();
-        let request = if scan { Request::Scan(decoded) } else { Request::Query(decoded) };
-        let Ok(Response::Query(page)) = run(engine, request) else { panic!("query failed") };
+        let request = if scan {
+            Request::Scan(decoded)
+        } else {
+            Request::Query(decoded)
+        };
+        let Ok(Response::Query(page)) = run(engine, request) else {
+            panic!("query failed")
+        };
         items.extend(page.items.unwrap());
         match page.last_evaluated_key {
             Some(key) => input["ExclusiveStartKey"] = serde_json::to_value(key).unwrap(),
@@ -97,49 +154,90 @@ fn all_pages(engine: &mut Engine, mut input: serde_json::Value, scan: bool) -> V
 
 fn apply(model: &mut Model, engine: &mut Engine, op: &Op) {
     match op {
-        Op::Put { pk, sk, data, only_if_absent } => {
+        Op::Put {
+            pk,
+            sk,
+            data,
+            only_if_absent,
+        } => {
             let (pk, sk) = key_values(*pk, *sk);
             let mut input = json!({"TableName": TABLE, "Item": {"pk": {"S": pk}, "sk": {"N": sk.to_string()}, "data": {"S": data}}, "ReturnValues": "ALL_OLD"});
             if *only_if_absent {
                 input["ConditionExpression"] = json!("attribute_not_exists(pk)");
             }
-            let result = run(engine, Request::PutItem(serde_json::from_value(input).unwrap()));
+            let result = run(
+                engine,
+                Request::PutItem(serde_json::from_value(input).unwrap()),
+            );
             let old = model.items.get(&(pk.clone(), sk)).cloned();
             if *only_if_absent && old.is_some() {
                 assert_eq!(result.unwrap_err().kind, ErrorKind::ConditionalCheckFailed);
             } else {
-                let Ok(Response::Item(output)) = result else { panic!("put failed: {result:?}") };
+                let Ok(Response::Item(output)) = result else {
+                    panic!("put failed: {result:?}")
+                };
                 assert_eq!(output.attributes, old);
-                model.items.insert((pk.clone(), sk), item_of(&pk, sk, &[("data", Value::s(data.clone()))]));
+                model.items.insert(
+                    (pk.clone(), sk),
+                    item_of(&pk, sk, &[("data", Value::s(data.clone()))]),
+                );
             }
         }
         Op::Delete { pk, sk } => {
             let (pk, sk) = key_values(*pk, *sk);
-            let input = json!({"TableName": TABLE, "Key": key_json(&pk, sk), "ReturnValues": "ALL_OLD"});
-            let Ok(Response::Item(output)) = run(engine, Request::DeleteItem(serde_json::from_value(input).unwrap())) else { panic!() };
+            let input =
+                json!({"TableName": TABLE, "Key": key_json(&pk, sk), "ReturnValues": "ALL_OLD"});
+            let Ok(Response::Item(output)) = run(
+                engine,
+                Request::DeleteItem(serde_json::from_value(input).unwrap()),
+            ) else {
+                panic!()
+            };
             assert_eq!(output.attributes, model.items.remove(&(pk, sk)));
         }
         Op::Increment { pk, sk, by } => {
             let (pk, sk) = key_values(*pk, *sk);
             let input = json!({"TableName": TABLE, "Key": key_json(&pk, sk), "UpdateExpression": "SET n = if_not_exists(n, :zero) + :by",
                 "ExpressionAttributeValues": {":zero": {"N": "0"}, ":by": {"N": by.to_string()}}, "ReturnValues": "UPDATED_NEW"});
-            let Ok(Response::Item(output)) = run(engine, Request::UpdateItem(serde_json::from_value(input).unwrap())) else { panic!() };
-            let entry = model.items.entry((pk.clone(), sk)).or_insert_with(|| item_of(&pk, sk, &[]));
+            let Ok(Response::Item(output)) = run(
+                engine,
+                Request::UpdateItem(serde_json::from_value(input).unwrap()),
+            ) else {
+                panic!()
+            };
+            let entry = model
+                .items
+                .entry((pk.clone(), sk))
+                .or_insert_with(|| item_of(&pk, sk, &[]));
             let current = match entry.get("n") {
                 Some(Value::N(n)) => n.to_i64().unwrap(),
                 _ => 0,
             };
             let next = Value::n(&(current + i64::from(*by)).to_string());
             entry.insert("n".into(), next.clone());
-            assert_eq!(output.attributes, Some(BTreeMap::from([("n".to_string(), next)])));
+            assert_eq!(
+                output.attributes,
+                Some(BTreeMap::from([("n".to_string(), next)]))
+            );
         }
         Op::Get { pk, sk } => {
             let (pk, sk) = key_values(*pk, *sk);
-            let input = json!({"TableName": TABLE, "Key": key_json(&pk, sk), "ConsistentRead": true});
-            let Ok(Response::Item(output)) = run(engine, Request::GetItem(serde_json::from_value(input).unwrap())) else { panic!() };
+            let input =
+                json!({"TableName": TABLE, "Key": key_json(&pk, sk), "ConsistentRead": true});
+            let Ok(Response::Item(output)) = run(
+                engine,
+                Request::GetItem(serde_json::from_value(input).unwrap()),
+            ) else {
+                panic!()
+            };
             assert_eq!(output.item, model.items.get(&(pk, sk)).cloned());
         }
-        Op::Query { pk, above, forward, limit } => {
+        Op::Query {
+            pk,
+            above,
+            forward,
+            limit,
+        } => {
             let (pk, _) = key_values(*pk, 0);
             let mut input = json!({"TableName": TABLE, "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": pk}}, "ScanIndexForward": forward});
             if let Some(above) = above {
@@ -164,7 +262,8 @@ fn apply(model: &mut Model, engine: &mut Engine, op: &Op) {
         Op::Scan { limit, segments } => {
             let mut got = Vec::new();
             for segment in 0..*segments {
-                let mut input = json!({"TableName": TABLE, "Segment": segment, "TotalSegments": segments});
+                let mut input =
+                    json!({"TableName": TABLE, "Segment": segment, "TotalSegments": segments});
                 if let Some(limit) = limit {
                     input["Limit"] = json!(limit);
                 }

@@ -97,9 +97,9 @@ pub fn check_shape(request: &HttpRequest, _now_ms: u64) -> Result<(), Error> {
         )));
     }
     if scope[3] != "dynamodb" {
-        return Err(invalid(format!(
-            "Credential should be scoped to correct service: 'dynamodb'. "
-        )));
+        return Err(invalid(
+            "Credential should be scoped to correct service: 'dynamodb'. ",
+        ));
     }
     if scope[4] != "aws4_request" {
         return Err(invalid(format!(

@@ -238,7 +238,7 @@ impl Service {
         (0..52)
             .map(|i: u64| {
                 // Twelve base-36 digits use up one 64-bit draw; take a fresh one for each run.
-                if i % 12 == 0 {
+                if i.is_multiple_of(12) {
                     state = mix(n.wrapping_mul(8).wrapping_add(i / 12));
                 }
                 let c = ALPHABET[(state % 36) as usize] as char;

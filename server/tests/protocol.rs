@@ -15,7 +15,10 @@ fn request(operation: &str, body: &str) -> HttpRequest {
         query: None,
         headers: vec![
             ("content-type".into(), "application/x-amz-json-1.0".into()),
-            ("x-amz-target".into(), format!("DynamoDB_20120810.{operation}")),
+            (
+                "x-amz-target".into(),
+                format!("DynamoDB_20120810.{operation}"),
+            ),
             ("x-amz-date".into(), "20261124T120000Z".into()),
             ("authorization".into(), AUTH.into()),
             ("host".into(), "localhost:8000".into()),
@@ -48,7 +51,11 @@ fn render(response: &HttpResponse) -> String {
 
 fn service_with_table() -> Service {
     let service = Service::new(Config::default());
-    let created = call(&service, "CreateTable", r#"{"TableName":"Music","KeySchema":[{"AttributeName":"Artist","KeyType":"HASH"},{"AttributeName":"SongTitle","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"Artist","AttributeType":"S"},{"AttributeName":"SongTitle","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}"#);
+    let created = call(
+        &service,
+        "CreateTable",
+        r#"{"TableName":"Music","KeySchema":[{"AttributeName":"Artist","KeyType":"HASH"},{"AttributeName":"SongTitle","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"Artist","AttributeType":"S"},{"AttributeName":"SongTitle","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}"#,
+    );
     assert_eq!(created.status, 200, "{}", render(&created));
     service
 }
@@ -56,20 +63,46 @@ fn service_with_table() -> Service {
 #[test]
 fn create_and_describe_table() {
     let service = Service::new(Config::default());
-    let created = call(&service, "CreateTable", r#"{"TableName":"Music","KeySchema":[{"AttributeName":"Artist","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"Artist","AttributeType":"S"}],"ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":5},"Tags":[{"Key":"team","Value":"a"}]}"#);
+    let created = call(
+        &service,
+        "CreateTable",
+        r#"{"TableName":"Music","KeySchema":[{"AttributeName":"Artist","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"Artist","AttributeType":"S"}],"ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":5},"Tags":[{"Key":"team","Value":"a"}]}"#,
+    );
     insta::assert_snapshot!("create_table", render(&created));
-    insta::assert_snapshot!("describe_table", render(&call(&service, "DescribeTable", r#"{"TableName":"Music"}"#)));
-    insta::assert_snapshot!("create_table_again", render(&call(&service, "CreateTable", r#"{"TableName":"Music","KeySchema":[{"AttributeName":"Artist","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"Artist","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}"#)));
+    insta::assert_snapshot!(
+        "describe_table",
+        render(&call(&service, "DescribeTable", r#"{"TableName":"Music"}"#))
+    );
+    insta::assert_snapshot!(
+        "create_table_again",
+        render(&call(
+            &service,
+            "CreateTable",
+            r#"{"TableName":"Music","KeySchema":[{"AttributeName":"Artist","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"Artist","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}"#
+        ))
+    );
 }
 
 #[test]
 fn item_round_trip_and_conditional_failure() {
     let service = service_with_table();
-    let put = call(&service, "PutItem", r#"{"TableName":"Music","Item":{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"},"Year":{"N":"2015.0"},"Tags":{"SS":["b","a"]},"Blob":{"B":"AAEC"}},"ReturnConsumedCapacity":"INDEXES"}"#);
+    let put = call(
+        &service,
+        "PutItem",
+        r#"{"TableName":"Music","Item":{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"},"Year":{"N":"2015.0"},"Tags":{"SS":["b","a"]},"Blob":{"B":"AAEC"}},"ReturnConsumedCapacity":"INDEXES"}"#,
+    );
     insta::assert_snapshot!("put_item", render(&put));
-    let get = call(&service, "GetItem", r#"{"TableName":"Music","Key":{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"}},"ConsistentRead":true,"ReturnConsumedCapacity":"TOTAL"}"#);
+    let get = call(
+        &service,
+        "GetItem",
+        r#"{"TableName":"Music","Key":{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"}},"ConsistentRead":true,"ReturnConsumedCapacity":"TOTAL"}"#,
+    );
     insta::assert_snapshot!("get_item", render(&get));
-    let failed = call(&service, "PutItem", r#"{"TableName":"Music","Item":{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"}},"ConditionExpression":"attribute_not_exists(Artist)","ReturnValuesOnConditionCheckFailure":"ALL_OLD"}"#);
+    let failed = call(
+        &service,
+        "PutItem",
+        r#"{"TableName":"Music","Item":{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"}},"ConditionExpression":"attribute_not_exists(Artist)","ReturnValuesOnConditionCheckFailure":"ALL_OLD"}"#,
+    );
     insta::assert_snapshot!("conditional_check_failed", render(&failed));
 }
 
@@ -77,29 +110,66 @@ fn item_round_trip_and_conditional_failure() {
 fn query_page_with_last_evaluated_key() {
     let service = service_with_table();
     for title in ["a", "b", "c", "d"] {
-        let body = format!(r#"{{"TableName":"Music","Item":{{"Artist":{{"S":"x"}},"SongTitle":{{"S":"{title}"}}}}}}"#);
+        let body = format!(
+            r#"{{"TableName":"Music","Item":{{"Artist":{{"S":"x"}},"SongTitle":{{"S":"{title}"}}}}}}"#
+        );
         assert_eq!(call(&service, "PutItem", &body).status, 200);
     }
-    let page = call(&service, "Query", r#"{"TableName":"Music","KeyConditionExpression":"Artist = :a AND SongTitle > :t","ExpressionAttributeValues":{":a":{"S":"x"},":t":{"S":"a"}},"Limit":2,"ScanIndexForward":false,"ReturnConsumedCapacity":"TOTAL"}"#);
+    let page = call(
+        &service,
+        "Query",
+        r#"{"TableName":"Music","KeyConditionExpression":"Artist = :a AND SongTitle > :t","ExpressionAttributeValues":{":a":{"S":"x"},":t":{"S":"a"}},"Limit":2,"ScanIndexForward":false,"ReturnConsumedCapacity":"TOTAL"}"#,
+    );
     insta::assert_snapshot!("query_page", render(&page));
 }
 
 #[test]
 fn protocol_errors() {
     let service = service_with_table();
-    insta::assert_snapshot!("unknown_operation", render(&call(&service, "Frobnicate", "{}")));
-    insta::assert_snapshot!("not_implemented", render(&call(&service, "TransactWriteItems", "{}")));
-    insta::assert_snapshot!("malformed_json", render(&call(&service, "GetItem", "{\"TableName\":")));
-    insta::assert_snapshot!("wrong_json_type", render(&call(&service, "GetItem", r#"{"TableName":5}"#)));
-    insta::assert_snapshot!("missing_table", render(&call(&service, "GetItem", r#"{"TableName":"Nope","Key":{"a":{"S":"b"}}}"#)));
-    insta::assert_snapshot!("null_members", render(&call(&service, "CreateTable", r#"{"TableName":"x"}"#)));
+    insta::assert_snapshot!(
+        "unknown_operation",
+        render(&call(&service, "Frobnicate", "{}"))
+    );
+    insta::assert_snapshot!(
+        "not_implemented",
+        render(&call(&service, "TransactWriteItems", "{}"))
+    );
+    insta::assert_snapshot!(
+        "malformed_json",
+        render(&call(&service, "GetItem", "{\"TableName\":"))
+    );
+    insta::assert_snapshot!(
+        "wrong_json_type",
+        render(&call(&service, "GetItem", r#"{"TableName":5}"#))
+    );
+    insta::assert_snapshot!(
+        "missing_table",
+        render(&call(
+            &service,
+            "GetItem",
+            r#"{"TableName":"Nope","Key":{"a":{"S":"b"}}}"#
+        ))
+    );
+    insta::assert_snapshot!(
+        "null_members",
+        render(&call(&service, "CreateTable", r#"{"TableName":"x"}"#))
+    );
     let mut unsigned = request("ListTables", "{}");
     unsigned.headers.retain(|(n, _)| n != "authorization");
-    insta::assert_snapshot!("missing_authentication", render(&service.handle(&unsigned, NOW_MS)));
+    insta::assert_snapshot!(
+        "missing_authentication",
+        render(&service.handle(&unsigned, NOW_MS))
+    );
     let mut partial = request("ListTables", "{}");
     partial.headers.retain(|(n, _)| n != "authorization");
-    partial.headers.push(("authorization".into(), "AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/dynamodb/aws4_request".into()));
-    insta::assert_snapshot!("incomplete_signature", render(&service.handle(&partial, NOW_MS)));
+    partial.headers.push((
+        "authorization".into(),
+        "AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/dynamodb/aws4_request".into(),
+    ));
+    insta::assert_snapshot!(
+        "incomplete_signature",
+        render(&service.handle(&partial, NOW_MS))
+    );
 }
 
 #[test]
@@ -114,23 +184,35 @@ fn pathological_inputs_get_errors_not_crashes() {
     for _ in 0..40 {
         nested = format!(r#"{{"L":[{nested}]}}"#);
     }
-    let body = format!(r#"{{"TableName":"Music","Item":{{"Artist":{{"S":"a"}},"SongTitle":{{"S":"b"}},"deep":{nested}}}}}"#);
+    let body = format!(
+        r#"{{"TableName":"Music","Item":{{"Artist":{{"S":"a"}},"SongTitle":{{"S":"b"}},"deep":{nested}}}}}"#
+    );
     let response = call(&service, "PutItem", &body);
     assert_eq!(response.status, 400);
-    assert!(String::from_utf8_lossy(&response.body).contains("Nesting Levels have exceeded supported limits"));
+    assert!(
+        String::from_utf8_lossy(&response.body)
+            .contains("Nesting Levels have exceeded supported limits")
+    );
 
     let parens = format!("{}Artist = :a{}", "(".repeat(2000), ")".repeat(2000));
     let body = serde_json::json!({"TableName":"Music","Item":{"Artist":{"S":"a"},"SongTitle":{"S":"b"}},"ConditionExpression":parens,"ExpressionAttributeValues":{":a":{"S":"a"}}});
     let response = call(&service, "PutItem", &body.to_string());
     assert_eq!(response.status, 400);
-    assert!(String::from_utf8_lossy(&response.body).contains("Syntax error"), "{}", render(&response));
+    assert!(
+        String::from_utf8_lossy(&response.body).contains("Syntax error"),
+        "{}",
+        render(&response)
+    );
 }
 
 #[test]
 fn checksum_and_compression() {
     let service = service_with_table();
     let response = call(&service, "ListTables", "{}");
-    assert_eq!(response.header("x-amz-crc32").unwrap(), crc32fast::hash(&response.body).to_string());
+    assert_eq!(
+        response.header("x-amz-crc32").unwrap(),
+        crc32fast::hash(&response.body).to_string()
+    );
     assert_eq!(response.header("x-amzn-requestid").unwrap().len(), 52);
 
     // A gzip-compressed request body.
@@ -139,17 +221,27 @@ fn checksum_and_compression() {
     encoder.write_all(body.as_bytes()).unwrap();
     let mut compressed = request("PutItem", "");
     compressed.body = encoder.finish().unwrap();
-    compressed.headers.push(("content-encoding".into(), "gzip".into()));
+    compressed
+        .headers
+        .push(("content-encoding".into(), "gzip".into()));
     assert_eq!(service.handle(&compressed, NOW_MS).status, 200);
 
     // A response over 4 KB comes back compressed when the client accepts gzip.
-    let mut get = request("GetItem", r#"{"TableName":"Music","Key":{"Artist":{"S":"gz"},"SongTitle":{"S":"x"}}}"#);
+    let mut get = request(
+        "GetItem",
+        r#"{"TableName":"Music","Key":{"Artist":{"S":"gz"},"SongTitle":{"S":"x"}}}"#,
+    );
     get.headers.push(("accept-encoding".into(), "gzip".into()));
     let response = service.handle(&get, NOW_MS);
     assert_eq!(response.header("content-encoding"), Some("gzip"));
-    assert_eq!(response.header("x-amz-crc32").unwrap(), crc32fast::hash(&response.body).to_string());
+    assert_eq!(
+        response.header("x-amz-crc32").unwrap(),
+        crc32fast::hash(&response.body).to_string()
+    );
     let mut text = String::new();
-    flate2::read::GzDecoder::new(response.body.as_slice()).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(response.body.as_slice())
+        .read_to_string(&mut text)
+        .unwrap();
     assert!(text.contains(&"p".repeat(6000)));
 
     // Garbage claiming to be gzip is a client error.

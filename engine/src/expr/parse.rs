@@ -472,14 +472,12 @@ impl<'a> Parser<'a> {
                 Ok(Condition::In(left, list))
             }
             _ => {
-                if let Operand::Size(_) = left {
-                    if self.peek().kind == TokenKind::End
-                        || self.is_symbol(")")
-                        || self.is_keyword("AND")
-                        || self.is_keyword("OR")
-                    {
-                        return Err(self.kind.error("The function is not allowed to be used this way in an expression; function: size"));
-                    }
+                let ends_condition = self.peek().kind == TokenKind::End
+                    || self.is_symbol(")")
+                    || self.is_keyword("AND")
+                    || self.is_keyword("OR");
+                if matches!(left, Operand::Size(_)) && ends_condition {
+                    return Err(self.kind.error("The function is not allowed to be used this way in an expression; function: size"));
                 }
                 Err(self.error_here())
             }

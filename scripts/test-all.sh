@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The whole test suite, simulator tests included. `.ci/run` calls exactly this.
+#
+#   1. style: cargo fmt --check, cargo clippy -D warnings
+#   2. cargo test for the workspace (unit, property, snapshot, corpus-replay tests)
+#   3. the simulator's tests: the workspace rebuilt with --cfg madsim; fails if none ran
+#   4. black-box tests through boto3 and the AWS CLI against a running `dynasim serve`
+#
+# Installs what it needs: a Python virtual environment in .venv with the pinned clients.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# A RUSTFLAGS variable would silently override the simulator's --cfg madsim.
+unset RUSTFLAGS
+
+passed=0
+failed=0
+count_cargo() {
+    # Sums "test result: ok. N passed; M failed" lines of a cargo test log.
+    local log=$1
+    local p f
+    p=$( (grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" || true) | awk '{s+=$4} END {print s+0}')
+    f=$( (grep -Eo '[0-9]+ failed;' "$log" || true) | awk '{s+=$1} END {print s+0}')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    echo "$p"
+}
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+echo "== style"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace 2>&1 | tee "$logs/test.log"
+count_cargo "$logs/test.log" > /dev/null
+
+echo "== simulator tests (--cfg madsim)"
+cargo simtest --workspace 2>&1 | tee "$logs/sim.log"
+count_cargo "$logs/sim.log" > /dev/null
+# The simulator-only test files are tests/sim_*.rs (`#![cfg(madsim)]`): they must have run.
+sim_only=$(awk '/Running tests\/sim_/ {inside=1} inside && /test result:/ {s+=$4; inside=0} END {print s+0}' "$logs/sim.log")
+if [ "$sim_only" -eq 0 ]; then
+    echo "error: the simulator's tests ran zero tests" >&2
+    exit 1
+fi
+echo "simulator-only tests passed: $sim_only"
+
+echo "== client tests (boto3, AWS CLI)"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
+cargo build --bin dynasim
+set +e
+DYNASIM_BIN="$PWD/target/debug/dynasim" .venv/bin/python -m pytest -q tests/clients 2>&1 | tee "$logs/clients.log"
+status=${PIPESTATUS[0]}
+set -e
+client_passed=$( (grep -Eo '[0-9]+ passed' "$logs/clients.log" || true) | tail -1 | awk '{print $1+0}')
+client_failed=$( (grep -Eo '[0-9]+ failed' "$logs/clients.log" || true) | tail -1 | awk '{print $1+0}')
+passed=$((passed + ${client_passed:-0}))
+failed=$((failed + ${client_failed:-0}))
+if [ "$status" -ne 0 ] || [ "${client_passed:-0}" -eq 0 ]; then
+    echo "error: client tests failed (pytest exit $status)" >&2
+    failed=$((failed > 0 ? failed : 1))
+fi
+
+echo
+echo "all: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
