@@ -10,6 +10,7 @@ pub mod capacity;
 pub mod engine;
 pub mod error;
 pub mod expr;
+pub mod fuzzing;
 pub mod item;
 pub mod items;
 pub mod keys;

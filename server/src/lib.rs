@@ -5,6 +5,7 @@
 //! SigV4 headers.
 
 pub mod auth;
+pub mod fuzzing;
 pub mod http;
 pub mod protocol;
 
