@@ -29,7 +29,9 @@ fn placeholders_in(text: &str, sigil: char) -> Vec<String> {
             while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                 i += 1;
             }
-            if i > start + 1 {
+            // Longer placeholders cannot be defined (the maps reject them); the expression
+            // then reports them undefined, which is what the check should see.
+            if i > start + 1 && i - start <= crate::limits::PLACEHOLDER_SIZE_BYTES_MAX {
                 found.push(text[start..i].to_string());
             }
         } else {

@@ -56,6 +56,13 @@ fn replay(target: &str, check: impl Fn(&[u8])) -> usize {
 
 #[test]
 fn saved_corpora_replay_cleanly() {
-    let expressions = replay("expressions", check_expression_bytes);
-    assert!(expressions > 0, "the expressions corpus is empty");
+    let as_text = |check: fn(&str)| move |data: &[u8]| {
+        if let Ok(text) = std::str::from_utf8(data) {
+            check(text);
+        }
+    };
+    assert!(replay("expressions", check_expression_bytes) > 0, "the expressions corpus is empty");
+    assert!(replay("condition_expression", as_text(check_condition)) > 0);
+    assert!(replay("update_expression", as_text(check_update)) > 0);
+    assert!(replay("projection_expression", as_text(check_projection)) > 0);
 }
