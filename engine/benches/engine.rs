@@ -1,14 +1,14 @@
 //! Criterion benchmarks of the engine's hot paths: expression parsing and evaluation, item
 //! encoding and decoding, and single-item requests on a table of 100,000 items.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use dynasim_engine::api::*;
+use dynasim_engine::expr::ExpressionKind;
 use dynasim_engine::expr::eval::evaluate;
 use dynasim_engine::expr::parse::{parse_condition, parse_update};
 use dynasim_engine::expr::resolve::Placeholders;
 use dynasim_engine::expr::update::apply;
-use dynasim_engine::expr::ExpressionKind;
-use dynasim_engine::item::{decode, encode, Item};
+use dynasim_engine::item::{Item, decode, encode};
 use dynasim_engine::value::{RawValue, Value};
 use dynasim_engine::{Config, Engine};
 use std::collections::BTreeMap;
@@ -26,30 +26,54 @@ fn bench_item() -> Item {
 }
 
 fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, RawValue> {
-    pairs.iter().map(|(k, json)| (k.to_string(), serde_json::from_str(json).unwrap())).collect()
+    pairs
+        .iter()
+        .map(|(k, json)| (k.to_string(), serde_json::from_str(json).unwrap()))
+        .collect()
 }
 
 fn expressions(c: &mut Criterion) {
     let text = "attribute_exists(pk) AND n BETWEEN :lo AND :hi AND (contains(tags, :t) OR begins_with(body, :d)) AND size(doc.x) = :two";
-    let vals = values(&[(":lo", r#"{"N":"1"}"#), (":hi", r#"{"N":"99999"}"#), (":t", r#"{"S":"b"}"#), (":d", r#"{"S":"dd"}"#), (":two", r#"{"N":"2"}"#)]);
+    let vals = values(&[
+        (":lo", r#"{"N":"1"}"#),
+        (":hi", r#"{"N":"99999"}"#),
+        (":t", r#"{"S":"b"}"#),
+        (":d", r#"{"S":"dd"}"#),
+        (":two", r#"{"N":"2"}"#),
+    ]);
     c.bench_function("condition/parse+resolve", |b| {
         b.iter(|| {
             let raw = parse_condition(ExpressionKind::Condition, black_box(text)).unwrap();
             let mut placeholders = Placeholders::new(None, Some(&vals)).unwrap();
-            placeholders.condition(ExpressionKind::Condition, &raw).unwrap()
+            placeholders
+                .condition(ExpressionKind::Condition, &raw)
+                .unwrap()
         })
     });
     let mut placeholders = Placeholders::new(None, Some(&vals)).unwrap();
-    let resolved = placeholders.condition(ExpressionKind::Condition, &parse_condition(ExpressionKind::Condition, text).unwrap()).unwrap();
+    let resolved = placeholders
+        .condition(
+            ExpressionKind::Condition,
+            &parse_condition(ExpressionKind::Condition, text).unwrap(),
+        )
+        .unwrap();
     let item = bench_item();
-    c.bench_function("condition/evaluate", |b| b.iter(|| assert!(evaluate(black_box(&resolved), black_box(&item)))));
+    c.bench_function("condition/evaluate", |b| {
+        b.iter(|| assert!(evaluate(black_box(&resolved), black_box(&item))))
+    });
 
-    let update_values = values(&[(":one", r#"{"N":"1"}"#), (":s", r#"{"SS":["z"]}"#), (":v", r#"{"S":"new"}"#)]);
+    let update_values = values(&[
+        (":one", r#"{"N":"1"}"#),
+        (":s", r#"{"SS":["z"]}"#),
+        (":v", r#"{"S":"new"}"#),
+    ]);
     let update = "SET n = n + :one, doc.x[0] = :v ADD tags :s REMOVE body";
     c.bench_function("update/parse+resolve+apply", |b| {
         b.iter(|| {
             let mut placeholders = Placeholders::new(None, Some(&update_values)).unwrap();
-            let actions = placeholders.update(&parse_update(black_box(update)).unwrap()).unwrap();
+            let actions = placeholders
+                .update(&parse_update(black_box(update)).unwrap())
+                .unwrap();
             apply(&item, true, &actions).unwrap()
         })
     });
@@ -61,7 +85,8 @@ fn items(c: &mut Criterion) {
     c.bench_function("item/encode", |b| b.iter(|| encode(black_box(&item))));
     c.bench_function("item/decode", |b| b.iter(|| decode(black_box(&encoded))));
     c.bench_function("item/check_from_wire", |b| {
-        let raw: BTreeMap<String, RawValue> = serde_json::from_str(&serde_json::to_string(&item).unwrap()).unwrap();
+        let raw: BTreeMap<String, RawValue> =
+            serde_json::from_str(&serde_json::to_string(&item).unwrap()).unwrap();
         b.iter(|| dynasim_engine::items::check_item(black_box(&raw)).unwrap())
     });
 }
@@ -77,14 +102,29 @@ fn requests(c: &mut Criterion) {
             engine.execute(Request::PutItem(put), 1).unwrap();
         }
     }
-    let get: GetItemInput = serde_json::from_str(r#"{"TableName":"bench","Key":{"pk":{"S":"p000500"},"sk":{"S":"s00050"}}}"#).unwrap();
-    c.bench_function("engine/get_item (100k items)", |b| b.iter(|| engine.execute(Request::GetItem(get.clone()), 2).unwrap()));
+    let get: GetItemInput = serde_json::from_str(
+        r#"{"TableName":"bench","Key":{"pk":{"S":"p000500"},"sk":{"S":"s00050"}}}"#,
+    )
+    .unwrap();
+    c.bench_function("engine/get_item (100k items)", |b| {
+        b.iter(|| engine.execute(Request::GetItem(get.clone()), 2).unwrap())
+    });
     let put: WriteInput = serde_json::from_str(&format!(r#"{{"TableName":"bench","Item":{{"pk":{{"S":"p000500"}},"sk":{{"S":"s00050"}},"data":{{"S":"{data}"}},"n":{{"N":"1"}}}}}}"#)).unwrap();
-    c.bench_function("engine/put_item (100k items)", |b| b.iter(|| engine.execute(Request::PutItem(put.clone()), 2).unwrap()));
+    c.bench_function("engine/put_item (100k items)", |b| {
+        b.iter(|| engine.execute(Request::PutItem(put.clone()), 2).unwrap())
+    });
     let update: WriteInput = serde_json::from_str(r#"{"TableName":"bench","Key":{"pk":{"S":"p000500"},"sk":{"S":"s00050"}},"UpdateExpression":"ADD cnt :one","ExpressionAttributeValues":{":one":{"N":"1"}}}"#).unwrap();
-    c.bench_function("engine/update_item (100k items)", |b| b.iter(|| engine.execute(Request::UpdateItem(update.clone()), 2).unwrap()));
+    c.bench_function("engine/update_item (100k items)", |b| {
+        b.iter(|| {
+            engine
+                .execute(Request::UpdateItem(update.clone()), 2)
+                .unwrap()
+        })
+    });
     let query: QueryInput = serde_json::from_str(r#"{"TableName":"bench","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":"p000500"}},"Limit":20}"#).unwrap();
-    c.bench_function("engine/query limit 20 (100k items)", |b| b.iter(|| engine.execute(Request::Query(query.clone()), 2).unwrap()));
+    c.bench_function("engine/query limit 20 (100k items)", |b| {
+        b.iter(|| engine.execute(Request::Query(query.clone()), 2).unwrap())
+    });
 }
 
 criterion_group!(benches, expressions, items, requests);

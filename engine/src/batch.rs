@@ -204,6 +204,7 @@ impl Engine {
                         };
                         let item = check_item(raw)?;
                         let key = table.key_schema.item_key(&item)?;
+                        table.check_index_keys(&item)?;
                         if item_size_bytes(&item) > ITEM_SIZE_BYTES_MAX {
                             return Err(Error::item_too_large());
                         }
@@ -243,11 +244,12 @@ impl Engine {
                     Write::Put(key, item) => {
                         let old_size = table.get(&key).as_ref().map_or(0, item_size_bytes);
                         units += write_units(old_size.max(item_size_bytes(&item)));
-                        table.put(key, &item);
+                        units += table.put(key, &item).iter().map(|(_, _, u)| u).sum::<f64>();
                     }
                     Write::Delete(key) => {
-                        let old = table.delete(&key);
+                        let (old, index_writes) = table.delete(&key);
                         units += write_units(old.as_ref().map_or(0, item_size_bytes));
+                        units += index_writes.iter().map(|(_, _, u)| u).sum::<f64>();
                     }
                 }
             }

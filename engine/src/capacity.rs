@@ -71,6 +71,39 @@ impl ReturnConsumedCapacity {
     }
 }
 
+impl ReturnConsumedCapacity {
+    /// The ConsumedCapacity of a write that also wrote to indexes: the total includes them
+    /// and INDEXES mode breaks them down.
+    pub fn report_write(
+        self,
+        table_name: &str,
+        table_units: f64,
+        index_writes: &crate::table::IndexWrites,
+    ) -> Option<ConsumedCapacity> {
+        let index_units: f64 = index_writes.iter().map(|(_, _, units)| units).sum();
+        let mut consumed = self.report(table_name, table_units + index_units, false)?;
+        if self == ReturnConsumedCapacity::Indexes {
+            let capacity = |units: f64| Capacity {
+                capacity_units: units,
+                read_capacity_units: None,
+                write_capacity_units: Some(units),
+            };
+            consumed.table = Some(capacity(table_units));
+            let pick = |global: bool| {
+                let map: std::collections::BTreeMap<String, Capacity> = index_writes
+                    .iter()
+                    .filter(|(_, g, _)| *g == global)
+                    .map(|(name, _, units)| (name.clone(), capacity(*units)))
+                    .collect();
+                (!map.is_empty()).then_some(map)
+            };
+            consumed.global_secondary_indexes = pick(true);
+            consumed.local_secondary_indexes = pick(false);
+        }
+        Some(consumed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

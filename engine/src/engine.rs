@@ -140,12 +140,8 @@ impl Engine {
             key_schema,
             billing_mode,
             throughput,
+            indexes,
         } = table::validate_create(input)?;
-        if input.global_secondary_indexes.is_some() || input.local_secondary_indexes.is_some() {
-            return Err(Error::validation(
-                "dynasim does not implement secondary indexes yet (GlobalSecondaryIndexes, LocalSecondaryIndexes); see docs/compatibility.md",
-            ));
-        }
         if input
             .stream_specification
             .as_ref()
@@ -214,6 +210,7 @@ impl Engine {
             deleted_at_ms: None,
             items: BTreeMap::new(),
             size_bytes: 0,
+            indexes,
         };
         let mut description = table.describe(now_ms, &self.config.limits);
         // CreateTable always answers CREATING, as DynamoDB does, however short the delay.

@@ -7,11 +7,11 @@
 //! None of it may panic, and every error must carry its expression's prefix.
 
 use crate::error::ErrorKind;
+use crate::expr::ExpressionKind;
 use crate::expr::eval::{evaluate, project};
 use crate::expr::parse::{parse_condition, parse_projection, parse_update};
 use crate::expr::resolve::Placeholders;
 use crate::expr::update::apply;
-use crate::expr::ExpressionKind;
 use crate::item::Item;
 use crate::number::Number;
 use crate::value::{RawValue, Value};
@@ -49,7 +49,12 @@ fn sample_value(index: usize) -> RawValue {
         0 => raw.n = Some(format!("{index}")),
         1 => raw.s = Some(format!("s{index}")),
         2 => raw.ss = Some(vec!["a".into(), "b".into()]),
-        3 => raw.l = Some(vec![RawValue { n: Some("1".into()), ..RawValue::default() }]),
+        3 => {
+            raw.l = Some(vec![RawValue {
+                n: Some("1".into()),
+                ..RawValue::default()
+            }])
+        }
         4 => raw.ns = Some(vec!["1".into(), "2".into()]),
         _ => raw.s = Some("S".into()),
     }
@@ -57,19 +62,33 @@ fn sample_value(index: usize) -> RawValue {
 }
 
 fn placeholders_for(text: &str) -> Placeholders {
-    let names: BTreeMap<String, String> =
-        placeholders_in(text, '#').into_iter().map(|p| (p.clone(), format!("n{}", p.len()))).collect();
-    let values: BTreeMap<String, RawValue> =
-        placeholders_in(text, ':').into_iter().enumerate().map(|(i, p)| (p, sample_value(i))).collect();
-    Placeholders::new((!names.is_empty()).then_some(&names), (!values.is_empty()).then_some(&values))
-        .expect("generated placeholders are valid")
+    let names: BTreeMap<String, String> = placeholders_in(text, '#')
+        .into_iter()
+        .map(|p| (p.clone(), format!("n{}", p.len())))
+        .collect();
+    let values: BTreeMap<String, RawValue> = placeholders_in(text, ':')
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (p, sample_value(i)))
+        .collect();
+    Placeholders::new(
+        (!names.is_empty()).then_some(&names),
+        (!values.is_empty()).then_some(&values),
+    )
+    .expect("generated placeholders are valid")
 }
 
 fn sample_item() -> Item {
     let mut item = Item::new();
     item.insert("a".into(), Value::N(Number::from_i64(3)));
     item.insert("n1".into(), Value::S("x".into()));
-    item.insert("n2".into(), Value::L(vec![Value::Null, Value::M(BTreeMap::from([("b".into(), Value::Bool(true))]))]));
+    item.insert(
+        "n2".into(),
+        Value::L(vec![
+            Value::Null,
+            Value::M(BTreeMap::from([("b".into(), Value::Bool(true))])),
+        ]),
+    );
     item.insert("s".into(), Value::Ss(vec!["a".into()]));
     item
 }
@@ -95,7 +114,11 @@ pub fn check_condition(text: &str) {
                     Ok(resolved) => {
                         let item = sample_item();
                         let first = evaluate(&resolved, &item);
-                        assert_eq!(first, evaluate(&resolved, &item), "evaluation is deterministic");
+                        assert_eq!(
+                            first,
+                            evaluate(&resolved, &item),
+                            "evaluation is deterministic"
+                        );
                     }
                     Err(error) => assert_prefixed(kind, &error),
                 }
@@ -143,8 +166,12 @@ pub fn check_projection(text: &str) {
 
 /// Dispatches on the first byte, so one corpus can feed every parser.
 pub fn check_expression_bytes(data: &[u8]) {
-    let Some((&selector, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     match selector % 3 {
         0 => check_condition(text),
         1 => check_update(text),

@@ -174,6 +174,7 @@ impl Engine {
         let table =
             self.table_for_data_mut(input.table_name.as_deref().expect("checked"), now_ms)?;
         let key = table.key_schema.item_key(&item)?;
+        table.check_index_keys(&item)?;
         let new_size = item_size_bytes(&item);
         if new_size > ITEM_SIZE_BYTES_MAX {
             return Err(Error::item_too_large());
@@ -183,7 +184,7 @@ impl Engine {
             return Err(failure(input, old));
         }
         let units = write_units(new_size.max(old.as_ref().map_or(0, item_size_bytes)));
-        table.put(key, &item);
+        let index_writes = table.put(key, &item);
         let attributes = if input.return_values.as_deref() == Some("ALL_OLD") {
             old
         } else {
@@ -194,7 +195,7 @@ impl Engine {
             consumed_capacity: ReturnConsumedCapacity::parse(
                 input.return_consumed_capacity.as_deref(),
             )
-            .report(&table.name, units, false),
+            .report_write(&table.name, units, &index_writes),
             ..ItemOutput::default()
         }))
     }
@@ -226,7 +227,7 @@ impl Engine {
             return Err(failure(input, old));
         }
         let units = write_units(old.as_ref().map_or(0, item_size_bytes));
-        table.delete(&key);
+        let (_, index_writes) = table.delete(&key);
         let attributes = if input.return_values.as_deref() == Some("ALL_OLD") {
             old
         } else {
@@ -237,7 +238,7 @@ impl Engine {
             consumed_capacity: ReturnConsumedCapacity::parse(
                 input.return_consumed_capacity.as_deref(),
             )
-            .report(&table.name, units, false),
+            .report_write(&table.name, units, &index_writes),
             ..ItemOutput::default()
         }))
     }
@@ -306,8 +307,10 @@ impl Engine {
                 )
             });
         let units = write_units(new_size.max(old.as_ref().map_or(0, item_size_bytes)));
+        let mut index_writes = Vec::new();
         if existed || creates {
-            table.put(key, &new);
+            table.check_index_keys(&new)?;
+            index_writes = table.put(key, &new);
         }
         let touched: Vec<ResolvedPath> = touched_paths(&actions);
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);
@@ -325,7 +328,7 @@ impl Engine {
             consumed_capacity: ReturnConsumedCapacity::parse(
                 input.return_consumed_capacity.as_deref(),
             )
-            .report(&table.name, units, false),
+            .report_write(&table.name, units, &index_writes),
             ..ItemOutput::default()
         }))
     }

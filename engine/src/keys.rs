@@ -232,3 +232,78 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     }
     None
 }
+
+/// Appends a key value's order-preserving encoding followed by a terminator, so that more bytes
+/// can follow without disturbing the order (index keys append the table's key). Strings and
+/// binaries escape 0x00 as 0x00 0xFF and end with 0x00 0x00; numbers end with 0x00 (their
+/// digits never contain 0x00; negative numbers already end with 0xFF).
+pub fn encode_terminated(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::S(_) | Value::B(_) => {
+            let bytes = match value {
+                Value::S(s) => s.as_bytes(),
+                Value::B(b) => b.as_slice(),
+                _ => unreachable!(),
+            };
+            for &b in bytes {
+                out.push(b);
+                if b == 0 {
+                    out.push(0xFF);
+                }
+            }
+            out.extend_from_slice(&[0, 0]);
+        }
+        Value::N(n) => {
+            n.encode_ordered(out);
+            out.push(0);
+        }
+        _ => unreachable!("key values are scalars"),
+    }
+}
+
+impl KeySchema {
+    /// Checks the key attributes of this (index) schema that an item carries: type, emptiness,
+    /// size. Absent attributes are fine: the item is simply not in the index.
+    pub fn check_index_attributes(&self, item: &Item, index_name: &str) -> Result<()> {
+        let mut attributes = vec![(&self.hash, true)];
+        if let Some(range) = &self.range {
+            attributes.push((range, false));
+        }
+        for (attribute, is_hash) in attributes {
+            let Some(value) = item.get(&attribute.name) else {
+                continue;
+            };
+            let empty = matches!(value, Value::S(s) if s.is_empty())
+                || matches!(value, Value::B(b) if b.is_empty());
+            if empty && attribute.scalar_type.matches(value) {
+                return Err(Error::validation(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {index_name}, IndexKey: {}",
+                    if matches!(value, Value::S(_)) {
+                        "string"
+                    } else {
+                        "binary"
+                    },
+                    attribute.name
+                )));
+            }
+            check_key_value(attribute, value, is_hash, |actual| {
+                Error::invalid_parameter(format!(
+                    "Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {index_name}",
+                    attribute.name,
+                    attribute.scalar_type.name(),
+                    actual.name()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether an item has every attribute of this schema (and so belongs in its index).
+    pub fn covers(&self, item: &Item) -> bool {
+        item.contains_key(&self.hash.name)
+            && self
+                .range
+                .as_ref()
+                .is_none_or(|r| item.contains_key(&r.name))
+    }
+}

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod fuzzing;
+pub mod index;
 pub mod item;
 pub mod items;
 pub mod keys;

@@ -11,9 +11,10 @@ use crate::expr::{
     Comparator, Condition, ExpressionKind, FunctionName, Operand, PathElement, ResolvedCondition,
     ResolvedOperand, legacy, parse,
 };
+use crate::index::Index;
 use crate::item::{self, Item, item_size_bytes};
 use crate::items::{RETURN_CONSUMED_CAPACITY, check_item, check_no_mixing};
-use crate::keys::{KeySchema, encode_sort_value, prefix_end};
+use crate::keys::{KeySchema, encode_sort_value, encode_terminated, prefix_end};
 use crate::limits::TOTAL_SEGMENTS_MAX;
 use crate::table::Table;
 use crate::value::Value;
@@ -290,35 +291,73 @@ struct KeyRange {
     upper: Bound<Vec<u8>>,
 }
 
-fn sort_range(schema: &KeySchema, condition: &KeyCondition) -> KeyRange {
+/// The stored-key range a key condition selects. Tables end stored keys with the raw sort
+/// value; indexes (`terminated`) end it with a terminated sort value followed by the table key,
+/// so every bound there covers all entries that start with the value's encoding.
+fn sort_range(schema: &KeySchema, condition: &KeyCondition, terminated: bool) -> KeyRange {
     let prefix = schema.partition_prefix(&condition.hash);
     let partition_end = prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
     let encoded = |v: &Value| {
         let mut out = prefix.clone();
-        encode_sort_value(v, &mut out);
+        if terminated {
+            encode_terminated(v, &mut out);
+        } else {
+            encode_sort_value(v, &mut out);
+        }
         out
+    };
+    // Everything at or below `v`, for an inclusive upper bound.
+    let through = |v: &Value| {
+        let start = encoded(v);
+        if terminated {
+            prefix_end(&start).map_or(Bound::Unbounded, Bound::Excluded)
+        } else {
+            Bound::Included(start)
+        }
     };
     let (lower, upper) = match &condition.sort {
         None => (Bound::Included(prefix.clone()), partition_end),
         Some(SortCondition::Compare(comparator, v)) => match comparator {
-            Comparator::Eq => (Bound::Included(encoded(v)), Bound::Included(encoded(v))),
+            Comparator::Eq => (Bound::Included(encoded(v)), through(v)),
             Comparator::Lt => (Bound::Included(prefix.clone()), Bound::Excluded(encoded(v))),
-            Comparator::Le => (Bound::Included(prefix.clone()), Bound::Included(encoded(v))),
-            Comparator::Gt => (Bound::Excluded(encoded(v)), partition_end),
+            Comparator::Le => (Bound::Included(prefix.clone()), through(v)),
+            Comparator::Gt => match through(v) {
+                Bound::Included(e) => (Bound::Excluded(e), partition_end),
+                Bound::Excluded(e) => (Bound::Included(e), partition_end),
+                Bound::Unbounded => (Bound::Excluded(encoded(v)), Bound::Excluded(encoded(v))),
+            },
             Comparator::Ge => (Bound::Included(encoded(v)), partition_end),
             Comparator::Ne => unreachable!("rejected by analyse_key_condition"),
         },
-        Some(SortCondition::Between(low, high)) => (
-            Bound::Included(encoded(low)),
-            Bound::Included(encoded(high)),
-        ),
+        Some(SortCondition::Between(low, high)) => (Bound::Included(encoded(low)), through(high)),
         Some(SortCondition::BeginsWith(v)) => {
-            let start = encoded(v);
+            let mut start = prefix.clone();
+            if terminated {
+                encode_escaped_prefix(v, &mut start);
+            } else {
+                encode_sort_value(v, &mut start);
+            }
             let end = prefix_end(&start).map_or(partition_end, Bound::Excluded);
             (Bound::Included(start), end)
         }
     };
     KeyRange { lower, upper }
+}
+
+/// The escaped bytes of a string or binary without the terminator: the common prefix of the
+/// terminated encodings of every value that begins with it.
+fn encode_escaped_prefix(value: &Value, out: &mut Vec<u8>) {
+    let bytes = match value {
+        Value::S(s) => s.as_bytes(),
+        Value::B(b) => b.as_slice(),
+        _ => unreachable!("begins_with takes strings and binaries"),
+    };
+    for &b in bytes {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
 }
 
 fn is_empty_range(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
@@ -362,8 +401,44 @@ struct PageSpec<'a> {
     count_only: bool,
 }
 
+/// What a page reads: the table itself, or one of its indexes.
+struct Source<'a> {
+    table: &'a Table,
+    index: Option<&'a Index>,
+}
+
+impl Source<'_> {
+    fn entries(&self) -> &std::collections::BTreeMap<Box<[u8]>, Box<[u8]>> {
+        self.index.map_or(&self.table.items, |i| &i.entries)
+    }
+
+    /// The item an entry stands for, as the source holds it.
+    fn resolve(&self, stored: &[u8]) -> Item {
+        match self.index {
+            None => item::decode(stored),
+            Some(index) => {
+                let bytes = self
+                    .table
+                    .items
+                    .get(stored)
+                    .expect("index entries point at stored items");
+                index.project(&item::decode(bytes), &self.table.key_schema)
+            }
+        }
+    }
+
+    /// LastEvaluatedKey: the table key, plus the index key for index reads.
+    fn key_of(&self, item: &Item) -> Item {
+        let mut key = self.table.key_schema.key_of(item);
+        if let Some(index) = self.index {
+            key.extend(index.key_schema.key_of(item));
+        }
+        key
+    }
+}
+
 /// Walks `range` in order, evaluating at most `limit` items or `page_bytes` of data.
-fn read_page(table: &Table, range: KeyRange, spec: &PageSpec<'_>) -> Page {
+fn read_page(source: &Source<'_>, range: KeyRange, spec: &PageSpec<'_>) -> Page {
     let PageSpec {
         forward,
         limit,
@@ -385,14 +460,14 @@ fn read_page(table: &Table, range: KeyRange, spec: &PageSpec<'_>) -> Page {
         range.lower.as_ref().map(|v| v.as_slice()),
         range.upper.as_ref().map(|v| v.as_slice()),
     );
-    let entries = table.items.range::<[u8], _>(bounds);
+    let entries = source.entries().range::<[u8], _>(bounds);
     let mut iterate = |stored: &[u8]| -> bool {
-        let decoded = item::decode(stored);
+        let decoded = source.resolve(stored);
         page.read_bytes += item_size_bytes(&decoded);
         page.scanned += 1;
         let stop = limit.is_some_and(|l| page.scanned >= l) || page.read_bytes >= page_bytes;
         if stop {
-            page.last_evaluated_key = Some(table.key_schema.key_of(&decoded));
+            page.last_evaluated_key = Some(source.key_of(&decoded));
         }
         if filter.is_none_or(|f| evaluate(f, &decoded)) {
             if count_only {
@@ -620,12 +695,18 @@ impl Engine {
         placeholders.finish()?;
 
         let table = self.table_for_data(input.table_name.as_deref().expect("checked"), now_ms)?;
-        if let Some(index) = &input.index_name {
-            return Err(Error::validation(format!(
-                "The table does not have the specified index: {index}"
-            )));
+        let index = match &input.index_name {
+            None => None,
+            Some(name) => Some(table.index(name).ok_or_else(|| {
+                Error::validation(format!(
+                    "The table does not have the specified index: {name}"
+                ))
+            })?),
+        };
+        if let Some(index) = index {
+            check_index_read(index, table, input, projection.as_deref())?;
         }
-        let schema = &table.key_schema;
+        let schema = index.map_or(&table.key_schema, |i| &i.key_schema);
         let key = if is_scan {
             None
         } else {
@@ -652,7 +733,7 @@ impl Engine {
 
         let forward = is_scan || input.scan_index_forward.unwrap_or(true);
         let mut range = match &key {
-            Some(condition) => sort_range(schema, condition),
+            Some(condition) => sort_range(schema, condition, index.is_some()),
             None => match (input.segment, input.total_segments) {
                 (Some(segment), Some(total)) => {
                     let (segment, total) = (segment as u128, total as u128);
@@ -676,17 +757,12 @@ impl Engine {
         };
         if let Some(raw_start) = &input.exclusive_start_key {
             let start_item = check_item(raw_start)?;
-            if !is_scan && schema.range.is_none() {
+            if !is_scan && index.is_none() && schema.range.is_none() {
                 return Err(Error::validation(
                     "The provided starting key is invalid: The query can return at most one row and cannot be restarted",
                 ));
             }
-            let start = schema.key_parameter(&start_item).map_err(|e| {
-                Error::validation(format!(
-                    "The provided starting key is invalid: {}",
-                    e.message
-                ))
-            })?;
+            let start = start_key(table, index, &start_item)?;
             if let Some(condition) = &key {
                 if start_item.get(&schema.hash.name) != Some(&condition.hash) {
                     return Err(Error::validation(
@@ -715,7 +791,7 @@ impl Engine {
             projection: projection.as_deref(),
             count_only,
         };
-        let page = read_page(table, range, &spec);
+        let page = read_page(&Source { table, index }, range, &spec);
         let consistent = input.consistent_read.unwrap_or(false);
         let units = read_units(page.read_bytes, consistent);
         Ok(Response::Query(QueryOutput {
@@ -728,5 +804,78 @@ impl Engine {
             )
             .report(&table.name, units, true),
         }))
+    }
+}
+
+/// Checks what reading from an index allows: no strongly consistent GSI reads, and only
+/// projected attributes from a GSI.
+fn check_index_read(
+    index: &Index,
+    table: &Table,
+    input: &QueryInput,
+    projection: Option<&[crate::expr::ResolvedPath]>,
+) -> Result<()> {
+    if index.global && input.consistent_read == Some(true) {
+        return Err(Error::validation(
+            "Consistent reads are not supported on global secondary indexes",
+        ));
+    }
+    if !index.global {
+        return Ok(());
+    }
+    if input.select.as_deref() == Some("ALL_ATTRIBUTES")
+        && index.projection != crate::index::Projection::All
+    {
+        return Err(Error::validation(format!(
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+            index.name
+        )));
+    }
+    for path in projection.unwrap_or(&[]) {
+        if !index.projects(path.top(), &table.key_schema) {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: Global secondary index {} does not project attribute {}",
+                index.name,
+                path.top()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The stored key an ExclusiveStartKey names: the table key, and for an index the index key
+/// in front of it. The key must hold exactly those attributes.
+fn start_key(table: &Table, index: Option<&Index>, start: &Item) -> Result<Box<[u8]>> {
+    let invalid =
+        |detail: &str| Error::validation(format!("The provided starting key is invalid: {detail}"));
+    let mut expected: Vec<&str> = table.key_schema.names();
+    if let Some(index) = index {
+        expected.extend(index.key_schema.names());
+    }
+    expected.sort_unstable();
+    expected.dedup();
+    let mut given: Vec<&str> = start.keys().map(String::as_str).collect();
+    given.sort_unstable();
+    if given != expected {
+        return Err(invalid(
+            "The provided key element does not match the schema",
+        ));
+    }
+    let table_part: Item = table.key_schema.key_of(start);
+    let table_key = table
+        .key_schema
+        .key_parameter(&table_part)
+        .map_err(|e| invalid(&e.message))?;
+    match index {
+        None => Ok(table_key),
+        Some(index) => {
+            index
+                .key_schema
+                .check_index_attributes(start, &index.name)
+                .map_err(|e| invalid(&e.message))?;
+            index
+                .entry_key(start, &table_key)
+                .ok_or_else(|| invalid("The provided key element does not match the schema"))
+        }
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::api::*;
 use crate::error::{ConstraintErrors, Error, Result};
-use crate::item::{self, Item};
+use crate::index::{Index, Projection};
+use crate::item::{self, Item, item_size_bytes};
 use crate::keys::{KeyAttribute, KeySchema, ScalarType};
 use crate::limits::{self, Limits};
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,7 +73,12 @@ pub struct Table {
     /// Items by stored key (see `keys`), each in its stored encoding (see `item`).
     pub items: BTreeMap<Box<[u8]>, Box<[u8]>>,
     pub size_bytes: u64,
+    /// Global and local secondary indexes, in definition order.
+    pub indexes: Vec<Index>,
 }
+
+/// Index writes one table write caused: (index name, is global, capacity units).
+pub type IndexWrites = Vec<(String, bool, f64)>;
 
 fn seconds(ms: u64) -> f64 {
     ms as f64 / 1000.0
@@ -95,20 +101,62 @@ impl Table {
         self.items.get(key).map(|bytes| item::decode(bytes))
     }
 
-    /// Stores or replaces an item; keeps the size total right.
-    pub fn put(&mut self, key: Box<[u8]>, new_item: &Item) {
+    /// Stores or replaces an item, keeping sizes and indexes in step. Returns the index writes.
+    pub fn put(&mut self, key: Box<[u8]>, new_item: &Item) -> IndexWrites {
         let encoded = item::encode(new_item);
-        let new_size = item::item_size_bytes(new_item) as u64;
-        if let Some(old) = self.items.insert(key, encoded) {
-            self.size_bytes -= item::item_size_bytes(&item::decode(&old)) as u64;
+        let new_size = item_size_bytes(new_item) as u64;
+        let old = self
+            .items
+            .insert(key.clone(), encoded)
+            .map(|bytes| item::decode(&bytes));
+        if let Some(old) = &old {
+            self.size_bytes -= item_size_bytes(old) as u64;
         }
         self.size_bytes += new_size;
+        self.update_indexes(&key, old.as_ref(), Some(new_item))
     }
 
-    pub fn delete(&mut self, key: &[u8]) -> Option<Item> {
-        let old = self.items.remove(key).map(|bytes| item::decode(&bytes))?;
-        self.size_bytes -= item::item_size_bytes(&old) as u64;
-        Some(old)
+    /// Deletes an item, keeping sizes and indexes in step.
+    pub fn delete(&mut self, key: &[u8]) -> (Option<Item>, IndexWrites) {
+        let Some(old) = self.items.remove(key).map(|bytes| item::decode(&bytes)) else {
+            return (None, Vec::new());
+        };
+        self.size_bytes -= item_size_bytes(&old) as u64;
+        let writes = self.update_indexes(key, Some(&old), None);
+        (Some(old), writes)
+    }
+
+    fn update_indexes(
+        &mut self,
+        key: &[u8],
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> IndexWrites {
+        let mut writes = Vec::new();
+        for index in &mut self.indexes {
+            let count = index.update(key, old, new, &self.key_schema);
+            if count > 0 {
+                let entry = new
+                    .or(old)
+                    .map(|item| index.project(item, &self.key_schema));
+                let units = crate::capacity::write_units(entry.as_ref().map_or(0, item_size_bytes))
+                    * f64::from(count);
+                writes.push((index.name.clone(), index.global, units));
+            }
+        }
+        writes
+    }
+
+    /// Checks an item about to be written against every index's key schema.
+    pub fn check_index_keys(&self, item: &Item) -> Result<()> {
+        for index in &self.indexes {
+            index.key_schema.check_index_attributes(item, &index.name)?;
+        }
+        Ok(())
+    }
+
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.indexes.iter().find(|i| i.name == name)
     }
 
     pub fn describe(&self, now_ms: u64, limits: &Limits) -> TableDescription {
@@ -153,14 +201,26 @@ impl Table {
                     .last_update_to_pay_per_request_ms
                     .map(seconds),
             }),
-            local_secondary_indexes: None,
-            global_secondary_indexes: None,
+            local_secondary_indexes: self.describe_indexes(false),
+            global_secondary_indexes: self.describe_indexes(true),
             stream_specification: None,
             table_class_summary: Some(TableClassSummary {
                 table_class: self.table_class.clone(),
             }),
             deletion_protection_enabled: self.deletion_protection,
         }
+    }
+}
+
+impl Table {
+    fn describe_indexes(&self, global: bool) -> Option<Vec<IndexDescription>> {
+        let described: Vec<IndexDescription> = self
+            .indexes
+            .iter()
+            .filter(|i| i.global == global)
+            .map(|i| i.describe(&self.arn, &self.key_schema))
+            .collect();
+        (!described.is_empty()).then_some(described)
     }
 }
 
@@ -207,6 +267,7 @@ pub struct TableDefinition {
     pub key_schema: KeySchema,
     pub billing_mode: BillingMode,
     pub throughput: Throughput,
+    pub indexes: Vec<Index>,
 }
 
 /// Checks a CreateTable request in AWS's order: shape constraints, then key schema and
@@ -412,8 +473,10 @@ pub fn validate_create(input: &CreateTableInput) -> Result<TableDefinition> {
     if let Some(tags) = &input.tags {
         check_tags(tags)?;
     }
+    let indexes = validate_indexes(input, &defined, &key_schema, billing_mode)?;
     Ok(TableDefinition {
         name,
+        indexes,
         attribute_definitions: defined.into_iter().collect(),
         key_schema,
         billing_mode,
@@ -459,4 +522,204 @@ pub fn check_tags(tags: &[Tag]) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn index_key_schema(
+    elements: &[KeySchemaElement],
+    defined: &BTreeMap<String, ScalarType>,
+    index_name: &str,
+) -> Result<KeySchema> {
+    let attribute = |e: &KeySchemaElement| -> Result<KeyAttribute> {
+        let name = e.attribute_name.clone().ok_or_else(|| {
+            Error::invalid_parameter(format!("Invalid KeySchema for index: {index_name}"))
+        })?;
+        let scalar_type = *defined
+            .get(&name)
+            .expect("undefined attributes were rejected earlier");
+        Ok(KeyAttribute { name, scalar_type })
+    };
+    fn key_type(e: &KeySchemaElement) -> &str {
+        e.key_type.as_deref().unwrap_or("")
+    }
+    match elements {
+        [hash] if key_type(hash) == "HASH" => Ok(KeySchema {
+            hash: attribute(hash)?,
+            range: None,
+        }),
+        [hash, range] if key_type(hash) == "HASH" && key_type(range) == "RANGE" => {
+            if hash.attribute_name == range.attribute_name {
+                return Err(Error::validation(
+                    "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+                ));
+            }
+            Ok(KeySchema {
+                hash: attribute(hash)?,
+                range: Some(attribute(range)?),
+            })
+        }
+        [first, ..] if key_type(first) != "HASH" => Err(Error::validation(
+            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+        )),
+        [_, _] => Err(Error::validation(
+            "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
+        )),
+        _ => Err(Error::invalid_parameter(format!(
+            "Invalid KeySchema for index: {index_name}"
+        ))),
+    }
+}
+
+fn index_projection(projection: &ProjectionInput) -> Result<Projection> {
+    let kind = projection.projection_type.as_deref();
+    match (kind, &projection.non_key_attributes) {
+        (Some("ALL"), None) => Ok(Projection::All),
+        (Some("KEYS_ONLY"), None) => Ok(Projection::KeysOnly),
+        (Some("INCLUDE"), Some(names)) => {
+            for name in names {
+                if name.len() > limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX {
+                    return Err(Error::invalid_parameter(format!(
+                        "NonKeyAttributes name exceeds 255 bytes: {name}"
+                    )));
+                }
+            }
+            Ok(Projection::Include(names.clone()))
+        }
+        (Some("INCLUDE"), None) => Err(Error::invalid_parameter(
+            "ProjectionType is INCLUDE, but NonKeyAttributes is not specified",
+        )),
+        (Some(kind @ ("ALL" | "KEYS_ONLY")), Some(_)) => Err(Error::invalid_parameter(format!(
+            "ProjectionType is {kind}, but NonKeyAttributes is specified"
+        ))),
+        (Some(other), _) => Err(Error::invalid_parameter(format!(
+            "Unknown ProjectionType: {other}"
+        ))),
+        (None, _) => Err(Error::invalid_parameter("Unknown ProjectionType: null")),
+    }
+}
+
+fn validate_indexes(
+    input: &CreateTableInput,
+    defined: &BTreeMap<String, ScalarType>,
+    table_schema: &KeySchema,
+    billing_mode: BillingMode,
+) -> Result<Vec<Index>> {
+    let globals = input.global_secondary_indexes.as_deref().unwrap_or(&[]);
+    let locals = input.local_secondary_indexes.as_deref().unwrap_or(&[]);
+    if input
+        .global_secondary_indexes
+        .as_ref()
+        .is_some_and(Vec::is_empty)
+    {
+        return Err(Error::invalid_parameter(
+            "List of GlobalSecondaryIndexes is empty",
+        ));
+    }
+    if input
+        .local_secondary_indexes
+        .as_ref()
+        .is_some_and(Vec::is_empty)
+    {
+        return Err(Error::invalid_parameter(
+            "List of LocalSecondaryIndexes is empty",
+        ));
+    }
+    if globals.len() > limits::GSI_COUNT_MAX {
+        return Err(Error::invalid_parameter(format!(
+            "GlobalSecondaryIndex count exceeds the per-table limit of {}",
+            limits::GSI_COUNT_MAX
+        )));
+    }
+    if locals.len() > limits::LSI_COUNT_MAX {
+        return Err(Error::invalid_parameter(format!(
+            "Number of LocalSecondaryIndexes exceeds per-table limit of {}",
+            limits::LSI_COUNT_MAX
+        )));
+    }
+    let mut names = BTreeSet::new();
+    let mut indexes = Vec::new();
+    let mut projected_count = 0;
+    for (global, input_index) in globals
+        .iter()
+        .map(|i| (true, i))
+        .chain(locals.iter().map(|i| (false, i)))
+    {
+        let name = input_index.index_name.clone().expect("checked");
+        if !names.insert(name.clone()) {
+            return Err(Error::invalid_parameter(format!(
+                "Duplicate index name: {name}"
+            )));
+        }
+        let key_schema = index_key_schema(
+            input_index.key_schema.as_deref().expect("checked"),
+            defined,
+            &name,
+        )?;
+        if !global {
+            if table_schema.range.is_none() {
+                return Err(Error::invalid_parameter(
+                    "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+                ));
+            }
+            if key_schema.hash != table_schema.hash {
+                return Err(Error::invalid_parameter(format!(
+                    "Index KeySchema does not have the same leading hash key as table KeySchema for index: {name}. index hash key: {}, table hash key: {}",
+                    key_schema.hash.name, table_schema.hash.name
+                )));
+            }
+            if key_schema.range.is_none() {
+                return Err(Error::invalid_parameter(format!(
+                    "Index KeySchema does not have a range key for index: {name}"
+                )));
+            }
+        }
+        let projection = index_projection(input_index.projection.as_ref().expect("checked"))?;
+        if let Projection::Include(names) = &projection {
+            projected_count += names.len();
+        }
+        let throughput = match (global, billing_mode, &input_index.provisioned_throughput) {
+            (true, BillingMode::Provisioned, Some(t)) => {
+                let mut errors = ConstraintErrors::new();
+                check_throughput(
+                    &mut errors,
+                    t,
+                    "globalSecondaryIndexes.member.provisionedThroughput",
+                );
+                errors.into_result()?;
+                Some(Throughput {
+                    read_capacity_units: t.read_capacity_units.expect("checked") as u64,
+                    write_capacity_units: t.write_capacity_units.expect("checked") as u64,
+                    last_increase_ms: None,
+                    last_decrease_ms: None,
+                    decreases_today: 0,
+                })
+            }
+            (true, BillingMode::Provisioned, None) => {
+                return Err(Error::invalid_parameter(format!(
+                    "ProvisionedThroughput must be specified for index: {name}"
+                )));
+            }
+            (true, BillingMode::PayPerRequest, Some(_)) => {
+                return Err(Error::invalid_parameter(format!(
+                    "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+                )));
+            }
+            _ => None,
+        };
+        indexes.push(Index {
+            name,
+            global,
+            key_schema,
+            projection,
+            throughput,
+            entries: BTreeMap::new(),
+            size_bytes: 0,
+        });
+    }
+    if projected_count > limits::PROJECTED_ATTRIBUTE_COUNT_MAX {
+        return Err(Error::invalid_parameter(format!(
+            "The number of projected attributes across all secondary indexes exceeds the per-table limit of {}",
+            limits::PROJECTED_ATTRIBUTE_COUNT_MAX
+        )));
+    }
+    Ok(indexes)
 }

@@ -20,6 +20,7 @@ enum Op {
         sk: i8,
         data: String,
         only_if_absent: bool,
+        g: Option<u8>,
     },
     Delete {
         pk: u8,
@@ -44,20 +45,42 @@ enum Op {
         limit: Option<u8>,
         segments: u8,
     },
+    /// Query the GSI `by_g` (hash `g`, range `sk`, projection ALL).
+    QueryGsi {
+        g: u8,
+        forward: bool,
+        limit: Option<u8>,
+    },
+    /// Query the LSI `by_n` (hash `pk`, range `n`, projection KEYS_ONLY).
+    QueryLsi {
+        pk: u8,
+        forward: bool,
+        limit: Option<u8>,
+    },
+    /// Scan the GSI.
+    ScanGsi {
+        limit: Option<u8>,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let pk = 0u8..4;
     let sk = -5i8..6;
     prop_oneof![
-        (pk.clone(), sk.clone(), "[a-z]{0,40}", any::<bool>()).prop_map(
-            |(pk, sk, data, only_if_absent)| Op::Put {
+        (
+            pk.clone(),
+            sk.clone(),
+            "[a-z]{0,40}",
+            any::<bool>(),
+            proptest::option::of(0u8..3)
+        )
+            .prop_map(|(pk, sk, data, only_if_absent, g)| Op::Put {
                 pk,
                 sk,
                 data,
-                only_if_absent
-            }
-        ),
+                only_if_absent,
+                g
+            }),
         (pk.clone(), sk.clone()).prop_map(|(pk, sk)| Op::Delete { pk, sk }),
         (pk.clone(), sk.clone(), -100i16..100).prop_map(|(pk, sk, by)| Op::Increment {
             pk,
@@ -79,6 +102,11 @@ fn op() -> impl Strategy<Value = Op> {
             }),
         (proptest::option::of(1u8..5), 1u8..4)
             .prop_map(|(limit, segments)| Op::Scan { limit, segments }),
+        (0u8..3, any::<bool>(), proptest::option::of(1u8..4))
+            .prop_map(|(g, forward, limit)| Op::QueryGsi { g, forward, limit }),
+        (0u8..4, any::<bool>(), proptest::option::of(1u8..4))
+            .prop_map(|(pk, forward, limit)| Op::QueryLsi { pk, forward, limit }),
+        proptest::option::of(1u8..5).prop_map(|limit| Op::ScanGsi { limit }),
     ]
 }
 
@@ -114,8 +142,13 @@ fn engine() -> Engine {
     let create: CreateTableInput = serde_json::from_value(json!({
         "TableName": TABLE,
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
-        "BillingMode": "PAY_PER_REQUEST"
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"},
+                                 {"AttributeName": "g", "AttributeType": "S"}, {"AttributeName": "n", "AttributeType": "N"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "GlobalSecondaryIndexes": [{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                                    "Projection": {"ProjectionType": "ALL"}}],
+        "LocalSecondaryIndexes": [{"IndexName": "by_n", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+                                   "Projection": {"ProjectionType": "KEYS_ONLY"}}]
     }))
     .unwrap();
     engine.execute(Request::CreateTable(create), 0).unwrap();
@@ -159,9 +192,15 @@ fn apply(model: &mut Model, engine: &mut Engine, op: &Op) {
             sk,
             data,
             only_if_absent,
+            g,
         } => {
             let (pk, sk) = key_values(*pk, *sk);
             let mut input = json!({"TableName": TABLE, "Item": {"pk": {"S": pk}, "sk": {"N": sk.to_string()}, "data": {"S": data}}, "ReturnValues": "ALL_OLD"});
+            let mut extra = vec![("data", Value::s(data.clone()))];
+            if let Some(g) = g {
+                input["Item"]["g"] = json!({"S": format!("g{g}")});
+                extra.push(("g", Value::s(format!("g{g}"))));
+            }
             if *only_if_absent {
                 input["ConditionExpression"] = json!("attribute_not_exists(pk)");
             }
@@ -177,10 +216,9 @@ fn apply(model: &mut Model, engine: &mut Engine, op: &Op) {
                     panic!("put failed: {result:?}")
                 };
                 assert_eq!(output.attributes, old);
-                model.items.insert(
-                    (pk.clone(), sk),
-                    item_of(&pk, sk, &[("data", Value::s(data.clone()))]),
-                );
+                model
+                    .items
+                    .insert((pk.clone(), sk), item_of(&pk, sk, &extra));
             }
         }
         Op::Delete { pk, sk } => {
@@ -275,7 +313,79 @@ fn apply(model: &mut Model, engine: &mut Engine, op: &Op) {
             expected.sort_by_key(|i| format!("{:?}", key(i)));
             assert_eq!(got, expected);
         }
+        Op::QueryGsi { g, forward, limit } => {
+            let g = format!("g{g}");
+            let mut input = json!({"TableName": TABLE, "IndexName": "by_g", "KeyConditionExpression": "g = :g",
+                "ExpressionAttributeValues": {":g": {"S": g}}, "ScanIndexForward": forward});
+            if let Some(limit) = limit {
+                input["Limit"] = json!(limit);
+            }
+            let got = all_pages(engine, input, false);
+            let expected: Vec<Item> = model
+                .items
+                .values()
+                .filter(|i| i.get("g") == Some(&Value::s(g.clone())))
+                .cloned()
+                .collect();
+            assert_index_order(&got, &expected, "sk", *forward);
+        }
+        Op::QueryLsi { pk, forward, limit } => {
+            let (pk, _) = key_values(*pk, 0);
+            let mut input = json!({"TableName": TABLE, "IndexName": "by_n", "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": pk}}, "ScanIndexForward": forward});
+            if let Some(limit) = limit {
+                input["Limit"] = json!(limit);
+            }
+            let got = all_pages(engine, input, false);
+            // KEYS_ONLY: table keys and the index key; items without `n` are not in the index.
+            let expected: Vec<Item> = model
+                .items
+                .iter()
+                .filter(|((p, _), item)| *p == pk && item.contains_key("n"))
+                .map(|(_, item)| {
+                    item.iter()
+                        .filter(|(k, _)| ["pk", "sk", "n"].contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .collect();
+            assert_index_order(&got, &expected, "n", *forward);
+        }
+        Op::ScanGsi { limit } => {
+            let mut input = json!({"TableName": TABLE, "IndexName": "by_g"});
+            if let Some(limit) = limit {
+                input["Limit"] = json!(limit);
+            }
+            let got = all_pages(engine, input, true);
+            let expected: Vec<Item> = model
+                .items
+                .values()
+                .filter(|i| i.contains_key("g"))
+                .cloned()
+                .collect();
+            assert_same_items(got, expected);
+        }
     }
+}
+
+/// Index results must be ordered by the index sort key (ties in any order) and hold exactly
+/// the expected items.
+fn assert_index_order(got: &[Item], expected: &[Item], sort: &str, forward: bool) {
+    for pair in got.windows(2) {
+        let ordering = pair[0][sort].compare(&pair[1][sort]).unwrap();
+        if forward {
+            assert_ne!(ordering, std::cmp::Ordering::Greater, "index order");
+        } else {
+            assert_ne!(ordering, std::cmp::Ordering::Less, "index order");
+        }
+    }
+    assert_same_items(got.to_vec(), expected.to_vec());
+}
+
+fn assert_same_items(mut got: Vec<Item>, mut expected: Vec<Item>) {
+    got.sort_by_key(|i| format!("{i:?}"));
+    expected.sort_by_key(|i| format!("{i:?}"));
+    assert_eq!(got, expected);
 }
 
 proptest! {

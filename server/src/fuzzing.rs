@@ -2,15 +2,32 @@
 //! well-formed answer (200, or a 4xx with a `__type`), with a correct checksum, and never a
 //! panic (which the service would turn into a 500).
 
-use crate::protocol::{HttpRequest, Service, NOT_IMPLEMENTED};
+use crate::protocol::{HttpRequest, NOT_IMPLEMENTED, Service};
 use dynasim_engine::Config;
 
 /// Operations the decoder handles, plus a few unknown and unimplemented names.
 pub const OPERATIONS: [&str; 21] = [
-    "CreateTable", "DescribeTable", "ListTables", "UpdateTable", "DeleteTable", "DescribeLimits",
-    "DescribeEndpoints", "TagResource", "UntagResource", "ListTagsOfResource", "PutItem", "GetItem",
-    "UpdateItem", "DeleteItem", "BatchGetItem", "BatchWriteItem", "Query", "Scan", "Frobnicate",
-    NOT_IMPLEMENTED[0], "",
+    "CreateTable",
+    "DescribeTable",
+    "ListTables",
+    "UpdateTable",
+    "DeleteTable",
+    "DescribeLimits",
+    "DescribeEndpoints",
+    "TagResource",
+    "UntagResource",
+    "ListTagsOfResource",
+    "PutItem",
+    "GetItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "Query",
+    "Scan",
+    "Frobnicate",
+    NOT_IMPLEMENTED[0],
+    "",
 ];
 
 /// A service with one table `tbl` (hash `pk` S, range `sk` N) holding one item.
@@ -45,14 +62,27 @@ pub fn request(operation: &str, body: &[u8]) -> HttpRequest {
 
 /// The first byte picks the operation; the rest is the body.
 pub fn check_request(service: &Service, data: &[u8]) {
-    let Some((&selector, body)) = data.split_first() else { return };
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
     let operation = OPERATIONS[usize::from(selector) % OPERATIONS.len()];
     let response = service.handle(&request(operation, body), 2);
-    assert!(response.status == 200 || (400..500).contains(&response.status), "status {} for {operation}", response.status);
-    assert_eq!(response.header("x-amz-crc32").map(str::to_string), Some(crc32fast::hash(&response.body).to_string()));
+    assert!(
+        response.status == 200 || (400..500).contains(&response.status),
+        "status {} for {operation}",
+        response.status
+    );
+    assert_eq!(
+        response.header("x-amz-crc32").map(str::to_string),
+        Some(crc32fast::hash(&response.body).to_string())
+    );
     if response.status != 200 {
-        let value: serde_json::Value = serde_json::from_slice(&response.body).expect("error bodies are JSON");
-        assert!(value["__type"].as_str().is_some_and(|t| t.contains('#')), "{value}");
+        let value: serde_json::Value =
+            serde_json::from_slice(&response.body).expect("error bodies are JSON");
+        assert!(
+            value["__type"].as_str().is_some_and(|t| t.contains('#')),
+            "{value}"
+        );
     } else if !response.body.is_empty() {
         serde_json::from_slice::<serde_json::Value>(&response.body).expect("answers are JSON");
     }

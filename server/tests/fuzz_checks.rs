@@ -2,7 +2,7 @@
 //! requests with one member replaced by arbitrary JSON, over arbitrary bytes, and a replay of
 //! the saved corpus.
 
-use dynasim_server::fuzzing::{check_request, fixture, OPERATIONS};
+use dynasim_server::fuzzing::{OPERATIONS, check_request, fixture};
 use proptest::prelude::*;
 use std::path::Path;
 

@@ -1,0 +1,154 @@
+//! Secondary indexes: global and local, kept in step with their table on every write.
+//!
+//! An index is an ordered map from an index key to the table's stored key. The index key is
+//! the index partition's prefix (hash ‖ length-prefixed value, as for tables), the terminated
+//! sort value, then the table's stored key, so that entries with equal index keys stay distinct
+//! and ordered. DynamoDB propagates GSI writes asynchronously; here they are applied with the
+//! write (a later issue adds the lag), which is one of the states DynamoDB can show.
+
+use crate::api::{
+    IndexDescription, KeySchemaOutput, ProjectionOutput, ProvisionedThroughputDescription,
+};
+use crate::item::{Item, item_size_bytes};
+use crate::keys::{KeySchema, encode_terminated};
+use crate::table::Throughput;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Projection {
+    All,
+    KeysOnly,
+    Include(Vec<String>),
+}
+
+#[derive(Debug)]
+pub struct Index {
+    pub name: String,
+    pub global: bool,
+    pub key_schema: KeySchema,
+    pub projection: Projection,
+    /// GSIs of provisioned tables have their own throughput.
+    pub throughput: Option<Throughput>,
+    /// Index key → table stored key.
+    pub entries: BTreeMap<Box<[u8]>, Box<[u8]>>,
+    pub size_bytes: u64,
+}
+
+impl Index {
+    /// The index key of `item` (stored under `table_key`), or `None` if the item lacks an index
+    /// key attribute (sparse index).
+    pub fn entry_key(&self, item: &Item, table_key: &[u8]) -> Option<Box<[u8]>> {
+        if !self.key_schema.covers(item) {
+            return None;
+        }
+        let mut key = self
+            .key_schema
+            .partition_prefix(&item[&self.key_schema.hash.name]);
+        if let Some(range) = &self.key_schema.range {
+            encode_terminated(&item[&range.name], &mut key);
+        }
+        key.extend_from_slice(table_key);
+        Some(key.into_boxed_slice())
+    }
+
+    /// Whether `name` is projected into this index (table and index keys always are).
+    pub fn projects(&self, name: &str, table_schema: &KeySchema) -> bool {
+        table_schema.is_key_attribute(name)
+            || self.key_schema.is_key_attribute(name)
+            || match &self.projection {
+                Projection::All => true,
+                Projection::KeysOnly => false,
+                Projection::Include(names) => names.iter().any(|n| n == name),
+            }
+    }
+
+    /// The part of `item` this index holds.
+    pub fn project(&self, item: &Item, table_schema: &KeySchema) -> Item {
+        if self.projection == Projection::All {
+            return item.clone();
+        }
+        item.iter()
+            .filter(|(name, _)| self.projects(name, table_schema))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Moves the item stored under `table_key` from `old` to `new` in the index. Returns the
+    /// number of index writes it took (0, 1, or 2 when the index key changed).
+    pub fn update(
+        &mut self,
+        table_key: &[u8],
+        old: Option<&Item>,
+        new: Option<&Item>,
+        table_schema: &KeySchema,
+    ) -> u32 {
+        let old_entry = old.and_then(|item| self.entry_key(item, table_key).map(|k| (k, item)));
+        let new_entry = new.and_then(|item| self.entry_key(item, table_key).map(|k| (k, item)));
+        let mut writes = 0;
+        if let Some((key, item)) = &old_entry {
+            if self.entries.remove(key).is_some() {
+                self.size_bytes -= item_size_bytes(&self.project(item, table_schema)) as u64;
+            }
+            if new_entry.as_ref().is_none_or(|(k, _)| k != key) {
+                writes += 1;
+            }
+        }
+        if let Some((key, item)) = new_entry {
+            self.size_bytes += item_size_bytes(&self.project(item, table_schema)) as u64;
+            self.entries.insert(key, table_key.into());
+            writes += 1;
+        }
+        writes
+    }
+
+    pub fn describe(&self, table_arn: &str, table_schema: &KeySchema) -> IndexDescription {
+        let _ = table_schema;
+        let mut key_schema = vec![KeySchemaOutput {
+            attribute_name: self.key_schema.hash.name.clone(),
+            key_type: "HASH".into(),
+        }];
+        if let Some(range) = &self.key_schema.range {
+            key_schema.push(KeySchemaOutput {
+                attribute_name: range.name.clone(),
+                key_type: "RANGE".into(),
+            });
+        }
+        let (projection_type, non_key_attributes) = match &self.projection {
+            Projection::All => ("ALL", None),
+            Projection::KeysOnly => ("KEYS_ONLY", None),
+            Projection::Include(names) => ("INCLUDE", Some(names.clone())),
+        };
+        IndexDescription {
+            index_name: self.name.clone(),
+            key_schema,
+            projection: ProjectionOutput {
+                projection_type: projection_type.into(),
+                non_key_attributes,
+            },
+            index_status: self.global.then(|| "ACTIVE".to_string()),
+            provisioned_throughput: if self.global {
+                Some(match &self.throughput {
+                    Some(t) => ProvisionedThroughputDescription {
+                        last_increase_date_time: None,
+                        last_decrease_date_time: None,
+                        number_of_decreases_today: t.decreases_today,
+                        read_capacity_units: t.read_capacity_units,
+                        write_capacity_units: t.write_capacity_units,
+                    },
+                    None => ProvisionedThroughputDescription {
+                        last_increase_date_time: None,
+                        last_decrease_date_time: None,
+                        number_of_decreases_today: 0,
+                        read_capacity_units: 0,
+                        write_capacity_units: 0,
+                    },
+                })
+            } else {
+                None
+            },
+            index_size_bytes: self.size_bytes,
+            item_count: self.entries.len() as u64,
+            index_arn: format!("{table_arn}/index/{}", self.name),
+        }
+    }
+}
