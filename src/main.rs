@@ -69,10 +69,26 @@ fn serve(listen: SocketAddr, region: String) -> ExitCode {
             env!("CARGO_PKG_VERSION")
         );
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            wait_for_stop_signal().await;
             println!("dynasim: shutting down");
         };
         dynasim_server::http::serve(listener, service, shutdown).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Ctrl-C (SIGINT) everywhere, and SIGTERM on Unix, which service managers and CI send.
+async fn wait_for_stop_signal() {
+    #[cfg(all(unix, not(madsim)))]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -208,7 +208,7 @@ impl Engine {
             created_ms: now_ms,
             updating_until_ms: 0,
             deleted_at_ms: None,
-            items: BTreeMap::new(),
+            items: crate::store::ItemStore::default(),
             size_bytes: 0,
             indexes,
         };

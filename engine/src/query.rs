@@ -407,22 +407,42 @@ struct Source<'a> {
     index: Option<&'a Index>,
 }
 
-impl Source<'_> {
-    fn entries(&self) -> &std::collections::BTreeMap<Box<[u8]>, Box<[u8]>> {
-        self.index.map_or(&self.table.items, |i| &i.entries)
-    }
-
-    /// The item an entry stands for, as the source holds it.
-    fn resolve(&self, stored: &[u8]) -> Item {
+impl<'a> Source<'a> {
+    /// The items whose stored (or index) keys fall within `range`, in order or reversed, as
+    /// this source holds them (index reads see the projected item).
+    fn items(&self, range: &KeyRange, forward: bool) -> Box<dyn Iterator<Item = Item> + 'a> {
+        let lower = range.lower.as_ref().map(|v| v.as_slice());
+        let upper = range.upper.as_ref().map(|v| v.as_slice());
+        let table = self.table;
         match self.index {
-            None => item::decode(stored),
-            Some(index) => {
-                let bytes = self
-                    .table
+            None => {
+                let entries = table
                     .items
-                    .get(stored)
-                    .expect("index entries point at stored items");
-                index.project(&item::decode(bytes), &self.table.key_schema)
+                    .range(lower, upper)
+                    .map(|entry| item::decode(entry.item_bytes()));
+                if forward {
+                    Box::new(entries)
+                } else {
+                    Box::new(entries.rev())
+                }
+            }
+            Some(index) => {
+                let resolve = move |table_key: &[u8]| {
+                    let bytes = table
+                        .items
+                        .get(table_key)
+                        .expect("index entries point at stored items");
+                    index.project(&item::decode(bytes), &table.key_schema)
+                };
+                let entries = index
+                    .entries
+                    .range::<[u8], _>((lower, upper))
+                    .map(move |(_, table_key)| resolve(table_key));
+                if forward {
+                    Box::new(entries)
+                } else {
+                    Box::new(entries.rev())
+                }
             }
         }
     }
@@ -456,13 +476,7 @@ fn read_page(source: &Source<'_>, range: KeyRange, spec: &PageSpec<'_>) -> Page 
     if is_empty_range(&range.lower, &range.upper) || limit == Some(0) {
         return page;
     }
-    let bounds = (
-        range.lower.as_ref().map(|v| v.as_slice()),
-        range.upper.as_ref().map(|v| v.as_slice()),
-    );
-    let entries = source.entries().range::<[u8], _>(bounds);
-    let mut iterate = |stored: &[u8]| -> bool {
-        let decoded = source.resolve(stored);
+    for decoded in source.items(&range, forward) {
         page.read_bytes += item_size_bytes(&decoded);
         page.scanned += 1;
         let stop = limit.is_some_and(|l| page.scanned >= l) || page.read_bytes >= page_bytes;
@@ -479,19 +493,8 @@ fn read_page(source: &Source<'_>, range: KeyRange, spec: &PageSpec<'_>) -> Page 
                 });
             }
         }
-        stop
-    };
-    if forward {
-        for (_, stored) in entries {
-            if iterate(stored) {
-                break;
-            }
-        }
-    } else {
-        for (_, stored) in entries.rev() {
-            if iterate(stored) {
-                break;
-            }
+        if stop {
+            break;
         }
     }
     page

@@ -7,6 +7,7 @@ use crate::index::{Index, Projection};
 use crate::item::{self, Item, item_size_bytes};
 use crate::keys::{KeyAttribute, KeySchema, ScalarType};
 use crate::limits::{self, Limits};
+use crate::store::ItemStore;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +72,7 @@ pub struct Table {
     /// Set by DeleteTable: the table is DELETING until then, and gone after.
     pub deleted_at_ms: Option<u64>,
     /// Items by stored key (see `keys`), each in its stored encoding (see `item`).
-    pub items: BTreeMap<Box<[u8]>, Box<[u8]>>,
+    pub items: ItemStore,
     pub size_bytes: u64,
     /// Global and local secondary indexes, in definition order.
     pub indexes: Vec<Index>,
@@ -98,7 +99,7 @@ impl Table {
     }
 
     pub fn get(&self, key: &[u8]) -> Option<Item> {
-        self.items.get(key).map(|bytes| item::decode(bytes))
+        self.items.get(key).map(item::decode)
     }
 
     /// Stores or replaces an item, keeping sizes and indexes in step. Returns the index writes.
@@ -107,8 +108,8 @@ impl Table {
         let new_size = item_size_bytes(new_item) as u64;
         let old = self
             .items
-            .insert(key.clone(), encoded)
-            .map(|bytes| item::decode(&bytes));
+            .insert(&key, &encoded)
+            .map(|entry| item::decode(entry.item_bytes()));
         if let Some(old) = &old {
             self.size_bytes -= item_size_bytes(old) as u64;
         }
@@ -118,7 +119,11 @@ impl Table {
 
     /// Deletes an item, keeping sizes and indexes in step.
     pub fn delete(&mut self, key: &[u8]) -> (Option<Item>, IndexWrites) {
-        let Some(old) = self.items.remove(key).map(|bytes| item::decode(&bytes)) else {
+        let Some(old) = self
+            .items
+            .remove(key)
+            .map(|entry| item::decode(entry.item_bytes()))
+        else {
             return (None, Vec::new());
         };
         self.size_bytes -= item_size_bytes(&old) as u64;

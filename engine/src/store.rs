@@ -1,0 +1,140 @@
+//! Where a table's items live: one allocation per item, holding its stored key and its
+//! encoding, in an ordered set keyed by the stored key.
+//!
+//! A `BTreeMap<Box<[u8]>, Box<[u8]>>` costs two allocations and 32 bytes of node space per
+//! item; one entry of `[key length: u16][key][item]` costs one allocation and 16 bytes, which is
+//! what keeps 100,000 small items under 40 MiB of resident memory. Lookups build a probe entry
+//! holding only a key (a short allocation) rather than borrowing through an unsafe cast.
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
+pub struct Entry(Box<[u8]>);
+
+impl Entry {
+    pub fn new(key: &[u8], item: &[u8]) -> Entry {
+        let length = u16::try_from(key.len()).expect("stored keys are far below 64 KB");
+        let mut bytes = Vec::with_capacity(2 + key.len() + item.len());
+        bytes.extend_from_slice(&length.to_le_bytes());
+        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(item);
+        Entry(bytes.into_boxed_slice())
+    }
+
+    fn probe(key: &[u8]) -> Entry {
+        Entry::new(key, &[])
+    }
+
+    fn key_length(&self) -> usize {
+        usize::from(u16::from_le_bytes([self.0[0], self.0[1]]))
+    }
+
+    pub fn key(&self) -> &[u8] {
+        &self.0[2..2 + self.key_length()]
+    }
+
+    pub fn item_bytes(&self) -> &[u8] {
+        &self.0[2 + self.key_length()..]
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Entry) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Entry) -> Ordering {
+        self.key().cmp(other.key())
+    }
+}
+
+#[derive(Default)]
+pub struct ItemStore {
+    entries: BTreeSet<Entry>,
+}
+
+impl std::fmt::Debug for ItemStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ItemStore({} items)", self.entries.len())
+    }
+}
+
+fn probe_bound(bound: Bound<&[u8]>) -> Bound<Entry> {
+    match bound {
+        Bound::Included(key) => Bound::Included(Entry::probe(key)),
+        Bound::Excluded(key) => Bound::Excluded(Entry::probe(key)),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl ItemStore {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The encoding of the item stored under `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.entries.get(&Entry::probe(key)).map(Entry::item_bytes)
+    }
+
+    /// Stores `item` (an encoding) under `key`, returning what was there.
+    pub fn insert(&mut self, key: &[u8], item: &[u8]) -> Option<Entry> {
+        self.entries.replace(Entry::new(key, item))
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.entries.take(&Entry::probe(key))
+    }
+
+    /// Entries whose keys fall within the bounds, in key order. The caller makes sure the
+    /// range is not inverted.
+    pub fn range(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> std::collections::btree_set::Range<'_, Entry> {
+        self.entries.range((probe_bound(lower), probe_bound(upper)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_by_key_and_replaces() {
+        let mut store = ItemStore::default();
+        assert!(store.insert(b"b", b"2").is_none());
+        store.insert(b"a", b"1");
+        store.insert(b"ab", b"3");
+        assert_eq!(store.insert(b"b", b"4").unwrap().item_bytes(), b"2");
+        assert_eq!(store.get(b"b"), Some(&b"4"[..]));
+        let keys: Vec<&[u8]> = store
+            .range(Bound::Unbounded, Bound::Unbounded)
+            .map(Entry::key)
+            .collect();
+        assert_eq!(keys, vec![&b"a"[..], b"ab", b"b"]);
+        let some: Vec<&[u8]> = store
+            .range(Bound::Excluded(b"a"), Bound::Included(b"ab"))
+            .map(Entry::key)
+            .collect();
+        assert_eq!(some, vec![&b"ab"[..]]);
+        assert_eq!(store.remove(b"a").unwrap().item_bytes(), b"1");
+        assert_eq!(store.len(), 2);
+    }
+}
