@@ -28,21 +28,36 @@ enum Command {
         /// Region reported in table ARNs.
         #[arg(long, default_value = "us-east-1")]
         region: String,
+        /// Runtime worker threads; 1 runs everything on one thread (the engine is behind one
+        /// lock, so more threads mostly add wake-up and synchronisation costs).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        threads: u16,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, region } => serve(listen, region),
+        Command::Serve {
+            listen,
+            region,
+            threads,
+        } => serve(listen, region, threads),
     }
 }
 
-fn serve(listen: SocketAddr, region: String) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+fn serve(listen: SocketAddr, region: String, threads: u16) -> ExitCode {
+    let built = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(threads))
+            .enable_all()
+            .build()
+    };
+    let runtime = match built {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("dynasim: cannot start the runtime: {e}");

@@ -242,9 +242,14 @@ impl Engine {
             for write in writes {
                 match write {
                     Write::Put(key, item) => {
-                        let old_size = table.get(&key).as_ref().map_or(0, item_size_bytes);
+                        let old = table.get(&key);
+                        let old_size = old.as_ref().map_or(0, item_size_bytes);
                         units += write_units(old_size.max(item_size_bytes(&item)));
-                        units += table.put(key, &item).iter().map(|(_, _, u)| u).sum::<f64>();
+                        units += table
+                            .put(key, &item, old.as_ref())
+                            .iter()
+                            .map(|(_, _, u)| u)
+                            .sum::<f64>();
                     }
                     Write::Delete(key) => {
                         let (old, index_writes) = table.delete(&key);

@@ -184,7 +184,7 @@ impl Engine {
             return Err(failure(input, old));
         }
         let units = write_units(new_size.max(old.as_ref().map_or(0, item_size_bytes)));
-        let index_writes = table.put(key, &item);
+        let index_writes = table.put(key, &item, old.as_ref());
         let attributes = if input.return_values.as_deref() == Some("ALL_OLD") {
             old
         } else {
@@ -310,7 +310,7 @@ impl Engine {
         let mut index_writes = Vec::new();
         if existed || creates {
             table.check_index_keys(&new)?;
-            index_writes = table.put(key, &new);
+            index_writes = table.put(key, &new, old.as_ref());
         }
         let touched: Vec<ResolvedPath> = touched_paths(&actions);
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);

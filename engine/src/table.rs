@@ -102,19 +102,22 @@ impl Table {
         self.items.get(key).map(item::decode)
     }
 
-    /// Stores or replaces an item, keeping sizes and indexes in step. Returns the index writes.
-    pub fn put(&mut self, key: Box<[u8]>, new_item: &Item) -> IndexWrites {
+    /// Stores or replaces an item, keeping sizes and indexes in step. `old` is the item the
+    /// caller read under `key` (callers read it anyway, for conditions and return values).
+    /// Returns the index writes.
+    pub fn put(&mut self, key: Box<[u8]>, new_item: &Item, old: Option<&Item>) -> IndexWrites {
         let encoded = item::encode(new_item);
-        let new_size = item_size_bytes(new_item) as u64;
-        let old = self
-            .items
-            .insert(&key, &encoded)
-            .map(|entry| item::decode(entry.item_bytes()));
-        if let Some(old) = &old {
+        let replaced = self.items.insert(&key, &encoded);
+        assert_eq!(
+            replaced.is_some(),
+            old.is_some(),
+            "the caller's view of the old item is current"
+        );
+        if let Some(old) = old {
             self.size_bytes -= item_size_bytes(old) as u64;
         }
-        self.size_bytes += new_size;
-        self.update_indexes(&key, old.as_ref(), Some(new_item))
+        self.size_bytes += item_size_bytes(new_item) as u64;
+        self.update_indexes(&key, old, Some(new_item))
     }
 
     /// Deletes an item, keeping sizes and indexes in step.
