@@ -5,7 +5,7 @@
 //! these types only derive `serde`'s traits, and the server picks the format.
 
 use crate::item::Item;
-use crate::value::{RawValue, Value};
+use crate::value::RawValue;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -573,19 +573,4 @@ pub enum Request {
     BatchWriteItem(BatchWriteItemInput),
     Query(QueryInput),
     Scan(QueryInput),
-}
-
-/// Helpers for values in outputs.
-pub fn key_of(item: &Item, names: &[&str]) -> Item {
-    names
-        .iter()
-        .filter_map(|n| item.get(*n).map(|v| (n.to_string(), v.clone())))
-        .collect()
-}
-
-pub fn value_map(pairs: &[(&str, Value)]) -> Item {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
 }

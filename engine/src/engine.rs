@@ -142,15 +142,7 @@ impl Engine {
             throughput,
             indexes,
         } = table::validate_create(input)?;
-        if input
-            .stream_specification
-            .as_ref()
-            .is_some_and(|s| s.stream_enabled == Some(true))
-        {
-            return Err(Error::validation(
-                "dynasim does not implement DynamoDB Streams yet; see docs/compatibility.md",
-            ));
-        }
+        reject_streams(input.stream_specification.as_ref())?;
         if self.tables.contains_key(&name) {
             return Err(Error::table_already_exists(&name));
         }
@@ -308,15 +300,7 @@ impl Engine {
                 "dynasim does not implement GlobalSecondaryIndexUpdates, ReplicaUpdates or SSESpecification in UpdateTable yet; see docs/compatibility.md",
             ));
         }
-        if input
-            .stream_specification
-            .as_ref()
-            .is_some_and(|s| s.stream_enabled == Some(true))
-        {
-            return Err(Error::validation(
-                "dynasim does not implement DynamoDB Streams yet; see docs/compatibility.md",
-            ));
-        }
+        reject_streams(input.stream_specification.as_ref())?;
         if input.billing_mode.is_none()
             && input.provisioned_throughput.is_none()
             && input.table_class.is_none()
@@ -577,4 +561,14 @@ fn too_many_tags() -> Error {
         ErrorKind::LimitExceeded,
         "The number of tags on a resource exceeds the per-resource limit of 50",
     )
+}
+
+/// Streams are not implemented: enabling one is a clear error (docs/compatibility.md).
+fn reject_streams(specification: Option<&StreamSpecificationInput>) -> Result<()> {
+    if specification.is_some_and(|s| s.stream_enabled == Some(true)) {
+        return Err(Error::validation(
+            "dynasim does not implement DynamoDB Streams yet; see docs/compatibility.md",
+        ));
+    }
+    Ok(())
 }

@@ -6,9 +6,7 @@
 //! and ordered. DynamoDB propagates GSI writes asynchronously; here they are applied with the
 //! write (a later issue adds the lag), which is one of the states DynamoDB can show.
 
-use crate::api::{
-    IndexDescription, KeySchemaOutput, ProjectionOutput, ProvisionedThroughputDescription,
-};
+use crate::api::{IndexDescription, ProjectionOutput, ProvisionedThroughputDescription};
 use crate::item::{Item, item_size_bytes};
 use crate::keys::{KeySchema, encode_terminated};
 use crate::table::Throughput;
@@ -101,18 +99,8 @@ impl Index {
         writes
     }
 
-    pub fn describe(&self, table_arn: &str, table_schema: &KeySchema) -> IndexDescription {
-        let _ = table_schema;
-        let mut key_schema = vec![KeySchemaOutput {
-            attribute_name: self.key_schema.hash.name.clone(),
-            key_type: "HASH".into(),
-        }];
-        if let Some(range) = &self.key_schema.range {
-            key_schema.push(KeySchemaOutput {
-                attribute_name: range.name.clone(),
-                key_type: "RANGE".into(),
-            });
-        }
+    pub fn describe(&self, table_arn: &str) -> IndexDescription {
+        let key_schema = self.key_schema.describe();
         let (projection_type, non_key_attributes) = match &self.projection {
             Projection::All => ("ALL", None),
             Projection::KeysOnly => ("KEYS_ONLY", None),

@@ -151,22 +151,28 @@ fn failure(input: &WriteInput, old: Option<Item>) -> Error {
     Error::conditional_check_failed(if return_old { old } else { None })
 }
 
+/// The checks PutItem and DeleteItem share, in AWS's order, and their resolved condition.
+fn put_or_delete_condition(input: &WriteInput) -> Result<Option<ResolvedCondition>> {
+    check_common(input, &["NONE", "ALL_OLD"])?;
+    check_no_mixing(
+        &[
+            ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
+        &[("ConditionExpression", input.condition_expression.is_some())],
+    )?;
+    let mut placeholders = placeholders_for(
+        input,
+        &[("ConditionExpression", input.condition_expression.is_some())],
+    )?;
+    let condition = write_condition(input, &mut placeholders)?;
+    placeholders.finish()?;
+    Ok(condition)
+}
+
 impl Engine {
     pub(crate) fn put_item(&mut self, input: &WriteInput, now_ms: u64) -> Result<Response> {
-        check_common(input, &["NONE", "ALL_OLD"])?;
-        check_no_mixing(
-            &[
-                ("Expected", input.expected.is_some()),
-                ("ConditionalOperator", input.conditional_operator.is_some()),
-            ],
-            &[("ConditionExpression", input.condition_expression.is_some())],
-        )?;
-        let mut placeholders = placeholders_for(
-            input,
-            &[("ConditionExpression", input.condition_expression.is_some())],
-        )?;
-        let condition = write_condition(input, &mut placeholders)?;
-        placeholders.finish()?;
+        let condition = put_or_delete_condition(input)?;
         let Some(raw_item) = &input.item else {
             return Err(Error::required("Item"));
         };
@@ -201,20 +207,7 @@ impl Engine {
     }
 
     pub(crate) fn delete_item(&mut self, input: &WriteInput, now_ms: u64) -> Result<Response> {
-        check_common(input, &["NONE", "ALL_OLD"])?;
-        check_no_mixing(
-            &[
-                ("Expected", input.expected.is_some()),
-                ("ConditionalOperator", input.conditional_operator.is_some()),
-            ],
-            &[("ConditionExpression", input.condition_expression.is_some())],
-        )?;
-        let mut placeholders = placeholders_for(
-            input,
-            &[("ConditionExpression", input.condition_expression.is_some())],
-        )?;
-        let condition = write_condition(input, &mut placeholders)?;
-        placeholders.finish()?;
+        let condition = put_or_delete_condition(input)?;
         let Some(raw_key) = &input.key else {
             return Err(Error::required("Key"));
         };

@@ -307,3 +307,16 @@ impl KeySchema {
                 .is_none_or(|r| item.contains_key(&r.name))
     }
 }
+
+impl KeySchema {
+    /// The key schema as DescribeTable shows it: HASH first, then RANGE.
+    pub fn describe(&self) -> Vec<crate::api::KeySchemaOutput> {
+        let element = |attribute: &KeyAttribute, key_type: &str| crate::api::KeySchemaOutput {
+            attribute_name: attribute.name.clone(),
+            key_type: key_type.into(),
+        };
+        let mut described = vec![element(&self.hash, "HASH")];
+        described.extend(self.range.iter().map(|r| element(r, "RANGE")));
+        described
+    }
+}

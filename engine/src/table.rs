@@ -169,16 +169,7 @@ impl Table {
 
     pub fn describe(&self, now_ms: u64, limits: &Limits) -> TableDescription {
         let status = self.status(now_ms, limits);
-        let mut key_schema = vec![KeySchemaOutput {
-            attribute_name: self.key_schema.hash.name.clone(),
-            key_type: "HASH".into(),
-        }];
-        if let Some(range) = &self.key_schema.range {
-            key_schema.push(KeySchemaOutput {
-                attribute_name: range.name.clone(),
-                key_type: "RANGE".into(),
-            });
-        }
+        let key_schema = self.key_schema.describe();
         TableDescription {
             attribute_definitions: self
                 .attribute_definitions
@@ -226,7 +217,7 @@ impl Table {
             .indexes
             .iter()
             .filter(|i| i.global == global)
-            .map(|i| i.describe(&self.arn, &self.key_schema))
+            .map(|i| i.describe(&self.arn))
             .collect();
         (!described.is_empty()).then_some(described)
     }

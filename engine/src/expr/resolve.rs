@@ -345,26 +345,10 @@ impl Placeholders {
     }
 }
 
-/// The type names AWS prints in operand-type messages.
-pub fn long_type_name(value_type: ValueType) -> &'static str {
-    match value_type {
-        ValueType::S => "S",
-        ValueType::N => "N",
-        ValueType::B => "B",
-        ValueType::Bool => "BOOL",
-        ValueType::Null => "NULL",
-        ValueType::M => "M",
-        ValueType::L => "L",
-        ValueType::Ss => "SS",
-        ValueType::Ns => "NS",
-        ValueType::Bs => "BS",
-    }
-}
-
 fn incorrect_operand_type(kind: ExpressionKind, function: &str, value_type: ValueType) -> Error {
     kind.error(format!(
         "Incorrect operand type for operator or function; operator or function: {function}, operand type: {}",
-        long_type_name(value_type)
+        value_type.name()
     ))
 }
 
