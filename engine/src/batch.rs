@@ -189,7 +189,7 @@ impl Engine {
         }
         enum Write {
             Put(Box<[u8]>, Item),
-            Delete(Box<[u8]>),
+            Delete(Box<[u8]>, Item),
         }
         let mut plans: Vec<(String, Vec<Write>)> = Vec::new();
         for (name, requests) in request_items {
@@ -215,7 +215,7 @@ impl Engine {
                             return Err(Error::required("Key"));
                         };
                         let key_item = check_item(raw)?;
-                        Write::Delete(table.key_schema.key_parameter(&key_item)?)
+                        Write::Delete(table.key_schema.key_parameter(&key_item)?, key_item)
                     }
                     _ => {
                         return Err(Error::validation(
@@ -224,7 +224,7 @@ impl Engine {
                     }
                 };
                 let key = match &write {
-                    Write::Put(k, _) | Write::Delete(k) => k.clone(),
+                    Write::Put(k, _) | Write::Delete(k, _) => k.clone(),
                 };
                 if !seen.insert(key) {
                     return Err(duplicates());
@@ -236,10 +236,21 @@ impl Engine {
         let capacity_mode =
             ReturnConsumedCapacity::parse(input.return_consumed_capacity.as_deref());
         let mut capacities = Vec::new();
+        let want_metrics = input.return_item_collection_metrics.as_deref() == Some("SIZE");
+        let mut metrics: BTreeMap<String, Vec<crate::api::ItemCollectionMetrics>> = BTreeMap::new();
         for (name, writes) in plans {
             let table = self.tables.get_mut(&name).expect("validated above");
             let mut units = 0.0;
+            // Partition keys whose item collections this batch touched, for the metrics.
+            let mut collections = Vec::new();
             for write in writes {
+                let hash_name = &table.key_schema.hash.name;
+                let hash_value = match &write {
+                    Write::Put(_, item) | Write::Delete(_, item) => item[hash_name].clone(),
+                };
+                if !collections.contains(&hash_value) {
+                    collections.push(hash_value);
+                }
                 match write {
                     Write::Put(key, item) => {
                         let old = table.get(&key);
@@ -251,7 +262,7 @@ impl Engine {
                             .map(|(_, _, u)| u)
                             .sum::<f64>();
                     }
-                    Write::Delete(key) => {
+                    Write::Delete(key, _) => {
                         let (old, index_writes) = table.delete(&key);
                         units += write_units(old.as_ref().map_or(0, item_size_bytes));
                         units += index_writes.iter().map(|(_, _, u)| u).sum::<f64>();
@@ -259,12 +270,21 @@ impl Engine {
                 }
             }
             capacities.extend(capacity_mode.report(&table.name, units, false));
+            if want_metrics {
+                let table_metrics: Vec<_> = collections
+                    .iter()
+                    .filter_map(|h| table.item_collection_metrics(h))
+                    .collect();
+                if !table_metrics.is_empty() {
+                    metrics.insert(table.name.clone(), table_metrics);
+                }
+            }
         }
         Ok(Response::BatchWriteItem(BatchWriteItemOutput {
             unprocessed_items: BTreeMap::new(),
             consumed_capacity: (capacity_mode != ReturnConsumedCapacity::None)
                 .then_some(capacities),
-            item_collection_metrics: None,
+            item_collection_metrics: want_metrics.then_some(metrics),
         }))
     }
 }

@@ -151,6 +151,19 @@ fn failure(input: &WriteInput, old: Option<Item>) -> Error {
     Error::conditional_check_failed(if return_old { old } else { None })
 }
 
+/// ItemCollectionMetrics for a single-item write, when asked for and when the table keeps
+/// item collections.
+fn collection_metrics(
+    input: &WriteInput,
+    table: &crate::table::Table,
+    key_item: &Item,
+) -> Option<ItemCollectionMetrics> {
+    if input.return_item_collection_metrics.as_deref() != Some("SIZE") {
+        return None;
+    }
+    table.item_collection_metrics(key_item.get(&table.key_schema.hash.name)?)
+}
+
 /// The checks PutItem and DeleteItem share, in AWS's order, and their resolved condition.
 fn put_or_delete_condition(input: &WriteInput) -> Result<Option<ResolvedCondition>> {
     check_common(input, &["NONE", "ALL_OLD"])?;
@@ -202,6 +215,7 @@ impl Engine {
                 input.return_consumed_capacity.as_deref(),
             )
             .report_write(&table.name, units, &index_writes),
+            item_collection_metrics: collection_metrics(input, table, &item),
             ..ItemOutput::default()
         }))
     }
@@ -232,6 +246,7 @@ impl Engine {
                 input.return_consumed_capacity.as_deref(),
             )
             .report_write(&table.name, units, &index_writes),
+            item_collection_metrics: collection_metrics(input, table, &key_item),
             ..ItemOutput::default()
         }))
     }
@@ -322,6 +337,7 @@ impl Engine {
                 input.return_consumed_capacity.as_deref(),
             )
             .report_write(&table.name, units, &index_writes),
+            item_collection_metrics: collection_metrics(input, table, &key_item),
             ..ItemOutput::default()
         }))
     }

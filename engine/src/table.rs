@@ -163,6 +163,43 @@ impl Table {
         Ok(())
     }
 
+    /// ItemCollectionMetrics for the collection of `hash_value`, when the table has local
+    /// secondary indexes (only then does DynamoDB keep item collections): the collection's
+    /// items and their LSI entries, as a range of whole gigabytes.
+    pub fn item_collection_metrics(
+        &self,
+        hash_value: &crate::value::Value,
+    ) -> Option<crate::api::ItemCollectionMetrics> {
+        if !self.indexes.iter().any(|i| !i.global) {
+            return None;
+        }
+        let prefix = self.key_schema.partition_prefix(hash_value);
+        let end = crate::keys::prefix_end(&prefix);
+        let upper = end
+            .as_deref()
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let mut bytes = 0usize;
+        for entry in self.items.range(std::ops::Bound::Included(&prefix), upper) {
+            let stored = item::decode(entry.item_bytes());
+            bytes += item_size_bytes(&stored);
+            for index in self
+                .indexes
+                .iter()
+                .filter(|i| !i.global && i.key_schema.covers(&stored))
+            {
+                bytes += item_size_bytes(&index.project(&stored, &self.key_schema));
+            }
+        }
+        let gigabytes = (bytes as f64 / (1u64 << 30) as f64).floor();
+        let key = [(self.key_schema.hash.name.clone(), hash_value.clone())]
+            .into_iter()
+            .collect();
+        Some(crate::api::ItemCollectionMetrics {
+            item_collection_key: key,
+            size_estimate_range_gb: [gigabytes, gigabytes + 1.0],
+        })
+    }
+
     pub fn index(&self, name: &str) -> Option<&Index> {
         self.indexes.iter().find(|i| i.name == name)
     }

@@ -112,3 +112,16 @@ def test_index_errors(client, indexed):
                  GlobalSecondaryIndexes=[{"IndexName": "gsi1", "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}],
                                           "Projection": {"ProjectionType": "ALL"}, "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}],
                  BillingMode="PAY_PER_REQUEST")
+
+
+def test_item_collection_metrics(client, indexed, table):
+    r = client.put_item(TableName=indexed, Item={"pk": {"S": "c"}, "sk": {"S": "1"}, "created": {"N": "1"}}, ReturnItemCollectionMetrics="SIZE")
+    assert r["ItemCollectionMetrics"] == {"ItemCollectionKey": {"pk": {"S": "c"}}, "SizeEstimateRangeGB": [0.0, 1.0]}
+    r = client.delete_item(TableName=indexed, Key={"pk": {"S": "c"}, "sk": {"S": "1"}}, ReturnItemCollectionMetrics="SIZE")
+    assert r["ItemCollectionMetrics"]["ItemCollectionKey"] == {"pk": {"S": "c"}}
+    r = client.batch_write_item(RequestItems={indexed: [{"PutRequest": {"Item": {"pk": {"S": "d"}, "sk": {"S": "1"}}}}]},
+                                ReturnItemCollectionMetrics="SIZE")
+    assert r["ItemCollectionMetrics"][indexed][0]["ItemCollectionKey"] == {"pk": {"S": "d"}}
+    # Tables without local secondary indexes keep no item collections.
+    r = client.put_item(TableName=table, Item={"pk": {"S": "c"}, "sk": {"S": "1"}}, ReturnItemCollectionMetrics="SIZE")
+    assert "ItemCollectionMetrics" not in r
