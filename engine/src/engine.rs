@@ -410,6 +410,7 @@ impl Engine {
         if let Some(protection) = input.deletion_protection_enabled {
             table.deletion_protection = protection;
         }
+        table.updating_until_ms = now_ms + limits.table_updating_ms;
         let mut description = table.describe(now_ms, &limits);
         description.table_status = Status::Updating.name().into();
         Ok(Response::Table(Box::new(TableOutput {

@@ -83,6 +83,8 @@ pub struct Limits {
     pub page_size_bytes_max: usize,
     /// How long a new table stays CREATING, in milliseconds of the caller's clock.
     pub table_creating_ms: u64,
+    /// How long a table stays UPDATING after UpdateTable.
+    pub table_updating_ms: u64,
     /// How long a deleted table stays DELETING before its name is free again.
     pub table_deleting_ms: u64,
 }
@@ -92,6 +94,7 @@ impl Default for Limits {
         Limits {
             page_size_bytes_max: 1024 * 1024,
             table_creating_ms: 0,
+            table_updating_ms: 0,
             table_deleting_ms: 0,
         }
     }
