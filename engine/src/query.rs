@@ -405,6 +405,9 @@ struct PageSpec<'a> {
 struct Source<'a> {
     table: &'a Table,
     index: Option<&'a Index>,
+    /// Read whole items through the index: an LSI asked for attributes it does not project
+    /// fetches them from the table, as DynamoDB does.
+    fetch_from_table: bool,
 }
 
 impl<'a> Source<'a> {
@@ -414,6 +417,7 @@ impl<'a> Source<'a> {
         let lower = range.lower.as_ref().map(|v| v.as_slice());
         let upper = range.upper.as_ref().map(|v| v.as_slice());
         let table = self.table;
+        let fetch_from_table = self.fetch_from_table;
         match self.index {
             None => {
                 let entries = table
@@ -432,7 +436,12 @@ impl<'a> Source<'a> {
                         .items
                         .get(table_key)
                         .expect("index entries point at stored items");
-                    index.project(&item::decode(bytes), &table.key_schema)
+                    let item = item::decode(bytes);
+                    if fetch_from_table {
+                        item
+                    } else {
+                        index.project(&item, &table.key_schema)
+                    }
                 };
                 let entries = index
                     .entries
@@ -794,7 +803,23 @@ impl Engine {
             projection: projection.as_deref(),
             count_only,
         };
-        let page = read_page(&Source { table, index }, range, &spec);
+        let fetch_from_table = index.is_some_and(|index| {
+            !index.global
+                && (input.select.as_deref() == Some("ALL_ATTRIBUTES")
+                    || projection
+                        .iter()
+                        .flatten()
+                        .any(|path| !index.projects(path.top(), &table.key_schema)))
+        });
+        let page = read_page(
+            &Source {
+                table,
+                index,
+                fetch_from_table,
+            },
+            range,
+            &spec,
+        );
         let consistent = input.consistent_read.unwrap_or(false);
         let units = read_units(page.read_bytes, consistent);
         Ok(Response::Query(QueryOutput {

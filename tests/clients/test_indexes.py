@@ -87,6 +87,13 @@ def test_lsi_query_and_capacity(client, indexed):
                           ExpressionAttributeValues={":p": {"S": "p"}}, ConsistentRead=True)
     assert [i["created"]["N"] for i in result["Items"]] == ["10", "20", "30"]
     assert set(result["Items"][0]) == {"pk", "sk", "created"}
+    # An LSI fetches what it does not project from the table.
+    everything = client.query(TableName=indexed, IndexName="by_created", KeyConditionExpression="pk = :p",
+                              ExpressionAttributeValues={":p": {"S": "p"}}, Select="ALL_ATTRIBUTES")
+    assert everything["Items"][0]["body"] == {"S": "b"}
+    some = client.query(TableName=indexed, IndexName="by_created", KeyConditionExpression="pk = :p",
+                        ExpressionAttributeValues={":p": {"S": "p"}}, ProjectionExpression="title, created")
+    assert some["Items"][0] == {"title": {"S": "t"}, "created": {"N": "10"}}
 
 
 def test_index_errors(client, indexed):
