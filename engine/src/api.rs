@@ -98,13 +98,22 @@ pub struct UpdateTableInput {
     pub attribute_definitions: Option<Vec<AttributeDefinition>>,
     pub billing_mode: Option<String>,
     pub provisioned_throughput: Option<ProvisionedThroughputInput>,
-    pub global_secondary_index_updates: Option<Vec<serde::de::IgnoredAny>>,
+    pub global_secondary_index_updates: Option<Vec<GlobalSecondaryIndexUpdate>>,
     pub stream_specification: Option<StreamSpecificationInput>,
     #[serde(rename = "SSESpecification")]
     pub sse_specification: Option<serde::de::IgnoredAny>,
     pub replica_updates: Option<Vec<serde::de::IgnoredAny>>,
     pub table_class: Option<String>,
     pub deletion_protection_enabled: Option<bool>,
+}
+
+/// One entry of UpdateTable's GlobalSecondaryIndexUpdates: exactly one of its members.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct GlobalSecondaryIndexUpdate {
+    pub create: Option<IndexInput>,
+    pub update: Option<IndexInput>,
+    pub delete: Option<IndexInput>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]

@@ -200,6 +200,45 @@ impl Table {
         })
     }
 
+    /// Adds a global secondary index to a table that has items: every item that carries the
+    /// index's key attributes with valid values is indexed; items whose values the index key
+    /// schema rejects are skipped, as DynamoDB's backfill skips them.
+    pub fn add_index(&mut self, mut index: Index) {
+        let entries: Vec<(Box<[u8]>, Item)> = self
+            .items
+            .range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
+            .map(|entry| (entry.key().into(), item::decode(entry.item_bytes())))
+            .collect();
+        for (key, stored) in entries {
+            if index
+                .key_schema
+                .check_index_attributes(&stored, &index.name)
+                .is_ok()
+            {
+                index.update(&key, None, Some(&stored), &self.key_schema);
+            }
+        }
+        self.indexes.push(index);
+    }
+
+    /// Attribute definitions still used by the table's or an index's key schema.
+    pub fn prune_attribute_definitions(&mut self) {
+        let used = |name: &str| {
+            self.key_schema.is_key_attribute(name)
+                || self
+                    .indexes
+                    .iter()
+                    .any(|i| i.key_schema.is_key_attribute(name))
+        };
+        let kept: Vec<(String, ScalarType)> = self
+            .attribute_definitions
+            .iter()
+            .filter(|(n, _)| used(n))
+            .cloned()
+            .collect();
+        self.attribute_definitions = kept;
+    }
+
     pub fn index(&self, name: &str) -> Option<&Index> {
         self.indexes.iter().find(|i| i.name == name)
     }
@@ -685,71 +724,18 @@ fn validate_indexes(
                 "Duplicate index name: {name}"
             )));
         }
-        let key_schema = index_key_schema(
-            input_index.key_schema.as_deref().expect("checked"),
+        let index = build_index(
+            global,
+            input_index,
+            name,
             defined,
-            &name,
+            table_schema,
+            billing_mode,
         )?;
-        if !global {
-            if table_schema.range.is_none() {
-                return Err(Error::invalid_parameter(
-                    "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
-                ));
-            }
-            if key_schema.hash != table_schema.hash {
-                return Err(Error::invalid_parameter(format!(
-                    "Index KeySchema does not have the same leading hash key as table KeySchema for index: {name}. index hash key: {}, table hash key: {}",
-                    key_schema.hash.name, table_schema.hash.name
-                )));
-            }
-            if key_schema.range.is_none() {
-                return Err(Error::invalid_parameter(format!(
-                    "Index KeySchema does not have a range key for index: {name}"
-                )));
-            }
-        }
-        let projection = index_projection(input_index.projection.as_ref().expect("checked"))?;
-        if let Projection::Include(names) = &projection {
+        if let Projection::Include(names) = &index.projection {
             projected_count += names.len();
         }
-        let throughput = match (global, billing_mode, &input_index.provisioned_throughput) {
-            (true, BillingMode::Provisioned, Some(t)) => {
-                let mut errors = ConstraintErrors::new();
-                check_throughput(
-                    &mut errors,
-                    t,
-                    "globalSecondaryIndexes.member.provisionedThroughput",
-                );
-                errors.into_result()?;
-                Some(Throughput {
-                    read_capacity_units: t.read_capacity_units.expect("checked") as u64,
-                    write_capacity_units: t.write_capacity_units.expect("checked") as u64,
-                    last_increase_ms: None,
-                    last_decrease_ms: None,
-                    decreases_today: 0,
-                })
-            }
-            (true, BillingMode::Provisioned, None) => {
-                return Err(Error::invalid_parameter(format!(
-                    "ProvisionedThroughput must be specified for index: {name}"
-                )));
-            }
-            (true, BillingMode::PayPerRequest, Some(_)) => {
-                return Err(Error::invalid_parameter(format!(
-                    "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
-                )));
-            }
-            _ => None,
-        };
-        indexes.push(Index {
-            name,
-            global,
-            key_schema,
-            projection,
-            throughput,
-            entries: BTreeMap::new(),
-            size_bytes: 0,
-        });
+        indexes.push(index);
     }
     if projected_count > limits::PROJECTED_ATTRIBUTE_COUNT_MAX {
         return Err(Error::invalid_parameter(format!(
@@ -758,4 +744,78 @@ fn validate_indexes(
         )));
     }
     Ok(indexes)
+}
+
+/// One index from its definition, checked against the table: key schema (LSIs share the
+/// table's partition key and need a sort key), projection, and GSI throughput by billing mode.
+pub fn build_index(
+    global: bool,
+    input_index: &IndexInput,
+    name: String,
+    defined: &BTreeMap<String, ScalarType>,
+    table_schema: &KeySchema,
+    billing_mode: BillingMode,
+) -> Result<Index> {
+    let key_schema = index_key_schema(
+        input_index.key_schema.as_deref().expect("checked"),
+        defined,
+        &name,
+    )?;
+    if !global {
+        if table_schema.range.is_none() {
+            return Err(Error::invalid_parameter(
+                "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+            ));
+        }
+        if key_schema.hash != table_schema.hash {
+            return Err(Error::invalid_parameter(format!(
+                "Index KeySchema does not have the same leading hash key as table KeySchema for index: {name}. index hash key: {}, table hash key: {}",
+                key_schema.hash.name, table_schema.hash.name
+            )));
+        }
+        if key_schema.range.is_none() {
+            return Err(Error::invalid_parameter(format!(
+                "Index KeySchema does not have a range key for index: {name}"
+            )));
+        }
+    }
+    let projection = index_projection(input_index.projection.as_ref().expect("checked"))?;
+    let throughput = match (global, billing_mode, &input_index.provisioned_throughput) {
+        (true, BillingMode::Provisioned, Some(t)) => {
+            let mut errors = ConstraintErrors::new();
+            check_throughput(
+                &mut errors,
+                t,
+                "globalSecondaryIndexes.member.provisionedThroughput",
+            );
+            errors.into_result()?;
+            Some(Throughput {
+                read_capacity_units: t.read_capacity_units.expect("checked") as u64,
+                write_capacity_units: t.write_capacity_units.expect("checked") as u64,
+                last_increase_ms: None,
+                last_decrease_ms: None,
+                decreases_today: 0,
+            })
+        }
+        (true, BillingMode::Provisioned, None) => {
+            return Err(Error::invalid_parameter(format!(
+                "ProvisionedThroughput must be specified for index: {name}"
+            )));
+        }
+        (true, BillingMode::PayPerRequest, Some(_)) => {
+            return Err(Error::invalid_parameter(format!(
+                "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+            )));
+        }
+        _ => None,
+    };
+    Ok(Index {
+        name,
+        global,
+        key_schema,
+        projection,
+        throughput,
+        entries: BTreeMap::new(),
+        size_bytes: 0,
+    })
 }

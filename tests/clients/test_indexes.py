@@ -132,3 +132,37 @@ def test_item_collection_metrics(client, indexed, table):
     # Tables without local secondary indexes keep no item collections.
     r = client.put_item(TableName=table, Item={"pk": {"S": "c"}, "sk": {"S": "1"}}, ReturnItemCollectionMetrics="SIZE")
     assert "ItemCollectionMetrics" not in r
+
+
+def test_add_and_remove_a_gsi_on_a_table_with_items(client, table):
+    for i in range(5):
+        client.put_item(TableName=table, Item={"pk": {"S": f"p{i}"}, "sk": {"S": "x"}, "team": {"S": "a" if i < 3 else "b"}})
+    # A value the new index key cannot hold is skipped by the backfill.
+    client.put_item(TableName=table, Item={"pk": {"S": "odd"}, "sk": {"S": "x"}, "team": {"N": "7"}})
+    create = {"Create": {"IndexName": "by_team", "KeySchema": [{"AttributeName": "team", "KeyType": "HASH"}],
+                         "Projection": {"ProjectionType": "KEYS_ONLY"}}}
+    expect_error(client.update_table, "ValidationException", contains="Some index key attributes are not defined in AttributeDefinitions",
+                 TableName=table, GlobalSecondaryIndexUpdates=[create])
+    expect_error(client.update_table, "LimitExceededException", contains="Only 1 online index can be created or deleted",
+                 TableName=table, AttributeDefinitions=[{"AttributeName": "team", "AttributeType": "S"}],
+                 GlobalSecondaryIndexUpdates=[create, {"Create": {**create["Create"], "IndexName": "by_team2"}}])
+    client.update_table(TableName=table, AttributeDefinitions=[{"AttributeName": "team", "AttributeType": "S"}],
+                        GlobalSecondaryIndexUpdates=[create])
+    client.get_waiter("table_exists").wait(TableName=table)
+    described = client.describe_table(TableName=table)["Table"]
+    assert described["GlobalSecondaryIndexes"][0]["IndexName"] == "by_team"
+    assert described["GlobalSecondaryIndexes"][0]["ItemCount"] == 5
+    assert {"AttributeName": "team", "AttributeType": "S"} in described["AttributeDefinitions"]
+    result = client.query(TableName=table, IndexName="by_team", KeyConditionExpression="team = :t", ExpressionAttributeValues={":t": {"S": "a"}})
+    assert result["Count"] == 3
+    # After the index exists, writes must respect its key type.
+    expect_error(client.put_item, "ValidationException", contains="Type mismatch for Index Key team",
+                 TableName=table, Item={"pk": {"S": "new"}, "sk": {"S": "x"}, "team": {"N": "1"}})
+    client.update_table(TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_team"}}])
+    described = client.describe_table(TableName=table)["Table"]
+    assert "GlobalSecondaryIndexes" not in described
+    assert all(d["AttributeName"] != "team" for d in described["AttributeDefinitions"])
+    expect_error(client.query, "ValidationException", "The table does not have the specified index: by_team",
+                 TableName=table, IndexName="by_team", KeyConditionExpression="team = :t", ExpressionAttributeValues={":t": {"S": "a"}})
+    expect_error(client.update_table, "ResourceNotFoundException", TableName=table,
+                 GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_team"}}])
