@@ -5,26 +5,10 @@ use dynasim_engine::Config;
 use dynasim_server::{HttpRequest, HttpResponse, Service};
 use std::io::{Read, Write};
 
-const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000000000000000000000000000000000000000000000000000000000000000";
 const NOW_MS: u64 = 1_795_000_000_000;
 
 fn request(operation: &str, body: &str) -> HttpRequest {
-    HttpRequest {
-        method: "POST".into(),
-        path: "/".into(),
-        query: None,
-        headers: vec![
-            ("content-type".into(), "application/x-amz-json-1.0".into()),
-            (
-                "x-amz-target".into(),
-                format!("DynamoDB_20120810.{operation}"),
-            ),
-            ("x-amz-date".into(), "20261124T120000Z".into()),
-            ("authorization".into(), AUTH.into()),
-            ("host".into(), "localhost:8000".into()),
-        ],
-        body: body.as_bytes().to_vec(),
-    }
+    dynasim_server::fuzzing::request(operation, body.as_bytes())
 }
 
 fn call(service: &Service, operation: &str, body: &str) -> HttpResponse {
