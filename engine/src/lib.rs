@@ -18,6 +18,7 @@ pub mod keys;
 pub mod limits;
 pub mod number;
 pub mod query;
+pub mod replication;
 pub mod store;
 pub mod table;
 pub mod value;
