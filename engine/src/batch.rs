@@ -3,7 +3,8 @@
 
 use crate::api::*;
 use crate::capacity::{ReturnConsumedCapacity, read_units, write_units};
-use crate::engine::Engine;
+use crate::engine::{Engine, table_name_of};
+use crate::table::WriteContext;
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::expr::eval::project;
 use crate::item::{Item, item_size_bytes};
@@ -20,7 +21,7 @@ fn duplicates() -> Error {
 
 impl Engine {
     pub(crate) fn batch_get_item(
-        &self,
+        &mut self,
         input: &BatchGetItemInput,
         now_ms: u64,
     ) -> Result<Response> {
@@ -93,14 +94,17 @@ impl Engine {
                 }
                 keys.push((key, key_item));
             }
-            plans.push((name, entry, table, projection, keys));
+            plans.push((name, entry, table_name_of(name).to_string(), projection, keys));
         }
         let capacity_mode =
             ReturnConsumedCapacity::parse(input.return_consumed_capacity.as_deref());
         let mut output = BatchGetItemOutput::default();
         let mut capacities = Vec::new();
         let mut response_bytes = 0usize;
-        for (name, entry, table, projection, keys) in plans {
+        let total: usize = plans.iter().map(|p| p.4.len()).sum();
+        let mut throttled = 0;
+        let mut last_throttle = None;
+        for (name, entry, plain, projection, keys) in plans {
             let consistent = entry.consistent_read.unwrap_or(false);
             let mut units = 0.0;
             let mut found = Vec::new();
@@ -110,9 +114,28 @@ impl Engine {
                     unprocessed.push(key_item);
                     continue;
                 }
-                let item = table.get(&key);
+                if let Err(error) =
+                    self.admit(&plain, &key, false, read_units(0, consistent), None, now_ms)
+                {
+                    throttled += 1;
+                    last_throttle = Some(error);
+                    unprocessed.push(key_item);
+                    continue;
+                }
+                let zone = if consistent {
+                    None
+                } else {
+                    self.realism.read_zone(&plain)
+                };
+                let (table, _) = self.table_and_limits(&plain);
+                let item = match zone {
+                    Some(zone) => table.get_from(zone, &key, now_ms),
+                    None => table.get(&key),
+                };
                 let size = item.as_ref().map_or(0, item_size_bytes);
-                units += read_units(size, consistent);
+                let item_units = read_units(size, consistent);
+                units += item_units;
+                let returned = u64::from(item.is_some());
                 if let Some(item) = item {
                     let item = match &projection {
                         Some(paths) => project(&item, paths),
@@ -121,6 +144,7 @@ impl Engine {
                     response_bytes += item_size_bytes(&item);
                     found.push(item);
                 }
+                self.charge(&plain, &key, false, item_units, &[], returned, now_ms);
             }
             output.responses.insert(name.clone(), found);
             if !unprocessed.is_empty() {
@@ -135,7 +159,12 @@ impl Engine {
                     },
                 );
             }
-            capacities.extend(capacity_mode.report(&table.name, units, true));
+            capacities.extend(capacity_mode.report(&self.tables[&plain].name, units, true));
+        }
+        if throttled == total
+            && let Some(error) = last_throttle
+        {
+            return Err(error);
         }
         if capacity_mode != ReturnConsumedCapacity::None {
             output.consumed_capacity = Some(capacities);
@@ -238,12 +267,35 @@ impl Engine {
         let mut capacities = Vec::new();
         let want_metrics = input.return_item_collection_metrics.as_deref() == Some("SIZE");
         let mut metrics: BTreeMap<String, Vec<crate::api::ItemCollectionMetrics>> = BTreeMap::new();
+        // Writes a throttle turned away go back as UnprocessedItems; if all were, the batch
+        // fails with the throttling error (as DynamoDB does).
+        let mut unprocessed: BTreeMap<String, Vec<WriteRequestOutput>> = BTreeMap::new();
+        let mut throttled = 0;
+        let mut last_throttle = None;
         for (name, writes) in plans {
-            let table = self.tables.get_mut(&name).expect("validated above");
             let mut units = 0.0;
             // Partition keys whose item collections this batch touched, for the metrics.
             let mut collections = Vec::new();
             for write in writes {
+                let key = match &write {
+                    Write::Put(k, _) | Write::Delete(k, _) => k.clone(),
+                };
+                if let Err(error) = self.admit(&name, &key, true, 1.0, None, now_ms) {
+                    throttled += 1;
+                    last_throttle = Some(error);
+                    unprocessed.entry(name.clone()).or_default().push(match write {
+                        Write::Put(_, item) => WriteRequestOutput::PutRequest { item },
+                        Write::Delete(_, key) => WriteRequestOutput::DeleteRequest { key },
+                    });
+                    continue;
+                }
+                let lags = self.realism.lags(&name);
+                let (table, limits) = self.table_and_limits(&name);
+                let context = WriteContext {
+                    now_ms,
+                    lags,
+                    limits,
+                };
                 let hash_name = &table.key_schema.hash.name;
                 let hash_value = match &write {
                     Write::Put(_, item) | Write::Delete(_, item) => item[hash_name].clone(),
@@ -251,24 +303,22 @@ impl Engine {
                 if !collections.contains(&hash_value) {
                     collections.push(hash_value);
                 }
-                match write {
+                let (write_units_used, index_writes) = match write {
                     Write::Put(key, item) => {
                         let old = table.get(&key);
                         let old_size = old.as_ref().map_or(0, item_size_bytes);
-                        units += write_units(old_size.max(item_size_bytes(&item)));
-                        units += table
-                            .put(key, &item, old.as_ref())
-                            .iter()
-                            .map(|(_, _, u)| u)
-                            .sum::<f64>();
+                        let used = write_units(old_size.max(item_size_bytes(&item)));
+                        (used, table.put(key, &item, old.as_ref(), &context))
                     }
                     Write::Delete(key, _) => {
-                        let (old, index_writes) = table.delete(&key);
-                        units += write_units(old.as_ref().map_or(0, item_size_bytes));
-                        units += index_writes.iter().map(|(_, _, u)| u).sum::<f64>();
+                        let (old, index_writes) = table.delete(&key, &context);
+                        (write_units(old.as_ref().map_or(0, item_size_bytes)), index_writes)
                     }
-                }
+                };
+                units += write_units_used + index_writes.iter().map(|(_, _, u)| u).sum::<f64>();
+                self.charge_write(&name, &key, write_units_used, &index_writes, now_ms);
             }
+            let table = &self.tables[&name];
             capacities.extend(capacity_mode.report(&table.name, units, false));
             if want_metrics {
                 let table_metrics: Vec<_> = collections
@@ -280,8 +330,13 @@ impl Engine {
                 }
             }
         }
+        if throttled == total
+            && let Some(error) = last_throttle
+        {
+            return Err(error);
+        }
         Ok(Response::BatchWriteItem(BatchWriteItemOutput {
-            unprocessed_items: BTreeMap::new(),
+            unprocessed_items: unprocessed,
             consumed_capacity: (capacity_mode != ReturnConsumedCapacity::None)
                 .then_some(capacities),
             item_collection_metrics: want_metrics.then_some(metrics),

@@ -7,6 +7,9 @@ use crate::api::*;
 use crate::error::{ConstraintErrors, Error, ErrorKind, Result};
 use crate::limits::{self, Limits};
 use crate::table::{self, BillingMode, Status, Table};
+use crate::metrics::{Counters, Series};
+use crate::profile::{Profile, Realism};
+use crate::throughput::{Admission, Capacity, Limit, throttle_error};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
@@ -32,6 +35,10 @@ impl Default for Config {
 #[derive(Debug, Default)]
 pub struct Engine {
     pub(crate) config: Config,
+    /// The realism profile in force and its seeded draws (nothing by default).
+    pub(crate) realism: Realism,
+    /// Account-level series (UserErrors, SystemErrors are published per account).
+    pub account_metrics: Series,
     pub(crate) tables: BTreeMap<String, Table>,
     /// Counts tables ever created; feeds deterministic table ids.
     table_sequence: u64,
@@ -51,8 +58,207 @@ impl Engine {
     pub fn new(config: Config) -> Engine {
         Engine {
             config,
+            realism: Realism::default(),
+            account_metrics: Series::default(),
             tables: BTreeMap::new(),
             table_sequence: 0,
+        }
+    }
+
+    /// An engine that behaves as `profile` says, drawing from `seed`. The profile's limit
+    /// overrides apply on top of `config.limits`.
+    pub fn with_profile(mut config: Config, profile: Profile, seed: u64) -> Engine {
+        profile.apply_limits(&mut config.limits);
+        let mut engine = Engine::new(config);
+        engine.realism = Realism::new(profile, seed);
+        engine
+    }
+
+    pub fn tables(&self) -> impl Iterator<Item = &Table> {
+        self.tables.values()
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.get(name)
+    }
+
+    /// Records a request's outcome in the account and table series (the host measures the
+    /// latency).
+    pub fn record_request(
+        &mut self,
+        table: Option<&str>,
+        error: Option<ErrorKind>,
+        latency_us: u64,
+        now_ms: u64,
+    ) {
+        let mut delta = Counters::default();
+        match error {
+            None => {
+                delta.successful_requests = 1;
+                delta.latency_sum_us = latency_us;
+                delta.latency_max_us = latency_us;
+            }
+            Some(kind) if kind.http_status() >= 500 => delta.system_errors = 1,
+            Some(
+                ErrorKind::ProvisionedThroughputExceeded
+                | ErrorKind::Throttling
+                | ErrorKind::RequestLimitExceeded,
+            ) => {}
+            Some(_) => delta.user_errors = 1,
+        }
+        self.account_metrics.record(now_ms, &delta);
+        if let Some(t) = table.and_then(|name| self.tables.get_mut(table_name_of(name))) {
+            // UserErrors is an account metric; tables count the rest.
+            delta.user_errors = 0;
+            t.metrics.table.record(now_ms, &delta);
+        }
+    }
+
+    /// Admits a data-plane request on `table` that touches `key` and costs at least
+    /// `min_units`, or answers with the throttling error DynamoDB would. Nothing is checked
+    /// unless the profile turns throttling (or storms) on for the table.
+    pub(crate) fn admit(
+        &mut self,
+        table: &str,
+        key: &[u8],
+        write: bool,
+        min_units: f64,
+        index: Option<&str>,
+        now_ms: u64,
+    ) -> Result<()> {
+        if !self.realism.active {
+            return Ok(());
+        }
+        let storm = self.realism.storm(table, now_ms);
+        if !storm && !self.realism.throttling(table) {
+            return Ok(());
+        }
+        let adaptive = self.realism.adaptive(table);
+        let limits = &self.config.limits;
+        let Some(t) = self.tables.get_mut(table) else {
+            return Ok(());
+        };
+        let capacity = t.capacity();
+        let result = if storm {
+            Err((
+                match capacity {
+                    Capacity::Provisioned { .. } => Limit::Provisioned,
+                    Capacity::OnDemand => Limit::OnDemandScaling,
+                },
+                None,
+            ))
+        } else {
+            for i in t.indexes.iter().filter(|i| i.global) {
+                if let (Some(tp), Capacity::Provisioned { .. }) = (&i.throughput, capacity) {
+                    t.load.refill_index(
+                        &i.name,
+                        tp.read_capacity_units as f64,
+                        tp.write_capacity_units as f64,
+                        now_ms,
+                        limits,
+                    );
+                }
+            }
+            let admission = Admission {
+                capacity,
+                partitions: t.items.count(),
+                adaptive,
+                limits,
+                table_arn: &t.arn,
+            };
+            let partition = t.items.partition_of_mut(key);
+            t.load
+                .admit(&mut partition.load, write, min_units, index, now_ms, &admission)
+        };
+        let Err((limit, index)) = result else {
+            return Ok(());
+        };
+        let mut delta = Counters {
+            throttled_requests: 1,
+            ..Counters::default()
+        };
+        if write {
+            delta.write_throttle_events = 1;
+        } else {
+            delta.read_throttle_events = 1;
+        }
+        match &index {
+            Some(name) => t.metrics.indexes.entry(name.clone()).or_default().record(now_ms, &delta),
+            None => t.metrics.table.record(now_ms, &delta),
+        }
+        if let Some(insights) = &mut t.metrics.insights {
+            insights.throttled(crate::partition::collection_prefix(key));
+        }
+        Err(throttle_error(limit, index.as_deref(), write, capacity, &t.arn))
+    }
+
+    /// Charges what an admitted request consumed, records it in the metrics, and splits the
+    /// partition if it stayed hot long enough.
+    pub(crate) fn charge(
+        &mut self,
+        table: &str,
+        key: &[u8],
+        write: bool,
+        units: f64,
+        index_units: &[(&str, f64)],
+        returned: u64,
+        now_ms: u64,
+    ) {
+        let adaptive = self.realism.adaptive(table);
+        let insights = self.realism.insights(table);
+        let limits = &self.config.limits;
+        let Some(t) = self.tables.get_mut(table) else {
+            return;
+        };
+        let admission = Admission {
+            capacity: t.capacity(),
+            partitions: t.items.count(),
+            adaptive,
+            limits,
+            table_arn: &t.arn,
+        };
+        let partition = t.items.partition_of_mut(key);
+        t.load.charge(
+            &mut partition.load,
+            key,
+            write,
+            units,
+            index_units,
+            now_ms,
+            &admission,
+        );
+        let hot = partition.load.hot_seconds >= limits.heat_split_seconds;
+        let mut delta = Counters {
+            returned_item_count: returned,
+            ..Counters::default()
+        };
+        if write {
+            delta.consumed_write_capacity_units = units;
+        } else {
+            delta.consumed_read_capacity_units = units;
+        }
+        t.metrics.table.record(now_ms, &delta);
+        for (name, units) in index_units {
+            let mut delta = Counters::default();
+            if write {
+                delta.consumed_write_capacity_units = *units;
+            } else {
+                delta.consumed_read_capacity_units = *units;
+            }
+            t.metrics
+                .indexes
+                .entry(name.to_string())
+                .or_default()
+                .record(now_ms, &delta);
+        }
+        if insights && t.metrics.insights.is_none() {
+            t.metrics.insights = Some(Default::default());
+        }
+        if let Some(insights) = &mut t.metrics.insights {
+            insights.accessed(crate::partition::collection_prefix(key), units);
+        }
+        if hot {
+            t.items.split_for_heat(key, limits);
         }
     }
 
@@ -113,17 +319,13 @@ impl Engine {
         }
     }
 
-    pub(crate) fn table_for_data_mut(
-        &mut self,
-        name_or_arn: &str,
-        now_ms: u64,
-    ) -> Result<&mut Table> {
-        let name = table_name_of(name_or_arn).to_string();
-        let limits = self.config.limits.clone();
-        match self.tables.get_mut(&name) {
-            Some(t) if t.status(now_ms, &limits) != Status::Creating => Ok(t),
-            _ => Err(Error::table_not_found(&name)),
-        }
+    /// A table the caller already found (by its plain name), with the limits: two disjoint
+    /// borrows for write paths.
+    pub(crate) fn table_and_limits(&mut self, name: &str) -> (&mut Table, &Limits) {
+        (
+            self.tables.get_mut(name).expect("the caller found the table"),
+            &self.config.limits,
+        )
     }
 
     fn table_arn(&self, name: &str) -> String {
@@ -181,6 +383,7 @@ impl Engine {
         if tags.len() > limits::TAG_COUNT_MAX {
             return Err(too_many_tags());
         }
+        let partition_count = table::partitions_for(billing_mode, &throughput, &self.config.limits);
         let table = Table {
             arn: self.table_arn(&name),
             name: name.clone(),
@@ -200,7 +403,13 @@ impl Engine {
             created_ms: now_ms,
             updating_until_ms: 0,
             deleted_at_ms: None,
-            items: crate::store::ItemStore::default(),
+            items: {
+                let mut items = crate::partition::Partitions::new(partition_count);
+                items.keep_collections_whole = indexes.iter().any(|i| !i.global);
+                items
+            },
+            load: crate::throughput::TableLoad::new(&self.config.limits),
+            metrics: Default::default(),
             size_bytes: 0,
             indexes,
         };
@@ -408,6 +617,14 @@ impl Engine {
             && table.billing_mode != BillingMode::PayPerRequest
         {
             table.last_update_to_pay_per_request_ms = Some(now_ms);
+            // A table switched to on-demand serves at once at least what it was provisioned
+            // for, and at least what a new on-demand table serves (§6.5).
+            let read = (table.throughput.read_capacity_units as f64)
+                .max(limits.on_demand_initial_read_units);
+            let write = (table.throughput.write_capacity_units as f64)
+                .max(limits.on_demand_initial_write_units);
+            table.load.peak_read = table.load.peak_read.max(read / 2.0);
+            table.load.peak_write = table.load.peak_write.max(write / 2.0);
         }
         table.billing_mode = new_mode;
         table.throughput = throughput;
@@ -418,6 +635,9 @@ impl Engine {
             table.deletion_protection = protection;
         }
         apply_index_plan(table, index_plan, new_mode);
+        // More throughput than the partitions serve adds partitions (they never merge).
+        let needed = table::partitions_for(table.billing_mode, &table.throughput, &limits);
+        table.items.grow_to(needed);
         table.updating_until_ms = now_ms + limits.table_updating_ms;
         let mut description = table.describe(now_ms, &limits);
         description.table_status = Status::Updating.name().into();

@@ -93,6 +93,15 @@ pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
     pub item: Option<Item>,
+    /// Throttling errors say which limit was hit (`ThrottlingReasons`).
+    pub throttling_reasons: Vec<ThrottlingReason>,
+}
+
+/// One `{reason, resource}` of a throttling error (`dynamodb-facts.md` §6.6).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThrottlingReason {
+    pub reason: String,
+    pub resource: String,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -111,6 +120,7 @@ impl Error {
             kind,
             message: message.into(),
             item: None,
+            throttling_reasons: Vec::new(),
         }
     }
 
@@ -161,6 +171,7 @@ impl Error {
             kind: ErrorKind::ConditionalCheckFailed,
             message: "The conditional request failed".into(),
             item,
+            throttling_reasons: Vec::new(),
         }
     }
 

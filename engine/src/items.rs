@@ -3,7 +3,8 @@
 
 use crate::api::*;
 use crate::capacity::{ReturnConsumedCapacity, read_units, write_units};
-use crate::engine::Engine;
+use crate::engine::{Engine, table_name_of};
+use crate::table::WriteContext;
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::expr::eval::{evaluate, project};
 use crate::expr::resolve::Placeholders;
@@ -190,26 +191,40 @@ impl Engine {
             return Err(Error::required("Item"));
         };
         let item = check_item(raw_item)?;
-        let table =
-            self.table_for_data_mut(input.table_name.as_deref().expect("checked"), now_ms)?;
-        let key = table.key_schema.item_key(&item)?;
-        table.check_index_keys(&item)?;
+        let name = table_name_of(input.table_name.as_deref().expect("checked"));
+        let key = {
+            let table = self.table_for_data(name, now_ms)?;
+            let key = table.key_schema.item_key(&item)?;
+            table.check_index_keys(&item)?;
+            key
+        };
         let new_size = item_size_bytes(&item);
         if new_size > ITEM_SIZE_BYTES_MAX {
             return Err(Error::item_too_large());
         }
+        self.admit(name, &key, true, 1.0, None, now_ms)?;
+        let lags = self.realism.lags(name);
+        let (table, limits) = self.table_and_limits(name);
+        let context = WriteContext {
+            now_ms,
+            lags,
+            limits,
+        };
         let old = table.get(&key);
+        let old_size = old.as_ref().map_or(0, item_size_bytes);
         if !condition_holds(&condition, old.as_ref()) {
-            return Err(failure(input, old));
+            let error = failure(input, old);
+            self.charge(name, &key, true, write_units(old_size), &[], 0, now_ms);
+            return Err(error);
         }
-        let units = write_units(new_size.max(old.as_ref().map_or(0, item_size_bytes)));
-        let index_writes = table.put(key, &item, old.as_ref());
+        let units = write_units(new_size.max(old_size));
+        let index_writes = table.put(key.clone(), &item, old.as_ref(), &context);
         let attributes = if input.return_values.as_deref() == Some("ALL_OLD") {
             old
         } else {
             None
         };
-        Ok(Response::Item(ItemOutput {
+        let output = ItemOutput {
             attributes,
             consumed_capacity: ReturnConsumedCapacity::parse(
                 input.return_consumed_capacity.as_deref(),
@@ -217,7 +232,31 @@ impl Engine {
             .report_write(&table.name, units, &index_writes),
             item_collection_metrics: collection_metrics(input, table, &item),
             ..ItemOutput::default()
-        }))
+        };
+        self.charge_write(name, &key, units, &index_writes, now_ms);
+        Ok(Response::Item(output))
+    }
+
+    /// Charges a write: the table pays for itself and its LSIs, each GSI for itself.
+    pub(crate) fn charge_write(
+        &mut self,
+        name: &str,
+        key: &[u8],
+        units: f64,
+        index_writes: &crate::table::IndexWrites,
+        now_ms: u64,
+    ) {
+        let local: f64 = index_writes
+            .iter()
+            .filter(|(_, global, _)| !global)
+            .map(|(_, _, u)| u)
+            .sum();
+        let global: Vec<(&str, f64)> = index_writes
+            .iter()
+            .filter(|(_, global, _)| *global)
+            .map(|(n, _, u)| (n.as_str(), *u))
+            .collect();
+        self.charge(name, key, true, units + local, &global, 0, now_ms);
     }
 
     pub(crate) fn delete_item(&mut self, input: &WriteInput, now_ms: u64) -> Result<Response> {
@@ -226,21 +265,33 @@ impl Engine {
             return Err(Error::required("Key"));
         };
         let key_item = check_item(raw_key)?;
-        let table =
-            self.table_for_data_mut(input.table_name.as_deref().expect("checked"), now_ms)?;
-        let key = table.key_schema.key_parameter(&key_item)?;
+        let name = table_name_of(input.table_name.as_deref().expect("checked"));
+        let key = self
+            .table_for_data(name, now_ms)?
+            .key_schema
+            .key_parameter(&key_item)?;
+        self.admit(name, &key, true, 1.0, None, now_ms)?;
+        let lags = self.realism.lags(name);
+        let (table, limits) = self.table_and_limits(name);
+        let context = WriteContext {
+            now_ms,
+            lags,
+            limits,
+        };
         let old = table.get(&key);
-        if !condition_holds(&condition, old.as_ref()) {
-            return Err(failure(input, old));
-        }
         let units = write_units(old.as_ref().map_or(0, item_size_bytes));
-        let (_, index_writes) = table.delete(&key);
+        if !condition_holds(&condition, old.as_ref()) {
+            let error = failure(input, old);
+            self.charge(name, &key, true, units, &[], 0, now_ms);
+            return Err(error);
+        }
+        let (_, index_writes) = table.delete(&key, &context);
         let attributes = if input.return_values.as_deref() == Some("ALL_OLD") {
             old
         } else {
             None
         };
-        Ok(Response::Item(ItemOutput {
+        let output = ItemOutput {
             attributes,
             consumed_capacity: ReturnConsumedCapacity::parse(
                 input.return_consumed_capacity.as_deref(),
@@ -248,7 +299,9 @@ impl Engine {
             .report_write(&table.name, units, &index_writes),
             item_collection_metrics: collection_metrics(input, table, &key_item),
             ..ItemOutput::default()
-        }))
+        };
+        self.charge_write(name, &key, units, &index_writes, now_ms);
+        Ok(Response::Item(output))
     }
 
     pub(crate) fn update_item(&mut self, input: &WriteInput, now_ms: u64) -> Result<Response> {
@@ -285,20 +338,34 @@ impl Engine {
             return Err(Error::required("Key"));
         };
         let key_item = check_item(raw_key)?;
-        let table =
-            self.table_for_data_mut(input.table_name.as_deref().expect("checked"), now_ms)?;
-        let key = table.key_schema.key_parameter(&key_item)?;
-        for action in &actions {
-            let top = action.path().top();
-            if table.key_schema.is_key_attribute(top) {
-                return Err(Error::invalid_parameter(format!(
-                    "Cannot update attribute {top}. This attribute is part of the key"
-                )));
+        let name = table_name_of(input.table_name.as_deref().expect("checked"));
+        let key = {
+            let table = self.table_for_data(name, now_ms)?;
+            let key = table.key_schema.key_parameter(&key_item)?;
+            for action in &actions {
+                let top = action.path().top();
+                if table.key_schema.is_key_attribute(top) {
+                    return Err(Error::invalid_parameter(format!(
+                        "Cannot update attribute {top}. This attribute is part of the key"
+                    )));
+                }
             }
-        }
+            key
+        };
+        self.admit(name, &key, true, 1.0, None, now_ms)?;
+        let lags = self.realism.lags(name);
+        let (table, limits) = self.table_and_limits(name);
+        let context = WriteContext {
+            now_ms,
+            lags,
+            limits,
+        };
         let old = table.get(&key);
         if !condition_holds(&condition, old.as_ref()) {
-            return Err(failure(input, old));
+            let units = write_units(old.as_ref().map_or(0, item_size_bytes));
+            let error = failure(input, old);
+            self.charge(name, &key, true, units, &[], 0, now_ms);
+            return Err(error);
         }
         let existed = old.is_some();
         let base = old.clone().unwrap_or_else(|| key_item.clone());
@@ -318,7 +385,7 @@ impl Engine {
         let mut index_writes = Vec::new();
         if existed || creates {
             table.check_index_keys(&new)?;
-            index_writes = table.put(key, &new, old.as_ref());
+            index_writes = table.put(key.clone(), &new, old.as_ref(), &context);
         }
         let touched: Vec<ResolvedPath> = touched_paths(&actions);
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);
@@ -331,7 +398,7 @@ impl Engine {
                 .and_then(non_empty),
             _ => None,
         };
-        Ok(Response::Item(ItemOutput {
+        let output = ItemOutput {
             attributes,
             consumed_capacity: ReturnConsumedCapacity::parse(
                 input.return_consumed_capacity.as_deref(),
@@ -339,10 +406,12 @@ impl Engine {
             .report_write(&table.name, units, &index_writes),
             item_collection_metrics: collection_metrics(input, table, &key_item),
             ..ItemOutput::default()
-        }))
+        };
+        self.charge_write(name, &key, units, &index_writes, now_ms);
+        Ok(Response::Item(output))
     }
 
-    pub(crate) fn get_item(&self, input: &GetItemInput, now_ms: u64) -> Result<Response> {
+    pub(crate) fn get_item(&mut self, input: &GetItemInput, now_ms: u64) -> Result<Response> {
         let mut errors = ConstraintErrors::new();
         errors.name(&input.table_name, "tableName", true);
         errors.enumeration(
@@ -367,21 +436,39 @@ impl Engine {
             return Err(Error::required("Key"));
         };
         let key_item = check_item(raw_key)?;
-        let table = self.table_for_data(input.table_name.as_deref().expect("checked"), now_ms)?;
-        let key = table.key_schema.key_parameter(&key_item)?;
-        let item = table.get(&key);
+        let name = table_name_of(input.table_name.as_deref().expect("checked"));
+        let key = self
+            .table_for_data(name, now_ms)?
+            .key_schema
+            .key_parameter(&key_item)?;
         let consistent = input.consistent_read.unwrap_or(false);
+        self.admit(name, &key, false, read_units(0, consistent), None, now_ms)?;
+        let zone = if consistent {
+            None
+        } else {
+            self.realism.read_zone(name)
+        };
+        let (table, _) = self.table_and_limits(name);
+        let item = match zone {
+            Some(zone) => table.get_from(zone, &key, now_ms),
+            None => table.get(&key),
+        };
         let units = read_units(item.as_ref().map_or(0, item_size_bytes), consistent);
+        let found = u64::from(item.is_some());
         let item = match (&projection, item) {
             (Some(paths), Some(item)) => Some(project(&item, paths)),
             (_, item) => item,
         };
+        let consumed_capacity =
+            ReturnConsumedCapacity::parse(input.return_consumed_capacity.as_deref()).report(
+                &table.name,
+                units,
+                true,
+            );
+        self.charge(name, &key, false, units, &[], found, now_ms);
         Ok(Response::Item(ItemOutput {
             item,
-            consumed_capacity: ReturnConsumedCapacity::parse(
-                input.return_consumed_capacity.as_deref(),
-            )
-            .report(&table.name, units, true),
+            consumed_capacity,
             ..ItemOutput::default()
         }))
     }

@@ -16,11 +16,15 @@ pub mod item;
 pub mod items;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod number;
+pub mod partition;
+pub mod profile;
 pub mod query;
 pub mod replication;
 pub mod store;
 pub mod table;
+pub mod throughput;
 pub mod value;
 
 pub use api::{Request, Response};

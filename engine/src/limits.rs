@@ -77,7 +77,7 @@ pub const TABLE_MAX_WRITE_CAPACITY_UNITS: u64 = 40_000;
 pub const TABLE_COUNT_MAX: usize = 2_500;
 
 /// Limits that a test may shrink, so that rare paths (paging) run on every test.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
     /// Query and Scan stop reading once this much item data has been read (1 MB).
     pub page_size_bytes_max: usize,
@@ -87,6 +87,25 @@ pub struct Limits {
     pub table_updating_ms: u64,
     /// How long a deleted table stays DELETING before its name is free again.
     pub table_deleting_ms: u64,
+    /// A partition splits once it stores more than this (10 GB).
+    pub partition_size_bytes_max: u64,
+    /// A partition serves at most this many read units per second (3,000)...
+    pub partition_read_units_max: f64,
+    /// ...and this many write units (1,000), or a linear combination.
+    pub partition_write_units_max: f64,
+    /// Unused provisioned capacity kept as burst credit, in seconds of the rate (300).
+    pub burst_seconds: f64,
+    /// What a new on-demand table serves at once, in units per second (12,000 and 4,000).
+    pub on_demand_initial_read_units: f64,
+    pub on_demand_initial_write_units: f64,
+    /// How long an on-demand table takes to scale past twice its previous peak (30 min).
+    pub on_demand_scale_ms: u64,
+    /// Per-table ceiling of on-demand units per second (the 40,000 table quota).
+    pub table_max_units: f64,
+    /// A partition running at this fraction of its ceiling is hot...
+    pub heat_split_utilization: f64,
+    /// ...and splits for heat after this many consecutive hot seconds.
+    pub heat_split_seconds: u32,
 }
 
 impl Default for Limits {
@@ -96,6 +115,16 @@ impl Default for Limits {
             table_creating_ms: 0,
             table_updating_ms: 0,
             table_deleting_ms: 0,
+            partition_size_bytes_max: 10 * 1024 * 1024 * 1024,
+            partition_read_units_max: 3000.0,
+            partition_write_units_max: 1000.0,
+            burst_seconds: 300.0,
+            on_demand_initial_read_units: 12_000.0,
+            on_demand_initial_write_units: 4_000.0,
+            on_demand_scale_ms: 30 * 60 * 1000,
+            table_max_units: TABLE_MAX_READ_CAPACITY_UNITS as f64,
+            heat_split_utilization: 0.8,
+            heat_split_seconds: 60,
         }
     }
 }

@@ -413,7 +413,7 @@ struct Source<'a> {
 impl<'a> Source<'a> {
     /// The items whose stored (or index) keys fall within `range`, in order or reversed, as
     /// this source holds them (index reads see the projected item).
-    fn items(&self, range: &KeyRange, forward: bool) -> Box<dyn Iterator<Item = Item> + 'a> {
+    fn items(&self, range: &'a KeyRange, forward: bool) -> Box<dyn Iterator<Item = Item> + 'a> {
         let lower = range.lower.as_ref().map(|v| v.as_slice());
         let upper = range.upper.as_ref().map(|v| v.as_slice());
         let table = self.table;
@@ -510,7 +510,7 @@ fn read_page(source: &Source<'_>, range: KeyRange, spec: &PageSpec<'_>) -> Page 
 }
 
 impl Engine {
-    pub(crate) fn query(&self, input: &QueryInput, now_ms: u64, is_scan: bool) -> Result<Response> {
+    pub(crate) fn query(&mut self, input: &QueryInput, now_ms: u64, is_scan: bool) -> Result<Response> {
         let mut errors = ConstraintErrors::new();
         errors.name(&input.table_name, "tableName", true);
         if input.index_name.is_some() {
@@ -811,6 +811,14 @@ impl Engine {
                         .flatten()
                         .any(|path| !index.projects(path.top(), &table.key_schema)))
         });
+        // Admission and charging go to the partition where the read starts (a GSI read to the
+        // GSI, over the table's partition boundaries).
+        let start_key = match &range.lower {
+            Bound::Included(k) | Bound::Excluded(k) => k.clone(),
+            Bound::Unbounded => Vec::new(),
+        };
+        let global_index = index.filter(|i| i.global).map(|i| i.name.clone());
+        let table_name = table.name.clone();
         let page = read_page(
             &Source {
                 table,
@@ -822,6 +830,28 @@ impl Engine {
         );
         let consistent = input.consistent_read.unwrap_or(false);
         let units = read_units(page.read_bytes, consistent);
+        let minimum = read_units(0, consistent);
+        let returned = page.items.len() as u64;
+        self.admit(
+            &table_name,
+            &start_key,
+            false,
+            minimum,
+            global_index.as_deref(),
+            now_ms,
+        )?;
+        match &global_index {
+            Some(name) => self.charge(
+                &table_name,
+                &start_key,
+                false,
+                0.0,
+                &[(name, units)],
+                returned,
+                now_ms,
+            ),
+            None => self.charge(&table_name, &start_key, false, units, &[], returned, now_ms),
+        }
         Ok(Response::Query(QueryOutput {
             count: page.items.len(),
             items: (!count_only).then_some(page.items),
@@ -830,7 +860,7 @@ impl Engine {
             consumed_capacity: ReturnConsumedCapacity::parse(
                 input.return_consumed_capacity.as_deref(),
             )
-            .report(&table.name, units, true),
+            .report(&table_name, units, true),
         }))
     }
 }

@@ -35,6 +35,18 @@ impl Entry {
     }
 }
 
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Entry({} key bytes, {} item bytes)", self.key().len(), self.item_bytes().len())
+    }
+}
+
+impl std::hash::Hash for Entry {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
 impl std::borrow::Borrow<[u8]> for Entry {
     fn borrow(&self) -> &[u8] {
         self.key()
@@ -93,6 +105,13 @@ impl ItemStore {
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.entries.take(key)
+    }
+
+    /// Moves the entries at or after `key` into a new store.
+    pub fn split_off(&mut self, key: &[u8]) -> ItemStore {
+        ItemStore {
+            entries: self.entries.split_off(key),
+        }
     }
 
     /// Entries whose keys fall within the bounds, in key order. The caller makes sure the

@@ -7,7 +7,8 @@ use crate::index::{Index, Projection};
 use crate::item::{self, Item, item_size_bytes};
 use crate::keys::{KeyAttribute, KeySchema, ScalarType};
 use crate::limits::{self, Limits};
-use crate::store::ItemStore;
+use crate::partition::{Partitions, REPLICA_COUNT, Write};
+use crate::throughput::TableLoad;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,8 +72,12 @@ pub struct Table {
     pub updating_until_ms: u64,
     /// Set by DeleteTable: the table is DELETING until then, and gone after.
     pub deleted_at_ms: Option<u64>,
-    /// Items by stored key (see `keys`), each in its stored encoding (see `item`).
-    pub items: ItemStore,
+    /// Items by stored key (see `keys`), each in its stored encoding (see `item`), in
+    /// partitions.
+    pub items: Partitions,
+    /// Admission state: the provisioned pool, the on-demand peak, GSI buckets.
+    pub load: TableLoad,
+    pub metrics: crate::metrics::TableMetrics,
     pub size_bytes: u64,
     /// Global and local secondary indexes, in definition order.
     pub indexes: Vec<Index>,
@@ -81,11 +86,55 @@ pub struct Table {
 /// Index writes one table write caused: (index name, is global, capacity units).
 pub type IndexWrites = Vec<(String, bool, f64)>;
 
+/// What a write needs besides the item: the time, and how long each replica takes to
+/// apply it.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteContext<'a> {
+    pub now_ms: u64,
+    pub lags: [u64; REPLICA_COUNT],
+    pub limits: &'a Limits,
+}
+
+/// How many partitions provisioned throughput needs: one per 3,000 RCU plus one per
+/// 1,000 WCU, at least one (`dynamodb-facts.md` §6.4). A new on-demand table starts with what
+/// its initial 12,000 RRU or 4,000 WRU need.
+pub fn partitions_for(billing_mode: BillingMode, throughput: &Throughput, limits: &Limits) -> u64 {
+    let (read, write) = match billing_mode {
+        BillingMode::Provisioned => (
+            throughput.read_capacity_units as f64,
+            throughput.write_capacity_units as f64,
+        ),
+        BillingMode::PayPerRequest => {
+            let read = limits.on_demand_initial_read_units / limits.partition_read_units_max;
+            let write = limits.on_demand_initial_write_units / limits.partition_write_units_max;
+            return read.max(write).ceil().max(1.0) as u64;
+        }
+    };
+    (read / limits.partition_read_units_max + write / limits.partition_write_units_max)
+        .ceil()
+        .max(1.0) as u64
+}
+
+fn after_is_growth(items: &Partitions, key: &[u8], limits: &Limits) -> bool {
+    items.partition_of(key).size_bytes > limits.partition_size_bytes_max
+}
+
 fn seconds(ms: u64) -> f64 {
     ms as f64 / 1000.0
 }
 
 impl Table {
+    /// The table's capacity as admission sees it.
+    pub fn capacity(&self) -> crate::throughput::Capacity {
+        match self.billing_mode {
+            BillingMode::Provisioned => crate::throughput::Capacity::Provisioned {
+                read: self.throughput.read_capacity_units as f64,
+                write: self.throughput.write_capacity_units as f64,
+            },
+            BillingMode::PayPerRequest => crate::throughput::Capacity::OnDemand,
+        }
+    }
+
     pub fn status(&self, now_ms: u64, limits: &Limits) -> Status {
         if self.deleted_at_ms.is_some() {
             Status::Deleting
@@ -98,14 +147,54 @@ impl Table {
         }
     }
 
+    /// The item under `key` as the partition's leader holds it (what writes and strongly
+    /// consistent reads see).
     pub fn get(&self, key: &[u8]) -> Option<Item> {
         self.items.get(key).map(item::decode)
+    }
+
+    /// The item under `key` as replica `zone` holds it at `now_ms`: possibly stale.
+    pub fn get_from(&mut self, zone: usize, key: &[u8], now_ms: u64) -> Option<Item> {
+        let partition = self.items.partition_of_mut(key);
+        partition.group.catch_up(now_ms);
+        partition
+            .group
+            .read(zone, key, &partition.items)
+            .map(item::decode)
+    }
+
+    /// Replicates a write to `key` through its partition's replica group, then splits the
+    /// partition if it outgrew the size limit.
+    fn replicate(
+        &mut self,
+        key: Box<[u8]>,
+        before: Option<crate::store::Entry>,
+        after: Option<Box<[u8]>>,
+        context: &WriteContext<'_>,
+    ) {
+        let partition = self.items.partition_of_mut(&key);
+        partition.group.catch_up(context.now_ms);
+        let write = Write {
+            key: key.clone(),
+            before,
+            after,
+        };
+        partition.group.write(write, context.now_ms, context.lags);
+        if after_is_growth(&self.items, &key, context.limits) {
+            self.items.split_for_size(&key, context.limits);
+        }
     }
 
     /// Stores or replaces an item, keeping sizes and indexes in step. `old` is the item the
     /// caller read under `key` (callers read it anyway, for conditions and return values).
     /// Returns the index writes.
-    pub fn put(&mut self, key: Box<[u8]>, new_item: &Item, old: Option<&Item>) -> IndexWrites {
+    pub fn put(
+        &mut self,
+        key: Box<[u8]>,
+        new_item: &Item,
+        old: Option<&Item>,
+        context: &WriteContext<'_>,
+    ) -> IndexWrites {
         let encoded = item::encode(new_item);
         let replaced = self.items.insert(&key, &encoded);
         assert_eq!(
@@ -117,20 +206,20 @@ impl Table {
             self.size_bytes -= item_size_bytes(old) as u64;
         }
         self.size_bytes += item_size_bytes(new_item) as u64;
-        self.update_indexes(&key, old, Some(new_item))
+        let writes = self.update_indexes(&key, old, Some(new_item));
+        self.replicate(key, replaced, Some(encoded), context);
+        writes
     }
 
     /// Deletes an item, keeping sizes and indexes in step.
-    pub fn delete(&mut self, key: &[u8]) -> (Option<Item>, IndexWrites) {
-        let Some(old) = self
-            .items
-            .remove(key)
-            .map(|entry| item::decode(entry.item_bytes()))
-        else {
+    pub fn delete(&mut self, key: &[u8], context: &WriteContext<'_>) -> (Option<Item>, IndexWrites) {
+        let Some(entry) = self.items.remove(key) else {
             return (None, Vec::new());
         };
+        let old = item::decode(entry.item_bytes());
         self.size_bytes -= item_size_bytes(&old) as u64;
         let writes = self.update_indexes(key, Some(&old), None);
+        self.replicate(key.into(), Some(entry), None, context);
         (Some(old), writes)
     }
 

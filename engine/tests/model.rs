@@ -130,9 +130,12 @@ fn item_of(pk: &str, sk: i64, extra: &[(&str, Value)]) -> Item {
     item
 }
 
-fn engine() -> Engine {
+/// An engine whose partitions split past `partition_bytes`: the model must not see the
+/// difference between one partition and many.
+fn engine(partition_bytes: u64) -> Engine {
     let limits = Limits {
         page_size_bytes_max: 200,
+        partition_size_bytes_max: partition_bytes,
         ..Limits::default()
     };
     let mut engine = Engine::new(Config {
@@ -392,9 +395,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
-    fn engine_matches_the_reference_model(ops in proptest::collection::vec(op(), 1..60)) {
+    fn engine_matches_the_reference_model(
+        ops in proptest::collection::vec(op(), 1..60),
+        partition_bytes in prop_oneof![Just(u64::MAX), Just(120u64), Just(400u64)],
+    ) {
         let mut model = Model::default();
-        let mut engine = engine();
+        let mut engine = engine(partition_bytes);
         for op in &ops {
             apply(&mut model, &mut engine, op);
         }

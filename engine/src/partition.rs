@@ -1,0 +1,651 @@
+//! A table's partitions: each owns a contiguous range of stored keys (which begin with the
+//! partition key's hash, see `keys`), keeps its items in key order in its own store, and is
+//! replicated by its own replica group.
+//!
+//! Partitions split when they grow past the size limit (at the median by bytes) or stay hot
+//! past the heat limit (at the median of the sampled key accesses, isolating a dominant key in a
+//! partition of its own). A table with local secondary indexes never splits an item
+//! collection (`dynamodb-facts.md` §6.4); other tables may split one by sort key. Splitting
+//! moves items between stores, so reads that cross partitions are tested to give the same
+//! answer whatever the split.
+//!
+//! Hosting: the engine keeps one copy of a partition's items, the leader's. A follower's view
+//! is that copy minus the writes it has not applied yet, reconstructed from the unapplied log
+//! tail, whose entries carry the item they replaced. The replica state machines are the real
+//! ones ([`crate::replication::Replica`]); in-process their messages are delivered at once,
+//! and a follower applies a committed entry after the lag the caller drew for it.
+
+use crate::limits::Limits;
+use crate::replication::{Message, Replica};
+use crate::store::{Entry, ItemStore};
+use crate::throughput::PartitionLoad;
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// Replicas per partition: one per availability zone.
+pub const REPLICA_COUNT: usize = 3;
+
+/// One replicated write: the key, the item it replaced and the item it wrote (`None` for a
+/// delete).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Write {
+    pub key: Box<[u8]>,
+    pub before: Option<Entry>,
+    pub after: Option<Box<[u8]>>,
+}
+
+type Payload = Arc<Write>;
+
+/// A partition's replicas hosted in one process.
+#[derive(Debug)]
+pub struct ReplicaGroup {
+    replicas: Vec<Replica<Payload>>,
+    leader: usize,
+    /// The last index each replica applied.
+    applied: [u64; REPLICA_COUNT],
+    /// Per replica: committed entries not applied yet, with the time each will be.
+    pending: [VecDeque<(u64, u64)>; REPLICA_COUNT],
+    queue: VecDeque<(usize, usize, Message<Payload>)>,
+}
+
+impl ReplicaGroup {
+    pub fn new(leader: usize) -> ReplicaGroup {
+        ReplicaGroup {
+            replicas: (0..REPLICA_COUNT)
+                .map(|id| Replica::bootstrap(id, REPLICA_COUNT, leader))
+                .collect(),
+            leader,
+            applied: [0; REPLICA_COUNT],
+            pending: Default::default(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    pub fn leader(&self) -> usize {
+        self.leader
+    }
+
+    pub fn replica(&self, zone: usize) -> &Replica<Payload> {
+        &self.replicas[zone]
+    }
+
+    /// The last index `zone` has applied.
+    pub fn applied(&self, zone: usize) -> u64 {
+        self.applied[zone]
+    }
+
+    /// Entries the leader holds that some replica has not applied yet.
+    pub fn unapplied_len(&self) -> u64 {
+        let leader = &self.replicas[self.leader];
+        leader.last_index() + 1 - leader.first_index()
+    }
+
+    fn pump(&mut self, from: usize, out: Vec<(usize, Message<Payload>)>) {
+        self.queue
+            .extend(out.into_iter().map(|(to, m)| (from, to, m)));
+        while let Some((from, to, message)) = self.queue.pop_front() {
+            let out = self.replicas[to].handle(from, message);
+            self.queue
+                .extend(out.into_iter().map(|(next, m)| (to, next, m)));
+        }
+    }
+
+    /// Replicates one write through the leader: a majority persists it and it commits before
+    /// this returns (the caller acknowledges it after). Follower `z` applies it `lags[z]`
+    /// milliseconds after `now_ms`, and never before an earlier entry.
+    pub fn write(&mut self, write: Write, now_ms: u64, lags: [u64; REPLICA_COUNT]) {
+        let (index, out) = self.replicas[self.leader]
+            .propose(Arc::new(write))
+            .expect("the in-process group always has its leader");
+        self.pump(self.leader, out);
+        // Followers learn the new commit index from the next append.
+        let out = self.replicas[self.leader].heartbeat();
+        self.pump(self.leader, out);
+        let commit = self.replicas[self.leader].commit();
+        assert!(commit >= index, "a majority of an in-process group is up");
+        for zone in 0..REPLICA_COUNT {
+            if zone == self.leader || (lags[zone] == 0 && self.pending[zone].is_empty()) {
+                self.applied[zone] = index;
+            } else {
+                let after = self.pending[zone].back().map_or(0, |&(_, at)| at);
+                let at = now_ms.saturating_add(lags[zone]).max(after);
+                self.pending[zone].push_back((index, at));
+            }
+        }
+        self.compact();
+    }
+
+    /// Applies, on every follower, the entries whose time has come.
+    pub fn catch_up(&mut self, now_ms: u64) {
+        let mut changed = false;
+        for zone in 0..REPLICA_COUNT {
+            while let Some(&(index, at)) = self.pending[zone].front() {
+                if at > now_ms {
+                    break;
+                }
+                self.applied[zone] = index;
+                self.pending[zone].pop_front();
+                changed = true;
+            }
+        }
+        if changed {
+            self.compact();
+        }
+    }
+
+    /// Applies everything on every replica (before a split hands the items to new groups).
+    pub fn sync(&mut self) {
+        self.catch_up(u64::MAX);
+    }
+
+    fn compact(&mut self) {
+        let upto = *self.applied.iter().min().expect("replicas");
+        for replica in &mut self.replicas {
+            replica.compact(upto);
+        }
+    }
+
+    /// The encoding `zone` holds under `key`: the leader's, unless a write to the key that
+    /// `zone` has not applied replaced it.
+    pub fn read<'a>(&'a self, zone: usize, key: &[u8], store: &'a ItemStore) -> Option<&'a [u8]> {
+        if let Some(write) = self.first_unapplied(zone, key) {
+            return write.before.as_ref().map(Entry::item_bytes);
+        }
+        store.get(key)
+    }
+
+    fn first_unapplied(&self, zone: usize, key: &[u8]) -> Option<&Write> {
+        let leader = &self.replicas[self.leader];
+        ((self.applied[zone] + 1)..=leader.commit())
+            .filter_map(|index| leader.entry(index)?.payload.as_deref())
+            .find(|write| &*write.key == key)
+    }
+
+    /// The unapplied writes of `zone`, first per key: what its view differs in.
+    pub fn overlay(&self, zone: usize) -> BTreeMap<&[u8], Option<&Entry>> {
+        let leader = &self.replicas[self.leader];
+        let mut overlay = BTreeMap::new();
+        for index in (self.applied[zone] + 1)..=leader.commit() {
+            if let Some(write) = leader.entry(index).and_then(|e| e.payload.as_deref()) {
+                overlay
+                    .entry(&*write.key)
+                    .or_insert(write.before.as_ref());
+            }
+        }
+        overlay
+    }
+}
+
+#[derive(Debug)]
+pub struct Partition {
+    /// Deterministic: partitions are numbered in creation order within their table.
+    pub id: u64,
+    pub items: ItemStore,
+    /// Stored bytes: keys and item encodings.
+    pub size_bytes: u64,
+    pub group: ReplicaGroup,
+    pub load: PartitionLoad,
+}
+
+impl Partition {
+    fn new(id: u64) -> Partition {
+        Partition {
+            id,
+            items: ItemStore::default(),
+            size_bytes: 0,
+            group: ReplicaGroup::new((id % REPLICA_COUNT as u64) as usize),
+            load: PartitionLoad::default(),
+        }
+    }
+}
+
+fn entry_bytes(key: &[u8], item: &[u8]) -> u64 {
+    (key.len() + item.len()) as u64
+}
+
+/// The prefix of a stored key that every item of its item collection shares.
+pub fn collection_prefix(key: &[u8]) -> &[u8] {
+    if key.len() < 10 {
+        return key;
+    }
+    let length = usize::from(u16::from_be_bytes([key[8], key[9]]));
+    &key[..(10 + length).min(key.len())]
+}
+
+/// The stored-key start of the `i`-th of `count` equal slices of the hash space.
+fn hash_slice_start(i: u64, count: u64) -> Box<[u8]> {
+    if i == 0 {
+        return Box::default();
+    }
+    let start = ((u128::from(i) << 64) / u128::from(count)) as u64;
+    start.to_be_bytes().into()
+}
+
+/// A table's partitions, by the first stored key each owns.
+#[derive(Debug)]
+pub struct Partitions {
+    map: BTreeMap<Box<[u8]>, Partition>,
+    len: usize,
+    next_id: u64,
+    /// Set for tables with local secondary indexes: item collections stay whole.
+    pub keep_collections_whole: bool,
+    pub splits: u64,
+}
+
+impl Default for Partitions {
+    fn default() -> Self {
+        Partitions::new(1)
+    }
+}
+
+impl Partitions {
+    /// `count` partitions over equal slices of the hash space.
+    pub fn new(count: u64) -> Partitions {
+        let count = count.max(1);
+        let map = (0..count)
+            .map(|i| (hash_slice_start(i, count), Partition::new(i)))
+            .collect();
+        Partitions {
+            map,
+            len: 0,
+            next_id: count,
+            keep_collections_whole: false,
+            splits: 0,
+        }
+    }
+
+    /// Items in the table.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn count(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Partition)> {
+        self.map.iter().map(|(start, p)| (&**start, p))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Partition> {
+        self.map.values_mut()
+    }
+
+    /// The start key of the partition that owns `key`.
+    fn start_of(&self, key: &[u8]) -> &[u8] {
+        self.map
+            .range::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .next_back()
+            .map(|(start, _)| &**start)
+            .expect("the first partition starts at the empty key")
+    }
+
+    pub fn partition_of(&self, key: &[u8]) -> &Partition {
+        self.map
+            .range::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .next_back()
+            .map(|(_, p)| p)
+            .expect("the first partition starts at the empty key")
+    }
+
+    pub fn partition_of_mut(&mut self, key: &[u8]) -> &mut Partition {
+        self.map
+            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .next_back()
+            .map(|(_, p)| p)
+            .expect("the first partition starts at the empty key")
+    }
+
+    /// The leader's encoding of the item under `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.partition_of(key).items.get(key)
+    }
+
+    /// Stores an encoding under `key`, returning the entry it replaced.
+    pub fn insert(&mut self, key: &[u8], item: &[u8]) -> Option<Entry> {
+        let partition = self.partition_of_mut(key);
+        let old = partition.items.insert(key, item);
+        partition.size_bytes += entry_bytes(key, item);
+        if let Some(old) = &old {
+            partition.size_bytes -= entry_bytes(old.key(), old.item_bytes());
+        } else {
+            self.len += 1;
+        }
+        old
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let partition = self.partition_of_mut(key);
+        let old = partition.items.remove(key)?;
+        partition.size_bytes -= entry_bytes(old.key(), old.item_bytes());
+        self.len -= 1;
+        Some(old)
+    }
+
+    /// Entries within the bounds, in key order across partitions (reversible).
+    pub fn range<'a>(
+        &'a self,
+        lower: Bound<&'a [u8]>,
+        upper: Bound<&'a [u8]>,
+    ) -> impl DoubleEndedIterator<Item = &'a Entry> + 'a {
+        // Partitions that can hold keys in range: from the owner of the lower bound up to the
+        // last one starting at or before the upper bound.
+        let first: Bound<&[u8]> = match lower {
+            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(k) | Bound::Excluded(k) => Bound::Included(self.start_of(k)),
+        };
+        let last: Bound<&[u8]> = match upper {
+            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(k) => Bound::Included(k),
+            Bound::Excluded(k) => Bound::Excluded(k),
+        };
+        let partitions: Vec<&Partition> = self
+            .map
+            .range::<[u8], _>((first, last))
+            .map(|(_, p)| p)
+            .collect();
+        partitions
+            .into_iter()
+            .flat_map(move |p| p.items.range(lower, upper))
+    }
+
+    /// Splits the partition holding `key` if it outgrew `limits`, and reports whether it
+    /// did.
+    pub fn split_for_size(&mut self, key: &[u8], limits: &Limits) -> bool {
+        let start: Box<[u8]> = self.start_of(key).into();
+        let partition = &self.map[&start];
+        if partition.size_bytes <= limits.partition_size_bytes_max || partition.items.len() < 2 {
+            return false;
+        }
+        let half = partition.size_bytes / 2;
+        let mut seen = 0;
+        let mut at = None;
+        for entry in partition.items.range(Bound::Unbounded, Bound::Unbounded) {
+            seen += entry_bytes(entry.key(), entry.item_bytes());
+            if seen >= half {
+                at = Some(entry.key());
+                break;
+            }
+        }
+        let Some(at) = at.map(Box::<[u8]>::from) else {
+            return false;
+        };
+        self.split_near(&start, &at)
+    }
+
+    /// Splits the partition holding `key` by its sampled accesses, if it stayed hot long
+    /// enough, and reports whether it did.
+    pub fn split_for_heat(&mut self, key: &[u8], limits: &Limits) -> bool {
+        let start: Box<[u8]> = self.start_of(key).into();
+        let partition = &self.map[&start];
+        if partition.load.hot_seconds < limits.heat_split_seconds {
+            return false;
+        }
+        let samples = &partition.load.samples;
+        let total: f64 = samples.values().sum();
+        let mut points = Vec::new();
+        if let Some((hot, units)) = samples.iter().max_by(|a, b| a.1.total_cmp(b.1)) {
+            if *units * 2.0 >= total {
+                // One key dominates: give it a partition of its own.
+                let next = partition
+                    .items
+                    .range(Bound::Excluded(hot), Bound::Unbounded)
+                    .next()
+                    .map(|e| Box::<[u8]>::from(e.key()));
+                points.push(hot.clone());
+                points.extend(next);
+            } else {
+                let mut seen = 0.0;
+                for (key, units) in samples {
+                    seen += units;
+                    if seen * 2.0 >= total {
+                        points.push(key.clone());
+                        break;
+                    }
+                }
+            }
+        }
+        let mut split = false;
+        for point in points {
+            let start: Box<[u8]> = self.start_of(&point).into();
+            split |= self.split_near(&start, &point);
+        }
+        let partition = self.partition_of_mut(key);
+        partition.load.hot_seconds = 0;
+        partition.load.samples.clear();
+        split
+    }
+
+    /// Splits the partition starting at `start` at `at`, moved to an item collection's start
+    /// when collections stay whole. Both halves start with fresh replica groups (the old one
+    /// is synced first) and half the capacity credit each.
+    fn split_near(&mut self, start: &[u8], at: &[u8]) -> bool {
+        self.split_at(start, at, true)
+    }
+
+    fn split_at(&mut self, start: &[u8], at: &[u8], need_items: bool) -> bool {
+        let at: Box<[u8]> = if self.keep_collections_whole {
+            let prefix = collection_prefix(at);
+            let has_below = self.map[start]
+                .items
+                .range(Bound::Unbounded, Bound::Excluded(prefix))
+                .next()
+                .is_some();
+            if has_below {
+                prefix.into()
+            } else {
+                // `at` is in the first collection: split after it instead.
+                let Some(end) = crate::keys::prefix_end(prefix) else {
+                    return false;
+                };
+                match self.map[start]
+                    .items
+                    .range(Bound::Included(&end), Bound::Unbounded)
+                    .next()
+                {
+                    Some(next) => collection_prefix(next.key()).into(),
+                    None => return false,
+                }
+            }
+        } else {
+            at.into()
+        };
+        if *at <= *start {
+            return false;
+        }
+        if let Some((next, _)) = self
+            .map
+            .range::<[u8], _>((Bound::Excluded(start), Bound::Unbounded))
+            .next()
+            && *at >= **next
+        {
+            return false;
+        }
+        // A split must leave items on both sides (otherwise it makes no progress).
+        let partition = &self.map[start];
+        let below = partition
+            .items
+            .range(Bound::Unbounded, Bound::Excluded(&at))
+            .next()
+            .is_some();
+        let above = partition
+            .items
+            .range(Bound::Included(&at), Bound::Unbounded)
+            .next()
+            .is_some();
+        if need_items && !(below && above) {
+            return false;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let partition = self.map.get_mut(start).expect("split of a partition");
+        partition.group.sync();
+        let moved = partition.items.split_off(&at);
+        let moved_bytes: u64 = moved
+            .range(Bound::Unbounded, Bound::Unbounded)
+            .map(|e| entry_bytes(e.key(), e.item_bytes()))
+            .sum();
+        partition.size_bytes -= moved_bytes;
+        let leader = partition.group.leader();
+        partition.group = ReplicaGroup::new(leader);
+        let (kept_load, moved_load) = partition.load.split();
+        partition.load = kept_load;
+        let mut upper = Partition::new(id);
+        upper.items = moved;
+        upper.size_bytes = moved_bytes;
+        upper.load = moved_load;
+        self.map.insert(at, upper);
+        self.splits += 1;
+        true
+    }
+
+    /// Splits partitions at their hash midpoints until there are at least `count` (how
+    /// DynamoDB adds partitions when provisioned throughput grows past what they serve).
+    pub fn grow_to(&mut self, count: u64) {
+        while (self.map.len() as u64) < count {
+            // The partition with the widest hash range.
+            let starts: Vec<u64> = self.map.keys().map(|k| hash_of(k)).collect();
+            let widest = (0..starts.len())
+                .map(|i| {
+                    let end = starts.get(i + 1).map_or(1u128 << 64, |&e| u128::from(e));
+                    (end - u128::from(starts[i]), i)
+                })
+                .max_by_key(|&(width, i)| (width, std::cmp::Reverse(i)))
+                .expect("partitions");
+            if widest.0 < 2 {
+                return;
+            }
+            let start_key: Box<[u8]> = self.map.keys().nth(widest.1).expect("index").clone();
+            let mid = (u128::from(starts[widest.1]) + widest.0 / 2) as u64;
+            let at: Box<[u8]> = mid.to_be_bytes().into();
+            let keep = self.keep_collections_whole;
+            self.keep_collections_whole = false;
+            let split = self.split_at(&start_key, &at, false);
+            self.keep_collections_whole = keep;
+            if !split {
+                return;
+            }
+        }
+    }
+}
+
+/// The hash a stored-key bound starts with (missing bytes count as zeros).
+fn hash_of(key: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = key.len().min(8);
+    bytes[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(hash: u64, pk: &[u8], sort: &[u8]) -> Vec<u8> {
+        let mut k = hash.to_be_bytes().to_vec();
+        k.extend_from_slice(&(pk.len() as u16).to_be_bytes());
+        k.extend_from_slice(pk);
+        k.extend_from_slice(sort);
+        k
+    }
+
+    #[test]
+    fn splits_by_size_keep_every_item_in_order() {
+        let limits = Limits {
+            partition_size_bytes_max: 200,
+            ..Limits::default()
+        };
+        let mut parts = Partitions::new(1);
+        let mut keys = Vec::new();
+        for i in 0..100u64 {
+            let k = key(i.wrapping_mul(0x9E37_79B9_7F4A_7C15), b"pk", &i.to_be_bytes());
+            parts.insert(&k, b"0123456789");
+            parts.split_for_size(&k, &limits);
+            keys.push(k);
+        }
+        keys.sort();
+        assert!(parts.count() > 10, "{} partitions", parts.count());
+        let seen: Vec<&[u8]> = parts
+            .range(Bound::Unbounded, Bound::Unbounded)
+            .map(Entry::key)
+            .collect();
+        assert_eq!(seen, keys.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let back: Vec<&[u8]> = parts
+            .range(Bound::Included(&keys[10]), Bound::Excluded(&keys[60]))
+            .rev()
+            .map(Entry::key)
+            .collect();
+        let expected: Vec<&[u8]> = keys[10..60].iter().rev().map(Vec::as_slice).collect();
+        assert_eq!(back, expected);
+        for (_, p) in parts.iter() {
+            assert!(p.size_bytes <= 200 + 40);
+        }
+        assert_eq!(parts.len(), 100);
+    }
+
+    #[test]
+    fn collections_stay_whole_when_asked() {
+        let limits = Limits {
+            partition_size_bytes_max: 100,
+            ..Limits::default()
+        };
+        let mut parts = Partitions::new(1);
+        parts.keep_collections_whole = true;
+        for i in 0..50u8 {
+            let k = key(7, b"one", &[i]);
+            parts.insert(&k, b"0123456789");
+            parts.split_for_size(&k, &limits);
+        }
+        assert_eq!(parts.count(), 1, "one collection never splits");
+        let other = key(9, b"two", b"x");
+        parts.insert(&other, b"0123456789");
+        parts.split_for_size(&other, &limits);
+        assert_eq!(parts.count(), 2);
+        assert_eq!(parts.partition_of(&other).items.len(), 1);
+    }
+
+    #[test]
+    fn grows_by_hash_midpoints() {
+        let mut parts = Partitions::new(1);
+        parts.grow_to(4);
+        let starts: Vec<u64> = parts.iter().map(|(s, _)| hash_of(s)).collect();
+        assert_eq!(starts, vec![0, 1 << 62, 1 << 63, 3 << 62]);
+        assert_eq!(Partitions::new(4).iter().map(|(s, _)| hash_of(s)).collect::<Vec<_>>(), starts);
+    }
+
+    #[test]
+    fn followers_lag_then_converge() {
+        let mut store = ItemStore::default();
+        let mut group = ReplicaGroup::new(0);
+        store.insert(b"k", b"v1");
+        group.write(
+            Write { key: b"k"[..].into(), before: None, after: Some(b"v1"[..].into()) },
+            1_000,
+            [0, 0, 500],
+        );
+        let before = store.insert(b"k", b"v2");
+        group.write(
+            Write { key: b"k"[..].into(), before, after: Some(b"v2"[..].into()) },
+            1_100,
+            [0, 300, 0],
+        );
+        assert_eq!(group.read(0, b"k", &store), Some(&b"v2"[..]));
+        assert_eq!(group.read(1, b"k", &store), Some(&b"v1"[..]));
+        assert_eq!(group.read(2, b"k", &store), None, "zone 2 has not seen the first write");
+        group.catch_up(1_400);
+        assert_eq!(group.read(1, b"k", &store), Some(&b"v2"[..]));
+        // Zone 2 applies in order: the second write waits for the first.
+        assert_eq!(group.read(2, b"k", &store), None);
+        group.catch_up(1_500);
+        assert_eq!(group.read(2, b"k", &store), Some(&b"v2"[..]));
+        assert_eq!(group.unapplied_len(), 0, "the log is compacted once all applied");
+        for zone in 0..3 {
+            assert_eq!(group.replica(zone).commit(), 2);
+        }
+    }
+}

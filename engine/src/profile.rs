@@ -1,0 +1,260 @@
+//! Realism profiles: what `dynasim serve --profile FILE --seed N` turns on, globally or per
+//! table, reproducibly from the seed (replica lag, enforced capacity, throttling storms), and
+//! the seeded draws the engine makes for them.
+//!
+//! By default nothing is on: every read is served by the partition's leader and no request is
+//! throttled, which is what clients expect of a local endpoint.
+
+use crate::limits::Limits;
+use crate::partition::REPLICA_COUNT;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A profile file (TOML). Unknown keys are errors, so a typo does not silently turn a
+/// behaviour off.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// What every table does, unless `tables` names it.
+    #[serde(default)]
+    pub defaults: Behaviour,
+    /// Per-table behaviour; a table listed here uses its entry instead of `defaults`.
+    #[serde(default)]
+    pub tables: BTreeMap<String, Behaviour>,
+    /// Limits to change (tiny partitions, short bursts, fast on-demand scaling).
+    #[serde(default)]
+    pub limits: LimitOverrides,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Behaviour {
+    /// Throttle requests past provisioned or on-demand capacity.
+    #[serde(default)]
+    pub throttling: bool,
+    /// Let a hot partition borrow the table's unused provisioned capacity.
+    #[serde(default = "yes")]
+    pub adaptive_capacity: bool,
+    /// Followers apply each write a uniformly drawn `[min, max]` milliseconds after it
+    /// commits, and eventually consistent reads go to a replica drawn at random.
+    #[serde(default)]
+    pub replica_lag_ms: Option<[u64; 2]>,
+    /// Periods in which requests are throttled at random.
+    #[serde(default)]
+    pub storms: Option<Storms>,
+    /// Track the most accessed and most throttled keys (Contributor Insights).
+    #[serde(default)]
+    pub contributor_insights: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            throttling: false,
+            adaptive_capacity: true,
+            replica_lag_ms: None,
+            storms: None,
+            contributor_insights: false,
+        }
+    }
+}
+
+/// A storm lasts `duration_s` seconds of every `every_s`, starting at an offset drawn from
+/// the seed per table; during it each request is throttled with `probability`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Storms {
+    pub every_s: u64,
+    pub duration_s: u64,
+    pub probability: f64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    pub partition_size_bytes_max: Option<u64>,
+    pub partition_read_units_max: Option<f64>,
+    pub partition_write_units_max: Option<f64>,
+    pub burst_seconds: Option<f64>,
+    pub on_demand_initial_read_units: Option<f64>,
+    pub on_demand_initial_write_units: Option<f64>,
+    pub on_demand_scale_s: Option<u64>,
+    pub heat_split_utilization: Option<f64>,
+    pub heat_split_seconds: Option<u32>,
+}
+
+impl Profile {
+    /// Checks values a type cannot: every error at once.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        let behaviours = std::iter::once(("defaults".to_string(), &self.defaults)).chain(
+            self.tables
+                .iter()
+                .map(|(name, b)| (format!("tables.{name}"), b)),
+        );
+        for (at, b) in behaviours {
+            if let Some([min, max]) = b.replica_lag_ms
+                && min > max
+            {
+                errors.push(format!("{at}.replica_lag_ms: min {min} exceeds max {max}"));
+            }
+            if let Some(s) = &b.storms {
+                if s.every_s == 0 || s.duration_s > s.every_s {
+                    errors.push(format!(
+                        "{at}.storms: duration_s must be at most every_s, which must be positive"
+                    ));
+                }
+                if !(0.0..=1.0).contains(&s.probability) {
+                    errors.push(format!("{at}.storms.probability must be within 0 and 1"));
+                }
+            }
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("partition_read_units_max", l.partition_read_units_max),
+            ("partition_write_units_max", l.partition_write_units_max),
+            ("on_demand_initial_read_units", l.on_demand_initial_read_units),
+            ("on_demand_initial_write_units", l.on_demand_initial_write_units),
+            ("heat_split_utilization", l.heat_split_utilization),
+        ] {
+            if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                errors.push(format!("limits.{name} must be positive"));
+            }
+        }
+        if l.burst_seconds.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
+            errors.push("limits.burst_seconds must not be negative".into());
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// `limits` with this profile's overrides applied.
+    pub fn apply_limits(&self, limits: &mut Limits) {
+        let l = &self.limits;
+        if let Some(v) = l.partition_size_bytes_max {
+            limits.partition_size_bytes_max = v;
+        }
+        if let Some(v) = l.partition_read_units_max {
+            limits.partition_read_units_max = v;
+        }
+        if let Some(v) = l.partition_write_units_max {
+            limits.partition_write_units_max = v;
+        }
+        if let Some(v) = l.burst_seconds {
+            limits.burst_seconds = v;
+        }
+        if let Some(v) = l.on_demand_initial_read_units {
+            limits.on_demand_initial_read_units = v;
+        }
+        if let Some(v) = l.on_demand_initial_write_units {
+            limits.on_demand_initial_write_units = v;
+        }
+        if let Some(v) = l.on_demand_scale_s {
+            limits.on_demand_scale_ms = v * 1000;
+        }
+        if let Some(v) = l.heat_split_utilization {
+            limits.heat_split_utilization = v;
+        }
+        if let Some(v) = l.heat_split_seconds {
+            limits.heat_split_seconds = v;
+        }
+    }
+
+    pub fn behaviour(&self, table: &str) -> &Behaviour {
+        self.tables.get(table).unwrap_or(&self.defaults)
+    }
+}
+
+/// The profile in force and the seeded generators it draws from: one stream per table, so a
+/// table's draws depend only on the seed and that table's own requests.
+#[derive(Debug)]
+pub struct Realism {
+    pub profile: Profile,
+    pub seed: u64,
+    streams: BTreeMap<String, ChaCha8Rng>,
+    /// Set when any behaviour needs per-request work.
+    pub active: bool,
+}
+
+impl Default for Realism {
+    fn default() -> Self {
+        Realism::new(Profile::default(), 0)
+    }
+}
+
+impl Realism {
+    pub fn new(profile: Profile, seed: u64) -> Realism {
+        let busy = |b: &Behaviour| {
+            b.throttling || b.replica_lag_ms.is_some() || b.storms.is_some() || b.contributor_insights
+        };
+        let active = busy(&profile.defaults) || profile.tables.values().any(busy);
+        Realism {
+            profile,
+            seed,
+            streams: BTreeMap::new(),
+            active,
+        }
+    }
+
+    fn stream(&mut self, table: &str) -> &mut ChaCha8Rng {
+        let seed = self.seed;
+        self.streams.entry(table.to_string()).or_insert_with(|| {
+            ChaCha8Rng::seed_from_u64(seed ^ xxhash_rust::xxh3::xxh3_64(table.as_bytes()))
+        })
+    }
+
+    /// How long each replica takes to apply a write to `table`.
+    pub fn lags(&mut self, table: &str) -> [u64; REPLICA_COUNT] {
+        if !self.active {
+            return [0; REPLICA_COUNT];
+        }
+        let Some([min, max]) = self.profile.behaviour(table).replica_lag_ms else {
+            return [0; REPLICA_COUNT];
+        };
+        let rng = self.stream(table);
+        std::array::from_fn(|_| min + rng.next_u64() % (max - min + 1))
+    }
+
+    /// The replica an eventually consistent read of `table` goes to, when lag is on.
+    pub fn read_zone(&mut self, table: &str) -> Option<usize> {
+        if !self.active || self.profile.behaviour(table).replica_lag_ms.is_none() {
+            return None;
+        }
+        Some((self.stream(table).next_u64() % REPLICA_COUNT as u64) as usize)
+    }
+
+    /// Whether a storm throttles this request to `table` at `now_ms`.
+    pub fn storm(&mut self, table: &str, now_ms: u64) -> bool {
+        if !self.active {
+            return false;
+        }
+        let Some(storms) = self.profile.behaviour(table).storms.clone() else {
+            return false;
+        };
+        let period = storms.every_s * 1000;
+        let offset = (self.seed ^ xxhash_rust::xxh3::xxh3_64(table.as_bytes())) % period;
+        let phase = (now_ms + period - offset) % period;
+        if phase >= storms.duration_s * 1000 {
+            return false;
+        }
+        let draw = self.stream(table).next_u64() as f64 / u64::MAX as f64;
+        draw < storms.probability
+    }
+
+    pub fn throttling(&self, table: &str) -> bool {
+        self.active && self.profile.behaviour(table).throttling
+    }
+
+    pub fn adaptive(&self, table: &str) -> bool {
+        self.profile.behaviour(table).adaptive_capacity
+    }
+
+    pub fn insights(&self, table: &str) -> bool {
+        self.active && self.profile.behaviour(table).contributor_insights
+    }
+}
