@@ -287,11 +287,6 @@ impl TableLoad {
                 }
             }
         }
-        if write {
-            self.demand.write += min_units;
-        } else {
-            self.demand.read += min_units;
-        }
         Ok(())
     }
 
@@ -318,11 +313,11 @@ impl TableLoad {
         if write {
             load.record(key, 0.0, units, now_ms, limits);
             self.consumed.write += units;
-            // Demand was counted at admission with the minimum; add the rest.
-            self.demand.write += (units - 1.0).max(0.0);
+            self.demand.write += units;
         } else {
             load.record(key, units, 0.0, now_ms, limits);
             self.consumed.read += units;
+            self.demand.read += units;
         }
         if let Capacity::Provisioned { .. } = a.capacity {
             let (pool, own) = if write {

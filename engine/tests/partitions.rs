@@ -1,0 +1,414 @@
+//! Partitions, replica lag, admission control and metrics, through the engine's request API
+//! with the caller's clock.
+
+use dynasim_engine::api::*;
+use dynasim_engine::limits::Limits;
+use dynasim_engine::profile::Profile;
+use dynasim_engine::{Config, Engine, Error, ErrorKind, Item, Request, Response};
+use serde_json::{Value as Json, json};
+
+fn engine_with(limits: Limits, profile: &str, seed: u64) -> Engine {
+    let profile: Profile = toml_profile(profile);
+    Engine::with_profile(
+        Config {
+            limits,
+            ..Config::default()
+        },
+        profile,
+        seed,
+    )
+}
+
+fn toml_profile(text: &str) -> Profile {
+    // The engine does not parse files; tests build profiles from JSON of the same shape.
+    if text.is_empty() {
+        return Profile::default();
+    }
+    serde_json::from_str(text).unwrap()
+}
+
+fn request(op: &str, body: Json) -> Request {
+    fn de<T: serde::de::DeserializeOwned>(body: Json) -> T {
+        serde_json::from_value(body).unwrap()
+    }
+    match op {
+        "CreateTable" => Request::CreateTable(de(body)),
+        "UpdateTable" => Request::UpdateTable(de(body)),
+        "PutItem" => Request::PutItem(de(body)),
+        "GetItem" => Request::GetItem(de(body)),
+        "BatchWriteItem" => Request::BatchWriteItem(de(body)),
+        "Query" => Request::Query(de(body)),
+        "Scan" => Request::Scan(de(body)),
+        other => panic!("{other} is not used here"),
+    }
+}
+
+fn run(engine: &mut Engine, op: &str, body: Json, now_ms: u64) -> Result<Response, Error> {
+    engine.execute(request(op, body), now_ms)
+}
+
+fn create(engine: &mut Engine, name: &str, capacity: Json) {
+    let mut body = json!({
+        "TableName": name,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+    });
+    body.as_object_mut()
+        .unwrap()
+        .extend(capacity.as_object().unwrap().clone());
+    run(engine, "CreateTable", body, 0).unwrap();
+}
+
+fn on_demand() -> Json {
+    json!({"BillingMode": "PAY_PER_REQUEST"})
+}
+
+fn provisioned(read: u64, write: u64) -> Json {
+    json!({"ProvisionedThroughput": {"ReadCapacityUnits": read, "WriteCapacityUnits": write}})
+}
+
+fn put(engine: &mut Engine, table: &str, pk: &str, sk: i64, v: &str, now_ms: u64) -> Result<Response, Error> {
+    run(
+        engine,
+        "PutItem",
+        json!({"TableName": table, "Item": {"pk": {"S": pk}, "sk": {"N": sk.to_string()}, "v": {"S": v}}}),
+        now_ms,
+    )
+}
+
+fn get(engine: &mut Engine, table: &str, pk: &str, sk: i64, consistent: bool, now_ms: u64) -> Option<String> {
+    let response = run(
+        engine,
+        "GetItem",
+        json!({"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"N": sk.to_string()}}, "ConsistentRead": consistent}),
+        now_ms,
+    )
+    .unwrap();
+    let Response::Item(output) = response else {
+        panic!("GetItem answers an item")
+    };
+    output.item.map(|item: Item| match &item["v"] {
+        dynasim_engine::Value::S(s) => s.clone(),
+        other => panic!("{other:?}"),
+    })
+}
+
+fn to_json(response: &Response) -> Json {
+    serde_json::to_value(response).unwrap()
+}
+
+/// Every page of a Query or Scan, as the wire would show them.
+fn pages(engine: &mut Engine, op: &str, mut body: Json) -> Vec<Json> {
+    let mut out = Vec::new();
+    loop {
+        let response = run(engine, op, body.clone(), 1).unwrap();
+        let page = to_json(&response);
+        let last = page.get("LastEvaluatedKey").cloned();
+        out.push(page);
+        match last {
+            Some(key) => body["ExclusiveStartKey"] = key,
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn query_and_scan_answer_the_same_with_one_partition_or_hundreds() {
+    let small_pages = Limits {
+        page_size_bytes_max: 300,
+        ..Limits::default()
+    };
+    let tiny_partitions = Limits {
+        partition_size_bytes_max: 64,
+        ..small_pages.clone()
+    };
+    let mut one = engine_with(small_pages, "", 0);
+    let mut many = engine_with(tiny_partitions, "", 0);
+    for engine in [&mut one, &mut many] {
+        create(engine, "tbl", on_demand());
+        for pk in 0..20 {
+            for sk in 0..30 {
+                put(engine, "tbl", &format!("p{pk}"), sk, "x", 1).unwrap();
+            }
+        }
+    }
+    let partitions = |e: &Engine| e.table("tbl").unwrap().items.count();
+    // A new on-demand table starts with 4 partitions; tiny limits split it into hundreds,
+    // including inside item collections (the table has no LSI).
+    assert_eq!(partitions(&one), 4);
+    assert!(partitions(&many) >= 200, "{} partitions", partitions(&many));
+    let mut bodies = vec![
+        ("Scan", json!({"TableName": "tbl"})),
+        ("Scan", json!({"TableName": "tbl", "Limit": 7})),
+        ("Scan", json!({"TableName": "tbl", "Segment": 1, "TotalSegments": 3})),
+        ("Scan", json!({"TableName": "tbl", "Select": "COUNT", "FilterExpression": "sk > :s", "ExpressionAttributeValues": {":s": {"N": "10"}}})),
+    ];
+    for pk in [0, 7, 19] {
+        bodies.push(("Query", json!({"TableName": "tbl", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": format!("p{pk}")}}})));
+        bodies.push(("Query", json!({"TableName": "tbl", "Limit": 4, "ScanIndexForward": false, "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b", "ExpressionAttributeValues": {":p": {"S": format!("p{pk}")}, ":a": {"N": "3"}, ":b": {"N": "25"}}})));
+    }
+    for (op, body) in bodies {
+        let a = pages(&mut one, op, body.clone());
+        let b = pages(&mut many, op, body.clone());
+        assert!(a.len() > 1 || op == "Query", "{op} {body} pages");
+        assert_eq!(a, b, "{op} {body}");
+    }
+}
+
+const LAG: &str = r#"{"defaults": {"replica_lag_ms": [100, 100]}}"#;
+
+#[test]
+fn eventually_consistent_reads_are_stale_within_the_lag_and_converge() {
+    let mut engine = engine_with(Limits::default(), LAG, 7);
+    create(&mut engine, "tbl", on_demand());
+    put(&mut engine, "tbl", "a", 1, "v1", 1_000).unwrap();
+    put(&mut engine, "tbl", "a", 1, "v2", 2_000).unwrap();
+    let mut stale = 0;
+    for i in 0..60 {
+        let now = 2_001 + i;
+        assert_eq!(get(&mut engine, "tbl", "a", 1, true, now).as_deref(), Some("v2"), "strong reads are never stale");
+        match get(&mut engine, "tbl", "a", 1, false, now).as_deref() {
+            Some("v1") => stale += 1,
+            Some("v2") => {}
+            other => panic!("a read returned {other:?}, which was never written last"),
+        }
+    }
+    // Two of three replicas lag: about two thirds of the reads are stale.
+    assert!((25..=55).contains(&stale), "{stale} stale reads of 60");
+    for i in 0..30 {
+        assert_eq!(get(&mut engine, "tbl", "a", 1, false, 2_100 + i).as_deref(), Some("v2"), "converged after the lag");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_stale_reads() {
+    let trace = |seed| {
+        let mut engine = engine_with(Limits::default(), LAG, seed);
+        create(&mut engine, "tbl", on_demand());
+        put(&mut engine, "tbl", "a", 1, "v1", 1_000).unwrap();
+        put(&mut engine, "tbl", "a", 1, "v2", 2_000).unwrap();
+        (0..40).map(|i| get(&mut engine, "tbl", "a", 1, false, 2_001 + i)).collect::<Vec<_>>()
+    };
+    assert_eq!(trace(3), trace(3));
+    assert_ne!(trace(3), trace(4));
+}
+
+#[test]
+fn without_a_profile_every_read_is_fresh() {
+    let mut engine = engine_with(Limits::default(), "", 0);
+    create(&mut engine, "tbl", on_demand());
+    for i in 0..50 {
+        put(&mut engine, "tbl", "a", 1, &format!("v{i}"), 1_000 + i).unwrap();
+        assert_eq!(get(&mut engine, "tbl", "a", 1, false, 1_000 + i), Some(format!("v{i}")));
+    }
+}
+
+const THROTTLING: &str = r#"{"defaults": {"throttling": true, "adaptive_capacity": false}}"#;
+
+fn no_burst() -> Limits {
+    Limits {
+        burst_seconds: 0.0,
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn provisioned_throttling_arrives_exactly_when_the_bucket_empties() {
+    let mut engine = engine_with(no_burst(), THROTTLING, 0);
+    create(&mut engine, "tbl", provisioned(5, 5));
+    // The bucket starts with one second of capacity: five 1-WCU writes.
+    for i in 0..5 {
+        put(&mut engine, "tbl", "a", i, "x", 10_000).unwrap();
+    }
+    let error = put(&mut engine, "tbl", "a", 5, "x", 10_000).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::ProvisionedThroughputExceeded);
+    assert_eq!(
+        error.message,
+        "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API."
+    );
+    assert_eq!(error.throttling_reasons[0].reason, "TableWriteProvisionedThroughputExceeded");
+    assert_eq!(
+        error.throttling_reasons[0].resource,
+        "arn:aws:dynamodb:us-east-1:000000000000:table/tbl"
+    );
+    // The throttled write did not happen.
+    assert_eq!(get(&mut engine, "tbl", "a", 5, true, 10_000), None);
+    // 199 ms later less than a unit accrued; at 200 ms one did.
+    assert!(put(&mut engine, "tbl", "a", 5, "x", 10_199).is_err());
+    put(&mut engine, "tbl", "a", 5, "x", 10_200).unwrap();
+    // Reads have their own bucket: 5 strongly consistent reads, then a throttle.
+    for _ in 0..5 {
+        get(&mut engine, "tbl", "a", 1, true, 10_200);
+    }
+    let error = run(&mut engine, "GetItem", json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ConsistentRead": true}), 10_200).unwrap_err();
+    assert_eq!(error.throttling_reasons[0].reason, "TableReadProvisionedThroughputExceeded");
+}
+
+#[test]
+fn burst_credit_keeps_up_to_300_seconds_of_unused_capacity() {
+    let mut engine = engine_with(Limits::default(), THROTTLING, 0);
+    create(&mut engine, "tbl", provisioned(1, 2));
+    put(&mut engine, "tbl", "a", 0, "x", 1_000).unwrap();
+    // Idle for 1,000 s: only 300 s of the 2 WCU rate is kept (600 units, one already spent
+    // from the first second's two).
+    let now = 1_001_000;
+    let mut written = 0;
+    while put(&mut engine, "tbl", "a", written, "x", now).is_ok() {
+        written += 1;
+        assert!(written < 10_000);
+    }
+    assert_eq!(written, 600);
+}
+
+#[test]
+fn adaptive_capacity_lets_a_hot_partition_exceed_its_share_up_to_the_ceiling() {
+    let served = |adaptive: bool| {
+        let profile = format!(r#"{{"defaults": {{"throttling": true, "adaptive_capacity": {adaptive}}}}}"#);
+        let mut engine = engine_with(no_burst(), &profile, 0);
+        // 1,500 WCU needs two partitions (1,000 WCU each at most): 750 WCU is each one's share.
+        create(&mut engine, "tbl", provisioned(10, 1_500));
+        assert_eq!(engine.table("tbl").unwrap().items.count(), 2);
+        let mut ok = 0;
+        for i in 0..2_000 {
+            if put(&mut engine, "tbl", "hot", i, "x", 5_000).is_ok() {
+                ok += 1;
+            }
+        }
+        ok
+    };
+    assert_eq!(served(false), 750, "without adaptive capacity, the partition's share");
+    assert_eq!(served(true), 1_000, "with it, up to the partition ceiling");
+}
+
+#[test]
+fn a_hot_key_throttles_at_the_partition_ceiling_even_on_demand() {
+    let mut engine = engine_with(Limits::default(), r#"{"defaults": {"throttling": true}}"#, 0);
+    create(&mut engine, "tbl", on_demand());
+    let mut ok = 0;
+    let mut last = None;
+    for i in 0..1_500 {
+        match put(&mut engine, "tbl", "hot", i, "x", 5_000) {
+            Ok(_) => ok += 1,
+            Err(e) => last = Some(e),
+        }
+    }
+    assert_eq!(ok, 1_000);
+    let error = last.unwrap();
+    assert_eq!(error.kind, ErrorKind::Throttling);
+    assert_eq!(error.throttling_reasons[0].reason, "TableWriteKeyRangeThroughputExceeded");
+}
+
+#[test]
+fn on_demand_serves_double_the_previous_peak_then_scales() {
+    let limits = Limits {
+        on_demand_initial_write_units: 100.0,
+        on_demand_scale_ms: 60_000,
+        ..Limits::default()
+    };
+    let mut engine = engine_with(limits, r#"{"defaults": {"throttling": true}}"#, 0);
+    create(&mut engine, "tbl", on_demand());
+    let burst = |engine: &mut Engine, now: u64, attempts: i64| {
+        (0..attempts)
+            .filter(|i| put(engine, "tbl", &format!("k{i}"), 0, "x", now).is_ok())
+            .count()
+    };
+    // A new table serves its initial level (twice a peak of 50) at once.
+    assert_eq!(burst(&mut engine, 1_000, 150), 100);
+    // Demand of 150 does not raise the capacity before the table has scaled...
+    assert_eq!(burst(&mut engine, 30_000, 150), 100);
+    // ...and after scaling twice the new peak (150) is served.
+    assert_eq!(burst(&mut engine, 62_000, 400), 300);
+    let error = put(&mut engine, "tbl", "late", 0, "x", 62_000).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Throttling);
+    assert!(error.message.starts_with("Throughput exceeds the current capacity of your table or index."));
+}
+
+#[test]
+fn a_partition_that_stays_hot_splits_and_isolates_its_hot_key() {
+    let limits = Limits {
+        heat_split_seconds: 3,
+        ..Limits::default()
+    };
+    let mut engine = engine_with(limits, r#"{"defaults": {"contributor_insights": true}}"#, 0);
+    create(&mut engine, "tbl", provisioned(5, 5));
+    for pk in 0..40 {
+        put(&mut engine, "tbl", &format!("cold{pk}"), 0, "x", 0).unwrap();
+    }
+    assert_eq!(engine.table("tbl").unwrap().items.count(), 1);
+    // 900 writes per second to one key: 90% of the partition's ceiling, for five seconds.
+    for second in 1..=5u64 {
+        for i in 0..900u64 {
+            put(&mut engine, "tbl", "hot", 0, "x", second * 1000 + i).unwrap();
+            if i % 100 == 0 {
+                put(&mut engine, "tbl", &format!("cold{}", i / 100), 0, "y", second * 1000 + i).unwrap();
+            }
+        }
+    }
+    let table = engine.table("tbl").unwrap();
+    assert!(table.items.count() > 1, "the hot partition split");
+    // The hot item sits alone in its partition.
+    let hot_key = {
+        let mut item = Item::new();
+        item.insert("pk".into(), dynasim_engine::Value::s("hot"));
+        item.insert("sk".into(), dynasim_engine::Value::n("0"));
+        table.key_schema.item_key(&item).unwrap()
+    };
+    let partition = table.items.partition_of(&hot_key);
+    assert_eq!(partition.items.len(), 1, "the hot item is isolated");
+    // Contributor Insights names the hot key first.
+    let insights = table.metrics.insights.as_ref().unwrap();
+    let top = dynasim_engine::metrics::Insights::top(&insights.accessed, 1);
+    assert!(top[0].0.ends_with(b"hot"));
+}
+
+#[test]
+fn metrics_count_consumption_throttles_and_items() {
+    let mut engine = engine_with(no_burst(), THROTTLING, 0);
+    create(&mut engine, "tbl", provisioned(5, 2));
+    put(&mut engine, "tbl", "a", 0, "x", 60_000).unwrap();
+    put(&mut engine, "tbl", "a", 1, "x", 60_000).unwrap();
+    assert!(put(&mut engine, "tbl", "a", 2, "x", 60_000).is_err());
+    get(&mut engine, "tbl", "a", 0, false, 60_500);
+    let series = &engine.table("tbl").unwrap().metrics.table;
+    assert_eq!(series.totals.consumed_write_capacity_units, 2.0);
+    assert_eq!(series.totals.consumed_read_capacity_units, 0.5);
+    assert_eq!(series.totals.write_throttle_events, 1);
+    assert_eq!(series.totals.throttled_requests, 1);
+    assert_eq!(series.totals.returned_item_count, 1);
+    assert_eq!(series.minutes.len(), 1);
+    assert_eq!(series.minutes[0].0, 1, "one-minute buckets of the caller's clock");
+}
+
+#[test]
+fn throttled_batch_writes_come_back_unprocessed() {
+    let mut engine = engine_with(no_burst(), THROTTLING, 0);
+    create(&mut engine, "tbl", provisioned(5, 3));
+    let requests: Vec<Json> = (0..5)
+        .map(|i| json!({"PutRequest": {"Item": {"pk": {"S": "a"}, "sk": {"N": i.to_string()}}}}))
+        .collect();
+    let response = run(&mut engine, "BatchWriteItem", json!({"RequestItems": {"tbl": requests}}), 1_000).unwrap();
+    let output = to_json(&response);
+    assert_eq!(output["UnprocessedItems"]["tbl"].as_array().unwrap().len(), 2);
+    // When every write is throttled the batch fails.
+    let one = json!({"RequestItems": {"tbl": [{"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"N": "1"}}}}]}});
+    let error = run(&mut engine, "BatchWriteItem", one, 1_000).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::ProvisionedThroughputExceeded);
+}
+
+#[test]
+fn provisioned_throughput_decides_the_partition_count() {
+    let mut engine = engine_with(Limits::default(), "", 0);
+    create(&mut engine, "small", provisioned(5, 5));
+    create(&mut engine, "big", provisioned(6_000, 2_000));
+    assert_eq!(engine.table("small").unwrap().items.count(), 1);
+    assert_eq!(engine.table("big").unwrap().items.count(), 4);
+    run(
+        &mut engine,
+        "UpdateTable",
+        json!({"TableName": "small", "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 2_500}}),
+        1,
+    )
+    .unwrap();
+    assert_eq!(engine.table("small").unwrap().items.count(), 3);
+}
+
