@@ -1,9 +1,13 @@
 //! The `dynasim` command line.
 
 use clap::{Parser, Subcommand};
-use dynasim_engine::Config;
+use dynasim_engine::profile::Profile;
+use dynasim_engine::{Config, Engine};
+
+mod metrics;
 use dynasim_server::Service;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -32,6 +36,23 @@ enum Command {
         /// lock, so more threads mostly add wake-up and synchronisation costs).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         threads: u16,
+        /// A realism profile (TOML; see scenarios/profiles/): replica lag, enforced capacity,
+        /// throttling storms, per table or for all.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Seed for every draw the profile makes; the same seed and the same requests give the
+        /// same answers.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Print a running server's one-minute metrics series and Contributor Insights.
+    Metrics {
+        /// The server's endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        endpoint: String,
+        /// Only this table.
+        #[arg(long)]
+        table: Option<String>,
     },
 }
 
@@ -42,11 +63,46 @@ fn main() -> ExitCode {
             listen,
             region,
             threads,
-        } => serve(listen, region, threads),
+            profile,
+            seed,
+        } => {
+            let profile = match profile.as_deref().map(load_profile).transpose() {
+                Ok(profile) => profile,
+                Err(errors) => {
+                    for error in errors {
+                        eprintln!("dynasim: {error}");
+                    }
+                    return ExitCode::from(2);
+                }
+            };
+            serve(listen, region, threads, profile, seed)
+        }
+        Command::Metrics { endpoint, table } => metrics::print(&endpoint, table.as_deref()),
     }
 }
 
-fn serve(listen: SocketAddr, region: String, threads: u16) -> ExitCode {
+/// Reads and checks a profile, reporting every error at once.
+fn load_profile(path: &std::path::Path) -> Result<Profile, Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![format!("cannot read profile {}: {e}", path.display())])?;
+    let profile: Profile =
+        toml::from_str(&text).map_err(|e| vec![format!("profile {}: {e}", path.display())])?;
+    profile.validate().map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| format!("profile {}: {e}", path.display()))
+            .collect::<Vec<_>>()
+    })?;
+    Ok(profile)
+}
+
+fn serve(
+    listen: SocketAddr,
+    region: String,
+    threads: u16,
+    profile: Option<Profile>,
+    seed: u64,
+) -> ExitCode {
     let built = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -78,7 +134,14 @@ fn serve(listen: SocketAddr, region: String, threads: u16) -> ExitCode {
             endpoint_address: address.to_string(),
             ..Config::default()
         };
-        let service = Arc::new(Service::new(config));
+        let engine = match &profile {
+            Some(profile) => {
+                println!("dynasim: seed {seed}");
+                Engine::with_profile(config, profile.clone(), seed)
+            }
+            None => Engine::new(config),
+        };
+        let service = Arc::new(Service::with_engine(engine));
         println!(
             "dynasim {} serving DynamoDB on http://{address} (Ctrl-C to stop)",
             env!("CARGO_PKG_VERSION")

@@ -541,6 +541,8 @@ pub enum Response {
     Query(QueryOutput),
     BatchGetItem(BatchGetItemOutput),
     BatchWriteItem(BatchWriteItemOutput),
+    ContributorInsights(ContributorInsightsOutput),
+    ListContributorInsights(ListContributorInsightsOutput),
     NoBody,
 }
 
@@ -556,6 +558,8 @@ impl Serialize for Response {
             Response::Query(o) => o.serialize(serializer),
             Response::BatchGetItem(o) => o.serialize(serializer),
             Response::BatchWriteItem(o) => o.serialize(serializer),
+            Response::ContributorInsights(o) => o.serialize(serializer),
+            Response::ListContributorInsights(o) => o.serialize(serializer),
             Response::NoBody => serializer.serialize_unit(),
         }
     }
@@ -582,4 +586,76 @@ pub enum Request {
     BatchWriteItem(BatchWriteItemInput),
     Query(QueryInput),
     Scan(QueryInput),
+    UpdateContributorInsights(ContributorInsightsInput),
+    DescribeContributorInsights(ContributorInsightsInput),
+    ListContributorInsights(ListContributorInsightsInput),
+}
+
+impl Request {
+    /// The table a request names, when it names one (for per-table metrics).
+    pub fn table_name(&self) -> Option<&str> {
+        match self {
+            Request::CreateTable(i) => i.table_name.as_deref(),
+            Request::DescribeTable(i) | Request::DeleteTable(i) => i.table_name.as_deref(),
+            Request::UpdateTable(i) => i.table_name.as_deref(),
+            Request::PutItem(i) | Request::UpdateItem(i) | Request::DeleteItem(i) => {
+                i.table_name.as_deref()
+            }
+            Request::GetItem(i) => i.table_name.as_deref(),
+            Request::Query(i) | Request::Scan(i) => i.table_name.as_deref(),
+            Request::UpdateContributorInsights(i) | Request::DescribeContributorInsights(i) => {
+                i.table_name.as_deref()
+            }
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContributorInsightsInput {
+    pub table_name: Option<String>,
+    pub index_name: Option<String>,
+    pub contributor_insights_action: Option<String>,
+    pub contributor_insights_mode: Option<String>,
+}
+
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContributorInsightsOutput {
+    pub table_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_name: Option<String>,
+    pub contributor_insights_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contributor_insights_rule_list: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_date_time: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contributor_insights_mode: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListContributorInsightsInput {
+    pub table_name: Option<String>,
+    pub max_results: Option<i64>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContributorInsightsSummary {
+    pub table_name: String,
+    pub contributor_insights_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contributor_insights_mode: Option<String>,
+}
+
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListContributorInsightsOutput {
+    pub contributor_insights_summaries: Vec<ContributorInsightsSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }

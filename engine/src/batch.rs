@@ -4,7 +4,6 @@
 use crate::api::*;
 use crate::capacity::{ReturnConsumedCapacity, read_units, write_units};
 use crate::engine::{Engine, table_name_of};
-use crate::table::WriteContext;
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::expr::eval::project;
 use crate::item::{Item, item_size_bytes};
@@ -13,6 +12,8 @@ use crate::limits::{
     BATCH_GET_KEY_COUNT_MAX, BATCH_GET_RESPONSE_BYTES_MAX, BATCH_WRITE_REQUEST_COUNT_MAX,
     ITEM_SIZE_BYTES_MAX,
 };
+use crate::table::WriteContext;
+use crate::throughput::Usage;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn duplicates() -> Error {
@@ -94,7 +95,13 @@ impl Engine {
                 }
                 keys.push((key, key_item));
             }
-            plans.push((name, entry, table_name_of(name).to_string(), projection, keys));
+            plans.push((
+                name,
+                entry,
+                table_name_of(name).to_string(),
+                projection,
+                keys,
+            ));
         }
         let capacity_mode =
             ReturnConsumedCapacity::parse(input.return_consumed_capacity.as_deref());
@@ -144,7 +151,17 @@ impl Engine {
                     response_bytes += item_size_bytes(&item);
                     found.push(item);
                 }
-                self.charge(&plain, &key, false, item_units, &[], returned, now_ms);
+                self.charge(
+                    &plain,
+                    &key,
+                    Usage {
+                        write: false,
+                        units: item_units,
+                        index_units: &[],
+                        returned,
+                    },
+                    now_ms,
+                );
             }
             output.responses.insert(name.clone(), found);
             if !unprocessed.is_empty() {
@@ -283,10 +300,13 @@ impl Engine {
                 if let Err(error) = self.admit(&name, &key, true, 1.0, None, now_ms) {
                     throttled += 1;
                     last_throttle = Some(error);
-                    unprocessed.entry(name.clone()).or_default().push(match write {
-                        Write::Put(_, item) => WriteRequestOutput::PutRequest { item },
-                        Write::Delete(_, key) => WriteRequestOutput::DeleteRequest { key },
-                    });
+                    unprocessed
+                        .entry(name.clone())
+                        .or_default()
+                        .push(match write {
+                            Write::Put(_, item) => WriteRequestOutput::PutRequest { item },
+                            Write::Delete(_, key) => WriteRequestOutput::DeleteRequest { key },
+                        });
                     continue;
                 }
                 let lags = self.realism.lags(&name);
@@ -312,7 +332,10 @@ impl Engine {
                     }
                     Write::Delete(key, _) => {
                         let (old, index_writes) = table.delete(&key, &context);
-                        (write_units(old.as_ref().map_or(0, item_size_bytes)), index_writes)
+                        (
+                            write_units(old.as_ref().map_or(0, item_size_bytes)),
+                            index_writes,
+                        )
                     }
                 };
                 units += write_units_used + index_writes.iter().map(|(_, _, u)| u).sum::<f64>();

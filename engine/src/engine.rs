@@ -6,10 +6,10 @@
 use crate::api::*;
 use crate::error::{ConstraintErrors, Error, ErrorKind, Result};
 use crate::limits::{self, Limits};
-use crate::table::{self, BillingMode, Status, Table};
 use crate::metrics::{Counters, Series};
 use crate::profile::{Profile, Realism};
-use crate::throughput::{Admission, Capacity, Limit, throttle_error};
+use crate::table::{self, BillingMode, Status, Table};
+use crate::throughput::{Admission, Capacity, Limit, Usage, throttle_error};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
@@ -167,8 +167,14 @@ impl Engine {
                 table_arn: &t.arn,
             };
             let partition = t.items.partition_of_mut(key);
-            t.load
-                .admit(&mut partition.load, write, min_units, index, now_ms, &admission)
+            t.load.admit(
+                &mut partition.load,
+                write,
+                min_units,
+                index,
+                now_ms,
+                &admission,
+            )
         };
         let Err((limit, index)) = result else {
             return Ok(());
@@ -183,29 +189,36 @@ impl Engine {
             delta.read_throttle_events = 1;
         }
         match &index {
-            Some(name) => t.metrics.indexes.entry(name.clone()).or_default().record(now_ms, &delta),
+            Some(name) => t
+                .metrics
+                .indexes
+                .entry(name.clone())
+                .or_default()
+                .record(now_ms, &delta),
             None => t.metrics.table.record(now_ms, &delta),
         }
         if let Some(insights) = &mut t.metrics.insights {
             insights.throttled(crate::partition::collection_prefix(key));
         }
-        Err(throttle_error(limit, index.as_deref(), write, capacity, &t.arn))
+        Err(throttle_error(
+            limit,
+            index.as_deref(),
+            write,
+            capacity,
+            &t.arn,
+        ))
     }
 
     /// Charges what an admitted request consumed, records it in the metrics, and splits the
     /// partition if it stayed hot long enough.
-    pub(crate) fn charge(
-        &mut self,
-        table: &str,
-        key: &[u8],
-        write: bool,
-        units: f64,
-        index_units: &[(&str, f64)],
-        returned: u64,
-        now_ms: u64,
-    ) {
+    pub(crate) fn charge(&mut self, table: &str, key: &[u8], usage: Usage<'_>, now_ms: u64) {
+        let Usage {
+            write,
+            units,
+            index_units,
+            returned,
+        } = usage;
         let adaptive = self.realism.adaptive(table);
-        let insights = self.realism.insights(table);
         let limits = &self.config.limits;
         let Some(t) = self.tables.get_mut(table) else {
             return;
@@ -218,15 +231,8 @@ impl Engine {
             table_arn: &t.arn,
         };
         let partition = t.items.partition_of_mut(key);
-        t.load.charge(
-            &mut partition.load,
-            key,
-            write,
-            units,
-            index_units,
-            now_ms,
-            &admission,
-        );
+        t.load
+            .charge(&mut partition.load, key, &usage, now_ms, &admission);
         let hot = partition.load.hot_seconds >= limits.heat_split_seconds;
         let mut delta = Counters {
             returned_item_count: returned,
@@ -250,9 +256,6 @@ impl Engine {
                 .entry(name.to_string())
                 .or_default()
                 .record(now_ms, &delta);
-        }
-        if insights && t.metrics.insights.is_none() {
-            t.metrics.insights = Some(Default::default());
         }
         if let Some(insights) = &mut t.metrics.insights {
             insights.accessed(crate::partition::collection_prefix(key), units);
@@ -301,6 +304,15 @@ impl Engine {
             Request::BatchWriteItem(input) => self.batch_write_item(&input, now_ms),
             Request::Query(input) => self.query(&input, now_ms, false),
             Request::Scan(input) => self.query(&input, now_ms, true),
+            Request::UpdateContributorInsights(input) => {
+                self.update_contributor_insights(&input, now_ms)
+            }
+            Request::DescribeContributorInsights(input) => {
+                self.describe_contributor_insights(&input, now_ms)
+            }
+            Request::ListContributorInsights(input) => {
+                self.list_contributor_insights(&input, now_ms)
+            }
         }
     }
 
@@ -323,7 +335,9 @@ impl Engine {
     /// borrows for write paths.
     pub(crate) fn table_and_limits(&mut self, name: &str) -> (&mut Table, &Limits) {
         (
-            self.tables.get_mut(name).expect("the caller found the table"),
+            self.tables
+                .get_mut(name)
+                .expect("the caller found the table"),
             &self.config.limits,
         )
     }
@@ -409,7 +423,10 @@ impl Engine {
                 items
             },
             load: crate::throughput::TableLoad::new(&self.config.limits),
-            metrics: Default::default(),
+            metrics: crate::metrics::TableMetrics {
+                insights: self.realism.insights(&name).then(Default::default),
+                ..Default::default()
+            },
             size_bytes: 0,
             indexes,
         };
@@ -1016,4 +1033,140 @@ fn apply_index_plan(table: &mut Table, plan: IndexPlan, billing_mode: BillingMod
         }
     }
     table.prune_attribute_definitions();
+}
+
+/// Contributor Insights: DynamoDB publishes the data to CloudWatch; dynasim keeps it with the
+/// table (see `metrics::Insights`) and serves it on `/metrics`. Tracked per table.
+impl Engine {
+    fn insights_target<'a>(
+        &self,
+        input: &'a ContributorInsightsInput,
+        now_ms: u64,
+    ) -> Result<&'a str> {
+        let mut errors = ConstraintErrors::new();
+        errors.name(&input.table_name, "tableName", true);
+        if input.index_name.is_some() {
+            errors.name(&input.index_name, "indexName", false);
+        }
+        errors.into_result()?;
+        let name = table_name_of(input.table_name.as_deref().expect("checked"));
+        let table = self.table_for_data(name, now_ms)?;
+        if let Some(index) = &input.index_name {
+            if table.index(index).is_none() {
+                return Err(Error::resource_not_found());
+            }
+            return Err(Error::validation(
+                "dynasim tracks Contributor Insights per table, not per index; see docs/compatibility.md",
+            ));
+        }
+        Ok(name)
+    }
+
+    fn insights_output(&self, name: &str, describe: bool) -> ContributorInsightsOutput {
+        let table = &self.tables[name];
+        let enabled = table.metrics.insights.is_some();
+        let created = (table.created_ms / 1000).to_string();
+        ContributorInsightsOutput {
+            table_name: name.to_string(),
+            index_name: None,
+            contributor_insights_status: if enabled { "ENABLED" } else { "DISABLED" }.into(),
+            contributor_insights_rule_list: (describe && enabled).then(|| {
+                ["PKC", "PKT"]
+                    .iter()
+                    .map(|kind| format!("DynamoDBContributorInsights-{kind}-{name}-{created}"))
+                    .collect()
+            }),
+            last_update_date_time: None,
+            contributor_insights_mode: (describe && enabled)
+                .then(|| "ACCESSED_AND_THROTTLED_KEYS".into()),
+        }
+    }
+
+    pub(crate) fn update_contributor_insights(
+        &mut self,
+        input: &ContributorInsightsInput,
+        now_ms: u64,
+    ) -> Result<Response> {
+        let name = self.insights_target(input, now_ms)?;
+        let enable = match input.contributor_insights_action.as_deref() {
+            Some("ENABLE") => true,
+            Some("DISABLE") => false,
+            other => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{}' at 'contributorInsightsAction' failed to satisfy constraint: Member must satisfy enum value set: [ENABLE, DISABLE]",
+                    other.unwrap_or("null")
+                )));
+            }
+        };
+        let table = self.tables.get_mut(name).expect("found");
+        if enable {
+            table.metrics.insights.get_or_insert_with(Default::default);
+        } else {
+            table.metrics.insights = None;
+        }
+        let mut output = self.insights_output(name, false);
+        // The change takes effect at once; the answer names the transition, as AWS's does.
+        output.contributor_insights_status = if enable { "ENABLING" } else { "DISABLING" }.into();
+        Ok(Response::ContributorInsights(output))
+    }
+
+    pub(crate) fn describe_contributor_insights(
+        &self,
+        input: &ContributorInsightsInput,
+        now_ms: u64,
+    ) -> Result<Response> {
+        let name = self.insights_target(input, now_ms)?;
+        Ok(Response::ContributorInsights(
+            self.insights_output(name, true),
+        ))
+    }
+
+    pub(crate) fn list_contributor_insights(
+        &self,
+        input: &ListContributorInsightsInput,
+        now_ms: u64,
+    ) -> Result<Response> {
+        let names: Vec<&str> = match &input.table_name {
+            Some(name) => {
+                let name = table_name_of(name);
+                self.table_for_data(name, now_ms)?;
+                vec![name]
+            }
+            None => self.tables.keys().map(String::as_str).collect(),
+        };
+        if let Some(max) = input.max_results
+            && !(1..=100).contains(&max)
+        {
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 100"
+            )));
+        }
+        let start = input
+            .next_token
+            .as_deref()
+            .map_or(0, |t| t.parse::<usize>().unwrap_or(usize::MAX));
+        let max = input.max_results.unwrap_or(100) as usize;
+        let summaries: Vec<ContributorInsightsSummary> = names
+            .iter()
+            .skip(start)
+            .take(max)
+            .map(|name| {
+                let enabled = self.tables[*name].metrics.insights.is_some();
+                ContributorInsightsSummary {
+                    table_name: name.to_string(),
+                    contributor_insights_status: if enabled { "ENABLED" } else { "DISABLED" }
+                        .into(),
+                    contributor_insights_mode: enabled
+                        .then(|| "ACCESSED_AND_THROTTLED_KEYS".into()),
+                }
+            })
+            .collect();
+        let next = start.saturating_add(summaries.len());
+        Ok(Response::ListContributorInsights(
+            ListContributorInsightsOutput {
+                contributor_insights_summaries: summaries,
+                next_token: (next < names.len()).then(|| next.to_string()),
+            },
+        ))
+    }
 }

@@ -4,7 +4,6 @@
 use crate::api::*;
 use crate::capacity::{ReturnConsumedCapacity, read_units, write_units};
 use crate::engine::{Engine, table_name_of};
-use crate::table::WriteContext;
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::expr::eval::{evaluate, project};
 use crate::expr::resolve::Placeholders;
@@ -14,6 +13,8 @@ use crate::expr::{
 };
 use crate::item::{Item, item_size_bytes};
 use crate::limits::{ATTRIBUTE_NAME_SIZE_BYTES_MAX, ITEM_SIZE_BYTES_MAX};
+use crate::table::WriteContext;
+use crate::throughput::Usage;
 use std::collections::BTreeMap;
 
 /// Checks a whole item from the wire: every value, every name.
@@ -214,7 +215,17 @@ impl Engine {
         let old_size = old.as_ref().map_or(0, item_size_bytes);
         if !condition_holds(&condition, old.as_ref()) {
             let error = failure(input, old);
-            self.charge(name, &key, true, write_units(old_size), &[], 0, now_ms);
+            self.charge(
+                name,
+                &key,
+                Usage {
+                    write: true,
+                    units: write_units(old_size),
+                    index_units: &[],
+                    returned: 0,
+                },
+                now_ms,
+            );
             return Err(error);
         }
         let units = write_units(new_size.max(old_size));
@@ -256,7 +267,17 @@ impl Engine {
             .filter(|(_, global, _)| *global)
             .map(|(n, _, u)| (n.as_str(), *u))
             .collect();
-        self.charge(name, key, true, units + local, &global, 0, now_ms);
+        self.charge(
+            name,
+            key,
+            Usage {
+                write: true,
+                units: units + local,
+                index_units: &global,
+                returned: 0,
+            },
+            now_ms,
+        );
     }
 
     pub(crate) fn delete_item(&mut self, input: &WriteInput, now_ms: u64) -> Result<Response> {
@@ -282,7 +303,17 @@ impl Engine {
         let units = write_units(old.as_ref().map_or(0, item_size_bytes));
         if !condition_holds(&condition, old.as_ref()) {
             let error = failure(input, old);
-            self.charge(name, &key, true, units, &[], 0, now_ms);
+            self.charge(
+                name,
+                &key,
+                Usage {
+                    write: true,
+                    units,
+                    index_units: &[],
+                    returned: 0,
+                },
+                now_ms,
+            );
             return Err(error);
         }
         let (_, index_writes) = table.delete(&key, &context);
@@ -364,7 +395,17 @@ impl Engine {
         if !condition_holds(&condition, old.as_ref()) {
             let units = write_units(old.as_ref().map_or(0, item_size_bytes));
             let error = failure(input, old);
-            self.charge(name, &key, true, units, &[], 0, now_ms);
+            self.charge(
+                name,
+                &key,
+                Usage {
+                    write: true,
+                    units,
+                    index_units: &[],
+                    returned: 0,
+                },
+                now_ms,
+            );
             return Err(error);
         }
         let existed = old.is_some();
@@ -459,13 +500,21 @@ impl Engine {
             (Some(paths), Some(item)) => Some(project(&item, paths)),
             (_, item) => item,
         };
-        let consumed_capacity =
-            ReturnConsumedCapacity::parse(input.return_consumed_capacity.as_deref()).report(
-                &table.name,
+        let consumed_capacity = ReturnConsumedCapacity::parse(
+            input.return_consumed_capacity.as_deref(),
+        )
+        .report(&table.name, units, true);
+        self.charge(
+            name,
+            &key,
+            Usage {
+                write: false,
                 units,
-                true,
-            );
-        self.charge(name, &key, false, units, &[], found, now_ms);
+                index_units: &[],
+                returned: found,
+            },
+            now_ms,
+        );
         Ok(Response::Item(ItemOutput {
             item,
             consumed_capacity,

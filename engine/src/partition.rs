@@ -104,12 +104,12 @@ impl ReplicaGroup {
         self.pump(self.leader, out);
         let commit = self.replicas[self.leader].commit();
         assert!(commit >= index, "a majority of an in-process group is up");
-        for zone in 0..REPLICA_COUNT {
-            if zone == self.leader || (lags[zone] == 0 && self.pending[zone].is_empty()) {
+        for (zone, &lag) in lags.iter().enumerate() {
+            if zone == self.leader || (lag == 0 && self.pending[zone].is_empty()) {
                 self.applied[zone] = index;
             } else {
                 let after = self.pending[zone].back().map_or(0, |&(_, at)| at);
-                let at = now_ms.saturating_add(lags[zone]).max(after);
+                let at = now_ms.saturating_add(lag).max(after);
                 self.pending[zone].push_back((index, at));
             }
         }
@@ -168,9 +168,7 @@ impl ReplicaGroup {
         let mut overlay = BTreeMap::new();
         for index in (self.applied[zone] + 1)..=leader.commit() {
             if let Some(write) = leader.entry(index).and_then(|e| e.payload.as_deref()) {
-                overlay
-                    .entry(&*write.key)
-                    .or_insert(write.before.as_ref());
+                overlay.entry(&*write.key).or_insert(write.before.as_ref());
             }
         }
         overlay
@@ -339,11 +337,7 @@ impl Partitions {
             Bound::Unbounded => Bound::Unbounded,
             Bound::Included(k) | Bound::Excluded(k) => Bound::Included(self.start_of(k)),
         };
-        let last: Bound<&[u8]> = match upper {
-            Bound::Unbounded => Bound::Unbounded,
-            Bound::Included(k) => Bound::Included(k),
-            Bound::Excluded(k) => Bound::Excluded(k),
-        };
+        let last = upper;
         let partitions: Vec<&Partition> = self
             .map
             .range::<[u8], _>((first, last))
@@ -563,7 +557,11 @@ mod tests {
         let mut parts = Partitions::new(1);
         let mut keys = Vec::new();
         for i in 0..100u64 {
-            let k = key(i.wrapping_mul(0x9E37_79B9_7F4A_7C15), b"pk", &i.to_be_bytes());
+            let k = key(
+                i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                b"pk",
+                &i.to_be_bytes(),
+            );
             parts.insert(&k, b"0123456789");
             parts.split_for_size(&k, &limits);
             keys.push(k);
@@ -615,7 +613,13 @@ mod tests {
         parts.grow_to(4);
         let starts: Vec<u64> = parts.iter().map(|(s, _)| hash_of(s)).collect();
         assert_eq!(starts, vec![0, 1 << 62, 1 << 63, 3 << 62]);
-        assert_eq!(Partitions::new(4).iter().map(|(s, _)| hash_of(s)).collect::<Vec<_>>(), starts);
+        assert_eq!(
+            Partitions::new(4)
+                .iter()
+                .map(|(s, _)| hash_of(s))
+                .collect::<Vec<_>>(),
+            starts
+        );
     }
 
     #[test]
@@ -624,26 +628,42 @@ mod tests {
         let mut group = ReplicaGroup::new(0);
         store.insert(b"k", b"v1");
         group.write(
-            Write { key: b"k"[..].into(), before: None, after: Some(b"v1"[..].into()) },
+            Write {
+                key: b"k"[..].into(),
+                before: None,
+                after: Some(b"v1"[..].into()),
+            },
             1_000,
             [0, 0, 500],
         );
         let before = store.insert(b"k", b"v2");
         group.write(
-            Write { key: b"k"[..].into(), before, after: Some(b"v2"[..].into()) },
+            Write {
+                key: b"k"[..].into(),
+                before,
+                after: Some(b"v2"[..].into()),
+            },
             1_100,
             [0, 300, 0],
         );
         assert_eq!(group.read(0, b"k", &store), Some(&b"v2"[..]));
         assert_eq!(group.read(1, b"k", &store), Some(&b"v1"[..]));
-        assert_eq!(group.read(2, b"k", &store), None, "zone 2 has not seen the first write");
+        assert_eq!(
+            group.read(2, b"k", &store),
+            None,
+            "zone 2 has not seen the first write"
+        );
         group.catch_up(1_400);
         assert_eq!(group.read(1, b"k", &store), Some(&b"v2"[..]));
         // Zone 2 applies in order: the second write waits for the first.
         assert_eq!(group.read(2, b"k", &store), None);
         group.catch_up(1_500);
         assert_eq!(group.read(2, b"k", &store), Some(&b"v2"[..]));
-        assert_eq!(group.unapplied_len(), 0, "the log is compacted once all applied");
+        assert_eq!(
+            group.unapplied_len(),
+            0,
+            "the log is compacted once all applied"
+        );
         for zone in 0..3 {
             assert_eq!(group.replica(zone).commit(), 2);
         }

@@ -119,18 +119,30 @@ impl Profile {
         for (name, value) in [
             ("partition_read_units_max", l.partition_read_units_max),
             ("partition_write_units_max", l.partition_write_units_max),
-            ("on_demand_initial_read_units", l.on_demand_initial_read_units),
-            ("on_demand_initial_write_units", l.on_demand_initial_write_units),
+            (
+                "on_demand_initial_read_units",
+                l.on_demand_initial_read_units,
+            ),
+            (
+                "on_demand_initial_write_units",
+                l.on_demand_initial_write_units,
+            ),
             ("heat_split_utilization", l.heat_split_utilization),
         ] {
             if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
                 errors.push(format!("limits.{name} must be positive"));
             }
         }
-        if l.burst_seconds.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
+        if l.burst_seconds
+            .is_some_and(|v| !(v >= 0.0 && v.is_finite()))
+        {
             errors.push("limits.burst_seconds must not be negative".into());
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// `limits` with this profile's overrides applied.
@@ -190,7 +202,10 @@ impl Default for Realism {
 impl Realism {
     pub fn new(profile: Profile, seed: u64) -> Realism {
         let busy = |b: &Behaviour| {
-            b.throttling || b.replica_lag_ms.is_some() || b.storms.is_some() || b.contributor_insights
+            b.throttling
+                || b.replica_lag_ms.is_some()
+                || b.storms.is_some()
+                || b.contributor_insights
         };
         let active = busy(&profile.defaults) || profile.tables.values().any(busy);
         Realism {

@@ -17,6 +17,7 @@ use crate::items::{RETURN_CONSUMED_CAPACITY, check_item, check_no_mixing};
 use crate::keys::{KeySchema, encode_sort_value, encode_terminated, prefix_end};
 use crate::limits::TOTAL_SEGMENTS_MAX;
 use crate::table::Table;
+use crate::throughput::Usage;
 use crate::value::Value;
 use std::ops::Bound;
 
@@ -510,7 +511,12 @@ fn read_page(source: &Source<'_>, range: KeyRange, spec: &PageSpec<'_>) -> Page 
 }
 
 impl Engine {
-    pub(crate) fn query(&mut self, input: &QueryInput, now_ms: u64, is_scan: bool) -> Result<Response> {
+    pub(crate) fn query(
+        &mut self,
+        input: &QueryInput,
+        now_ms: u64,
+        is_scan: bool,
+    ) -> Result<Response> {
         let mut errors = ConstraintErrors::new();
         errors.name(&input.table_name, "tableName", true);
         if input.index_name.is_some() {
@@ -844,13 +850,25 @@ impl Engine {
             Some(name) => self.charge(
                 &table_name,
                 &start_key,
-                false,
-                0.0,
-                &[(name, units)],
-                returned,
+                Usage {
+                    write: false,
+                    units: 0.0,
+                    index_units: &[(name, units)],
+                    returned,
+                },
                 now_ms,
             ),
-            None => self.charge(&table_name, &start_key, false, units, &[], returned, now_ms),
+            None => self.charge(
+                &table_name,
+                &start_key,
+                Usage {
+                    write: false,
+                    units,
+                    index_units: &[],
+                    returned,
+                },
+                now_ms,
+            ),
         }
         Ok(Response::Query(QueryOutput {
             count: page.items.len(),

@@ -404,9 +404,8 @@ impl<E: Clone> Replica<E> {
                 last_term,
             } => {
                 let up_to_date = (last_term, last_index) >= (self.last_term(), self.last_index());
-                let granted = term == self.term
-                    && up_to_date
-                    && self.voted_for.is_none_or(|v| v == from);
+                let granted =
+                    term == self.term && up_to_date && self.voted_for.is_none_or(|v| v == from);
                 if granted {
                     self.voted_for = Some(from);
                 }
@@ -553,7 +552,11 @@ mod tests {
                 for b in &self.replicas {
                     for index in 1..=a.commit().min(b.commit()) {
                         if a.entry(index) != b.entry(index) {
-                            return Err(format!("replicas {} and {} committed different entries at {index}", a.id(), b.id()));
+                            return Err(format!(
+                                "replicas {} and {} committed different entries at {index}",
+                                a.id(),
+                                b.id()
+                            ));
                         }
                     }
                 }
@@ -561,8 +564,15 @@ mod tests {
             // Every acknowledged entry is in the log of every leader since.
             for (index, (entry, term)) in &self.acked {
                 for r in &self.replicas {
-                    if r.role() == Role::Leader && r.term() >= *term && r.entry(*index) != Some(entry) {
-                        return Err(format!("leader {} of term {} lost acknowledged entry {index}", r.id(), r.term()));
+                    if r.role() == Role::Leader
+                        && r.term() >= *term
+                        && r.entry(*index) != Some(entry)
+                    {
+                        return Err(format!(
+                            "leader {} of term {} lost acknowledged entry {index}",
+                            r.id(),
+                            r.term()
+                        ));
                     }
                 }
             }
@@ -581,9 +591,17 @@ mod tests {
                 let leaders: Vec<usize> = (0..3)
                     .filter(|&r| self.replicas[r].role() == Role::Leader)
                     .collect();
-                let top = leaders.iter().copied().max_by_key(|&r| self.replicas[r].term());
+                let top = leaders
+                    .iter()
+                    .copied()
+                    .max_by_key(|&r| self.replicas[r].term());
                 match top {
-                    Some(l) if self.replicas.iter().all(|r| r.term() <= self.replicas[l].term()) => {
+                    Some(l)
+                        if self
+                            .replicas
+                            .iter()
+                            .all(|r| r.term() <= self.replicas[l].term()) =>
+                    {
                         let out = self.replicas[l].heartbeat();
                         self.send(l, out);
                     }

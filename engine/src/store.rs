@@ -37,7 +37,12 @@ impl Entry {
 
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Entry({} key bytes, {} item bytes)", self.key().len(), self.item_bytes().len())
+        write!(
+            f,
+            "Entry({} key bytes, {} item bytes)",
+            self.key().len(),
+            self.item_bytes().len()
+        )
     }
 }
 

@@ -212,7 +212,11 @@ impl Table {
     }
 
     /// Deletes an item, keeping sizes and indexes in step.
-    pub fn delete(&mut self, key: &[u8], context: &WriteContext<'_>) -> (Option<Item>, IndexWrites) {
+    pub fn delete(
+        &mut self,
+        key: &[u8],
+        context: &WriteContext<'_>,
+    ) -> (Option<Item>, IndexWrites) {
         let Some(entry) = self.items.remove(key) else {
             return (None, Vec::new());
         };

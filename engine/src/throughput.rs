@@ -100,8 +100,8 @@ impl PartitionLoad {
         self.roll(now_ms, limits);
         self.read_units += read;
         self.write_units += write;
-        let sampling = self.hot_seconds > 0
-            || self.utilization(limits) >= limits.heat_split_utilization / 2.0;
+        let sampling =
+            self.hot_seconds > 0 || self.utilization(limits) >= limits.heat_split_utilization / 2.0;
         if sampling {
             if let Some(units) = self.samples.get_mut(key) {
                 *units += read + write;
@@ -168,6 +168,18 @@ pub enum Limit {
     KeyRange,
     /// On-demand: more than twice the previous peak.
     OnDemandScaling,
+}
+
+/// What an admitted request consumed.
+#[derive(Clone, Copy, Debug)]
+pub struct Usage<'a> {
+    pub write: bool,
+    /// Units of the table's capacity (its LSIs' included).
+    pub units: f64,
+    /// Units per GSI.
+    pub index_units: &'a [(&'a str, f64)],
+    /// Items returned (ReturnedItemCount).
+    pub returned: u64,
 }
 
 pub struct Admission<'a> {
@@ -249,7 +261,10 @@ impl TableLoad {
             return throttled(self, Limit::KeyRange, None);
         }
         match a.capacity {
-            Capacity::Provisioned { read, write: write_rate } => {
+            Capacity::Provisioned {
+                read,
+                write: write_rate,
+            } => {
                 let rate = if write { write_rate } else { read };
                 let burst = limits.burst_seconds;
                 let share = rate / a.partitions.max(1) as f64;
@@ -291,7 +306,14 @@ impl TableLoad {
     }
 
     /// Refills a provisioned GSI's buckets at its rates.
-    pub fn refill_index(&mut self, name: &str, read: f64, write: f64, now_ms: u64, limits: &Limits) {
+    pub fn refill_index(
+        &mut self,
+        name: &str,
+        read: f64,
+        write: f64,
+        now_ms: u64,
+        limits: &Limits,
+    ) {
         let (r, w) = self.indexes.entry(name.to_string()).or_default();
         r.refill(now_ms, read, limits.burst_seconds);
         w.refill(now_ms, write, limits.burst_seconds);
@@ -303,13 +325,17 @@ impl TableLoad {
         &mut self,
         load: &mut PartitionLoad,
         key: &[u8],
-        write: bool,
-        units: f64,
-        index_units: &[(&str, f64)],
+        usage: &Usage<'_>,
         now_ms: u64,
         a: &Admission<'_>,
     ) {
         let limits = a.limits;
+        let Usage {
+            write,
+            units,
+            index_units,
+            ..
+        } = *usage;
         if write {
             load.record(key, 0.0, units, now_ms, limits);
             self.consumed.write += units;
@@ -414,7 +440,10 @@ mod tests {
     fn throttles_exactly_when_the_bucket_empties() {
         let limits = limits();
         let a = Admission {
-            capacity: Capacity::Provisioned { read: 5.0, write: 5.0 },
+            capacity: Capacity::Provisioned {
+                read: 5.0,
+                write: 5.0,
+            },
             partitions: 1,
             adaptive: false,
             limits: &limits,
@@ -424,7 +453,13 @@ mod tests {
         let mut part = PartitionLoad::default();
         for _ in 0..5 {
             table.admit(&mut part, true, 1.0, None, 1000, &a).unwrap();
-            table.charge(&mut part, b"k", true, 1.0, &[], 1000, &a);
+            let usage = Usage {
+                write: true,
+                units: 1.0,
+                index_units: &[],
+                returned: 0,
+            };
+            table.charge(&mut part, b"k", &usage, 1000, &a);
         }
         assert_eq!(
             table.admit(&mut part, true, 1.0, None, 1000, &a),

@@ -1,7 +1,6 @@
 //! Partitions, replica lag, admission control and metrics, through the engine's request API
 //! with the caller's clock.
 
-use dynasim_engine::api::*;
 use dynasim_engine::limits::Limits;
 use dynasim_engine::profile::Profile;
 use dynasim_engine::{Config, Engine, Error, ErrorKind, Item, Request, Response};
@@ -67,7 +66,14 @@ fn provisioned(read: u64, write: u64) -> Json {
     json!({"ProvisionedThroughput": {"ReadCapacityUnits": read, "WriteCapacityUnits": write}})
 }
 
-fn put(engine: &mut Engine, table: &str, pk: &str, sk: i64, v: &str, now_ms: u64) -> Result<Response, Error> {
+fn put(
+    engine: &mut Engine,
+    table: &str,
+    pk: &str,
+    sk: i64,
+    v: &str,
+    now_ms: u64,
+) -> Result<Response, Error> {
     run(
         engine,
         "PutItem",
@@ -76,7 +82,14 @@ fn put(engine: &mut Engine, table: &str, pk: &str, sk: i64, v: &str, now_ms: u64
     )
 }
 
-fn get(engine: &mut Engine, table: &str, pk: &str, sk: i64, consistent: bool, now_ms: u64) -> Option<String> {
+fn get(
+    engine: &mut Engine,
+    table: &str,
+    pk: &str,
+    sk: i64,
+    consistent: bool,
+    now_ms: u64,
+) -> Option<String> {
     let response = run(
         engine,
         "GetItem",
@@ -140,8 +153,14 @@ fn query_and_scan_answer_the_same_with_one_partition_or_hundreds() {
     let mut bodies = vec![
         ("Scan", json!({"TableName": "tbl"})),
         ("Scan", json!({"TableName": "tbl", "Limit": 7})),
-        ("Scan", json!({"TableName": "tbl", "Segment": 1, "TotalSegments": 3})),
-        ("Scan", json!({"TableName": "tbl", "Select": "COUNT", "FilterExpression": "sk > :s", "ExpressionAttributeValues": {":s": {"N": "10"}}})),
+        (
+            "Scan",
+            json!({"TableName": "tbl", "Segment": 1, "TotalSegments": 3}),
+        ),
+        (
+            "Scan",
+            json!({"TableName": "tbl", "Select": "COUNT", "FilterExpression": "sk > :s", "ExpressionAttributeValues": {":s": {"N": "10"}}}),
+        ),
     ];
     for pk in [0, 7, 19] {
         bodies.push(("Query", json!({"TableName": "tbl", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": format!("p{pk}")}}})));
@@ -166,7 +185,11 @@ fn eventually_consistent_reads_are_stale_within_the_lag_and_converge() {
     let mut stale = 0;
     for i in 0..60 {
         let now = 2_001 + i;
-        assert_eq!(get(&mut engine, "tbl", "a", 1, true, now).as_deref(), Some("v2"), "strong reads are never stale");
+        assert_eq!(
+            get(&mut engine, "tbl", "a", 1, true, now).as_deref(),
+            Some("v2"),
+            "strong reads are never stale"
+        );
         match get(&mut engine, "tbl", "a", 1, false, now).as_deref() {
             Some("v1") => stale += 1,
             Some("v2") => {}
@@ -176,7 +199,11 @@ fn eventually_consistent_reads_are_stale_within_the_lag_and_converge() {
     // Two of three replicas lag: about two thirds of the reads are stale.
     assert!((25..=55).contains(&stale), "{stale} stale reads of 60");
     for i in 0..30 {
-        assert_eq!(get(&mut engine, "tbl", "a", 1, false, 2_100 + i).as_deref(), Some("v2"), "converged after the lag");
+        assert_eq!(
+            get(&mut engine, "tbl", "a", 1, false, 2_100 + i).as_deref(),
+            Some("v2"),
+            "converged after the lag"
+        );
     }
 }
 
@@ -187,7 +214,9 @@ fn the_same_seed_gives_the_same_stale_reads() {
         create(&mut engine, "tbl", on_demand());
         put(&mut engine, "tbl", "a", 1, "v1", 1_000).unwrap();
         put(&mut engine, "tbl", "a", 1, "v2", 2_000).unwrap();
-        (0..40).map(|i| get(&mut engine, "tbl", "a", 1, false, 2_001 + i)).collect::<Vec<_>>()
+        (0..40)
+            .map(|i| get(&mut engine, "tbl", "a", 1, false, 2_001 + i))
+            .collect::<Vec<_>>()
     };
     assert_eq!(trace(3), trace(3));
     assert_ne!(trace(3), trace(4));
@@ -199,7 +228,10 @@ fn without_a_profile_every_read_is_fresh() {
     create(&mut engine, "tbl", on_demand());
     for i in 0..50 {
         put(&mut engine, "tbl", "a", 1, &format!("v{i}"), 1_000 + i).unwrap();
-        assert_eq!(get(&mut engine, "tbl", "a", 1, false, 1_000 + i), Some(format!("v{i}")));
+        assert_eq!(
+            get(&mut engine, "tbl", "a", 1, false, 1_000 + i),
+            Some(format!("v{i}"))
+        );
     }
 }
 
@@ -226,7 +258,10 @@ fn provisioned_throttling_arrives_exactly_when_the_bucket_empties() {
         error.message,
         "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API."
     );
-    assert_eq!(error.throttling_reasons[0].reason, "TableWriteProvisionedThroughputExceeded");
+    assert_eq!(
+        error.throttling_reasons[0].reason,
+        "TableWriteProvisionedThroughputExceeded"
+    );
     assert_eq!(
         error.throttling_reasons[0].resource,
         "arn:aws:dynamodb:us-east-1:000000000000:table/tbl"
@@ -241,7 +276,10 @@ fn provisioned_throttling_arrives_exactly_when_the_bucket_empties() {
         get(&mut engine, "tbl", "a", 1, true, 10_200);
     }
     let error = run(&mut engine, "GetItem", json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ConsistentRead": true}), 10_200).unwrap_err();
-    assert_eq!(error.throttling_reasons[0].reason, "TableReadProvisionedThroughputExceeded");
+    assert_eq!(
+        error.throttling_reasons[0].reason,
+        "TableReadProvisionedThroughputExceeded"
+    );
 }
 
 #[test]
@@ -263,7 +301,8 @@ fn burst_credit_keeps_up_to_300_seconds_of_unused_capacity() {
 #[test]
 fn adaptive_capacity_lets_a_hot_partition_exceed_its_share_up_to_the_ceiling() {
     let served = |adaptive: bool| {
-        let profile = format!(r#"{{"defaults": {{"throttling": true, "adaptive_capacity": {adaptive}}}}}"#);
+        let profile =
+            format!(r#"{{"defaults": {{"throttling": true, "adaptive_capacity": {adaptive}}}}}"#);
         let mut engine = engine_with(no_burst(), &profile, 0);
         // 1,500 WCU needs two partitions (1,000 WCU each at most): 750 WCU is each one's share.
         create(&mut engine, "tbl", provisioned(10, 1_500));
@@ -276,13 +315,21 @@ fn adaptive_capacity_lets_a_hot_partition_exceed_its_share_up_to_the_ceiling() {
         }
         ok
     };
-    assert_eq!(served(false), 750, "without adaptive capacity, the partition's share");
+    assert_eq!(
+        served(false),
+        750,
+        "without adaptive capacity, the partition's share"
+    );
     assert_eq!(served(true), 1_000, "with it, up to the partition ceiling");
 }
 
 #[test]
 fn a_hot_key_throttles_at_the_partition_ceiling_even_on_demand() {
-    let mut engine = engine_with(Limits::default(), r#"{"defaults": {"throttling": true}}"#, 0);
+    let mut engine = engine_with(
+        Limits::default(),
+        r#"{"defaults": {"throttling": true}}"#,
+        0,
+    );
     create(&mut engine, "tbl", on_demand());
     let mut ok = 0;
     let mut last = None;
@@ -295,7 +342,10 @@ fn a_hot_key_throttles_at_the_partition_ceiling_even_on_demand() {
     assert_eq!(ok, 1_000);
     let error = last.unwrap();
     assert_eq!(error.kind, ErrorKind::Throttling);
-    assert_eq!(error.throttling_reasons[0].reason, "TableWriteKeyRangeThroughputExceeded");
+    assert_eq!(
+        error.throttling_reasons[0].reason,
+        "TableWriteKeyRangeThroughputExceeded"
+    );
 }
 
 #[test]
@@ -320,7 +370,11 @@ fn on_demand_serves_double_the_previous_peak_then_scales() {
     assert_eq!(burst(&mut engine, 62_000, 400), 300);
     let error = put(&mut engine, "tbl", "late", 0, "x", 62_000).unwrap_err();
     assert_eq!(error.kind, ErrorKind::Throttling);
-    assert!(error.message.starts_with("Throughput exceeds the current capacity of your table or index."));
+    assert!(
+        error
+            .message
+            .starts_with("Throughput exceeds the current capacity of your table or index.")
+    );
 }
 
 #[test]
@@ -340,7 +394,15 @@ fn a_partition_that_stays_hot_splits_and_isolates_its_hot_key() {
         for i in 0..900u64 {
             put(&mut engine, "tbl", "hot", 0, "x", second * 1000 + i).unwrap();
             if i % 100 == 0 {
-                put(&mut engine, "tbl", &format!("cold{}", i / 100), 0, "y", second * 1000 + i).unwrap();
+                put(
+                    &mut engine,
+                    "tbl",
+                    &format!("cold{}", i / 100),
+                    0,
+                    "y",
+                    second * 1000 + i,
+                )
+                .unwrap();
             }
         }
     }
@@ -376,7 +438,10 @@ fn metrics_count_consumption_throttles_and_items() {
     assert_eq!(series.totals.throttled_requests, 1);
     assert_eq!(series.totals.returned_item_count, 1);
     assert_eq!(series.minutes.len(), 1);
-    assert_eq!(series.minutes[0].0, 1, "one-minute buckets of the caller's clock");
+    assert_eq!(
+        series.minutes[0].0, 1,
+        "one-minute buckets of the caller's clock"
+    );
 }
 
 #[test]
@@ -386,9 +451,18 @@ fn throttled_batch_writes_come_back_unprocessed() {
     let requests: Vec<Json> = (0..5)
         .map(|i| json!({"PutRequest": {"Item": {"pk": {"S": "a"}, "sk": {"N": i.to_string()}}}}))
         .collect();
-    let response = run(&mut engine, "BatchWriteItem", json!({"RequestItems": {"tbl": requests}}), 1_000).unwrap();
+    let response = run(
+        &mut engine,
+        "BatchWriteItem",
+        json!({"RequestItems": {"tbl": requests}}),
+        1_000,
+    )
+    .unwrap();
     let output = to_json(&response);
-    assert_eq!(output["UnprocessedItems"]["tbl"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        output["UnprocessedItems"]["tbl"].as_array().unwrap().len(),
+        2
+    );
     // When every write is throttled the batch fails.
     let one = json!({"RequestItems": {"tbl": [{"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"N": "1"}}}}]}});
     let error = run(&mut engine, "BatchWriteItem", one, 1_000).unwrap_err();
@@ -411,4 +485,3 @@ fn provisioned_throughput_decides_the_partition_count() {
     .unwrap();
     assert_eq!(engine.table("small").unwrap().items.count(), 3);
 }
-

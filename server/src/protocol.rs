@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The operations of DynamoDB's current API that dynasim does not implement yet. They answer
 /// a clear error rather than "unknown operation"; `docs/compatibility.md` lists them.
-pub const NOT_IMPLEMENTED: [&str; 40] = [
+pub const NOT_IMPLEMENTED: [&str; 37] = [
     "BatchExecuteStatement",
     "CreateBackup",
     "CreateGlobalTable",
@@ -23,7 +23,6 @@ pub const NOT_IMPLEMENTED: [&str; 40] = [
     "DeleteResourcePolicy",
     "DescribeBackup",
     "DescribeContinuousBackups",
-    "DescribeContributorInsights",
     "DescribeExport",
     "DescribeGlobalTable",
     "DescribeGlobalTableSettings",
@@ -39,7 +38,6 @@ pub const NOT_IMPLEMENTED: [&str; 40] = [
     "GetResourcePolicy",
     "ImportTable",
     "ListBackups",
-    "ListContributorInsights",
     "ListExports",
     "ListGlobalTables",
     "ListImports",
@@ -50,7 +48,6 @@ pub const NOT_IMPLEMENTED: [&str; 40] = [
     "TransactGetItems",
     "TransactWriteItems",
     "UpdateContinuousBackups",
-    "UpdateContributorInsights",
     "UpdateGlobalTable",
     "UpdateGlobalTableSettings",
     "UpdateKinesisStreamingDestination",
@@ -152,6 +149,9 @@ fn decode_request(operation: &str, body: &[u8]) -> Result<Request, Error> {
         "BatchWriteItem" => Request::BatchWriteItem(decode(body)?),
         "Query" => Request::Query(decode(body)?),
         "Scan" => Request::Scan(decode(body)?),
+        "UpdateContributorInsights" => Request::UpdateContributorInsights(decode(body)?),
+        "DescribeContributorInsights" => Request::DescribeContributorInsights(decode(body)?),
+        "ListContributorInsights" => Request::ListContributorInsights(decode(body)?),
         other if NOT_IMPLEMENTED.contains(&other) => {
             return Err(Error::new(
                 ErrorKind::UnknownOperation,
@@ -219,15 +219,43 @@ pub fn error_body(error: &Error) -> Vec<u8> {
             serde_json::to_value(item).expect("items serialize"),
         );
     }
+    if !error.throttling_reasons.is_empty() {
+        // The service model spells the member in lower camel case on ThrottlingException.
+        let member = if error.kind == ErrorKind::Throttling {
+            "throttlingReasons"
+        } else {
+            "ThrottlingReasons"
+        };
+        let reasons: Vec<serde_json::Value> = error
+            .throttling_reasons
+            .iter()
+            .map(|r| serde_json::json!({"reason": r.reason, "resource": r.resource}))
+            .collect();
+        body.insert(member.into(), reasons.into());
+    }
     serde_json::to_vec(&body).expect("maps serialize")
 }
 
 impl Service {
     pub fn new(config: Config) -> Service {
+        Service::with_engine(Engine::new(config))
+    }
+
+    /// A service around an engine built elsewhere (with a realism profile, say).
+    pub fn with_engine(engine: Engine) -> Service {
         Service {
-            engine: Mutex::new(Engine::new(config)),
+            engine: Mutex::new(engine),
             request_count: AtomicU64::new(0),
         }
+    }
+
+    /// Runs `f` with the engine locked (for `/metrics` and tests).
+    pub fn with_engine_locked<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
+        let engine = match self.engine.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&engine)
     }
 
     /// An opaque request id in AWS's shape: 52 upper-case letters and digits.
@@ -255,10 +283,21 @@ impl Service {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        match std::panic::catch_unwind(AssertUnwindSafe(|| engine.execute(request, now_ms))) {
-            Ok(result) => result,
-            Err(_) => Err(Error::internal()),
-        }
+        let table = request.table_name().map(str::to_string);
+        let started = std::time::Instant::now();
+        let result =
+            match std::panic::catch_unwind(AssertUnwindSafe(|| engine.execute(request, now_ms))) {
+                Ok(result) => result,
+                Err(_) => Err(Error::internal()),
+            };
+        let latency_us = started.elapsed().as_micros() as u64;
+        engine.record_request(
+            table.as_deref(),
+            result.as_ref().err().map(|e| e.kind),
+            latency_us,
+            now_ms,
+        );
+        result
     }
 
     /// Answers one HTTP request.
@@ -268,6 +307,20 @@ impl Service {
             .header("accept-encoding")
             .unwrap_or("")
             .to_ascii_lowercase();
+        if request.method == "GET" && request.path == "/metrics" {
+            let text = self.with_engine_locked(crate::metrics::render);
+            return finish(
+                200,
+                text.into_bytes(),
+                "text/plain; version=0.0.4",
+                &request_id,
+                "",
+            );
+        }
+        if request.method == "GET" && request.path == "/metrics/series" {
+            let text = self.with_engine_locked(crate::metrics::series);
+            return finish(200, text.into_bytes(), "application/json", &request_id, "");
+        }
         if request.method == "GET" && request.path == "/" {
             return finish(
                 200,

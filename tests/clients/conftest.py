@@ -23,15 +23,11 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def endpoint():
-    given = os.environ.get("DYNASIM_ENDPOINT")
-    if given:
-        yield given
-        return
+def launch(*args):
+    """Starts `dynasim serve` with extra arguments on a free port; returns (process, url)."""
     binary = os.environ.get("DYNASIM_BIN", os.path.join(ROOT, "target", "debug", "dynasim"))
     port = _free_port()
-    process = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}"],
+    process = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -45,9 +41,23 @@ def endpoint():
     else:
         process.kill()
         raise RuntimeError("dynasim serve did not start within 30 s")
-    yield f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop(process):
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def endpoint():
+    given = os.environ.get("DYNASIM_ENDPOINT")
+    if given:
+        yield given
+        return
+    process, url = launch()
+    yield url
+    stop(process)
 
 
 CREDENTIALS = dict(region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")

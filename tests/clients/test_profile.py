@@ -1,0 +1,146 @@
+"""`dynasim serve --profile FILE --seed N` through boto3: stale eventually consistent reads,
+ProvisionedThroughputExceededException and the SDK's retry succeeding, the same outcomes
+from the same seed; `/metrics` read by a real Prometheus parser; Contributor Insights naming
+the hot key of a hot-partition run."""
+import os
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import CREDENTIALS, ROOT, launch, stop
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("DYNASIM_ENDPOINT")),
+                                reason="starts its own dynasim servers with profiles")
+
+PROFILES = os.path.join(ROOT, "scenarios", "profiles")
+
+
+def dynamodb(url, attempts):
+    mode = {"max_attempts": attempts, "mode": "legacy"}
+    return boto3.client("dynamodb", endpoint_url=url, config=Config(retries=mode), **CREDENTIALS)
+
+
+def create(client, name, **capacity):
+    client.create_table(TableName=name,
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        **capacity)
+
+
+def metrics(url):
+    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def session(seed):
+    """One server run: what the client saw, for comparing runs."""
+    process, url = launch("--profile", os.path.join(PROFILES, "ci-stale-and-throttled.toml"),
+                          "--seed", str(seed))
+    try:
+        once, retrying = dynamodb(url, 1), dynamodb(url, 10)
+        create(once, "stale", BillingMode="PAY_PER_REQUEST")
+        once.put_item(TableName="stale", Item={"pk": {"S": "k"}, "v": {"S": "v1"}})
+        once.put_item(TableName="stale", Item={"pk": {"S": "k"}, "v": {"S": "v2"}})
+        # Within the profile's 3 s lag, followers have not applied v2 (nor v1).
+        seen = []
+        for _ in range(24):
+            item = once.get_item(TableName="stale", Key={"pk": {"S": "k"}}).get("Item")
+            seen.append(item["v"]["S"] if item else None)
+            strong = once.get_item(TableName="stale", Key={"pk": {"S": "k"}}, ConsistentRead=True)
+            assert strong["Item"]["v"]["S"] == "v2", "strongly consistent reads are never stale"
+
+        create(once, "slow", ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 2})
+        accepted, error = 0, None
+        for i in range(20):
+            try:
+                once.put_item(TableName="slow", Item={"pk": {"S": f"k{i}"}})
+                accepted += 1
+            except ClientError as e:
+                error = e
+                break
+        assert error is not None, "a 2 WCU table without burst credit throttles"
+        assert error.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+        assert error.response["Error"]["Message"].startswith(
+            "The level of configured provisioned throughput for the table was exceeded.")
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        # The SDK's retries (backing off while the bucket refills) get the write through.
+        answer = retrying.put_item(TableName="slow", Item={"pk": {"S": "retried"}})
+        retries = answer["ResponseMetadata"]["RetryAttempts"]
+        assert retries >= 1
+        assert "Item" in once.get_item(TableName="slow", Key={"pk": {"S": "retried"}}, ConsistentRead=True)
+
+        samples = metrics(url)
+        throttles = samples[("dynasim_write_throttle_events_total", (("table", "slow"),))]
+        assert throttles >= 1 + retries - 1
+        assert samples[("dynasim_consumed_write_capacity_units_total", (("table", "slow"),))] == accepted + 1
+        assert samples[("dynasim_provisioned_write_capacity_units", (("table", "slow"),))] == 2
+        assert samples[("dynasim_partitions", (("table", "stale"),))] == 4
+        return seen, accepted
+    finally:
+        stop(process)
+
+
+def test_profile_shows_stale_reads_and_throttling_reproducibly():
+    first = session(11)
+    seen, accepted = first
+    assert "v2" in seen, "reads that reach the leader are fresh"
+    assert any(value != "v2" for value in seen), f"some eventually consistent reads are stale: {seen}"
+    assert set(seen) <= {"v2", None}
+    assert accepted == 2, "one second of 2 WCU, then a throttle"
+    assert session(11) == first, "the same seed gives the same answers"
+    assert session(12)[0] != seen, "another seed sends reads to other replicas"
+
+
+def test_hot_partition_run_names_the_hot_key():
+    process, url = launch("--profile", os.path.join(PROFILES, "hot-partition.toml"), "--seed", "1")
+    try:
+        client = dynamodb(url, 1)
+        create(client, "events", BillingMode="PAY_PER_REQUEST")
+        insights = client.describe_contributor_insights(TableName="events")
+        assert insights["ContributorInsightsStatus"] == "ENABLED"
+        throttled = 0
+        for i in range(60):
+            for key in ("hot-key", "hot-key", "hot-key", f"cold-{i}"):
+                try:
+                    client.put_item(TableName="events", Item={"pk": {"S": key}})
+                except ClientError as e:
+                    assert e.response["Error"]["Code"] == "ThrottlingException"
+                    throttled += 1
+        assert throttled > 0, "20 writes per second per partition cannot take this"
+        samples = metrics(url)
+        accessed = {labels: v for (name, labels), v in samples.items()
+                    if name == "dynasim_contributor_insights_key" and ("kind", "accessed") in labels}
+        top = max(accessed, key=accessed.get)
+        assert ("key", "hot-key") in top
+        throttled_keys = {labels for (name, labels) in samples
+                          if name == "dynasim_contributor_insights_key" and ("kind", "throttled") in labels}
+        assert any(("key", "hot-key") in labels for labels in throttled_keys)
+        listed = client.list_contributor_insights()["ContributorInsightsSummaries"]
+        # (ContributorInsightsMode is newer than some SDKs, which drop it.)
+        assert {"TableName": "events", "ContributorInsightsStatus": "ENABLED"} in [
+            {k: v for k, v in s.items() if k != "ContributorInsightsMode"} for s in listed]
+    finally:
+        stop(process)
+
+
+def test_contributor_insights_api_switches_tracking(client):
+    create(client, "insightful", BillingMode="PAY_PER_REQUEST")
+    assert client.describe_contributor_insights(TableName="insightful")["ContributorInsightsStatus"] == "DISABLED"
+    answer = client.update_contributor_insights(TableName="insightful", ContributorInsightsAction="ENABLE")
+    assert answer["ContributorInsightsStatus"] == "ENABLING"
+    described = client.describe_contributor_insights(TableName="insightful")
+    assert described["ContributorInsightsStatus"] == "ENABLED"
+    assert len(described["ContributorInsightsRuleList"]) == 2
+    with pytest.raises(ClientError) as raised:
+        client.update_contributor_insights(TableName="missing-table", ContributorInsightsAction="ENABLE")
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    client.update_contributor_insights(TableName="insightful", ContributorInsightsAction="DISABLE")
+    assert client.describe_contributor_insights(TableName="insightful")["ContributorInsightsStatus"] == "DISABLED"
