@@ -127,5 +127,99 @@ fn requests(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, expressions, items, requests);
+/// The partition layer with its state machines in the loop: route by key to one of 64
+/// partitions, admission against the partition's and table's buckets, the write in the
+/// partition's store, replication through its three-replica group (propose, append, ack,
+/// commit, heartbeat, apply, compact), and charging (load windows, heat sampling). Items are
+/// pre-encoded, so request parsing and item encoding (measured above) are not included.
+/// Half the operations are puts, half eventually consistent gets served by a drawn replica.
+fn partitioned(c: &mut Criterion) {
+    use dynasim_engine::limits::Limits;
+    use dynasim_engine::partition::{Partitions, Write};
+    use dynasim_engine::throughput::{Admission, Capacity, TableLoad, Usage};
+    const KEYS: usize = 100_000;
+    const BATCH: usize = 1_000;
+    let limits = Limits::default();
+    let keys: Vec<Vec<u8>> = (0..KEYS)
+        .map(|i| {
+            let pk = format!("user{i:06}");
+            let mut key = xxhash_rust::xxh3::xxh3_64(pk.as_bytes())
+                .to_be_bytes()
+                .to_vec();
+            key.extend_from_slice(&(pk.len() as u16).to_be_bytes());
+            key.extend_from_slice(pk.as_bytes());
+            key
+        })
+        .collect();
+    let item = vec![7u8; 100];
+    let mut parts = Partitions::new(64);
+    let mut table = TableLoad::new(&limits);
+    let admission = Admission {
+        capacity: Capacity::OnDemand,
+        partitions: 64,
+        adaptive: true,
+        limits: &limits,
+        table_arn: "arn:aws:dynamodb:us-east-1:000000000000:table/bench",
+    };
+    for key in &keys {
+        parts.insert(key, &item);
+    }
+    let mut group = c.benchmark_group("partitioned");
+    group.throughput(criterion::Throughput::Elements(BATCH as u64));
+    let mut next = 0usize;
+    let mut now_ms = 1_000_000u64;
+    group.bench_function("mixed_ops_1000", |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                // A fixed stride over the keys: deterministic and spread over partitions.
+                next = (next + 7_919) % KEYS;
+                let key = &keys[next];
+                // One operation per simulated millisecond: well within a new on-demand
+                // table's capacity, so nothing is throttled.
+                now_ms += 1;
+                let write = next % 2 == 0;
+                let partition = parts.partition_of_mut(key);
+                let min = if write { 1.0 } else { 0.5 };
+                table
+                    .admit(&mut partition.load, write, min, None, now_ms, &admission)
+                    .expect("on-demand capacity is ample");
+                let usage = if write {
+                    let before = parts.insert(key, &item);
+                    let partition = parts.partition_of_mut(key);
+                    partition.group.write(
+                        Write {
+                            key: key.as_slice().into(),
+                            before,
+                            after: Some(item.as_slice().into()),
+                        },
+                        now_ms,
+                        [0; 3],
+                    );
+                    Usage {
+                        write: true,
+                        units: 1.0,
+                        index_units: &[],
+                        returned: 0,
+                    }
+                } else {
+                    let partition = parts.partition_of_mut(key);
+                    let zone = next % 3;
+                    partition.group.catch_up(now_ms);
+                    black_box(partition.group.read(zone, key, &partition.items));
+                    Usage {
+                        write: false,
+                        units: 0.5,
+                        index_units: &[],
+                        returned: 1,
+                    }
+                };
+                let partition = parts.partition_of_mut(key);
+                table.charge(&mut partition.load, key, &usage, now_ms, &admission);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, expressions, items, requests, partitioned);
 criterion_main!(benches);

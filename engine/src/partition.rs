@@ -93,36 +93,50 @@ impl ReplicaGroup {
 
     /// Replicates one write through the leader: a majority persists it and it commits before
     /// this returns (the caller acknowledges it after). Follower `z` applies it `lags[z]`
-    /// milliseconds after `now_ms`, and never before an earlier entry.
+    /// milliseconds after `now_ms`, and never before an earlier entry. Followers learn that an
+    /// entry committed from the leader's next append (the next write, or a heartbeat when an
+    /// entry falls due first), and apply only what they know is committed.
     pub fn write(&mut self, write: Write, now_ms: u64, lags: [u64; REPLICA_COUNT]) {
         let (index, out) = self.replicas[self.leader]
             .propose(Arc::new(write))
             .expect("the in-process group always has its leader");
         self.pump(self.leader, out);
-        // Followers learn the new commit index from the next append.
-        let out = self.replicas[self.leader].heartbeat();
-        self.pump(self.leader, out);
         let commit = self.replicas[self.leader].commit();
         assert!(commit >= index, "a majority of an in-process group is up");
+        self.applied[self.leader] = index;
         for (zone, &lag) in lags.iter().enumerate() {
-            if zone == self.leader || (lag == 0 && self.pending[zone].is_empty()) {
-                self.applied[zone] = index;
-            } else {
-                let after = self.pending[zone].back().map_or(0, |&(_, at)| at);
-                let at = now_ms.saturating_add(lag).max(after);
-                self.pending[zone].push_back((index, at));
+            if zone == self.leader {
+                continue;
             }
+            let after = self.pending[zone].back().map_or(0, |&(_, at)| at);
+            let at = now_ms.saturating_add(lag).max(after);
+            self.pending[zone].push_back((index, at));
         }
-        self.compact();
+        // This append told the followers that earlier entries committed.
+        self.apply_due(now_ms, false);
     }
 
-    /// Applies, on every follower, the entries whose time has come.
+    /// Applies, on every follower, the entries whose time has come (a heartbeat first tells
+    /// followers about commits they have not heard of).
     pub fn catch_up(&mut self, now_ms: u64) {
+        self.apply_due(now_ms, true);
+    }
+
+    fn apply_due(&mut self, now_ms: u64, heartbeat: bool) {
         let mut changed = false;
         for zone in 0..REPLICA_COUNT {
             while let Some(&(index, at)) = self.pending[zone].front() {
                 if at > now_ms {
                     break;
+                }
+                if self.replicas[zone].commit() < index {
+                    if !heartbeat {
+                        break;
+                    }
+                    // The follower has not heard that the entry committed yet: the leader's
+                    // heartbeat tells it (and every other follower).
+                    let out = self.replicas[self.leader].heartbeat();
+                    self.pump(self.leader, out);
                 }
                 self.applied[zone] = index;
                 self.pending[zone].pop_front();
@@ -220,10 +234,16 @@ fn hash_slice_start(i: u64, count: u64) -> Box<[u8]> {
     start.to_be_bytes().into()
 }
 
-/// A table's partitions, by the first stored key each owns.
+/// A table's partitions, ordered by the first stored key each owns.
+///
+/// Lookups are a binary search over the starts' first eight bytes (the key's hash), then a
+/// full comparison only among starts sharing them: partitions split inside an item collection.
 #[derive(Debug)]
 pub struct Partitions {
-    map: BTreeMap<Box<[u8]>, Partition>,
+    /// (first stored key owned, partition), ascending; the first starts at the empty key.
+    parts: Vec<(Box<[u8]>, Partition)>,
+    /// `hash_of` each start, for the search.
+    prefixes: Vec<u64>,
     len: usize,
     next_id: u64,
     /// Set for tables with local secondary indexes: item collections stay whole.
@@ -241,11 +261,12 @@ impl Partitions {
     /// `count` partitions over equal slices of the hash space.
     pub fn new(count: u64) -> Partitions {
         let count = count.max(1);
-        let map = (0..count)
+        let parts: Vec<(Box<[u8]>, Partition)> = (0..count)
             .map(|i| (hash_slice_start(i, count), Partition::new(i)))
             .collect();
         Partitions {
-            map,
+            prefixes: parts.iter().map(|(s, _)| hash_of(s)).collect(),
+            parts,
             len: 0,
             next_id: count,
             keep_collections_whole: false,
@@ -263,40 +284,37 @@ impl Partitions {
     }
 
     pub fn count(&self) -> usize {
-        self.map.len()
+        self.parts.len()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Partition)> {
-        self.map.iter().map(|(start, p)| (&**start, p))
+        self.parts.iter().map(|(start, p)| (&**start, p))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Partition> {
-        self.map.values_mut()
+        self.parts.iter_mut().map(|(_, p)| p)
     }
 
-    /// The start key of the partition that owns `key`.
-    fn start_of(&self, key: &[u8]) -> &[u8] {
-        self.map
-            .range::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
-            .next_back()
-            .map(|(start, _)| &**start)
-            .expect("the first partition starts at the empty key")
+    /// The position of the partition that owns `key`.
+    fn index_of(&self, key: &[u8]) -> usize {
+        let hash = hash_of(key);
+        // Starts whose hash exceeds the key's are greater than the key.
+        let mut i = self.prefixes.partition_point(|&p| p <= hash);
+        loop {
+            i -= 1;
+            if *self.parts[i].0 <= *key {
+                return i;
+            }
+        }
     }
 
     pub fn partition_of(&self, key: &[u8]) -> &Partition {
-        self.map
-            .range::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
-            .next_back()
-            .map(|(_, p)| p)
-            .expect("the first partition starts at the empty key")
+        &self.parts[self.index_of(key)].1
     }
 
     pub fn partition_of_mut(&mut self, key: &[u8]) -> &mut Partition {
-        self.map
-            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
-            .next_back()
-            .map(|(_, p)| p)
-            .expect("the first partition starts at the empty key")
+        let i = self.index_of(key);
+        &mut self.parts[i].1
     }
 
     /// The leader's encoding of the item under `key`.
@@ -331,28 +349,36 @@ impl Partitions {
         lower: Bound<&'a [u8]>,
         upper: Bound<&'a [u8]>,
     ) -> impl DoubleEndedIterator<Item = &'a Entry> + 'a {
-        // Partitions that can hold keys in range: from the owner of the lower bound up to the
-        // last one starting at or before the upper bound.
-        let first: Bound<&[u8]> = match lower {
-            Bound::Unbounded => Bound::Unbounded,
-            Bound::Included(k) | Bound::Excluded(k) => Bound::Included(self.start_of(k)),
+        // Partitions that can hold keys in range: from the owner of the lower bound to the
+        // owner of the upper bound.
+        let first = match lower {
+            Bound::Unbounded => 0,
+            Bound::Included(k) | Bound::Excluded(k) => self.index_of(k),
         };
-        let last = upper;
-        let partitions: Vec<&Partition> = self
-            .map
-            .range::<[u8], _>((first, last))
-            .map(|(_, p)| p)
-            .collect();
-        partitions
-            .into_iter()
-            .flat_map(move |p| p.items.range(lower, upper))
+        let last = match upper {
+            Bound::Unbounded => self.parts.len() - 1,
+            Bound::Included(k) => self.index_of(k),
+            Bound::Excluded(k) => {
+                let i = self.index_of(k);
+                // A partition starting at an excluded bound holds nothing below it.
+                if *self.parts[i].0 == *k && i > 0 { i - 1 } else { i }
+            }
+        };
+        let chosen: &[(Box<[u8]>, Partition)] = if first <= last {
+            &self.parts[first..=last]
+        } else {
+            &[]
+        };
+        chosen
+            .iter()
+            .flat_map(move |(_, p)| p.items.range(lower, upper))
     }
 
     /// Splits the partition holding `key` if it outgrew `limits`, and reports whether it
     /// did.
     pub fn split_for_size(&mut self, key: &[u8], limits: &Limits) -> bool {
-        let start: Box<[u8]> = self.start_of(key).into();
-        let partition = &self.map[&start];
+        let i = self.index_of(key);
+        let partition = &self.parts[i].1;
         if partition.size_bytes <= limits.partition_size_bytes_max || partition.items.len() < 2 {
             return false;
         }
@@ -369,14 +395,13 @@ impl Partitions {
         let Some(at) = at.map(Box::<[u8]>::from) else {
             return false;
         };
-        self.split_near(&start, &at)
+        self.split_at(i, &at, true)
     }
 
     /// Splits the partition holding `key` by its sampled accesses, if it stayed hot long
     /// enough, and reports whether it did.
     pub fn split_for_heat(&mut self, key: &[u8], limits: &Limits) -> bool {
-        let start: Box<[u8]> = self.start_of(key).into();
-        let partition = &self.map[&start];
+        let partition = self.partition_of(key);
         if partition.load.hot_seconds < limits.heat_split_seconds {
             return false;
         }
@@ -406,8 +431,8 @@ impl Partitions {
         }
         let mut split = false;
         for point in points {
-            let start: Box<[u8]> = self.start_of(&point).into();
-            split |= self.split_near(&start, &point);
+            let i = self.index_of(&point);
+            split |= self.split_at(i, &point, true);
         }
         let partition = self.partition_of_mut(key);
         partition.load.hot_seconds = 0;
@@ -415,18 +440,15 @@ impl Partitions {
         split
     }
 
-    /// Splits the partition starting at `start` at `at`, moved to an item collection's start
-    /// when collections stay whole. Both halves start with fresh replica groups (the old one
-    /// is synced first) and half the capacity credit each.
-    fn split_near(&mut self, start: &[u8], at: &[u8]) -> bool {
-        self.split_at(start, at, true)
-    }
-
-    fn split_at(&mut self, start: &[u8], at: &[u8], need_items: bool) -> bool {
+    /// Splits partition `i` at `at`, moved to an item collection's start when collections
+    /// stay whole. Both halves start with fresh replica groups (the old one is synced first)
+    /// and half the capacity credit each. With `need_items`, a split must leave items on
+    /// both sides (a split for size or heat that does not would make no progress).
+    fn split_at(&mut self, i: usize, at: &[u8], need_items: bool) -> bool {
+        let items = &self.parts[i].1.items;
         let at: Box<[u8]> = if self.keep_collections_whole {
             let prefix = collection_prefix(at);
-            let has_below = self.map[start]
-                .items
+            let has_below = items
                 .range(Bound::Unbounded, Bound::Excluded(prefix))
                 .next()
                 .is_some();
@@ -437,11 +459,7 @@ impl Partitions {
                 let Some(end) = crate::keys::prefix_end(prefix) else {
                     return false;
                 };
-                match self.map[start]
-                    .items
-                    .range(Bound::Included(&end), Bound::Unbounded)
-                    .next()
-                {
+                match items.range(Bound::Included(&end), Bound::Unbounded).next() {
                     Some(next) => collection_prefix(next.key()).into(),
                     None => return false,
                 }
@@ -449,26 +467,19 @@ impl Partitions {
         } else {
             at.into()
         };
-        if *at <= *start {
+        if *at <= *self.parts[i].0 {
             return false;
         }
-        if let Some((next, _)) = self
-            .map
-            .range::<[u8], _>((Bound::Excluded(start), Bound::Unbounded))
-            .next()
+        if let Some((next, _)) = self.parts.get(i + 1)
             && *at >= **next
         {
             return false;
         }
-        // A split must leave items on both sides (otherwise it makes no progress).
-        let partition = &self.map[start];
-        let below = partition
-            .items
+        let below = items
             .range(Bound::Unbounded, Bound::Excluded(&at))
             .next()
             .is_some();
-        let above = partition
-            .items
+        let above = items
             .range(Bound::Included(&at), Bound::Unbounded)
             .next()
             .is_some();
@@ -477,7 +488,7 @@ impl Partitions {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let partition = self.map.get_mut(start).expect("split of a partition");
+        let partition = &mut self.parts[i].1;
         partition.group.sync();
         let moved = partition.items.split_off(&at);
         let moved_bytes: u64 = moved
@@ -493,7 +504,8 @@ impl Partitions {
         upper.items = moved;
         upper.size_bytes = moved_bytes;
         upper.load = moved_load;
-        self.map.insert(at, upper);
+        self.prefixes.insert(i + 1, hash_of(&at));
+        self.parts.insert(i + 1, (at, upper));
         self.splits += 1;
         true
     }
@@ -501,9 +513,9 @@ impl Partitions {
     /// Splits partitions at their hash midpoints until there are at least `count` (how
     /// DynamoDB adds partitions when provisioned throughput grows past what they serve).
     pub fn grow_to(&mut self, count: u64) {
-        while (self.map.len() as u64) < count {
+        while (self.parts.len() as u64) < count {
             // The partition with the widest hash range.
-            let starts: Vec<u64> = self.map.keys().map(|k| hash_of(k)).collect();
+            let starts = &self.prefixes;
             let widest = (0..starts.len())
                 .map(|i| {
                     let end = starts.get(i + 1).map_or(1u128 << 64, |&e| u128::from(e));
@@ -514,12 +526,11 @@ impl Partitions {
             if widest.0 < 2 {
                 return;
             }
-            let start_key: Box<[u8]> = self.map.keys().nth(widest.1).expect("index").clone();
             let mid = (u128::from(starts[widest.1]) + widest.0 / 2) as u64;
             let at: Box<[u8]> = mid.to_be_bytes().into();
             let keep = self.keep_collections_whole;
             self.keep_collections_whole = false;
-            let split = self.split_at(&start_key, &at, false);
+            let split = self.split_at(widest.1, &at, false);
             self.keep_collections_whole = keep;
             if !split {
                 return;

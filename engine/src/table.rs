@@ -173,7 +173,6 @@ impl Table {
         context: &WriteContext<'_>,
     ) {
         let partition = self.items.partition_of_mut(&key);
-        partition.group.catch_up(context.now_ms);
         let write = Write {
             key: key.clone(),
             before,
