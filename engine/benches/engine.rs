@@ -135,7 +135,7 @@ fn requests(c: &mut Criterion) {
 /// Half the operations are puts, half eventually consistent gets served by a drawn replica.
 fn partitioned(c: &mut Criterion) {
     use dynasim_engine::limits::Limits;
-    use dynasim_engine::partition::{Partitions, Write};
+    use dynasim_engine::partition::Partitions;
     use dynasim_engine::throughput::{Admission, Capacity, TableLoad, Usage};
     const KEYS: usize = 100_000;
     const BATCH: usize = 1_000;
@@ -184,17 +184,7 @@ fn partitioned(c: &mut Criterion) {
                     .admit(&mut partition.load, write, min, None, now_ms, &admission)
                     .expect("on-demand capacity is ample");
                 let usage = if write {
-                    let before = parts.insert(key, &item);
-                    let partition = parts.partition_of_mut(key);
-                    partition.group.write(
-                        Write {
-                            key: key.as_slice().into(),
-                            before,
-                            after: Some(item.as_slice().into()),
-                        },
-                        now_ms,
-                        [0; 3],
-                    );
+                    parts.put(key, &item, now_ms, [0; 3], &limits);
                     Usage {
                         write: true,
                         units: 1.0,

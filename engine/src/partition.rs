@@ -26,13 +26,25 @@ use std::sync::Arc;
 /// Replicas per partition: one per availability zone.
 pub const REPLICA_COUNT: usize = 3;
 
-/// One replicated write: the key, the item it replaced and the item it wrote (`None` for a
-/// delete).
+/// How often a leader with followers behind on commits sends a heartbeat (which tells them
+/// what committed), in milliseconds; between heartbeats they learn it from the next append.
+pub const HEARTBEAT_MS: u64 = 50;
+
+/// One replicated write: the entry it replaced and the entry it wrote (`None` for a delete),
+/// each holding the key and the item's encoding. At least one is present.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Write {
-    pub key: Box<[u8]>,
     pub before: Option<Entry>,
-    pub after: Option<Box<[u8]>>,
+    pub after: Option<Entry>,
+}
+
+impl Write {
+    pub fn key(&self) -> &[u8] {
+        match (&self.after, &self.before) {
+            (Some(e), _) | (None, Some(e)) => e.key(),
+            (None, None) => &[],
+        }
+    }
 }
 
 type Payload = Arc<Write>;
@@ -47,6 +59,10 @@ pub struct ReplicaGroup {
     /// Per replica: committed entries not applied yet, with the time each will be.
     pending: [VecDeque<(u64, u64)>; REPLICA_COUNT],
     queue: VecDeque<(usize, usize, Message<Payload>)>,
+    /// Reused for each replica's outgoing messages.
+    scratch: Vec<(usize, Message<Payload>)>,
+    /// When the leader last sent a heartbeat.
+    last_heartbeat_ms: Option<u64>,
 }
 
 impl ReplicaGroup {
@@ -59,6 +75,8 @@ impl ReplicaGroup {
             applied: [0; REPLICA_COUNT],
             pending: Default::default(),
             queue: VecDeque::new(),
+            scratch: Vec::new(),
+            last_heartbeat_ms: None,
         }
     }
 
@@ -84,11 +102,19 @@ impl ReplicaGroup {
     fn pump(&mut self, from: usize, out: Vec<(usize, Message<Payload>)>) {
         self.queue
             .extend(out.into_iter().map(|(to, m)| (from, to, m)));
+        self.deliver();
+    }
+
+    /// Delivers queued messages, and what they cause, until the group is quiet.
+    fn deliver(&mut self) {
+        let mut out = std::mem::take(&mut self.scratch);
         while let Some((from, to, message)) = self.queue.pop_front() {
-            let out = self.replicas[to].handle(from, message);
+            out.clear();
+            self.replicas[to].handle_into(from, message, &mut out);
             self.queue
-                .extend(out.into_iter().map(|(next, m)| (to, next, m)));
+                .extend(out.drain(..).map(|(next, m)| (to, next, m)));
         }
+        self.scratch = out;
     }
 
     /// Replicates one write through the leader: a majority persists it and it commits before
@@ -97,10 +123,16 @@ impl ReplicaGroup {
     /// entry committed from the leader's next append (the next write, or a heartbeat when an
     /// entry falls due first), and apply only what they know is committed.
     pub fn write(&mut self, write: Write, now_ms: u64, lags: [u64; REPLICA_COUNT]) {
-        let (index, out) = self.replicas[self.leader]
-            .propose(Arc::new(write))
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        let index = self.replicas[self.leader]
+            .propose_into(Arc::new(write), &mut out)
             .expect("the in-process group always has its leader");
-        self.pump(self.leader, out);
+        let leader = self.leader;
+        self.queue
+            .extend(out.drain(..).map(|(to, m)| (leader, to, m)));
+        self.scratch = out;
+        self.deliver();
         let commit = self.replicas[self.leader].commit();
         assert!(commit >= index, "a majority of an in-process group is up");
         self.applied[self.leader] = index;
@@ -116,9 +148,18 @@ impl ReplicaGroup {
         self.apply_due(now_ms, false);
     }
 
-    /// Applies, on every follower, the entries whose time has come (a heartbeat first tells
-    /// followers about commits they have not heard of).
+    /// Applies, on every follower, the entries whose time has come and which it knows
+    /// committed; the leader heartbeats (at most every [`HEARTBEAT_MS`]) when a follower has
+    /// due entries it has not heard committed.
     pub fn catch_up(&mut self, now_ms: u64) {
+        let may_heartbeat = self
+            .last_heartbeat_ms
+            .is_none_or(|last| now_ms >= last.saturating_add(HEARTBEAT_MS));
+        self.apply_due(now_ms, may_heartbeat);
+    }
+
+    /// Applies everything due now, heartbeating if needed (a split's sync point).
+    fn catch_up_now(&mut self, now_ms: u64) {
         self.apply_due(now_ms, true);
     }
 
@@ -137,6 +178,7 @@ impl ReplicaGroup {
                     // heartbeat tells it (and every other follower).
                     let out = self.replicas[self.leader].heartbeat();
                     self.pump(self.leader, out);
+                    self.last_heartbeat_ms = Some(now_ms);
                 }
                 self.applied[zone] = index;
                 self.pending[zone].pop_front();
@@ -150,7 +192,7 @@ impl ReplicaGroup {
 
     /// Applies everything on every replica (before a split hands the items to new groups).
     pub fn sync(&mut self) {
-        self.catch_up(u64::MAX);
+        self.catch_up_now(u64::MAX);
     }
 
     fn compact(&mut self) {
@@ -173,7 +215,7 @@ impl ReplicaGroup {
         let leader = &self.replicas[self.leader];
         ((self.applied[zone] + 1)..=leader.commit())
             .filter_map(|index| leader.entry(index)?.payload.as_deref())
-            .find(|write| &*write.key == key)
+            .find(|write| write.key() == key)
     }
 
     /// The unapplied writes of `zone`, first per key: what its view differs in.
@@ -182,7 +224,7 @@ impl ReplicaGroup {
         let mut overlay = BTreeMap::new();
         for index in (self.applied[zone] + 1)..=leader.commit() {
             if let Some(write) = leader.entry(index).and_then(|e| e.payload.as_deref()) {
-                overlay.entry(&*write.key).or_insert(write.before.as_ref());
+                overlay.entry(write.key()).or_insert(write.before.as_ref());
             }
         }
         overlay
@@ -335,6 +377,56 @@ impl Partitions {
         old
     }
 
+    /// Stores an encoding under `key` and replicates the write through the partition's group
+    /// (follower `z` applying it `lags[z]` ms after `now_ms`), then splits the partition if
+    /// it outgrew `limits`. Returns whether an item was replaced.
+    pub fn put(
+        &mut self,
+        key: &[u8],
+        item: &[u8],
+        now_ms: u64,
+        lags: [u64; REPLICA_COUNT],
+        limits: &Limits,
+    ) -> bool {
+        let i = self.index_of(key);
+        let partition = &mut self.parts[i].1;
+        let before = partition.items.insert(key, item);
+        partition.size_bytes += entry_bytes(key, item);
+        let replaced = before.is_some();
+        if let Some(old) = &before {
+            partition.size_bytes -= entry_bytes(old.key(), old.item_bytes());
+        } else {
+            self.len += 1;
+        }
+        let after = Some(Entry::new(key, item));
+        partition.group.write(Write { before, after }, now_ms, lags);
+        if partition.size_bytes > limits.partition_size_bytes_max {
+            self.split_for_size(key, limits);
+        }
+        replaced
+    }
+
+    /// Deletes the item under `key` and replicates the delete; returns the decoded item.
+    pub fn delete(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        lags: [u64; REPLICA_COUNT],
+    ) -> Option<crate::item::Item> {
+        let i = self.index_of(key);
+        let partition = &mut self.parts[i].1;
+        let old = partition.items.remove(key)?;
+        partition.size_bytes -= entry_bytes(old.key(), old.item_bytes());
+        self.len -= 1;
+        let item = crate::item::decode(old.item_bytes());
+        let write = Write {
+            before: Some(old),
+            after: None,
+        };
+        partition.group.write(write, now_ms, lags);
+        Some(item)
+    }
+
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let partition = self.partition_of_mut(key);
         let old = partition.items.remove(key)?;
@@ -361,7 +453,11 @@ impl Partitions {
             Bound::Excluded(k) => {
                 let i = self.index_of(k);
                 // A partition starting at an excluded bound holds nothing below it.
-                if *self.parts[i].0 == *k && i > 0 { i - 1 } else { i }
+                if *self.parts[i].0 == *k && i > 0 {
+                    i - 1
+                } else {
+                    i
+                }
             }
         };
         let chosen: &[(Box<[u8]>, Partition)] = if first <= last {
@@ -640,9 +736,8 @@ mod tests {
         store.insert(b"k", b"v1");
         group.write(
             Write {
-                key: b"k"[..].into(),
                 before: None,
-                after: Some(b"v1"[..].into()),
+                after: Some(Entry::new(b"k", b"v1")),
             },
             1_000,
             [0, 0, 500],
@@ -650,9 +745,8 @@ mod tests {
         let before = store.insert(b"k", b"v2");
         group.write(
             Write {
-                key: b"k"[..].into(),
                 before,
-                after: Some(b"v2"[..].into()),
+                after: Some(Entry::new(b"k", b"v2")),
             },
             1_100,
             [0, 300, 0],

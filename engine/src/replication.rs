@@ -182,19 +182,9 @@ impl<E: Clone> Replica<E> {
     /// replicate it. The write is acknowledged once [`commit`](Self::commit) reaches the index
     /// while the entry there is still this one.
     pub fn propose(&mut self, payload: E) -> Option<(u64, Outbox<E>)> {
-        if self.role != Role::Leader {
-            return None;
-        }
-        self.log.push(LogEntry {
-            term: self.term,
-            payload: Some(payload),
-        });
-        let index = self.last_index();
-        self.match_index[self.id] = index;
-        if self.group_size == 1 {
-            self.commit = index;
-        }
-        Some((index, self.broadcast_append()))
+        let mut out = Vec::new();
+        let index = self.propose_into(payload, &mut out)?;
+        Some((index, out))
     }
 
     /// Leader: sends every peer what it lacks (nothing, with the commit index, when it is up
@@ -208,10 +198,35 @@ impl<E: Clone> Replica<E> {
     }
 
     fn broadcast_append(&self) -> Outbox<E> {
-        (0..self.group_size)
-            .filter(|&peer| peer != self.id)
-            .filter_map(|peer| self.append_for(peer).map(|m| (peer, m)))
-            .collect()
+        let mut out = Vec::new();
+        self.broadcast_append_into(&mut out);
+        out
+    }
+
+    fn broadcast_append_into(&self, out: &mut Outbox<E>) {
+        for peer in (0..self.group_size).filter(|&peer| peer != self.id) {
+            if let Some(m) = self.append_for(peer) {
+                out.push((peer, m));
+            }
+        }
+    }
+
+    /// [`propose`](Self::propose), appending the messages to `out`.
+    pub fn propose_into(&mut self, payload: E, out: &mut Outbox<E>) -> Option<u64> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        self.log.push(LogEntry {
+            term: self.term,
+            payload: Some(payload),
+        });
+        let index = self.last_index();
+        self.match_index[self.id] = index;
+        if self.group_size == 1 {
+            self.commit = index;
+        }
+        self.broadcast_append_into(out);
+        Some(index)
     }
 
     fn append_for(&self, peer: usize) -> Option<Message<E>> {
@@ -301,6 +316,14 @@ impl<E: Clone> Replica<E> {
 
     /// Handles one message from replica `from`, returning what to send.
     pub fn handle(&mut self, from: usize, message: Message<E>) -> Outbox<E> {
+        let mut out = Vec::new();
+        self.handle_into(from, message, &mut out);
+        out
+    }
+
+    /// [`handle`](Self::handle), appending what to send to `out` (no allocation when `out`
+    /// has room).
+    pub fn handle_into(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
         if message.term() > self.term {
             self.step_down(message.term());
         }
@@ -313,14 +336,15 @@ impl<E: Clone> Replica<E> {
                 commit,
             } => {
                 if term < self.term {
-                    return vec![(
+                    out.push((
                         from,
                         Message::AppendReply {
                             term: self.term,
                             success: false,
                             match_index: self.last_index(),
                         },
-                    )];
+                    ));
+                    return;
                 }
                 // A current-term Append comes from the one leader of this term.
                 if self.role != Role::Follower {
@@ -335,14 +359,15 @@ impl<E: Clone> Replica<E> {
                     self.term_at(prev_index) == Some(prev_term)
                 };
                 if !consistent {
-                    return vec![(
+                    out.push((
                         from,
                         Message::AppendReply {
                             term: self.term,
                             success: false,
                             match_index: self.last_index().min(prev_index.saturating_sub(1)),
                         },
-                    )];
+                    ));
+                    return;
                 }
                 let mut index = prev_index;
                 for entry in entries {
@@ -363,14 +388,14 @@ impl<E: Clone> Replica<E> {
                 if commit > self.commit {
                     self.commit = commit.min(index).max(self.commit);
                 }
-                vec![(
+                out.push((
                     from,
                     Message::AppendReply {
                         term: self.term,
                         success: true,
                         match_index: index,
                     },
-                )]
+                ));
             }
             Message::AppendReply {
                 term,
@@ -378,7 +403,7 @@ impl<E: Clone> Replica<E> {
                 match_index,
             } => {
                 if term < self.term || self.role != Role::Leader {
-                    return Vec::new();
+                    return;
                 }
                 if success {
                     if match_index > self.match_index[from] {
@@ -386,16 +411,15 @@ impl<E: Clone> Replica<E> {
                     }
                     self.next_index[from] = self.next_index[from].max(match_index + 1);
                     self.advance_commit();
-                    Vec::new()
                 } else {
                     let next = (match_index + 1)
                         .min(self.next_index[from].saturating_sub(1))
                         .max(self.match_index[from] + 1)
                         .max(1);
                     self.next_index[from] = next;
-                    self.append_for(from)
-                        .map(|m| vec![(from, m)])
-                        .unwrap_or_default()
+                    if let Some(m) = self.append_for(from) {
+                        out.push((from, m));
+                    }
                 }
             }
             Message::RequestVote {
@@ -409,23 +433,22 @@ impl<E: Clone> Replica<E> {
                 if granted {
                     self.voted_for = Some(from);
                 }
-                vec![(
+                out.push((
                     from,
                     Message::Vote {
                         term: self.term,
                         granted,
                     },
-                )]
+                ));
             }
             Message::Vote { term, granted } => {
                 if term == self.term && granted && self.role == Role::Candidate {
                     self.votes |= 1 << from;
                     if self.votes.count_ones() as usize >= self.majority() {
                         self.become_leader();
-                        return self.broadcast_append();
+                        self.broadcast_append_into(out);
                     }
                 }
-                Vec::new()
             }
         }
     }

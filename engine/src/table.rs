@@ -7,7 +7,7 @@ use crate::index::{Index, Projection};
 use crate::item::{self, Item, item_size_bytes};
 use crate::keys::{KeyAttribute, KeySchema, ScalarType};
 use crate::limits::{self, Limits};
-use crate::partition::{Partitions, REPLICA_COUNT, Write};
+use crate::partition::{Partitions, REPLICA_COUNT};
 use crate::throughput::TableLoad;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -115,10 +115,6 @@ pub fn partitions_for(billing_mode: BillingMode, throughput: &Throughput, limits
         .max(1.0) as u64
 }
 
-fn after_is_growth(items: &Partitions, key: &[u8], limits: &Limits) -> bool {
-    items.partition_of(key).size_bytes > limits.partition_size_bytes_max
-}
-
 fn seconds(ms: u64) -> f64 {
     ms as f64 / 1000.0
 }
@@ -163,27 +159,6 @@ impl Table {
             .map(item::decode)
     }
 
-    /// Replicates a write to `key` through its partition's replica group, then splits the
-    /// partition if it outgrew the size limit.
-    fn replicate(
-        &mut self,
-        key: Box<[u8]>,
-        before: Option<crate::store::Entry>,
-        after: Option<Box<[u8]>>,
-        context: &WriteContext<'_>,
-    ) {
-        let partition = self.items.partition_of_mut(&key);
-        let write = Write {
-            key: key.clone(),
-            before,
-            after,
-        };
-        partition.group.write(write, context.now_ms, context.lags);
-        if after_is_growth(&self.items, &key, context.limits) {
-            self.items.split_for_size(&key, context.limits);
-        }
-    }
-
     /// Stores or replaces an item, keeping sizes and indexes in step. `old` is the item the
     /// caller read under `key` (callers read it anyway, for conditions and return values).
     /// Returns the index writes.
@@ -195,9 +170,11 @@ impl Table {
         context: &WriteContext<'_>,
     ) -> IndexWrites {
         let encoded = item::encode(new_item);
-        let replaced = self.items.insert(&key, &encoded);
+        let replaced = self
+            .items
+            .put(&key, &encoded, context.now_ms, context.lags, context.limits);
         assert_eq!(
-            replaced.is_some(),
+            replaced,
             old.is_some(),
             "the caller's view of the old item is current"
         );
@@ -205,9 +182,7 @@ impl Table {
             self.size_bytes -= item_size_bytes(old) as u64;
         }
         self.size_bytes += item_size_bytes(new_item) as u64;
-        let writes = self.update_indexes(&key, old, Some(new_item));
-        self.replicate(key, replaced, Some(encoded), context);
-        writes
+        self.update_indexes(&key, old, Some(new_item))
     }
 
     /// Deletes an item, keeping sizes and indexes in step.
@@ -216,13 +191,11 @@ impl Table {
         key: &[u8],
         context: &WriteContext<'_>,
     ) -> (Option<Item>, IndexWrites) {
-        let Some(entry) = self.items.remove(key) else {
+        let Some(old) = self.items.delete(key, context.now_ms, context.lags) else {
             return (None, Vec::new());
         };
-        let old = item::decode(entry.item_bytes());
         self.size_bytes -= item_size_bytes(&old) as u64;
         let writes = self.update_indexes(key, Some(&old), None);
-        self.replicate(key.into(), Some(entry), None, context);
         (Some(old), writes)
     }
 
