@@ -177,7 +177,7 @@ fn partitioned(c: &mut Criterion) {
                 // One operation per simulated millisecond: well within a new on-demand
                 // table's capacity, so nothing is throttled.
                 now_ms += 1;
-                let write = next % 2 == 0;
+                let write = next.is_multiple_of(2);
                 let partition = parts.partition_of_mut(key);
                 let min = if write { 1.0 } else { 0.5 };
                 table

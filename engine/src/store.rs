@@ -99,7 +99,7 @@ pub fn prefix_of(key: &[u8]) -> u64 {
 /// partition key's hash), or an item collection.
 enum Bucket {
     One(Entry),
-    Many(Box<BTreeSet<Entry>>),
+    Many(BTreeSet<Entry>),
 }
 
 fn within(key: &[u8], lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
@@ -203,7 +203,7 @@ impl ItemStore {
                 }
                 Bucket::One(_) => {
                     let Bucket::One(existing) =
-                        std::mem::replace(slot.get_mut(), Bucket::Many(Box::default()))
+                        std::mem::replace(slot.get_mut(), Bucket::Many(BTreeSet::new()))
                     else {
                         unreachable!("matched One")
                     };
@@ -262,7 +262,7 @@ impl ItemStore {
             let rebuild = |entries: Vec<Entry>| match entries.len() {
                 0 => None,
                 1 => entries.into_iter().next().map(Bucket::One),
-                _ => Some(Bucket::Many(Box::new(entries.into_iter().collect()))),
+                _ => Some(Bucket::Many(entries.into_iter().collect())),
             };
             if let Some(b) = rebuild(below) {
                 self.buckets.insert(prefix, b);
