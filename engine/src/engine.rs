@@ -263,6 +263,12 @@ impl Engine {
         if hot {
             t.items.split_for_heat(key, limits);
         }
+        if let Some(policy) = self.realism.auto_scaling(table) {
+            let limits = self.config.limits.clone();
+            if let Some(t) = self.tables.get_mut(table) {
+                crate::autoscaling::evaluate(t, &policy, now_ms, &limits);
+            }
+        }
     }
 
     pub fn config(&self) -> &Config {

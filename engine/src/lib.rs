@@ -5,6 +5,7 @@
 //! time, and get responses or [`error::Error`]s back. See `ARCHITECTURE.md`.
 
 pub mod api;
+pub mod autoscaling;
 pub mod batch;
 pub mod capacity;
 pub mod engine;

@@ -47,6 +47,21 @@ pub struct Behaviour {
     /// Track the most accessed and most throttled keys (Contributor Insights).
     #[serde(default)]
     pub contributor_insights: bool,
+    /// Target-tracking auto scaling of provisioned tables' read and write capacity.
+    #[serde(default)]
+    pub auto_scaling: Option<AutoScaling>,
+}
+
+/// Target tracking as Application Auto Scaling does it for DynamoDB: scale out when
+/// consumption stayed above `target_utilization` of the provisioned capacity for two
+/// consecutive minutes, scale in when it stayed below `target_utilization` − 0.2 for fifteen;
+/// the new capacity is the consumption divided by the target, within `[min, max]`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AutoScaling {
+    pub target_utilization: f64,
+    pub min_capacity: u64,
+    pub max_capacity: u64,
 }
 
 fn yes() -> bool {
@@ -61,6 +76,7 @@ impl Default for Behaviour {
             replica_lag_ms: None,
             storms: None,
             contributor_insights: false,
+            auto_scaling: None,
         }
     }
 }
@@ -103,6 +119,18 @@ impl Profile {
                 && min > max
             {
                 errors.push(format!("{at}.replica_lag_ms: min {min} exceeds max {max}"));
+            }
+            if let Some(a) = &b.auto_scaling {
+                if !(0.2..=0.9).contains(&a.target_utilization) {
+                    errors.push(format!(
+                        "{at}.auto_scaling.target_utilization must be within 0.2 and 0.9"
+                    ));
+                }
+                if a.min_capacity == 0 || a.min_capacity > a.max_capacity {
+                    errors.push(format!(
+                        "{at}.auto_scaling: min_capacity must be positive and at most max_capacity"
+                    ));
+                }
             }
             if let Some(s) = &b.storms {
                 if s.every_s == 0 || s.duration_s > s.every_s {
@@ -267,6 +295,13 @@ impl Realism {
 
     pub fn adaptive(&self, table: &str) -> bool {
         self.profile.behaviour(table).adaptive_capacity
+    }
+
+    pub fn auto_scaling(&self, table: &str) -> Option<AutoScaling> {
+        if !self.active {
+            return None;
+        }
+        self.profile.behaviour(table).auto_scaling
     }
 
     pub fn insights(&self, table: &str) -> bool {

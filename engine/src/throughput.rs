@@ -150,6 +150,8 @@ pub struct TableLoad {
     scaling: VecDeque<(u64, f64, f64)>,
     /// Provisioned GSIs: (read, write) buckets by index name.
     pub indexes: BTreeMap<String, (Bucket, Bucket)>,
+    /// The last minute auto scaling judged.
+    pub autoscaled_minute: u64,
 }
 
 /// What a table's capacity settings are, as admission needs them.

@@ -485,3 +485,42 @@ fn provisioned_throughput_decides_the_partition_count() {
     .unwrap();
     assert_eq!(engine.table("small").unwrap().items.count(), 3);
 }
+
+#[test]
+fn auto_scaling_tracks_consumption_out_and_in() {
+    let profile = r#"{"defaults": {"throttling": true,
+        "auto_scaling": {"target_utilization": 0.5, "min_capacity": 5, "max_capacity": 100}}}"#;
+    let mut engine = engine_with(Limits::default(), profile, 0);
+    create(&mut engine, "tbl", provisioned(5, 5));
+    let wcu = |e: &Engine| e.table("tbl").unwrap().throughput.write_capacity_units;
+    // 4 WCU per second: 80% of 5, above the 50% target.
+    for second in 0..180u64 {
+        for i in 0..4u64 {
+            put(
+                &mut engine,
+                "tbl",
+                "k",
+                (second * 4 + i) as i64,
+                "x",
+                second * 1000 + i,
+            )
+            .unwrap();
+        }
+        if second == 119 {
+            assert_eq!(
+                wcu(&engine),
+                5,
+                "not before two full minutes above the target"
+            );
+        }
+    }
+    // Judged at the start of minute 2: 4 / 0.5 = 8 WCU.
+    assert_eq!(wcu(&engine), 8);
+    // Fifteen idle minutes later it scales back in, to the minimum.
+    put(&mut engine, "tbl", "k", -1, "x", 20 * 60_000).unwrap();
+    assert_eq!(wcu(&engine), 5);
+    assert_eq!(
+        engine.table("tbl").unwrap().throughput.read_capacity_units,
+        5
+    );
+}
