@@ -48,13 +48,7 @@ fn target_capacity(current: u64, used: &[f64], policy: &AutoScaling) -> Option<u
     let below = used
         .iter()
         .all(|u| *u < (policy.target_utilization - 0.2) * current_f);
-    if above && desired > current {
-        Some(desired)
-    } else if below && desired < current {
-        Some(desired)
-    } else {
-        None
-    }
+    ((above && desired > current) || (below && desired < current)).then_some(desired)
 }
 
 /// Judges the minutes completed since the last evaluation and changes the table's
