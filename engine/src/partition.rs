@@ -441,8 +441,18 @@ impl Partitions {
         lower: Bound<&'a [u8]>,
         upper: Bound<&'a [u8]>,
     ) -> impl DoubleEndedIterator<Item = &'a Entry> + 'a {
-        // Partitions that can hold keys in range: from the owner of the lower bound to the
-        // owner of the upper bound.
+        self.range_partitions(lower, upper)
+            .iter()
+            .flat_map(move |(_, p)| p.items.range(lower, upper))
+    }
+
+    /// The partitions that can hold keys within the bounds: from the owner of the lower
+    /// bound to the owner of the upper bound.
+    fn range_partitions(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> &[(Box<[u8]>, Partition)] {
         let first = match lower {
             Bound::Unbounded => 0,
             Bound::Included(k) | Bound::Excluded(k) => self.index_of(k),
@@ -460,14 +470,44 @@ impl Partitions {
                 }
             }
         };
-        let chosen: &[(Box<[u8]>, Partition)] = if first <= last {
+        if first <= last {
             &self.parts[first..=last]
         } else {
             &[]
-        };
-        chosen
-            .iter()
-            .flat_map(move |(_, p)| p.items.range(lower, upper))
+        }
+    }
+
+    /// Item encodings within the bounds as replica `zone` of each partition holds them
+    /// (possibly stale), in key order across partitions (reversible).
+    pub fn range_at<'a>(
+        &'a self,
+        zone: usize,
+        lower: Bound<&'a [u8]>,
+        upper: Bound<&'a [u8]>,
+    ) -> impl DoubleEndedIterator<Item = &'a [u8]> + 'a {
+        self.range_partitions(lower, upper).iter().flat_map(
+            move |(_, p)| -> Box<dyn DoubleEndedIterator<Item = &'a [u8]> + 'a> {
+                let overlay = p.group.overlay(zone);
+                let current = p.items.range(lower, upper);
+                if overlay.is_empty() {
+                    return Box::new(current.map(Entry::item_bytes));
+                }
+                // The leader's items, with each key the replica has not caught up on shown as
+                // it was before (or absent, if it did not exist).
+                let mut view: BTreeMap<&[u8], &[u8]> =
+                    current.map(|e| (e.key(), e.item_bytes())).collect();
+                for (key, before) in overlay {
+                    if !crate::store::within(key, lower, upper) {
+                        continue;
+                    }
+                    match before {
+                        Some(entry) => view.insert(key, entry.item_bytes()),
+                        None => view.remove(key),
+                    };
+                }
+                Box::new(view.into_values())
+            },
+        )
     }
 
     /// Splits the partition holding `key` if it outgrew `limits`, and reports whether it

@@ -409,6 +409,8 @@ struct Source<'a> {
     /// Read whole items through the index: an LSI asked for attributes it does not project
     /// fetches them from the table, as DynamoDB does.
     fetch_from_table: bool,
+    /// The replica an eventually consistent table read goes to (`None`: the leaders).
+    zone: Option<usize>,
 }
 
 impl<'a> Source<'a> {
@@ -420,6 +422,15 @@ impl<'a> Source<'a> {
         let table = self.table;
         let fetch_from_table = self.fetch_from_table;
         match self.index {
+            None if self.zone.is_some() => {
+                let zone = self.zone.expect("checked");
+                let entries = table.items.range_at(zone, lower, upper).map(item::decode);
+                if forward {
+                    Box::new(entries)
+                } else {
+                    Box::new(entries.rev())
+                }
+            }
             None => {
                 let entries = table
                     .items
@@ -712,6 +723,21 @@ impl Engine {
         };
         placeholders.finish()?;
 
+        // An eventually consistent read of the table goes to a drawn replica when the profile
+        // lags followers (index reads go to the index, which is not replicated here).
+        let plain = crate::engine::table_name_of(input.table_name.as_deref().expect("checked"));
+        let zone = if input.consistent_read == Some(true) || input.index_name.is_some() {
+            None
+        } else {
+            self.realism.read_zone(plain)
+        };
+        if zone.is_some()
+            && let Some(t) = self.tables.get_mut(plain)
+        {
+            for partition in t.items.iter_mut() {
+                partition.group.catch_up(now_ms);
+            }
+        }
         let table = self.table_for_data(input.table_name.as_deref().expect("checked"), now_ms)?;
         let index = match &input.index_name {
             None => None,
@@ -830,6 +856,7 @@ impl Engine {
                 table,
                 index,
                 fetch_from_table,
+                zone,
             },
             range,
             &spec,

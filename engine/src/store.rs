@@ -102,7 +102,8 @@ enum Bucket {
     Many(BTreeSet<Entry>),
 }
 
-fn within(key: &[u8], lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
+/// Whether `key` lies within the bounds.
+pub fn within(key: &[u8], lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
     let above = match lower {
         Bound::Unbounded => true,
         Bound::Included(l) => key >= l,

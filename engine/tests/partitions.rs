@@ -34,6 +34,7 @@ fn request(op: &str, body: Json) -> Request {
         "CreateTable" => Request::CreateTable(de(body)),
         "UpdateTable" => Request::UpdateTable(de(body)),
         "PutItem" => Request::PutItem(de(body)),
+        "DeleteItem" => Request::DeleteItem(de(body)),
         "GetItem" => Request::GetItem(de(body)),
         "BatchWriteItem" => Request::BatchWriteItem(de(body)),
         "Query" => Request::Query(de(body)),
@@ -523,4 +524,67 @@ fn auto_scaling_tracks_consumption_out_and_in() {
         engine.table("tbl").unwrap().throughput.read_capacity_units,
         5
     );
+}
+
+#[test]
+fn eventually_consistent_query_and_scan_can_be_stale_and_converge() {
+    let mut engine = engine_with(Limits::default(), LAG, 5);
+    create(&mut engine, "tbl", on_demand());
+    put(&mut engine, "tbl", "a", 1, "v1", 1_000).unwrap();
+    put(&mut engine, "tbl", "a", 2, "gone", 1_000).unwrap();
+    run(
+        &mut engine,
+        "DeleteItem",
+        json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "2"}}}),
+        1_150,
+    )
+    .unwrap();
+    put(&mut engine, "tbl", "a", 1, "v2", 1_150).unwrap();
+    let values = |response: Response| -> Vec<String> {
+        let page = to_json(&response);
+        page["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["v"]["S"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let query = |consistent: bool| {
+        json!({"TableName": "tbl", "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": "a"}}, "ConsistentRead": consistent})
+    };
+    let mut stale = 0;
+    for i in 0..30 {
+        let now = 1_200 + i;
+        let strong = values(run(&mut engine, "Query", query(true), now).unwrap());
+        assert_eq!(
+            strong,
+            vec!["v2"],
+            "strong reads see the delete and the update"
+        );
+        let eventual = values(run(&mut engine, "Query", query(false), now).unwrap());
+        match eventual
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["v2"] => {}
+            ["v1", "gone"] => stale += 1,
+            other => panic!("a view no replica held: {other:?}"),
+        }
+        let scanned = values(run(&mut engine, "Scan", json!({"TableName": "tbl"}), now).unwrap());
+        assert!(
+            scanned == vec!["v2"] || scanned == vec!["v1", "gone"],
+            "{scanned:?}"
+        );
+    }
+    assert!(
+        stale > 0,
+        "followers 100 ms behind serve the state before the delete and update"
+    );
+    for i in 0..10 {
+        let eventual = values(run(&mut engine, "Query", query(false), 1_300 + i).unwrap());
+        assert_eq!(eventual, vec!["v2"]);
+    }
 }
