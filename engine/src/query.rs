@@ -15,6 +15,7 @@ use crate::index::Index;
 use crate::item::{self, Item, item_size_bytes};
 use crate::items::{RETURN_CONSUMED_CAPACITY, check_item, check_no_mixing};
 use crate::keys::{KeySchema, encode_sort_value, encode_terminated, prefix_end};
+use crate::limits::READ_UNIT_BYTES;
 use crate::limits::TOTAL_SEGMENTS_MAX;
 use crate::table::Table;
 use crate::throughput::Usage;
@@ -390,6 +391,9 @@ struct Page {
     scanned: usize,
     last_evaluated_key: Option<Item>,
     read_bytes: usize,
+    /// LSI reads that fetch from the table: each fetched item's size rounded up to 4 KB
+    /// (one full-item read each, on top of the index read).
+    fetched_bytes: usize,
 }
 
 /// How to read one page.
@@ -493,12 +497,22 @@ fn read_page(source: &Source<'_>, range: KeyRange, spec: &PageSpec<'_>) -> Page 
         scanned: 0,
         last_evaluated_key: None,
         read_bytes: 0,
+        fetched_bytes: 0,
     };
     if is_empty_range(&range.lower, &range.upper) || limit == Some(0) {
         return page;
     }
     for decoded in source.items(&range, forward) {
-        page.read_bytes += item_size_bytes(&decoded);
+        match source.index {
+            Some(index) if source.fetch_from_table => {
+                // The index entry is read, then the whole item from the table.
+                let entry = index.project(&decoded, &source.table.key_schema);
+                page.read_bytes += item_size_bytes(&entry);
+                let size = item_size_bytes(&decoded).max(1);
+                page.fetched_bytes += size.div_ceil(READ_UNIT_BYTES) * READ_UNIT_BYTES;
+            }
+            _ => page.read_bytes += item_size_bytes(&decoded),
+        }
         page.scanned += 1;
         let stop = limit.is_some_and(|l| page.scanned >= l) || page.read_bytes >= page_bytes;
         if stop {
@@ -862,7 +876,13 @@ impl Engine {
             &spec,
         );
         let consistent = input.consistent_read.unwrap_or(false);
-        let units = read_units(page.read_bytes, consistent);
+        let fetched_units = (page.fetched_bytes / READ_UNIT_BYTES) as f64;
+        let units = read_units(page.read_bytes, consistent)
+            + if consistent {
+                fetched_units
+            } else {
+                fetched_units / 2.0
+            };
         let minimum = read_units(0, consistent);
         let returned = page.items.len() as u64;
         self.admit(

@@ -588,3 +588,46 @@ fn eventually_consistent_query_and_scan_can_be_stale_and_converge() {
         assert_eq!(eventual, vec!["v2"]);
     }
 }
+
+#[test]
+fn lsi_reads_that_fetch_from_the_table_pay_one_read_per_item() {
+    let mut engine = engine_with(Limits::default(), "", 0);
+    run(
+        &mut engine,
+        "CreateTable",
+        json!({
+            "TableName": "lsi",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"},
+                                     {"AttributeName": "n", "AttributeType": "N"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "LocalSecondaryIndexes": [{"IndexName": "by_n", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+                                       "Projection": {"ProjectionType": "KEYS_ONLY"}}]
+        }),
+        0,
+    )
+    .unwrap();
+    for i in 0..4 {
+        let item = json!({"pk": {"S": "a"}, "sk": {"N": i.to_string()}, "n": {"N": i.to_string()}, "body": {"S": "x".repeat(280)}});
+        run(
+            &mut engine,
+            "PutItem",
+            json!({"TableName": "lsi", "Item": item}),
+            1,
+        )
+        .unwrap();
+    }
+    let units = |engine: &mut Engine, select: &str, consistent: bool| {
+        let body = json!({"TableName": "lsi", "IndexName": "by_n", "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "a"}}, "Select": select, "ConsistentRead": consistent,
+            "ReturnConsumedCapacity": "TOTAL"});
+        to_json(&run(engine, "Query", body, 2).unwrap())["ConsumedCapacity"]["CapacityUnits"]
+            .as_f64()
+            .unwrap()
+    };
+    // Index entries (keys only, under 4 KB together): one read unit.
+    assert_eq!(units(&mut engine, "ALL_PROJECTED_ATTRIBUTES", true), 1.0);
+    // Plus one 4 KB read per item fetched from the table (the guide's example: 4 + 16 KB).
+    assert_eq!(units(&mut engine, "ALL_ATTRIBUTES", true), 5.0);
+    assert_eq!(units(&mut engine, "ALL_ATTRIBUTES", false), 2.5);
+}
