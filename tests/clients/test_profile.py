@@ -3,6 +3,7 @@ ProvisionedThroughputExceededException and the SDK's retry succeeding, the same 
 from the same seed; `/metrics` read by a real Prometheus parser; Contributor Insights naming
 the hot key of a hot-partition run."""
 import os
+import subprocess
 import urllib.request
 
 import boto3
@@ -144,3 +145,28 @@ def test_contributor_insights_api_switches_tracking(client):
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
     client.update_contributor_insights(TableName="insightful", ContributorInsightsAction="DISABLE")
     assert client.describe_contributor_insights(TableName="insightful")["ContributorInsightsStatus"] == "DISABLED"
+
+
+def test_dynasim_metrics_prints_the_series():
+    process, url = launch("--profile", os.path.join(PROFILES, "hot-partition.toml"), "--seed", "3")
+    try:
+        client = dynamodb(url, 1)
+        create(client, "printed", BillingMode="PAY_PER_REQUEST")
+        for i in range(5):
+            client.put_item(TableName="printed", Item={"pk": {"S": "key-%d" % (i % 2)}})
+            client.get_item(TableName="printed", Key={"pk": {"S": "key-0"}})
+        binary = os.environ.get("DYNASIM_BIN", os.path.join(ROOT, "target", "debug", "dynasim"))
+        out = subprocess.run([binary, "metrics", "--endpoint", url, "--table", "printed"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        # A new on-demand table serves 4,000 WRU at once: 200 partitions of 20 WCU here.
+        assert "table printed (200 partitions)" in out.stdout
+        row = [line for line in out.stdout.splitlines() if line.strip()[:2].isdigit()][0].split()
+        # minute, read CU, write CU, ...: 5 eventually consistent gets, 5 puts.
+        assert (float(row[1]), float(row[2])) == (2.5, 5.0)
+        assert "most accessed keys" in out.stdout and "key-0" in out.stdout
+        missing = subprocess.run([binary, "metrics", "--endpoint", url, "--table", "absent"],
+                                 capture_output=True, text=True, timeout=30)
+        assert missing.returncode == 1 and "no table absent" in missing.stderr
+    finally:
+        stop(process)
