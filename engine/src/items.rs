@@ -203,30 +203,12 @@ impl Engine {
         if new_size > ITEM_SIZE_BYTES_MAX {
             return Err(Error::item_too_large());
         }
-        self.admit(name, &key, true, 1.0, None, now_ms)?;
-        let lags = self.realism.lags(name);
-        let (table, limits) = self.table_and_limits(name);
-        let context = WriteContext {
-            now_ms,
-            lags,
-            limits,
-        };
+        let (table, context) = self.begin_write(name, &key, now_ms)?;
         let old = table.get(&key);
         let old_size = old.as_ref().map_or(0, item_size_bytes);
         if !condition_holds(&condition, old.as_ref()) {
-            let error = failure(input, old);
-            self.charge(
-                name,
-                &key,
-                Usage {
-                    write: true,
-                    units: write_units(old_size),
-                    index_units: &[],
-                    returned: 0,
-                },
-                now_ms,
-            );
-            return Err(error);
+            self.charge_failed_write(name, &key, old.as_ref(), now_ms);
+            return Err(failure(input, old));
         }
         let units = write_units(new_size.max(old_size));
         let index_writes = table.put(key.clone(), &item, old.as_ref(), &context);
@@ -246,6 +228,38 @@ impl Engine {
         };
         self.charge_write(name, &key, units, &index_writes, now_ms);
         Ok(Response::Item(output))
+    }
+
+    /// Admits a single-item write and returns its table and write context.
+    fn begin_write(
+        &mut self,
+        name: &str,
+        key: &[u8],
+        now_ms: u64,
+    ) -> Result<(&mut crate::table::Table, WriteContext<'_>)> {
+        self.admit(name, key, true, 1.0, None, now_ms)?;
+        let lags = self.realism.lags(name);
+        let (table, limits) = self.table_and_limits(name);
+        Ok((
+            table,
+            WriteContext {
+                now_ms,
+                lags,
+                limits,
+            },
+        ))
+    }
+
+    /// A failed condition still consumes write capacity: the existing item's size, or one
+    /// unit when there is none.
+    fn charge_failed_write(&mut self, name: &str, key: &[u8], old: Option<&Item>, now_ms: u64) {
+        let usage = Usage {
+            write: true,
+            units: write_units(old.map_or(0, item_size_bytes)),
+            index_units: &[],
+            returned: 0,
+        };
+        self.charge(name, key, usage, now_ms);
     }
 
     /// Charges a write: the table pays for itself and its LSIs, each GSI for itself.
@@ -291,30 +305,12 @@ impl Engine {
             .table_for_data(name, now_ms)?
             .key_schema
             .key_parameter(&key_item)?;
-        self.admit(name, &key, true, 1.0, None, now_ms)?;
-        let lags = self.realism.lags(name);
-        let (table, limits) = self.table_and_limits(name);
-        let context = WriteContext {
-            now_ms,
-            lags,
-            limits,
-        };
+        let (table, context) = self.begin_write(name, &key, now_ms)?;
         let old = table.get(&key);
         let units = write_units(old.as_ref().map_or(0, item_size_bytes));
         if !condition_holds(&condition, old.as_ref()) {
-            let error = failure(input, old);
-            self.charge(
-                name,
-                &key,
-                Usage {
-                    write: true,
-                    units,
-                    index_units: &[],
-                    returned: 0,
-                },
-                now_ms,
-            );
-            return Err(error);
+            self.charge_failed_write(name, &key, old.as_ref(), now_ms);
+            return Err(failure(input, old));
         }
         let (_, index_writes) = table.delete(&key, &context);
         let attributes = if input.return_values.as_deref() == Some("ALL_OLD") {
@@ -383,30 +379,11 @@ impl Engine {
             }
             key
         };
-        self.admit(name, &key, true, 1.0, None, now_ms)?;
-        let lags = self.realism.lags(name);
-        let (table, limits) = self.table_and_limits(name);
-        let context = WriteContext {
-            now_ms,
-            lags,
-            limits,
-        };
+        let (table, context) = self.begin_write(name, &key, now_ms)?;
         let old = table.get(&key);
         if !condition_holds(&condition, old.as_ref()) {
-            let units = write_units(old.as_ref().map_or(0, item_size_bytes));
-            let error = failure(input, old);
-            self.charge(
-                name,
-                &key,
-                Usage {
-                    write: true,
-                    units,
-                    index_units: &[],
-                    returned: 0,
-                },
-                now_ms,
-            );
-            return Err(error);
+            self.charge_failed_write(name, &key, old.as_ref(), now_ms);
+            return Err(failure(input, old));
         }
         let existed = old.is_some();
         let base = old.clone().unwrap_or_else(|| key_item.clone());
