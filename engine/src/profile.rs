@@ -308,3 +308,49 @@ impl Realism {
         self.active && self.profile.behaviour(table).contributor_insights
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_reports_every_error_at_once() {
+        let mut profile = Profile::default();
+        profile.defaults.replica_lag_ms = Some([10, 5]);
+        profile.tables.insert(
+            "t".into(),
+            Behaviour {
+                storms: Some(Storms {
+                    every_s: 10,
+                    duration_s: 20,
+                    probability: 2.0,
+                }),
+                auto_scaling: Some(AutoScaling {
+                    target_utilization: 0.95,
+                    min_capacity: 0,
+                    max_capacity: 10,
+                }),
+                ..Behaviour::default()
+            },
+        );
+        profile.limits.burst_seconds = Some(-1.0);
+        let errors = profile.validate().unwrap_err();
+        assert_eq!(errors.len(), 6, "{errors:#?}");
+        assert!(errors[0].starts_with("defaults.replica_lag_ms"));
+    }
+
+    #[test]
+    fn draws_depend_on_the_seed_and_the_table_only() {
+        let mut profile = Profile::default();
+        profile.defaults.replica_lag_ms = Some([0, 1000]);
+        let draws = |seed, other_table_first: bool| {
+            let mut realism = Realism::new(profile.clone(), seed);
+            if other_table_first {
+                realism.lags("other");
+            }
+            (0..10).map(|_| realism.lags("t")).collect::<Vec<_>>()
+        };
+        assert_eq!(draws(1, false), draws(1, true));
+        assert_ne!(draws(1, false), draws(2, false));
+    }
+}

@@ -170,3 +170,19 @@ def test_dynasim_metrics_prints_the_series():
         assert missing.returncode == 1 and "no table absent" in missing.stderr
     finally:
         stop(process)
+
+
+def test_a_bad_profile_is_refused_with_every_error(tmp_path):
+    binary = os.environ.get("DYNASIM_BIN", os.path.join(ROOT, "target", "debug", "dynasim"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[defaults]\nreplica_lag_ms = [10, 5]\n[limits]\nburst_seconds = -1\n")
+    out = subprocess.run([binary, "serve", "--listen", "127.0.0.1:0", "--profile", str(bad)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert "replica_lag_ms: min 10 exceeds max 5" in out.stderr
+    assert "burst_seconds must not be negative" in out.stderr
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[defaults]\nthrottle = true\n")
+    out = subprocess.run([binary, "serve", "--listen", "127.0.0.1:0", "--profile", str(typo)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "unknown field `throttle`" in out.stderr
