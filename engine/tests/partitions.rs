@@ -631,3 +631,86 @@ fn lsi_reads_that_fetch_from_the_table_pay_one_read_per_item() {
     assert_eq!(units(&mut engine, "ALL_ATTRIBUTES", true), 5.0);
     assert_eq!(units(&mut engine, "ALL_ATTRIBUTES", false), 2.5);
 }
+
+mod staleness {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Put(u8, u8),
+        Delete(u8),
+        Get(u8, bool),
+        Wait(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0..4u8, any::<u8>()).prop_map(|(k, v)| Op::Put(k, v)),
+            1 => (0..4u8).prop_map(Op::Delete),
+            4 => (0..4u8, any::<bool>()).prop_map(|(k, c)| Op::Get(k, c)),
+            2 => (0..120u64).prop_map(Op::Wait),
+        ]
+    }
+
+    const LAG_MAX_MS: u64 = 200;
+    /// A follower learns of a commit from the next append or a heartbeat, which a read sends
+    /// when due and none was sent in the last 50 ms.
+    const BOUND_MS: u64 = LAG_MAX_MS + 50;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Strongly consistent reads see the latest write; eventually consistent reads see a
+        /// value that was current at most the lag bound ago; after the bound every replica
+        /// has converged.
+        #[test]
+        fn reads_are_as_stale_as_the_lag_allows_and_no_more(
+            ops in proptest::collection::vec(op(), 1..80),
+            seed in any::<u64>(),
+        ) {
+            let profile = format!(r#"{{"defaults": {{"replica_lag_ms": [0, {LAG_MAX_MS}]}}}}"#);
+            let mut engine = engine_with(Limits::default(), &profile, seed);
+            create(&mut engine, "tbl", on_demand());
+            let mut now = 1_000u64;
+            // Per key: (time written, value or None for a delete), in order.
+            let mut history: Vec<Vec<(u64, Option<String>)>> = vec![vec![(0, None)]; 4];
+            for op in &ops {
+                match op {
+                    Op::Put(k, v) => {
+                        put(&mut engine, "tbl", &format!("k{k}"), 0, &v.to_string(), now).unwrap();
+                        history[*k as usize].push((now, Some(v.to_string())));
+                    }
+                    Op::Delete(k) => {
+                        run(&mut engine, "DeleteItem", json!({"TableName": "tbl", "Key": {"pk": {"S": format!("k{k}")}, "sk": {"N": "0"}}}), now).unwrap();
+                        history[*k as usize].push((now, None));
+                    }
+                    Op::Get(k, consistent) => {
+                        let got = get(&mut engine, "tbl", &format!("k{k}"), 0, *consistent, now);
+                        let h = &history[*k as usize];
+                        if *consistent {
+                            prop_assert_eq!(&got, &h.last().unwrap().1);
+                        } else {
+                            // Allowed: the value current at `now - BOUND_MS` and anything after.
+                            let cutoff = now.saturating_sub(BOUND_MS);
+                            let first = h.iter().rposition(|(t, _)| *t <= cutoff).unwrap_or(0);
+                            let allowed: Vec<&Option<String>> = h[first..].iter().map(|(_, v)| v).collect();
+                            prop_assert!(allowed.contains(&&got), "read {:?} at {}, allowed {:?}", got, now, allowed);
+                        }
+                    }
+                    Op::Wait(ms) => now += ms,
+                }
+                now += 1;
+            }
+            // Converged: after the bound, every eventually consistent read is the latest.
+            now += BOUND_MS + 1;
+            for k in 0..4u8 {
+                for _ in 0..6 {
+                    let got = get(&mut engine, "tbl", &format!("k{k}"), 0, false, now);
+                    prop_assert_eq!(&got, &history[k as usize].last().unwrap().1);
+                    now += 51;
+                }
+            }
+        }
+    }
+}
