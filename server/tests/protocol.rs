@@ -233,3 +233,78 @@ fn checksum_and_compression() {
     bad.headers.push(("content-encoding".into(), "gzip".into()));
     assert_eq!(service.handle(&bad, NOW_MS).status, 400);
 }
+
+#[test]
+fn throttling_errors_carry_their_reasons_on_the_wire() {
+    let profile = dynasim_engine::profile::Profile {
+        defaults: dynasim_engine::profile::Behaviour {
+            throttling: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let engine = dynasim_engine::Engine::with_profile(Config::default(), profile, 1);
+    let service = Service::with_engine(engine);
+    let create = |name: &str, capacity: &str| {
+        let body = format!(
+            r#"{{"TableName":"{name}","KeySchema":[{{"AttributeName":"k","KeyType":"HASH"}}],"AttributeDefinitions":[{{"AttributeName":"k","AttributeType":"S"}}],{capacity}}}"#
+        );
+        assert_eq!(call(&service, "CreateTable", &body).status, 200);
+    };
+    create(
+        "slow",
+        r#""ProvisionedThroughput":{"ReadCapacityUnits":1,"WriteCapacityUnits":1}"#,
+    );
+    let put = |table: &str| {
+        call(
+            &service,
+            "PutItem",
+            &format!(r#"{{"TableName":"{table}","Item":{{"k":{{"S":"hot"}}}}}}"#),
+        )
+    };
+    assert_eq!(put("slow").status, 200);
+    let throttled = put("slow");
+    assert_eq!(throttled.status, 400);
+    let body: serde_json::Value = serde_json::from_slice(&throttled.body).unwrap();
+    assert_eq!(
+        body["__type"],
+        "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+    );
+    assert_eq!(
+        body["ThrottlingReasons"],
+        serde_json::json!([{"reason": "TableWriteProvisionedThroughputExceeded",
+            "resource": "arn:aws:dynamodb:us-east-1:000000000000:table/slow"}])
+    );
+    // On demand: a hot key past the partition ceiling gets ThrottlingException, whose
+    // reasons member the service model spells in lower camel case.
+    create("fast", r#""BillingMode":"PAY_PER_REQUEST""#);
+    let mut last = None;
+    for _ in 0..1_001 {
+        last = Some(put("fast"));
+    }
+    let last = last.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&last.body).unwrap();
+    assert_eq!(
+        body["__type"],
+        "com.amazon.coral.availability#ThrottlingException"
+    );
+    assert_eq!(
+        body["throttlingReasons"][0]["reason"],
+        "TableWriteKeyRangeThroughputExceeded"
+    );
+    // The metrics saw it.
+    let metrics = service.handle(
+        &HttpRequest {
+            method: "GET".into(),
+            path: "/metrics".into(),
+            ..HttpRequest::default()
+        },
+        NOW_MS,
+    );
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        text.contains("dynasim_write_throttle_events_total{table=\"fast\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("dynasim_throttled_requests_total{table=\"slow\"} 1\n"));
+}
