@@ -197,8 +197,10 @@ impl Engine {
                 .record(now_ms, &delta),
             None => t.metrics.table.record(now_ms, &delta),
         }
-        if let Some(insights) = &mut t.metrics.insights {
-            insights.throttled(crate::partition::collection_prefix(key));
+        if let Some(insights) = &mut t.metrics.insights
+            && let Some(partition_key) = crate::partition::partition_key_prefix(key)
+        {
+            insights.throttled(partition_key);
         }
         Err(throttle_error(
             limit,
@@ -257,8 +259,10 @@ impl Engine {
                 .or_default()
                 .record(now_ms, &delta);
         }
-        if let Some(insights) = &mut t.metrics.insights {
-            insights.accessed(crate::partition::collection_prefix(key), units);
+        if let Some(insights) = &mut t.metrics.insights
+            && let Some(partition_key) = crate::partition::partition_key_prefix(key)
+        {
+            insights.accessed(partition_key, units);
         }
         if hot {
             t.items.split_for_heat(key, limits);

@@ -267,6 +267,13 @@ pub fn collection_prefix(key: &[u8]) -> &[u8] {
     &key[..(10 + length).min(key.len())]
 }
 
+/// The item-collection prefix of a key that names a partition key (an item's key or a
+/// Query's start), and `None` for the bare range bounds a Scan starts from.
+pub fn partition_key_prefix(key: &[u8]) -> Option<&[u8]> {
+    let prefix = collection_prefix(key);
+    (key.len() >= 10 && prefix.len() >= 10).then_some(prefix)
+}
+
 /// The stored-key start of the `i`-th of `count` equal slices of the hash space.
 fn hash_slice_start(i: u64, count: u64) -> Box<[u8]> {
     if i == 0 {
