@@ -435,6 +435,7 @@ impl Engine {
             load: crate::throughput::TableLoad::new(&self.config.limits),
             metrics: crate::metrics::TableMetrics {
                 insights: self.realism.insights(&name).then(Default::default),
+                insights_updated_ms: self.realism.insights(&name).then_some(now_ms),
                 ..Default::default()
             },
             size_bytes: 0,
@@ -1086,7 +1087,11 @@ impl Engine {
                     .map(|kind| format!("DynamoDBContributorInsights-{kind}-{name}-{created}"))
                     .collect()
             }),
-            last_update_date_time: None,
+            last_update_date_time: table
+                .metrics
+                .insights_updated_ms
+                .filter(|_| describe)
+                .map(|ms| ms as f64 / 1000.0),
             contributor_insights_mode: (describe && enabled)
                 .then(|| "ACCESSED_AND_THROTTLED_KEYS".into()),
         }
@@ -1114,6 +1119,7 @@ impl Engine {
         } else {
             table.metrics.insights = None;
         }
+        table.metrics.insights_updated_ms = Some(now_ms);
         let mut output = self.insights_output(name, false);
         // The change takes effect at once; the answer names the transition, as AWS's does.
         output.contributor_insights_status = if enable { "ENABLING" } else { "DISABLING" }.into();

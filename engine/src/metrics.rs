@@ -75,6 +75,8 @@ pub struct TableMetrics {
     pub table: Series,
     pub indexes: BTreeMap<String, Series>,
     pub insights: Option<Insights>,
+    /// When Contributor Insights was last enabled or disabled.
+    pub insights_updated_ms: Option<u64>,
 }
 
 /// Heavy hitters by partition key: units consumed and requests throttled.

@@ -140,6 +140,7 @@ def test_contributor_insights_api_switches_tracking(client):
     described = client.describe_contributor_insights(TableName="insightful")
     assert described["ContributorInsightsStatus"] == "ENABLED"
     assert len(described["ContributorInsightsRuleList"]) == 2
+    assert described["LastUpdateDateTime"].year >= 2024
     with pytest.raises(ClientError) as raised:
         client.update_contributor_insights(TableName="missing-table", ContributorInsightsAction="ENABLE")
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
