@@ -310,10 +310,12 @@ impl Engine {
                     continue;
                 }
                 let lags = self.realism.lags(&name);
+                let gsi_lag_ms = self.realism.gsi_lag(&name);
                 let (table, limits) = self.table_and_limits(&name);
                 let context = WriteContext {
                     now_ms,
                     lags,
+                    gsi_lag_ms,
                     limits,
                 };
                 let hash_name = &table.key_schema.hash.name;

@@ -10,7 +10,16 @@ use crate::api::{IndexDescription, ProjectionOutput, ProvisionedThroughputDescri
 use crate::item::{Item, item_size_bytes};
 use crate::keys::{KeySchema, encode_terminated};
 use crate::table::Throughput;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+/// A change a lagging GSI has not propagated yet: the entry it removed (index key and the
+/// projected item it held) and the index key it added.
+#[derive(Debug)]
+pub struct PendingChange {
+    pub at_ms: u64,
+    pub removed: Option<(Box<[u8]>, Item)>,
+    pub added: Option<Box<[u8]>>,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Projection {
@@ -30,6 +39,9 @@ pub struct Index {
     /// Index key → table stored key.
     pub entries: BTreeMap<Box<[u8]>, Box<[u8]>>,
     pub size_bytes: u64,
+    /// GSI changes not yet visible to readers (a profile's `gsi_lag_ms`), oldest first, with
+    /// non-decreasing times.
+    pub pending: VecDeque<PendingChange>,
 }
 
 impl Index {
@@ -71,17 +83,49 @@ impl Index {
             .collect()
     }
 
+    /// Forgets the pending changes readers see by `now_ms`.
+    pub fn catch_up(&mut self, now_ms: u64) {
+        while self.pending.front().is_some_and(|c| c.at_ms <= now_ms) {
+            self.pending.pop_front();
+        }
+    }
+
     /// Moves the item stored under `table_key` from `old` to `new` in the index. Returns the
-    /// number of index writes it took (0, 1, or 2 when the index key changed).
+    /// number of index writes it took: 0 when the index holds neither or its entry does not
+    /// change, 1, or 2 when the index key changed. With `lag` (now, milliseconds), a GSI keeps
+    /// the change pending for readers until then.
     pub fn update(
         &mut self,
         table_key: &[u8],
         old: Option<&Item>,
         new: Option<&Item>,
         table_schema: &KeySchema,
+        lag: Option<(u64, u64)>,
     ) -> u32 {
         let old_entry = old.and_then(|item| self.entry_key(item, table_key).map(|k| (k, item)));
         let new_entry = new.and_then(|item| self.entry_key(item, table_key).map(|k| (k, item)));
+        if let (Some((old_key, old_item)), Some((new_key, new_item))) = (&old_entry, &new_entry)
+            && old_key == new_key
+            && self.project(old_item, table_schema) == self.project(new_item, table_schema)
+        {
+            // Nothing the index holds changed: no index write.
+            return 0;
+        }
+        if let Some((now_ms, _)) = lag {
+            self.catch_up(now_ms);
+        }
+        if let (Some((now_ms, lag_ms)), true) = (lag, self.global)
+            && (old_entry.is_some() || new_entry.is_some())
+        {
+            let after = self.pending.back().map_or(0, |c| c.at_ms);
+            self.pending.push_back(PendingChange {
+                at_ms: now_ms.saturating_add(lag_ms).max(after),
+                removed: old_entry
+                    .as_ref()
+                    .map(|(k, item)| (k.clone(), self.project(item, table_schema))),
+                added: new_entry.as_ref().map(|(k, _)| k.clone()),
+            });
+        }
         let mut writes = 0;
         if let Some((key, item)) = &old_entry {
             if self.entries.remove(key).is_some() {

@@ -239,12 +239,14 @@ impl Engine {
     ) -> Result<(&mut crate::table::Table, WriteContext<'_>)> {
         self.admit(name, key, true, 1.0, None, now_ms)?;
         let lags = self.realism.lags(name);
+        let gsi_lag_ms = self.realism.gsi_lag(name);
         let (table, limits) = self.table_and_limits(name);
         Ok((
             table,
             WriteContext {
                 now_ms,
                 lags,
+                gsi_lag_ms,
                 limits,
             },
         ))

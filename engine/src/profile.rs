@@ -41,6 +41,10 @@ pub struct Behaviour {
     /// commits, and eventually consistent reads go to a replica drawn at random.
     #[serde(default)]
     pub replica_lag_ms: Option<[u64; 2]>,
+    /// GSIs show each write a uniformly drawn `[min, max]` milliseconds after it (their
+    /// propagation is asynchronous in DynamoDB).
+    #[serde(default)]
+    pub gsi_lag_ms: Option<[u64; 2]>,
     /// Periods in which requests are throttled at random.
     #[serde(default)]
     pub storms: Option<Storms>,
@@ -74,6 +78,7 @@ impl Default for Behaviour {
             throttling: false,
             adaptive_capacity: true,
             replica_lag_ms: None,
+            gsi_lag_ms: None,
             storms: None,
             contributor_insights: false,
             auto_scaling: None,
@@ -115,10 +120,15 @@ impl Profile {
                 .map(|(name, b)| (format!("tables.{name}"), b)),
         );
         for (at, b) in behaviours {
-            if let Some([min, max]) = b.replica_lag_ms
-                && min > max
-            {
-                errors.push(format!("{at}.replica_lag_ms: min {min} exceeds max {max}"));
+            for (name, lag) in [
+                ("replica_lag_ms", b.replica_lag_ms),
+                ("gsi_lag_ms", b.gsi_lag_ms),
+            ] {
+                if let Some([min, max]) = lag
+                    && min > max
+                {
+                    errors.push(format!("{at}.{name}: min {min} exceeds max {max}"));
+                }
             }
             if let Some(a) = &b.auto_scaling {
                 if !(0.2..=0.9).contains(&a.target_utilization) {
@@ -232,6 +242,7 @@ impl Realism {
         let busy = |b: &Behaviour| {
             b.throttling
                 || b.replica_lag_ms.is_some()
+                || b.gsi_lag_ms.is_some()
                 || b.storms.is_some()
                 || b.contributor_insights
         };
@@ -261,6 +272,15 @@ impl Realism {
         };
         let rng = self.stream(table);
         std::array::from_fn(|_| min + rng.next_u64() % (max - min + 1))
+    }
+
+    /// How long `table`'s GSIs take to show a write, when they lag.
+    pub fn gsi_lag(&mut self, table: &str) -> Option<u64> {
+        if !self.active {
+            return None;
+        }
+        let [min, max] = self.profile.behaviour(table).gsi_lag_ms?;
+        Some(min + self.stream(table).next_u64() % (max - min + 1))
     }
 
     /// The replica an eventually consistent read of `table` goes to, when lag is on.

@@ -20,6 +20,7 @@ use crate::limits::TOTAL_SEGMENTS_MAX;
 use crate::table::Table;
 use crate::throughput::Usage;
 use crate::value::Value;
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 /// A condition on the sort key, already checked against the schema.
@@ -459,6 +460,30 @@ impl<'a> Source<'a> {
                         index.project(&item, &table.key_schema)
                     }
                 };
+                if !index.pending.is_empty() {
+                    // A lagging GSI: the current entries with the changes readers cannot see
+                    // yet undone, newest first.
+                    let mut view: BTreeMap<Box<[u8]>, Item> = index
+                        .entries
+                        .range::<[u8], _>((lower, upper))
+                        .map(|(key, table_key)| (key.clone(), resolve(table_key)))
+                        .collect();
+                    for change in index.pending.iter().rev() {
+                        if let Some(added) = &change.added {
+                            view.remove(added);
+                        }
+                        if let Some((key, projected)) = &change.removed
+                            && crate::store::within(key, lower, upper)
+                        {
+                            view.insert(key.clone(), projected.clone());
+                        }
+                    }
+                    return if forward {
+                        Box::new(view.into_values())
+                    } else {
+                        Box::new(view.into_values().rev())
+                    };
+                }
                 let entries = index
                     .entries
                     .range::<[u8], _>((lower, upper))
@@ -745,11 +770,17 @@ impl Engine {
         } else {
             self.realism.read_zone(plain)
         };
-        if zone.is_some()
-            && let Some(t) = self.tables.get_mut(plain)
-        {
-            for partition in t.items.iter_mut() {
-                partition.group.catch_up(now_ms);
+        if let Some(t) = self.tables.get_mut(plain) {
+            if zone.is_some() {
+                for partition in t.items.iter_mut() {
+                    partition.group.catch_up(now_ms);
+                }
+            }
+            // A lagging GSI shows what has propagated by now.
+            if let Some(name) = &input.index_name
+                && let Some(index) = t.indexes.iter_mut().find(|i| &i.name == name)
+            {
+                index.catch_up(now_ms);
             }
         }
         let table = self.table_for_data(input.table_name.as_deref().expect("checked"), now_ms)?;

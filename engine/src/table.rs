@@ -92,6 +92,8 @@ pub type IndexWrites = Vec<(String, bool, f64)>;
 pub struct WriteContext<'a> {
     pub now_ms: u64,
     pub lags: [u64; REPLICA_COUNT],
+    /// How long GSIs take to show this write (a profile's `gsi_lag_ms`), if they lag.
+    pub gsi_lag_ms: Option<u64>,
     pub limits: &'a Limits,
 }
 
@@ -182,7 +184,7 @@ impl Table {
             self.size_bytes -= item_size_bytes(old) as u64;
         }
         self.size_bytes += item_size_bytes(new_item) as u64;
-        self.update_indexes(&key, old, Some(new_item))
+        self.update_indexes(&key, old, Some(new_item), context)
     }
 
     /// Deletes an item, keeping sizes and indexes in step.
@@ -195,7 +197,7 @@ impl Table {
             return (None, Vec::new());
         };
         self.size_bytes -= item_size_bytes(&old) as u64;
-        let writes = self.update_indexes(key, Some(&old), None);
+        let writes = self.update_indexes(key, Some(&old), None, context);
         (Some(old), writes)
     }
 
@@ -204,10 +206,12 @@ impl Table {
         key: &[u8],
         old: Option<&Item>,
         new: Option<&Item>,
+        context: &WriteContext<'_>,
     ) -> IndexWrites {
         let mut writes = Vec::new();
         for index in &mut self.indexes {
-            let count = index.update(key, old, new, &self.key_schema);
+            let lag = context.gsi_lag_ms.map(|lag| (context.now_ms, lag));
+            let count = index.update(key, old, new, &self.key_schema, lag);
             if count > 0 {
                 let entry = new
                     .or(old)
@@ -280,7 +284,7 @@ impl Table {
                 .check_index_attributes(&stored, &index.name)
                 .is_ok()
             {
-                index.update(&key, None, Some(&stored), &self.key_schema);
+                index.update(&key, None, Some(&stored), &self.key_schema, None);
             }
         }
         self.indexes.push(index);
@@ -882,5 +886,6 @@ pub fn build_index(
         throughput,
         entries: BTreeMap::new(),
         size_bytes: 0,
+        pending: Default::default(),
     })
 }

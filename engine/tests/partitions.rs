@@ -714,3 +714,68 @@ mod staleness {
         }
     }
 }
+
+#[test]
+fn a_lagging_gsi_shows_writes_late_and_then_converges() {
+    let mut engine = engine_with(
+        Limits::default(),
+        r#"{"defaults": {"gsi_lag_ms": [100, 100]}}"#,
+        0,
+    );
+    run(
+        &mut engine,
+        "CreateTable",
+        json!({
+            "TableName": "tbl",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"},
+                                     {"AttributeName": "g", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes": [{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                        "Projection": {"ProjectionType": "ALL"}}]
+        }),
+        0,
+    )
+    .unwrap();
+    let by_g = |engine: &mut Engine, g: &str, now: u64| -> Vec<String> {
+        let body = json!({"TableName": "tbl", "IndexName": "by_g", "KeyConditionExpression": "g = :g",
+            "ExpressionAttributeValues": {":g": {"S": g}}});
+        to_json(&run(engine, "Query", body, now).unwrap())["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["v"]["S"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let write = |engine: &mut Engine, g: &str, v: &str, now: u64| {
+        let item = json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "g": {"S": g}, "v": {"S": v}});
+        run(
+            engine,
+            "PutItem",
+            json!({"TableName": "tbl", "Item": item}),
+            now,
+        )
+        .unwrap();
+    };
+    write(&mut engine, "x", "v1", 1_000);
+    assert!(
+        by_g(&mut engine, "x", 1_050).is_empty(),
+        "not propagated yet"
+    );
+    assert_eq!(by_g(&mut engine, "x", 1_100), vec!["v1"]);
+    // A change of a projected attribute shows the old value until it propagates.
+    write(&mut engine, "x", "v2", 2_000);
+    assert_eq!(by_g(&mut engine, "x", 2_050), vec!["v1"]);
+    // A move to another index key: the old key keeps it, the new one lacks it, for a while.
+    write(&mut engine, "y", "v3", 2_060);
+    assert_eq!(by_g(&mut engine, "x", 2_099), vec!["v1"]);
+    assert_eq!(by_g(&mut engine, "x", 2_100), vec!["v2"]);
+    assert!(by_g(&mut engine, "y", 2_100).is_empty());
+    assert!(by_g(&mut engine, "x", 2_160).is_empty());
+    assert_eq!(by_g(&mut engine, "y", 2_160), vec!["v3"]);
+    // The table itself was never behind.
+    assert_eq!(
+        get(&mut engine, "tbl", "a", 1, true, 2_061).as_deref(),
+        Some("v3")
+    );
+}
