@@ -70,6 +70,10 @@ pub enum Role {
     Leader,
 }
 
+/// At most this many entries travel in one Append: a follower far behind catches up over
+/// several round trips instead of receiving the whole tail again with every proposal.
+pub const MAX_APPEND_ENTRIES: usize = 256;
+
 /// Messages a replica wants sent: (destination replica, message).
 pub type Outbox<E> = Vec<(usize, Message<E>)>;
 
@@ -239,7 +243,11 @@ impl<E: Clone> Replica<E> {
             term: self.term,
             prev_index,
             prev_term,
-            entries: self.log[from..].to_vec(),
+            entries: self.log[from..]
+                .iter()
+                .take(MAX_APPEND_ENTRIES)
+                .cloned()
+                .collect(),
             commit: self.commit,
         })
     }

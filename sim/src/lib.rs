@@ -1,7 +1,21 @@
-//! The seeded simulator: deployments on madsim, faults, workloads, histories and checkers.
+//! dynasim's seeded simulator: the reference engine run as a distributed system on madsim.
 //!
-//! The simulator itself is the subject of a later issue. So far the crate holds one test,
-//! `tests/sim_replication.rs`: a partition's three replicas on separate simulated nodes with
-//! election timers, a client, and a cut-off leader, checking that no acknowledged write is
-//! lost. The crate exists so that the workspace layout matches `ARCHITECTURE.md` and
-//! dependencies can only point one way.
+//! - [`scenario`]: scenario files (TOML), validated with every error reported at once.
+//! - [`topology`]: regions × zones × storage nodes, routers, clients; replica placement.
+//! - [`faults`]: the fault schedule drawn from the seed (swarm testing, fault points).
+//! - [`workload`]: register, counter, bank, scan and read-modify-write workloads.
+//! - [`deploy`] (only with `--cfg madsim`): the nodes and the nemesis on madsim.
+//! - [`history`]: the JSON-lines history every run records.
+//! - [`check`]: the checkers (linearizability per key, lost writes, counters, bank,
+//!   eventual reads, convergence, throttling).
+//! - [`run`]: one seed end to end, judging, repro commands, shrinking.
+
+pub mod check;
+#[cfg(madsim)]
+pub mod deploy;
+pub mod faults;
+pub mod history;
+pub mod run;
+pub mod scenario;
+pub mod topology;
+pub mod workload;

@@ -1,0 +1,404 @@
+//! Per-key linearizability of strongly consistent operations (Wing and Gong's search with
+//! Lowe's memoization, the algorithm Porcupine and Knossos use), one key at a time: DynamoDB
+//! promises linearizability per item, and checking keys independently keeps long histories
+//! fast.
+//!
+//! The model is one item: absent (`None`) or an integer. Operations: `read` (returns the value
+//! or null), `write`, `cas` (a conditional write: `[expected, new]`; a `fail` with
+//! ConditionalCheckFailedException is an observation that the value differed) and `incr` (an
+//! atomic ADD returning the new value). Operations that completed with `info` may have taken
+//! effect at any point after their invocation, or never.
+
+use crate::history::{Kind, Op};
+use serde_json::Value as Json;
+use std::collections::HashSet;
+
+pub type State = Option<i64>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    Read(State),
+    Write(i64),
+    /// A conditional write that took effect.
+    Cas(State, i64),
+    /// A conditional write whose condition failed: the value was not `expected`.
+    CasFailed(State),
+    /// A conditional write that may or may not have happened.
+    CasMaybe(State, i64),
+    /// An atomic increment; the new value when it was returned.
+    Incr(i64, Option<i64>),
+}
+
+/// One operation as the model sees it.
+#[derive(Clone, Debug)]
+pub struct ModelOp {
+    pub op: usize,
+    pub step: Step,
+    pub start: u64,
+    /// `None`: may take effect any time after `start`, or never.
+    pub end: Option<u64>,
+}
+
+fn int(value: &Json) -> Option<State> {
+    match value {
+        Json::Null => Some(None),
+        Json::Number(n) => n.as_i64().map(Some),
+        _ => None,
+    }
+}
+
+/// The model operation for one history operation on an item, if it constrains the item.
+pub fn model_op(op: &Op) -> Option<ModelOp> {
+    let maybe = op.outcome == Kind::Info;
+    let end = if maybe { None } else { op.end };
+    let step = match (op.f.as_str(), op.outcome) {
+        (_, Kind::Invoke) => return None,
+        ("read", Kind::Ok) if op.consistent => Step::Read(int(&op.output)?),
+        ("write", Kind::Ok | Kind::Info) => Step::Write(int(&op.input)??),
+        ("cas", kind) => {
+            let pair = op.input.as_array()?;
+            let expected = int(pair.first()?)?;
+            let new = int(pair.get(1)?)??;
+            match kind {
+                Kind::Ok => Step::Cas(expected, new),
+                Kind::Info => Step::CasMaybe(expected, new),
+                Kind::Fail if op.error.as_deref() == Some("ConditionalCheckFailedException") => {
+                    Step::CasFailed(expected)
+                }
+                _ => return None,
+            }
+        }
+        ("incr", Kind::Ok) => Step::Incr(int(&op.input)??, int(&op.output)?),
+        ("incr", Kind::Info) => Step::Incr(int(&op.input)??, None),
+        _ => return None,
+    };
+    Some(ModelOp {
+        op: op.id,
+        step,
+        start: op.start,
+        end,
+    })
+}
+
+/// Applies a step: the new state, or `None` when the step's result is impossible from `state`.
+pub fn apply(state: State, step: &Step) -> Option<State> {
+    match *step {
+        Step::Read(v) => (v == state).then_some(state),
+        Step::Write(v) => Some(Some(v)),
+        Step::Cas(expected, new) => (state == expected).then_some(Some(new)),
+        Step::CasFailed(expected) => (state != expected).then_some(state),
+        Step::CasMaybe(expected, new) => Some(if state == expected { Some(new) } else { state }),
+        Step::Incr(delta, returned) => {
+            let next = state.unwrap_or(0).checked_add(delta)?;
+            match returned {
+                Some(r) if r != next => None,
+                _ => Some(Some(next)),
+            }
+        }
+    }
+}
+
+/// Why a key's history is not linearizable: the operation no order could place, after the
+/// longest prefix the search managed to linearize.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// The operation (history id) whose completion no order could justify.
+    pub stuck: usize,
+    /// How many operations the longest attempt linearized, and the item's state there.
+    pub linearized: usize,
+    pub state: State,
+    /// Operations (history ids) in that longest attempt, in order.
+    pub order: Vec<usize>,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    op: usize,
+    is_call: bool,
+    /// The matching return entry of a call (`usize::MAX` for an op without one).
+    matching: usize,
+    prev: usize,
+    next: usize,
+}
+
+const NONE: usize = usize::MAX;
+
+/// Checks one key's operations, starting from `initial`.
+pub fn check(ops: &[ModelOp], initial: State) -> Result<(), Failure> {
+    // Events: (time, is_return, op index). Calls sort before returns at equal times, so
+    // operations that touch in time count as concurrent (no false alarms).
+    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
+    for (i, op) in ops.iter().enumerate() {
+        events.push((op.start, false, i));
+        if let Some(end) = op.end {
+            events.push((end, true, i));
+        }
+    }
+    events.sort_unstable();
+    // A doubly linked list with a sentinel head at index 0.
+    let mut entries: Vec<Entry> = Vec::with_capacity(events.len() + 1);
+    entries.push(Entry {
+        op: NONE,
+        is_call: false,
+        matching: NONE,
+        prev: NONE,
+        next: 1,
+    });
+    let mut call_entry = vec![NONE; ops.len()];
+    for (n, &(_, is_return, i)) in events.iter().enumerate() {
+        let at = n + 1;
+        entries.push(Entry {
+            op: i,
+            is_call: !is_return,
+            matching: NONE,
+            prev: at - 1,
+            next: if n + 1 < events.len() { at + 1 } else { NONE },
+        });
+        if is_return {
+            entries[call_entry[i]].matching = at;
+        } else {
+            call_entry[i] = at;
+        }
+    }
+    if events.is_empty() {
+        entries[0].next = NONE;
+    }
+    let mut remaining = ops.iter().filter(|o| o.end.is_some()).count();
+    let words = ops.len().div_ceil(64);
+    let mut linearized = vec![0u64; words];
+    let mut cache: HashSet<(Vec<u64>, State)> = HashSet::new();
+    let mut stack: Vec<(usize, State)> = Vec::new();
+    let mut state = initial;
+    let mut entry = entries[0].next;
+    let mut best: Option<Failure> = None;
+
+    fn lift(entries: &mut [Entry], at: usize) {
+        let (prev, next) = (entries[at].prev, entries[at].next);
+        entries[prev].next = next;
+        if next != NONE {
+            entries[next].prev = prev;
+        }
+        let m = entries[at].matching;
+        if m != NONE {
+            let (prev, next) = (entries[m].prev, entries[m].next);
+            entries[prev].next = next;
+            if next != NONE {
+                entries[next].prev = prev;
+            }
+        }
+    }
+    fn unlift(entries: &mut [Entry], at: usize) {
+        let m = entries[at].matching;
+        if m != NONE {
+            let (prev, next) = (entries[m].prev, entries[m].next);
+            entries[prev].next = m;
+            if next != NONE {
+                entries[next].prev = m;
+            }
+        }
+        let (prev, next) = (entries[at].prev, entries[at].next);
+        entries[prev].next = at;
+        if next != NONE {
+            entries[next].prev = at;
+        }
+    }
+
+    while remaining > 0 {
+        if entry == NONE {
+            // Not reached in practice (an unplaced completion lies before the end of the
+            // list while `remaining > 0`); backtrack as at any dead end.
+            record_dead_end(&mut best, &stack, ops, state);
+            match stack.pop() {
+                Some((at, previous)) => {
+                    let i = entries[at].op;
+                    linearized[i / 64] &= !(1 << (i % 64));
+                    if ops[i].end.is_some() {
+                        remaining += 1;
+                    }
+                    state = previous;
+                    unlift(&mut entries, at);
+                    entry = entries[at].next;
+                    continue;
+                }
+                None => break,
+            }
+        }
+        let e = entries[entry];
+        if e.is_call {
+            let i = e.op;
+            if let Some(next_state) = apply(state, &ops[i].step) {
+                let mut key = linearized.clone();
+                key[i / 64] |= 1 << (i % 64);
+                if cache.insert((key.clone(), next_state)) {
+                    stack.push((entry, state));
+                    linearized = key;
+                    state = next_state;
+                    if ops[i].end.is_some() {
+                        remaining -= 1;
+                    }
+                    lift(&mut entries, entry);
+                    entry = entries[0].next;
+                    continue;
+                }
+            }
+            entry = e.next;
+        } else {
+            // A completion whose operation is not placed yet: this order is a dead end.
+            let placed = stack.len();
+            if best.as_ref().is_none_or(|b| placed > b.linearized) {
+                best = Some(Failure {
+                    stuck: ops[e.op].op,
+                    linearized: placed,
+                    state,
+                    order: stack
+                        .iter()
+                        .map(|&(at, _)| ops[entries[at].op].op)
+                        .collect(),
+                });
+            }
+            match stack.pop() {
+                Some((at, previous)) => {
+                    let i = entries[at].op;
+                    linearized[i / 64] &= !(1 << (i % 64));
+                    if ops[i].end.is_some() {
+                        remaining += 1;
+                    }
+                    state = previous;
+                    unlift(&mut entries, at);
+                    entry = entries[at].next;
+                }
+                None => {
+                    return Err(best.expect("a dead end was recorded"));
+                }
+            }
+        }
+    }
+    if remaining == 0 {
+        Ok(())
+    } else {
+        Err(best.expect("a dead end was recorded"))
+    }
+}
+
+fn record_dead_end(
+    best: &mut Option<Failure>,
+    stack: &[(usize, State)],
+    ops: &[ModelOp],
+    state: State,
+) {
+    if best.is_none() {
+        *best = Some(Failure {
+            stuck: ops.first().map_or(0, |o| o.op),
+            linearized: stack.len(),
+            state,
+            order: Vec::new(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(op: usize, step: Step, start: u64, end: Option<u64>) -> ModelOp {
+        ModelOp {
+            op,
+            step,
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn sequential_register_passes() {
+        let ops = vec![
+            op(0, Step::Write(1), 0, Some(10)),
+            op(1, Step::Read(Some(1)), 20, Some(30)),
+            op(2, Step::Cas(Some(1), 2), 40, Some(50)),
+            op(3, Step::CasFailed(Some(1)), 60, Some(70)),
+            op(4, Step::Read(Some(2)), 80, Some(90)),
+        ];
+        assert_eq!(check(&ops, None), Ok(()));
+    }
+
+    #[test]
+    fn concurrent_operations_may_reorder() {
+        // The read overlaps both writes, so it may see either.
+        let ops = vec![
+            op(0, Step::Write(1), 0, Some(100)),
+            op(1, Step::Write(2), 10, Some(50)),
+            op(2, Step::Read(Some(1)), 20, Some(60)),
+        ];
+        assert_eq!(check(&ops, None), Ok(()));
+    }
+
+    #[test]
+    fn a_stale_read_fails() {
+        let ops = vec![
+            op(0, Step::Write(1), 0, Some(10)),
+            op(1, Step::Write(2), 20, Some(30)),
+            op(2, Step::Read(Some(1)), 40, Some(50)),
+        ];
+        let failure = check(&ops, None).unwrap_err();
+        assert_eq!(failure.stuck, 2);
+        assert_eq!(failure.state, Some(2));
+    }
+
+    #[test]
+    fn info_writes_may_happen_late_or_never() {
+        let ops = vec![
+            op(0, Step::Write(1), 0, Some(10)),
+            op(1, Step::Write(2), 20, None),
+            op(2, Step::Read(Some(1)), 40, Some(50)),
+            op(3, Step::Read(Some(2)), 60, Some(70)),
+        ];
+        assert_eq!(check(&ops, None), Ok(()));
+        // ...but cannot be undone once seen.
+        let mut ops = ops;
+        ops.push(op(4, Step::Read(Some(1)), 80, Some(90)));
+        assert!(check(&ops, None).is_err());
+    }
+
+    #[test]
+    fn lost_increment_fails() {
+        let ops = vec![
+            op(0, Step::Incr(1, Some(1)), 0, Some(30)),
+            op(1, Step::Incr(1, Some(1)), 5, Some(35)),
+        ];
+        assert!(check(&ops, None).is_err());
+        let ops = vec![
+            op(0, Step::Incr(1, Some(1)), 0, Some(30)),
+            op(1, Step::Incr(1, Some(2)), 5, Some(35)),
+            op(2, Step::Read(Some(2)), 40, Some(45)),
+        ];
+        assert_eq!(check(&ops, None), Ok(()));
+    }
+
+    #[test]
+    fn a_failed_condition_is_an_observation() {
+        // cas(None → 1) failed, so the item existed: but nothing wrote it.
+        let ops = vec![op(0, Step::CasFailed(None), 0, Some(10))];
+        assert!(check(&ops, None).is_err());
+    }
+
+    #[test]
+    fn long_concurrent_histories_are_fast() {
+        // 5 processes, 2000 ops, each a write followed by reads of values that overlap.
+        let mut ops = Vec::new();
+        let mut t = 0u64;
+        let mut last = None;
+        for i in 0..400 {
+            for p in 0..5u64 {
+                let id = ops.len();
+                if p == 0 {
+                    ops.push(op(id, Step::Write(i), t, Some(t + 50)));
+                } else {
+                    ops.push(op(id, Step::Read(last), t + 1, Some(t + 3)));
+                }
+            }
+            last = Some(i);
+            t += 100;
+        }
+        assert_eq!(check(&ops, None), Ok(()));
+    }
+}

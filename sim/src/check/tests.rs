@@ -1,0 +1,307 @@
+//! Each checker against a history holding the anomaly it exists to catch, and one it must pass.
+
+use super::*;
+use crate::history::{Event, History, Kind, Process};
+use serde_json::json;
+
+/// A history builder: `op(process, f, key, input, start, outcome, output, end)`.
+#[derive(Default)]
+struct B {
+    events: Vec<(u64, Event)>,
+}
+
+impl B {
+    #[allow(clippy::too_many_arguments)]
+    fn op(
+        mut self,
+        process: u64,
+        f: &str,
+        key: &str,
+        input: Json,
+        consistent: bool,
+        (start, end): (u64, u64),
+        outcome: Kind,
+        output: Json,
+    ) -> B {
+        let mut invoke = Event::new(Process::Client(process), Kind::Invoke, f, start);
+        invoke.key = Some(key.into());
+        invoke.value = input;
+        invoke.consistent = Some(consistent);
+        let mut done = Event::new(Process::Client(process), outcome, f, end);
+        done.key = Some(key.into());
+        done.value = output;
+        if outcome == Kind::Fail {
+            done.error = Some("ConditionalCheckFailedException".into());
+        }
+        self.events.push((start, invoke));
+        self.events.push((end, done));
+        self
+    }
+    fn write(self, p: u64, key: &str, v: i64, t: (u64, u64)) -> B {
+        self.op(p, "write", key, json!(v), true, t, Kind::Ok, json!(v))
+    }
+    fn read(self, p: u64, key: &str, v: Json, consistent: bool, t: (u64, u64)) -> B {
+        self.op(p, "read", key, Json::Null, consistent, t, Kind::Ok, v)
+    }
+    fn incr(self, p: u64, key: &str, out: i64, t: (u64, u64)) -> B {
+        self.op(p, "incr", key, json!(1), true, t, Kind::Ok, json!(out))
+    }
+    fn final_event(mut self, f: &str, key: &str, value: Json, t: u64) -> B {
+        let mut e = Event::new(Process::Named("final".into()), Kind::Info, f, t);
+        e.key = Some(key.into());
+        e.value = value;
+        self.events.push((t, e));
+        self
+    }
+    fn build(mut self) -> History {
+        self.events.sort_by_key(|(t, _)| *t);
+        History {
+            events: self.events.into_iter().map(|(_, e)| e).collect(),
+        }
+    }
+}
+
+fn kinds(history: &History) -> Vec<&'static str> {
+    check(history).anomalies.iter().map(|a| a.kind).collect()
+}
+
+#[test]
+fn linearizable_register_passes() {
+    let h = B::default()
+        .write(1, "r/1", 1, (0, 10))
+        .write(2, "r/1", 2, (5, 30))
+        .read(3, "r/1", json!(1), true, (6, 12))
+        .read(3, "r/1", json!(2), true, (40, 50))
+        .build();
+    assert_eq!(kinds(&h), Vec::<&str>::new());
+}
+
+#[test]
+fn stale_strong_read_is_caught_and_explained() {
+    let h = B::default()
+        .write(1, "r/1", 1, (0, 10))
+        .write(1, "r/1", 2, (20, 30))
+        .read(2, "r/1", json!(1), true, (40, 50))
+        .build();
+    let report = check(&h);
+    assert_eq!(report.anomalies.len(), 1);
+    let a = &report.anomalies[0];
+    assert_eq!(a.kind, "nonlinearizable");
+    assert!(a.violation);
+    assert!(
+        a.explanation
+            .contains("strongly consistent read returned 1 by process 2"),
+        "{}",
+        a.explanation
+    );
+}
+
+#[test]
+fn lost_acknowledged_write_is_caught() {
+    let h = B::default()
+        .write(1, "r/1", 1, (0, 10))
+        .write(1, "r/1", 2, (20, 30))
+        .read(2, "r/1", json!(1), true, (100, 110))
+        .build();
+    let k = kinds(&h);
+    assert!(k.contains(&"lost-write"), "{k:?}");
+    let ok = B::default()
+        .write(1, "r/1", 1, (0, 10))
+        .write(1, "r/1", 2, (20, 30))
+        .read(2, "r/1", json!(2), true, (100, 110))
+        .build();
+    assert_eq!(kinds(&ok), Vec::<&str>::new());
+}
+
+#[test]
+fn lost_increment_is_caught_by_counter_and_linearizability() {
+    let h = B::default()
+        .incr(1, "c/1", 1, (0, 30))
+        .incr(2, "c/1", 1, (5, 35))
+        .read(3, "c/1", json!(1), true, (50, 60))
+        .build();
+    let k = kinds(&h);
+    assert!(k.contains(&"lost-update"), "{k:?}");
+    assert!(k.contains(&"nonlinearizable"), "{k:?}");
+    let ok = B::default()
+        .incr(1, "c/1", 1, (0, 30))
+        .incr(2, "c/1", 2, (5, 35))
+        .op(
+            2,
+            "incr",
+            "c/1",
+            json!(1),
+            true,
+            (40, 45),
+            Kind::Info,
+            Json::Null,
+        )
+        .read(3, "c/1", json!(3), true, (50, 60))
+        .build();
+    assert_eq!(kinds(&ok), Vec::<&str>::new());
+}
+
+#[test]
+fn unconditional_read_modify_write_loses_updates() {
+    // Two clients read 0 and both write 1: each step is linearizable, the sum is not.
+    let h = B::default()
+        .read(1, "c/1", json!(0), true, (0, 5))
+        .read(2, "c/1", json!(0), true, (1, 6))
+        .incr(1, "c/1", 1, (10, 20))
+        .op(
+            2,
+            "incr",
+            "c/1",
+            json!(1),
+            true,
+            (11, 21),
+            Kind::Ok,
+            Json::Null,
+        )
+        .read(3, "c/1", json!(1), true, (30, 40))
+        .build();
+    assert!(kinds(&h).contains(&"lost-update"));
+}
+
+#[test]
+fn bank_total_is_checked() {
+    let setup = json!({"a": 50, "b": 50});
+    let bad = B::default()
+        .op(
+            0,
+            "write",
+            "bank/0",
+            setup.clone(),
+            true,
+            (0, 1),
+            Kind::Ok,
+            setup.clone(),
+        )
+        .op(
+            1,
+            "read-bank",
+            "bank/0",
+            Json::Null,
+            false,
+            (5, 6),
+            Kind::Ok,
+            json!({"a": 40, "b": 50}),
+        )
+        .build();
+    assert_eq!(kinds(&bad), vec!["bank-invariant"]);
+    let good = B::default()
+        .op(
+            0,
+            "write",
+            "bank/0",
+            setup.clone(),
+            true,
+            (0, 1),
+            Kind::Ok,
+            setup,
+        )
+        .op(
+            1,
+            "read-bank",
+            "bank/0",
+            Json::Null,
+            false,
+            (5, 6),
+            Kind::Ok,
+            json!({"a": 40, "b": 60}),
+        )
+        .build();
+    assert_eq!(kinds(&good), Vec::<&str>::new());
+}
+
+#[test]
+fn eventual_reads_may_be_stale_but_not_invented() {
+    let stale = B::default()
+        .write(1, "r/1", 1, (0, 10))
+        .write(1, "r/1", 2, (20, 30))
+        .read(2, "r/1", json!(1), false, (40, 50))
+        .read(2, "r/1", json!(2), true, (60, 70))
+        .build();
+    let report = check(&stale);
+    assert_eq!(kinds(&stale), vec!["stale-read"]);
+    assert!(!report.anomalies[0].violation, "stale is an observation");
+    assert_eq!(report.stats["stale_reads"], 1);
+
+    let phantom = B::default()
+        .write(1, "r/1", 1, (0, 10))
+        .read(2, "r/1", json!(7), false, (40, 50))
+        .build();
+    assert_eq!(kinds(&phantom), vec!["phantom-read"]);
+
+    let future = B::default()
+        .read(2, "r/1", json!(1), false, (0, 5))
+        .write(1, "r/1", 1, (10, 20))
+        .build();
+    assert_eq!(kinds(&future), vec!["future-read"]);
+
+    let backwards = B::default()
+        .write(1, "r/1", 1, (0, 10))
+        .write(1, "r/1", 2, (20, 30))
+        .read(2, "r/1", json!(2), false, (40, 50))
+        .read(2, "r/1", json!(1), false, (60, 70))
+        .build();
+    let k = kinds(&backwards);
+    assert!(k.contains(&"non-monotonic-read"), "{k:?}");
+}
+
+#[test]
+fn consistent_scans_are_per_item_reads() {
+    let h = B::default()
+        .write(1, "t/1", 1, (0, 10))
+        .write(1, "t/2", 5, (20, 30))
+        .op(
+            2,
+            "scan",
+            "t",
+            Json::Null,
+            true,
+            (40, 50),
+            Kind::Ok,
+            json!({"t/1": 1}),
+        )
+        .build();
+    // The scan missed t/2, acknowledged before it began.
+    assert!(kinds(&h).contains(&"nonlinearizable"));
+}
+
+#[test]
+fn divergent_and_unconverged_replicas_are_caught() {
+    let h = B::default()
+        .final_event(
+            "replica-state",
+            "g0",
+            json!({"replica": "n1", "digest": "aa", "items": 3}),
+            100,
+        )
+        .final_event(
+            "replica-state",
+            "g0",
+            json!({"replica": "n2", "digest": "bb", "items": 2}),
+            100,
+        )
+        .final_event("converged", "g1", json!(false), 100)
+        .build();
+    let k = kinds(&h);
+    assert_eq!(k, vec!["not-converged", "divergent-replicas"]);
+    let ok = B::default()
+        .final_event(
+            "replica-state",
+            "g0",
+            json!({"replica": "n1", "digest": "aa"}),
+            100,
+        )
+        .final_event(
+            "replica-state",
+            "g0",
+            json!({"replica": "n2", "digest": "aa"}),
+            100,
+        )
+        .final_event("converged", "g0", json!(true), 100)
+        .build();
+    assert_eq!(kinds(&ok), Vec::<&str>::new());
+}

@@ -1,0 +1,1119 @@
+//! The deployment on madsim: storage nodes hosting partition replicas (the engine's
+//! [`Replica`] for ordering, an [`Engine`] per replica as the state machine it orders), request
+//! routers, client nodes running workloads, and the nemesis executing the fault plan. Only
+//! built with `--cfg madsim`.
+
+use crate::faults::{Fault, Plan};
+use crate::history::{Event, History, Kind, Process};
+use crate::run::{Bug, RunOptions};
+use crate::scenario::Scenario;
+use crate::topology::{PORT, Topology};
+use crate::workload::{self, Generator, Mode, Planned, Step};
+use dynasim_engine::replication::{Message, Replica, Role};
+use dynasim_engine::{Config, Engine, Request};
+use madsim::net::{Endpoint, NetSim};
+use madsim::rand::Rng;
+use madsim::runtime::Handle;
+use madsim::task::NodeId;
+use serde_json::{Value as Json, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const TAG: u64 = 1;
+/// The engine's clock starts here (2026-01-01), plus simulated time and each node's skew.
+const EPOCH_MS: u64 = 1_767_225_600_000;
+/// Process numbers of the final reader.
+pub const FINAL_PROCESS: u64 = 1_000_000;
+
+/// A command in a partition's log: a request and the leader's clock when it was proposed.
+#[derive(Debug)]
+pub struct Cmd {
+    request: Request,
+    now_ms: u64,
+    /// Reads travel the log for strong consistency; followers skip them.
+    read_only: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Req {
+    id: u64,
+    client: SocketAddr,
+    router: SocketAddr,
+    table: usize,
+    group: u32,
+    mode: Mode,
+    request: Request,
+    hops: u8,
+}
+
+enum Wire {
+    Raft {
+        group: u32,
+        from: usize,
+        message: Message<Arc<Cmd>>,
+    },
+    /// Client to router (`group` already chosen for scans of one partition).
+    Route {
+        req: Req,
+        group: Option<u32>,
+    },
+    /// Router (or a replica that is not the leader) to a storage node.
+    Exec {
+        req: Req,
+    },
+    Reply {
+        id: u64,
+        result: Result<Json, (String, String)>,
+        node: String,
+    },
+    LeaderHint {
+        group: u32,
+        replica: usize,
+    },
+}
+
+/// Everything the run shares: topology, clocks, history, observation of node state.
+pub struct World {
+    pub scenario: Scenario,
+    pub topology: Topology,
+    pub plan: Plan,
+    pub options: RunOptions,
+    start: Instant,
+    history: Mutex<History>,
+    /// Per storage node clock offset (ms).
+    skew: Mutex<Vec<i64>>,
+    /// Tables in a throttling storm.
+    storms: Mutex<BTreeSet<usize>>,
+    /// Storage node state, readable by the harness after the run.
+    nodes: Mutex<Vec<Option<Arc<Mutex<StorageState>>>>>,
+    /// What each storage node has persisted (survives crashes).
+    disks: Vec<Arc<Mutex<BTreeMap<u32, Replica<Arc<Cmd>>>>>>,
+    stop_clients: AtomicBool,
+    pub ops: Mutex<u64>,
+    /// Client requests that were answered ok, after the last fault healed (liveness).
+    progress_after_heal: Mutex<BTreeMap<usize, u64>>,
+    healed: AtomicBool,
+}
+
+impl World {
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn record(&self, event: Event) {
+        self.history.lock().unwrap().push(event);
+    }
+
+    fn nemesis(&self, kind: Kind, f: &str, value: Json) {
+        let mut e = Event::new(Process::Named("nemesis".into()), kind, f, self.now_ns());
+        e.value = value;
+        self.record(e);
+    }
+
+    fn fires(&self, point: &str) -> bool {
+        self.plan.point_active(point) && madsim::rand::thread_rng().gen_bool(self.plan.point_fire)
+    }
+
+    fn bug(&self, bug: Bug) -> bool {
+        self.options.bug == Some(bug)
+    }
+}
+
+async fn send(world: &World, endpoint: &Arc<Endpoint>, to: SocketAddr, wire: Wire) {
+    let from = endpoint.local_addr().expect("bound");
+    if Topology::region_of(&from) != Topology::region_of(&to) {
+        let [lo, hi] = world.scenario.deployment.cross_region_latency_ms;
+        let delay = madsim::rand::thread_rng().gen_range(lo..=hi);
+        let endpoint = endpoint.clone();
+        madsim::task::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let _ = endpoint.send_to_raw(to, TAG, Box::new(wire)).await;
+        });
+    } else {
+        // A clogged or lost message is simply gone: every sender retries or times out.
+        let _ = endpoint.send_to_raw(to, TAG, Box::new(wire)).await;
+    }
+}
+
+/// One replica's volatile state on a storage node.
+pub struct GroupState {
+    pub engine: Engine,
+    pub applied: u64,
+    /// The broken variant "skip on restart": the newest persisted write, skipped on replay.
+    skip: Option<u64>,
+    deadline: Instant,
+    leader_hint: Option<usize>,
+    /// Index → (term, client, request id) of proposals awaiting commit.
+    pending: BTreeMap<u64, (u64, SocketAddr, u64)>,
+}
+
+pub struct StorageState {
+    pub groups: BTreeMap<u32, GroupState>,
+}
+
+fn new_engine(world: &World, table: usize) -> Engine {
+    let mut engine = Engine::new(Config::default());
+    let w = &world.scenario.workloads[table];
+    let mut profile = dynasim_engine::profile::Profile::default();
+    if w.write_units.is_some() || w.read_units.is_some() {
+        profile.defaults.throttling = true;
+        engine = Engine::with_profile(Config::default(), profile, world.options.seed);
+    }
+    engine
+        .execute(workload::create_table(w), EPOCH_MS)
+        .expect("the workload's table is valid");
+    engine
+}
+
+fn election_timeout(world: &World) -> Duration {
+    let [lo, hi] = world.scenario.deployment.election_timeout_ms;
+    Duration::from_millis(madsim::rand::thread_rng().gen_range(lo..=hi))
+}
+
+fn node_clock(world: &World, node: usize) -> u64 {
+    let skew = world.skew.lock().unwrap()[node];
+    (EPOCH_MS as i64 + world.start.elapsed().as_millis() as i64 + skew).max(0) as u64
+}
+
+fn error_of(e: &dynasim_engine::Error) -> (String, String) {
+    (e.kind.name().to_string(), e.message.clone())
+}
+
+async fn storage_node(world: Arc<World>, index: usize) {
+    let info = world.topology.storage[index].clone();
+    let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
+    // Recover: the persisted replicas restart; engines are rebuilt by replaying the log.
+    let mut skips: BTreeMap<u32, u64> = BTreeMap::new();
+    {
+        let mut disk = world.disks[index].lock().unwrap();
+        for (g, group) in world.topology.groups.iter().enumerate() {
+            if let Some(rid) = group.replicas.iter().position(|&n| n == index) {
+                match disk.get_mut(&(g as u32)) {
+                    Some(replica) => {
+                        replica.restart();
+                        let newest_write = (replica.first_index()..=replica.last_index())
+                            .rev()
+                            .find(|&i| {
+                                replica.entry(i).is_some_and(|e| {
+                                    e.payload.as_ref().is_some_and(|c| !c.read_only)
+                                })
+                            });
+                        if let Some(i) = newest_write {
+                            skips.insert(g as u32, i);
+                        }
+                    }
+                    None => {
+                        disk.insert(g as u32, Replica::bootstrap(rid, 3, 0));
+                    }
+                }
+            }
+        }
+    }
+    let state = Arc::new(Mutex::new(StorageState {
+        groups: BTreeMap::new(),
+    }));
+    {
+        let mut s = state.lock().unwrap();
+        for (g, group) in world.topology.groups.iter().enumerate() {
+            if group.replicas.contains(&index) {
+                s.groups.insert(
+                    g as u32,
+                    GroupState {
+                        engine: new_engine(&world, group.table),
+                        applied: 0,
+                        skip: skips.get(&(g as u32)).copied(),
+                        deadline: Instant::now() + election_timeout(&world),
+                        leader_hint: Some(0),
+                        pending: BTreeMap::new(),
+                    },
+                );
+            }
+        }
+    }
+    world.nodes.lock().unwrap()[index] = Some(state.clone());
+    let heartbeat = Duration::from_millis(world.scenario.deployment.heartbeat_ms);
+    let mut tick = tokio::time::interval(heartbeat);
+    loop {
+        let mut outgoing: Vec<(SocketAddr, Wire)> = Vec::new();
+        tokio::select! {
+            received = endpoint.recv_from_raw(TAG) => {
+                let Ok((payload, _)) = received else { continue };
+                let Ok(wire) = payload.downcast::<Wire>() else { continue };
+                let mut s = state.lock().unwrap();
+                handle(&world, index, &mut s, *wire, &mut outgoing);
+            }
+            _ = tick.tick() => {
+                let mut s = state.lock().unwrap();
+                on_tick(&world, index, &mut s, &mut outgoing);
+            }
+        }
+        for (to, wire) in outgoing {
+            send(&world, &endpoint, to, wire).await;
+        }
+    }
+}
+
+fn peer_addr(world: &World, group: u32, replica: usize) -> SocketAddr {
+    let node = world.topology.groups[group as usize].replicas[replica];
+    world.topology.storage[node].addr()
+}
+
+fn raft_out(
+    world: &World,
+    group: u32,
+    from: usize,
+    out: Vec<(usize, Message<Arc<Cmd>>)>,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    for (to, message) in out {
+        if world.fires("raft.drop-outgoing") {
+            continue;
+        }
+        outgoing.push((
+            peer_addr(world, group, to),
+            Wire::Raft {
+                group,
+                from,
+                message,
+            },
+        ));
+    }
+}
+
+fn handle(
+    world: &World,
+    index: usize,
+    s: &mut StorageState,
+    wire: Wire,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let node_name = &world.topology.storage[index].name;
+    match wire {
+        Wire::Raft {
+            group,
+            from,
+            message,
+        } => {
+            let from_leader = matches!(message, Message::Append { .. });
+            let mut disk = world.disks[index].lock().unwrap();
+            let replica = disk.get_mut(&group).expect("hosted group");
+            let Some(g) = s.groups.get_mut(&group) else {
+                return;
+            };
+            let mut out = Vec::new();
+            replica.handle_into(from, message, &mut out);
+            if from_leader && replica.role() == Role::Follower {
+                g.deadline = Instant::now() + election_timeout(world);
+                g.leader_hint = Some(from);
+            }
+            let id = replica.id();
+            raft_out(world, group, id, out, outgoing);
+            apply_committed(world, node_name, replica, g, outgoing);
+        }
+        Wire::Exec { mut req } => {
+            let group = req.group;
+            let mut disk = world.disks[index].lock().unwrap();
+            let replica = disk.get_mut(&group).expect("hosted group");
+            let Some(g) = s.groups.get_mut(&group) else {
+                return;
+            };
+            let reply = |result: Result<Json, (String, String)>| {
+                (
+                    req.client,
+                    Wire::Reply {
+                        id: req.id,
+                        result,
+                        node: node_name.clone(),
+                    },
+                )
+            };
+            let serve_locally = req.mode == Mode::Eventual;
+            if serve_locally {
+                let now = node_clock(world, index);
+                let result = g
+                    .engine
+                    .execute(req.request.clone(), now)
+                    .map(|r| serde_json::to_value(&r).expect("responses serialize"))
+                    .map_err(|e| error_of(&e));
+                outgoing.push(reply(result));
+                return;
+            }
+            if replica.role() != Role::Leader {
+                match g.leader_hint.filter(|&l| l != replica.id()) {
+                    Some(leader) if req.hops < 3 => {
+                        req.hops += 1;
+                        outgoing.push((
+                            req.router,
+                            Wire::LeaderHint {
+                                group,
+                                replica: leader,
+                            },
+                        ));
+                        outgoing.push((peer_addr(world, group, leader), Wire::Exec { req }));
+                    }
+                    _ => outgoing.push(reply(Err((
+                        "ServiceUnavailable".into(),
+                        "The partition has no leader at the moment; retry.".into(),
+                    )))),
+                }
+                return;
+            }
+            let now = node_clock(world, index);
+            let is_write = req.mode == Mode::Write;
+            if is_write && world.bug(Bug::LeaderOnlyAck) {
+                // Broken: the leader applies and acknowledges without replicating.
+                let result = g
+                    .engine
+                    .execute(req.request.clone(), now)
+                    .map(|r| serde_json::to_value(&r).expect("responses serialize"))
+                    .map_err(|e| error_of(&e));
+                outgoing.push(reply(result));
+                return;
+            }
+            let mut request = req.request.clone();
+            if world.bug(Bug::LostIncrement) {
+                request = increment_from_leader_view(&mut g.engine, request, now);
+            }
+            let cmd = Arc::new(Cmd {
+                request,
+                now_ms: now,
+                read_only: !is_write,
+            });
+            let mut out = Vec::new();
+            if let Some(at) = replica.propose_into(cmd, &mut out) {
+                g.pending.insert(at, (replica.term(), req.client, req.id));
+            }
+            let id = replica.id();
+            raft_out(world, group, id, out, outgoing);
+            apply_committed(world, node_name, replica, g, outgoing);
+        }
+        _ => {}
+    }
+}
+
+/// The broken variant "lost increment": the leader turns `ADD v :d` into `SET v = old + d`
+/// with the value it sees when the request arrives, before earlier increments in its log have
+/// been applied.
+fn increment_from_leader_view(engine: &mut Engine, request: Request, now: u64) -> Request {
+    let Request::UpdateItem(input) = &request else {
+        return request;
+    };
+    if input.update_expression.as_deref() != Some("ADD v :d") {
+        return request;
+    }
+    let table = input.table_name.clone().unwrap_or_default();
+    let key = input.key.clone().unwrap_or_default();
+    let read = Request::GetItem(dynasim_engine::api::GetItemInput {
+        table_name: Some(table),
+        key: Some(key),
+        consistent_read: Some(true),
+        ..Default::default()
+    });
+    let current = engine
+        .execute(read, now)
+        .ok()
+        .and_then(|r| serde_json::to_value(&r).ok())
+        .and_then(|v| {
+            v.get("Item")?
+                .get("v")?
+                .get("N")?
+                .as_str()?
+                .parse::<i64>()
+                .ok()
+        })
+        .unwrap_or(0);
+    let mut input = input.clone();
+    input.update_expression = Some("SET v = :d".into());
+    let mut values = input
+        .expression_attribute_values
+        .clone()
+        .unwrap_or_default();
+    if let Ok(v) = serde_json::from_value(json!({"N": (current + 1).to_string()})) {
+        values.insert(":d".into(), v);
+    }
+    input.expression_attribute_values = Some(values);
+    Request::UpdateItem(input)
+}
+
+fn apply_committed(
+    world: &World,
+    node_name: &str,
+    replica: &Replica<Arc<Cmd>>,
+    g: &mut GroupState,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    if g.applied < replica.commit() && world.fires("storage.defer-apply") {
+        return;
+    }
+    while g.applied < replica.commit() {
+        let index = g.applied + 1;
+        let Some(entry) = replica.entry(index) else {
+            break;
+        };
+        g.applied = index;
+        let Some(cmd) = &entry.payload else { continue };
+        let leader_here = g
+            .pending
+            .get(&index)
+            .is_some_and(|&(term, _, _)| term == entry.term);
+        if cmd.read_only && !leader_here {
+            continue;
+        }
+        if g.skip == Some(index) && world.bug(Bug::SkipOnRestart) {
+            // Broken: the replay after a restart skips one logged write.
+            continue;
+        }
+        let result = g
+            .engine
+            .execute(cmd.request.clone(), cmd.now_ms)
+            .map(|r| serde_json::to_value(&r).expect("responses serialize"))
+            .map_err(|e| error_of(&e));
+        if let Some((term, client, id)) = g.pending.remove(&index)
+            && term == entry.term
+        {
+            outgoing.push((
+                client,
+                Wire::Reply {
+                    id,
+                    result,
+                    node: node_name.to_string(),
+                },
+            ));
+        }
+    }
+    // Proposals at indexes now applied under another term were overwritten: forget them.
+    let applied = g.applied;
+    g.pending.retain(|&i, _| i > applied);
+}
+
+fn on_tick(
+    world: &World,
+    index: usize,
+    s: &mut StorageState,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let node_name = &world.topology.storage[index].name;
+    let mut disk = world.disks[index].lock().unwrap();
+    for (&group, g) in s.groups.iter_mut() {
+        let replica = disk.get_mut(&group).expect("hosted group");
+        let out = if replica.role() == Role::Leader {
+            g.deadline = Instant::now() + election_timeout(world);
+            replica.heartbeat()
+        } else if Instant::now() >= g.deadline || world.fires("replica.early-election") {
+            g.deadline = Instant::now() + election_timeout(world);
+            replica.campaign()
+        } else {
+            Vec::new()
+        };
+        let id = replica.id();
+        raft_out(world, group, id, out, outgoing);
+        apply_committed(world, node_name, replica, g, outgoing);
+    }
+}
+
+async fn router_node(world: Arc<World>, index: usize) {
+    let info = world.topology.routers[index].clone();
+    let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
+    let mut leaders: BTreeMap<u32, usize> = BTreeMap::new();
+    loop {
+        let Ok((payload, _)) = endpoint.recv_from_raw(TAG).await else {
+            continue;
+        };
+        let Ok(wire) = payload.downcast::<Wire>() else {
+            continue;
+        };
+        match *wire {
+            Wire::LeaderHint { group, replica } => {
+                leaders.insert(group, replica);
+            }
+            Wire::Route { mut req, group } => {
+                if world.storms.lock().unwrap().contains(&req.table) {
+                    let reply = Wire::Reply {
+                        id: req.id,
+                        result: Err((
+                            "ProvisionedThroughputExceededException".into(),
+                            "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.".into(),
+                        )),
+                        node: info.name.clone(),
+                    };
+                    send(&world, &endpoint, req.client, reply).await;
+                    continue;
+                }
+                let key = match &req.request {
+                    Request::GetItem(i) => key_string(i.key.as_ref()),
+                    Request::PutItem(i) => key_string(i.item.as_ref()),
+                    Request::UpdateItem(i) | Request::DeleteItem(i) => key_string(i.key.as_ref()),
+                    _ => None,
+                };
+                req.group = group
+                    .or_else(|| key.map(|k| world.topology.group_of(req.table, &k)))
+                    .unwrap_or(world.topology.tables[req.table].groups[0]);
+                req.router = info.addr();
+                if world.fires("router.forget-leader") {
+                    leaders.remove(&req.group);
+                }
+                let follower_read = world.bug(Bug::FollowerStrongRead) && req.mode == Mode::Strong;
+                let replica = if req.mode == Mode::Eventual || follower_read {
+                    if follower_read {
+                        req.mode = Mode::Eventual;
+                    }
+                    madsim::rand::thread_rng().gen_range(0..3)
+                } else {
+                    leaders.get(&req.group).copied().unwrap_or(0)
+                };
+                let to = peer_addr(&world, req.group, replica);
+                send(&world, &endpoint, to, Wire::Exec { req }).await;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn key_string(item: Option<&dynasim_engine::api::RawItem>) -> Option<String> {
+    item?.get("pk")?.s.clone()
+}
+
+/// One client process: runs its workload until told to stop, recording every operation.
+async fn client_process(world: Arc<World>, table: usize, process: u64, port: u16) {
+    let client = &world.topology.clients[world.topology.tables[table]
+        .region
+        .min(world.topology.clients.len() - 1)];
+    // Processes live on the client node of their own region (round robin over regions).
+    let home = &world.topology.clients[process as usize % world.topology.clients.len()];
+    let _ = client;
+    let addr = SocketAddr::new(home.ip, port);
+    let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
+    let workload = world.scenario.workloads[table].clone();
+    let mut generator = Generator::new(&workload, world.options.seed, process);
+    let mut process = process;
+    let mut next_id = 0u64;
+    let processes_total = 10_000u64;
+    if workload.kind == "bank"
+        && process < processes_total
+        && is_first_process(&world, table, process)
+    {
+        let planned = workload::bank_setup(&workload);
+        loop {
+            let (kind, _) =
+                perform(&world, &endpoint, table, process, &planned, &mut next_id).await;
+            if kind == Kind::Ok {
+                break;
+            }
+            if kind == Kind::Info {
+                process += processes_total;
+            }
+        }
+    }
+    while !world.stop_clients.load(Ordering::Relaxed) {
+        let think = generator.think_ms();
+        if think > 0 {
+            tokio::time::sleep(Duration::from_millis(think)).await;
+        }
+        if world
+            .options
+            .max_ops
+            .is_some_and(|m| *world.ops.lock().unwrap() >= m)
+        {
+            break;
+        }
+        let planned = generator.next();
+        let (kind, output) =
+            perform(&world, &endpoint, table, process, &planned, &mut next_id).await;
+        generator.observe(&planned, kind == Kind::Ok, &output);
+        if kind == Kind::Ok && world.healed.load(Ordering::Relaxed) {
+            *world
+                .progress_after_heal
+                .lock()
+                .unwrap()
+                .entry(table)
+                .or_default() += 1;
+        }
+        if kind == Kind::Info {
+            // A process whose operation's outcome is unknown is retired (Jepsen's rule): a
+            // fresh process number continues.
+            process += processes_total;
+        }
+    }
+}
+
+fn is_first_process(world: &World, table: usize, process: u64) -> bool {
+    first_process(world, table) == process
+}
+
+fn first_process(world: &World, table: usize) -> u64 {
+    world.scenario.workloads[..table]
+        .iter()
+        .map(|w| w.processes as u64)
+        .sum()
+}
+
+/// Performs one operation (several requests for a scan), recording invoke and completion.
+async fn perform(
+    world: &World,
+    endpoint: &Arc<Endpoint>,
+    table: usize,
+    process: u64,
+    planned: &Planned,
+    next_id: &mut u64,
+) -> (Kind, Json) {
+    let table_name = world.topology.tables[table].name.clone();
+    let mut invoke = Event::new(
+        Process::Client(process),
+        Kind::Invoke,
+        planned.f,
+        world.now_ns(),
+    );
+    invoke.key = Some(planned.key.clone());
+    invoke.value = planned.input.clone();
+    invoke.consistent = planned.consistent;
+    world.record(invoke);
+    *world.ops.lock().unwrap() += 1;
+    let router = world.topology.router_for(table, process);
+    let requests: Vec<(Request, Mode, Option<u32>)> = match planned.step {
+        Step::Scan { consistent } => world.topology.tables[table]
+            .groups
+            .iter()
+            .map(|&g| {
+                let mode = if consistent {
+                    Mode::Strong
+                } else {
+                    Mode::Eventual
+                };
+                (
+                    workload::scan_request(&table_name, consistent),
+                    mode,
+                    Some(g),
+                )
+            })
+            .collect(),
+        _ => {
+            let (r, m) = workload::request(&table_name, planned);
+            vec![(r, m, None)]
+        }
+    };
+    let mut merged = serde_json::Map::new();
+    let mut outcome: (Kind, Json, Option<String>, Option<String>) =
+        (Kind::Ok, Json::Null, None, None);
+    for (request, mode, group) in requests {
+        *next_id += 1;
+        let id = *next_id;
+        let req = Req {
+            id,
+            client: endpoint.local_addr().expect("bound"),
+            router,
+            table,
+            group: 0,
+            mode,
+            request,
+            hops: 0,
+        };
+        send(world, endpoint, router, Wire::Route { req, group }).await;
+        let deadline = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
+        let answer = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, endpoint.recv_from_raw(TAG)).await {
+                Err(_) => break None,
+                Ok(Err(_)) => continue,
+                Ok(Ok((payload, _))) => {
+                    if let Ok(wire) = payload.downcast::<Wire>()
+                        && let Wire::Reply {
+                            id: got,
+                            result,
+                            node,
+                        } = *wire
+                        && got == id
+                    {
+                        break Some((result, node));
+                    }
+                }
+            }
+        };
+        match answer {
+            None => {
+                outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None);
+                break;
+            }
+            Some((Err((kind, _)), node)) => {
+                // Errors before the log (validation, throttling, no leader) and conditional
+                // check failures are definite; an internal error would be unknown.
+                let k = if kind == "InternalServerError" {
+                    Kind::Info
+                } else {
+                    Kind::Fail
+                };
+                outcome = (k, Json::Null, Some(kind), Some(node));
+                break;
+            }
+            Some((Ok(response), node)) => {
+                let out = workload::output(planned, &response);
+                if let Json::Object(m) = &out
+                    && matches!(planned.step, Step::Scan { .. })
+                {
+                    merged.extend(m.clone());
+                    outcome = (Kind::Ok, Json::Object(merged.clone()), None, Some(node));
+                } else {
+                    outcome = (Kind::Ok, out, None, Some(node));
+                }
+            }
+        }
+    }
+    let (kind, value, error, node) = outcome;
+    let mut done = Event::new(Process::Client(process), kind, planned.f, world.now_ns());
+    done.key = Some(planned.key.clone());
+    done.value = value.clone();
+    done.error = error;
+    if planned.consistent == Some(false) {
+        done.node = node;
+    }
+    world.record(done);
+    (kind, value)
+}
+
+fn storage_node_ids(world: &World, ids: &[NodeId]) -> Vec<NodeId> {
+    ids[..world.topology.storage.len()].to_vec()
+}
+
+async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<usize>) {
+    let handle = Handle::current();
+    let net = NetSim::current();
+    let storage = storage_node_ids(&world, &ids);
+    let mut events: Vec<(u64, bool, usize)> = Vec::new();
+    for (i, f) in world.plan.faults.iter().enumerate() {
+        events.push((f.start_ms, true, i));
+        events.push((f.end_ms, false, i));
+    }
+    events.sort();
+    let default_latency = madsim::net::Config::default().send_latency;
+    let set_partition = |region: usize, on: bool| {
+        for (a, &ra) in region_of.iter().enumerate() {
+            for (b, &rb) in region_of.iter().enumerate() {
+                if ra == region && rb != region {
+                    if on {
+                        net.clog_link(ids[a], ids[b]);
+                        net.clog_link(ids[b], ids[a]);
+                    } else {
+                        net.unclog_link(ids[a], ids[b]);
+                        net.unclog_link(ids[b], ids[a]);
+                    }
+                }
+            }
+        }
+    };
+    for (at, start, i) in events {
+        let now = world.start.elapsed().as_millis() as u64;
+        if at > now {
+            tokio::time::sleep(Duration::from_millis(at - now)).await;
+        }
+        let fault = &world.plan.faults[i].fault;
+        let value = serde_json::to_value(fault).expect("faults serialize");
+        if start {
+            world.nemesis(Kind::Invoke, fault.name(), value.clone());
+        }
+        match (fault, start) {
+            (Fault::Partition { region }, on) => set_partition(*region, on),
+            (Fault::Clog { a, b }, true) => {
+                net.clog_link(storage[*a], storage[*b]);
+                net.clog_link(storage[*b], storage[*a]);
+            }
+            (Fault::Clog { a, b }, false) => {
+                net.unclog_link(storage[*a], storage[*b]);
+                net.unclog_link(storage[*b], storage[*a]);
+            }
+            (Fault::Crash { node }, true) => {
+                handle.kill(storage[*node]);
+                world.nodes.lock().unwrap()[*node] = None;
+            }
+            (Fault::Crash { node }, false) => handle.restart(storage[*node]),
+            (Fault::Skew { node, offset_ms }, true) => {
+                world.skew.lock().unwrap()[*node] = *offset_ms
+            }
+            (Fault::Skew { node, .. }, false) => world.skew.lock().unwrap()[*node] = 0,
+            (Fault::Loss { per_mille }, true) => {
+                let rate = f64::from(*per_mille) / 1000.0;
+                net.update_config(|c| c.packet_loss_rate = rate);
+            }
+            (Fault::Loss { .. }, false) => net.update_config(|c| c.packet_loss_rate = 0.0),
+            (Fault::Delay { max_ms }, true) => {
+                let max = Duration::from_millis(*max_ms);
+                net.update_config(|c| c.send_latency = Duration::from_millis(1)..max);
+            }
+            (Fault::Delay { .. }, false) => {
+                let d = default_latency.clone();
+                net.update_config(|c| c.send_latency = d);
+            }
+            (Fault::Storm { table }, on) => {
+                let mut storms = world.storms.lock().unwrap();
+                if on {
+                    storms.insert(*table);
+                } else {
+                    storms.remove(table);
+                }
+            }
+        }
+        if !start {
+            world.nemesis(Kind::Ok, fault.name(), value);
+        }
+    }
+}
+
+fn engine_digest(engine: &mut Engine, table: &str) -> (String, usize) {
+    let mut items: Vec<String> = Vec::new();
+    let mut start: Option<Json> = None;
+    loop {
+        let mut input = json!({"TableName": table, "ConsistentRead": true});
+        if let Some(s) = &start {
+            input["ExclusiveStartKey"] = s.clone();
+        }
+        let request = Request::Scan(serde_json::from_value(input).expect("a valid Scan"));
+        let Ok(response) = engine.execute(request, EPOCH_MS) else {
+            break;
+        };
+        let v = serde_json::to_value(&response).expect("responses serialize");
+        if let Some(list) = v.get("Items").and_then(Json::as_array) {
+            items.extend(list.iter().map(|i| i.to_string()));
+        }
+        match v.get("LastEvaluatedKey") {
+            Some(k) => start = Some(k.clone()),
+            None => break,
+        }
+    }
+    items.sort();
+    let digest = xxhash_rust::xxh3::xxh3_64(items.join("\n").as_bytes());
+    (format!("{digest:016x}"), items.len())
+}
+
+/// Runs the scenario on the current madsim runtime; returns the history.
+pub async fn run(world: Arc<World>) -> History {
+    let handle = Handle::current();
+    let mut ids = Vec::new();
+    let mut region_of = Vec::new();
+    for (i, info) in world.topology.storage.iter().enumerate() {
+        let w = world.clone();
+        let node = handle
+            .create_node()
+            .name(info.name.clone())
+            .ip(info.ip)
+            .init(move || storage_node(w.clone(), i))
+            .build();
+        ids.push(node.id());
+        region_of.push(info.region);
+    }
+    for (i, info) in world.topology.routers.iter().enumerate() {
+        let w = world.clone();
+        let node = handle
+            .create_node()
+            .name(info.name.clone())
+            .ip(info.ip)
+            .init(move || router_node(w.clone(), i))
+            .build();
+        ids.push(node.id());
+        region_of.push(info.region);
+    }
+    let mut client_nodes = Vec::new();
+    for info in world.topology.clients.iter() {
+        let node = handle
+            .create_node()
+            .name(info.name.clone())
+            .ip(info.ip)
+            .build();
+        ids.push(node.id());
+        region_of.push(info.region);
+        client_nodes.push(node);
+    }
+    // Let the nodes bind before clients send.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut tasks = Vec::new();
+    let mut process = 0u64;
+    for (t, w) in world.scenario.workloads.iter().enumerate() {
+        for _ in 0..w.processes {
+            let node = &client_nodes[process as usize % client_nodes.len()];
+            let port = PORT + 1 + process as u16;
+            tasks.push(node.spawn(client_process(world.clone(), t, process, port)));
+            process += 1;
+        }
+    }
+    let nemesis_task = handle
+        .create_node()
+        .name("nemesis")
+        .ip("10.250.0.1".parse().unwrap())
+        .build()
+        .spawn(nemesis(world.clone(), ids.clone(), region_of));
+    tokio::time::sleep(Duration::from_millis(world.scenario.duration_ms)).await;
+    let _ = nemesis_task.await;
+    world.healed.store(true, Ordering::Relaxed);
+    world.nemesis(Kind::Info, "heal", Json::Null);
+    tokio::time::sleep(Duration::from_millis(world.scenario.liveness_ms)).await;
+    world.stop_clients.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    // The final reader: a strongly consistent read of every item, retried until answered.
+    let reader = client_nodes[0].spawn(final_reads(world.clone()));
+    let _ = reader.await;
+    // Convergence: every replica of every group caught up with its leader, within the bound.
+    let bound = Instant::now() + Duration::from_millis(world.scenario.converge_within_ms);
+    let converged = loop {
+        let converged = groups_caught_up(&world);
+        if converged.values().all(|&c| c) || Instant::now() >= bound {
+            break converged;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let time = world.now_ns();
+    for (t, w) in world.scenario.workloads.iter().enumerate() {
+        let mut e = Event::new(Process::Named("final".into()), Kind::Info, "liveness", time);
+        e.key = Some(w.name.clone());
+        e.value = json!(
+            world
+                .progress_after_heal
+                .lock()
+                .unwrap()
+                .get(&t)
+                .copied()
+                .unwrap_or(0)
+        );
+        world.record(e);
+    }
+    for (&group, &ok) in &converged {
+        let name = world.topology.group_name(group);
+        let mut e = Event::new(
+            Process::Named("final".into()),
+            Kind::Info,
+            "converged",
+            time,
+        );
+        e.key = Some(name.clone());
+        e.value = json!(ok);
+        world.record(e);
+        let info = &world.topology.groups[group as usize];
+        let table = world.topology.tables[info.table].name.clone();
+        for &node in &info.replicas {
+            let state = world.nodes.lock().unwrap()[node].clone();
+            let Some(state) = state else { continue };
+            let mut s = state.lock().unwrap();
+            let Some(g) = s.groups.get_mut(&group) else {
+                continue;
+            };
+            let (digest, items) = engine_digest(&mut g.engine, &table);
+            let mut e = Event::new(
+                Process::Named("final".into()),
+                Kind::Info,
+                "replica-state",
+                time,
+            );
+            e.key = Some(name.clone());
+            e.value = json!({
+                "replica": world.topology.storage[node].name,
+                "applied": g.applied,
+                "items": items,
+                "digest": digest,
+            });
+            world.record(e);
+        }
+    }
+    world.history.lock().unwrap().clone()
+}
+
+fn groups_caught_up(world: &World) -> BTreeMap<u32, bool> {
+    let mut out = BTreeMap::new();
+    let nodes = world.nodes.lock().unwrap();
+    for (g, info) in world.topology.groups.iter().enumerate() {
+        let group = g as u32;
+        let mut ok = true;
+        let mut leader_commit = None;
+        for &n in &info.replicas {
+            let disk = world.disks[n].lock().unwrap();
+            if let Some(r) = disk.get(&group)
+                && r.role() == Role::Leader
+            {
+                leader_commit = Some(leader_commit.unwrap_or(0).max(r.commit()));
+            }
+        }
+        match leader_commit {
+            None => ok = false,
+            Some(commit) => {
+                for &n in &info.replicas {
+                    let applied = nodes[n]
+                        .as_ref()
+                        .and_then(|s| s.lock().unwrap().groups.get(&group).map(|g| g.applied));
+                    if applied != Some(commit) {
+                        ok = false;
+                    }
+                }
+            }
+        }
+        out.insert(group, ok);
+    }
+    out
+}
+
+async fn final_reads(world: Arc<World>) {
+    let addr = SocketAddr::new(world.topology.clients[0].ip, PORT + 999);
+    let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
+    let mut next_id = 1_000_000_000u64;
+    let mut process = FINAL_PROCESS;
+    for (t, w) in world.scenario.workloads.iter().enumerate() {
+        let keys: Vec<(String, Step, &'static str)> = match w.kind.as_str() {
+            "bank" => vec![(
+                format!("{}/0", w.name),
+                Step::ReadBank { consistent: true },
+                "read-bank",
+            )],
+            _ => (0..w.keys)
+                .map(|k| {
+                    (
+                        format!("{}/{k}", w.name),
+                        Step::Read { consistent: true },
+                        "read",
+                    )
+                })
+                .collect(),
+        };
+        for (key, step, f) in keys {
+            let planned = Planned {
+                f,
+                key,
+                input: Json::Null,
+                consistent: Some(true),
+                step,
+            };
+            for _ in 0..20 {
+                let (kind, _) =
+                    perform(&world, &endpoint, t, process, &planned, &mut next_id).await;
+                if kind == Kind::Ok {
+                    break;
+                }
+                if kind == Kind::Info {
+                    process += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Builds the shared world for a run.
+pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World> {
+    let topology = Topology::new(scenario);
+    let storage = topology.storage.len();
+    Arc::new(World {
+        scenario: scenario.clone(),
+        plan,
+        options,
+        start: Instant::now(),
+        history: Mutex::new(History::default()),
+        skew: Mutex::new(vec![0; storage]),
+        storms: Mutex::new(BTreeSet::new()),
+        nodes: Mutex::new(vec![None; storage]),
+        disks: (0..storage).map(|_| Arc::default()).collect(),
+        stop_clients: AtomicBool::new(false),
+        ops: Mutex::new(0),
+        progress_after_heal: Mutex::new(BTreeMap::new()),
+        healed: AtomicBool::new(false),
+        topology,
+    })
+}

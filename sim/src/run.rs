@@ -1,0 +1,257 @@
+//! One run of a scenario with one seed: deploy, run, record, check, judge.
+
+use crate::check::{self, Report};
+use crate::faults::Plan;
+use crate::history::History;
+use crate::scenario::Scenario;
+use crate::topology::Topology;
+use serde::Serialize;
+
+/// Deliberately broken engine variants, for showing that the checkers catch real bugs. Only
+/// reachable through the hidden `--inject-bug` flag that the test suite uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// The router sends strongly consistent reads to any replica, which serves them locally.
+    FollowerStrongRead,
+    /// The leader applies and acknowledges a write without replicating it.
+    LeaderOnlyAck,
+    /// The leader turns ADD into SET of the value it sees on arrival (increments in flight
+    /// are lost).
+    LostIncrement,
+    /// A restarted replica skips one logged write when it replays its log.
+    SkipOnRestart,
+}
+
+pub const BUGS: [(&str, Bug); 4] = [
+    ("follower-strong-read", Bug::FollowerStrongRead),
+    ("leader-only-ack", Bug::LeaderOnlyAck),
+    ("lost-increment", Bug::LostIncrement),
+    ("skip-on-restart", Bug::SkipOnRestart),
+];
+
+impl Bug {
+    pub fn parse(name: &str) -> Option<Bug> {
+        BUGS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+    }
+
+    pub fn name(self) -> &'static str {
+        BUGS.iter()
+            .find(|(_, b)| *b == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub seed: u64,
+    pub bug: Option<Bug>,
+    /// Replaces the drawn fault schedule (shrinking).
+    pub plan: Option<Plan>,
+    /// Stop issuing operations after this many (shrinking).
+    pub max_ops: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    pub scenario: String,
+    pub seed: u64,
+    pub passed: bool,
+    /// Why the run failed, in one line.
+    pub verdict: String,
+    pub digest: String,
+    pub operations: u64,
+    pub simulated_ms: u64,
+    pub wall_ms: u64,
+    pub plan: Plan,
+    pub report: Report,
+    #[serde(skip)]
+    pub history: History,
+    pub bug: Option<Bug>,
+}
+
+/// Judges a checked history against the scenario's expectations.
+pub fn judge(scenario: &Scenario, report: &Report) -> (bool, String) {
+    if scenario.expect.is_empty() {
+        match report.violations().next() {
+            None => (true, "ok".into()),
+            Some(a) => (
+                false,
+                format!(
+                    "{} violation(s); first: {} ({})",
+                    report.violations().count(),
+                    a.kind,
+                    a.key.as_deref().unwrap_or("-")
+                ),
+            ),
+        }
+    } else {
+        let missing: Vec<&String> = scenario
+            .expect
+            .iter()
+            .filter(|k| !report.has_kind(k))
+            .collect();
+        if missing.is_empty() {
+            (
+                true,
+                format!("expected anomalies shown: {}", scenario.expect.join(", ")),
+            )
+        } else {
+            (
+                false,
+                format!(
+                    "expected anomalies not shown: {}",
+                    missing
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        }
+    }
+}
+
+/// The fault plan a run with these options uses.
+pub fn plan_for(scenario: &Scenario, options: &RunOptions) -> Plan {
+    options.plan.clone().unwrap_or_else(|| {
+        let storage = Topology::new(scenario).storage.len();
+        Plan::draw(scenario, options.seed, storage)
+    })
+}
+
+/// Runs one seed under a fresh madsim runtime.
+#[cfg(madsim)]
+pub fn run(scenario: &Scenario, options: RunOptions) -> RunRecord {
+    let plan = plan_for(scenario, &options);
+    let wall = std::time::Instant::now();
+    let mut config = madsim::Config::default();
+    config.net.packet_loss_rate = 0.0;
+    let runtime = madsim::runtime::Runtime::with_seed_and_config(options.seed, config);
+    let (history, operations, simulated_ms) = {
+        let scenario = scenario.clone();
+        let plan = plan.clone();
+        let options = options.clone();
+        runtime.block_on(async move {
+            let world = crate::deploy::world(&scenario, plan, options);
+            let start = tokio::time::Instant::now();
+            let history = crate::deploy::run(world.clone()).await;
+            let ops = *world.ops.lock().unwrap();
+            (history, ops, start.elapsed().as_millis() as u64)
+        })
+    };
+    finish(
+        scenario,
+        options,
+        plan,
+        history,
+        operations,
+        simulated_ms,
+        wall,
+    )
+}
+
+/// Without `--cfg madsim` there is no simulator: the caller must use the simulator build.
+#[cfg(not(madsim))]
+pub fn run(_scenario: &Scenario, _options: RunOptions) -> RunRecord {
+    panic!("the simulator needs the madsim build (cargo simrun); see README")
+}
+
+#[cfg_attr(not(madsim), allow(dead_code))]
+fn finish(
+    scenario: &Scenario,
+    options: RunOptions,
+    plan: Plan,
+    history: History,
+    operations: u64,
+    simulated_ms: u64,
+    wall: std::time::Instant,
+) -> RunRecord {
+    let report = check::check(&history);
+    let (passed, verdict) = judge(scenario, &report);
+    RunRecord {
+        scenario: scenario.name.clone(),
+        seed: options.seed,
+        passed,
+        verdict,
+        digest: format!("{:016x}", history.digest()),
+        operations,
+        simulated_ms,
+        wall_ms: wall.elapsed().as_millis() as u64,
+        plan,
+        report,
+        history,
+        bug: options.bug,
+    }
+}
+
+/// The command that reproduces a run.
+pub fn repro_command(path: &str, record: &RunRecord) -> String {
+    let mut cmd = format!("dynasim repro {path} --seed {}", record.seed);
+    if let Some(bug) = record.bug {
+        cmd.push_str(&format!(" --inject-bug {}", bug.name()));
+    }
+    cmd
+}
+
+/// Searches for a smaller failing run: fewer faults, then fewer operations. Returns the
+/// smallest failing record found (the original when nothing smaller fails).
+pub fn shrink(scenario: &Scenario, failing: RunRecord, budget: usize) -> RunRecord {
+    let mut best = failing;
+    let mut tries = 0;
+    // Faults: drop halves, then single faults, keeping any removal that still fails.
+    let mut chunk = best.plan.faults.len().div_ceil(2).max(1);
+    while chunk >= 1 && tries < budget && !best.plan.faults.is_empty() {
+        let mut i = 0;
+        let mut removed_any = false;
+        while i < best.plan.faults.len() && tries < budget {
+            let mut plan = best.plan.clone();
+            let end = (i + chunk).min(plan.faults.len());
+            plan.faults.drain(i..end);
+            tries += 1;
+            let candidate = run(
+                scenario,
+                RunOptions {
+                    seed: best.seed,
+                    bug: best.bug,
+                    plan: Some(plan),
+                    max_ops: None,
+                },
+            );
+            if !candidate.passed {
+                best = candidate;
+                removed_any = true;
+            } else {
+                i += chunk;
+            }
+        }
+        if chunk == 1 && !removed_any {
+            break;
+        }
+        chunk = (chunk / 2).max(1);
+        if chunk == 1 && removed_any {
+            continue;
+        }
+    }
+    // Operations: halve the budget of operations while the run still fails.
+    let mut ops = best.operations;
+    while tries < budget && ops > 8 {
+        ops /= 2;
+        tries += 1;
+        let candidate = run(
+            scenario,
+            RunOptions {
+                seed: best.seed,
+                bug: best.bug,
+                plan: Some(best.plan.clone()),
+                max_ops: Some(ops),
+            },
+        );
+        if candidate.passed {
+            break;
+        }
+        best = candidate;
+    }
+    best
+}
