@@ -45,6 +45,27 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Run scenarios under the seeded simulator (handed to the simulator build, dynasim-sim;
+    /// `dynasim run --help` lists its options: --seeds, --seed, --report, --junit, --shard,
+    /// --shrink, --twice).
+    #[command(disable_help_flag = true)]
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run one scenario seed again and print its digest (handed to dynasim-sim).
+    #[command(disable_help_flag = true)]
+    Repro {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Check a recorded history (JSON lines, see docs/history.md) for anomalies.
+    Check {
+        history: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a running server's one-minute metrics series and Contributor Insights.
     Metrics {
         /// The server's endpoint.
@@ -78,6 +99,9 @@ fn main() -> ExitCode {
             serve(listen, region, threads, profile, seed)
         }
         Command::Metrics { endpoint, table } => metrics::print(&endpoint, table.as_deref()),
+        Command::Check { history, json } => dynasim_sim::cli::check(&history, json),
+        Command::Run { args } => simulator("run", args),
+        Command::Repro { args } => simulator("repro", args),
     }
 }
 
@@ -169,4 +193,33 @@ async fn wait_for_stop_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Hands `run` and `repro` to the simulator build (`dynasim-sim`, built with `--cfg madsim`),
+/// found next to this binary, in target/release, or on PATH.
+fn simulator(command: &str, args: Vec<String>) -> ExitCode {
+    let exe = std::env::current_exe().ok();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = exe.as_ref().and_then(|e| e.parent()) {
+        candidates.push(dir.join("dynasim-sim"));
+        candidates.push(dir.join("../release/dynasim-sim"));
+    }
+    candidates.push(PathBuf::from("target/release/dynasim-sim"));
+    let found = candidates.into_iter().find(|p| p.is_file());
+    let program = found.unwrap_or_else(|| PathBuf::from("dynasim-sim"));
+    match std::process::Command::new(&program)
+        .arg(command)
+        .args(&args)
+        .status()
+    {
+        Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!(
+                "dynasim: the simulator build is missing ({}: {e}); build it with \
+                 `cargo simrun -- --help` or run `cargo simrun {command} ...`",
+                program.display()
+            );
+            ExitCode::from(2)
+        }
+    }
 }

@@ -11,10 +11,12 @@
 //! - [`run`]: one seed end to end, judging, repro commands, shrinking.
 
 pub mod check;
+pub mod cli;
 #[cfg(madsim)]
 pub mod deploy;
 pub mod faults;
 pub mod history;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod topology;

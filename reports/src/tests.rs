@@ -1,0 +1,163 @@
+use super::*;
+
+fn sample(passed: bool) -> Run {
+    let mut run = Run {
+        scenario: "teaching/stale-read".into(),
+        description: "An eventually consistent read misses a write.".into(),
+        seed: 7,
+        passed,
+        verdict: if passed {
+            "ok".into()
+        } else {
+            "1 violation(s); first: nonlinearizable (r/1)".into()
+        },
+        digest: "00112233aabbccdd".into(),
+        operations: 3,
+        simulated_ms: 100,
+        wall_ms: 12,
+        repro: "dynasim repro scenarios/teaching/stale-read.toml --seed 7".into(),
+        enabled_faults: vec!["crash".into()],
+        fault_points: vec![],
+        faults: vec![FaultSpan {
+            kind: "crash".into(),
+            target: "storage-us-east-1a-0".into(),
+            detail: "crash".into(),
+            start_ms: 20,
+            end_ms: 60,
+        }],
+        anomalies: vec![],
+        ops: vec![
+            OpView {
+                id: 0,
+                process: "process 1".into(),
+                f: "write".into(),
+                key: Some("r/1".into()),
+                start_ns: 0,
+                end_ns: Some(10_000_000),
+                outcome: "ok".into(),
+                error: None,
+                summary: "write of 1".into(),
+            },
+            OpView {
+                id: 2,
+                process: "process 2".into(),
+                f: "read".into(),
+                key: Some("r/1".into()),
+                start_ns: 30_000_000,
+                end_ns: Some(40_000_000),
+                outcome: "ok".into(),
+                error: None,
+                summary: "read returned nothing".into(),
+            },
+            OpView {
+                id: 4,
+                process: "process 2".into(),
+                f: "write".into(),
+                key: Some("r/1".into()),
+                start_ns: 50_000_000,
+                end_ns: Some(55_000_000),
+                outcome: "fail".into(),
+                error: Some("ProvisionedThroughputExceededException".into()),
+                summary: "write of 2".into(),
+            },
+        ],
+        stats: vec![("operations".into(), 3), ("throttled".into(), 1)],
+    };
+    if !passed {
+        run.anomalies.push(AnomalyView {
+            kind: "nonlinearizable".into(),
+            violation: true,
+            key: Some("r/1".into()),
+            explanation: "On item r/1, the strongly consistent read returned nothing (absent) cannot be explained.".into(),
+            ops: vec![0, 2],
+            time_ns: 40_000_000,
+        });
+    }
+    run
+}
+
+/// The tag structure of an HTML page: element names in document order (numbers and text
+/// drop out, so the snapshot pins the layout rather than coordinates).
+fn structure(html: &str) -> String {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest
+            .find(|c: char| c == ' ' || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        if !name.is_empty() && !name.starts_with('!') {
+            out.push(name.to_string());
+        }
+    }
+    // Collapse runs of the same tag (one per operation or point).
+    let mut collapsed: Vec<String> = Vec::new();
+    for t in out {
+        match collapsed.last_mut() {
+            Some(last) if last.trim_end_matches('+') == t => {
+                if !last.ends_with('+') {
+                    last.push('+');
+                }
+            }
+            _ => collapsed.push(t),
+        }
+    }
+    collapsed.join(" ")
+}
+
+#[test]
+fn markdown_of_a_failed_run() {
+    insta::assert_snapshot!(markdown(&sample(false)));
+}
+
+#[test]
+fn markdown_of_a_passed_run() {
+    insta::assert_snapshot!(markdown(&sample(true)));
+}
+
+#[test]
+fn html_structure_of_a_failed_run() {
+    let page = html(&sample(false));
+    assert!(page.contains("class=\"explanation\""));
+    assert!(
+        page.contains("#d62728"),
+        "anomalous operations drawn in red"
+    );
+    assert_eq!(page.matches("class=\"op\"").count(), 3);
+    assert_eq!(page.matches("class=\"fault\"").count(), 1);
+    insta::assert_snapshot!(structure(&page));
+}
+
+#[test]
+fn junit_lists_failures_with_the_repro_command() {
+    let xml = junit(
+        "ci",
+        &[
+            sample(true),
+            Run {
+                seed: 8,
+                ..sample(false)
+            },
+        ],
+    );
+    insta::assert_snapshot!(xml);
+}
+
+#[test]
+fn timeline_is_capped_near_the_anomaly() {
+    let mut run = sample(false);
+    run.ops = (0..TIMELINE_OPS + 500)
+        .map(|i| OpView {
+            id: i,
+            process: format!("process {}", i % 4),
+            outcome: "ok".into(),
+            start_ns: i as u64 * 1000,
+            end_ns: Some(i as u64 * 1000 + 500),
+            ..OpView::default()
+        })
+        .collect();
+    let page = html(&run);
+    assert_eq!(page.matches("class=\"op\"").count(), TIMELINE_OPS);
+    assert!(page.contains("nearest the first anomaly"));
+}

@@ -1,0 +1,144 @@
+//! Run records as the `reports` crate's input.
+
+use crate::faults::Fault;
+use crate::history::Kind;
+use crate::run::RunRecord;
+use crate::scenario::Scenario;
+use crate::topology::Topology;
+use dynasim_reports::{AnomalyView, FaultSpan, OpView, Run};
+
+fn summary(op: &crate::history::Op) -> String {
+    let key = op.key.as_deref().unwrap_or("-");
+    let outcome = match op.outcome {
+        Kind::Ok => format!("ok {}", op.output),
+        Kind::Fail => format!("fail {}", op.error.as_deref().unwrap_or("")),
+        _ => format!("unknown outcome {}", op.error.as_deref().unwrap_or("")),
+    };
+    let consistency = if op.f == "read" || op.f == "scan" || op.f == "read-bank" {
+        if op.consistent {
+            " (strong)"
+        } else {
+            " (eventual)"
+        }
+    } else {
+        ""
+    };
+    format!(
+        "{} {}{} on {key} by {} [{:.3} s .. {}]: {outcome}{}",
+        op.f,
+        if op.input.is_null() {
+            String::new()
+        } else {
+            op.input.to_string()
+        },
+        consistency,
+        op.process,
+        op.start as f64 / 1e9,
+        op.end
+            .map_or("never".to_string(), |e| format!("{:.3} s", e as f64 / 1e9)),
+        op.node
+            .as_ref()
+            .map_or(String::new(), |n| format!(" from {n}")),
+    )
+}
+
+/// The report input for a run; `repro` is the command that reproduces it.
+pub fn view(scenario: &Scenario, record: &RunRecord, repro: &str) -> Run {
+    let topology = Topology::new(scenario);
+    let faults = record
+        .plan
+        .faults
+        .iter()
+        .map(|f| {
+            let (target, detail) = match &f.fault {
+                Fault::Partition { region } => (
+                    format!("region {}", topology.regions[*region]),
+                    format!(
+                        "{} cut off from the other regions",
+                        topology.regions[*region]
+                    ),
+                ),
+                Fault::Clog { a, b } => (
+                    topology.storage[*a].name.clone(),
+                    format!("link to {} cut", topology.storage[*b].name),
+                ),
+                Fault::Crash { node } => (topology.storage[*node].name.clone(), "crashed".into()),
+                Fault::Skew { node, offset_ms } => (
+                    topology.storage[*node].name.clone(),
+                    format!("clock offset {offset_ms:+} ms"),
+                ),
+                Fault::Loss { per_mille } => {
+                    ("network".into(), format!("{per_mille}‰ of messages lost"))
+                }
+                Fault::Delay { max_ms } => ("network".into(), format!("latency up to {max_ms} ms")),
+                Fault::Storm { table } => (
+                    format!("table {}", topology.tables[*table].name),
+                    "capacity dropped (throttling storm)".into(),
+                ),
+            };
+            FaultSpan {
+                kind: f.fault.name().into(),
+                target,
+                detail,
+                start_ms: f.start_ms,
+                end_ms: f.end_ms,
+            }
+        })
+        .collect();
+    let ops = record
+        .history
+        .ops()
+        .iter()
+        .map(|op| OpView {
+            id: op.id,
+            process: op.process.to_string(),
+            f: op.f.clone(),
+            key: op.key.clone(),
+            start_ns: op.start,
+            end_ns: op.end,
+            outcome: match op.outcome {
+                Kind::Ok => "ok",
+                Kind::Fail => "fail",
+                _ => "info",
+            }
+            .into(),
+            error: op.error.clone(),
+            summary: summary(op),
+        })
+        .collect();
+    Run {
+        scenario: record.scenario.clone(),
+        description: scenario.description.clone(),
+        seed: record.seed,
+        passed: record.passed,
+        verdict: record.verdict.clone(),
+        digest: record.digest.clone(),
+        operations: record.operations,
+        simulated_ms: record.simulated_ms,
+        wall_ms: record.wall_ms,
+        repro: repro.to_string(),
+        enabled_faults: record.plan.enabled.clone(),
+        fault_points: record.plan.points.clone(),
+        faults,
+        anomalies: record
+            .report
+            .anomalies
+            .iter()
+            .map(|a| AnomalyView {
+                kind: a.kind.into(),
+                violation: a.violation,
+                key: a.key.clone(),
+                explanation: a.explanation.clone(),
+                ops: a.ops.clone(),
+                time_ns: a.time,
+            })
+            .collect(),
+        ops,
+        stats: record
+            .report
+            .stats
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+    }
+}
