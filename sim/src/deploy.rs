@@ -237,12 +237,27 @@ async fn storage_node(world: Arc<World>, index: usize) {
     world.nodes.lock().unwrap()[index] = Some(state.clone());
     let heartbeat = Duration::from_millis(world.scenario.deployment.heartbeat_ms);
     let mut tick = tokio::time::interval(heartbeat);
+    // madsim's `recv_from_raw` is not cancel-safe (it sleeps after taking the message), so a
+    // receiver task owns it and hands messages over a channel, which `select!` may poll and
+    // drop freely.
+    let (inbox_tx, mut inbox) = tokio::sync::mpsc::unbounded_channel::<Box<Wire>>();
+    let receiver = endpoint.clone();
+    madsim::task::spawn(async move {
+        while let Ok((payload, _)) = receiver.recv_from_raw(TAG).await {
+            if let Ok(wire) = payload.downcast::<Wire>()
+                && inbox_tx.send(wire).is_err()
+            {
+                break;
+            }
+        }
+    });
     loop {
         let mut outgoing: Vec<(SocketAddr, Wire)> = Vec::new();
+        // Biased: tokio's fair choice draws from a random source the simulator does not seed.
         tokio::select! {
-            received = endpoint.recv_from_raw(TAG) => {
-                let Ok((payload, _)) = received else { continue };
-                let Ok(wire) = payload.downcast::<Wire>() else { continue };
+            biased;
+            received = inbox.recv() => {
+                let Some(wire) = received else { break };
                 let mut s = state.lock().unwrap();
                 handle(&world, index, &mut s, *wire, &mut outgoing);
             }
@@ -578,13 +593,18 @@ fn key_string(item: Option<&dynasim_engine::api::RawItem>) -> Option<String> {
 }
 
 /// One client process: runs its workload until told to stop, recording every operation.
-async fn client_process(world: Arc<World>, table: usize, process: u64, port: u16) {
-    let client = &world.topology.clients[world.topology.tables[table]
-        .region
-        .min(world.topology.clients.len() - 1)];
-    // Processes live on the client node of their own region (round robin over regions).
-    let home = &world.topology.clients[process as usize % world.topology.clients.len()];
-    let _ = client;
+/// The region whose client node runs a process: the table's own region for local clients,
+/// otherwise round robin over the regions.
+fn client_region(world: &World, table: usize, process: u64) -> usize {
+    if world.scenario.workloads[table].local_clients {
+        world.topology.tables[table].region
+    } else {
+        process as usize % world.topology.clients.len()
+    }
+}
+
+async fn client_process(world: Arc<World>, table: usize, process: u64, port: u16, region: usize) {
+    let home = &world.topology.clients[region];
     let addr = SocketAddr::new(home.ip, port);
     let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
     let workload = world.scenario.workloads[table].clone();
@@ -930,9 +950,10 @@ pub async fn run(world: Arc<World>) -> History {
     let mut process = 0u64;
     for (t, w) in world.scenario.workloads.iter().enumerate() {
         for _ in 0..w.processes {
-            let node = &client_nodes[process as usize % client_nodes.len()];
+            let region = client_region(&world, t, process);
+            let node = &client_nodes[region];
             let port = PORT + 1 + process as u16;
-            tasks.push(node.spawn(client_process(world.clone(), t, process, port)));
+            tasks.push(node.spawn(client_process(world.clone(), t, process, port, region)));
             process += 1;
         }
     }
@@ -1051,48 +1072,58 @@ fn groups_caught_up(world: &World) -> BTreeMap<u32, bool> {
     out
 }
 
+/// Strongly consistent reads of every item after the clients stopped, retried until answered;
+/// one reader per workload, each on its own port.
 async fn final_reads(world: Arc<World>) {
-    let addr = SocketAddr::new(world.topology.clients[0].ip, PORT + 999);
-    let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
-    let mut next_id = 1_000_000_000u64;
-    let mut process = FINAL_PROCESS;
+    let mut readers = Vec::new();
     for (t, w) in world.scenario.workloads.iter().enumerate() {
-        let keys: Vec<(String, Step, &'static str)> = match w.kind.as_str() {
-            "bank" => vec![(
-                format!("{}/0", w.name),
-                Step::ReadBank { consistent: true },
-                "read-bank",
-            )],
-            _ => (0..w.keys)
-                .map(|k| {
-                    (
-                        format!("{}/{k}", w.name),
-                        Step::Read { consistent: true },
-                        "read",
-                    )
-                })
-                .collect(),
-        };
-        for (key, step, f) in keys {
-            let planned = Planned {
-                f,
-                key,
-                input: Json::Null,
-                consistent: Some(true),
-                step,
+        let world = world.clone();
+        let w = w.clone();
+        readers.push(madsim::task::spawn(async move {
+            let addr = SocketAddr::new(world.topology.clients[0].ip, PORT + 1000 + t as u16);
+            let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
+            let mut next_id = 1_000_000_000u64;
+            let mut process = FINAL_PROCESS + t as u64 * 1_000;
+            let keys: Vec<(String, Step, &'static str)> = match w.kind.as_str() {
+                "bank" => vec![(
+                    format!("{}/0", w.name),
+                    Step::ReadBank { consistent: true },
+                    "read-bank",
+                )],
+                _ => (0..w.keys)
+                    .map(|k| {
+                        (
+                            format!("{}/{k}", w.name),
+                            Step::Read { consistent: true },
+                            "read",
+                        )
+                    })
+                    .collect(),
             };
-            for _ in 0..20 {
-                let (kind, _) =
-                    perform(&world, &endpoint, t, process, &planned, &mut next_id).await;
-                if kind == Kind::Ok {
-                    break;
+            for (key, step, f) in keys {
+                let planned = Planned {
+                    f,
+                    key,
+                    input: Json::Null,
+                    consistent: Some(true),
+                    step,
+                };
+                for _ in 0..20 {
+                    let (kind, _) =
+                        perform(&world, &endpoint, t, process, &planned, &mut next_id).await;
+                    if kind == Kind::Ok {
+                        break;
+                    }
+                    if kind == Kind::Info {
+                        process += 1;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                if kind == Kind::Info {
-                    process += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        }
+        }));
+    }
+    for r in readers {
+        let _ = r.await;
     }
 }
 

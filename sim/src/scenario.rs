@@ -65,6 +65,9 @@ pub struct Workload {
     pub cas_fraction: f64,
     /// Fraction of operations aimed at key 0 (a hot key).
     pub hot_fraction: f64,
+    /// Run every process on the client node of the table's own region (default: spread over
+    /// all regions, so most requests cross regions).
+    pub local_clients: bool,
     /// Provisioned capacity; when set, the table throttles as DynamoDB would.
     pub write_units: Option<u64>,
     pub read_units: Option<u64>,
@@ -143,6 +146,7 @@ impl Default for Workload {
             eventual_fraction: 0.3,
             cas_fraction: 0.3,
             hot_fraction: 0.0,
+            local_clients: false,
             write_units: None,
             read_units: None,
         }
@@ -184,7 +188,7 @@ const DEPLOYMENT: [&str; 7] = [
     "election_timeout_ms",
     "heartbeat_ms",
 ];
-const WORKLOAD: [&str; 13] = [
+const WORKLOAD: [&str; 14] = [
     "kind",
     "name",
     "region",
@@ -195,6 +199,7 @@ const WORKLOAD: [&str; 13] = [
     "eventual_fraction",
     "cas_fraction",
     "hot_fraction",
+    "local_clients",
     "write_units",
     "read_units",
     "comment",
