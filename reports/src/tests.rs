@@ -83,9 +83,7 @@ fn structure(html: &str) -> String {
     let mut rest = html;
     while let Some(i) = rest.find('<') {
         rest = &rest[i + 1..];
-        let end = rest
-            .find(|c: char| c == ' ' || c == '>' || c == '/')
-            .unwrap_or(rest.len());
+        let end = rest.find([' ', '>', '/']).unwrap_or(rest.len());
         let name = &rest[..end];
         if !name.is_empty() && !name.starts_with('!') {
             out.push(name.to_string());

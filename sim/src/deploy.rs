@@ -76,6 +76,9 @@ enum Wire {
     },
 }
 
+/// A storage node's persisted replicas, by group: what survives a crash.
+type Disk = Arc<Mutex<BTreeMap<u32, Replica<Arc<Cmd>>>>>;
+
 /// Everything the run shares: topology, clocks, history, observation of node state.
 pub struct World {
     pub scenario: Scenario,
@@ -91,7 +94,7 @@ pub struct World {
     /// Storage node state, readable by the harness after the run.
     nodes: Mutex<Vec<Option<Arc<Mutex<StorageState>>>>>,
     /// What each storage node has persisted (survives crashes).
-    disks: Vec<Arc<Mutex<BTreeMap<u32, Replica<Arc<Cmd>>>>>>,
+    disks: Vec<Disk>,
     stop_clients: AtomicBool,
     pub ops: Mutex<u64>,
     /// Client requests that were answered ok, after the last fault healed (liveness).
@@ -640,7 +643,7 @@ async fn client_process(world: Arc<World>, table: usize, process: u64, port: u16
         {
             break;
         }
-        let planned = generator.next();
+        let planned = generator.step();
         let (kind, output) =
             perform(&world, &endpoint, table, process, &planned, &mut next_id).await;
         generator.observe(&planned, kind == Kind::Ok, &output);

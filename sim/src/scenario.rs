@@ -400,7 +400,7 @@ impl Scenario {
                 }
             }
         }
-        for (kind, _) in &self.faults.weights {
+        for kind in self.faults.weights.keys() {
             if !FAULT_KINDS.contains(&kind.as_str()) {
                 errors.push(format!(
                     "faults.weights.{kind}: unknown fault (expected one of: {})",

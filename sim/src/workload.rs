@@ -120,7 +120,7 @@ impl Generator {
         }
     }
 
-    pub fn next(&mut self) -> Planned {
+    pub fn step(&mut self) -> Planned {
         let w = self.workload.clone();
         let read = unit(&mut self.rng) < w.read_fraction;
         let consistent = unit(&mut self.rng) >= w.eventual_fraction;
@@ -198,7 +198,7 @@ impl Generator {
                 let value = self.fresh();
                 if w.kind == "register" && unit(&mut self.rng) < w.cas_fraction {
                     // Expect absent or one of the recent values: some conditions hold.
-                    let expected = if self.rng.next_u64() % 3 == 0 {
+                    let expected = if self.rng.next_u64().is_multiple_of(3) {
                         None
                     } else {
                         Some(value - 1 - (self.rng.next_u64() % 2) as i64)
@@ -455,7 +455,7 @@ mod tests {
             let mut g = Generator::new(&w, 1, 0);
             let mut oks = 0;
             for t in 0..200 {
-                let p = g.next();
+                let p = g.step();
                 let (r, _) = request(&w.name, &p);
                 let result = engine.execute(r, 10 + t);
                 let ok = result.is_ok();
