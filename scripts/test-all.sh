@@ -3,7 +3,9 @@
 #
 #   1. style: cargo fmt --check, cargo clippy -D warnings
 #   2. cargo test for the workspace (unit, property, snapshot, corpus-replay tests)
-#   3. the simulator's tests: the workspace rebuilt with --cfg madsim; fails if none ran
+#   3. the simulator's tests: the workspace rebuilt with --cfg madsim; fails if none ran.
+#      They run every scenario in scenarios/ci over its first seeds, twice each (the digests
+#      must match), the teaching scenarios, and every deliberately broken engine variant
 #   4. black-box tests through boto3 and the AWS CLI against a running `dynasim serve`
 #
 # Installs what it needs: a Python virtual environment in .venv with the pinned clients.
@@ -31,6 +33,8 @@ trap 'rm -rf "$logs"' EXIT
 echo "== style"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The simulator's code (deploy.rs, tests/sim_*.rs) only compiles with --cfg madsim.
+cargo clippy --workspace --all-targets --quiet --config "build.rustflags=['--cfg','madsim']" -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee "$logs/test.log"

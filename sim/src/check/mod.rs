@@ -526,6 +526,21 @@ fn convergence(history: &History, report: &mut Report) {
                     groups.entry(k).or_default().push(event);
                 }
             }
+            "liveness" if event.value == Json::from(0) => {
+                report.anomalies.push(Anomaly {
+                    checker: "convergence",
+                    kind: "no-progress",
+                    violation: true,
+                    key: event.key.clone(),
+                    ops: Vec::new(),
+                    time: event.time,
+                    explanation: format!(
+                        "After every fault healed, table {} acknowledged no operation for the \
+                         rest of the run (the liveness phase).",
+                        event.key.as_deref().unwrap_or("?")
+                    ),
+                });
+            }
             "converged" if event.value == Json::Bool(false) => {
                 report.anomalies.push(Anomaly {
                     checker: "convergence",

@@ -285,9 +285,10 @@ fn divergent_and_unconverged_replicas_are_caught() {
             100,
         )
         .final_event("converged", "g1", json!(false), 100)
+        .final_event("liveness", "register0", json!(0), 100)
         .build();
     let k = kinds(&h);
-    assert_eq!(k, vec!["not-converged", "divergent-replicas"]);
+    assert_eq!(k, vec!["not-converged", "no-progress", "divergent-replicas"]);
     let ok = B::default()
         .final_event(
             "replica-state",
@@ -302,6 +303,7 @@ fn divergent_and_unconverged_replicas_are_caught() {
             100,
         )
         .final_event("converged", "g0", json!(true), 100)
+        .final_event("liveness", "register0", json!(12), 100)
         .build();
     assert_eq!(kinds(&ok), Vec::<&str>::new());
 }
