@@ -204,27 +204,12 @@ pub fn check(ops: &[ModelOp], initial: State) -> Result<(), Failure> {
     }
 
     while remaining > 0 {
-        if entry == NONE {
-            // Not reached in practice (an unplaced completion lies before the end of the
-            // list while `remaining > 0`); backtrack as at any dead end.
-            record_dead_end(&mut best, &stack, ops, state);
-            match stack.pop() {
-                Some((at, previous)) => {
-                    let i = entries[at].op;
-                    linearized[i / 64] &= !(1 << (i % 64));
-                    if ops[i].end.is_some() {
-                        remaining += 1;
-                    }
-                    state = previous;
-                    unlift(&mut entries, at);
-                    entry = entries[at].next;
-                    continue;
-                }
-                None => break,
-            }
-        }
-        let e = entries[entry];
-        if e.is_call {
+        // `entry == NONE` is not reached in practice (an unplaced completion lies before the
+        // end of the list while `remaining > 0`); it is treated as any dead end.
+        let call = (entry != NONE)
+            .then(|| entries[entry])
+            .filter(|e| e.is_call);
+        if let Some(e) = call {
             let i = e.op;
             if let Some(next_state) = apply(state, &ops[i].step) {
                 let mut key = linearized.clone();
@@ -242,57 +227,43 @@ pub fn check(ops: &[ModelOp], initial: State) -> Result<(), Failure> {
                 }
             }
             entry = e.next;
-        } else {
-            // A completion whose operation is not placed yet: this order is a dead end.
-            let placed = stack.len();
-            if best.as_ref().is_none_or(|b| placed > b.linearized) {
-                best = Some(Failure {
-                    stuck: ops[e.op].op,
-                    linearized: placed,
-                    state,
-                    order: stack
-                        .iter()
-                        .map(|&(at, _)| ops[entries[at].op].op)
-                        .collect(),
-                });
-            }
-            match stack.pop() {
-                Some((at, previous)) => {
-                    let i = entries[at].op;
-                    linearized[i / 64] &= !(1 << (i % 64));
-                    if ops[i].end.is_some() {
-                        remaining += 1;
-                    }
-                    state = previous;
-                    unlift(&mut entries, at);
-                    entry = entries[at].next;
-                }
-                None => {
-                    return Err(best.expect("a dead end was recorded"));
-                }
-            }
+            continue;
         }
+        // A completion whose operation is not placed yet: this order is a dead end.
+        let placed = stack.len();
+        if best.as_ref().is_none_or(|b| placed > b.linearized) {
+            let stuck = if entry == NONE {
+                ops.first().map_or(0, |o| o.op)
+            } else {
+                ops[entries[entry].op].op
+            };
+            best = Some(Failure {
+                stuck,
+                linearized: placed,
+                state,
+                order: stack
+                    .iter()
+                    .map(|&(at, _)| ops[entries[at].op].op)
+                    .collect(),
+            });
+        }
+        // Backtrack: undo the most recent placement and try the next candidate after it.
+        let Some((at, previous)) = stack.pop() else {
+            return Err(best.expect("a dead end was recorded"));
+        };
+        let i = entries[at].op;
+        linearized[i / 64] &= !(1 << (i % 64));
+        if ops[i].end.is_some() {
+            remaining += 1;
+        }
+        state = previous;
+        unlift(&mut entries, at);
+        entry = entries[at].next;
     }
     if remaining == 0 {
         Ok(())
     } else {
         Err(best.expect("a dead end was recorded"))
-    }
-}
-
-fn record_dead_end(
-    best: &mut Option<Failure>,
-    stack: &[(usize, State)],
-    ops: &[ModelOp],
-    state: State,
-) {
-    if best.is_none() {
-        *best = Some(Failure {
-            stuck: ops.first().map_or(0, |o| o.op),
-            linearized: stack.len(),
-            state,
-            order: Vec::new(),
-        });
     }
 }
 
@@ -379,6 +350,52 @@ mod tests {
         // cas(None → 1) failed, so the item existed: but nothing wrote it.
         let ops = vec![op(0, Step::CasFailed(None), 0, Some(10))];
         assert!(check(&ops, None).is_err());
+    }
+
+    use proptest::prelude::*;
+
+    /// Histories recorded from a real register (each operation takes effect at a point inside
+    /// its interval) are linearizable; changing one read's result to a value never written
+    /// makes them not.
+    fn recorded(script: &[(u8, u8, u8, u8)]) -> (Vec<ModelOp>, Vec<usize>) {
+        let mut state: State = None;
+        let mut ops = Vec::new();
+        let mut reads = Vec::new();
+        for (i, &(kind, value, before, after)) in script.iter().enumerate() {
+            let at = 100 * i as u64 + 50;
+            let (start, end) = (at.saturating_sub(u64::from(before)), at + u64::from(after));
+            let step = match kind % 3 {
+                0 => {
+                    reads.push(ops.len());
+                    Step::Read(state)
+                }
+                1 => {
+                    state = Some(i64::from(value));
+                    Step::Write(i64::from(value))
+                }
+                _ => {
+                    let next = state.unwrap_or(0) + 1;
+                    state = Some(next);
+                    Step::Incr(1, Some(next))
+                }
+            };
+            ops.push(op(i, step, start, Some(end)));
+        }
+        (ops, reads)
+    }
+
+    proptest! {
+        #[test]
+        fn recorded_histories_pass_and_corrupted_reads_fail(
+            script in proptest::collection::vec((0u8..3, 0u8..4, 0u8..120, 0u8..120), 1..40),
+        ) {
+            let (mut ops, reads) = recorded(&script);
+            prop_assert_eq!(check(&ops, None), Ok(()));
+            if let Some(&r) = reads.first() {
+                ops[r].step = Step::Read(Some(1_000));
+                prop_assert!(check(&ops, None).is_err());
+            }
+        }
     }
 
     #[test]

@@ -526,7 +526,7 @@ fn convergence(history: &History, report: &mut Report) {
                     groups.entry(k).or_default().push(event);
                 }
             }
-            "liveness" if event.value == Json::from(0) => {
+            "liveness" if event.value == 0 => {
                 report.anomalies.push(Anomaly {
                     checker: "convergence",
                     kind: "no-progress",

@@ -288,7 +288,10 @@ fn divergent_and_unconverged_replicas_are_caught() {
         .final_event("liveness", "register0", json!(0), 100)
         .build();
     let k = kinds(&h);
-    assert_eq!(k, vec!["not-converged", "no-progress", "divergent-replicas"]);
+    assert_eq!(
+        k,
+        vec!["not-converged", "no-progress", "divergent-replicas"]
+    );
     let ok = B::default()
         .final_event(
             "replica-state",
