@@ -1,7 +1,9 @@
 //! HTTP/1.1 around [`Service`]: hyper's connection-level API on tokio (through madsim-tokio,
 //! so the same code runs under the simulator), with a timer built on `tokio::time`.
 
-use crate::protocol::{CONTENT_TYPE, HttpRequest, Service, body_too_large, error_body, now_ms};
+use crate::protocol::{
+    CONTENT_TYPE, HttpRequest, HttpResponse, Service, body_too_large, error_body, now_ms,
+};
 use bytes::Bytes;
 use dynasim_engine::limits::REQUEST_BODY_BYTES_MAX;
 use http_body_util::{BodyExt, Full, Limited};
@@ -42,10 +44,14 @@ impl hyper::rt::Timer for Timer {
     }
 }
 
-async fn respond(
-    service: Arc<Service>,
+async fn respond<H, F>(
+    handler: Arc<H>,
     request: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible>
+where
+    H: Fn(HttpRequest) -> F,
+    F: Future<Output = HttpResponse>,
+{
     let (parts, body) = request.into_parts();
     let declared_too_large = parts
         .headers
@@ -80,7 +86,7 @@ async fn respond(
                     .collect(),
                 body: body.to_vec(),
             };
-            service.handle(&request, now_ms())
+            handler(request).await
         }
         None => crate::protocol::HttpResponse {
             status: 413,
@@ -104,6 +110,21 @@ pub async fn serve(
     service: Arc<Service>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let handler =
+        move |request: HttpRequest| std::future::ready(service.handle(&request, now_ms()));
+    serve_with(listener, Arc::new(handler), shutdown).await;
+}
+
+/// [`serve`] with any asynchronous handler of decoded requests (the simulator's request
+/// routers answer after a round trip to a partition's leader).
+pub async fn serve_with<H, F>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+) where
+    H: Fn(HttpRequest) -> F + Send + Sync + 'static,
+    F: Future<Output = HttpResponse> + Send + 'static,
+{
     tokio::pin!(shutdown);
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     loop {
@@ -113,7 +134,7 @@ pub async fn serve(
         };
         let Ok((stream, _)) = accepted else { continue };
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
+        let handler = handler.clone();
         let mut closing = closing_rx.clone();
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
@@ -122,7 +143,7 @@ pub async fn serve(
                 .keep_alive(true)
                 .serve_connection(
                     io,
-                    service_fn(move |request| respond(service.clone(), request)),
+                    service_fn(move |request| respond(handler.clone(), request)),
                 );
             tokio::pin!(connection);
             tokio::select! {

@@ -258,22 +258,8 @@ impl Service {
         f(&engine)
     }
 
-    /// An opaque request id in AWS's shape: 52 upper-case letters and digits.
     fn request_id(&self) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        let n = self.request_count.fetch_add(1, Ordering::Relaxed);
-        let mut state = 0;
-        (0..52)
-            .map(|i: u64| {
-                // Twelve base-36 digits use up one 64-bit draw; take a fresh one for each run.
-                if i.is_multiple_of(12) {
-                    state = mix(n.wrapping_mul(8).wrapping_add(i / 12));
-                }
-                let c = ALPHABET[(state % 36) as usize] as char;
-                state /= 36;
-                c
-            })
-            .collect()
+        request_id(self.request_count.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Executes one engine request, turning a panic into an InternalServerError so that one
@@ -303,10 +289,6 @@ impl Service {
     /// Answers one HTTP request.
     pub fn handle(&self, request: &HttpRequest, now_ms: u64) -> HttpResponse {
         let request_id = self.request_id();
-        let accept = request
-            .header("accept-encoding")
-            .unwrap_or("")
-            .to_ascii_lowercase();
         if request.method == "GET" && request.path == "/metrics" {
             let text = self.with_engine_locked(crate::metrics::render);
             return finish(
@@ -330,26 +312,48 @@ impl Service {
                 "",
             );
         }
-        let (status, body) = match self.answer(request, now_ms) {
-            Ok(Response::NoBody) => (200, Vec::new()),
-            Ok(response) => (
-                200,
-                serde_json::to_vec(&response).expect("responses serialize"),
-            ),
-            Err(error) => {
-                let status =
-                    if error.kind == ErrorKind::UnknownOperation && request.method != "POST" {
-                        404
-                    } else {
-                        error.kind.http_status()
-                    };
-                (status, error_body(&error))
-            }
-        };
-        finish(status, body, CONTENT_TYPE, &request_id, &accept)
+        let body = self.answer(request, now_ms).map(|response| match response {
+            Response::NoBody => Vec::new(),
+            response => serde_json::to_vec(&response).expect("responses serialize"),
+        });
+        http_response(request, body, &request_id)
     }
 
     fn answer(&self, request: &HttpRequest, now_ms: u64) -> Result<Response, Error> {
+        let decoded = decode_http(request, now_ms)?;
+        self.execute(decoded, now_ms)
+    }
+}
+
+/// The HTTP response for an answer (a JSON body) or an error, compressed when the request
+/// accepts it.
+pub fn http_response(
+    request: &HttpRequest,
+    body: Result<Vec<u8>, Error>,
+    request_id: &str,
+) -> HttpResponse {
+    let accept = request
+        .header("accept-encoding")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let (status, body) = match body {
+        Ok(body) => (200, body),
+        Err(error) => {
+            let status = if error.kind == ErrorKind::UnknownOperation && request.method != "POST" {
+                404
+            } else {
+                error.kind.http_status()
+            };
+            (status, error_body(&error))
+        }
+    };
+    finish(status, body, CONTENT_TYPE, request_id, &accept)
+}
+
+/// Checks an HTTP request's method, path, content type, target and signature shape, and
+/// decodes its body into an engine request: everything the service does before executing.
+pub fn decode_http(request: &HttpRequest, now_ms: u64) -> Result<Request, Error> {
+    {
         if request.method != "POST" || request.path != "/" {
             return Err(Error::unknown_operation());
         }
@@ -378,9 +382,25 @@ impl Service {
         if body.len() > REQUEST_BODY_BYTES_MAX {
             return Err(body_too_large());
         }
-        let decoded = decode_request(operation, &body)?;
-        self.execute(decoded, now_ms)
+        decode_request(operation, &body)
     }
+}
+
+/// The `n`-th opaque request id, in AWS's shape: 52 upper-case letters and digits.
+pub fn request_id(n: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut state = 0;
+    (0..52)
+        .map(|i: u64| {
+            // Twelve base-36 digits use up one 64-bit draw; take a fresh one for each run.
+            if i.is_multiple_of(12) {
+                state = mix(n.wrapping_mul(8).wrapping_add(i / 12));
+            }
+            let c = ALPHABET[(state % 36) as usize] as char;
+            state /= 36;
+            c
+        })
+        .collect()
 }
 
 fn mix(n: u64) -> u64 {

@@ -67,7 +67,7 @@ enum Wire {
     },
     Reply {
         id: u64,
-        result: Result<Json, (String, String)>,
+        result: Result<Json, dynasim_engine::Error>,
         node: String,
     },
     LeaderHint {
@@ -180,10 +180,6 @@ fn election_timeout(world: &World) -> Duration {
 fn node_clock(world: &World, node: usize) -> u64 {
     let skew = world.skew.lock().unwrap()[node];
     (EPOCH_MS as i64 + world.start.elapsed().as_millis() as i64 + skew).max(0) as u64
-}
-
-fn error_of(e: &dynasim_engine::Error) -> (String, String) {
-    (e.kind.name().to_string(), e.message.clone())
 }
 
 async fn storage_node(world: Arc<World>, index: usize) {
@@ -339,7 +335,7 @@ fn handle(
             let Some(g) = s.groups.get_mut(&group) else {
                 return;
             };
-            let reply = |result: Result<Json, (String, String)>| {
+            let reply = |result: Result<Json, dynasim_engine::Error>| {
                 (
                     req.client,
                     Wire::Reply {
@@ -355,8 +351,7 @@ fn handle(
                 let result = g
                     .engine
                     .execute(req.request.clone(), now)
-                    .map(|r| serde_json::to_value(&r).expect("responses serialize"))
-                    .map_err(|e| error_of(&e));
+                    .map(|r| serde_json::to_value(&r).expect("responses serialize"));
                 outgoing.push(reply(result));
                 return;
             }
@@ -373,9 +368,11 @@ fn handle(
                         ));
                         outgoing.push((peer_addr(world, group, leader), Wire::Exec { req }));
                     }
-                    _ => outgoing.push(reply(Err((
-                        "ServiceUnavailable".into(),
-                        "The partition has no leader at the moment; retry.".into(),
+                    // DynamoDB answers 500 when a partition cannot serve: the client cannot
+                    // tell whether the request happened.
+                    _ => outgoing.push(reply(Err(dynasim_engine::Error::new(
+                        dynasim_engine::ErrorKind::InternalServerError,
+                        "The partition has no leader at the moment; retry.",
                     )))),
                 }
                 return;
@@ -387,8 +384,7 @@ fn handle(
                 let result = g
                     .engine
                     .execute(req.request.clone(), now)
-                    .map(|r| serde_json::to_value(&r).expect("responses serialize"))
-                    .map_err(|e| error_of(&e));
+                    .map(|r| serde_json::to_value(&r).expect("responses serialize"));
                 outgoing.push(reply(result));
                 return;
             }
@@ -488,8 +484,7 @@ fn apply_committed(
         let result = g
             .engine
             .execute(cmd.request.clone(), cmd.now_ms)
-            .map(|r| serde_json::to_value(&r).expect("responses serialize"))
-            .map_err(|e| error_of(&e));
+            .map(|r| serde_json::to_value(&r).expect("responses serialize"));
         if let Some((term, client, id)) = g.pending.remove(&index)
             && term == entry.term
         {
@@ -533,10 +528,82 @@ fn on_tick(
     }
 }
 
+/// A router's state, shared by its network loop and (with the HTTP transport) its HTTP
+/// connections: the leader it believes in per partition, and HTTP requests awaiting replies.
+#[derive(Default)]
+struct RouterState {
+    leaders: BTreeMap<u32, usize>,
+    waiting: BTreeMap<u64, tokio::sync::oneshot::Sender<Result<Json, dynasim_engine::Error>>>,
+    next_id: u64,
+}
+
+fn storm_error() -> dynasim_engine::Error {
+    dynasim_engine::Error::new(
+        dynasim_engine::ErrorKind::ProvisionedThroughputExceeded,
+        "The level of configured provisioned throughput for the table was exceeded. Consider \
+         increasing your provisioning level with the UpdateTable API.",
+    )
+}
+
+/// Picks the partition and the replica for a request: an error when the table is in a storm.
+fn route(
+    world: &World,
+    router: &crate::topology::NodeInfo,
+    state: &mut RouterState,
+    mut req: Req,
+    group: Option<u32>,
+) -> Result<(SocketAddr, Wire), dynasim_engine::Error> {
+    if world.storms.lock().unwrap().contains(&req.table) {
+        return Err(storm_error());
+    }
+    let key = match &req.request {
+        Request::GetItem(i) => key_string(i.key.as_ref()),
+        Request::PutItem(i) => key_string(i.item.as_ref()),
+        Request::UpdateItem(i) | Request::DeleteItem(i) => key_string(i.key.as_ref()),
+        _ => None,
+    };
+    req.group = group
+        .or_else(|| key.map(|k| world.topology.group_of(req.table, &k)))
+        .unwrap_or(world.topology.tables[req.table].groups[0]);
+    req.router = router.addr();
+    if world.fires("router.forget-leader") {
+        state.leaders.remove(&req.group);
+    }
+    let follower_read = world.bug(Bug::FollowerStrongRead) && req.mode == Mode::Strong;
+    let replica = if req.mode == Mode::Eventual || follower_read {
+        if follower_read {
+            req.mode = Mode::Eventual;
+        }
+        madsim::rand::thread_rng().gen_range(0..3)
+    } else {
+        state.leaders.get(&req.group).copied().unwrap_or(0)
+    };
+    Ok((peer_addr(world, req.group, replica), Wire::Exec { req }))
+}
+
 async fn router_node(world: Arc<World>, index: usize) {
     let info = world.topology.routers[index].clone();
     let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
-    let mut leaders: BTreeMap<u32, usize> = BTreeMap::new();
+    let state = Arc::new(Mutex::new(RouterState::default()));
+    if world.scenario.transport == "http" {
+        let listener = tokio::net::TcpListener::bind(http_addr(&info))
+            .await
+            .expect("bind");
+        let handler = {
+            let (world, endpoint, state, info) =
+                (world.clone(), endpoint.clone(), state.clone(), info.clone());
+            move |request: dynasim_server::HttpRequest| {
+                let (world, endpoint, state, info) =
+                    (world.clone(), endpoint.clone(), state.clone(), info.clone());
+                async move { http_request(&world, &endpoint, &state, &info, request).await }
+            }
+        };
+        madsim::task::spawn(dynasim_server::http::serve_with(
+            listener,
+            Arc::new(handler),
+            std::future::pending(),
+        ));
+    }
     loop {
         let Ok((payload, _)) = endpoint.recv_from_raw(TAG).await else {
             continue;
@@ -546,48 +613,110 @@ async fn router_node(world: Arc<World>, index: usize) {
         };
         match *wire {
             Wire::LeaderHint { group, replica } => {
-                leaders.insert(group, replica);
+                state.lock().unwrap().leaders.insert(group, replica);
             }
-            Wire::Route { mut req, group } => {
-                if world.storms.lock().unwrap().contains(&req.table) {
-                    let reply = Wire::Reply {
-                        id: req.id,
-                        result: Err((
-                            "ProvisionedThroughputExceededException".into(),
-                            "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.".into(),
-                        )),
-                        node: info.name.clone(),
-                    };
-                    send(&world, &endpoint, req.client, reply).await;
-                    continue;
+            Wire::Reply { id, result, .. } => {
+                if let Some(waiter) = state.lock().unwrap().waiting.remove(&id) {
+                    let _ = waiter.send(result);
                 }
-                let key = match &req.request {
-                    Request::GetItem(i) => key_string(i.key.as_ref()),
-                    Request::PutItem(i) => key_string(i.item.as_ref()),
-                    Request::UpdateItem(i) | Request::DeleteItem(i) => key_string(i.key.as_ref()),
-                    _ => None,
+            }
+            Wire::Route { req, group } => {
+                let (id, client) = (req.id, req.client);
+                let routed = route(&world, &info, &mut state.lock().unwrap(), req, group);
+                let (to, wire) = match routed {
+                    Ok(sent) => sent,
+                    Err(error) => (
+                        client,
+                        Wire::Reply {
+                            id,
+                            result: Err(error),
+                            node: info.name.clone(),
+                        },
+                    ),
                 };
-                req.group = group
-                    .or_else(|| key.map(|k| world.topology.group_of(req.table, &k)))
-                    .unwrap_or(world.topology.tables[req.table].groups[0]);
-                req.router = info.addr();
-                if world.fires("router.forget-leader") {
-                    leaders.remove(&req.group);
-                }
-                let follower_read = world.bug(Bug::FollowerStrongRead) && req.mode == Mode::Strong;
-                let replica = if req.mode == Mode::Eventual || follower_read {
-                    if follower_read {
-                        req.mode = Mode::Eventual;
-                    }
-                    madsim::rand::thread_rng().gen_range(0..3)
-                } else {
-                    leaders.get(&req.group).copied().unwrap_or(0)
-                };
-                let to = peer_addr(&world, req.group, replica);
-                send(&world, &endpoint, to, Wire::Exec { req }).await;
+                send(&world, &endpoint, to, wire).await;
             }
             _ => {}
         }
+    }
+}
+
+/// A router's HTTP address (its wire address, port 8000).
+fn http_addr(info: &crate::topology::NodeInfo) -> SocketAddr {
+    SocketAddr::new(info.ip, 8000)
+}
+
+/// One DynamoDB HTTP request at a router: decoded and validated by the server's own code,
+/// routed to the partition, answered when the partition replies (or 500 after the timeout).
+async fn http_request(
+    world: &World,
+    endpoint: &Arc<Endpoint>,
+    state: &Mutex<RouterState>,
+    info: &crate::topology::NodeInfo,
+    request: dynasim_server::HttpRequest,
+) -> dynasim_server::HttpResponse {
+    let now = EPOCH_MS + world.start.elapsed().as_millis() as u64;
+    let (id, request_id) = {
+        let mut s = state.lock().unwrap();
+        s.next_id += 1;
+        (s.next_id, dynasim_server::protocol::request_id(s.next_id))
+    };
+    let decoded = dynasim_server::protocol::decode_http(&request, now);
+    let result: Result<Json, dynasim_engine::Error> = async {
+        let decoded = decoded?;
+        let name = decoded.table_name().unwrap_or_default().to_string();
+        let Some(table) = world.topology.tables.iter().position(|t| t.name == name) else {
+            return Err(dynasim_engine::Error::new(
+                dynasim_engine::ErrorKind::ResourceNotFound,
+                "Requested resource not found",
+            ));
+        };
+        let mode = mode_of_request(&decoded);
+        let req = Req {
+            id,
+            client: endpoint.local_addr().expect("bound"),
+            router: info.addr(),
+            table,
+            group: 0,
+            mode,
+            request: decoded,
+            hops: 0,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let routed = {
+            let mut s = state.lock().unwrap();
+            s.waiting.insert(id, tx);
+            route(world, info, &mut s, req, None)
+        };
+        let (to, wire) = match routed {
+            Ok(sent) => sent,
+            Err(error) => {
+                state.lock().unwrap().waiting.remove(&id);
+                return Err(error);
+            }
+        };
+        send(world, endpoint, to, wire).await;
+        let timeout = Duration::from_millis(world.scenario.op_timeout_ms);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            _ => {
+                state.lock().unwrap().waiting.remove(&id);
+                Err(dynasim_engine::Error::internal())
+            }
+        }
+    }
+    .await;
+    let body = result.map(|json| serde_json::to_vec(&json).expect("JSON serializes"));
+    dynasim_server::protocol::http_response(&request, body, &request_id)
+}
+
+/// How a decoded request must travel: writes and strongly consistent reads through the log.
+fn mode_of_request(request: &Request) -> Mode {
+    match request {
+        Request::GetItem(i) if i.consistent_read != Some(true) => Mode::Eventual,
+        Request::Query(i) | Request::Scan(i) if i.consistent_read != Some(true) => Mode::Eventual,
+        Request::GetItem(_) | Request::Query(_) | Request::Scan(_) => Mode::Strong,
+        _ => Mode::Write,
     }
 }
 
@@ -614,6 +743,7 @@ async fn client_process(world: Arc<World>, table: usize, process: u64, port: u16
     let mut generator = Generator::new(&workload, world.options.seed, process);
     let mut process = process;
     let mut next_id = 0u64;
+    let mut http: HttpConnection = None;
     let processes_total = 10_000u64;
     if workload.kind == "bank"
         && process < processes_total
@@ -621,8 +751,16 @@ async fn client_process(world: Arc<World>, table: usize, process: u64, port: u16
     {
         let planned = workload::bank_setup(&workload);
         loop {
-            let (kind, _) =
-                perform(&world, &endpoint, table, process, &planned, &mut next_id).await;
+            let (kind, _) = perform(
+                &world,
+                &endpoint,
+                &mut http,
+                table,
+                process,
+                &planned,
+                &mut next_id,
+            )
+            .await;
             if kind == Kind::Ok {
                 break;
             }
@@ -644,8 +782,16 @@ async fn client_process(world: Arc<World>, table: usize, process: u64, port: u16
             break;
         }
         let planned = generator.step();
-        let (kind, output) =
-            perform(&world, &endpoint, table, process, &planned, &mut next_id).await;
+        let (kind, output) = perform(
+            &world,
+            &endpoint,
+            &mut http,
+            table,
+            process,
+            &planned,
+            &mut next_id,
+        )
+        .await;
         generator.observe(&planned, kind == Kind::Ok, &output);
         if kind == Kind::Ok && world.healed.load(Ordering::Relaxed) {
             *world
@@ -675,9 +821,79 @@ fn first_process(world: &World, table: usize) -> u64 {
 }
 
 /// Performs one operation (several requests for a scan), recording invoke and completion.
+/// An HTTP/1.1 connection from a client process to its router (HTTP transport).
+type HttpConnection =
+    Option<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>>;
+
+const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One DynamoDB call over HTTP, as an SDK makes it: `None` when no answer came in time (the
+/// connection is then dropped), otherwise the body or the error type.
+async fn http_call(
+    world: &World,
+    connection: &mut HttpConnection,
+    router: SocketAddr,
+    operation: &str,
+    body: &Json,
+) -> Option<Result<Json, String>> {
+    use http_body_util::BodyExt;
+    let timeout = Duration::from_millis(world.scenario.op_timeout_ms);
+    let deadline = Instant::now() + timeout;
+    if connection.as_ref().is_none_or(|c| c.is_closed()) {
+        let connect = async {
+            let stream = tokio::net::TcpStream::connect(router).await.ok()?;
+            let (sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .ok()?;
+            madsim::task::spawn(conn);
+            Some(sender)
+        };
+        match tokio::time::timeout(timeout, connect).await {
+            Ok(Some(sender)) => *connection = Some(sender),
+            // Nothing was sent: the request certainly did not happen.
+            _ => return Some(Err("ConnectionRefused".into())),
+        }
+    }
+    let sender = connection.as_mut().expect("connected above");
+    let request = hyper::Request::post("/")
+        .header("host", "dynamodb.simulated")
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", format!("DynamoDB_20120810.{operation}"))
+        .header("x-amz-date", "20260101T000000Z")
+        .header("authorization", AUTHORIZATION)
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            serde_json::to_vec(body).expect("JSON serializes"),
+        )))
+        .expect("a valid request");
+    let exchange = async {
+        let response = sender.send_request(request).await.ok()?;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.ok()?.to_bytes();
+        Some((status, bytes))
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let Ok(Some((status, bytes))) = tokio::time::timeout(left, exchange).await else {
+        *connection = None;
+        return None;
+    };
+    let json: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
+    if status == 200 {
+        return Some(Ok(json));
+    }
+    let kind = json
+        .get("__type")
+        .and_then(Json::as_str)
+        .and_then(|t| t.rsplit('#').next())
+        .unwrap_or("InternalServerError")
+        .to_string();
+    Some(Err(kind))
+}
+
 async fn perform(
     world: &World,
     endpoint: &Arc<Endpoint>,
+    http: &mut HttpConnection,
     table: usize,
     process: u64,
     planned: &Planned,
@@ -734,6 +950,26 @@ async fn perform(
             request,
             hops: 0,
         };
+        if world.scenario.transport == "http" {
+            let (operation, body, _) = workload::request_json(&table_name, planned);
+            let router_http = SocketAddr::new(router.ip(), 8000);
+            let answer = http_call(world, http, router_http, operation, &body).await;
+            match answer {
+                None => outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None),
+                Some(Err(kind)) => {
+                    let k = if kind == "InternalServerError" {
+                        Kind::Info
+                    } else {
+                        Kind::Fail
+                    };
+                    outcome = (k, Json::Null, Some(kind), None);
+                }
+                Some(Ok(response)) => {
+                    outcome = (Kind::Ok, workload::output(planned, &response), None, None);
+                }
+            }
+            break;
+        }
         send(world, endpoint, router, Wire::Route { req, group }).await;
         let deadline = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
         let answer = loop {
@@ -760,15 +996,20 @@ async fn perform(
                 outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None);
                 break;
             }
-            Some((Err((kind, _)), node)) => {
-                // Errors before the log (validation, throttling, no leader) and conditional
-                // check failures are definite; an internal error would be unknown.
-                let k = if kind == "InternalServerError" {
+            Some((Err(error), node)) => {
+                // Errors before the log (validation, throttling) and conditional check failures
+                // are definite; an internal error leaves the outcome unknown.
+                let k = if error.kind == dynasim_engine::ErrorKind::InternalServerError {
                     Kind::Info
                 } else {
                     Kind::Fail
                 };
-                outcome = (k, Json::Null, Some(kind), Some(node));
+                outcome = (
+                    k,
+                    Json::Null,
+                    Some(error.kind.name().to_string()),
+                    Some(node),
+                );
                 break;
             }
             Some((Ok(response), node)) => {
@@ -1086,6 +1327,7 @@ async fn final_reads(world: Arc<World>) {
             let addr = SocketAddr::new(world.topology.clients[0].ip, PORT + 1000 + t as u16);
             let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
             let mut next_id = 1_000_000_000u64;
+            let mut http: HttpConnection = None;
             let mut process = FINAL_PROCESS + t as u64 * 1_000;
             let keys: Vec<(String, Step, &'static str)> = match w.kind.as_str() {
                 "bank" => vec![(
@@ -1112,8 +1354,16 @@ async fn final_reads(world: Arc<World>) {
                     step,
                 };
                 for _ in 0..20 {
-                    let (kind, _) =
-                        perform(&world, &endpoint, t, process, &planned, &mut next_id).await;
+                    let (kind, _) = perform(
+                        &world,
+                        &endpoint,
+                        &mut http,
+                        t,
+                        process,
+                        &planned,
+                        &mut next_id,
+                    )
+                    .await;
                     if kind == Kind::Ok {
                         break;
                     }

@@ -22,6 +22,10 @@ pub struct Scenario {
     pub converge_within_ms: u64,
     /// A client gives up on a request after this long (the outcome is then unknown).
     pub op_timeout_ms: u64,
+    /// How clients reach the routers: `wire` (typed requests over madsim's network) or `http`
+    /// (DynamoDB's JSON protocol over HTTP/1.1: hyper's connection API on madsim's TCP, the
+    /// routers decoding requests with the server's own code).
+    pub transport: String,
     pub deployment: Deployment,
     #[serde(rename = "workload")]
     pub workloads: Vec<Workload>,
@@ -112,6 +116,7 @@ impl Default for Scenario {
             liveness_ms: 1_000,
             converge_within_ms: 5_000,
             op_timeout_ms: 1_000,
+            transport: "wire".into(),
             deployment: Deployment::default(),
             workloads: Vec::new(),
             faults: Faults::default(),
@@ -166,7 +171,7 @@ impl Default for Faults {
     }
 }
 
-const TOP: [&str; 11] = [
+const TOP: [&str; 12] = [
     "name",
     "description",
     "expect",
@@ -175,6 +180,7 @@ const TOP: [&str; 11] = [
     "liveness_ms",
     "converge_within_ms",
     "op_timeout_ms",
+    "transport",
     "deployment",
     "workload",
     "faults",
@@ -338,6 +344,19 @@ impl Scenario {
         }
         if self.op_timeout_ms < 10 {
             errors.push("op_timeout_ms: must be at least 10".into());
+        }
+        if !matches!(self.transport.as_str(), "wire" | "http") {
+            errors.push(format!(
+                "transport: {:?} is not one of: wire, http",
+                self.transport
+            ));
+        }
+        if self.transport == "http" && self.workloads.iter().any(|w| w.kind == "scan") {
+            errors.push(
+                "transport: the scan workload reads each partition separately, which only the wire \
+                 transport can address; use register, counter, bank or rmw-counter over http"
+                    .into(),
+            );
         }
         if self.workloads.is_empty() {
             errors.push("workload: at least one [[workload]] is required".into());

@@ -12,7 +12,7 @@
 
 use crate::scenario::Workload;
 use dynasim_engine::Request;
-use dynasim_engine::api::{CreateTableInput, GetItemInput, QueryInput, WriteInput};
+use dynasim_engine::api::{CreateTableInput, QueryInput, WriteInput};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde_json::{Value as Json, json};
@@ -281,24 +281,18 @@ fn n(v: i64) -> Json {
     json!({"N": v.to_string()})
 }
 
-/// The request carrying a planned operation, and how to route it (scans: one per partition,
-/// built by [`scan_request`]).
-pub fn request(table: &str, planned: &Planned) -> (Request, Mode) {
+/// The DynamoDB request carrying a planned operation, as the wire JSON an SDK would send: the
+/// operation name, the body, and how it must be routed (scans: one per partition, built by
+/// [`scan_request`]).
+pub fn request_json(table: &str, planned: &Planned) -> (&'static str, Json, Mode) {
     let key = json!({"pk": {"S": planned.key}});
     match &planned.step {
-        Step::Read { consistent } | Step::ReadBank { consistent } => {
-            let input: GetItemInput = serde_json::from_value(
-                json!({"TableName": table, "Key": key, "ConsistentRead": consistent}),
-            )
-            .expect("a valid GetItem");
-            let mode = if *consistent {
-                Mode::Strong
-            } else {
-                Mode::Eventual
-            };
-            (Request::GetItem(input), mode)
-        }
-        Step::RmwRead => request(
+        Step::Read { consistent } | Step::ReadBank { consistent } => (
+            "GetItem",
+            json!({"TableName": table, "Key": key, "ConsistentRead": consistent}),
+            mode_of(*consistent),
+        ),
+        Step::RmwRead => request_json(
             table,
             &Planned {
                 step: Step::Read { consistent: true },
@@ -306,10 +300,8 @@ pub fn request(table: &str, planned: &Planned) -> (Request, Mode) {
             },
         ),
         Step::Write(v) | Step::RmwWrite(v) => (
-            Request::PutItem(write_input(json!({
-                "TableName": table,
-                "Item": {"pk": {"S": planned.key}, "v": n(*v)},
-            }))),
+            "PutItem",
+            json!({"TableName": table, "Item": {"pk": {"S": planned.key}, "v": n(*v)}}),
             Mode::Write,
         ),
         Step::Cas(expected, v) => {
@@ -324,27 +316,29 @@ pub fn request(table: &str, planned: &Planned) -> (Request, Mode) {
                     input["ExpressionAttributeValues"] = json!({":e": n(*e)});
                 }
             }
-            (Request::PutItem(write_input(input)), Mode::Write)
+            ("PutItem", input, Mode::Write)
         }
         Step::Incr(d) => (
-            Request::UpdateItem(write_input(json!({
+            "UpdateItem",
+            json!({
                 "TableName": table,
                 "Key": key,
                 "UpdateExpression": "ADD v :d",
                 "ExpressionAttributeValues": {":d": n(*d)},
                 "ReturnValues": "UPDATED_NEW",
-            }))),
+            }),
             Mode::Write,
         ),
         Step::Transfer { from, to, amount } => (
-            Request::UpdateItem(write_input(json!({
+            "UpdateItem",
+            json!({
                 "TableName": table,
                 "Key": key,
                 "UpdateExpression": "SET b.#f = b.#f - :n, b.#t = b.#t + :n",
                 "ConditionExpression": "b.#f >= :n",
                 "ExpressionAttributeNames": {"#f": account(*from), "#t": account(*to)},
                 "ExpressionAttributeValues": {":n": n(*amount)},
-            }))),
+            }),
             Mode::Write,
         ),
         Step::Setup => {
@@ -358,15 +352,29 @@ pub fn request(table: &str, planned: &Planned) -> (Request, Mode) {
                 })
                 .unwrap_or_default();
             (
-                Request::PutItem(write_input(json!({
-                    "TableName": table,
-                    "Item": {"pk": {"S": planned.key}, "b": {"M": balances}},
-                }))),
+                "PutItem",
+                json!({"TableName": table, "Item": {"pk": {"S": planned.key}, "b": {"M": balances}}}),
                 Mode::Write,
             )
         }
-        Step::Scan { consistent } => (scan_request(table, *consistent), mode_of(*consistent)),
+        Step::Scan { consistent } => (
+            "Scan",
+            json!({"TableName": table, "ConsistentRead": consistent}),
+            mode_of(*consistent),
+        ),
     }
+}
+
+/// [`request_json`], decoded into the engine's request type as the service decodes it.
+pub fn request(table: &str, planned: &Planned) -> (Request, Mode) {
+    let (operation, body, mode) = request_json(table, planned);
+    let request = match operation {
+        "GetItem" => Request::GetItem(serde_json::from_value(body).expect("a valid GetItem")),
+        "PutItem" => Request::PutItem(write_input(body)),
+        "UpdateItem" => Request::UpdateItem(write_input(body)),
+        _ => Request::Scan(serde_json::from_value(body).expect("a valid Scan")),
+    };
+    (request, mode)
 }
 
 fn mode_of(consistent: bool) -> Mode {
