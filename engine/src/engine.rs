@@ -341,6 +341,60 @@ impl Engine {
         }
     }
 
+    /// Moves the items of `table` that `moves` selects into the same table of `to`: how a
+    /// host that runs a table's partitions on separate engines splits one. Storage moving
+    /// data, not a request: no admission, no metrics, no replica lag; indexes and sizes are
+    /// kept in step on both sides. Returns how many items moved; `drop_last` (a test-only
+    /// broken variant of the host) deletes the last selected item without copying it.
+    pub fn move_items(
+        &mut self,
+        table: &str,
+        to: &mut Engine,
+        moves: impl Fn(&crate::Item) -> bool,
+        now_ms: u64,
+        drop_last: bool,
+    ) -> Result<usize> {
+        if !self.tables.contains_key(table) {
+            return Err(Error::table_not_found(table));
+        }
+        if !to.tables.contains_key(table) {
+            return Err(Error::table_not_found(table));
+        }
+        let selected: Vec<(Box<[u8]>, crate::Item)> = self.tables[table]
+            .items
+            .range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
+            .filter_map(|entry| {
+                let item = crate::item::decode(entry.item_bytes());
+                moves(&item).then(|| (Box::from(entry.key()), item))
+            })
+            .collect();
+        let count = selected.len();
+        let lags = [0; crate::partition::REPLICA_COUNT];
+        for (n, (key, item)) in selected.into_iter().enumerate() {
+            let (source, limits) = self.table_and_limits(table);
+            let context = table::WriteContext {
+                now_ms,
+                lags,
+                gsi_lag_ms: None,
+                limits,
+            };
+            source.delete(&key, &context);
+            if drop_last && n + 1 == count {
+                continue;
+            }
+            let (target, limits) = to.table_and_limits(table);
+            let context = table::WriteContext {
+                now_ms,
+                lags,
+                gsi_lag_ms: None,
+                limits,
+            };
+            let old = target.get(&key);
+            target.put(key, &item, old.as_ref(), &context);
+        }
+        Ok(count)
+    }
+
     /// A table the caller already found (by its plain name), with the limits: two disjoint
     /// borrows for write paths.
     pub(crate) fn table_and_limits(&mut self, name: &str) -> (&mut Table, &Limits) {

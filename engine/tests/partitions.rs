@@ -779,3 +779,92 @@ fn a_lagging_gsi_shows_writes_late_and_then_converges() {
         Some("v3")
     );
 }
+
+/// The items a Scan returns, as `pk/sk=v` strings in key order.
+fn scanned(engine: &mut Engine, body: Json) -> Vec<String> {
+    pages(engine, "Scan", body)
+        .iter()
+        .flat_map(|p| p["Items"].as_array().cloned().unwrap_or_default())
+        .map(|i| format!("{}/{}={}", i["pk"]["S"], i["sk"]["N"], i["v"]["S"]))
+        .collect()
+}
+
+#[test]
+fn move_items_carries_items_and_index_entries_to_another_engine() {
+    let with_gsi = json!({
+        "TableName": "tbl",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+            {"AttributeName": "v", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "GlobalSecondaryIndexes": [{"IndexName": "by-v",
+            "KeySchema": [{"AttributeName": "v", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"}}],
+    });
+    let mut a = Engine::new(Config::default());
+    let mut b = Engine::new(Config::default());
+    run(&mut a, "CreateTable", with_gsi.clone(), 0).unwrap();
+    run(&mut b, "CreateTable", with_gsi, 0).unwrap();
+    for k in 0..20 {
+        put(
+            &mut a,
+            "tbl",
+            &format!("k{k}"),
+            k,
+            &format!("v{}", k % 4),
+            1,
+        )
+        .unwrap();
+    }
+    let before = scanned(&mut a, json!({"TableName": "tbl"}));
+    let odd = |item: &Item| match &item["pk"] {
+        dynasim_engine::Value::S(s) => s[1..].parse::<u32>().unwrap() % 2 == 1,
+        _ => false,
+    };
+    assert_eq!(a.move_items("tbl", &mut b, odd, 2, false).unwrap(), 10);
+    let (left, right) = (
+        scanned(&mut a, json!({"TableName": "tbl"})),
+        scanned(&mut b, json!({"TableName": "tbl"})),
+    );
+    assert_eq!((left.len(), right.len()), (10, 10));
+    let mut union: Vec<String> = left.iter().chain(&right).cloned().collect();
+    let mut expected = before.clone();
+    union.sort();
+    expected.sort();
+    assert_eq!(union, expected, "moved, not copied or lost");
+    // The index moved with its items: v1 and v3 belong to odd keys only.
+    let query = |e: &mut Engine, v: &str| {
+        pages(
+            e,
+            "Query",
+            json!({"TableName": "tbl", "IndexName": "by-v", "KeyConditionExpression": "v = :v",
+                   "ExpressionAttributeValues": {":v": {"S": v}}}),
+        )[0]["Count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!((query(&mut a, "v1"), query(&mut b, "v1")), (0, 5));
+    assert_eq!((query(&mut a, "v2"), query(&mut b, "v2")), (5, 0));
+    assert!(a.move_items("missing", &mut b, odd, 3, false).is_err());
+    // The host's broken variant deletes one selected item without copying it.
+    let mut c = Engine::new(Config::default());
+    run(
+        &mut c,
+        "CreateTable",
+        json!({"TableName": "tbl",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"},
+                {"AttributeName": "v", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes": [{"IndexName": "by-v",
+                "KeySchema": [{"AttributeName": "v", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"}}]}),
+        0,
+    )
+    .unwrap();
+    assert_eq!(b.move_items("tbl", &mut c, |_| true, 4, true).unwrap(), 10);
+    assert_eq!(scanned(&mut b, json!({"TableName": "tbl"})).len(), 0);
+    assert_eq!(scanned(&mut c, json!({"TableName": "tbl"})).len(), 9);
+}

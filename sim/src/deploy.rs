@@ -7,7 +7,7 @@ use crate::faults::{Fault, Plan};
 use crate::history::{Event, History, Kind, Process};
 use crate::run::{Bug, RunOptions};
 use crate::scenario::Scenario;
-use crate::topology::{PORT, Topology};
+use crate::topology::{PORT, Placement, Range, Topology, in_range, key_hash};
 use crate::workload::{self, Generator, Mode, Planned, Step};
 use dynasim_engine::replication::{Message, Replica, Role};
 use dynasim_engine::{Config, Engine, Request};
@@ -26,6 +26,10 @@ use tokio::time::Instant;
 const TAG: u64 = 1;
 /// The engine's clock starts here (2026-01-01), plus simulated time and each node's skew.
 const EPOCH_MS: u64 = 1_767_225_600_000;
+/// How often the control plane asks a partition to split (every 200 ms) before it gives up.
+const SPLIT_ATTEMPTS: usize = 25;
+/// The nemesis (and control plane) node's address.
+const NEMESIS_IP: &str = "10.250.0.1";
 /// Process numbers of the final reader.
 pub const FINAL_PROCESS: u64 = 1_000_000;
 
@@ -36,6 +40,8 @@ pub struct Cmd {
     now_ms: u64,
     /// Reads travel the log for strong consistency; followers skip them.
     read_only: bool,
+    /// A split instead of a request: the group keeps `[lo, mid)` and `new group` takes the rest.
+    split: Option<(u64, u32)>,
 }
 
 #[derive(Clone, Debug)]
@@ -48,7 +54,13 @@ struct Req {
     mode: Mode,
     request: Request,
     hops: u8,
+    /// Scans of one partition: the hash range the client expects the partition to own.
+    range: Option<Range>,
 }
+
+/// The message a scan gets when its partition's range changed (a split): the client re-reads
+/// the partition map and scans again.
+const MOVED: &str = "Partition moved: its key range changed; re-read the partition map.";
 
 enum Wire {
     Raft {
@@ -74,6 +86,12 @@ enum Wire {
         group: u32,
         replica: usize,
     },
+    /// The control plane asks a group to split at `mid`, creating `new_group`.
+    Split {
+        group: u32,
+        mid: u64,
+        new_group: u32,
+    },
 }
 
 /// A storage node's persisted replicas, by group: what survives a crash.
@@ -91,6 +109,8 @@ pub struct World {
     skew: Mutex<Vec<i64>>,
     /// Tables in a throttling storm.
     storms: Mutex<BTreeSet<usize>>,
+    /// The partition map (the routers' metadata), changed by splits.
+    placement: Mutex<Placement>,
     /// Storage node state, readable by the harness after the run.
     nodes: Mutex<Vec<Option<Arc<Mutex<StorageState>>>>>,
     /// What each storage node has persisted (survives crashes).
@@ -144,14 +164,26 @@ async fn send(world: &World, endpoint: &Arc<Endpoint>, to: SocketAddr, wire: Wir
 
 /// One replica's volatile state on a storage node.
 pub struct GroupState {
-    pub engine: Engine,
+    /// `None` for a group created by a split this replica has not replayed yet.
+    pub engine: Option<Engine>,
+    /// The hash range this replica's group owns at its applied index.
+    pub range: Range,
     pub applied: u64,
     /// The broken variant "skip on restart": the newest persisted write, skipped on replay.
     skip: Option<u64>,
     deadline: Instant,
     leader_hint: Option<usize>,
     /// Index → (term, client, request id) of proposals awaiting commit.
-    pending: BTreeMap<u64, (u64, SocketAddr, u64)>,
+    pending: BTreeMap<u64, (u64, Req)>,
+}
+
+/// A split a replica applied: the group it creates, with its share of the data.
+struct Created {
+    group: u32,
+    engine: Engine,
+    range: Range,
+    table: usize,
+    mid: u64,
 }
 
 pub struct StorageState {
@@ -185,54 +217,57 @@ fn node_clock(world: &World, node: usize) -> u64 {
 async fn storage_node(world: Arc<World>, index: usize) {
     let info = world.topology.storage[index].clone();
     let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
-    // Recover: the persisted replicas restart; engines are rebuilt by replaying the log.
-    let mut skips: BTreeMap<u32, u64> = BTreeMap::new();
+    // Recover: the persisted replicas restart; engines are rebuilt by replaying the log. A
+    // group created by a split gets its data when the parent's log replays the split.
+    let placement = world.placement.lock().unwrap().clone();
+    let initial = Placement::new(&world.topology);
+    let mut groups = BTreeMap::new();
     {
         let mut disk = world.disks[index].lock().unwrap();
-        for (g, group) in world.topology.groups.iter().enumerate() {
-            if let Some(rid) = group.replicas.iter().position(|&n| n == index) {
-                match disk.get_mut(&(g as u32)) {
-                    Some(replica) => {
-                        replica.restart();
-                        let newest_write = (replica.first_index()..=replica.last_index())
-                            .rev()
-                            .find(|&i| {
-                                replica.entry(i).is_some_and(|e| {
-                                    e.payload.as_ref().is_some_and(|c| !c.read_only)
-                                })
-                            });
-                        if let Some(i) = newest_write {
-                            skips.insert(g as u32, i);
-                        }
-                    }
-                    None => {
-                        disk.insert(g as u32, Replica::bootstrap(rid, 3, 0));
-                    }
+        for (g, group) in placement.groups.iter().enumerate() {
+            let g = g as u32;
+            let Some(rid) = group.replicas.iter().position(|&n| n == index) else {
+                continue;
+            };
+            let is_initial = (g as usize) < world.topology.groups.len();
+            let mut skip = None;
+            match disk.get_mut(&g) {
+                Some(replica) => {
+                    replica.restart();
+                    skip = (replica.first_index()..=replica.last_index())
+                        .rev()
+                        .find(|&i| {
+                            replica.entry(i).is_some_and(|e| {
+                                e.payload
+                                    .as_ref()
+                                    .is_some_and(|c| !c.read_only && c.split.is_none())
+                            })
+                        });
                 }
+                None if is_initial => {
+                    disk.insert(g, Replica::bootstrap(rid, 3, 0));
+                }
+                None => continue,
             }
-        }
-    }
-    let state = Arc::new(Mutex::new(StorageState {
-        groups: BTreeMap::new(),
-    }));
-    {
-        let mut s = state.lock().unwrap();
-        for (g, group) in world.topology.groups.iter().enumerate() {
-            if group.replicas.contains(&index) {
-                s.groups.insert(
-                    g as u32,
-                    GroupState {
-                        engine: new_engine(&world, group.table),
-                        applied: 0,
-                        skip: skips.get(&(g as u32)).copied(),
-                        deadline: Instant::now() + election_timeout(&world),
-                        leader_hint: Some(0),
-                        pending: BTreeMap::new(),
+            groups.insert(
+                g,
+                GroupState {
+                    engine: is_initial.then(|| new_engine(&world, group.table)),
+                    range: if is_initial {
+                        initial.range_of(group.table, g)
+                    } else {
+                        (0, 0)
                     },
-                );
-            }
+                    applied: 0,
+                    skip,
+                    deadline: Instant::now() + election_timeout(&world),
+                    leader_hint: Some(0),
+                    pending: BTreeMap::new(),
+                },
+            );
         }
     }
+    let state = Arc::new(Mutex::new(StorageState { groups }));
     world.nodes.lock().unwrap()[index] = Some(state.clone());
     let heartbeat = Duration::from_millis(world.scenario.deployment.heartbeat_ms);
     let mut tick = tokio::time::interval(heartbeat);
@@ -272,7 +307,7 @@ async fn storage_node(world: Arc<World>, index: usize) {
 }
 
 fn peer_addr(world: &World, group: u32, replica: usize) -> SocketAddr {
-    let node = world.topology.groups[group as usize].replicas[replica];
+    let node = world.placement.lock().unwrap().groups[group as usize].replicas[replica];
     world.topology.storage[node].addr()
 }
 
@@ -314,8 +349,8 @@ fn handle(
         } => {
             let from_leader = matches!(message, Message::Append { .. });
             let mut disk = world.disks[index].lock().unwrap();
-            let replica = disk.get_mut(&group).expect("hosted group");
-            let Some(g) = s.groups.get_mut(&group) else {
+            // A group this node has not created yet (its split is not applied here).
+            let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
                 return;
             };
             let mut out = Vec::new();
@@ -326,15 +361,45 @@ fn handle(
             }
             let id = replica.id();
             raft_out(world, group, id, out, outgoing);
-            apply_committed(world, node_name, replica, g, outgoing);
+            apply_all(world, index, &mut disk, s, group, outgoing);
         }
+        Wire::Split {
+            group,
+            mid,
+            new_group,
+        } => {
+            let mut disk = world.disks[index].lock().unwrap();
+            let Some(replica) = disk.get_mut(&group) else {
+                return;
+            };
+            if replica.role() != Role::Leader {
+                return;
+            }
+            let cmd = Arc::new(Cmd {
+                request: Request::DescribeLimits,
+                now_ms: node_clock(world, index),
+                read_only: false,
+                split: Some((mid, new_group)),
+            });
+            let mut out = Vec::new();
+            replica.propose_into(cmd, &mut out);
+            let id = replica.id();
+            raft_out(world, group, id, out, outgoing);
+        }
+
         Wire::Exec { mut req } => {
             let group = req.group;
             let mut disk = world.disks[index].lock().unwrap();
-            let replica = disk.get_mut(&group).expect("hosted group");
-            let Some(g) = s.groups.get_mut(&group) else {
+            // A group this node has not created yet (its split is not applied here): back to
+            // the router, which retries after a pause.
+            let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
+                outgoing.push(reroute(req));
                 return;
             };
+            if g.engine.is_none() {
+                outgoing.push(reroute(req));
+                return;
+            }
             let reply = |result: Result<Json, dynasim_engine::Error>| {
                 (
                     req.client,
@@ -347,9 +412,22 @@ fn handle(
             };
             let serve_locally = req.mode == Mode::Eventual;
             if serve_locally {
+                let Some(engine) = g.engine.as_mut() else {
+                    return;
+                };
+                match misrouted(&req, g.range) {
+                    Misrouted::No => {}
+                    Misrouted::Moved => {
+                        outgoing.push(reply(Err(moved())));
+                        return;
+                    }
+                    Misrouted::Reroute => {
+                        outgoing.push(reroute(req));
+                        return;
+                    }
+                }
                 let now = node_clock(world, index);
-                let result = g
-                    .engine
+                let result = engine
                     .execute(req.request.clone(), now)
                     .map(|r| serde_json::to_value(&r).expect("responses serialize"));
                 outgoing.push(reply(result));
@@ -379,31 +457,36 @@ fn handle(
             }
             let now = node_clock(world, index);
             let is_write = req.mode == Mode::Write;
-            if is_write && world.bug(Bug::LeaderOnlyAck) {
+            if is_write
+                && world.bug(Bug::LeaderOnlyAck)
+                && let Some(engine) = g.engine.as_mut()
+            {
                 // Broken: the leader applies and acknowledges without replicating.
-                let result = g
-                    .engine
+                let result = engine
                     .execute(req.request.clone(), now)
                     .map(|r| serde_json::to_value(&r).expect("responses serialize"));
                 outgoing.push(reply(result));
                 return;
             }
             let mut request = req.request.clone();
-            if world.bug(Bug::LostIncrement) {
-                request = increment_from_leader_view(&mut g.engine, request, now);
+            if world.bug(Bug::LostIncrement)
+                && let Some(engine) = g.engine.as_mut()
+            {
+                request = increment_from_leader_view(engine, request, now);
             }
             let cmd = Arc::new(Cmd {
                 request,
                 now_ms: now,
                 read_only: !is_write,
+                split: None,
             });
             let mut out = Vec::new();
             if let Some(at) = replica.propose_into(cmd, &mut out) {
-                g.pending.insert(at, (replica.term(), req.client, req.id));
+                g.pending.insert(at, (replica.term(), req));
             }
             let id = replica.id();
             raft_out(world, group, id, out, outgoing);
-            apply_committed(world, node_name, replica, g, outgoing);
+            apply_all(world, index, &mut disk, s, group, outgoing);
         }
         _ => {}
     }
@@ -453,45 +536,175 @@ fn increment_from_leader_view(engine: &mut Engine, request: Request, now: u64) -
     Request::UpdateItem(input)
 }
 
+enum Misrouted {
+    No,
+    /// A scan whose partition's range changed: the client must scan again.
+    Moved,
+    /// A single-item request for a key this partition no longer owns: back to the router.
+    Reroute,
+}
+
+fn misrouted(req: &Req, range: Range) -> Misrouted {
+    match req.range {
+        Some(expected) if expected != range => Misrouted::Moved,
+        Some(_) => Misrouted::No,
+        None => match request_key(&req.request) {
+            Some(key) if !in_range(key_hash(&key), range) => Misrouted::Reroute,
+            _ => Misrouted::No,
+        },
+    }
+}
+
+fn moved() -> dynasim_engine::Error {
+    dynasim_engine::Error::new(dynasim_engine::ErrorKind::InternalServerError, MOVED)
+}
+
+/// Sends a request back to its router, which routes it again by the current partition map
+/// (a scan keeps its partition) after a pause that grows with the hops.
+fn reroute(mut req: Req) -> (SocketAddr, Wire) {
+    req.hops += 1;
+    if req.hops > MAX_HOPS {
+        return (
+            req.client,
+            Wire::Reply {
+                id: req.id,
+                result: Err(dynasim_engine::Error::new(
+                    dynasim_engine::ErrorKind::InternalServerError,
+                    "The partition is not ready; retry.",
+                )),
+                node: "router".into(),
+            },
+        );
+    }
+    let group = req.range.map(|_| req.group);
+    (req.router, Wire::Route { req, group })
+}
+
+/// How often a request may be sent back to its router before it fails.
+const MAX_HOPS: u8 = 8;
+
+/// Applies what committed, creating the groups that applied splits create.
+fn apply_all(
+    world: &World,
+    index: usize,
+    disk: &mut BTreeMap<u32, Replica<Arc<Cmd>>>,
+    s: &mut StorageState,
+    group: u32,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let node_name = &world.topology.storage[index].name;
+    let mut work = vec![group];
+    while let Some(group) = work.pop() {
+        while let (Some(replica), Some(g)) = (disk.get(&group), s.groups.get_mut(&group)) {
+            let rid = replica.id();
+            let Some(created) = apply_committed(world, node_name, replica, g, outgoing) else {
+                break;
+            };
+            // The new group's replica: persisted from now on, its data the parent's share.
+            disk.entry(created.group)
+                .or_insert_with(|| Replica::bootstrap(rid, 3, 0));
+            let state = s.groups.entry(created.group).or_insert_with(|| GroupState {
+                engine: None,
+                range: (0, 0),
+                applied: 0,
+                skip: None,
+                deadline: Instant::now() + election_timeout(world),
+                leader_hint: Some(0),
+                pending: BTreeMap::new(),
+            });
+            state.engine = Some(created.engine);
+            state.range = created.range;
+            world
+                .placement
+                .lock()
+                .unwrap()
+                .split(created.table, created.mid, created.group);
+            work.push(created.group);
+        }
+    }
+}
+
+/// Applies committed entries in order; stops after a split, returning the group it creates.
 fn apply_committed(
     world: &World,
     node_name: &str,
     replica: &Replica<Arc<Cmd>>,
     g: &mut GroupState,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
-) {
+) -> Option<Created> {
     if g.applied < replica.commit() && world.fires("storage.defer-apply") {
-        return;
+        return None;
     }
-    while g.applied < replica.commit() {
+    let mut created = None;
+    while g.applied < replica.commit() && created.is_none() {
+        let Some(engine) = g.engine.as_mut() else {
+            break;
+        };
         let index = g.applied + 1;
         let Some(entry) = replica.entry(index) else {
             break;
         };
         g.applied = index;
         let Some(cmd) = &entry.payload else { continue };
-        let leader_here = g
+        if let Some((mid, new_group)) = cmd.split {
+            if mid > g.range.0 && in_range(mid, g.range) {
+                let table = world.placement.lock().unwrap().groups[new_group as usize].table;
+                let engine = split_off(world, engine, table, mid, cmd.now_ms);
+                created = Some(Created {
+                    group: new_group,
+                    engine,
+                    range: (mid, g.range.1),
+                    table,
+                    mid,
+                });
+                g.range.1 = mid;
+            }
+            continue;
+        }
+        let pending = g
             .pending
-            .get(&index)
-            .is_some_and(|&(term, _, _)| term == entry.term);
-        if cmd.read_only && !leader_here {
+            .remove(&index)
+            .filter(|(term, _)| *term == entry.term)
+            .map(|(_, req)| req);
+        if cmd.read_only && pending.is_none() {
             continue;
         }
         if g.skip == Some(index) && world.bug(Bug::SkipOnRestart) {
             // Broken: the replay after a restart skips one logged write.
             continue;
         }
-        let result = g
-            .engine
+        // A request for keys this partition gave away in a split ordered before it: no
+        // replica executes it; the leader sends it back to be routed again.
+        let range = pending.as_ref().and_then(|r| r.range);
+        let wrong = match (range, request_key(&cmd.request)) {
+            (Some(expected), _) if expected != g.range => Some(Misrouted::Moved),
+            (None, Some(key)) if !in_range(key_hash(&key), g.range) => Some(Misrouted::Reroute),
+            _ => None,
+        };
+        if let Some(wrong) = wrong {
+            if let Some(req) = pending {
+                outgoing.push(match wrong {
+                    Misrouted::Moved => (
+                        req.client,
+                        Wire::Reply {
+                            id: req.id,
+                            result: Err(moved()),
+                            node: node_name.to_string(),
+                        },
+                    ),
+                    _ => reroute(req),
+                });
+            }
+            continue;
+        }
+        let result = engine
             .execute(cmd.request.clone(), cmd.now_ms)
             .map(|r| serde_json::to_value(&r).expect("responses serialize"));
-        if let Some((term, client, id)) = g.pending.remove(&index)
-            && term == entry.term
-        {
+        if let Some(req) = pending {
             outgoing.push((
-                client,
+                req.client,
                 Wire::Reply {
-                    id,
+                    id: req.id,
                     result,
                     node: node_name.to_string(),
                 },
@@ -501,6 +714,31 @@ fn apply_committed(
     // Proposals at indexes now applied under another term were overwritten: forget them.
     let applied = g.applied;
     g.pending.retain(|&i, _| i > applied);
+    created
+}
+
+/// Moves the items whose key hashes to `[mid, ...)` out of `engine` into a new engine.
+fn split_off(world: &World, engine: &mut Engine, table: usize, mid: u64, now: u64) -> Engine {
+    let name = &world.topology.tables[table].name;
+    let mut new = new_engine(world, table);
+    let moves = |item: &dynasim_engine::Item| match item.get("pk") {
+        Some(dynasim_engine::Value::S(key)) => key_hash(key) >= mid,
+        _ => false,
+    };
+    engine
+        .move_items(name, &mut new, moves, now, world.bug(Bug::SplitDropsItem))
+        .expect("both engines hold the table");
+    new
+}
+
+/// The partition key a single-item request names.
+fn request_key(request: &Request) -> Option<String> {
+    match request {
+        Request::GetItem(i) => key_string(i.key.as_ref()),
+        Request::PutItem(i) => key_string(i.item.as_ref()),
+        Request::UpdateItem(i) | Request::DeleteItem(i) => key_string(i.key.as_ref()),
+        _ => None,
+    }
 }
 
 fn on_tick(
@@ -509,10 +747,12 @@ fn on_tick(
     s: &mut StorageState,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
-    let node_name = &world.topology.storage[index].name;
     let mut disk = world.disks[index].lock().unwrap();
-    for (&group, g) in s.groups.iter_mut() {
-        let replica = disk.get_mut(&group).expect("hosted group");
+    let groups: Vec<u32> = s.groups.keys().copied().collect();
+    for group in groups {
+        let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
+            continue;
+        };
         let out = if replica.role() == Role::Leader {
             g.deadline = Instant::now() + election_timeout(world);
             replica.heartbeat()
@@ -524,7 +764,7 @@ fn on_tick(
         };
         let id = replica.id();
         raft_out(world, group, id, out, outgoing);
-        apply_committed(world, node_name, replica, g, outgoing);
+        apply_all(world, index, &mut disk, s, group, outgoing);
     }
 }
 
@@ -556,15 +796,13 @@ fn route(
     if world.storms.lock().unwrap().contains(&req.table) {
         return Err(storm_error());
     }
-    let key = match &req.request {
-        Request::GetItem(i) => key_string(i.key.as_ref()),
-        Request::PutItem(i) => key_string(i.item.as_ref()),
-        Request::UpdateItem(i) | Request::DeleteItem(i) => key_string(i.key.as_ref()),
-        _ => None,
+    let key = request_key(&req.request);
+    req.group = {
+        let placement = world.placement.lock().unwrap();
+        group
+            .or_else(|| key.map(|k| placement.group_of(req.table, &k)))
+            .unwrap_or(placement.maps[req.table][0].1)
     };
-    req.group = group
-        .or_else(|| key.map(|k| world.topology.group_of(req.table, &k)))
-        .unwrap_or(world.topology.tables[req.table].groups[0]);
     req.router = router.addr();
     if world.fires("router.forget-leader") {
         state.leaders.remove(&req.group);
@@ -579,6 +817,28 @@ fn route(
         state.leaders.get(&req.group).copied().unwrap_or(0)
     };
     Ok((peer_addr(world, req.group, replica), Wire::Exec { req }))
+}
+
+/// Routes a request, or answers its client with the error that refused it.
+fn route_or_refuse(
+    world: &World,
+    info: &crate::topology::NodeInfo,
+    state: &Mutex<RouterState>,
+    req: Req,
+    group: Option<u32>,
+) -> (SocketAddr, Wire) {
+    let (id, client) = (req.id, req.client);
+    match route(world, info, &mut state.lock().unwrap(), req, group) {
+        Ok(sent) => sent,
+        Err(error) => (
+            client,
+            Wire::Reply {
+                id,
+                result: Err(error),
+                node: info.name.clone(),
+            },
+        ),
+    }
 }
 
 async fn router_node(world: Arc<World>, index: usize) {
@@ -620,20 +880,19 @@ async fn router_node(world: Arc<World>, index: usize) {
                     let _ = waiter.send(result);
                 }
             }
+            Wire::Route { req, group } if req.hops > 0 => {
+                // Sent back by a partition that could not serve it yet: retried after a pause.
+                let (world, endpoint, state, info) =
+                    (world.clone(), endpoint.clone(), state.clone(), info.clone());
+                madsim::task::spawn(async move {
+                    let pause = Duration::from_millis(10 * u64::from(req.hops));
+                    tokio::time::sleep(pause).await;
+                    let (to, wire) = route_or_refuse(&world, &info, &state, req, group);
+                    send(&world, &endpoint, to, wire).await;
+                });
+            }
             Wire::Route { req, group } => {
-                let (id, client) = (req.id, req.client);
-                let routed = route(&world, &info, &mut state.lock().unwrap(), req, group);
-                let (to, wire) = match routed {
-                    Ok(sent) => sent,
-                    Err(error) => (
-                        client,
-                        Wire::Reply {
-                            id,
-                            result: Err(error),
-                            node: info.name.clone(),
-                        },
-                    ),
-                };
+                let (to, wire) = route_or_refuse(&world, &info, &state, req, group);
                 send(&world, &endpoint, to, wire).await;
             }
             _ => {}
@@ -681,6 +940,7 @@ async fn http_request(
             mode,
             request: decoded,
             hops: 0,
+            range: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let routed = {
@@ -912,118 +1172,144 @@ async fn perform(
     world.record(invoke);
     *world.ops.lock().unwrap() += 1;
     let router = world.topology.router_for(table, process);
-    let requests: Vec<(Request, Mode, Option<u32>)> = match planned.step {
-        Step::Scan { consistent } => world.topology.tables[table]
-            .groups
-            .iter()
-            .map(|&g| {
+    let mut outcome: (Kind, Json, Option<String>, Option<String>) =
+        (Kind::Ok, Json::Null, None, None);
+    // A scan whose partitions split under it starts over with the new map (up to 10 times).
+    let mut moved_seen = false;
+    for _attempt in 0..10 {
+        let requests: Vec<(Request, Mode, Option<u32>, Option<Range>)> = match planned.step {
+            Step::Scan { consistent } => {
+                let placement = world.placement.lock().unwrap();
                 let mode = if consistent {
                     Mode::Strong
                 } else {
                     Mode::Eventual
                 };
-                (
-                    workload::scan_request(&table_name, consistent),
-                    mode,
-                    Some(g),
-                )
-            })
-            .collect(),
-        _ => {
-            let (r, m) = workload::request(&table_name, planned);
-            vec![(r, m, None)]
-        }
-    };
-    let mut merged = serde_json::Map::new();
-    let mut outcome: (Kind, Json, Option<String>, Option<String>) =
-        (Kind::Ok, Json::Null, None, None);
-    for (request, mode, group) in requests {
-        *next_id += 1;
-        let id = *next_id;
-        let req = Req {
-            id,
-            client: endpoint.local_addr().expect("bound"),
-            router,
-            table,
-            group: 0,
-            mode,
-            request,
-            hops: 0,
+                placement.maps[table]
+                    .iter()
+                    .map(|&(_, g)| {
+                        (
+                            workload::scan_request(&table_name, consistent),
+                            mode,
+                            Some(g),
+                            Some(placement.range_of(table, g)),
+                        )
+                    })
+                    .collect()
+            }
+            _ => {
+                let (r, m) = workload::request(&table_name, planned);
+                vec![(r, m, None, None)]
+            }
         };
-        if world.scenario.transport == "http" {
-            let (operation, body, _) = workload::request_json(&table_name, planned);
-            let router_http = SocketAddr::new(router.ip(), 8000);
-            let answer = http_call(world, http, router_http, operation, &body).await;
+        let mut merged = serde_json::Map::new();
+        outcome = (Kind::Ok, Json::Null, None, None);
+        moved_seen = false;
+        for (request, mode, group, range) in requests {
+            *next_id += 1;
+            let id = *next_id;
+            let req = Req {
+                id,
+                client: endpoint.local_addr().expect("bound"),
+                router,
+                table,
+                group: 0,
+                mode,
+                request,
+                hops: 0,
+                range,
+            };
+            if world.scenario.transport == "http" {
+                let (operation, body, _) = workload::request_json(&table_name, planned);
+                let router_http = SocketAddr::new(router.ip(), 8000);
+                let answer = http_call(world, http, router_http, operation, &body).await;
+                match answer {
+                    None => outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None),
+                    Some(Err(kind)) => {
+                        let k = if kind == "InternalServerError" {
+                            Kind::Info
+                        } else {
+                            Kind::Fail
+                        };
+                        outcome = (k, Json::Null, Some(kind), None);
+                    }
+                    Some(Ok(response)) => {
+                        outcome = (Kind::Ok, workload::output(planned, &response), None, None);
+                    }
+                }
+                break;
+            }
+            send(world, endpoint, router, Wire::Route { req, group }).await;
+            let deadline = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
+            let answer = loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, endpoint.recv_from_raw(TAG)).await {
+                    Err(_) => break None,
+                    Ok(Err(_)) => continue,
+                    Ok(Ok((payload, _))) => {
+                        if let Ok(wire) = payload.downcast::<Wire>()
+                            && let Wire::Reply {
+                                id: got,
+                                result,
+                                node,
+                            } = *wire
+                            && got == id
+                        {
+                            break Some((result, node));
+                        }
+                    }
+                }
+            };
             match answer {
-                None => outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None),
-                Some(Err(kind)) => {
-                    let k = if kind == "InternalServerError" {
+                None => {
+                    outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None);
+                    break;
+                }
+                Some((Err(error), _)) if error.message == MOVED => {
+                    moved_seen = true;
+                    break;
+                }
+                Some((Err(error), node)) => {
+                    // Errors before the log (validation, throttling) and conditional check failures
+                    // are definite; an internal error leaves the outcome unknown.
+                    let k = if error.kind == dynasim_engine::ErrorKind::InternalServerError {
                         Kind::Info
                     } else {
                         Kind::Fail
                     };
-                    outcome = (k, Json::Null, Some(kind), None);
+                    outcome = (
+                        k,
+                        Json::Null,
+                        Some(error.kind.name().to_string()),
+                        Some(node),
+                    );
+                    break;
                 }
-                Some(Ok(response)) => {
-                    outcome = (Kind::Ok, workload::output(planned, &response), None, None);
-                }
-            }
-            break;
-        }
-        send(world, endpoint, router, Wire::Route { req, group }).await;
-        let deadline = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
-        let answer = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, endpoint.recv_from_raw(TAG)).await {
-                Err(_) => break None,
-                Ok(Err(_)) => continue,
-                Ok(Ok((payload, _))) => {
-                    if let Ok(wire) = payload.downcast::<Wire>()
-                        && let Wire::Reply {
-                            id: got,
-                            result,
-                            node,
-                        } = *wire
-                        && got == id
+                Some((Ok(response), node)) => {
+                    let out = workload::output(planned, &response);
+                    if let Json::Object(m) = &out
+                        && matches!(planned.step, Step::Scan { .. })
                     {
-                        break Some((result, node));
+                        merged.extend(m.clone());
+                        outcome = (Kind::Ok, Json::Object(merged.clone()), None, Some(node));
+                    } else {
+                        outcome = (Kind::Ok, out, None, Some(node));
                     }
                 }
             }
-        };
-        match answer {
-            None => {
-                outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None);
-                break;
-            }
-            Some((Err(error), node)) => {
-                // Errors before the log (validation, throttling) and conditional check failures
-                // are definite; an internal error leaves the outcome unknown.
-                let k = if error.kind == dynasim_engine::ErrorKind::InternalServerError {
-                    Kind::Info
-                } else {
-                    Kind::Fail
-                };
-                outcome = (
-                    k,
-                    Json::Null,
-                    Some(error.kind.name().to_string()),
-                    Some(node),
-                );
-                break;
-            }
-            Some((Ok(response), node)) => {
-                let out = workload::output(planned, &response);
-                if let Json::Object(m) = &out
-                    && matches!(planned.step, Step::Scan { .. })
-                {
-                    merged.extend(m.clone());
-                    outcome = (Kind::Ok, Json::Object(merged.clone()), None, Some(node));
-                } else {
-                    outcome = (Kind::Ok, out, None, Some(node));
-                }
-            }
         }
+        if !moved_seen {
+            break;
+        }
+    }
+    if moved_seen {
+        // A read that never got a consistent set of partitions: it returned nothing.
+        outcome = (
+            Kind::Fail,
+            Json::Null,
+            Some("InternalServerError".into()),
+            None,
+        );
     }
     let (kind, value, error, node) = outcome;
     let mut done = Event::new(Process::Client(process), kind, planned.f, world.now_ns());
@@ -1045,6 +1331,14 @@ async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<usize>) {
     let handle = Handle::current();
     let net = NetSim::current();
     let storage = storage_node_ids(&world, &ids);
+    let endpoint = Arc::new(
+        Endpoint::bind(SocketAddr::new(
+            NEMESIS_IP.parse().expect("an address"),
+            PORT,
+        ))
+        .await
+        .expect("bind"),
+    );
     let mut events: Vec<(u64, bool, usize)> = Vec::new();
     for (i, f) in world.plan.faults.iter().enumerate() {
         events.push((f.start_ms, true, i));
@@ -1117,6 +1411,53 @@ async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<usize>) {
                     storms.remove(table);
                 }
             }
+            (Fault::Split { table }, true) => {
+                // The control plane splits the widest partition: it names the new group and
+                // asks the group's replicas; the leader orders the split in its log.
+                let request = {
+                    let mut placement = world.placement.lock().unwrap();
+                    placement.widest(*table).map(|(group, mid)| {
+                        let parent = placement.groups[group as usize].clone();
+                        let new_group = placement.groups.len() as u32;
+                        let partition = placement
+                            .groups
+                            .iter()
+                            .filter(|g| g.table == *table)
+                            .count();
+                        placement.groups.push(crate::topology::GroupInfo {
+                            table: *table,
+                            partition,
+                            replicas: parent.replicas,
+                            created: false,
+                        });
+                        (group, mid, new_group, parent.replicas)
+                    })
+                };
+                // The control plane asks again until a replica applied the split (a leader
+                // may be down, or lose its term before the split commits): applying it twice
+                // does nothing.
+                if let Some((group, mid, new_group, replicas)) = request {
+                    let (world, endpoint) = (world.clone(), endpoint.clone());
+                    madsim::task::spawn(async move {
+                        for _ in 0..SPLIT_ATTEMPTS {
+                            if world.placement.lock().unwrap().groups[new_group as usize].created {
+                                break;
+                            }
+                            for node in replicas {
+                                let to = world.topology.storage[node].addr();
+                                let wire = Wire::Split {
+                                    group,
+                                    mid,
+                                    new_group,
+                                };
+                                send(&world, &endpoint, to, wire).await;
+                            }
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    });
+                }
+            }
+            (Fault::Split { .. }, false) => {}
         }
         if !start {
             world.nemesis(Kind::Ok, fault.name(), value);
@@ -1204,7 +1545,7 @@ pub async fn run(world: Arc<World>) -> History {
     let nemesis_task = handle
         .create_node()
         .name("nemesis")
-        .ip("10.250.0.1".parse().unwrap())
+        .ip(NEMESIS_IP.parse().unwrap())
         .build()
         .spawn(nemesis(world.clone(), ids.clone(), region_of));
     tokio::time::sleep(Duration::from_millis(world.scenario.duration_ms)).await;
@@ -1244,7 +1585,8 @@ pub async fn run(world: Arc<World>) -> History {
         world.record(e);
     }
     for (&group, &ok) in &converged {
-        let name = world.topology.group_name(group);
+        let placement = world.placement.lock().unwrap().clone();
+        let name = world.topology.group_name(&placement, group);
         let mut e = Event::new(
             Process::Named("final".into()),
             Kind::Info,
@@ -1254,7 +1596,7 @@ pub async fn run(world: Arc<World>) -> History {
         e.key = Some(name.clone());
         e.value = json!(ok);
         world.record(e);
-        let info = &world.topology.groups[group as usize];
+        let info = &placement.groups[group as usize];
         let table = world.topology.tables[info.table].name.clone();
         for &node in &info.replicas {
             let state = world.nodes.lock().unwrap()[node].clone();
@@ -1263,7 +1605,10 @@ pub async fn run(world: Arc<World>) -> History {
             let Some(g) = s.groups.get_mut(&group) else {
                 continue;
             };
-            let (digest, items) = engine_digest(&mut g.engine, &table);
+            let Some(engine) = g.engine.as_mut() else {
+                continue;
+            };
+            let (digest, items) = engine_digest(engine, &table);
             let mut e = Event::new(
                 Process::Named("final".into()),
                 Kind::Info,
@@ -1286,7 +1631,11 @@ pub async fn run(world: Arc<World>) -> History {
 fn groups_caught_up(world: &World) -> BTreeMap<u32, bool> {
     let mut out = BTreeMap::new();
     let nodes = world.nodes.lock().unwrap();
-    for (g, info) in world.topology.groups.iter().enumerate() {
+    let placement = world.placement.lock().unwrap().clone();
+    for (g, info) in placement.groups.iter().enumerate() {
+        if !info.created {
+            continue;
+        }
         let group = g as u32;
         let mut ok = true;
         let mut leader_commit = None;
@@ -1392,6 +1741,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
         history: Mutex::new(History::default()),
         skew: Mutex::new(vec![0; storage]),
         storms: Mutex::new(BTreeSet::new()),
+        placement: Mutex::new(Placement::new(&topology)),
         nodes: Mutex::new(vec![None; storage]),
         disks: (0..storage).map(|_| Arc::default()).collect(),
         stop_clients: AtomicBool::new(false),

@@ -25,6 +25,9 @@ pub enum Fault {
     Delay { max_ms: u64 },
     /// A throttling storm: the table's capacity drops to nothing.
     Storm { table: usize },
+    /// Not a fault: the table's widest partition splits in two (as DynamoDB splits for size
+    /// or heat), while clients keep reading and writing.
+    Split { table: usize },
 }
 
 impl Fault {
@@ -37,6 +40,7 @@ impl Fault {
             Fault::Loss { .. } => "loss",
             Fault::Delay { .. } => "delay",
             Fault::Storm { .. } => "storm",
+            Fault::Split { .. } => "split",
         }
     }
 }
@@ -143,6 +147,9 @@ impl Plan {
                 }),
                 "delay" => Some(Fault::Delay {
                     max_ms: 20 + below(&mut rng, 180),
+                }),
+                "split" => Some(Fault::Split {
+                    table: below(&mut rng, scenario.workloads.len() as u64) as usize,
                 }),
                 _ => Some(Fault::Storm {
                     table: below(&mut rng, scenario.workloads.len() as u64) as usize,

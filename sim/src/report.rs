@@ -75,6 +75,10 @@ pub fn view(scenario: &Scenario, record: &RunRecord, repro: &str) -> Run {
                     format!("table {}", topology.tables[*table].name),
                     "capacity dropped (throttling storm)".into(),
                 ),
+                Fault::Split { table } => (
+                    format!("table {}", topology.tables[*table].name),
+                    "widest partition split".into(),
+                ),
             };
             FaultSpan {
                 kind: f.fault.name().into(),

@@ -21,13 +21,17 @@ pub enum Bug {
     LostIncrement,
     /// A restarted replica skips one logged write when it replays its log.
     SkipOnRestart,
+    /// A partition split deletes the items it moves from the old partition but copies all
+    /// but the last of them into the new one.
+    SplitDropsItem,
 }
 
-pub const BUGS: [(&str, Bug); 4] = [
+pub const BUGS: [(&str, Bug); 5] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
     ("skip-on-restart", Bug::SkipOnRestart),
+    ("split-drops-item", Bug::SplitDropsItem),
 ];
 
 impl Bug {

@@ -82,7 +82,7 @@ pub struct Workload {
 pub struct Faults {
     /// Swarm testing: each weighted kind is switched on for a run with probability 1/2.
     pub swarm: bool,
-    /// Weights of fault kinds: partition, clog, crash, skew, loss, delay, storm.
+    /// Weights of fault kinds: partition, clog, crash, skew, loss, delay, storm, split.
     pub weights: BTreeMap<String, u32>,
     /// Time between one fault starting and the next.
     pub interval_ms: [u64; 2],
@@ -94,7 +94,7 @@ pub struct Faults {
     pub point_fire: f64,
 }
 
-pub const FAULT_KINDS: [&str; 7] = [
+pub const FAULT_KINDS: [&str; 8] = [
     "partition",
     "clog",
     "crash",
@@ -102,6 +102,7 @@ pub const FAULT_KINDS: [&str; 7] = [
     "loss",
     "delay",
     "storm",
+    "split",
 ];
 pub const WORKLOAD_KINDS: [&str; 5] = ["register", "counter", "bank", "scan", "rmw-counter"];
 

@@ -35,6 +35,8 @@ pub struct GroupInfo {
     pub partition: usize,
     /// Storage node index of each replica (replica id = position).
     pub replicas: [usize; 3],
+    /// False for a group a split will create, until the split is applied.
+    pub created: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -114,6 +116,7 @@ impl Topology {
                     table: t,
                     partition: p,
                     replicas,
+                    created: true,
                 });
                 ids.push(id);
             }
@@ -134,15 +137,8 @@ impl Topology {
         }
     }
 
-    /// The partition (group) of a key: a hash of the partition key, as DynamoDB routes.
-    pub fn group_of(&self, table: usize, key: &str) -> u32 {
-        let groups = &self.tables[table].groups;
-        let h = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
-        groups[(h % groups.len() as u64) as usize]
-    }
-
-    pub fn group_name(&self, group: u32) -> String {
-        let g = &self.groups[group as usize];
+    pub fn group_name(&self, placement: &Placement, group: u32) -> String {
+        let g = &placement.groups[group as usize];
         format!("{}#p{}", self.tables[g.table].name, g.partition)
     }
 
@@ -157,5 +153,88 @@ impl Topology {
     pub fn router_for(&self, table: usize, process: u64) -> SocketAddr {
         let region = self.tables[table].region;
         self.routers[region * self.zones + (process as usize % self.zones)].addr()
+    }
+}
+
+/// The hash of a partition key: partitions own ranges of it.
+pub fn key_hash(key: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+}
+
+/// A range of key hashes `[lo, hi)`; `hi == u64::MAX` reaches the end.
+pub type Range = (u64, u64);
+
+pub fn in_range(hash: u64, (lo, hi): Range) -> bool {
+    hash >= lo && (hash < hi || hi == u64::MAX)
+}
+
+/// The partition map: every replica group (including those splits created) and, per table,
+/// the start of each partition's hash range. The routers' metadata.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    pub groups: Vec<GroupInfo>,
+    /// Per table: (first hash, group), sorted by hash.
+    pub maps: Vec<Vec<(u64, u32)>>,
+}
+
+impl Placement {
+    pub fn new(topology: &Topology) -> Placement {
+        let maps = topology
+            .tables
+            .iter()
+            .map(|t| {
+                let n = t.groups.len() as u64;
+                t.groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &g)| ((u64::MAX / n) * i as u64, g))
+                    .collect()
+            })
+            .collect();
+        Placement {
+            groups: topology.groups.clone(),
+            maps,
+        }
+    }
+
+    pub fn group_of(&self, table: usize, key: &str) -> u32 {
+        let map = &self.maps[table];
+        let h = key_hash(key);
+        let i = map.partition_point(|&(start, _)| start <= h);
+        map[i.saturating_sub(1)].1
+    }
+
+    /// The hash range a group owns, by the map.
+    pub fn range_of(&self, table: usize, group: u32) -> Range {
+        let map = &self.maps[table];
+        let i = map.iter().position(|&(_, g)| g == group).unwrap_or(0);
+        let hi = map.get(i + 1).map_or(u64::MAX, |&(start, _)| start);
+        (map[i].0, hi)
+    }
+
+    /// The created group of `table` with the widest range, and the middle of that range.
+    pub fn widest(&self, table: usize) -> Option<(u32, u64)> {
+        let map = &self.maps[table];
+        (0..map.len())
+            .map(|i| {
+                let (lo, g) = map[i];
+                let hi = map.get(i + 1).map_or(u64::MAX, |&(s, _)| s);
+                (hi - lo, g, lo + (hi - lo) / 2)
+            })
+            .filter(|&(width, _, _)| width > 1)
+            .max_by_key(|&(width, g, _)| (width, std::cmp::Reverse(g)))
+            .map(|(_, g, mid)| (g, mid))
+    }
+
+    /// Records a split applied by a replica: `new_group` owns `[mid, ...)` of its parent's range.
+    pub fn split(&mut self, table: usize, mid: u64, new_group: u32) {
+        let group = &mut self.groups[new_group as usize];
+        if group.created {
+            return;
+        }
+        group.created = true;
+        let map = &mut self.maps[table];
+        let at = map.partition_point(|&(start, _)| start <= mid);
+        map.insert(at, (mid, new_group));
     }
 }
