@@ -4,6 +4,7 @@
 #   1. style: cargo fmt --check, cargo clippy -D warnings
 #   2. cargo test for the workspace (unit, property, snapshot, corpus-replay tests)
 #   3. the simulator's tests: the workspace rebuilt with --cfg madsim; fails if none ran.
+#      A report screenshot test uses headless Chromium (installed here with apt-get).
 #      They run every scenario in scenarios/ci over its first seeds, twice each (the digests
 #      must match), the teaching scenarios, and every deliberately broken engine variant
 #   4. black-box tests through boto3 and the AWS CLI against a running `dynasim serve`
@@ -39,6 +40,17 @@ cargo clippy --workspace --all-targets --quiet --config "build.rustflags=['--cfg
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee "$logs/test.log"
 count_cargo "$logs/test.log" > /dev/null
+
+# The report screenshot test (sim/tests/sim_report_screenshot.rs) renders a report in headless
+# Chromium; Debian's chromium-headless-shell is installed when missing (as root with apt-get).
+if ! command -v chromium-headless-shell >/dev/null && ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "== installing chromium-headless-shell"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends chromium-headless-shell >/dev/null) ||
+            echo "warning: could not install chromium-headless-shell" >&2
+    fi
+fi
 
 echo "== simulator tests (--cfg madsim)"
 cargo simtest --workspace 2>&1 | tee "$logs/sim.log"

@@ -56,6 +56,10 @@ pub struct OpView {
     pub start_ns: u64,
     /// `None`: never completed (unknown outcome).
     pub end_ns: Option<u64>,
+    /// For an unknown outcome: when the client stopped waiting (the operation may still take
+    /// effect after it).
+    #[serde(default)]
+    pub gave_up_ns: Option<u64>,
     /// ok, fail or info.
     pub outcome: String,
     pub error: Option<String>,
@@ -256,13 +260,24 @@ fn timeline(run: &Run) -> String {
         let i = fault_lanes + processes.iter().position(|p| *p == op.process).unwrap_or(0);
         let y = 24.0 + LANE * i as f64;
         let x1 = x_of(op.start_ns, span_ns);
-        let x2 = x_of(op.end_ns.unwrap_or(span_ns), span_ns).max(x1 + 1.0);
         let color = match (flagged.contains(&op.id), op.outcome.as_str()) {
             (true, _) => "#d62728",
             (_, "ok") => "#2ca02c",
             (_, "fail") => "#ff7f0e",
             _ => "#999999",
         };
+        // An unknown outcome: a bar while the client waited, then a dashed line to the end of
+        // the run (it may still take effect).
+        let waited = op.end_ns.or(op.gave_up_ns).unwrap_or(span_ns);
+        let x2 = x_of(waited, span_ns).max(x1 + 1.0);
+        if op.end_ns.is_none() {
+            let _ = write!(
+                svg,
+                r##"<line class="pending" x1="{x2:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{color}" stroke-dasharray="2,3"/>"##,
+                x_of(span_ns, span_ns),
+                y = y + 6.0,
+            );
+        }
         let _ = write!(
             svg,
             r#"<rect class="op" x="{x1:.1}" y="{:.1}" width="{:.1}" height="8" fill="{color}"><title>#{} {}</title></rect>"#,
@@ -393,7 +408,7 @@ pub fn html(run: &Run) -> String {
     }
     let _ = writeln!(
         out,
-        "<h2>Timeline</h2>\n<p class=\"note\">Lanes: nodes with faults (purple), then client processes; operations green (ok), orange (failed), grey (unknown outcome), red (part of an anomaly). Hover for details.</p>"
+        "<h2>Timeline</h2>\n<p class=\"note\">Lanes: nodes with faults (purple), then client processes; operations green (ok), orange (failed), grey (unknown outcome: a bar while the client waited, then a dashed line, since it may still take effect), red (part of an anomaly). Hover for details.</p>"
     );
     out.push_str(&timeline(run));
     let _ = writeln!(out, "\n<h2>Latency</h2>");

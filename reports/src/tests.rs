@@ -34,6 +34,7 @@ fn sample(passed: bool) -> Run {
                 key: Some("r/1".into()),
                 start_ns: 0,
                 end_ns: Some(10_000_000),
+                gave_up_ns: None,
                 outcome: "ok".into(),
                 error: None,
                 summary: "write of 1".into(),
@@ -45,6 +46,7 @@ fn sample(passed: bool) -> Run {
                 key: Some("r/1".into()),
                 start_ns: 30_000_000,
                 end_ns: Some(40_000_000),
+                gave_up_ns: None,
                 outcome: "ok".into(),
                 error: None,
                 summary: "read returned nothing".into(),
@@ -56,12 +58,25 @@ fn sample(passed: bool) -> Run {
                 key: Some("r/1".into()),
                 start_ns: 50_000_000,
                 end_ns: Some(55_000_000),
+                gave_up_ns: None,
                 outcome: "fail".into(),
                 error: Some("ProvisionedThroughputExceededException".into()),
                 summary: "write of 2".into(),
             },
+            OpView {
+                id: 6,
+                process: "process 1".into(),
+                f: "write".into(),
+                key: Some("r/1".into()),
+                start_ns: 60_000_000,
+                end_ns: None,
+                gave_up_ns: Some(80_000_000),
+                outcome: "info".into(),
+                error: Some("RequestTimeout".into()),
+                summary: "write of 3, client gave up".into(),
+            },
         ],
-        stats: vec![("operations".into(), 3), ("throttled".into(), 1)],
+        stats: vec![("operations".into(), 4), ("throttled".into(), 1)],
     };
     if !passed {
         run.anomalies.push(AnomalyView {
@@ -122,7 +137,7 @@ fn html_structure_of_a_failed_run() {
         page.contains("#d62728"),
         "anomalous operations drawn in red"
     );
-    assert_eq!(page.matches("class=\"op\"").count(), 3);
+    assert_eq!(page.matches("class=\"op\"").count(), 4);
     assert_eq!(page.matches("class=\"fault\"").count(), 1);
     insta::assert_snapshot!(structure(&page));
 }
@@ -158,4 +173,35 @@ fn timeline_is_capped_near_the_anomaly() {
     let page = html(&run);
     assert_eq!(page.matches("class=\"op\"").count(), TIMELINE_OPS);
     assert!(page.contains("nearest the first anomaly"));
+}
+
+#[test]
+fn an_unknown_outcome_is_a_bar_until_the_client_gave_up_then_a_dashed_line() {
+    let run = sample(true);
+    let page = html(&run);
+    // The op bar of #6 ends where the client gave up (80 ms of 100 ms); the dashed line goes
+    // from there to the end of the time axis.
+    let bar = page
+        .split("<rect class=\"op\"")
+        .find(|r| r.contains("<title>#6 "))
+        .expect("the unknown-outcome op is drawn");
+    let x: f64 = attr(bar, "x");
+    let width: f64 = attr(bar, "width");
+    let line = page
+        .split("<line class=\"pending\"")
+        .nth(1)
+        .expect("one pending line");
+    let (x1, x2): (f64, f64) = (attr(line, "x1"), attr(line, "x2"));
+    assert!(
+        (x + width - x1).abs() < 0.2,
+        "the line starts where the bar ends"
+    );
+    assert!(x2 > x1 + 10.0, "and runs to the end of the run");
+    assert_eq!(page.matches("class=\"pending\"").count(), 1);
+}
+
+fn attr(tag: &str, name: &str) -> f64 {
+    let start = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+    let rest = &tag[start..];
+    rest[..rest.find('"').unwrap()].parse().unwrap()
 }

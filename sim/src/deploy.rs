@@ -446,12 +446,10 @@ fn handle(
                         ));
                         outgoing.push((peer_addr(world, group, leader), Wire::Exec { req }));
                     }
-                    // DynamoDB answers 500 when a partition cannot serve: the client cannot
-                    // tell whether the request happened.
-                    _ => outgoing.push(reply(Err(dynasim_engine::Error::new(
-                        dynasim_engine::ErrorKind::InternalServerError,
-                        "The partition has no leader at the moment; retry.",
-                    )))),
+                    // No leader known (an election is under way): back to the router, which
+                    // retries after a pause; past its budget DynamoDB's answer is a 500, and
+                    // the client cannot tell whether the request happened.
+                    _ => outgoing.push(reroute(req)),
                 }
                 return;
             }
@@ -570,7 +568,7 @@ fn reroute(mut req: Req) -> (SocketAddr, Wire) {
                 id: req.id,
                 result: Err(dynasim_engine::Error::new(
                     dynasim_engine::ErrorKind::InternalServerError,
-                    "The partition is not ready; retry.",
+                    "The partition is unavailable at the moment; retry.",
                 )),
                 node: "router".into(),
             },
@@ -582,6 +580,9 @@ fn reroute(mut req: Req) -> (SocketAddr, Wire) {
 
 /// How often a request may be sent back to its router before it fails.
 const MAX_HOPS: u8 = 8;
+/// The router's pause before routing a request again, times the hops it made: 720 ms in all,
+/// longer than an election and shorter than the clients' one-second timeout.
+const REROUTE_PAUSE_MS: u64 = 20;
 
 /// Applies what committed, creating the groups that applied splits create.
 fn apply_all(
@@ -758,6 +759,7 @@ fn on_tick(
             replica.heartbeat()
         } else if Instant::now() >= g.deadline || world.fires("replica.early-election") {
             g.deadline = Instant::now() + election_timeout(world);
+            g.leader_hint = None;
             replica.campaign()
         } else {
             Vec::new()
@@ -814,7 +816,9 @@ fn route(
         }
         madsim::rand::thread_rng().gen_range(0..3)
     } else {
-        state.leaders.get(&req.group).copied().unwrap_or(0)
+        // A request sent back (no leader where it went) tries the next replica each time.
+        let believed = state.leaders.get(&req.group).copied().unwrap_or(0);
+        (believed + usize::from(req.hops)) % 3
     };
     Ok((peer_addr(world, req.group, replica), Wire::Exec { req }))
 }
@@ -885,7 +889,7 @@ async fn router_node(world: Arc<World>, index: usize) {
                 let (world, endpoint, state, info) =
                     (world.clone(), endpoint.clone(), state.clone(), info.clone());
                 madsim::task::spawn(async move {
-                    let pause = Duration::from_millis(10 * u64::from(req.hops));
+                    let pause = Duration::from_millis(REROUTE_PAUSE_MS * u64::from(req.hops));
                     tokio::time::sleep(pause).await;
                     let (to, wire) = route_or_refuse(&world, &info, &state, req, group);
                     send(&world, &endpoint, to, wire).await;

@@ -98,6 +98,8 @@ pub struct Op {
     pub start: u64,
     /// `None` when the operation never completed (treated as `info`).
     pub end: Option<u64>,
+    /// When the client stopped waiting for an `info` operation (it may take effect later).
+    pub gave_up: Option<u64>,
     pub node: Option<String>,
     pub error: Option<String>,
 }
@@ -188,6 +190,7 @@ impl History {
                         consistent: event.consistent.unwrap_or(false),
                         start: event.time,
                         end: None,
+                        gave_up: None,
                         node: None,
                         error: None,
                     });
@@ -198,6 +201,7 @@ impl History {
                         op.outcome = event.kind;
                         op.output = event.value.clone();
                         op.end = (event.kind != Kind::Info).then_some(event.time);
+                        op.gave_up = (event.kind == Kind::Info).then_some(event.time);
                         op.node = event.node.clone();
                         op.error = event.error.clone();
                         if let Some(c) = event.consistent {

@@ -34,8 +34,11 @@ fn summary(op: &crate::history::Op) -> String {
         consistency,
         op.process,
         op.start as f64 / 1e9,
-        op.end
-            .map_or("never".to_string(), |e| format!("{:.3} s", e as f64 / 1e9)),
+        match (op.end, op.gave_up) {
+            (Some(e), _) => format!("{:.3} s", e as f64 / 1e9),
+            (None, Some(g)) => format!("?, client gave up at {:.3} s", g as f64 / 1e9),
+            (None, None) => "?".to_string(),
+        },
         op.node
             .as_ref()
             .map_or(String::new(), |n| format!(" from {n}")),
@@ -100,6 +103,7 @@ pub fn view(scenario: &Scenario, record: &RunRecord, repro: &str) -> Run {
             key: op.key.clone(),
             start_ns: op.start,
             end_ns: op.end,
+            gave_up_ns: op.gave_up,
             outcome: match op.outcome {
                 Kind::Ok => "ok",
                 Kind::Fail => "fail",
