@@ -67,6 +67,9 @@ enum Wire {
         group: u32,
         from: usize,
         message: Message<Arc<Cmd>>,
+        /// An Append's send time on the leader's monotonic clock; an AppendReply echoes the
+        /// stamp of the Append it answers (leases count from it).
+        stamp: Option<Instant>,
     },
     /// Client to router (`group` already chosen for scans of one partition).
     Route {
@@ -175,6 +178,72 @@ pub struct GroupState {
     leader_hint: Option<usize>,
     /// Index → (term, client, request id) of proposals awaiting commit.
     pending: BTreeMap<u64, (u64, Req)>,
+    lease: Lease,
+}
+
+/// Leader leases, as DynamoDB's partition leaders hold them: a leader serves strongly
+/// consistent reads from its own state while a majority recently acknowledged it, and no
+/// replica helps elect another leader (votes or campaigns) within `lease_ms` of hearing from
+/// the current one, so a new leader cannot exist while the old lease runs. Durations are
+/// measured on the monotonic clock, which clock skew and jumps do not touch.
+struct Lease {
+    /// When this replica last accepted an Append from its term's leader (or started: a restart
+    /// forgets what it heard).
+    heard: Instant,
+    /// Leader: the term `acked` belongs to, and per peer the send stamp of the newest Append
+    /// it accepted in that term.
+    term: u64,
+    acked: [Option<Instant>; 3],
+}
+
+impl Lease {
+    fn new() -> Lease {
+        Lease {
+            heard: Instant::now(),
+            term: 0,
+            acked: [None; 3],
+        }
+    }
+}
+
+impl GroupState {
+    fn new(world: &World, engine: Option<Engine>, range: Range, skip: Option<u64>) -> GroupState {
+        GroupState {
+            engine,
+            range,
+            applied: 0,
+            skip,
+            deadline: Instant::now() + election_timeout(world),
+            leader_hint: Some(0),
+            pending: BTreeMap::new(),
+            lease: Lease::new(),
+        }
+    }
+
+    /// Within the lease window of the last leader this replica heard: it must not vote for
+    /// another candidate or campaign.
+    fn loyal(&self, world: &World) -> bool {
+        Instant::now() < self.lease.heard + lease(world)
+    }
+
+    /// A leader whose lease runs: it may answer strongly consistent reads from its own state.
+    fn leased(&self, world: &World, replica: &Replica<Arc<Cmd>>) -> bool {
+        replica.is_ready_leader()
+            && self.lease.term == replica.term()
+            && self.applied == replica.commit()
+            && self
+                .lease
+                .acked
+                .iter()
+                .flatten()
+                .max()
+                .is_some_and(|&start| Instant::now() < start + lease(world))
+    }
+}
+
+/// How long a lease lasts: the shortest election timeout (a follower never campaigns sooner).
+fn lease(world: &World) -> Duration {
+    Duration::from_millis(world.scenario.deployment.election_timeout_ms[0])
 }
 
 /// A split a replica applied: the group it creates, with its share of the data.
@@ -249,22 +318,13 @@ async fn storage_node(world: Arc<World>, index: usize) {
                 }
                 None => continue,
             }
-            groups.insert(
-                g,
-                GroupState {
-                    engine: is_initial.then(|| new_engine(&world, group.table)),
-                    range: if is_initial {
-                        initial.range_of(group.table, g)
-                    } else {
-                        (0, 0)
-                    },
-                    applied: 0,
-                    skip,
-                    deadline: Instant::now() + election_timeout(&world),
-                    leader_hint: Some(0),
-                    pending: BTreeMap::new(),
-                },
-            );
+            let range = if is_initial {
+                initial.range_of(group.table, g)
+            } else {
+                (0, 0)
+            };
+            let engine = is_initial.then(|| new_engine(&world, group.table));
+            groups.insert(g, GroupState::new(&world, engine, range, skip));
         }
     }
     let state = Arc::new(Mutex::new(StorageState { groups }));
@@ -311,23 +371,32 @@ fn peer_addr(world: &World, group: u32, replica: usize) -> SocketAddr {
     world.topology.storage[node].addr()
 }
 
+/// Sends a replica's messages: Appends stamped with the send time, AppendReplies with
+/// `echo` (the stamp of the Append being answered).
 fn raft_out(
     world: &World,
     group: u32,
     from: usize,
     out: Vec<(usize, Message<Arc<Cmd>>)>,
+    echo: Option<Instant>,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
     for (to, message) in out {
         if world.fires("raft.drop-outgoing") {
             continue;
         }
+        let stamp = match message {
+            Message::Append { .. } => Some(Instant::now()),
+            Message::AppendReply { .. } => echo,
+            _ => None,
+        };
         outgoing.push((
             peer_addr(world, group, to),
             Wire::Raft {
                 group,
                 from,
                 message,
+                stamp,
             },
         ));
     }
@@ -346,6 +415,7 @@ fn handle(
             group,
             from,
             message,
+            stamp,
         } => {
             let from_leader = matches!(message, Message::Append { .. });
             let mut disk = world.disks[index].lock().unwrap();
@@ -353,14 +423,42 @@ fn handle(
             let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
                 return;
             };
+            if let Message::RequestVote { .. } = message
+                && (g.loyal(world) || g.leased(world, replica))
+            {
+                // A leader may still hold a lease: ignore the candidate (its term included).
+                return;
+            }
+            let acked = match message {
+                Message::AppendReply {
+                    term,
+                    success: true,
+                    ..
+                } => Some(term),
+                _ => None,
+            };
+            let message_term = message.term();
             let mut out = Vec::new();
             replica.handle_into(from, message, &mut out);
-            if from_leader && replica.role() == Role::Follower {
+            if from_leader && replica.role() == Role::Follower && message_term == replica.term() {
                 g.deadline = Instant::now() + election_timeout(world);
                 g.leader_hint = Some(from);
+                g.lease.heard = Instant::now();
+            }
+            if let (Some(term), Some(stamp)) = (acked, stamp)
+                && replica.role() == Role::Leader
+                && term == replica.term()
+            {
+                if g.lease.term != term {
+                    g.lease.term = term;
+                    g.lease.acked = [None; 3];
+                }
+                let slot = &mut g.lease.acked[from];
+                *slot = (*slot).max(Some(stamp));
             }
             let id = replica.id();
-            raft_out(world, group, id, out, outgoing);
+            let echo = if from_leader { stamp } else { None };
+            raft_out(world, group, id, out, echo, outgoing);
             apply_all(world, index, &mut disk, s, group, outgoing);
         }
         Wire::Split {
@@ -384,7 +482,7 @@ fn handle(
             let mut out = Vec::new();
             replica.propose_into(cmd, &mut out);
             let id = replica.id();
-            raft_out(world, group, id, out, outgoing);
+            raft_out(world, group, id, out, None, outgoing);
         }
 
         Wire::Exec { mut req } => {
@@ -455,6 +553,29 @@ fn handle(
             }
             let now = node_clock(world, index);
             let is_write = req.mode == Mode::Write;
+            if req.mode == Mode::Strong
+                && g.leased(world, replica)
+                && let Some(engine) = g.engine.as_mut()
+            {
+                // The leased leader answers from its state, which holds every acknowledged
+                // write (it applies before it acknowledges, and no other leader can exist).
+                match misrouted(&req, g.range) {
+                    Misrouted::No => {}
+                    Misrouted::Moved => {
+                        outgoing.push(reply(Err(moved())));
+                        return;
+                    }
+                    Misrouted::Reroute => {
+                        outgoing.push(reroute(req));
+                        return;
+                    }
+                }
+                let result = engine
+                    .execute(req.request.clone(), now)
+                    .map(|r| serde_json::to_value(&r).expect("responses serialize"));
+                outgoing.push(reply(result));
+                return;
+            }
             if is_write
                 && world.bug(Bug::LeaderOnlyAck)
                 && let Some(engine) = g.engine.as_mut()
@@ -483,7 +604,7 @@ fn handle(
                 g.pending.insert(at, (replica.term(), req));
             }
             let id = replica.id();
-            raft_out(world, group, id, out, outgoing);
+            raft_out(world, group, id, out, None, outgoing);
             apply_all(world, index, &mut disk, s, group, outgoing);
         }
         _ => {}
@@ -604,15 +725,10 @@ fn apply_all(
             // The new group's replica: persisted from now on, its data the parent's share.
             disk.entry(created.group)
                 .or_insert_with(|| Replica::bootstrap(rid, 3, 0));
-            let state = s.groups.entry(created.group).or_insert_with(|| GroupState {
-                engine: None,
-                range: (0, 0),
-                applied: 0,
-                skip: None,
-                deadline: Instant::now() + election_timeout(world),
-                leader_hint: Some(0),
-                pending: BTreeMap::new(),
-            });
+            let state = s
+                .groups
+                .entry(created.group)
+                .or_insert_with(|| GroupState::new(world, None, (0, 0), None));
             state.engine = Some(created.engine);
             state.range = created.range;
             world
@@ -698,15 +814,14 @@ fn apply_committed(
             }
             continue;
         }
-        let result = engine
-            .execute(cmd.request.clone(), cmd.now_ms)
-            .map(|r| serde_json::to_value(&r).expect("responses serialize"));
+        let result = engine.execute(cmd.request.clone(), cmd.now_ms);
+        // Only the replica that proposed it answers (and renders the response).
         if let Some(req) = pending {
             outgoing.push((
                 req.client,
                 Wire::Reply {
                     id: req.id,
-                    result,
+                    result: result.map(|r| serde_json::to_value(&r).expect("responses serialize")),
                     node: node_name.to_string(),
                 },
             ));
@@ -757,7 +872,12 @@ fn on_tick(
         let out = if replica.role() == Role::Leader {
             g.deadline = Instant::now() + election_timeout(world);
             replica.heartbeat()
-        } else if Instant::now() >= g.deadline || world.fires("replica.early-election") {
+        } else if Instant::now() >= g.deadline
+            // The fault point fires the election timer early, but never inside the lease
+            // window: a leader's lease relies on that timing (DynamoDB survives early
+            // timers, not broken clocks).
+            || (!g.loyal(world) && world.fires("replica.early-election"))
+        {
             g.deadline = Instant::now() + election_timeout(world);
             g.leader_hint = None;
             replica.campaign()
@@ -765,7 +885,7 @@ fn on_tick(
             Vec::new()
         };
         let id = replica.id();
-        raft_out(world, group, id, out, outgoing);
+        raft_out(world, group, id, out, None, outgoing);
         apply_all(world, index, &mut disk, s, group, outgoing);
     }
 }
