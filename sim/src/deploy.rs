@@ -73,12 +73,12 @@ enum Wire {
     },
     /// Client to router (`group` already chosen for scans of one partition).
     Route {
-        req: Req,
+        req: Box<Req>,
         group: Option<u32>,
     },
     /// Router (or a replica that is not the leader) to a storage node.
     Exec {
-        req: Req,
+        req: Box<Req>,
     },
     Reply {
         id: u64,
@@ -177,7 +177,7 @@ pub struct GroupState {
     deadline: Instant,
     leader_hint: Option<usize>,
     /// Index → (term, client, request id) of proposals awaiting commit.
-    pending: BTreeMap<u64, (u64, Req)>,
+    pending: BTreeMap<u64, (u64, Box<Req>)>,
     lease: Lease,
 }
 
@@ -680,7 +680,7 @@ fn moved() -> dynasim_engine::Error {
 
 /// Sends a request back to its router, which routes it again by the current partition map
 /// (a scan keeps its partition) after a pause that grows with the hops.
-fn reroute(mut req: Req) -> (SocketAddr, Wire) {
+fn reroute(mut req: Box<Req>) -> (SocketAddr, Wire) {
     req.hops += 1;
     if req.hops > MAX_HOPS {
         return (
@@ -912,7 +912,7 @@ fn route(
     world: &World,
     router: &crate::topology::NodeInfo,
     state: &mut RouterState,
-    mut req: Req,
+    mut req: Box<Req>,
     group: Option<u32>,
 ) -> Result<(SocketAddr, Wire), dynasim_engine::Error> {
     if world.storms.lock().unwrap().contains(&req.table) {
@@ -948,7 +948,7 @@ fn route_or_refuse(
     world: &World,
     info: &crate::topology::NodeInfo,
     state: &Mutex<RouterState>,
-    req: Req,
+    req: Box<Req>,
     group: Option<u32>,
 ) -> (SocketAddr, Wire) {
     let (id, client) = (req.id, req.client);
@@ -1070,7 +1070,7 @@ async fn http_request(
         let routed = {
             let mut s = state.lock().unwrap();
             s.waiting.insert(id, tx);
-            route(world, info, &mut s, req, None)
+            route(world, info, &mut s, Box::new(req), None)
         };
         let (to, wire) = match routed {
             Ok(sent) => sent,
@@ -1363,7 +1363,16 @@ async fn perform(
                 }
                 break;
             }
-            send(world, endpoint, router, Wire::Route { req, group }).await;
+            send(
+                world,
+                endpoint,
+                router,
+                Wire::Route {
+                    req: Box::new(req),
+                    group,
+                },
+            )
+            .await;
             let deadline = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
             let answer = loop {
                 let left = deadline.saturating_duration_since(Instant::now());
