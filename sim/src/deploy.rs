@@ -179,7 +179,11 @@ pub struct GroupState {
     /// Index → (term, client, request id) of proposals awaiting commit.
     pending: BTreeMap<u64, (u64, Box<Req>)>,
     lease: Lease,
+    /// Leader: per peer, when it last sent an Append and the commit index that carried.
+    sent: Sent,
 }
+
+type Sent = [Option<(Instant, u64)>; 3];
 
 /// Leader leases, as DynamoDB's partition leaders hold them: a leader serves strongly
 /// consistent reads from its own state while a majority recently acknowledged it, and no
@@ -217,6 +221,7 @@ impl GroupState {
             leader_hint: Some(0),
             pending: BTreeMap::new(),
             lease: Lease::new(),
+            sent: [None; 3],
         }
     }
 
@@ -371,14 +376,15 @@ fn peer_addr(world: &World, group: u32, replica: usize) -> SocketAddr {
     world.topology.storage[node].addr()
 }
 
-/// Sends a replica's messages: Appends stamped with the send time, AppendReplies with
-/// `echo` (the stamp of the Append being answered).
+/// Sends a replica's messages: Appends stamped with the send time (and noted in `sent`),
+/// AppendReplies with `echo` (the stamp of the Append being answered).
 fn raft_out(
     world: &World,
     group: u32,
     from: usize,
     out: Vec<(usize, Message<Arc<Cmd>>)>,
     echo: Option<Instant>,
+    mut sent: Option<&mut Sent>,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
     for (to, message) in out {
@@ -386,7 +392,12 @@ fn raft_out(
             continue;
         }
         let stamp = match message {
-            Message::Append { .. } => Some(Instant::now()),
+            Message::Append { commit, .. } => {
+                if let Some(sent) = sent.as_deref_mut() {
+                    sent[to] = Some((Instant::now(), commit));
+                }
+                Some(Instant::now())
+            }
             Message::AppendReply { .. } => echo,
             _ => None,
         };
@@ -458,7 +469,7 @@ fn handle(
             }
             let id = replica.id();
             let echo = if from_leader { stamp } else { None };
-            raft_out(world, group, id, out, echo, outgoing);
+            raft_out(world, group, id, out, echo, Some(&mut g.sent), outgoing);
             apply_all(world, index, &mut disk, s, group, outgoing);
         }
         Wire::Split {
@@ -482,7 +493,7 @@ fn handle(
             let mut out = Vec::new();
             replica.propose_into(cmd, &mut out);
             let id = replica.id();
-            raft_out(world, group, id, out, None, outgoing);
+            raft_out(world, group, id, out, None, None, outgoing);
         }
 
         Wire::Exec { mut req } => {
@@ -604,7 +615,7 @@ fn handle(
                 g.pending.insert(at, (replica.term(), req));
             }
             let id = replica.id();
-            raft_out(world, group, id, out, None, outgoing);
+            raft_out(world, group, id, out, None, Some(&mut g.sent), outgoing);
             apply_all(world, index, &mut disk, s, group, outgoing);
         }
         _ => {}
@@ -871,7 +882,17 @@ fn on_tick(
         };
         let out = if replica.role() == Role::Leader {
             g.deadline = Instant::now() + election_timeout(world);
-            replica.heartbeat()
+            // A peer that got an Append within the interval, carrying the current commit
+            // index, needs no heartbeat (an Append with entries is a retransmission: sent).
+            let mut out = replica.heartbeat();
+            let (commit, interval) = (replica.commit(), heartbeat_interval(world));
+            out.retain(|(peer, m)| match (m, g.sent[*peer]) {
+                (Message::Append { entries, .. }, Some((at, carried))) => {
+                    !entries.is_empty() || carried < commit || at + interval <= Instant::now()
+                }
+                _ => true,
+            });
+            out
         } else if Instant::now() >= g.deadline
             // The fault point fires the election timer early, but never inside the lease
             // window: a leader's lease relies on that timing (DynamoDB survives early
@@ -885,9 +906,13 @@ fn on_tick(
             Vec::new()
         };
         let id = replica.id();
-        raft_out(world, group, id, out, None, outgoing);
+        raft_out(world, group, id, out, None, Some(&mut g.sent), outgoing);
         apply_all(world, index, &mut disk, s, group, outgoing);
     }
+}
+
+fn heartbeat_interval(world: &World) -> Duration {
+    Duration::from_millis(world.scenario.deployment.heartbeat_ms)
 }
 
 /// A router's state, shared by its network loop and (with the HTTP transport) its HTTP
