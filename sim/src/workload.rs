@@ -8,7 +8,7 @@
 //! | `counter` | `name/k` | UpdateItem `ADD v :d` returning UPDATED_NEW, GetItem | sum of acknowledged increments |
 //! | `rmw-counter` | `name/k` | a strong read then an unconditional PutItem of value + 1 | (teaching) loses updates |
 //! | `bank` | one item `name/0` with a map of balances | conditional transfers in one UpdateItem, reads | the total never changes |
-//! | `scan` | `name/k` registers | PutItem, and a Scan of every partition (strong or eventual) | per-item linearizability of what the scan saw |
+//! | `scan` | `name/k` registers | PutItem, and a Scan of every partition (strong or eventual), started over when a split moved a range | per-item linearizability of what the scan saw and missed |
 
 use crate::scenario::Workload;
 use dynasim_engine::Request;
@@ -25,7 +25,7 @@ pub const BANK_BALANCE: i64 = 100;
 pub enum Mode {
     /// Through the partition leader's log.
     Write,
-    /// A strongly consistent read: through the leader's log.
+    /// A strongly consistent read: the leader answers under its lease, or through its log.
     Strong,
     /// An eventually consistent read: any replica.
     Eventual,
