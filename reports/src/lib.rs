@@ -22,6 +22,9 @@ pub struct Run {
     pub enabled_faults: Vec<String>,
     pub fault_points: Vec<String>,
     pub faults: Vec<FaultSpan>,
+    /// Who led each partition's replica group, from each election to the next.
+    #[serde(default)]
+    pub leaders: Vec<LeaderSpan>,
     pub anomalies: Vec<AnomalyView>,
     pub ops: Vec<OpView>,
     pub stats: Vec<(String, u64)>,
@@ -36,6 +39,23 @@ pub struct FaultSpan {
     pub start_ms: u64,
     pub end_ms: u64,
 }
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LeaderSpan {
+    /// The replica group (a partition), e.g. `registers#p0`.
+    pub group: String,
+    /// The node that became leader, and its term.
+    pub node: String,
+    pub term: u64,
+    pub start_ms: u64,
+    /// When the next leader of the group was elected (or the run ended).
+    pub end_ms: u64,
+}
+
+/// Colours for leader spans, one per node (by its position in the run's list of leaders).
+const NODE_COLOURS: [&str; 6] = [
+    "#1f77b4", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f",
+];
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct AnomalyView {
@@ -153,6 +173,29 @@ pub fn markdown(run: &Run) -> String {
         }
         out.push('\n');
     }
+    if !run.leaders.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Leaders\n\n| partition | leaders in order (node, term, from ms) |\n|---|---|"
+        );
+        let mut groups: Vec<&str> = run.leaders.iter().map(|l| l.group.as_str()).collect();
+        groups.dedup();
+        for group in groups {
+            let chain: Vec<String> = run
+                .leaders
+                .iter()
+                .filter(|l| l.group == group)
+                .map(|l| format!("{} (term {}, {} ms)", l.node, l.term, l.start_ms))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                md_cell(group),
+                md_cell(&chain.join(" → "))
+            );
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "## Counts\n\n| | |\n|---|---|");
     for (k, v) in &run.stats {
         let _ = writeln!(out, "| {k} | {v} |");
@@ -210,6 +253,11 @@ fn timeline(run: &Run) -> String {
             lanes.push(f.target.clone());
         }
     }
+    for l in &run.leaders {
+        if !lanes.contains(&l.group) {
+            lanes.push(l.group.clone());
+        }
+    }
     let fault_lanes = lanes.len();
     let mut processes: Vec<&str> = ops.iter().map(|o| o.process.as_str()).collect();
     processes.sort_by_key(|p| (p.len(), p.to_string()));
@@ -254,6 +302,29 @@ fn timeline(run: &Run) -> String {
             esc(&f.detail),
             f.start_ms,
             f.end_ms
+        );
+    }
+    let mut leader_nodes: Vec<&str> = Vec::new();
+    for l in &run.leaders {
+        if !leader_nodes.contains(&l.node.as_str()) {
+            leader_nodes.push(&l.node);
+        }
+        let colour = NODE_COLOURS
+            [leader_nodes.iter().position(|n| *n == l.node).unwrap_or(0) % NODE_COLOURS.len()];
+        let i = lanes.iter().position(|g| *g == l.group).unwrap_or(0);
+        let y = 24.0 + LANE * i as f64;
+        let x1 = x_of(l.start_ms * 1_000_000, span_ns);
+        let x2 = x_of(l.end_ms * 1_000_000, span_ns).max(x1 + 1.0);
+        let _ = write!(
+            svg,
+            r##"<rect class="leader" x="{x1:.1}" y="{:.1}" width="{:.1}" height="8" fill="{colour}" fill-opacity="0.55" stroke="#ffffff" stroke-width="0.5"><title>{} led by {} (term {}) from {} ms to {} ms</title></rect>"##,
+            y + 2.0,
+            x2 - x1,
+            esc(&l.group),
+            esc(&l.node),
+            l.term,
+            l.start_ms,
+            l.end_ms
         );
     }
     for op in &ops {
@@ -408,7 +479,7 @@ pub fn html(run: &Run) -> String {
     }
     let _ = writeln!(
         out,
-        "<h2>Timeline</h2>\n<p class=\"note\">Lanes: nodes with faults (purple), then client processes; operations green (ok), orange (failed), grey (unknown outcome: a bar while the client waited, then a dashed line, since it may still take effect), red (part of an anomaly). Hover for details.</p>"
+        "<h2>Timeline</h2>\n<p class=\"note\">Lanes: nodes with faults (purple), partitions with their leaders (one colour per leading node; a new bar at each election), then client processes; operations green (ok), orange (failed), grey (unknown outcome: a bar while the client waited, then a dashed line, since it may still take effect), red (part of an anomaly). Hover for details.</p>"
     );
     out.push_str(&timeline(run));
     let _ = writeln!(out, "\n<h2>Latency</h2>");

@@ -25,6 +25,22 @@ fn sample(passed: bool) -> Run {
             start_ms: 20,
             end_ms: 60,
         }],
+        leaders: vec![
+            LeaderSpan {
+                group: "r#p0".into(),
+                node: "storage-us-east-1a-0".into(),
+                term: 1,
+                start_ms: 0,
+                end_ms: 30,
+            },
+            LeaderSpan {
+                group: "r#p0".into(),
+                node: "storage-us-east-1b-0".into(),
+                term: 2,
+                start_ms: 30,
+                end_ms: 100,
+            },
+        ],
         anomalies: vec![],
         ops: vec![
             OpView {
@@ -204,4 +220,13 @@ fn attr(tag: &str, name: &str) -> f64 {
     let start = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
     let rest = &tag[start..];
     rest[..rest.find('"').unwrap()].parse().unwrap()
+}
+
+#[test]
+fn each_partition_gets_a_lane_with_a_bar_per_leader() {
+    let page = html(&sample(true));
+    assert_eq!(page.matches("class=\"leader\"").count(), 2);
+    assert!(page.contains("r#p0 led by storage-us-east-1b-0 (term 2) from 30 ms to 100 ms"));
+    // Two leading nodes, two colours.
+    assert!(page.contains("#1f77b4") && page.contains("#17becf"));
 }

@@ -140,6 +140,24 @@ impl World {
         self.record(e);
     }
 
+    /// Records that `node` leads `group` from now, in `term` (the reports draw a lane per
+    /// partition from these).
+    fn leader(&self, group: u32, node: usize, term: u64) {
+        let name = {
+            let placement = self.placement.lock().unwrap();
+            self.topology.group_name(&placement, group)
+        };
+        let mut e = Event::new(
+            Process::Named("raft".into()),
+            Kind::Info,
+            "leader",
+            self.now_ns(),
+        );
+        e.key = Some(name);
+        e.value = json!({"node": self.topology.storage[node].name, "term": term});
+        self.record(e);
+    }
+
     fn fires(&self, point: &str) -> bool {
         self.plan.point_active(point) && madsim::rand::thread_rng().gen_bool(self.plan.point_fire)
     }
@@ -319,7 +337,11 @@ async fn storage_node(world: Arc<World>, index: usize) {
                         });
                 }
                 None if is_initial => {
-                    disk.insert(g, Replica::bootstrap(rid, 3, 0));
+                    let replica = Replica::bootstrap(rid, 3, 0);
+                    if replica.role() == Role::Leader {
+                        world.leader(g, index, replica.term());
+                    }
+                    disk.insert(g, replica);
                 }
                 None => continue,
             }
@@ -449,8 +471,12 @@ fn handle(
                 _ => None,
             };
             let message_term = message.term();
+            let was_leader = replica.role() == Role::Leader;
             let mut out = Vec::new();
             replica.handle_into(from, message, &mut out);
+            if !was_leader && replica.role() == Role::Leader {
+                world.leader(group, index, replica.term());
+            }
             if from_leader && replica.role() == Role::Follower && message_term == replica.term() {
                 g.deadline = Instant::now() + election_timeout(world);
                 g.leader_hint = Some(from);
@@ -734,8 +760,13 @@ fn apply_all(
                 break;
             };
             // The new group's replica: persisted from now on, its data the parent's share.
-            disk.entry(created.group)
-                .or_insert_with(|| Replica::bootstrap(rid, 3, 0));
+            disk.entry(created.group).or_insert_with(|| {
+                let replica = Replica::bootstrap(rid, 3, 0);
+                if replica.role() == Role::Leader {
+                    world.leader(created.group, index, replica.term());
+                }
+                replica
+            });
             let state = s
                 .groups
                 .entry(created.group)

@@ -5,7 +5,7 @@ use crate::history::Kind;
 use crate::run::RunRecord;
 use crate::scenario::Scenario;
 use crate::topology::Topology;
-use dynasim_reports::{AnomalyView, FaultSpan, OpView, Run};
+use dynasim_reports::{AnomalyView, FaultSpan, LeaderSpan, OpView, Run};
 
 fn summary(op: &crate::history::Op) -> String {
     let key = op.key.as_deref().unwrap_or("-");
@@ -92,6 +92,25 @@ pub fn view(scenario: &Scenario, record: &RunRecord, repro: &str) -> Run {
             }
         })
         .collect();
+    // Elections, per group in time order: each leader leads until the next one.
+    let mut leaders: Vec<LeaderSpan> = record
+        .history
+        .named("raft")
+        .filter(|e| e.f == "leader")
+        .map(|e| LeaderSpan {
+            group: e.key.clone().unwrap_or_default(),
+            node: e.value["node"].as_str().unwrap_or_default().to_string(),
+            term: e.value["term"].as_u64().unwrap_or(0),
+            start_ms: e.time / 1_000_000,
+            end_ms: record.simulated_ms,
+        })
+        .collect();
+    leaders.sort_by(|a, b| (&a.group, a.start_ms, a.term).cmp(&(&b.group, b.start_ms, b.term)));
+    for i in 1..leaders.len() {
+        if leaders[i].group == leaders[i - 1].group {
+            leaders[i - 1].end_ms = leaders[i].start_ms;
+        }
+    }
     let ops = record
         .history
         .ops()
@@ -128,6 +147,7 @@ pub fn view(scenario: &Scenario, record: &RunRecord, repro: &str) -> Run {
         enabled_faults: record.plan.enabled.clone(),
         fault_points: record.plan.points.clone(),
         faults,
+        leaders,
         anomalies: record
             .report
             .anomalies
