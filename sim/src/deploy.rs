@@ -1746,9 +1746,17 @@ pub async fn run(world: Arc<World>) -> History {
     for t in tasks {
         let _ = t.await;
     }
-    // The final reader: a strongly consistent read of every item, retried until answered.
-    let reader = client_nodes[0].spawn(final_reads(world.clone()));
-    let _ = reader.await;
+    // The final readers: a strongly consistent read of every item, retried until answered,
+    // from the client node of each table's home region, several readers per table.
+    let mut readers = Vec::new();
+    for (t, table) in world.topology.tables.iter().enumerate() {
+        for r in 0..FINAL_READERS {
+            readers.push(client_nodes[table.region].spawn(final_reads(world.clone(), t, r)));
+        }
+    }
+    for reader in readers {
+        let _ = reader.await;
+    }
     // Convergence: every replica of every group caught up with its leader, within the bound.
     let bound = Instant::now() + Duration::from_millis(world.scenario.converge_within_ms);
     let converged = loop {
@@ -1856,65 +1864,70 @@ fn groups_caught_up(world: &World) -> BTreeMap<u32, bool> {
 
 /// Strongly consistent reads of every item after the clients stopped, retried until answered;
 /// one reader per workload, each on its own port.
-async fn final_reads(world: Arc<World>) {
-    let mut readers = Vec::new();
-    for (t, w) in world.scenario.workloads.iter().enumerate() {
-        let world = world.clone();
-        let w = w.clone();
-        readers.push(madsim::task::spawn(async move {
-            let addr = SocketAddr::new(world.topology.clients[0].ip, PORT + 1000 + t as u16);
-            let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
-            let mut next_id = 1_000_000_000u64;
-            let mut http: HttpConnection = None;
-            let mut process = FINAL_PROCESS + t as u64 * 1_000;
-            let keys: Vec<(String, Step, &'static str)> = match w.kind.as_str() {
-                "bank" => vec![(
-                    format!("{}/0", w.name),
-                    Step::ReadBank { consistent: true },
-                    "read-bank",
-                )],
-                _ => (0..w.keys)
-                    .map(|k| {
-                        (
-                            format!("{}/{k}", w.name),
-                            Step::Read { consistent: true },
-                            "read",
-                        )
-                    })
-                    .collect(),
-            };
-            for (key, step, f) in keys {
-                let planned = Planned {
-                    f,
-                    key,
-                    input: Json::Null,
-                    consistent: Some(true),
-                    step,
-                };
-                for _ in 0..20 {
-                    let (kind, _) = perform(
-                        &world,
-                        &endpoint,
-                        &mut http,
-                        t,
-                        process,
-                        &planned,
-                        &mut next_id,
-                    )
-                    .await;
-                    if kind == Kind::Ok {
-                        break;
-                    }
-                    if kind == Kind::Info {
-                        process += 1;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }));
+/// Concurrent final readers per table; reader `r` reads the keys `k` with `k % FINAL_READERS == r`.
+const FINAL_READERS: usize = 8;
+
+async fn final_reads(world: Arc<World>, t: usize, r: usize) {
+    let w = world.scenario.workloads[t].clone();
+    let keys: Vec<(String, Step, &'static str)> = match w.kind.as_str() {
+        "bank" => vec![(
+            format!("{}/0", w.name),
+            Step::ReadBank { consistent: true },
+            "read-bank",
+        )],
+        _ => (0..w.keys)
+            .map(|k| {
+                (
+                    format!("{}/{k}", w.name),
+                    Step::Read { consistent: true },
+                    "read",
+                )
+            })
+            .collect(),
+    };
+    let mine: Vec<_> = keys
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| k % FINAL_READERS == r)
+        .map(|(_, key)| key)
+        .collect();
+    if mine.is_empty() {
+        return;
     }
-    for r in readers {
-        let _ = r.await;
+    let region = world.topology.tables[t].region;
+    let port = PORT + 1000 + (t * FINAL_READERS + r) as u16;
+    let addr = SocketAddr::new(world.topology.clients[region].ip, port);
+    let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
+    let mut next_id = 1_000_000_000u64;
+    let mut http: HttpConnection = None;
+    let mut process = FINAL_PROCESS + (t * FINAL_READERS + r) as u64 * 1_000;
+    for (key, step, f) in mine {
+        let planned = Planned {
+            f,
+            key,
+            input: Json::Null,
+            consistent: Some(true),
+            step,
+        };
+        for _ in 0..20 {
+            let (kind, _) = perform(
+                &world,
+                &endpoint,
+                &mut http,
+                t,
+                process,
+                &planned,
+                &mut next_id,
+            )
+            .await;
+            if kind == Kind::Ok {
+                break;
+            }
+            if kind == Kind::Info {
+                process += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
