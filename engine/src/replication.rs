@@ -201,6 +201,15 @@ impl<E: Clone> Replica<E> {
         }
     }
 
+    /// Leader: the Append that brings `peer` up to date (everything after what it is known
+    /// to hold, with the commit index); `None` for a follower or candidate.
+    pub fn append_to(&self, peer: usize) -> Option<Message<E>> {
+        if self.role != Role::Leader || peer == self.id || peer >= self.group_size {
+            return None;
+        }
+        self.append_for(peer)
+    }
+
     fn broadcast_append(&self) -> Outbox<E> {
         let mut out = Vec::new();
         self.broadcast_append_into(&mut out);
@@ -484,6 +493,37 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn append_to_carries_what_the_peer_lacks() {
+        let mut leader: Replica<u32> = Replica::bootstrap(0, 3, 0);
+        let mut follower: Replica<u32> = Replica::bootstrap(1, 3, 0);
+        assert!(
+            follower.append_to(0).is_none(),
+            "only a leader sends Appends"
+        );
+        assert!(leader.append_to(0).is_none(), "not to itself");
+        leader.propose(7).unwrap();
+        leader.propose(8).unwrap();
+        let Some(Message::Append { entries, .. }) = leader.append_to(1) else {
+            panic!("an Append")
+        };
+        let payloads: Vec<_> = entries.iter().filter_map(|e| e.payload).collect();
+        assert_eq!(payloads, vec![7, 8]);
+        // Once the follower acknowledged both, the next Append to it carries nothing.
+        let reply = follower.handle(0, leader.append_to(1).unwrap());
+        for (_, m) in reply {
+            leader.handle(1, m);
+        }
+        let Some(Message::Append {
+            entries, commit, ..
+        }) = leader.append_to(1)
+        else {
+            panic!("an Append")
+        };
+        assert!(entries.is_empty());
+        assert_eq!(commit, leader.last_index(), "a majority holds everything");
+    }
 
     #[derive(Clone, Debug)]
     enum Step {

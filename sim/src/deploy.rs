@@ -197,11 +197,19 @@ pub struct GroupState {
     /// Index → (term, client, request id) of proposals awaiting commit.
     pending: BTreeMap<u64, (u64, Box<Req>)>,
     lease: Lease,
-    /// Leader: per peer, when it last sent an Append and the commit index that carried.
-    sent: Sent,
+    flow: Flow,
 }
 
-type Sent = [Option<(Instant, u64)>; 3];
+/// A leader's flow control per peer: one Append with entries in flight at a time (entries
+/// proposed meanwhile travel together in the next one, sent when the peer answers), and what
+/// the last Append carried.
+#[derive(Default)]
+struct Flow {
+    /// When the last Append (of any kind) went to the peer, and the commit index it carried.
+    sent: [Option<(Instant, u64)>; 3],
+    /// When an Append with entries went to the peer and was not answered yet.
+    inflight: [Option<Instant>; 3],
+}
 
 /// Leader leases, as DynamoDB's partition leaders hold them: a leader serves strongly
 /// consistent reads from its own state while a majority recently acknowledged it, and no
@@ -239,7 +247,7 @@ impl GroupState {
             leader_hint: Some(0),
             pending: BTreeMap::new(),
             lease: Lease::new(),
-            sent: [None; 3],
+            flow: Flow::default(),
         }
     }
 
@@ -398,7 +406,8 @@ fn peer_addr(world: &World, group: u32, replica: usize) -> SocketAddr {
     world.topology.storage[node].addr()
 }
 
-/// Sends a replica's messages: Appends stamped with the send time (and noted in `sent`),
+/// Sends a replica's messages: Appends stamped with the send time (and, with `flow`, held
+/// back while one with entries is in flight to that peer, unless that one is overdue),
 /// AppendReplies with `echo` (the stamp of the Append being answered).
 fn raft_out(
     world: &World,
@@ -406,20 +415,31 @@ fn raft_out(
     from: usize,
     out: Vec<(usize, Message<Arc<Cmd>>)>,
     echo: Option<Instant>,
-    mut sent: Option<&mut Sent>,
+    mut flow: Option<&mut Flow>,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
+    let now = Instant::now();
     for (to, message) in out {
+        if let (
+            Some(flow),
+            Message::Append {
+                entries, commit, ..
+            },
+        ) = (flow.as_deref_mut(), &message)
+        {
+            if !entries.is_empty() {
+                if flow.inflight[to].is_some_and(|at| now < at + heartbeat_interval(world)) {
+                    continue;
+                }
+                flow.inflight[to] = Some(now);
+            }
+            flow.sent[to] = Some((now, *commit));
+        }
         if world.fires("raft.drop-outgoing") {
             continue;
         }
         let stamp = match message {
-            Message::Append { commit, .. } => {
-                if let Some(sent) = sent.as_deref_mut() {
-                    sent[to] = Some((Instant::now(), commit));
-                }
-                Some(Instant::now())
-            }
+            Message::Append { .. } => Some(now),
             Message::AppendReply { .. } => echo,
             _ => None,
         };
@@ -472,8 +492,20 @@ fn handle(
             };
             let message_term = message.term();
             let was_leader = replica.role() == Role::Leader;
+            let answered = matches!(message, Message::AppendReply { .. });
+            if answered {
+                g.flow.inflight[from] = None;
+            }
             let mut out = Vec::new();
             replica.handle_into(from, message, &mut out);
+            if acked.is_some() && !out.iter().any(|(to, _)| *to == from) {
+                // The peer took what was in flight: send what was proposed meanwhile.
+                if let Some(m @ Message::Append { .. }) = replica.append_to(from)
+                    && matches!(&m, Message::Append { entries, .. } if !entries.is_empty())
+                {
+                    out.push((from, m));
+                }
+            }
             if !was_leader && replica.role() == Role::Leader {
                 world.leader(group, index, replica.term());
             }
@@ -495,7 +527,7 @@ fn handle(
             }
             let id = replica.id();
             let echo = if from_leader { stamp } else { None };
-            raft_out(world, group, id, out, echo, Some(&mut g.sent), outgoing);
+            raft_out(world, group, id, out, echo, Some(&mut g.flow), outgoing);
             apply_all(world, index, &mut disk, s, group, outgoing);
         }
         Wire::Split {
@@ -641,7 +673,7 @@ fn handle(
                 g.pending.insert(at, (replica.term(), req));
             }
             let id = replica.id();
-            raft_out(world, group, id, out, None, Some(&mut g.sent), outgoing);
+            raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
             apply_all(world, index, &mut disk, s, group, outgoing);
         }
         _ => {}
@@ -917,7 +949,7 @@ fn on_tick(
             // index, needs no heartbeat (an Append with entries is a retransmission: sent).
             let mut out = replica.heartbeat();
             let (commit, interval) = (replica.commit(), heartbeat_interval(world));
-            out.retain(|(peer, m)| match (m, g.sent[*peer]) {
+            out.retain(|(peer, m)| match (m, g.flow.sent[*peer]) {
                 (Message::Append { entries, .. }, Some((at, carried))) => {
                     !entries.is_empty() || carried < commit || at + interval <= Instant::now()
                 }
@@ -937,7 +969,7 @@ fn on_tick(
             Vec::new()
         };
         let id = replica.id();
-        raft_out(world, group, id, out, None, Some(&mut g.sent), outgoing);
+        raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
         apply_all(world, index, &mut disk, s, group, outgoing);
     }
 }
