@@ -577,27 +577,11 @@ fn handle(
                     },
                 )
             };
-            let serve_locally = req.mode == Mode::Eventual;
-            if serve_locally {
-                let Some(engine) = g.engine.as_mut() else {
-                    return;
-                };
-                match misrouted(&req, g.range) {
-                    Misrouted::No => {}
-                    Misrouted::Moved => {
-                        outgoing.push(reply(Err(moved())));
-                        return;
-                    }
-                    Misrouted::Reroute => {
-                        outgoing.push(reroute(req));
-                        return;
-                    }
+            if req.mode == Mode::Eventual {
+                if let Some(engine) = g.engine.as_mut() {
+                    let now = node_clock(world, index);
+                    outgoing.push(answer_locally(engine, g.range, req, now, node_name));
                 }
-                let now = node_clock(world, index);
-                let result = engine
-                    .execute(req.request.clone(), now)
-                    .map(|r| serde_json::to_value(&r).expect("responses serialize"));
-                outgoing.push(reply(result));
                 return;
             }
             if replica.role() != Role::Leader {
@@ -628,21 +612,7 @@ fn handle(
             {
                 // The leased leader answers from its state, which holds every acknowledged
                 // write (it applies before it acknowledges, and no other leader can exist).
-                match misrouted(&req, g.range) {
-                    Misrouted::No => {}
-                    Misrouted::Moved => {
-                        outgoing.push(reply(Err(moved())));
-                        return;
-                    }
-                    Misrouted::Reroute => {
-                        outgoing.push(reroute(req));
-                        return;
-                    }
-                }
-                let result = engine
-                    .execute(req.request.clone(), now)
-                    .map(|r| serde_json::to_value(&r).expect("responses serialize"));
-                outgoing.push(reply(result));
+                outgoing.push(answer_locally(engine, g.range, req, now, node_name));
                 return;
             }
             if is_write
@@ -722,6 +692,32 @@ fn increment_from_leader_view(engine: &mut Engine, request: Request, now: u64) -
     }
     input.expression_attribute_values = Some(values);
     Request::UpdateItem(input)
+}
+
+/// Answers a read from this replica's own state (an eventually consistent read, or a strongly
+/// consistent one at a leased leader), unless the partition's range no longer holds it.
+fn answer_locally(
+    engine: &mut Engine,
+    range: Range,
+    req: Box<Req>,
+    now: u64,
+    node: &str,
+) -> (SocketAddr, Wire) {
+    let result = match misrouted(&req, range) {
+        Misrouted::Reroute => return reroute(req),
+        Misrouted::Moved => Err(moved()),
+        Misrouted::No => engine
+            .execute(req.request.clone(), now)
+            .map(|r| serde_json::to_value(&r).expect("responses serialize")),
+    };
+    (
+        req.client,
+        Wire::Reply {
+            id: req.id,
+            result,
+            node: node.to_string(),
+        },
+    )
 }
 
 enum Misrouted {
