@@ -923,6 +923,8 @@ fn request_key(request: &Request) -> Option<String> {
         Request::GetItem(i) => key_string(i.key.as_ref()),
         Request::PutItem(i) => key_string(i.item.as_ref()),
         Request::UpdateItem(i) | Request::DeleteItem(i) => key_string(i.key.as_ref()),
+        // The workloads' Queries name their partition key as `:p`.
+        Request::Query(i) => i.expression_attribute_values.as_ref()?.get(":p")?.s.clone(),
         _ => None,
     }
 }
@@ -1903,6 +1905,16 @@ async fn final_reads(world: Arc<World>, t: usize, r: usize) {
             Step::ReadBank { consistent: true },
             "read-bank",
         )],
+        // A query workload's collections, each read whole by one Query.
+        "query" => (0..w.keys)
+            .map(|c| {
+                (
+                    format!("{}/{c}", w.name),
+                    Step::Query { consistent: true },
+                    "query",
+                )
+            })
+            .collect(),
         _ => (0..w.keys)
             .map(|k| {
                 (

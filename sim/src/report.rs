@@ -14,7 +14,7 @@ fn summary(op: &crate::history::Op) -> String {
         Kind::Fail => format!("fail {}", op.error.as_deref().unwrap_or("")),
         _ => format!("unknown outcome {}", op.error.as_deref().unwrap_or("")),
     };
-    let consistency = if op.f == "read" || op.f == "scan" || op.f == "read-bank" {
+    let consistency = if ["read", "scan", "query", "read-bank"].contains(&op.f.as_str()) {
         if op.consistent {
             " (strong)"
         } else {

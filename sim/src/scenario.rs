@@ -104,7 +104,14 @@ pub const FAULT_KINDS: [&str; 8] = [
     "storm",
     "split",
 ];
-pub const WORKLOAD_KINDS: [&str; 5] = ["register", "counter", "bank", "scan", "rmw-counter"];
+pub const WORKLOAD_KINDS: [&str; 6] = [
+    "register",
+    "counter",
+    "bank",
+    "scan",
+    "rmw-counter",
+    "query",
+];
 
 impl Default for Scenario {
     fn default() -> Self {

@@ -9,6 +9,7 @@
 //! | `rmw-counter` | `name/k` | a strong read then an unconditional PutItem of value + 1 | (teaching) loses updates |
 //! | `bank` | one item `name/0` with a map of balances | conditional transfers in one UpdateItem, reads | the total never changes |
 //! | `scan` | `name/k` registers | PutItem, and a Scan of every partition (strong or eventual), started over when a split moved a range | per-item linearizability of what the scan saw and missed |
+//! | `query` | item collections `name/c` of [`QUERY_ITEMS`] items `name/c/s` (partition key `name/c`, sort key `s`) | PutItem of one item, and a Query of a whole collection (strong or eventual) | per-item linearizability of what the query saw and missed |
 
 use crate::scenario::Workload;
 use dynasim_engine::Request;
@@ -18,6 +19,8 @@ use rand_core::{RngCore, SeedableRng};
 use serde_json::{Value as Json, json};
 
 pub const BANK_ACCOUNTS: usize = 5;
+/// Items (sort keys 0..QUERY_ITEMS) in each item collection of a `query` workload.
+pub const QUERY_ITEMS: usize = 4;
 pub const BANK_BALANCE: i64 = 100;
 
 /// How a request must be routed.
@@ -62,6 +65,16 @@ pub enum Step {
     },
     Scan {
         consistent: bool,
+    },
+    /// A Query of one item collection (`key` is the partition key).
+    Query {
+        consistent: bool,
+    },
+    /// A PutItem of one item of a collection: partition key `pk`, sort key `sk`.
+    PutInCollection {
+        pk: String,
+        sk: i64,
+        value: i64,
     },
     /// The bank's initial balances.
     Setup,
@@ -183,6 +196,31 @@ impl Generator {
                     }
                 }
             }
+            "query" => {
+                let collection = self.key();
+                if read {
+                    return Planned {
+                        f: "query",
+                        key: collection,
+                        input: Json::Null,
+                        consistent: Some(consistent),
+                        step: Step::Query { consistent },
+                    };
+                }
+                let sk = (self.rng.next_u64() % QUERY_ITEMS as u64) as i64;
+                let value = self.fresh();
+                Planned {
+                    f: "write",
+                    key: format!("{collection}/{sk}"),
+                    input: json!(value),
+                    consistent: None,
+                    step: Step::PutInCollection {
+                        pk: collection,
+                        sk,
+                        value,
+                    },
+                }
+            }
             "scan" if read => Planned {
                 f: "scan",
                 key: w.name.clone(),
@@ -259,6 +297,16 @@ pub fn create_table(workload: &Workload) -> Request {
         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
     });
+    if workload.kind == "query" {
+        input["AttributeDefinitions"] = json!([
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ]);
+        input["KeySchema"] = json!([
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ]);
+    }
     if workload.write_units.is_some() || workload.read_units.is_some() {
         input["BillingMode"] = json!("PROVISIONED");
         input["ProvisionedThroughput"] = json!({
@@ -362,6 +410,21 @@ pub fn request_json(table: &str, planned: &Planned) -> (&'static str, Json, Mode
             json!({"TableName": table, "ConsistentRead": consistent}),
             mode_of(*consistent),
         ),
+        Step::Query { consistent } => (
+            "Query",
+            json!({
+                "TableName": table,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": planned.key}},
+                "ConsistentRead": consistent,
+            }),
+            mode_of(*consistent),
+        ),
+        Step::PutInCollection { pk, sk, value } => (
+            "PutItem",
+            json!({"TableName": table, "Item": {"pk": {"S": pk}, "sk": n(*sk), "v": n(*value)}}),
+            Mode::Write,
+        ),
     }
 }
 
@@ -372,6 +435,7 @@ pub fn request(table: &str, planned: &Planned) -> (Request, Mode) {
         "GetItem" => Request::GetItem(serde_json::from_value(body).expect("a valid GetItem")),
         "PutItem" => Request::PutItem(write_input(body)),
         "UpdateItem" => Request::UpdateItem(write_input(body)),
+        "Query" => Request::Query(serde_json::from_value(body).expect("a valid Query")),
         _ => Request::Scan(serde_json::from_value(body).expect("a valid Scan")),
     };
     (request, mode)
@@ -415,6 +479,23 @@ pub fn output(planned: &Planned, response: &Json) -> Json {
         Step::Incr(_) => number(response.get("Attributes").and_then(|a| a.get("v")))
             .map_or(Json::Null, Json::from),
         Step::RmwWrite(v) => json!(v),
+        Step::Query { .. } => {
+            let mut out = serde_json::Map::new();
+            if let Some(items) = response.get("Items").and_then(Json::as_array) {
+                for item in items {
+                    if let (Some(pk), Some(sk), Some(v)) = (
+                        item.get("pk")
+                            .and_then(|p| p.get("S"))
+                            .and_then(Json::as_str),
+                        number(item.get("sk")),
+                        number(item.get("v")),
+                    ) {
+                        out.insert(format!("{pk}/{sk}"), json!(v));
+                    }
+                }
+            }
+            Json::Object(out)
+        }
         Step::Scan { .. } => {
             let mut out = serde_json::Map::new();
             if let Some(items) = response.get("Items").and_then(Json::as_array) {
@@ -451,7 +532,14 @@ mod tests {
     /// Every workload's requests execute on the engine and read back.
     #[test]
     fn requests_execute_and_outputs_read_back() {
-        for kind in ["register", "counter", "bank", "scan", "rmw-counter"] {
+        for kind in [
+            "register",
+            "counter",
+            "bank",
+            "scan",
+            "rmw-counter",
+            "query",
+        ] {
             let w = workload(kind);
             let mut engine = Engine::new(Config::default());
             engine.execute(create_table(&w), 0).unwrap();

@@ -107,11 +107,14 @@ fn keys_with_prefix<'a>(keys: &'a BTreeMap<String, Vec<usize>>, prefix: &'a str)
         .collect()
 }
 
-/// Splits scans into per-key reads: a scan reads each item at some point within its interval.
+/// Splits scans and queries into per-key reads: a scan (of a table) or query (of an item
+/// collection) reads each item under its key at some point within its interval; an item it
+/// did not return is a read of nothing.
 fn expand_scans(ops: &[Op]) -> Vec<Op> {
     let mut keys: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
         if op.f != "scan"
+            && op.f != "query"
             && let Some(k) = &op.key
         {
             keys.entry(k.clone()).or_default().push(i);
@@ -119,7 +122,7 @@ fn expand_scans(ops: &[Op]) -> Vec<Op> {
     }
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
-        if op.f == "scan" && op.outcome == Kind::Ok {
+        if (op.f == "scan" || op.f == "query") && op.outcome == Kind::Ok {
             let Some(prefix) = &op.key else { continue };
             let seen = op.output.as_object();
             for key in keys_with_prefix(&keys, prefix) {

@@ -270,6 +270,25 @@ fn consistent_scans_are_per_item_reads() {
 }
 
 #[test]
+fn consistent_queries_are_per_item_reads_of_their_collection() {
+    let query = |b: B, output: Json, t: (u64, u64)| {
+        b.op(3, "query", "q/1", Json::Null, true, t, Kind::Ok, output)
+    };
+    let writes = || {
+        B::default()
+            .write(1, "q/1/0", 1, (0, 10))
+            .write(1, "q/1/1", 2, (20, 30))
+            .write(2, "q/10/0", 9, (20, 30))
+    };
+    // Everything of collection q/1 seen; q/10 is another collection, not missed.
+    let h = query(writes(), json!({"q/1/0": 1, "q/1/1": 2}), (40, 50)).build();
+    assert!(!kinds(&h).contains(&"nonlinearizable"), "{:?}", kinds(&h));
+    // The query missed q/1/1, acknowledged before it began.
+    let h = query(writes(), json!({"q/1/0": 1}), (40, 50)).build();
+    assert!(kinds(&h).contains(&"nonlinearizable"));
+}
+
+#[test]
 fn divergent_and_unconverged_replicas_are_caught() {
     let h = B::default()
         .final_event(
