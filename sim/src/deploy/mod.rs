@@ -1,0 +1,506 @@
+//! The deployment on madsim: storage nodes hosting partition replicas (the engine's
+//! [`Replica`] for ordering, an [`Engine`] per replica as the state machine it orders), request
+//! routers, client nodes running workloads, and the nemesis executing the fault plan. Only
+//! built with `--cfg madsim`.
+
+mod client;
+mod nemesis;
+mod router;
+mod storage;
+
+use client::*;
+use nemesis::*;
+use router::*;
+use storage::*;
+
+use crate::faults::{Fault, Plan};
+use crate::history::{Event, History, Kind, Process};
+use crate::run::{Bug, RunOptions};
+use crate::scenario::Scenario;
+use crate::topology::{PORT, Placement, Range, Topology, in_range, key_hash};
+use crate::workload::{self, Generator, Mode, Planned, Step};
+use dynasim_engine::replication::{Message, Replica, Role};
+use dynasim_engine::{Config, Engine, Request};
+use madsim::net::{Endpoint, NetSim};
+use madsim::rand::Rng;
+use madsim::runtime::Handle;
+use madsim::task::NodeId;
+use serde_json::{Value as Json, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+const TAG: u64 = 1;
+/// The engine's clock starts here (2026-01-01), plus simulated time and each node's skew.
+const EPOCH_MS: u64 = 1_767_225_600_000;
+/// The nemesis (and control plane) node's address.
+const NEMESIS_IP: &str = "10.250.0.1";
+/// Process numbers of the final reader.
+pub const FINAL_PROCESS: u64 = 1_000_000;
+
+/// A command in a partition's log: a request and the leader's clock when it was proposed.
+#[derive(Debug)]
+pub struct Cmd {
+    request: Request,
+    now_ms: u64,
+    /// Reads travel the log for strong consistency; followers skip them.
+    read_only: bool,
+    /// A split instead of a request: the group keeps `[lo, mid)` and `new group` takes the rest.
+    split: Option<(u64, u32)>,
+}
+
+#[derive(Clone, Debug)]
+struct Req {
+    id: u64,
+    client: SocketAddr,
+    router: SocketAddr,
+    table: usize,
+    group: u32,
+    mode: Mode,
+    request: Request,
+    hops: u8,
+    /// Scans of one partition: the hash range the client expects the partition to own.
+    range: Option<Range>,
+}
+
+/// The message a scan gets when its partition's range changed (a split): the client re-reads
+/// the partition map and scans again.
+const MOVED: &str = "Partition moved: its key range changed; re-read the partition map.";
+
+enum Wire {
+    Raft {
+        group: u32,
+        from: usize,
+        message: Message<Arc<Cmd>>,
+        /// An Append's send time on the leader's monotonic clock; an AppendReply echoes the
+        /// stamp of the Append it answers (leases count from it).
+        stamp: Option<Instant>,
+    },
+    /// Client to router (`group` already chosen for scans of one partition).
+    Route {
+        req: Box<Req>,
+        group: Option<u32>,
+    },
+    /// Router (or a replica that is not the leader) to a storage node.
+    Exec {
+        req: Box<Req>,
+    },
+    Reply {
+        id: u64,
+        result: Result<Json, dynasim_engine::Error>,
+        node: String,
+    },
+    LeaderHint {
+        group: u32,
+        replica: usize,
+    },
+    /// The control plane asks a group to split at `mid`, creating `new_group`.
+    Split {
+        group: u32,
+        mid: u64,
+        new_group: u32,
+    },
+}
+
+/// A storage node's persisted replicas, by group: what survives a crash.
+type Disk = Arc<Mutex<BTreeMap<u32, Replica<Arc<Cmd>>>>>;
+
+/// Everything the run shares: topology, clocks, history, observation of node state.
+pub struct World {
+    pub scenario: Scenario,
+    pub topology: Topology,
+    pub plan: Plan,
+    pub options: RunOptions,
+    start: Instant,
+    history: Mutex<History>,
+    /// Per storage node clock offset (ms).
+    skew: Mutex<Vec<i64>>,
+    /// Tables in a throttling storm.
+    storms: Mutex<BTreeSet<usize>>,
+    /// The partition map (the routers' metadata), changed by splits.
+    placement: Mutex<Placement>,
+    /// Storage node state, readable by the harness after the run.
+    nodes: Mutex<Vec<Option<Arc<Mutex<StorageState>>>>>,
+    /// What each storage node has persisted (survives crashes).
+    disks: Vec<Disk>,
+    stop_clients: AtomicBool,
+    pub ops: Mutex<u64>,
+    /// Client requests that were answered ok, after the last fault healed (liveness).
+    progress_after_heal: Mutex<BTreeMap<usize, u64>>,
+    healed: AtomicBool,
+}
+
+impl World {
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn record(&self, event: Event) {
+        self.history.lock().unwrap().push(event);
+    }
+
+    fn nemesis(&self, kind: Kind, f: &str, value: Json) {
+        let mut e = Event::new(Process::Named("nemesis".into()), kind, f, self.now_ns());
+        e.value = value;
+        self.record(e);
+    }
+
+    /// Records that `node` leads `group` from now, in `term` (the reports draw a lane per
+    /// partition from these).
+    fn leader(&self, group: u32, node: usize, term: u64) {
+        let name = {
+            let placement = self.placement.lock().unwrap();
+            self.topology.group_name(&placement, group)
+        };
+        let mut e = Event::new(
+            Process::Named("raft".into()),
+            Kind::Info,
+            "leader",
+            self.now_ns(),
+        );
+        e.key = Some(name);
+        e.value = json!({"node": self.topology.storage[node].name, "term": term});
+        self.record(e);
+    }
+
+    fn fires(&self, point: &str) -> bool {
+        self.plan.point_active(point) && madsim::rand::thread_rng().gen_bool(self.plan.point_fire)
+    }
+
+    fn bug(&self, bug: Bug) -> bool {
+        self.options.bug == Some(bug)
+    }
+}
+
+async fn send(world: &World, endpoint: &Arc<Endpoint>, to: SocketAddr, wire: Wire) {
+    let from = endpoint.local_addr().expect("bound");
+    if Topology::region_of(&from) != Topology::region_of(&to) {
+        let [lo, hi] = world.scenario.deployment.cross_region_latency_ms;
+        let delay = madsim::rand::thread_rng().gen_range(lo..=hi);
+        let endpoint = endpoint.clone();
+        madsim::task::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let _ = endpoint.send_to_raw(to, TAG, Box::new(wire)).await;
+        });
+    } else {
+        // A clogged or lost message is simply gone: every sender retries or times out.
+        let _ = endpoint.send_to_raw(to, TAG, Box::new(wire)).await;
+    }
+}
+
+fn node_clock(world: &World, node: usize) -> u64 {
+    let skew = world.skew.lock().unwrap()[node];
+    (EPOCH_MS as i64 + world.start.elapsed().as_millis() as i64 + skew).max(0) as u64
+}
+
+fn engine_digest(engine: &mut Engine, table: &str) -> (String, usize) {
+    let mut items: Vec<String> = Vec::new();
+    let mut start: Option<Json> = None;
+    loop {
+        let mut input = json!({"TableName": table, "ConsistentRead": true});
+        if let Some(s) = &start {
+            input["ExclusiveStartKey"] = s.clone();
+        }
+        let request = Request::Scan(serde_json::from_value(input).expect("a valid Scan"));
+        let Ok(response) = engine.execute(request, EPOCH_MS) else {
+            break;
+        };
+        let v = serde_json::to_value(&response).expect("responses serialize");
+        if let Some(list) = v.get("Items").and_then(Json::as_array) {
+            items.extend(list.iter().map(|i| i.to_string()));
+        }
+        match v.get("LastEvaluatedKey") {
+            Some(k) => start = Some(k.clone()),
+            None => break,
+        }
+    }
+    items.sort();
+    let digest = xxhash_rust::xxh3::xxh3_64(items.join("\n").as_bytes());
+    (format!("{digest:016x}"), items.len())
+}
+
+/// Runs the scenario on the current madsim runtime; returns the history.
+pub async fn run(world: Arc<World>) -> History {
+    let handle = Handle::current();
+    let mut ids = Vec::new();
+    let mut region_of = Vec::new();
+    for (i, info) in world.topology.storage.iter().enumerate() {
+        let w = world.clone();
+        let node = handle
+            .create_node()
+            .name(info.name.clone())
+            .ip(info.ip)
+            .init(move || storage_node(w.clone(), i))
+            .build();
+        ids.push(node.id());
+        region_of.push(info.region);
+    }
+    for (i, info) in world.topology.routers.iter().enumerate() {
+        let w = world.clone();
+        let node = handle
+            .create_node()
+            .name(info.name.clone())
+            .ip(info.ip)
+            .init(move || router_node(w.clone(), i))
+            .build();
+        ids.push(node.id());
+        region_of.push(info.region);
+    }
+    let mut client_nodes = Vec::new();
+    for info in world.topology.clients.iter() {
+        let node = handle
+            .create_node()
+            .name(info.name.clone())
+            .ip(info.ip)
+            .build();
+        ids.push(node.id());
+        region_of.push(info.region);
+        client_nodes.push(node);
+    }
+    // Let the nodes bind before clients send.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut tasks = Vec::new();
+    let mut process = 0u64;
+    for (t, w) in world.scenario.workloads.iter().enumerate() {
+        for _ in 0..w.processes {
+            let region = client_region(&world, t, process);
+            let node = &client_nodes[region];
+            let port = PORT + 1 + process as u16;
+            tasks.push(node.spawn(client_process(world.clone(), t, process, port, region)));
+            process += 1;
+        }
+    }
+    let nemesis_task = handle
+        .create_node()
+        .name("nemesis")
+        .ip(NEMESIS_IP.parse().unwrap())
+        .build()
+        .spawn(nemesis(world.clone(), ids.clone(), region_of));
+    tokio::time::sleep(Duration::from_millis(world.scenario.duration_ms)).await;
+    let _ = nemesis_task.await;
+    world.healed.store(true, Ordering::Relaxed);
+    world.nemesis(Kind::Info, "heal", Json::Null);
+    tokio::time::sleep(Duration::from_millis(world.scenario.liveness_ms)).await;
+    world.stop_clients.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    // The final readers: a strongly consistent read of every item, retried until answered,
+    // from the client node of each table's home region, several readers per table.
+    let mut readers = Vec::new();
+    for (t, table) in world.topology.tables.iter().enumerate() {
+        for r in 0..FINAL_READERS {
+            readers.push(client_nodes[table.region].spawn(final_reads(world.clone(), t, r)));
+        }
+    }
+    for reader in readers {
+        let _ = reader.await;
+    }
+    // Convergence: every replica of every group caught up with its leader, within the bound.
+    let bound = Instant::now() + Duration::from_millis(world.scenario.converge_within_ms);
+    let converged = loop {
+        let converged = groups_caught_up(&world);
+        if converged.values().all(|&c| c) || Instant::now() >= bound {
+            break converged;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let time = world.now_ns();
+    for (t, w) in world.scenario.workloads.iter().enumerate() {
+        let mut e = Event::new(Process::Named("final".into()), Kind::Info, "liveness", time);
+        e.key = Some(w.name.clone());
+        e.value = json!(
+            world
+                .progress_after_heal
+                .lock()
+                .unwrap()
+                .get(&t)
+                .copied()
+                .unwrap_or(0)
+        );
+        world.record(e);
+    }
+    for (&group, &ok) in &converged {
+        let placement = world.placement.lock().unwrap().clone();
+        let name = world.topology.group_name(&placement, group);
+        let mut e = Event::new(
+            Process::Named("final".into()),
+            Kind::Info,
+            "converged",
+            time,
+        );
+        e.key = Some(name.clone());
+        e.value = json!(ok);
+        world.record(e);
+        let info = &placement.groups[group as usize];
+        let table = world.topology.tables[info.table].name.clone();
+        for &node in &info.replicas {
+            let state = world.nodes.lock().unwrap()[node].clone();
+            let Some(state) = state else { continue };
+            let mut s = state.lock().unwrap();
+            let Some(g) = s.groups.get_mut(&group) else {
+                continue;
+            };
+            let Some(engine) = g.engine.as_mut() else {
+                continue;
+            };
+            let (digest, items) = engine_digest(engine, &table);
+            let mut e = Event::new(
+                Process::Named("final".into()),
+                Kind::Info,
+                "replica-state",
+                time,
+            );
+            e.key = Some(name.clone());
+            e.value = json!({
+                "replica": world.topology.storage[node].name,
+                "applied": g.applied,
+                "items": items,
+                "digest": digest,
+            });
+            world.record(e);
+        }
+    }
+    world.history.lock().unwrap().clone()
+}
+
+fn groups_caught_up(world: &World) -> BTreeMap<u32, bool> {
+    let mut out = BTreeMap::new();
+    let nodes = world.nodes.lock().unwrap();
+    let placement = world.placement.lock().unwrap().clone();
+    for (g, info) in placement.groups.iter().enumerate() {
+        if !info.created {
+            continue;
+        }
+        let group = g as u32;
+        let mut ok = true;
+        let mut leader_commit = None;
+        for &n in &info.replicas {
+            let disk = world.disks[n].lock().unwrap();
+            if let Some(r) = disk.get(&group)
+                && r.role() == Role::Leader
+            {
+                leader_commit = Some(leader_commit.unwrap_or(0).max(r.commit()));
+            }
+        }
+        match leader_commit {
+            None => ok = false,
+            Some(commit) => {
+                for &n in &info.replicas {
+                    let applied = nodes[n]
+                        .as_ref()
+                        .and_then(|s| s.lock().unwrap().groups.get(&group).map(|g| g.applied));
+                    if applied != Some(commit) {
+                        ok = false;
+                    }
+                }
+            }
+        }
+        out.insert(group, ok);
+    }
+    out
+}
+
+/// Strongly consistent reads of every item after the clients stopped, retried until answered;
+/// one reader per workload, each on its own port.
+/// Concurrent final readers per table; reader `r` reads the keys `k` with `k % FINAL_READERS == r`.
+const FINAL_READERS: usize = 8;
+
+async fn final_reads(world: Arc<World>, t: usize, r: usize) {
+    let w = world.scenario.workloads[t].clone();
+    let keys: Vec<(String, Step, &'static str)> = match w.kind.as_str() {
+        "bank" => vec![(
+            format!("{}/0", w.name),
+            Step::ReadBank { consistent: true },
+            "read-bank",
+        )],
+        // A query workload's collections, each read whole by one Query.
+        "query" => (0..w.keys)
+            .map(|c| {
+                (
+                    format!("{}/{c}", w.name),
+                    Step::Query { consistent: true },
+                    "query",
+                )
+            })
+            .collect(),
+        _ => (0..w.keys)
+            .map(|k| {
+                (
+                    format!("{}/{k}", w.name),
+                    Step::Read { consistent: true },
+                    "read",
+                )
+            })
+            .collect(),
+    };
+    let mine: Vec<_> = keys
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| k % FINAL_READERS == r)
+        .map(|(_, key)| key)
+        .collect();
+    if mine.is_empty() {
+        return;
+    }
+    let region = world.topology.tables[t].region;
+    let port = PORT + 1000 + (t * FINAL_READERS + r) as u16;
+    let addr = SocketAddr::new(world.topology.clients[region].ip, port);
+    let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
+    let mut next_id = 1_000_000_000u64;
+    let mut http: HttpConnection = None;
+    let mut process = FINAL_PROCESS + (t * FINAL_READERS + r) as u64 * 1_000;
+    for (key, step, f) in mine {
+        let planned = Planned {
+            f,
+            key,
+            input: Json::Null,
+            consistent: Some(true),
+            step,
+        };
+        for _ in 0..20 {
+            let (kind, _) = perform(
+                &world,
+                &endpoint,
+                &mut http,
+                t,
+                process,
+                &planned,
+                &mut next_id,
+            )
+            .await;
+            if kind == Kind::Ok {
+                break;
+            }
+            if kind == Kind::Info {
+                process += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Builds the shared world for a run.
+pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World> {
+    let topology = Topology::new(scenario);
+    let storage = topology.storage.len();
+    Arc::new(World {
+        scenario: scenario.clone(),
+        plan,
+        options,
+        start: Instant::now(),
+        history: Mutex::new(History::default()),
+        skew: Mutex::new(vec![0; storage]),
+        storms: Mutex::new(BTreeSet::new()),
+        placement: Mutex::new(Placement::new(&topology)),
+        nodes: Mutex::new(vec![None; storage]),
+        disks: (0..storage).map(|_| Arc::default()).collect(),
+        stop_clients: AtomicBool::new(false),
+        ops: Mutex::new(0),
+        progress_after_heal: Mutex::new(BTreeMap::new()),
+        healed: AtomicBool::new(false),
+        topology,
+    })
+}

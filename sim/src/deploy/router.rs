@@ -1,0 +1,223 @@
+//! Request routers: the partition map and the leader each router believes in, the routing of
+//! typed requests, and (with the HTTP transport) DynamoDB's HTTP protocol served by the
+//! server's own stack.
+
+use super::*;
+
+/// A router's state, shared by its network loop and (with the HTTP transport) its HTTP
+/// connections: the leader it believes in per partition, and HTTP requests awaiting replies.
+#[derive(Default)]
+pub(super) struct RouterState {
+    leaders: BTreeMap<u32, usize>,
+    waiting: BTreeMap<u64, tokio::sync::oneshot::Sender<Result<Json, dynasim_engine::Error>>>,
+    next_id: u64,
+}
+
+pub(super) fn storm_error() -> dynasim_engine::Error {
+    dynasim_engine::Error::new(
+        dynasim_engine::ErrorKind::ProvisionedThroughputExceeded,
+        "The level of configured provisioned throughput for the table was exceeded. Consider \
+         increasing your provisioning level with the UpdateTable API.",
+    )
+}
+
+/// Picks the partition and the replica for a request: an error when the table is in a storm.
+pub(super) fn route(
+    world: &World,
+    router: &crate::topology::NodeInfo,
+    state: &mut RouterState,
+    mut req: Box<Req>,
+    group: Option<u32>,
+) -> Result<(SocketAddr, Wire), dynasim_engine::Error> {
+    if world.storms.lock().unwrap().contains(&req.table) {
+        return Err(storm_error());
+    }
+    let key = request_key(&req.request);
+    req.group = {
+        let placement = world.placement.lock().unwrap();
+        group
+            .or_else(|| key.map(|k| placement.group_of(req.table, &k)))
+            .unwrap_or(placement.maps[req.table][0].1)
+    };
+    req.router = router.addr();
+    if world.fires("router.forget-leader") {
+        state.leaders.remove(&req.group);
+    }
+    let follower_read = world.bug(Bug::FollowerStrongRead) && req.mode == Mode::Strong;
+    let replica = if req.mode == Mode::Eventual || follower_read {
+        if follower_read {
+            req.mode = Mode::Eventual;
+        }
+        madsim::rand::thread_rng().gen_range(0..3)
+    } else {
+        // A request sent back (no leader where it went) tries the next replica each time.
+        let believed = state.leaders.get(&req.group).copied().unwrap_or(0);
+        (believed + usize::from(req.hops)) % 3
+    };
+    Ok((peer_addr(world, req.group, replica), Wire::Exec { req }))
+}
+
+/// Routes a request, or answers its client with the error that refused it.
+pub(super) fn route_or_refuse(
+    world: &World,
+    info: &crate::topology::NodeInfo,
+    state: &Mutex<RouterState>,
+    req: Box<Req>,
+    group: Option<u32>,
+) -> (SocketAddr, Wire) {
+    let (id, client) = (req.id, req.client);
+    match route(world, info, &mut state.lock().unwrap(), req, group) {
+        Ok(sent) => sent,
+        Err(error) => (
+            client,
+            Wire::Reply {
+                id,
+                result: Err(error),
+                node: info.name.clone(),
+            },
+        ),
+    }
+}
+
+pub(super) async fn router_node(world: Arc<World>, index: usize) {
+    let info = world.topology.routers[index].clone();
+    let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
+    let state = Arc::new(Mutex::new(RouterState::default()));
+    if world.scenario.transport == "http" {
+        let listener = tokio::net::TcpListener::bind(http_addr(&info))
+            .await
+            .expect("bind");
+        let handler = {
+            let (world, endpoint, state, info) =
+                (world.clone(), endpoint.clone(), state.clone(), info.clone());
+            move |request: dynasim_server::HttpRequest| {
+                let (world, endpoint, state, info) =
+                    (world.clone(), endpoint.clone(), state.clone(), info.clone());
+                async move { http_request(&world, &endpoint, &state, &info, request).await }
+            }
+        };
+        madsim::task::spawn(dynasim_server::http::serve_with(
+            listener,
+            Arc::new(handler),
+            std::future::pending(),
+        ));
+    }
+    loop {
+        let Ok((payload, _)) = endpoint.recv_from_raw(TAG).await else {
+            continue;
+        };
+        let Ok(wire) = payload.downcast::<Wire>() else {
+            continue;
+        };
+        match *wire {
+            Wire::LeaderHint { group, replica } => {
+                state.lock().unwrap().leaders.insert(group, replica);
+            }
+            Wire::Reply { id, result, .. } => {
+                if let Some(waiter) = state.lock().unwrap().waiting.remove(&id) {
+                    let _ = waiter.send(result);
+                }
+            }
+            Wire::Route { req, group } if req.hops > 0 => {
+                // Sent back by a partition that could not serve it yet: retried after a pause.
+                let (world, endpoint, state, info) =
+                    (world.clone(), endpoint.clone(), state.clone(), info.clone());
+                madsim::task::spawn(async move {
+                    let pause = Duration::from_millis(REROUTE_PAUSE_MS * u64::from(req.hops));
+                    tokio::time::sleep(pause).await;
+                    let (to, wire) = route_or_refuse(&world, &info, &state, req, group);
+                    send(&world, &endpoint, to, wire).await;
+                });
+            }
+            Wire::Route { req, group } => {
+                let (to, wire) = route_or_refuse(&world, &info, &state, req, group);
+                send(&world, &endpoint, to, wire).await;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A router's HTTP address (its wire address, port 8000).
+pub(super) fn http_addr(info: &crate::topology::NodeInfo) -> SocketAddr {
+    SocketAddr::new(info.ip, 8000)
+}
+
+/// One DynamoDB HTTP request at a router: decoded and validated by the server's own code,
+/// routed to the partition, answered when the partition replies (or 500 after the timeout).
+pub(super) async fn http_request(
+    world: &World,
+    endpoint: &Arc<Endpoint>,
+    state: &Mutex<RouterState>,
+    info: &crate::topology::NodeInfo,
+    request: dynasim_server::HttpRequest,
+) -> dynasim_server::HttpResponse {
+    let now = EPOCH_MS + world.start.elapsed().as_millis() as u64;
+    let (id, request_id) = {
+        let mut s = state.lock().unwrap();
+        s.next_id += 1;
+        (s.next_id, dynasim_server::protocol::request_id(s.next_id))
+    };
+    let decoded = dynasim_server::protocol::decode_http(&request, now);
+    let result: Result<Json, dynasim_engine::Error> = async {
+        let decoded = decoded?;
+        let name = decoded.table_name().unwrap_or_default().to_string();
+        let Some(table) = world.topology.tables.iter().position(|t| t.name == name) else {
+            return Err(dynasim_engine::Error::new(
+                dynasim_engine::ErrorKind::ResourceNotFound,
+                "Requested resource not found",
+            ));
+        };
+        let mode = mode_of_request(&decoded);
+        let req = Req {
+            id,
+            client: endpoint.local_addr().expect("bound"),
+            router: info.addr(),
+            table,
+            group: 0,
+            mode,
+            request: decoded,
+            hops: 0,
+            range: None,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let routed = {
+            let mut s = state.lock().unwrap();
+            s.waiting.insert(id, tx);
+            route(world, info, &mut s, Box::new(req), None)
+        };
+        let (to, wire) = match routed {
+            Ok(sent) => sent,
+            Err(error) => {
+                state.lock().unwrap().waiting.remove(&id);
+                return Err(error);
+            }
+        };
+        send(world, endpoint, to, wire).await;
+        let timeout = Duration::from_millis(world.scenario.op_timeout_ms);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            _ => {
+                state.lock().unwrap().waiting.remove(&id);
+                Err(dynasim_engine::Error::internal())
+            }
+        }
+    }
+    .await;
+    let body = result.map(|json| serde_json::to_vec(&json).expect("JSON serializes"));
+    dynasim_server::protocol::http_response(&request, body, &request_id)
+}
+
+/// How a decoded request must travel: writes and strongly consistent reads through the log.
+pub(super) fn mode_of_request(request: &Request) -> Mode {
+    match request {
+        Request::GetItem(i) if i.consistent_read != Some(true) => Mode::Eventual,
+        Request::Query(i) | Request::Scan(i) if i.consistent_read != Some(true) => Mode::Eventual,
+        Request::GetItem(_) | Request::Query(_) | Request::Scan(_) => Mode::Strong,
+        _ => Mode::Write,
+    }
+}
+
+pub(super) fn key_string(item: Option<&dynasim_engine::api::RawItem>) -> Option<String> {
+    item?.get("pk")?.s.clone()
+}

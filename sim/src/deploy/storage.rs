@@ -1,0 +1,802 @@
+//! Storage nodes: one `Replica` (ordering) and one `Engine` (the state machine it orders) per
+//! partition replica; leader leases, flow control, splits, and the replies to clients.
+
+use super::*;
+
+/// One replica's volatile state on a storage node.
+pub struct GroupState {
+    /// `None` for a group created by a split this replica has not replayed yet.
+    pub engine: Option<Engine>,
+    /// The hash range this replica's group owns at its applied index.
+    pub range: Range,
+    pub applied: u64,
+    /// The broken variant "skip on restart": the newest persisted write, skipped on replay.
+    skip: Option<u64>,
+    deadline: Instant,
+    leader_hint: Option<usize>,
+    /// Index → (term, client, request id) of proposals awaiting commit.
+    pending: BTreeMap<u64, (u64, Box<Req>)>,
+    lease: Lease,
+    flow: Flow,
+}
+
+/// A leader's flow control per peer: one Append with entries in flight at a time (entries
+/// proposed meanwhile travel together in the next one, sent when the peer answers), and what
+/// the last Append carried.
+#[derive(Default)]
+pub(super) struct Flow {
+    /// When the last Append (of any kind) went to the peer, and the commit index it carried.
+    sent: [Option<(Instant, u64)>; 3],
+    /// When an Append with entries went to the peer and was not answered yet.
+    inflight: [Option<Instant>; 3],
+}
+
+/// Leader leases, as DynamoDB's partition leaders hold them: a leader serves strongly
+/// consistent reads from its own state while a majority recently acknowledged it, and no
+/// replica helps elect another leader (votes or campaigns) within `lease_ms` of hearing from
+/// the current one, so a new leader cannot exist while the old lease runs. Durations are
+/// measured on the monotonic clock, which clock skew and jumps do not touch.
+pub(super) struct Lease {
+    /// When this replica last accepted an Append from its term's leader (or started: a restart
+    /// forgets what it heard).
+    heard: Instant,
+    /// Leader: the term `acked` belongs to, and per peer the send stamp of the newest Append
+    /// it accepted in that term.
+    term: u64,
+    acked: [Option<Instant>; 3],
+}
+
+impl Lease {
+    fn new() -> Lease {
+        Lease {
+            heard: Instant::now(),
+            term: 0,
+            acked: [None; 3],
+        }
+    }
+}
+
+impl GroupState {
+    fn new(world: &World, engine: Option<Engine>, range: Range, skip: Option<u64>) -> GroupState {
+        GroupState {
+            engine,
+            range,
+            applied: 0,
+            skip,
+            deadline: Instant::now() + election_timeout(world),
+            leader_hint: Some(0),
+            pending: BTreeMap::new(),
+            lease: Lease::new(),
+            flow: Flow::default(),
+        }
+    }
+
+    /// Within the lease window of the last leader this replica heard: it must not vote for
+    /// another candidate or campaign.
+    fn loyal(&self, world: &World) -> bool {
+        Instant::now() < self.lease.heard + lease(world)
+    }
+
+    /// A leader whose lease runs: it may answer strongly consistent reads from its own state.
+    fn leased(&self, world: &World, replica: &Replica<Arc<Cmd>>) -> bool {
+        replica.is_ready_leader()
+            && self.lease.term == replica.term()
+            && self.applied == replica.commit()
+            && self
+                .lease
+                .acked
+                .iter()
+                .flatten()
+                .max()
+                .is_some_and(|&start| Instant::now() < start + lease(world))
+    }
+}
+
+/// How long a lease lasts: the shortest election timeout (a follower never campaigns sooner).
+pub(super) fn lease(world: &World) -> Duration {
+    Duration::from_millis(world.scenario.deployment.election_timeout_ms[0])
+}
+
+/// A split a replica applied: the group it creates, with its share of the data.
+pub(super) struct Created {
+    group: u32,
+    engine: Engine,
+    range: Range,
+    table: usize,
+    mid: u64,
+}
+
+pub struct StorageState {
+    pub groups: BTreeMap<u32, GroupState>,
+}
+
+pub(super) fn new_engine(world: &World, table: usize) -> Engine {
+    let mut engine = Engine::new(Config::default());
+    let w = &world.scenario.workloads[table];
+    let mut profile = dynasim_engine::profile::Profile::default();
+    if w.write_units.is_some() || w.read_units.is_some() {
+        profile.defaults.throttling = true;
+        engine = Engine::with_profile(Config::default(), profile, world.options.seed);
+    }
+    engine
+        .execute(workload::create_table(w), EPOCH_MS)
+        .expect("the workload's table is valid");
+    engine
+}
+
+pub(super) fn election_timeout(world: &World) -> Duration {
+    let [lo, hi] = world.scenario.deployment.election_timeout_ms;
+    Duration::from_millis(madsim::rand::thread_rng().gen_range(lo..=hi))
+}
+
+pub(super) async fn storage_node(world: Arc<World>, index: usize) {
+    let info = world.topology.storage[index].clone();
+    let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
+    // Recover: the persisted replicas restart; engines are rebuilt by replaying the log. A
+    // group created by a split gets its data when the parent's log replays the split.
+    let placement = world.placement.lock().unwrap().clone();
+    let initial = Placement::new(&world.topology);
+    let mut groups = BTreeMap::new();
+    {
+        let mut disk = world.disks[index].lock().unwrap();
+        for (g, group) in placement.groups.iter().enumerate() {
+            let g = g as u32;
+            let Some(rid) = group.replicas.iter().position(|&n| n == index) else {
+                continue;
+            };
+            let is_initial = (g as usize) < world.topology.groups.len();
+            let mut skip = None;
+            match disk.get_mut(&g) {
+                Some(replica) => {
+                    replica.restart();
+                    skip = (replica.first_index()..=replica.last_index())
+                        .rev()
+                        .find(|&i| {
+                            replica.entry(i).is_some_and(|e| {
+                                e.payload
+                                    .as_ref()
+                                    .is_some_and(|c| !c.read_only && c.split.is_none())
+                            })
+                        });
+                }
+                None if is_initial => {
+                    let replica = Replica::bootstrap(rid, 3, 0);
+                    if replica.role() == Role::Leader {
+                        world.leader(g, index, replica.term());
+                    }
+                    disk.insert(g, replica);
+                }
+                None => continue,
+            }
+            let range = if is_initial {
+                initial.range_of(group.table, g)
+            } else {
+                (0, 0)
+            };
+            let engine = is_initial.then(|| new_engine(&world, group.table));
+            groups.insert(g, GroupState::new(&world, engine, range, skip));
+        }
+    }
+    let state = Arc::new(Mutex::new(StorageState { groups }));
+    world.nodes.lock().unwrap()[index] = Some(state.clone());
+    let heartbeat = Duration::from_millis(world.scenario.deployment.heartbeat_ms);
+    let mut tick = tokio::time::interval(heartbeat);
+    // madsim's `recv_from_raw` is not cancel-safe (it sleeps after taking the message), so a
+    // receiver task owns it and hands messages over a channel, which `select!` may poll and
+    // drop freely.
+    let (inbox_tx, mut inbox) = tokio::sync::mpsc::unbounded_channel::<Box<Wire>>();
+    let receiver = endpoint.clone();
+    madsim::task::spawn(async move {
+        while let Ok((payload, _)) = receiver.recv_from_raw(TAG).await {
+            if let Ok(wire) = payload.downcast::<Wire>()
+                && inbox_tx.send(wire).is_err()
+            {
+                break;
+            }
+        }
+    });
+    loop {
+        let mut outgoing: Vec<(SocketAddr, Wire)> = Vec::new();
+        // Biased: tokio's fair choice draws from a random source the simulator does not seed.
+        tokio::select! {
+            biased;
+            received = inbox.recv() => {
+                let Some(wire) = received else { break };
+                let mut s = state.lock().unwrap();
+                handle(&world, index, &mut s, *wire, &mut outgoing);
+            }
+            _ = tick.tick() => {
+                let mut s = state.lock().unwrap();
+                on_tick(&world, index, &mut s, &mut outgoing);
+            }
+        }
+        for (to, wire) in outgoing {
+            send(&world, &endpoint, to, wire).await;
+        }
+    }
+}
+
+pub(super) fn peer_addr(world: &World, group: u32, replica: usize) -> SocketAddr {
+    let node = world.placement.lock().unwrap().groups[group as usize].replicas[replica];
+    world.topology.storage[node].addr()
+}
+
+/// Sends a replica's messages: Appends stamped with the send time (and, with `flow`, held
+/// back while one with entries is in flight to that peer, unless that one is overdue),
+/// AppendReplies with `echo` (the stamp of the Append being answered).
+pub(super) fn raft_out(
+    world: &World,
+    group: u32,
+    from: usize,
+    out: Vec<(usize, Message<Arc<Cmd>>)>,
+    echo: Option<Instant>,
+    mut flow: Option<&mut Flow>,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let now = Instant::now();
+    for (to, message) in out {
+        if let (
+            Some(flow),
+            Message::Append {
+                entries, commit, ..
+            },
+        ) = (flow.as_deref_mut(), &message)
+        {
+            if !entries.is_empty() {
+                if flow.inflight[to].is_some_and(|at| now < at + heartbeat_interval(world)) {
+                    continue;
+                }
+                flow.inflight[to] = Some(now);
+            }
+            flow.sent[to] = Some((now, *commit));
+        }
+        if world.fires("raft.drop-outgoing") {
+            continue;
+        }
+        let stamp = match message {
+            Message::Append { .. } => Some(now),
+            Message::AppendReply { .. } => echo,
+            _ => None,
+        };
+        outgoing.push((
+            peer_addr(world, group, to),
+            Wire::Raft {
+                group,
+                from,
+                message,
+                stamp,
+            },
+        ));
+    }
+}
+
+pub(super) fn handle(
+    world: &World,
+    index: usize,
+    s: &mut StorageState,
+    wire: Wire,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let node_name = &world.topology.storage[index].name;
+    match wire {
+        Wire::Raft {
+            group,
+            from,
+            message,
+            stamp,
+        } => {
+            let from_leader = matches!(message, Message::Append { .. });
+            let mut disk = world.disks[index].lock().unwrap();
+            // A group this node has not created yet (its split is not applied here).
+            let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
+                return;
+            };
+            if let Message::RequestVote { .. } = message
+                && (g.loyal(world) || g.leased(world, replica))
+            {
+                // A leader may still hold a lease: ignore the candidate (its term included).
+                return;
+            }
+            let acked = match message {
+                Message::AppendReply {
+                    term,
+                    success: true,
+                    ..
+                } => Some(term),
+                _ => None,
+            };
+            let message_term = message.term();
+            let was_leader = replica.role() == Role::Leader;
+            let answered = matches!(message, Message::AppendReply { .. });
+            if answered {
+                g.flow.inflight[from] = None;
+            }
+            let mut out = Vec::new();
+            replica.handle_into(from, message, &mut out);
+            if acked.is_some() && !out.iter().any(|(to, _)| *to == from) {
+                // The peer took what was in flight: send what was proposed meanwhile.
+                if let Some(m @ Message::Append { .. }) = replica.append_to(from)
+                    && matches!(&m, Message::Append { entries, .. } if !entries.is_empty())
+                {
+                    out.push((from, m));
+                }
+            }
+            if !was_leader && replica.role() == Role::Leader {
+                world.leader(group, index, replica.term());
+            }
+            if from_leader && replica.role() == Role::Follower && message_term == replica.term() {
+                g.deadline = Instant::now() + election_timeout(world);
+                g.leader_hint = Some(from);
+                g.lease.heard = Instant::now();
+            }
+            if let (Some(term), Some(stamp)) = (acked, stamp)
+                && replica.role() == Role::Leader
+                && term == replica.term()
+            {
+                if g.lease.term != term {
+                    g.lease.term = term;
+                    g.lease.acked = [None; 3];
+                }
+                let slot = &mut g.lease.acked[from];
+                *slot = (*slot).max(Some(stamp));
+            }
+            let id = replica.id();
+            let echo = if from_leader { stamp } else { None };
+            raft_out(world, group, id, out, echo, Some(&mut g.flow), outgoing);
+            apply_all(world, index, &mut disk, s, group, outgoing);
+        }
+        Wire::Split {
+            group,
+            mid,
+            new_group,
+        } => {
+            let mut disk = world.disks[index].lock().unwrap();
+            let Some(replica) = disk.get_mut(&group) else {
+                return;
+            };
+            if replica.role() != Role::Leader {
+                return;
+            }
+            let cmd = Arc::new(Cmd {
+                request: Request::DescribeLimits,
+                now_ms: node_clock(world, index),
+                read_only: false,
+                split: Some((mid, new_group)),
+            });
+            let mut out = Vec::new();
+            replica.propose_into(cmd, &mut out);
+            let id = replica.id();
+            raft_out(world, group, id, out, None, None, outgoing);
+        }
+
+        Wire::Exec { mut req } => {
+            let group = req.group;
+            let mut disk = world.disks[index].lock().unwrap();
+            // A group this node has not created yet (its split is not applied here): back to
+            // the router, which retries after a pause.
+            let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
+                outgoing.push(reroute(req));
+                return;
+            };
+            if g.engine.is_none() {
+                outgoing.push(reroute(req));
+                return;
+            }
+            let reply = |result: Result<Json, dynasim_engine::Error>| {
+                (
+                    req.client,
+                    Wire::Reply {
+                        id: req.id,
+                        result,
+                        node: node_name.clone(),
+                    },
+                )
+            };
+            if req.mode == Mode::Eventual {
+                if let Some(engine) = g.engine.as_mut() {
+                    let now = node_clock(world, index);
+                    outgoing.push(answer_locally(engine, g.range, req, now, node_name));
+                }
+                return;
+            }
+            if replica.role() != Role::Leader {
+                match g.leader_hint.filter(|&l| l != replica.id()) {
+                    Some(leader) if req.hops < 3 => {
+                        req.hops += 1;
+                        outgoing.push((
+                            req.router,
+                            Wire::LeaderHint {
+                                group,
+                                replica: leader,
+                            },
+                        ));
+                        outgoing.push((peer_addr(world, group, leader), Wire::Exec { req }));
+                    }
+                    // No leader known (an election is under way): back to the router, which
+                    // retries after a pause; past its budget DynamoDB's answer is a 500, and
+                    // the client cannot tell whether the request happened.
+                    _ => outgoing.push(reroute(req)),
+                }
+                return;
+            }
+            let now = node_clock(world, index);
+            let is_write = req.mode == Mode::Write;
+            if req.mode == Mode::Strong
+                && g.leased(world, replica)
+                && let Some(engine) = g.engine.as_mut()
+            {
+                // The leased leader answers from its state, which holds every acknowledged
+                // write (it applies before it acknowledges, and no other leader can exist).
+                outgoing.push(answer_locally(engine, g.range, req, now, node_name));
+                return;
+            }
+            if is_write
+                && world.bug(Bug::LeaderOnlyAck)
+                && let Some(engine) = g.engine.as_mut()
+            {
+                // Broken: the leader applies and acknowledges without replicating.
+                let result = engine
+                    .execute(req.request.clone(), now)
+                    .map(|r| serde_json::to_value(&r).expect("responses serialize"));
+                outgoing.push(reply(result));
+                return;
+            }
+            let mut request = req.request.clone();
+            if world.bug(Bug::LostIncrement)
+                && let Some(engine) = g.engine.as_mut()
+            {
+                request = increment_from_leader_view(engine, request, now);
+            }
+            let cmd = Arc::new(Cmd {
+                request,
+                now_ms: now,
+                read_only: !is_write,
+                split: None,
+            });
+            let mut out = Vec::new();
+            if let Some(at) = replica.propose_into(cmd, &mut out) {
+                g.pending.insert(at, (replica.term(), req));
+            }
+            let id = replica.id();
+            raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
+            apply_all(world, index, &mut disk, s, group, outgoing);
+        }
+        _ => {}
+    }
+}
+
+/// The broken variant "lost increment": the leader turns `ADD v :d` into `SET v = old + d`
+/// with the value it sees when the request arrives, before earlier increments in its log have
+/// been applied.
+pub(super) fn increment_from_leader_view(
+    engine: &mut Engine,
+    request: Request,
+    now: u64,
+) -> Request {
+    let Request::UpdateItem(input) = &request else {
+        return request;
+    };
+    if input.update_expression.as_deref() != Some("ADD v :d") {
+        return request;
+    }
+    let table = input.table_name.clone().unwrap_or_default();
+    let key = input.key.clone().unwrap_or_default();
+    let read = Request::GetItem(dynasim_engine::api::GetItemInput {
+        table_name: Some(table),
+        key: Some(key),
+        consistent_read: Some(true),
+        ..Default::default()
+    });
+    let current = engine
+        .execute(read, now)
+        .ok()
+        .and_then(|r| serde_json::to_value(&r).ok())
+        .and_then(|v| {
+            v.get("Item")?
+                .get("v")?
+                .get("N")?
+                .as_str()?
+                .parse::<i64>()
+                .ok()
+        })
+        .unwrap_or(0);
+    let mut input = input.clone();
+    input.update_expression = Some("SET v = :d".into());
+    let mut values = input
+        .expression_attribute_values
+        .clone()
+        .unwrap_or_default();
+    if let Ok(v) = serde_json::from_value(json!({"N": (current + 1).to_string()})) {
+        values.insert(":d".into(), v);
+    }
+    input.expression_attribute_values = Some(values);
+    Request::UpdateItem(input)
+}
+
+/// Answers a read from this replica's own state (an eventually consistent read, or a strongly
+/// consistent one at a leased leader), unless the partition's range no longer holds it.
+pub(super) fn answer_locally(
+    engine: &mut Engine,
+    range: Range,
+    req: Box<Req>,
+    now: u64,
+    node: &str,
+) -> (SocketAddr, Wire) {
+    let result = match misrouted(&req, range) {
+        Misrouted::Reroute => return reroute(req),
+        Misrouted::Moved => Err(moved()),
+        Misrouted::No => engine
+            .execute(req.request.clone(), now)
+            .map(|r| serde_json::to_value(&r).expect("responses serialize")),
+    };
+    (
+        req.client,
+        Wire::Reply {
+            id: req.id,
+            result,
+            node: node.to_string(),
+        },
+    )
+}
+
+pub(super) enum Misrouted {
+    No,
+    /// A scan whose partition's range changed: the client must scan again.
+    Moved,
+    /// A single-item request for a key this partition no longer owns: back to the router.
+    Reroute,
+}
+
+pub(super) fn misrouted(req: &Req, range: Range) -> Misrouted {
+    match req.range {
+        Some(expected) if expected != range => Misrouted::Moved,
+        Some(_) => Misrouted::No,
+        None => match request_key(&req.request) {
+            Some(key) if !in_range(key_hash(&key), range) => Misrouted::Reroute,
+            _ => Misrouted::No,
+        },
+    }
+}
+
+pub(super) fn moved() -> dynasim_engine::Error {
+    dynasim_engine::Error::new(dynasim_engine::ErrorKind::InternalServerError, MOVED)
+}
+
+/// Sends a request back to its router, which routes it again by the current partition map
+/// (a scan keeps its partition) after a pause that grows with the hops.
+pub(super) fn reroute(mut req: Box<Req>) -> (SocketAddr, Wire) {
+    req.hops += 1;
+    if req.hops > MAX_HOPS {
+        return (
+            req.client,
+            Wire::Reply {
+                id: req.id,
+                result: Err(dynasim_engine::Error::new(
+                    dynasim_engine::ErrorKind::InternalServerError,
+                    "The partition is unavailable at the moment; retry.",
+                )),
+                node: "router".into(),
+            },
+        );
+    }
+    let group = req.range.map(|_| req.group);
+    (req.router, Wire::Route { req, group })
+}
+
+/// How often a request may be sent back to its router before it fails.
+pub(super) const MAX_HOPS: u8 = 8;
+/// The router's pause before routing a request again, times the hops it made: 720 ms in all,
+/// longer than an election and shorter than the clients' one-second timeout.
+pub(super) const REROUTE_PAUSE_MS: u64 = 20;
+
+/// Applies what committed, creating the groups that applied splits create.
+pub(super) fn apply_all(
+    world: &World,
+    index: usize,
+    disk: &mut BTreeMap<u32, Replica<Arc<Cmd>>>,
+    s: &mut StorageState,
+    group: u32,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let node_name = &world.topology.storage[index].name;
+    let mut work = vec![group];
+    while let Some(group) = work.pop() {
+        while let (Some(replica), Some(g)) = (disk.get(&group), s.groups.get_mut(&group)) {
+            let rid = replica.id();
+            let Some(created) = apply_committed(world, node_name, replica, g, outgoing) else {
+                break;
+            };
+            // The new group's replica: persisted from now on, its data the parent's share.
+            disk.entry(created.group).or_insert_with(|| {
+                let replica = Replica::bootstrap(rid, 3, 0);
+                if replica.role() == Role::Leader {
+                    world.leader(created.group, index, replica.term());
+                }
+                replica
+            });
+            let state = s
+                .groups
+                .entry(created.group)
+                .or_insert_with(|| GroupState::new(world, None, (0, 0), None));
+            state.engine = Some(created.engine);
+            state.range = created.range;
+            world
+                .placement
+                .lock()
+                .unwrap()
+                .split(created.table, created.mid, created.group);
+            work.push(created.group);
+        }
+    }
+}
+
+/// Applies committed entries in order; stops after a split, returning the group it creates.
+pub(super) fn apply_committed(
+    world: &World,
+    node_name: &str,
+    replica: &Replica<Arc<Cmd>>,
+    g: &mut GroupState,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) -> Option<Created> {
+    if g.applied < replica.commit() && world.fires("storage.defer-apply") {
+        return None;
+    }
+    let mut created = None;
+    while g.applied < replica.commit() && created.is_none() {
+        let Some(engine) = g.engine.as_mut() else {
+            break;
+        };
+        let index = g.applied + 1;
+        let Some(entry) = replica.entry(index) else {
+            break;
+        };
+        g.applied = index;
+        let Some(cmd) = &entry.payload else { continue };
+        if let Some((mid, new_group)) = cmd.split {
+            if mid > g.range.0 && in_range(mid, g.range) {
+                let table = world.placement.lock().unwrap().groups[new_group as usize].table;
+                let engine = split_off(world, engine, table, mid, cmd.now_ms);
+                created = Some(Created {
+                    group: new_group,
+                    engine,
+                    range: (mid, g.range.1),
+                    table,
+                    mid,
+                });
+                g.range.1 = mid;
+            }
+            continue;
+        }
+        let pending = g
+            .pending
+            .remove(&index)
+            .filter(|(term, _)| *term == entry.term)
+            .map(|(_, req)| req);
+        if cmd.read_only && pending.is_none() {
+            continue;
+        }
+        if g.skip == Some(index) && world.bug(Bug::SkipOnRestart) {
+            // Broken: the replay after a restart skips one logged write.
+            continue;
+        }
+        // A request for keys this partition gave away in a split ordered before it: no
+        // replica executes it; the leader sends it back to be routed again.
+        let range = pending.as_ref().and_then(|r| r.range);
+        let wrong = match (range, request_key(&cmd.request)) {
+            (Some(expected), _) if expected != g.range => Some(Misrouted::Moved),
+            (None, Some(key)) if !in_range(key_hash(&key), g.range) => Some(Misrouted::Reroute),
+            _ => None,
+        };
+        if let Some(wrong) = wrong {
+            if let Some(req) = pending {
+                outgoing.push(match wrong {
+                    Misrouted::Moved => (
+                        req.client,
+                        Wire::Reply {
+                            id: req.id,
+                            result: Err(moved()),
+                            node: node_name.to_string(),
+                        },
+                    ),
+                    _ => reroute(req),
+                });
+            }
+            continue;
+        }
+        let result = engine.execute(cmd.request.clone(), cmd.now_ms);
+        // Only the replica that proposed it answers (and renders the response).
+        if let Some(req) = pending {
+            outgoing.push((
+                req.client,
+                Wire::Reply {
+                    id: req.id,
+                    result: result.map(|r| serde_json::to_value(&r).expect("responses serialize")),
+                    node: node_name.to_string(),
+                },
+            ));
+        }
+    }
+    // Proposals at indexes now applied under another term were overwritten: forget them.
+    let applied = g.applied;
+    g.pending.retain(|&i, _| i > applied);
+    created
+}
+
+/// Moves the items whose key hashes to `[mid, ...)` out of `engine` into a new engine.
+pub(super) fn split_off(
+    world: &World,
+    engine: &mut Engine,
+    table: usize,
+    mid: u64,
+    now: u64,
+) -> Engine {
+    let name = &world.topology.tables[table].name;
+    let mut new = new_engine(world, table);
+    let moves = |item: &dynasim_engine::Item| match item.get("pk") {
+        Some(dynasim_engine::Value::S(key)) => key_hash(key) >= mid,
+        _ => false,
+    };
+    engine
+        .move_items(name, &mut new, moves, now, world.bug(Bug::SplitDropsItem))
+        .expect("both engines hold the table");
+    new
+}
+
+/// The partition key a single-item request names.
+pub(super) fn request_key(request: &Request) -> Option<String> {
+    match request {
+        Request::GetItem(i) => key_string(i.key.as_ref()),
+        Request::PutItem(i) => key_string(i.item.as_ref()),
+        Request::UpdateItem(i) | Request::DeleteItem(i) => key_string(i.key.as_ref()),
+        // The workloads' Queries name their partition key as `:p`.
+        Request::Query(i) => i.expression_attribute_values.as_ref()?.get(":p")?.s.clone(),
+        _ => None,
+    }
+}
+
+pub(super) fn on_tick(
+    world: &World,
+    index: usize,
+    s: &mut StorageState,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let mut disk = world.disks[index].lock().unwrap();
+    let groups: Vec<u32> = s.groups.keys().copied().collect();
+    for group in groups {
+        let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
+            continue;
+        };
+        let out = if replica.role() == Role::Leader {
+            g.deadline = Instant::now() + election_timeout(world);
+            // A peer that got an Append within the interval, carrying the current commit
+            // index, needs no heartbeat (an Append with entries is a retransmission: sent).
+            let mut out = replica.heartbeat();
+            let (commit, interval) = (replica.commit(), heartbeat_interval(world));
+            out.retain(|(peer, m)| match (m, g.flow.sent[*peer]) {
+                (Message::Append { entries, .. }, Some((at, carried))) => {
+                    !entries.is_empty() || carried < commit || at + interval <= Instant::now()
+                }
+                _ => true,
+            });
+            out
+        } else if Instant::now() >= g.deadline
+            // The fault point fires the election timer early, but never inside the lease
+            // window: a leader's lease relies on that timing (DynamoDB survives early
+            // timers, not broken clocks).
+            || (!g.loyal(world) && world.fires("replica.early-election"))
+        {
+            g.deadline = Instant::now() + election_timeout(world);
+            g.leader_hint = None;
+            replica.campaign()
+        } else {
+            Vec::new()
+        };
+        let id = replica.id();
+        raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
+        apply_all(world, index, &mut disk, s, group, outgoing);
+    }
+}
+
+pub(super) fn heartbeat_interval(world: &World) -> Duration {
+    Duration::from_millis(world.scenario.deployment.heartbeat_ms)
+}
