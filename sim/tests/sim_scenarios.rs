@@ -63,6 +63,10 @@ fn ci_scenarios_pass_and_each_seed_gives_one_history() {
                 repro_command(&path, &first)
             );
             assert!(
+                !first.report.anomalies.iter().any(|a| a.kind == "unchecked"),
+                "{path} seed {s}: every item's history is fully checked"
+            );
+            assert!(
                 first.operations > 100,
                 "{path} seed {s}: {} ops",
                 first.operations

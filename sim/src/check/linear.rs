@@ -124,26 +124,29 @@ struct Entry {
 const NONE: usize = usize::MAX;
 
 /// The operations without the indeterminate writes nothing can have observed: an `info`
-/// write (or conditional write) of a value that no other operation writes, reads or expects.
+/// write (or conditional write) of a value that no other operation writes, reads or expects,
+/// invoked after every failed condition and every increment of the key had completed.
 /// Dropping them keeps the verdict (proof below) and removes the search's worst case, many
 /// writes that may take effect at any later point or never (a run with many timeouts).
 ///
-/// Why: take any linearization, and a stretch of it in which the item holds such values.
-/// No read is placed there (it would have observed the value) and no conditional write
-/// succeeds there (it would have expected the value). Failed conditions and increments could
-/// be placed there, so a key with any of those is left as it is. What remains in the stretch
-/// is droppable writes and indeterminate conditional writes whose condition did not hold,
-/// until an unconditional write of another value ends it. Leaving all of those out keeps the
-/// state every other operation sees, so the rest is still a linearization. Conversely, a
-/// linearization without them is one of the whole history, since an indeterminate operation
-/// may never have happened. `proptest` below compares both verdicts on random histories.
+/// Why: take any linearization, and a stretch of it in which the item holds such values. The
+/// stretch starts where one of these writes takes effect, after that write was invoked, so no
+/// failed condition and no increment is placed in it (each completed before). No read is
+/// placed there (it would have observed the value) and no conditional write succeeds there
+/// (it would have expected the value). What remains in the stretch is droppable writes and
+/// indeterminate conditional writes whose condition did not hold, until an unconditional
+/// write of another value ends it. Leaving all of those out keeps the state every other
+/// operation sees, so the rest is still a linearization. Conversely, a linearization without
+/// them is one of the whole history, since an indeterminate operation may never have
+/// happened. `proptest` below compares both verdicts on random histories.
 pub fn without_unobserved_writes(ops: &[ModelOp], initial: State) -> Vec<ModelOp> {
-    let constrained = ops
+    // The latest completion of a failed condition or an increment (`u64::MAX` when one of
+    // them never completed).
+    let constraining_end = ops
         .iter()
-        .any(|o| matches!(o.step, Step::CasFailed(_) | Step::Incr(..)));
-    if constrained {
-        return ops.to_vec();
-    }
+        .filter(|o| matches!(o.step, Step::CasFailed(_) | Step::Incr(..)))
+        .map(|o| o.end.unwrap_or(u64::MAX))
+        .max();
     let mut written: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
     let mut observed: HashSet<i64> = HashSet::new();
     observed.extend(initial);
@@ -163,19 +166,28 @@ pub fn without_unobserved_writes(ops: &[ModelOp], initial: State) -> Vec<ModelOp
             Step::Write(v) | Step::CasMaybe(_, v) => v,
             _ => return false,
         };
-        o.end.is_none() && written.get(&value) == Some(&1) && !observed.contains(&value)
+        o.end.is_none()
+            && constraining_end.is_none_or(|end| o.start > end)
+            && written.get(&value) == Some(&1)
+            && !observed.contains(&value)
     };
     ops.iter().filter(|o| !droppable(o)).cloned().collect()
 }
 
 /// Checks one key's operations, starting from `initial`.
 pub fn check(ops: &[ModelOp], initial: State) -> Result<(), Failure> {
-    let pruned = without_unobserved_writes(ops, initial);
-    search(&pruned, initial)
+    check_within(ops, initial, u64::MAX).expect("an unbounded search finishes")
 }
 
-/// Wing and Gong's search with Lowe's memoization over `ops`.
-fn search(ops: &[ModelOp], initial: State) -> Result<(), Failure> {
+/// [`check`] with at most `budget` search steps: `None` when the search gave up (the key is
+/// then unchecked, neither passed nor failed).
+pub fn check_within(ops: &[ModelOp], initial: State, budget: u64) -> Option<Result<(), Failure>> {
+    let pruned = without_unobserved_writes(ops, initial);
+    search(&pruned, initial, budget)
+}
+
+/// Wing and Gong's search with Lowe's memoization over `ops`, for at most `budget` steps.
+fn search(ops: &[ModelOp], initial: State, budget: u64) -> Option<Result<(), Failure>> {
     // Events: (time, is_return, op index). Calls sort before returns at equal times, so
     // operations that touch in time count as concurrent (no false alarms).
     let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
@@ -254,7 +266,12 @@ fn search(ops: &[ModelOp], initial: State) -> Result<(), Failure> {
         }
     }
 
+    let mut steps = 0u64;
     while remaining > 0 {
+        steps += 1;
+        if steps > budget {
+            return None;
+        }
         // `entry == NONE` is not reached in practice (an unplaced completion lies before the
         // end of the list while `remaining > 0`); it is treated as any dead end.
         let call = (entry != NONE)
@@ -300,7 +317,7 @@ fn search(ops: &[ModelOp], initial: State) -> Result<(), Failure> {
         }
         // Backtrack: undo the most recent placement and try the next candidate after it.
         let Some((at, previous)) = stack.pop() else {
-            return Err(best.expect("a dead end was recorded"));
+            return Some(Err(best.expect("a dead end was recorded")));
         };
         let i = entries[at].op;
         linearized[i / 64] &= !(1 << (i % 64));
@@ -311,11 +328,11 @@ fn search(ops: &[ModelOp], initial: State) -> Result<(), Failure> {
         unlift(&mut entries, at);
         entry = entries[at].next;
     }
-    if remaining == 0 {
+    Some(if remaining == 0 {
         Ok(())
     } else {
         Err(best.expect("a dead end was recorded"))
-    }
+    })
 }
 
 #[cfg(test)]
@@ -480,7 +497,8 @@ mod tests {
                 (0u8..5, 0u8..10, 0u8..10, 0u8..100, 0u8..40, proptest::bool::ANY), 1..9),
         ) {
             let ops = random_ops(&script);
-            prop_assert_eq!(search(&ops, None).is_ok(), check(&ops, None).is_ok(), "{:?}", ops);
+            let full = search(&ops, None, u64::MAX).unwrap();
+            prop_assert_eq!(full.is_ok(), check(&ops, None).is_ok(), "{:?}", ops);
         }
     }
 
@@ -502,6 +520,25 @@ mod tests {
         // A stale read among them is still caught.
         ops.push(op(ops.len(), Step::Read(Some(3)), 5_000, Some(5_001)));
         assert!(check(&ops, None).is_err());
+    }
+
+    #[test]
+    fn a_search_over_budget_gives_up_without_a_verdict() {
+        // Failed conditions keep every indeterminate write in play (none can be dropped), and
+        // 24 of them overlapping leave the search 2^24 subsets to try before the stale read.
+        let mut ops = vec![op(0, Step::CasFailed(Some(-1)), 0, Some(10_000))];
+        for i in 0..24 {
+            ops.push(op(ops.len(), Step::Write(1_000 + i), 10 + i as u64, None));
+        }
+        ops.push(op(ops.len(), Step::Write(1), 100, Some(110)));
+        ops.push(op(ops.len(), Step::Read(Some(2)), 200, Some(210)));
+        assert_eq!(check_within(&ops, None, 10_000), None);
+        // A small history finishes within a small budget, with its verdict.
+        let small = vec![
+            op(0, Step::Write(1), 0, Some(10)),
+            op(1, Step::Read(Some(1)), 20, Some(30)),
+        ];
+        assert_eq!(check_within(&small, None, 100), Some(Ok(())));
     }
 
     #[test]

@@ -264,36 +264,40 @@ pub(super) async fn perform(
                 }
                 break;
             }
-            send(
-                world,
-                endpoint,
-                router,
-                Wire::Route {
-                    req: Box::new(req),
-                    group,
-                },
-            )
-            .await;
-            let deadline = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
-            let answer = loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match tokio::time::timeout(left, endpoint.recv_from_raw(TAG)).await {
-                    Err(_) => break None,
-                    Ok(Err(_)) => continue,
-                    Ok(Ok((payload, _))) => {
-                        if let Ok(wire) = payload.downcast::<Wire>()
-                            && let Wire::Reply {
-                                id: got,
-                                result,
-                                node,
-                            } = *wire
-                            && got == id
-                        {
-                            break Some((result, node));
-                        }
-                    }
-                }
+            // Reads are idempotent: an unanswered one is sent again (as an SDK retries), each
+            // time to the next replica, within the operation's timeout. A write is sent once:
+            // a second copy could take effect twice.
+            let attempts = if mode == Mode::Write {
+                1
+            } else {
+                READ_ATTEMPTS
             };
+            let overall = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
+            let per_attempt = Duration::from_millis(world.scenario.op_timeout_ms / attempts as u64);
+            let mut answer = None;
+            for attempt in 0..attempts {
+                let mut req = req.clone();
+                req.hops = attempt;
+                send(
+                    world,
+                    endpoint,
+                    router,
+                    Wire::Route {
+                        req: Box::new(req),
+                        group,
+                    },
+                )
+                .await;
+                let deadline = if attempt + 1 == attempts {
+                    overall
+                } else {
+                    (Instant::now() + per_attempt).min(overall)
+                };
+                answer = await_reply(endpoint, id, deadline).await;
+                if answer.is_some() {
+                    break;
+                }
+            }
             match answer {
                 None => {
                     outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None);
@@ -355,4 +359,35 @@ pub(super) async fn perform(
     }
     world.record(done);
     (kind, value)
+}
+
+/// How many times a client sends an unanswered read (within `op_timeout_ms`).
+pub(super) const READ_ATTEMPTS: u8 = 3;
+
+/// Waits until `deadline` for the reply to request `id` (replies to earlier requests, or to an
+/// earlier copy of this one answered late, are dropped or taken as they match).
+pub(super) async fn await_reply(
+    endpoint: &Arc<Endpoint>,
+    id: u64,
+    deadline: Instant,
+) -> Option<(Result<Json, dynasim_engine::Error>, String)> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, endpoint.recv_from_raw(TAG)).await {
+            Err(_) => return None,
+            Ok(Err(_)) => continue,
+            Ok(Ok((payload, _))) => {
+                if let Ok(wire) = payload.downcast::<Wire>()
+                    && let Wire::Reply {
+                        id: got,
+                        result,
+                        node,
+                    } = *wire
+                    && got == id
+                {
+                    return Some((result, node));
+                }
+            }
+        }
+    }
 }
