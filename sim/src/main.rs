@@ -337,6 +337,21 @@ fn run_command(args: RunArgs) -> ExitCode {
                 repro = small_repro;
             }
         }
+        let unchecked = record
+            .report
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == "unchecked")
+            .count();
+        if unchecked > 0 {
+            bar.suspend(|| {
+                println!(
+                    "WARN {} seed {seed}: {unchecked} item(s) unchecked (the linearizability \
+                     search gave up); reproduce: {repro}",
+                    scenario.name
+                );
+            });
+        }
         if let Some(dir) = &args.report {
             write_reports(dir, path, scenario, &record, &repro);
         }
