@@ -54,11 +54,12 @@ pub struct Scheduled {
 
 /// Fault points active in a run (FoundationDB's BUGGIFY): each named point is switched on
 /// with the scenario's activation probability, then fires with its firing probability.
-pub const FAULT_POINTS: [&str; 4] = [
+pub const FAULT_POINTS: [&str; 5] = [
     "raft.drop-outgoing",
     "storage.defer-apply",
     "router.forget-leader",
     "replica.early-election",
+    "router.stale-map",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

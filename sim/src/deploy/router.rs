@@ -35,9 +35,18 @@ pub(super) fn route(
     let key = request_key(&req.request);
     req.group = {
         let placement = world.placement.lock().unwrap();
-        group
-            .or_else(|| key.map(|k| placement.group_of(req.table, &k)))
-            .unwrap_or(placement.maps[req.table][0].1)
+        let current = group
+            .or_else(|| key.as_ref().map(|k| placement.group_of(req.table, k)))
+            .unwrap_or(placement.maps[req.table][0].1);
+        match &key {
+            // A router whose cached partition map predates every split: the partition that
+            // owned the key at the start answers that it no longer does, and the request is
+            // routed again.
+            Some(k) if group.is_none() && world.fires("router.stale-map") => {
+                Placement::new(&world.topology).group_of(req.table, k)
+            }
+            _ => current,
+        }
     };
     req.router = router.addr();
     if world.fires("router.forget-leader") {
