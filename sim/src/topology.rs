@@ -238,3 +238,60 @@ impl Placement {
         map.insert(at, (mid, new_group));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placement() -> (Topology, Placement) {
+        let scenario = Scenario::parse(
+            "name = \"p\"\n[deployment]\npartitions = 3\n[[workload]]\nkind = \"scan\"\nkeys = 64\n",
+        )
+        .unwrap();
+        let topology = Topology::new(&scenario);
+        let placement = Placement::new(&topology);
+        (topology, placement)
+    }
+
+    /// Every key lands in the group whose range holds its hash.
+    fn assert_tiled(placement: &Placement) {
+        for k in 0..500 {
+            let key = format!("scan0/{k}");
+            let group = placement.group_of(0, &key);
+            assert!(
+                in_range(key_hash(&key), placement.range_of(0, group)),
+                "{key} routed outside its group's range"
+            );
+        }
+    }
+
+    #[test]
+    fn splits_keep_the_key_space_tiled_and_move_the_upper_half() {
+        let (_, mut placement) = placement();
+        assert_eq!(placement.maps[0].len(), 3);
+        assert_eq!(
+            placement.maps[0][0].0, 0,
+            "the first partition starts at hash 0"
+        );
+        assert_tiled(&placement);
+        let (parent, mid) = placement.widest(0).unwrap();
+        let (lo, hi) = placement.range_of(0, parent);
+        assert_eq!(mid, lo + (hi - lo) / 2);
+        // The control plane names the new group; the map changes when it is applied.
+        let new_group = placement.groups.len() as u32;
+        placement.groups.push(GroupInfo {
+            created: false,
+            ..placement.groups[parent as usize].clone()
+        });
+        placement.split(0, mid, new_group);
+        assert_eq!(placement.range_of(0, parent), (lo, mid));
+        assert_eq!(placement.range_of(0, new_group), (mid, hi));
+        assert_tiled(&placement);
+        // Applying the same split again (another replica) changes nothing.
+        let before = placement.maps.clone();
+        placement.split(0, mid, new_group);
+        assert_eq!(placement.maps, before);
+        // The widest partition is now another one.
+        assert_ne!(placement.widest(0).unwrap().0, parent);
+    }
+}
