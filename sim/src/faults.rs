@@ -28,6 +28,9 @@ pub enum Fault {
     /// Not a fault: the table's widest partition splits in two (as DynamoDB splits for size
     /// or heat), while clients keep reading and writing.
     Split { table: usize },
+    /// Cut a storage node off from every other storage node (both directions), while routers
+    /// and clients still reach it: a leader there keeps answering until it learns otherwise.
+    Isolate { node: usize },
 }
 
 impl Fault {
@@ -41,6 +44,7 @@ impl Fault {
             Fault::Delay { .. } => "delay",
             Fault::Storm { .. } => "storm",
             Fault::Split { .. } => "split",
+            Fault::Isolate { .. } => "isolate",
         }
     }
 }
@@ -130,11 +134,16 @@ impl Plan {
                     let other = below(&mut rng, storage_nodes as u64) as usize;
                     (other != node).then_some(Fault::Clog { a: node, b: other })
                 }
-                "crash" => {
-                    // One storage node down at a time: DynamoDB survives a zone's loss.
+                "crash" | "isolate" => {
+                    // One storage node down or cut off at a time: DynamoDB survives a zone's
+                    // loss.
                     if crashed_until.iter().all(|&u| u <= t) {
                         crashed_until[node] = end;
-                        Some(Fault::Crash { node })
+                        Some(if kind == "crash" {
+                            Fault::Crash { node }
+                        } else {
+                            Fault::Isolate { node }
+                        })
                     } else {
                         None
                     }

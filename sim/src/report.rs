@@ -78,6 +78,10 @@ pub fn view(scenario: &Scenario, record: &RunRecord, repro: &str) -> Run {
                     format!("table {}", topology.tables[*table].name),
                     "capacity dropped (throttling storm)".into(),
                 ),
+                Fault::Isolate { node } => (
+                    topology.storage[*node].name.clone(),
+                    "cut off from every other storage node".into(),
+                ),
                 Fault::Split { table } => (
                     format!("table {}", topology.tables[*table].name),
                     "widest partition split".into(),

@@ -82,7 +82,8 @@ pub struct Workload {
 pub struct Faults {
     /// Swarm testing: each weighted kind is switched on for a run with probability 1/2.
     pub swarm: bool,
-    /// Weights of fault kinds: partition, clog, crash, skew, loss, delay, storm, split.
+    /// Weights of fault kinds: partition, clog, crash, skew, loss, delay, storm, split,
+    /// isolate.
     pub weights: BTreeMap<String, u32>,
     /// Time between one fault starting and the next.
     pub interval_ms: [u64; 2],
@@ -94,7 +95,7 @@ pub struct Faults {
     pub point_fire: f64,
 }
 
-pub const FAULT_KINDS: [&str; 8] = [
+pub const FAULT_KINDS: [&str; 9] = [
     "partition",
     "clog",
     "crash",
@@ -103,6 +104,7 @@ pub const FAULT_KINDS: [&str; 8] = [
     "delay",
     "storm",
     "split",
+    "isolate",
 ];
 pub const WORKLOAD_KINDS: [&str; 6] = [
     "register",

@@ -140,6 +140,20 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
                 }
             }
             (Fault::Split { .. }, false) => {}
+            (Fault::Isolate { node }, on) => {
+                for (other, &id) in storage.iter().enumerate() {
+                    if other == *node {
+                        continue;
+                    }
+                    if on {
+                        net.clog_link(storage[*node], id);
+                        net.clog_link(id, storage[*node]);
+                    } else {
+                        net.unclog_link(storage[*node], id);
+                        net.unclog_link(id, storage[*node]);
+                    }
+                }
+            }
         }
         if !start {
             world.nemesis(Kind::Ok, fault.name(), value);

@@ -323,6 +323,20 @@ pub(super) fn handle(
             }
             if !was_leader && replica.role() == Role::Leader {
                 world.leader(group, index, replica.term());
+                // The new leader announces itself to the routers of its table's region (the
+                // partition metadata DynamoDB's request routers cache).
+                let table = world.placement.lock().unwrap().groups[group as usize].table;
+                let region = world.topology.tables[table].region;
+                let zones = world.topology.zones;
+                for router in &world.topology.routers[region * zones..(region + 1) * zones] {
+                    outgoing.push((
+                        router.addr(),
+                        Wire::LeaderHint {
+                            group,
+                            replica: replica.id(),
+                        },
+                    ));
+                }
             }
             if from_leader && replica.role() == Role::Follower && message_term == replica.term() {
                 g.deadline = Instant::now() + election_timeout(world);
