@@ -369,28 +369,23 @@ impl Engine {
             })
             .collect();
         let count = selected.len();
-        let lags = [0; crate::partition::REPLICA_COUNT];
-        for (n, (key, item)) in selected.into_iter().enumerate() {
-            let (source, limits) = self.table_and_limits(table);
-            let context = table::WriteContext {
+        fn context(now_ms: u64, limits: &Limits) -> table::WriteContext<'_> {
+            table::WriteContext {
                 now_ms,
-                lags,
+                lags: [0; crate::partition::REPLICA_COUNT],
                 gsi_lag_ms: None,
                 limits,
-            };
-            source.delete(&key, &context);
+            }
+        }
+        for (n, (key, item)) in selected.into_iter().enumerate() {
+            let (source, limits) = self.table_and_limits(table);
+            source.delete(&key, &context(now_ms, limits));
             if drop_last && n + 1 == count {
                 continue;
             }
             let (target, limits) = to.table_and_limits(table);
-            let context = table::WriteContext {
-                now_ms,
-                lags,
-                gsi_lag_ms: None,
-                limits,
-            };
             let old = target.get(&key);
-            target.put(key, &item, old.as_ref(), &context);
+            target.put(key, &item, old.as_ref(), &context(now_ms, limits));
         }
         Ok(count)
     }

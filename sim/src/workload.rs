@@ -532,14 +532,7 @@ mod tests {
     /// Every workload's requests execute on the engine and read back.
     #[test]
     fn requests_execute_and_outputs_read_back() {
-        for kind in [
-            "register",
-            "counter",
-            "bank",
-            "scan",
-            "rmw-counter",
-            "query",
-        ] {
+        for kind in crate::scenario::WORKLOAD_KINDS {
             let w = workload(kind);
             let mut engine = Engine::new(Config::default());
             engine.execute(create_table(&w), 0).unwrap();

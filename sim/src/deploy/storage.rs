@@ -78,6 +78,8 @@ impl GroupState {
     }
 
     /// A leader whose lease runs: it may answer strongly consistent reads from its own state.
+    /// In a group of three the leader and any one follower are a majority: the lease runs from
+    /// the newest Append any follower acknowledged.
     fn leased(&self, world: &World, replica: &Replica<Arc<Cmd>>) -> bool {
         replica.is_ready_leader()
             && self.lease.term == replica.term()
