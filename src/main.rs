@@ -1,7 +1,7 @@
 //! The `dynasim` command line.
 
 use clap::{Parser, Subcommand};
-use dynasim_engine::profile::Profile;
+use dynasim_engine::realism::profile::Profile;
 use dynasim_engine::{Config, Engine};
 
 mod metrics;

@@ -8,8 +8,8 @@ use dynasim_engine::expr::eval::evaluate;
 use dynasim_engine::expr::parse::{parse_condition, parse_update};
 use dynasim_engine::expr::resolve::Placeholders;
 use dynasim_engine::expr::update::apply;
-use dynasim_engine::item::{Item, decode, encode};
-use dynasim_engine::value::{RawValue, Value};
+use dynasim_engine::types::item::{Item, decode, encode};
+use dynasim_engine::types::value::{RawValue, Value};
 use dynasim_engine::{Config, Engine};
 use std::collections::BTreeMap;
 
@@ -134,9 +134,9 @@ fn requests(c: &mut Criterion) {
 /// pre-encoded, so request parsing and item encoding (measured above) are not included.
 /// Half the operations are puts, half eventually consistent gets served by a drawn replica.
 fn partitioned(c: &mut Criterion) {
+    use dynasim_engine::capacity::admission::{Admission, Capacity, TableLoad, Usage};
     use dynasim_engine::limits::Limits;
     use dynasim_engine::partition::Partitions;
-    use dynasim_engine::throughput::{Admission, Capacity, TableLoad, Usage};
     const KEYS: usize = 100_000;
     const BATCH: usize = 1_000;
     let limits = Limits::default();

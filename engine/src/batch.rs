@@ -2,18 +2,18 @@
 //! written; individual writes are atomic, the batch is not.
 
 use crate::api::*;
-use crate::capacity::{ReturnConsumedCapacity, read_units, write_units};
+use crate::capacity::admission::Usage;
+use crate::capacity::units::{ReturnConsumedCapacity, read_units, write_units};
+use crate::data::table::WriteContext;
 use crate::engine::{Engine, table_name_of};
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::expr::eval::project;
-use crate::item::{Item, item_size_bytes};
 use crate::items::{RETURN_CONSUMED_CAPACITY, check_item, check_no_mixing, projection_of};
 use crate::limits::{
     BATCH_GET_KEY_COUNT_MAX, BATCH_GET_RESPONSE_BYTES_MAX, BATCH_WRITE_REQUEST_COUNT_MAX,
     ITEM_SIZE_BYTES_MAX,
 };
-use crate::table::WriteContext;
-use crate::throughput::Usage;
+use crate::types::item::{Item, item_size_bytes};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn duplicates() -> Error {

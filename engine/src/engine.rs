@@ -4,12 +4,12 @@
 //! and does no IO; two engines fed the same requests at the same times answer the same.
 
 use crate::api::*;
+use crate::capacity::admission::{Admission, Capacity, Limit, Usage, throttle_error};
+use crate::capacity::metrics::{Counters, Series};
+use crate::data::table::{self, BillingMode, Status, Table};
 use crate::error::{ConstraintErrors, Error, ErrorKind, Result};
 use crate::limits::{self, Limits};
-use crate::metrics::{Counters, Series};
-use crate::profile::{Profile, Realism};
-use crate::table::{self, BillingMode, Status, Table};
-use crate::throughput::{Admission, Capacity, Limit, Usage, throttle_error};
+use crate::realism::profile::{Profile, Realism};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
@@ -270,7 +270,7 @@ impl Engine {
         if let Some(policy) = self.realism.auto_scaling(table) {
             let limits = self.config.limits.clone();
             if let Some(t) = self.tables.get_mut(table) {
-                crate::autoscaling::evaluate(t, &policy, now_ms, &limits);
+                crate::capacity::autoscaling::evaluate(t, &policy, now_ms, &limits);
             }
         }
     }
@@ -364,7 +364,7 @@ impl Engine {
             .items
             .range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
             .filter_map(|entry| {
-                let item = crate::item::decode(entry.item_bytes());
+                let item = crate::types::item::decode(entry.item_bytes());
                 moves(&item).then(|| (Box::from(entry.key()), item))
             })
             .collect();
@@ -481,8 +481,8 @@ impl Engine {
                 items.keep_collections_whole = indexes.iter().any(|i| !i.global);
                 items
             },
-            load: crate::throughput::TableLoad::new(&self.config.limits),
-            metrics: crate::metrics::TableMetrics {
+            load: crate::capacity::admission::TableLoad::new(&self.config.limits),
+            metrics: crate::capacity::metrics::TableMetrics {
                 insights: self.realism.insights(&name).then(Default::default),
                 insights_updated_ms: self.realism.insights(&name).then_some(now_ms),
                 ..Default::default()
@@ -882,7 +882,10 @@ fn reject_streams(specification: Option<&StreamSpecificationInput>) -> Result<()
 /// What UpdateTable's GlobalSecondaryIndexUpdates will do, checked before anything changes.
 #[derive(Default)]
 struct IndexPlan {
-    create: Option<(crate::index::Index, Vec<(String, crate::keys::ScalarType)>)>,
+    create: Option<(
+        crate::data::index::Index,
+        Vec<(String, crate::types::keys::ScalarType)>,
+    )>,
     delete: Option<String>,
     throughput: Vec<(String, table::Throughput)>,
 }
@@ -954,7 +957,7 @@ fn plan_index_updates(
                         limits::GSI_COUNT_MAX
                     )));
                 }
-                let mut defined: BTreeMap<String, crate::keys::ScalarType> =
+                let mut defined: BTreeMap<String, crate::types::keys::ScalarType> =
                     table.attribute_definitions.iter().cloned().collect();
                 for definition in definitions.unwrap_or(&[]) {
                     let (Some(attribute), Some(kind)) =
@@ -964,7 +967,7 @@ fn plan_index_updates(
                             "AttributeDefinitions must have an AttributeName and an AttributeType",
                         ));
                     };
-                    let Some(kind) = crate::keys::ScalarType::from_name(kind) else {
+                    let Some(kind) = crate::types::keys::ScalarType::from_name(kind) else {
                         return Err(Error::validation(format!(
                             "1 validation error detected: Value '{kind}' at 'attributeDefinitions.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]"
                         )));

@@ -12,9 +12,9 @@ use crate::expr::eval::{evaluate, project};
 use crate::expr::parse::{parse_condition, parse_projection, parse_update};
 use crate::expr::resolve::Placeholders;
 use crate::expr::update::apply;
-use crate::item::Item;
-use crate::number::Number;
-use crate::value::{RawValue, Value};
+use crate::types::item::Item;
+use crate::types::number::Number;
+use crate::types::value::{RawValue, Value};
 use std::collections::BTreeMap;
 
 /// Every `#x` / `:x` token in `text`, so the checks can define them all.

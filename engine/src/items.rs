@@ -2,7 +2,9 @@
 //! Everything that can fail is checked before the table changes.
 
 use crate::api::*;
-use crate::capacity::{ReturnConsumedCapacity, read_units, write_units};
+use crate::capacity::admission::Usage;
+use crate::capacity::units::{ReturnConsumedCapacity, read_units, write_units};
+use crate::data::table::WriteContext;
 use crate::engine::{Engine, table_name_of};
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::expr::eval::{evaluate, project};
@@ -11,10 +13,8 @@ use crate::expr::update::{apply, touched_paths};
 use crate::expr::{
     ExpressionKind, ResolvedCondition, ResolvedPath, ResolvedUpdate, UpdateAction, legacy, parse,
 };
-use crate::item::{Item, item_size_bytes};
 use crate::limits::{ATTRIBUTE_NAME_SIZE_BYTES_MAX, ITEM_SIZE_BYTES_MAX};
-use crate::table::WriteContext;
-use crate::throughput::Usage;
+use crate::types::item::{Item, item_size_bytes};
 use std::collections::BTreeMap;
 
 /// Checks a whole item from the wire: every value, every name.
@@ -157,7 +157,7 @@ fn failure(input: &WriteInput, old: Option<Item>) -> Error {
 /// item collections.
 fn collection_metrics(
     input: &WriteInput,
-    table: &crate::table::Table,
+    table: &crate::data::table::Table,
     key_item: &Item,
 ) -> Option<ItemCollectionMetrics> {
     if input.return_item_collection_metrics.as_deref() != Some("SIZE") {
@@ -236,7 +236,7 @@ impl Engine {
         name: &str,
         key: &[u8],
         now_ms: u64,
-    ) -> Result<(&mut crate::table::Table, WriteContext<'_>)> {
+    ) -> Result<(&mut crate::data::table::Table, WriteContext<'_>)> {
         self.admit(name, key, true, 1.0, None, now_ms)?;
         let lags = self.realism.lags(name);
         let gsi_lag_ms = self.realism.gsi_lag(name);
@@ -270,7 +270,7 @@ impl Engine {
         name: &str,
         key: &[u8],
         units: f64,
-        index_writes: &crate::table::IndexWrites,
+        index_writes: &crate::data::table::IndexWrites,
         now_ms: u64,
     ) {
         let local: f64 = index_writes

@@ -2,7 +2,10 @@
 //! Limit and by 1 MB of data read before filtering, LastEvaluatedKey, parallel scan segments.
 
 use crate::api::*;
-use crate::capacity::{ReturnConsumedCapacity, read_units};
+use crate::capacity::admission::Usage;
+use crate::capacity::units::{ReturnConsumedCapacity, read_units};
+use crate::data::index::Index;
+use crate::data::table::Table;
 use crate::engine::Engine;
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::expr::eval::{evaluate, project};
@@ -11,15 +14,12 @@ use crate::expr::{
     Comparator, Condition, ExpressionKind, FunctionName, Operand, PathElement, ResolvedCondition,
     ResolvedOperand, legacy, parse,
 };
-use crate::index::Index;
-use crate::item::{self, Item, item_size_bytes};
 use crate::items::{RETURN_CONSUMED_CAPACITY, check_item, check_no_mixing};
-use crate::keys::{KeySchema, encode_sort_value, encode_terminated, prefix_end};
 use crate::limits::READ_UNIT_BYTES;
 use crate::limits::TOTAL_SEGMENTS_MAX;
-use crate::table::Table;
-use crate::throughput::Usage;
-use crate::value::Value;
+use crate::types::item::{self, Item, item_size_bytes};
+use crate::types::keys::{KeySchema, encode_sort_value, encode_terminated, prefix_end};
+use crate::types::value::Value;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -473,7 +473,7 @@ impl<'a> Source<'a> {
                             view.remove(added);
                         }
                         if let Some((key, projected)) = &change.removed
-                            && crate::store::within(key, lower, upper)
+                            && crate::data::store::within(key, lower, upper)
                         {
                             view.insert(key.clone(), projected.clone());
                         }
@@ -978,7 +978,7 @@ fn check_index_read(
         return Ok(());
     }
     if input.select.as_deref() == Some("ALL_ATTRIBUTES")
-        && index.projection != crate::index::Projection::All
+        && index.projection != crate::data::index::Projection::All
     {
         return Err(Error::validation(format!(
             "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",

@@ -2,7 +2,7 @@
 //! with the caller's clock.
 
 use dynasim_engine::limits::Limits;
-use dynasim_engine::profile::Profile;
+use dynasim_engine::realism::profile::Profile;
 use dynasim_engine::{Config, Engine, Error, ErrorKind, Item, Request, Response};
 use serde_json::{Value as Json, json};
 
@@ -420,7 +420,7 @@ fn a_partition_that_stays_hot_splits_and_isolates_its_hot_key() {
     assert_eq!(partition.items.len(), 1, "the hot item is isolated");
     // Contributor Insights names the hot key first.
     let insights = table.metrics.insights.as_ref().unwrap();
-    let top = dynasim_engine::metrics::Insights::top(&insights.accessed, 1);
+    let top = dynasim_engine::capacity::metrics::Insights::top(&insights.accessed, 1);
     assert!(top[0].0.ends_with(b"hot"));
 }
 

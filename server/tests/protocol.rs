@@ -236,8 +236,8 @@ fn checksum_and_compression() {
 
 #[test]
 fn throttling_errors_carry_their_reasons_on_the_wire() {
-    let profile = dynasim_engine::profile::Profile {
-        defaults: dynasim_engine::profile::Behaviour {
+    let profile = dynasim_engine::realism::profile::Profile {
+        defaults: dynasim_engine::realism::profile::Behaviour {
             throttling: true,
             ..Default::default()
         },

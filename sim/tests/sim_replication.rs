@@ -4,7 +4,7 @@
 //! for a while. No acknowledged write may be lost, and the healed group must converge.
 #![cfg(madsim)]
 
-use dynasim_engine::replication::{LogEntry, Message, Replica, Role};
+use dynasim_engine::replication::raft::{LogEntry, Message, Replica, Role};
 use madsim::net::{Endpoint, NetSim};
 use madsim::rand::Rng;
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! Syntax trees of the expression languages. `N` is how a name is held (a placeholder before
 //! resolution, a plain string after) and `V` how a value is held.
 
-use crate::value::Value;
+use crate::types::value::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PathElement<N> {

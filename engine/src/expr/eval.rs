@@ -2,9 +2,9 @@
 //! evaluates to true or false; type mismatches compare as false, as DynamoDB does.
 
 use super::ast::*;
-use crate::item::Item;
-use crate::number::Number;
-use crate::value::{Value, ValueType};
+use crate::types::item::Item;
+use crate::types::number::Number;
+use crate::types::value::{Value, ValueType};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -228,7 +228,7 @@ mod tests {
     use crate::expr::ExpressionKind;
     use crate::expr::parse::{parse_condition, parse_projection};
     use crate::expr::resolve::Placeholders;
-    use crate::value::RawValue;
+    use crate::types::value::RawValue;
 
     fn item(json: &str) -> Item {
         let raw: RawValue = serde_json::from_str(json).unwrap();

@@ -5,7 +5,7 @@
 use super::ast::*;
 use crate::api::{AttributeValueUpdate, ExpectedValue, LegacyCondition};
 use crate::error::{Error, Result};
-use crate::value::{RawValue, Value, ValueType, describe};
+use crate::types::value::{RawValue, Value, ValueType, describe};
 use std::collections::BTreeMap;
 
 const OPERATORS: [&str; 13] = [

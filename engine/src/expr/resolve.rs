@@ -6,7 +6,7 @@ use super::ExpressionKind;
 use super::ast::*;
 use crate::error::{Error, Result};
 use crate::limits::PLACEHOLDER_SIZE_BYTES_MAX;
-use crate::value::{RawValue, Value, ValueType, describe};
+use crate::types::value::{RawValue, Value, ValueType, describe};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// ExpressionAttributeNames and ExpressionAttributeValues of one request, checked, with a

@@ -8,9 +8,9 @@
 use super::ast::*;
 use super::eval::lookup;
 use crate::error::{Error, Result};
-use crate::item::Item;
-use crate::number::Number;
-use crate::value::{Value, canonical_string_set};
+use crate::types::item::Item;
+use crate::types::number::Number;
+use crate::types::value::{Value, canonical_string_set};
 use std::collections::BTreeMap;
 
 fn invalid_path() -> Error {
@@ -237,7 +237,7 @@ mod tests {
     use super::*;
     use crate::expr::parse::parse_update;
     use crate::expr::resolve::Placeholders;
-    use crate::value::RawValue;
+    use crate::types::value::RawValue;
 
     fn item(json: &str) -> Item {
         let raw: RawValue = serde_json::from_str(json).unwrap();

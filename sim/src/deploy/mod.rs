@@ -19,7 +19,7 @@ use crate::run::{Bug, RunOptions};
 use crate::scenario::Scenario;
 use crate::topology::{PORT, Placement, Range, Topology, in_range, key_hash};
 use crate::workload::{self, Generator, Mode, Planned, Step};
-use dynasim_engine::replication::{Message, Replica, Role};
+use dynasim_engine::replication::raft::{Message, Replica, Role};
 use dynasim_engine::{Config, Engine, Request};
 use madsim::net::{Endpoint, NetSim};
 use madsim::rand::Rng;

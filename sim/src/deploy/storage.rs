@@ -115,7 +115,7 @@ pub struct StorageState {
 pub(super) fn new_engine(world: &World, table: usize) -> Engine {
     let mut engine = Engine::new(Config::default());
     let w = &world.scenario.workloads[table];
-    let mut profile = dynasim_engine::profile::Profile::default();
+    let mut profile = dynasim_engine::realism::profile::Profile::default();
     if w.write_units.is_some() || w.read_units.is_some() {
         profile.defaults.throttling = true;
         engine = Engine::with_profile(Config::default(), profile, world.options.seed);

@@ -7,9 +7,9 @@
 //! write (a later issue adds the lag), which is one of the states DynamoDB can show.
 
 use crate::api::{IndexDescription, ProjectionOutput, ProvisionedThroughputDescription};
-use crate::item::{Item, item_size_bytes};
-use crate::keys::{KeySchema, encode_terminated};
-use crate::table::Throughput;
+use crate::data::table::Throughput;
+use crate::types::item::{Item, item_size_bytes};
+use crate::types::keys::{KeySchema, encode_terminated};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A change a lagging GSI has not propagated yet: the entry it removed (index key and the

@@ -12,13 +12,13 @@
 //! Hosting: the engine keeps one copy of a partition's items, the leader's. A follower's view
 //! is that copy minus the writes it has not applied yet, reconstructed from the unapplied log
 //! tail, whose entries carry the item they replaced. The replica state machines are the real
-//! ones ([`crate::replication::Replica`]); in-process their messages are delivered at once,
+//! ones ([`crate::replication::raft::Replica`]); in-process their messages are delivered at once,
 //! and a follower applies a committed entry after the lag the caller drew for it.
 
+use crate::capacity::admission::PartitionLoad;
+use crate::data::store::{Entry, ItemStore};
 use crate::limits::Limits;
-use crate::replication::{Message, Replica};
-use crate::store::{Entry, ItemStore};
-use crate::throughput::PartitionLoad;
+use crate::replication::raft::{Message, Replica};
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -419,13 +419,13 @@ impl Partitions {
         key: &[u8],
         now_ms: u64,
         lags: [u64; REPLICA_COUNT],
-    ) -> Option<crate::item::Item> {
+    ) -> Option<crate::types::item::Item> {
         let i = self.index_of(key);
         let partition = &mut self.parts[i].1;
         let old = partition.items.remove(key)?;
         partition.size_bytes -= entry_bytes(old.key(), old.item_bytes());
         self.len -= 1;
-        let item = crate::item::decode(old.item_bytes());
+        let item = crate::types::item::decode(old.item_bytes());
         let write = Write {
             before: Some(old),
             after: None,
@@ -504,7 +504,7 @@ impl Partitions {
                 let mut view: BTreeMap<&[u8], &[u8]> =
                     current.map(|e| (e.key(), e.item_bytes())).collect();
                 for (key, before) in overlay {
-                    if !crate::store::within(key, lower, upper) {
+                    if !crate::data::store::within(key, lower, upper) {
                         continue;
                     }
                     match before {
@@ -599,7 +599,7 @@ impl Partitions {
                 prefix.into()
             } else {
                 // `at` is in the first collection: split after it instead.
-                let Some(end) = crate::keys::prefix_end(prefix) else {
+                let Some(end) = crate::types::keys::prefix_end(prefix) else {
                     return false;
                 };
                 match items.range(Bound::Included(&end), Bound::Unbounded).next() {

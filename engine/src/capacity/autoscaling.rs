@@ -2,9 +2,9 @@
 //! one-minute consumption series (what Application Auto Scaling's CloudWatch alarms watch).
 //! Driven by the caller's clock: each completed minute is judged once.
 
+use crate::data::table::{BillingMode, Table, partitions_for};
 use crate::limits::Limits;
-use crate::profile::AutoScaling;
-use crate::table::{BillingMode, Table, partitions_for};
+use crate::realism::profile::AutoScaling;
 
 /// Minutes above the target before scaling out, and below (target − 0.2) before scaling in.
 pub const SCALE_OUT_MINUTES: usize = 2;

@@ -4,8 +4,8 @@
 //! with DynamoDB's validation messages rather than a decoder's. The engine never sees JSON:
 //! these types only derive `serde`'s traits, and the server picks the format.
 
-use crate::item::Item;
-use crate::value::RawValue;
+use crate::types::item::Item;
+use crate::types::value::RawValue;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

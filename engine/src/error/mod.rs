@@ -5,7 +5,7 @@
 //! against AWS by a public test suite, (emu) emulator wording, (ours) our decision, recorded in
 //! `docs/compatibility.md`.
 
-use crate::item::Item;
+use crate::types::item::Item;
 use std::fmt;
 
 /// The closed set of error types the endpoint can answer with.

@@ -4,8 +4,8 @@
 //! `String`s per item costs several times the item's own size; items are decoded only when a
 //! request reads them.
 
-use crate::number::Number;
-use crate::value::Value;
+use crate::types::number::Number;
+use crate::types::value::Value;
 use std::collections::BTreeMap;
 
 pub type Item = BTreeMap<String, Value>;
@@ -202,7 +202,7 @@ pub fn decode(bytes: &[u8]) -> Item {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::RawValue;
+    use crate::types::value::RawValue;
 
     #[test]
     fn encoding_round_trips_every_type() {

@@ -78,7 +78,7 @@ impl ReturnConsumedCapacity {
         self,
         table_name: &str,
         table_units: f64,
-        index_writes: &crate::table::IndexWrites,
+        index_writes: &crate::data::table::IndexWrites,
     ) -> Option<ConsumedCapacity> {
         let index_units: f64 = index_writes.iter().map(|(_, _, units)| units).sum();
         let mut consumed = self.report(table_name, table_units + index_units, false)?;

@@ -7,9 +7,9 @@
 //! does. Parallel-scan segments are contiguous ranges of the hash.
 
 use crate::error::{Error, Result};
-use crate::item::Item;
 use crate::limits::{PARTITION_KEY_SIZE_BYTES_MAX, SORT_KEY_SIZE_BYTES_MAX};
-use crate::value::{Value, ValueType};
+use crate::types::item::Item;
+use crate::types::value::{Value, ValueType};
 
 /// The scalar types keys may have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::limits::NESTING_DEPTH_MAX;
-use crate::number::Number;
+use crate::types::number::Number;
 use base64::Engine as _;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};

@@ -2,13 +2,13 @@
 //! its description, and its items.
 
 use crate::api::*;
+use crate::capacity::admission::TableLoad;
+use crate::data::index::{Index, Projection};
 use crate::error::{ConstraintErrors, Error, Result};
-use crate::index::{Index, Projection};
-use crate::item::{self, Item, item_size_bytes};
-use crate::keys::{KeyAttribute, KeySchema, ScalarType};
 use crate::limits::{self, Limits};
 use crate::partition::{Partitions, REPLICA_COUNT};
-use crate::throughput::TableLoad;
+use crate::types::item::{self, Item, item_size_bytes};
+use crate::types::keys::{KeyAttribute, KeySchema, ScalarType};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub struct Table {
     pub items: Partitions,
     /// Admission state: the provisioned pool, the on-demand peak, GSI buckets.
     pub load: TableLoad,
-    pub metrics: crate::metrics::TableMetrics,
+    pub metrics: crate::capacity::metrics::TableMetrics,
     pub size_bytes: u64,
     /// Global and local secondary indexes, in definition order.
     pub indexes: Vec<Index>,
@@ -123,13 +123,13 @@ fn seconds(ms: u64) -> f64 {
 
 impl Table {
     /// The table's capacity as admission sees it.
-    pub fn capacity(&self) -> crate::throughput::Capacity {
+    pub fn capacity(&self) -> crate::capacity::admission::Capacity {
         match self.billing_mode {
-            BillingMode::Provisioned => crate::throughput::Capacity::Provisioned {
+            BillingMode::Provisioned => crate::capacity::admission::Capacity::Provisioned {
                 read: self.throughput.read_capacity_units as f64,
                 write: self.throughput.write_capacity_units as f64,
             },
-            BillingMode::PayPerRequest => crate::throughput::Capacity::OnDemand,
+            BillingMode::PayPerRequest => crate::capacity::admission::Capacity::OnDemand,
         }
     }
 
@@ -216,8 +216,9 @@ impl Table {
                 let entry = new
                     .or(old)
                     .map(|item| index.project(item, &self.key_schema));
-                let units = crate::capacity::write_units(entry.as_ref().map_or(0, item_size_bytes))
-                    * f64::from(count);
+                let units =
+                    crate::capacity::units::write_units(entry.as_ref().map_or(0, item_size_bytes))
+                        * f64::from(count);
                 writes.push((index.name.clone(), index.global, units));
             }
         }
@@ -237,13 +238,13 @@ impl Table {
     /// items and their LSI entries, as a range of whole gigabytes.
     pub fn item_collection_metrics(
         &self,
-        hash_value: &crate::value::Value,
+        hash_value: &crate::types::value::Value,
     ) -> Option<crate::api::ItemCollectionMetrics> {
         if !self.indexes.iter().any(|i| !i.global) {
             return None;
         }
         let prefix = self.key_schema.partition_prefix(hash_value);
-        let end = crate::keys::prefix_end(&prefix);
+        let end = crate::types::keys::prefix_end(&prefix);
         let upper = end
             .as_deref()
             .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);

@@ -1,0 +1,8 @@
+//! Capacity: unit math and `ConsumedCapacity` (`units`), admission control and throttling
+//! (`admission`), target-tracking auto scaling (`autoscaling`), and the CloudWatch-style
+//! series and Contributor Insights (`metrics`).
+
+pub mod admission;
+pub mod autoscaling;
+pub mod metrics;
+pub mod units;
