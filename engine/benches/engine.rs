@@ -87,7 +87,7 @@ fn items(c: &mut Criterion) {
     c.bench_function("item/check_from_wire", |b| {
         let raw: BTreeMap<String, RawValue> =
             serde_json::from_str(&serde_json::to_string(&item).unwrap()).unwrap();
-        b.iter(|| dynasim_engine::items::check_item(black_box(&raw)).unwrap())
+        b.iter(|| dynasim_engine::ops::common::check_item(black_box(&raw)).unwrap())
     });
 }
 

@@ -6,9 +6,11 @@
 use crate::api::*;
 use crate::capacity::admission::{Admission, Capacity, Limit, Usage, throttle_error};
 use crate::capacity::metrics::{Counters, Series};
+use crate::data::mutation::Mutation;
 use crate::data::table::{self, BillingMode, Status, Table};
 use crate::error::{ConstraintErrors, Error, ErrorKind, Result};
 use crate::limits::{self, Limits};
+use crate::ops;
 use crate::realism::profile::{Profile, Realism};
 use std::collections::BTreeMap;
 
@@ -306,12 +308,12 @@ impl Engine {
             Request::TagResource(input) => self.tag_resource(&input),
             Request::UntagResource(input) => self.untag_resource(&input),
             Request::ListTagsOfResource(input) => self.list_tags(&input),
-            Request::PutItem(input) => self.put_item(&input, now_ms),
-            Request::GetItem(input) => self.get_item(&input, now_ms),
-            Request::UpdateItem(input) => self.update_item(&input, now_ms),
-            Request::DeleteItem(input) => self.delete_item(&input, now_ms),
-            Request::BatchGetItem(input) => self.batch_get_item(&input, now_ms),
-            Request::BatchWriteItem(input) => self.batch_write_item(&input, now_ms),
+            Request::PutItem(input) => ops::put_item::execute(self, &input, now_ms),
+            Request::GetItem(input) => ops::get_item::execute(self, &input, now_ms),
+            Request::UpdateItem(input) => ops::update_item::execute(self, &input, now_ms),
+            Request::DeleteItem(input) => ops::delete_item::execute(self, &input, now_ms),
+            Request::BatchGetItem(input) => ops::batch_get_item::execute(self, &input, now_ms),
+            Request::BatchWriteItem(input) => ops::batch_write_item::execute(self, &input, now_ms),
             Request::Query(input) => self.query(&input, now_ms, false),
             Request::Scan(input) => self.query(&input, now_ms, true),
             Request::UpdateContributorInsights(input) => {
@@ -379,15 +381,103 @@ impl Engine {
         }
         for (n, (key, item)) in selected.into_iter().enumerate() {
             let (source, limits) = self.table_and_limits(table);
-            source.delete(&key, &context(now_ms, limits));
+            let removal = Mutation {
+                key: key.clone(),
+                before: Some(item.clone()),
+                after: None,
+            };
+            source.apply(&removal, &context(now_ms, limits));
             if drop_last && n + 1 == count {
                 continue;
             }
             let (target, limits) = to.table_and_limits(table);
-            let old = target.get(&key);
-            target.put(key, &item, old.as_ref(), &context(now_ms, limits));
+            let arrival = Mutation {
+                before: target.get(&key),
+                key,
+                after: Some(item),
+            };
+            target.apply(&arrival, &context(now_ms, limits));
         }
         Ok(count)
+    }
+
+    /// A table the caller already found (by its plain name).
+    pub(crate) fn table_by_name(&self, name: &str) -> &Table {
+        self.tables.get(name).expect("the caller found the table")
+    }
+
+    /// Admits a single-item write and returns its table and write context.
+    pub(crate) fn begin_write(
+        &mut self,
+        name: &str,
+        key: &[u8],
+        now_ms: u64,
+    ) -> Result<(&mut Table, table::WriteContext<'_>)> {
+        self.admit(name, key, true, 1.0, None, now_ms)?;
+        let lags = self.realism.lags(name);
+        let gsi_lag_ms = self.realism.gsi_lag(name);
+        let (table, limits) = self.table_and_limits(name);
+        Ok((
+            table,
+            table::WriteContext {
+                now_ms,
+                lags,
+                gsi_lag_ms,
+                limits,
+            },
+        ))
+    }
+
+    /// A failed condition still consumes write capacity: the existing item's size, or one
+    /// unit when there is none.
+    pub(crate) fn charge_failed_write(
+        &mut self,
+        name: &str,
+        key: &[u8],
+        old: Option<&crate::Item>,
+        now_ms: u64,
+    ) {
+        let usage = Usage {
+            write: true,
+            units: crate::capacity::units::write_units(
+                old.map_or(0, crate::types::item::item_size_bytes),
+            ),
+            index_units: &[],
+            returned: 0,
+        };
+        self.charge(name, key, usage, now_ms);
+    }
+
+    /// Charges a write: the table pays for itself and its LSIs, each GSI for itself.
+    pub(crate) fn charge_write(
+        &mut self,
+        name: &str,
+        key: &[u8],
+        units: f64,
+        index_writes: &table::IndexWrites,
+        now_ms: u64,
+    ) {
+        let local: f64 = index_writes
+            .iter()
+            .filter(|(_, global, _)| !global)
+            .map(|(_, _, u)| u)
+            .sum();
+        let global: Vec<(&str, f64)> = index_writes
+            .iter()
+            .filter(|(_, global, _)| *global)
+            .map(|(n, _, u)| (n.as_str(), *u))
+            .collect();
+        self.charge(
+            name,
+            key,
+            Usage {
+                write: true,
+                units: units + local,
+                index_units: &global,
+                returned: 0,
+            },
+            now_ms,
+        );
     }
 
     /// A table the caller already found (by its plain name), with the limits: two disjoint

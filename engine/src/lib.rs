@@ -5,15 +5,14 @@
 //! time, and get responses or [`error::Error`]s back. See `ARCHITECTURE.md`.
 
 pub mod api;
-pub mod batch;
 pub mod capacity;
 pub mod data;
 pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod fuzzing;
-pub mod items;
 pub mod limits;
+pub mod ops;
 pub mod partition;
 pub mod query;
 pub mod realism;

@@ -14,9 +14,9 @@ use crate::expr::{
     Comparator, Condition, ExpressionKind, FunctionName, Operand, PathElement, ResolvedCondition,
     ResolvedOperand, legacy, parse,
 };
-use crate::items::{RETURN_CONSUMED_CAPACITY, check_item, check_no_mixing};
 use crate::limits::READ_UNIT_BYTES;
 use crate::limits::TOTAL_SEGMENTS_MAX;
+use crate::ops::common::{RETURN_CONSUMED_CAPACITY, check_item, check_no_mixing};
 use crate::types::item::{self, Item, item_size_bytes};
 use crate::types::keys::{KeySchema, encode_sort_value, encode_terminated, prefix_end};
 use crate::types::value::Value;

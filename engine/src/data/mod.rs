@@ -3,5 +3,6 @@
 //! about capacity, requests or replication hosts.
 
 pub mod index;
+pub mod mutation;
 pub mod store;
 pub mod table;

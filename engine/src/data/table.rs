@@ -4,6 +4,7 @@
 use crate::api::*;
 use crate::capacity::admission::TableLoad;
 use crate::data::index::{Index, Projection};
+use crate::data::mutation::Mutation;
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::limits::{self, Limits};
 use crate::partition::{Partitions, REPLICA_COUNT};
@@ -161,12 +162,28 @@ impl Table {
             .map(item::decode)
     }
 
-    /// Stores or replaces an item, keeping sizes and indexes in step. `old` is the item the
-    /// caller read under `key` (callers read it anyway, for conditions and return values).
-    /// Returns the index writes.
-    pub fn put(
+    /// Applies a mutation: the one function through which a table's items change. Keeps
+    /// sizes and indexes in step and returns the index writes. `mutation.before` must be the
+    /// item stored under the key now (callers read it anyway, for conditions and return
+    /// values).
+    pub fn apply(&mut self, mutation: &Mutation, context: &WriteContext<'_>) -> IndexWrites {
+        match &mutation.after {
+            Some(after) => self.put(&mutation.key, after, mutation.before.as_ref(), context),
+            None if mutation.before.is_some() => {
+                let (deleted, writes) = self.delete(&mutation.key, context);
+                assert!(
+                    deleted.is_some(),
+                    "the caller's view of the old item is current"
+                );
+                writes
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn put(
         &mut self,
-        key: Box<[u8]>,
+        key: &[u8],
         new_item: &Item,
         old: Option<&Item>,
         context: &WriteContext<'_>,
@@ -174,7 +191,7 @@ impl Table {
         let encoded = item::encode(new_item);
         let replaced = self
             .items
-            .put(&key, &encoded, context.now_ms, context.lags, context.limits);
+            .put(key, &encoded, context.now_ms, context.lags, context.limits);
         assert_eq!(
             replaced,
             old.is_some(),
@@ -184,15 +201,10 @@ impl Table {
             self.size_bytes -= item_size_bytes(old) as u64;
         }
         self.size_bytes += item_size_bytes(new_item) as u64;
-        self.update_indexes(&key, old, Some(new_item), context)
+        self.update_indexes(key, old, Some(new_item), context)
     }
 
-    /// Deletes an item, keeping sizes and indexes in step.
-    pub fn delete(
-        &mut self,
-        key: &[u8],
-        context: &WriteContext<'_>,
-    ) -> (Option<Item>, IndexWrites) {
+    fn delete(&mut self, key: &[u8], context: &WriteContext<'_>) -> (Option<Item>, IndexWrites) {
         let Some(old) = self.items.delete(key, context.now_ms, context.lags) else {
             return (None, Vec::new());
         };

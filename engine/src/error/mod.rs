@@ -300,6 +300,15 @@ impl ConstraintErrors {
         self.failures.is_empty()
     }
 
+    /// `into_result` for checks that also proved `value` present (a `not_null` or `name`
+    /// check of it was among them): the value, or the errors. A missing value without a
+    /// recorded error is a bug in the caller; it answers InternalServerError, not a panic.
+    pub fn into_result_with<T>(self, value: Option<T>) -> Result<T> {
+        self.into_result()?;
+        debug_assert!(value.is_some(), "a required member was checked");
+        value.ok_or_else(Error::internal)
+    }
+
     pub fn into_result(self) -> Result<()> {
         if self.failures.is_empty() {
             return Ok(());

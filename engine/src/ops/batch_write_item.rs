@@ -1,0 +1,223 @@
+//! BatchWriteItem: the whole batch is validated into PutItem and DeleteItem plans before any
+//! item is written; each write then runs through the single-item write path. Individual
+//! writes are atomic, the batch is not.
+
+use super::common::{RETURN_CONSUMED_CAPACITY, check_item};
+use super::delete_item::DeleteItem;
+use super::put_item::PutItem;
+use super::{ItemWrite, Rejection, Target, Write};
+use crate::api::*;
+use crate::capacity::units::ReturnConsumedCapacity;
+use crate::data::mutation::Mutation;
+use crate::data::table::Table;
+use crate::engine::{Engine, table_name_of};
+use crate::error::{ConstraintErrors, Error, Result};
+use crate::limits::BATCH_WRITE_REQUEST_COUNT_MAX;
+use crate::types::item::Item;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One write of a batch: a put or a delete, without condition or return values.
+#[derive(Debug)]
+enum BatchWrite {
+    Put(PutItem),
+    Delete(DeleteItem),
+}
+
+impl BatchWrite {
+    /// The item or key, for the item-collection metrics and for UnprocessedItems.
+    fn item(&self) -> &Item {
+        match self {
+            BatchWrite::Put(put) => put.item(),
+            BatchWrite::Delete(delete) => delete.key_item(),
+        }
+    }
+
+    fn unprocessed(self) -> WriteRequestOutput {
+        match self {
+            BatchWrite::Put(put) => WriteRequestOutput::PutRequest {
+                item: put.into_item(),
+            },
+            BatchWrite::Delete(delete) => WriteRequestOutput::DeleteRequest {
+                key: delete.into_key_item(),
+            },
+        }
+    }
+}
+
+impl ItemWrite for BatchWrite {
+    fn target(&self) -> &Target {
+        match self {
+            BatchWrite::Put(put) => put.target(),
+            BatchWrite::Delete(delete) => delete.target(),
+        }
+    }
+
+    fn apply(
+        &self,
+        table: &Table,
+        previous: Option<&Item>,
+    ) -> std::result::Result<Write, Rejection> {
+        match self {
+            BatchWrite::Put(put) => put.apply(table, previous),
+            BatchWrite::Delete(delete) => delete.apply(table, previous),
+        }
+    }
+
+    fn returned(&self, _mutation: Mutation) -> Option<Item> {
+        None
+    }
+}
+
+fn duplicates() -> Error {
+    Error::validation("Provided list of item keys contains duplicates")
+}
+
+/// The shape checks of the whole request, before any table is looked at.
+fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<WriteRequest>>> {
+    let mut errors = ConstraintErrors::new();
+    errors.not_null(&input.request_items, "requestItems");
+    errors.enumeration(
+        &input.return_consumed_capacity,
+        "returnConsumedCapacity",
+        &RETURN_CONSUMED_CAPACITY,
+    );
+    errors.enumeration(
+        &input.return_item_collection_metrics,
+        "returnItemCollectionMetrics",
+        &["SIZE", "NONE"],
+    );
+    if let Some(request_items) = &input.request_items {
+        if request_items.is_empty() {
+            errors.push(
+                "{}",
+                "requestItems",
+                "Member must have length greater than or equal to 1",
+            );
+        }
+        for (name, requests) in request_items {
+            errors.name(&Some(name.clone()), "requestItems.key", true);
+            if requests.is_empty() {
+                errors.push(
+                    "[]",
+                    &format!("requestItems.{name}.member"),
+                    "Member must have length greater than or equal to 1",
+                );
+            }
+        }
+    }
+    let request_items = errors.into_result_with(input.request_items.as_ref())?;
+    let total: usize = request_items.values().map(Vec::len).sum();
+    if total > BATCH_WRITE_REQUEST_COUNT_MAX {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {BATCH_WRITE_REQUEST_COUNT_MAX}, Member must have length greater than or equal to 1]"
+        )));
+    }
+    Ok(request_items)
+}
+
+/// One table's writes as plans, in request order, with no key twice.
+fn plan_table(table: &Table, requests: &[WriteRequest]) -> Result<Vec<BatchWrite>> {
+    let mut seen = BTreeSet::new();
+    let mut writes = Vec::new();
+    for request in requests {
+        let write = match (&request.put_request, &request.delete_request) {
+            (Some(put), None) => {
+                let Some(raw) = &put.item else {
+                    return Err(Error::required("Item"));
+                };
+                BatchWrite::Put(PutItem::new(table, check_item(raw)?)?)
+            }
+            (None, Some(delete)) => {
+                let Some(raw) = &delete.key else {
+                    return Err(Error::required("Key"));
+                };
+                BatchWrite::Delete(DeleteItem::new(table, check_item(raw)?)?)
+            }
+            _ => {
+                return Err(Error::validation(
+                    "Supplied WriteRequest must contain exactly one of PutRequest or DeleteRequest",
+                ));
+            }
+        };
+        if !seen.insert(write.target().key.clone()) {
+            return Err(duplicates());
+        }
+        writes.push(write);
+    }
+    Ok(writes)
+}
+
+pub(crate) fn execute(
+    engine: &mut Engine,
+    input: &BatchWriteItemInput,
+    now_ms: u64,
+) -> Result<Response> {
+    let request_items = check_shape(input)?;
+    let total: usize = request_items.values().map(Vec::len).sum();
+    let mut plans: Vec<(String, Vec<BatchWrite>)> = Vec::new();
+    for (name, requests) in request_items {
+        let table = engine.table_for_data(name, now_ms)?;
+        plans.push((
+            table_name_of(name).to_string(),
+            plan_table(table, requests)?,
+        ));
+    }
+    let capacity_mode = ReturnConsumedCapacity::parse(input.return_consumed_capacity.as_deref());
+    let mut capacities = Vec::new();
+    let want_metrics = input.return_item_collection_metrics.as_deref() == Some("SIZE");
+    let mut metrics: BTreeMap<String, Vec<ItemCollectionMetrics>> = BTreeMap::new();
+    // Writes a throttle turned away go back as UnprocessedItems; if all were, the batch
+    // fails with the throttling error (as DynamoDB does).
+    let mut unprocessed: BTreeMap<String, Vec<WriteRequestOutput>> = BTreeMap::new();
+    let mut throttled = 0;
+    let mut last_throttle = None;
+    for (name, writes) in plans {
+        let mut units = 0.0;
+        // Partition keys whose item collections this batch touched, for the metrics.
+        let mut collections = Vec::new();
+        let hash_name = engine.table_by_name(&name).key_schema.hash.name.clone();
+        for write in writes {
+            // Admission is the only step of a condition-free put or delete that can fail.
+            let (written, _) = match super::execute_write(engine, &write, now_ms) {
+                Ok(done) => done,
+                Err(error) => {
+                    throttled += 1;
+                    last_throttle = Some(error);
+                    unprocessed
+                        .entry(name.clone())
+                        .or_default()
+                        .push(write.unprocessed());
+                    continue;
+                }
+            };
+            let hash_value = &write.item()[&hash_name];
+            if !collections.contains(hash_value) {
+                collections.push(hash_value.clone());
+            }
+            units += written.units + written.index_writes.iter().map(|(_, _, u)| u).sum::<f64>();
+            let key = &write.target().key;
+            engine.charge_write(&name, key, written.units, &written.index_writes, now_ms);
+        }
+        let table = engine.table_by_name(&name);
+        capacities.extend(capacity_mode.report(&table.name, units, false));
+        if want_metrics {
+            let table_metrics: Vec<_> = collections
+                .iter()
+                .filter_map(|h| table.item_collection_metrics(h))
+                .collect();
+            if !table_metrics.is_empty() {
+                metrics.insert(table.name.clone(), table_metrics);
+            }
+        }
+    }
+    if throttled == total
+        && let Some(error) = last_throttle
+    {
+        return Err(error);
+    }
+    Ok(Response::BatchWriteItem(BatchWriteItemOutput {
+        unprocessed_items: unprocessed,
+        consumed_capacity: (capacity_mode != ReturnConsumedCapacity::None).then_some(capacities),
+        item_collection_metrics: want_metrics.then_some(metrics),
+    }))
+}

@@ -1,0 +1,170 @@
+//! Checks shared by several operations: items from the wire, the common enumerations, the
+//! legacy/expression mixing rule, placeholders, write conditions and read projections.
+
+use crate::api::{RawItem, WriteInput};
+use crate::error::{ConstraintErrors, Error, Result};
+use crate::expr::eval::evaluate;
+use crate::expr::resolve::Placeholders;
+use crate::expr::{ExpressionKind, ResolvedCondition, ResolvedPath, legacy, parse};
+use crate::limits::ATTRIBUTE_NAME_SIZE_BYTES_MAX;
+use crate::types::item::Item;
+use std::collections::BTreeMap;
+
+pub(crate) const RETURN_CONSUMED_CAPACITY: [&str; 3] = ["INDEXES", "TOTAL", "NONE"];
+
+/// Checks a whole item from the wire: every value, every name.
+pub fn check_item(raw: &RawItem) -> Result<Item> {
+    let mut item = BTreeMap::new();
+    for (name, value) in raw {
+        if name.is_empty() {
+            return Err(Error::invalid_parameter("Empty attribute name"));
+        }
+        if name.len() > ATTRIBUTE_NAME_SIZE_BYTES_MAX {
+            return Err(Error::invalid_parameter(
+                "Attribute name exceeds the maximum allowed length",
+            ));
+        }
+        item.insert(name.clone(), value.check()?);
+    }
+    Ok(item)
+}
+
+/// The common shape checks of the single-item writes. Returns the plain table name.
+pub(crate) fn check_common<'a>(
+    input: &'a WriteInput,
+    return_values_allowed: &[&str],
+) -> Result<&'a str> {
+    let mut errors = ConstraintErrors::new();
+    errors.name(&input.table_name, "tableName", true);
+    errors.enumeration(
+        &input.return_values,
+        "returnValues",
+        &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+    );
+    errors.enumeration(
+        &input.return_consumed_capacity,
+        "returnConsumedCapacity",
+        &RETURN_CONSUMED_CAPACITY,
+    );
+    errors.enumeration(
+        &input.return_item_collection_metrics,
+        "returnItemCollectionMetrics",
+        &["SIZE", "NONE"],
+    );
+    errors.enumeration(
+        &input.return_values_on_condition_check_failure,
+        "returnValuesOnConditionCheckFailure",
+        &["ALL_OLD", "NONE"],
+    );
+    errors.enumeration(
+        &input.conditional_operator,
+        "conditionalOperator",
+        &["AND", "OR"],
+    );
+    let table_name = errors.into_result_with(input.table_name.as_deref())?;
+    if let Some(rv) = &input.return_values
+        && !return_values_allowed.contains(&rv.as_str())
+    {
+        return Err(Error::validation(
+            "ReturnValues can only be ALL_OLD or NONE",
+        ));
+    }
+    Ok(crate::engine::table_name_of(table_name))
+}
+
+/// Rejects requests that mix legacy and expression parameters (obs that the error exists).
+pub(crate) fn check_no_mixing(legacy: &[(&str, bool)], expression: &[(&str, bool)]) -> Result<()> {
+    let legacy: Vec<&str> = legacy
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| *n)
+        .collect();
+    let expression: Vec<&str> = expression
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| *n)
+        .collect();
+    if !legacy.is_empty() && !expression.is_empty() {
+        return Err(Error::validation(format!(
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
+            legacy.join(", "),
+            expression.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The condition of a write, from ConditionExpression or Expected.
+pub(crate) fn write_condition(
+    input: &WriteInput,
+    placeholders: &mut Placeholders,
+) -> Result<Option<ResolvedCondition>> {
+    if let Some(text) = &input.condition_expression {
+        let raw = parse::parse_condition(ExpressionKind::Condition, text)?;
+        return Ok(Some(
+            placeholders.condition(ExpressionKind::Condition, &raw)?,
+        ));
+    }
+    if let Some(expected) = &input.expected {
+        return legacy::expected(expected, input.conditional_operator.as_deref());
+    }
+    if input.conditional_operator.is_some() {
+        return Err(Error::validation(
+            "ConditionalOperator can only be used when Filter or Expected has two or more elements",
+        ));
+    }
+    Ok(None)
+}
+
+pub(crate) fn placeholders_for(
+    input: &WriteInput,
+    expressions: &[(&str, bool)],
+) -> Result<Placeholders> {
+    let any_expression = expressions.iter().any(|(_, set)| *set);
+    if input.expression_attribute_names.is_some() && !any_expression {
+        return Err(Error::validation(
+            "ExpressionAttributeNames can only be specified when using expressions",
+        ));
+    }
+    if input.expression_attribute_values.is_some() && !any_expression {
+        let nulls: Vec<&str> = expressions.iter().map(|(n, _)| *n).collect();
+        let verb = if nulls.len() == 1 { "is" } else { "are" };
+        return Err(Error::validation(format!(
+            "ExpressionAttributeValues can only be specified when using expressions: {} {verb} null",
+            nulls.join(" and ")
+        )));
+    }
+    Placeholders::new(
+        input.expression_attribute_names.as_ref(),
+        input.expression_attribute_values.as_ref(),
+    )
+}
+
+/// Whether a write's condition holds on the item it read (no condition always holds).
+pub(crate) fn condition_holds(condition: &Option<ResolvedCondition>, old: Option<&Item>) -> bool {
+    let empty = Item::new();
+    condition
+        .as_ref()
+        .is_none_or(|c| evaluate(c, old.unwrap_or(&empty)))
+}
+
+/// A read's projection from ProjectionExpression or AttributesToGet, with its names checked.
+pub(crate) fn projection_of(
+    expression: Option<&str>,
+    attributes_to_get: Option<&[String]>,
+    names: Option<&BTreeMap<String, String>>,
+) -> Result<Option<Vec<ResolvedPath>>> {
+    if names.is_some() && expression.is_none() {
+        return Err(Error::validation(
+            "ExpressionAttributeNames can only be specified when using expressions",
+        ));
+    }
+    let mut placeholders = Placeholders::new(names, None)?;
+    let projection = match (expression, attributes_to_get) {
+        (Some(text), _) => Some(placeholders.projection(&parse::parse_projection(text)?)?),
+        (None, Some(names)) => Some(legacy::attributes_to_get(names)?),
+        (None, None) => None,
+    };
+    placeholders.finish()?;
+    Ok(projection)
+}
