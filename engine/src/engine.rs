@@ -314,8 +314,8 @@ impl Engine {
             Request::DeleteItem(input) => ops::delete_item::execute(self, &input, now_ms),
             Request::BatchGetItem(input) => ops::batch_get_item::execute(self, &input, now_ms),
             Request::BatchWriteItem(input) => ops::batch_write_item::execute(self, &input, now_ms),
-            Request::Query(input) => self.query(&input, now_ms, false),
-            Request::Scan(input) => self.query(&input, now_ms, true),
+            Request::Query(input) => ops::query::execute(self, &input, now_ms),
+            Request::Scan(input) => ops::scan::execute(self, &input, now_ms),
             Request::UpdateContributorInsights(input) => {
                 self.update_contributor_insights(&input, now_ms)
             }

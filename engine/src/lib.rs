@@ -14,7 +14,6 @@ pub mod fuzzing;
 pub mod limits;
 pub mod ops;
 pub mod partition;
-pub mod query;
 pub mod realism;
 pub mod replication;
 pub mod types;

@@ -4,5 +4,6 @@
 
 pub mod index;
 pub mod mutation;
+pub mod page;
 pub mod store;
 pub mod table;

@@ -7,6 +7,7 @@
 
 pub mod ast;
 pub mod eval;
+pub mod key_condition;
 pub mod legacy;
 pub mod parse;
 pub mod reserved;

@@ -12,7 +12,10 @@ pub mod batch_write_item;
 pub mod common;
 pub mod delete_item;
 pub mod get_item;
+pub mod paging;
 pub mod put_item;
+pub mod query;
+pub mod scan;
 pub mod update_item;
 
 use crate::api::{ItemOutput, Response, WriteInput};

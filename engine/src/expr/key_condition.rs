@@ -1,0 +1,277 @@
+//! Key conditions: a Query's KeyConditionExpression or legacy KeyConditions, checked against
+//! the key schema of the table or index it reads, as the partition key value and an optional
+//! condition on the sort key.
+
+use crate::api::LegacyCondition;
+use crate::error::{Error, Result};
+use crate::expr::{
+    Comparator, Condition, ExpressionKind, FunctionName, Operand, PathElement, ResolvedCondition,
+    ResolvedOperand, legacy,
+};
+use crate::types::keys::KeySchema;
+use crate::types::value::Value;
+
+/// A condition on the sort key, already checked against the schema.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SortCondition {
+    Compare(Comparator, Value),
+    Between(Value, Value),
+    BeginsWith(Value),
+}
+
+/// A Query's key condition: the partition and an optional sort-key condition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyCondition {
+    pub hash: Value,
+    pub sort: Option<SortCondition>,
+}
+
+fn key_error(detail: &str) -> Error {
+    ExpressionKind::KeyCondition.error(detail)
+}
+
+fn strip(condition: &ResolvedCondition) -> &ResolvedCondition {
+    match condition {
+        Condition::Parens(inner) => strip(inner),
+        other => other,
+    }
+}
+
+fn flatten<'a>(
+    condition: &'a ResolvedCondition,
+    out: &mut Vec<&'a ResolvedCondition>,
+) -> Result<()> {
+    match strip(condition) {
+        Condition::And(a, b) => {
+            flatten(a, out)?;
+            flatten(b, out)
+        }
+        Condition::Or(..) => Err(key_error(
+            "Invalid operator used in KeyConditionExpression: OR",
+        )),
+        Condition::Not(..) => Err(key_error(
+            "Invalid operator used in KeyConditionExpression: NOT",
+        )),
+        Condition::In(..) => Err(key_error(
+            "Invalid operator used in KeyConditionExpression: IN",
+        )),
+        Condition::Compare(Comparator::Ne, ..) => Err(key_error(
+            "Invalid operator used in KeyConditionExpression: <>",
+        )),
+        Condition::Function(f, _) if *f != FunctionName::BeginsWith => Err(key_error(&format!(
+            "Invalid operator used in KeyConditionExpression: {}",
+            f.name()
+        ))),
+        other => {
+            out.push(other);
+            Ok(())
+        }
+    }
+}
+
+fn attribute_of(operand: &ResolvedOperand) -> Result<Option<&str>> {
+    match operand {
+        Operand::Path(path) => {
+            if path.elements.len() > 1 {
+                return Err(key_error(
+                    "KeyConditionExpressions cannot have conditions on nested attributes",
+                ));
+            }
+            match &path.elements[0] {
+                PathElement::Attribute(name) => Ok(Some(name)),
+                PathElement::Index(_) => unreachable!(),
+            }
+        }
+        Operand::Value(_) => Ok(None),
+        Operand::Size(_) => Err(key_error(
+            "KeyConditionExpressions cannot contain nested operations",
+        )),
+    }
+}
+
+fn value_of(operand: &ResolvedOperand) -> Result<Value> {
+    match operand {
+        Operand::Value(v) => Ok(v.clone()),
+        _ => Err(key_error(
+            "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
+        )),
+    }
+}
+
+/// Turns a resolved key condition into the partition and sort range it selects.
+pub fn analyse_key_condition(
+    condition: &ResolvedCondition,
+    schema: &KeySchema,
+) -> Result<KeyCondition> {
+    let mut parts = Vec::new();
+    flatten(condition, &mut parts)?;
+    let mut hash: Option<Value> = None;
+    let mut sort: Option<SortCondition> = None;
+    for part in parts {
+        let (name, condition) = match part {
+            Condition::Compare(comparator, left, right) => {
+                match (attribute_of(left)?, attribute_of(right)?) {
+                    (Some(name), None) => {
+                        (name, SortCondition::Compare(*comparator, value_of(right)?))
+                    }
+                    (None, Some(name)) => (
+                        name,
+                        SortCondition::Compare(comparator.flipped(), value_of(left)?),
+                    ),
+                    (Some(_), Some(_)) => {
+                        return Err(key_error(
+                            "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(key_error(
+                            "Invalid condition in KeyConditionExpression: No key attribute specified",
+                        ));
+                    }
+                }
+            }
+            Condition::Between(value, low, high) => {
+                let Some(name) = attribute_of(value)? else {
+                    return Err(key_error(
+                        "Invalid condition in KeyConditionExpression: No key attribute specified",
+                    ));
+                };
+                (
+                    name,
+                    SortCondition::Between(value_of(low)?, value_of(high)?),
+                )
+            }
+            Condition::Function(FunctionName::BeginsWith, arguments) => {
+                let Some(name) = attribute_of(&arguments[0])? else {
+                    return Err(key_error(
+                        "Invalid condition in KeyConditionExpression: No key attribute specified",
+                    ));
+                };
+                (name, SortCondition::BeginsWith(value_of(&arguments[1])?))
+            }
+            _ => return Err(Error::validation("Query key condition not supported")),
+        };
+        let type_mismatch =
+            || Error::invalid_parameter("Condition parameter type does not match schema type");
+        if name == schema.hash.name {
+            if hash.is_some() {
+                return Err(key_error(
+                    "KeyConditionExpressions must only contain one condition per key",
+                ));
+            }
+            let SortCondition::Compare(Comparator::Eq, value) = condition else {
+                return Err(Error::validation("Query key condition not supported"));
+            };
+            if value.value_type().name() != schema.hash.scalar_type.name() {
+                return Err(type_mismatch());
+            }
+            hash = Some(value);
+        } else if schema.range.as_ref().is_some_and(|r| r.name == name) {
+            if sort.is_some() {
+                return Err(key_error(
+                    "KeyConditionExpressions must only contain one condition per key",
+                ));
+            }
+            let expected = schema.range.as_ref().expect("checked").scalar_type.name();
+            let values: Vec<&Value> = match &condition {
+                SortCondition::Compare(_, v) | SortCondition::BeginsWith(v) => vec![v],
+                SortCondition::Between(a, b) => vec![a, b],
+            };
+            if values.iter().any(|v| v.value_type().name() != expected) {
+                return Err(type_mismatch());
+            }
+            if matches!(condition, SortCondition::BeginsWith(_)) && expected == "N" {
+                return Err(key_error(
+                    "Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
+                ));
+            }
+            sort = Some(condition);
+        } else {
+            return Err(Error::validation("Query key condition not supported"));
+        }
+    }
+    let Some(hash) = hash else {
+        return Err(Error::validation(format!(
+            "Query condition missed key schema element: {}",
+            schema.hash.name
+        )));
+    };
+    if let Value::S(s) = &hash
+        && s.is_empty()
+    {
+        return Err(Error::invalid_parameter(format!(
+            "The AttributeValue for a key attribute cannot contain an empty string value. Key: {}",
+            schema.hash.name
+        )));
+    }
+    Ok(KeyCondition { hash, sort })
+}
+
+/// The legacy KeyConditions as a key condition.
+pub(crate) fn legacy_key_condition(
+    conditions: &std::collections::BTreeMap<String, LegacyCondition>,
+    schema: &KeySchema,
+) -> Result<KeyCondition> {
+    let mut combined: Option<ResolvedCondition> = None;
+    for (name, entry) in conditions {
+        let operator = entry.comparison_operator.as_deref().unwrap_or("");
+        if !["EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"].contains(&operator) {
+            return Err(Error::validation(
+                "Attempted conditional constraint is not an indexable operation",
+            ));
+        }
+        let condition = legacy::comparison(
+            name,
+            operator,
+            entry.attribute_value_list.as_deref().unwrap_or(&[]),
+        )?;
+        combined = Some(match combined {
+            None => condition,
+            Some(previous) => Condition::And(Box::new(previous), Box::new(condition)),
+        });
+    }
+    if conditions.len() > 2 {
+        return Err(Error::validation("Conditions can be of length 1 or 2 only"));
+    }
+    let Some(condition) = combined else {
+        return Err(Error::validation(format!(
+            "Query condition missed key schema element: {}",
+            schema.hash.name
+        )));
+    };
+    analyse_key_condition(&condition, schema)
+}
+
+pub(crate) fn top_level_names(condition: &ResolvedCondition, out: &mut Vec<String>) {
+    let mut operand = |o: &ResolvedOperand| {
+        fn walk(o: &ResolvedOperand, out: &mut Vec<String>) {
+            match o {
+                Operand::Path(p) => out.push(p.top().to_string()),
+                Operand::Size(inner) => walk(inner, out),
+                Operand::Value(_) => {}
+            }
+        }
+        walk(o, out)
+    };
+    match condition {
+        Condition::Compare(_, a, b) => {
+            operand(a);
+            operand(b);
+        }
+        Condition::Between(a, b, c) => {
+            operand(a);
+            operand(b);
+            operand(c);
+        }
+        Condition::In(a, list) => {
+            operand(a);
+            list.iter().for_each(operand);
+        }
+        Condition::Function(_, arguments) => arguments.iter().for_each(operand),
+        Condition::And(a, b) | Condition::Or(a, b) => {
+            top_level_names(a, out);
+            top_level_names(b, out);
+        }
+        Condition::Not(a) | Condition::Parens(a) => top_level_names(a, out),
+    }
+}

@@ -1,0 +1,85 @@
+//! Query: one page of an item collection (of the table or an index) selected by a key
+//! condition, in sort-key order or reversed, filtered and projected.
+
+use super::common::check_no_mixing;
+use super::paging::{self, Read};
+use crate::api::{QueryInput, Response};
+use crate::data::page::sort_range;
+use crate::engine::{Engine, table_name_of};
+use crate::error::{Error, Result};
+use crate::expr::key_condition::{analyse_key_condition, legacy_key_condition, top_level_names};
+
+pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> Result<Response> {
+    let name = paging::check_constraints(input).into_result_with(input.table_name.as_deref())?;
+    check_no_mixing(
+        &[
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+            ("KeyConditions", input.key_conditions.is_some()),
+            ("QueryFilter", input.query_filter.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
+        &[
+            (
+                "ProjectionExpression",
+                input.projection_expression.is_some(),
+            ),
+            ("FilterExpression", input.filter_expression.is_some()),
+            (
+                "KeyConditionExpression",
+                input.key_condition_expression.is_some(),
+            ),
+        ],
+    )?;
+    paging::check_select(input)?;
+    paging::check_expression_members(
+        input,
+        &input.query_filter,
+        "ExpressionAttributeValues can only be specified when using expressions: KeyConditionExpression and FilterExpression are null",
+    )?;
+    if input.key_condition_expression.is_none() && input.key_conditions.is_none() {
+        return Err(Error::validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+        ));
+    }
+    let expressions = paging::resolve(input, &input.query_filter, true)?;
+    let zone = paging::open(engine, input, table_name_of(name), now_ms);
+    let table = engine.table_for_data(name, now_ms)?;
+    let index = paging::find_index(table, input, expressions.projection.as_deref())?;
+    let schema = index.map_or(&table.key_schema, |i| &i.key_schema);
+    let key = match (&expressions.key_condition, &input.key_conditions) {
+        (Some(condition), _) => analyse_key_condition(condition, schema)?,
+        (None, Some(conditions)) => legacy_key_condition(conditions, schema)?,
+        (None, None) => {
+            return Err(Error::validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            ));
+        }
+    };
+    if let Some(filter) = &expressions.filter {
+        let mut names = Vec::new();
+        top_level_names(filter, &mut names);
+        if let Some(key_name) = names.iter().find(|n| schema.is_key_attribute(n)) {
+            let parameter = if input.filter_expression.is_some() {
+                "Filter Expression"
+            } else {
+                "QueryFilter"
+            };
+            return Err(Error::validation(format!(
+                "{parameter} can only contain non-primary key attributes: Primary key attribute: {key_name}"
+            )));
+        }
+    }
+    let forward = input.scan_index_forward.unwrap_or(true);
+    let mut range = sort_range(schema, &key, index.is_some());
+    paging::apply_start_key(input, table, index, Some(&key), &mut range, forward)?;
+    let read = Read {
+        table,
+        index,
+        zone,
+        range,
+        forward,
+        expressions: &expressions,
+    };
+    let page = paging::read(engine, input, read);
+    paging::respond(engine, input, page, now_ms)
+}
