@@ -8,6 +8,8 @@
 use crate::types::item::Item;
 use std::fmt;
 
+mod values;
+
 /// The closed set of error types the endpoint can answer with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
