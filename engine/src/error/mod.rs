@@ -8,6 +8,7 @@
 use crate::types::item::Item;
 use std::fmt;
 
+mod expressions;
 mod values;
 
 /// The closed set of error types the endpoint can answer with.
