@@ -8,6 +8,7 @@
 use crate::types::item::Item;
 use std::fmt;
 
+mod capacity;
 mod expressions;
 mod values;
 
