@@ -10,6 +10,7 @@ use std::fmt;
 
 mod capacity;
 mod expressions;
+pub(crate) mod profiles;
 mod values;
 
 /// The closed set of error types the endpoint can answer with.
