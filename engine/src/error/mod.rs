@@ -11,6 +11,8 @@ use std::fmt;
 mod capacity;
 mod expressions;
 pub(crate) mod profiles;
+#[cfg(test)]
+mod tests;
 mod values;
 
 /// The closed set of error types the endpoint can answer with.
