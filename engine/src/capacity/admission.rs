@@ -17,7 +17,7 @@
 //!   `partition_write_units_max` writes per second, or a linear combination (hot keys throttle
 //!   in both modes).
 
-use crate::error::{Error, ErrorKind, ThrottlingReason};
+use crate::error::{Error, ThrottlingReason};
 use crate::limits::Limits;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -395,22 +395,13 @@ pub fn throttle_error(
         reason: format!("{resource_type}{operation}{limit_name}"),
         resource,
     };
-    let mut error = match capacity {
-        Capacity::Provisioned { .. } => Error::new(
-            ErrorKind::ProvisionedThroughputExceeded,
-            if index.is_some() {
-                "The level of configured provisioned throughput for one or more global secondary indexes of the table was exceeded. Consider increasing your provisioning level for the under-provisioned global secondary indexes with the UpdateTable API."
-            } else {
-                "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API."
-            },
-        ),
-        Capacity::OnDemand => Error::new(
-            ErrorKind::Throttling,
-            "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly. If exceptions persist, check if you have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html.",
-        ),
-    };
-    error.throttling_reasons = vec![reason];
-    error
+    match capacity {
+        Capacity::Provisioned { .. } if index.is_some() => {
+            Error::index_provisioned_throughput_exceeded(reason)
+        }
+        Capacity::Provisioned { .. } => Error::table_provisioned_throughput_exceeded(reason),
+        Capacity::OnDemand => Error::on_demand_throughput_exceeded(reason),
+    }
 }
 
 #[cfg(test)]

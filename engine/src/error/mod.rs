@@ -8,6 +8,13 @@
 use crate::types::item::Item;
 use std::fmt;
 
+mod capacity;
+mod expressions;
+pub(crate) mod profiles;
+#[cfg(test)]
+mod tests;
+mod values;
+
 /// The closed set of error types the endpoint can answer with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {

@@ -28,17 +28,8 @@ fn path(name: &str) -> ResolvedPath {
     ResolvedPath::attribute(name)
 }
 
-fn arity_error(operator: &str) -> Error {
-    Error::invalid_parameter(format!(
-        "Invalid number of argument(s) for the {operator} ComparisonOperator"
-    ))
-}
-
 fn type_error(operator: &str, value: &Value) -> Error {
-    Error::invalid_parameter(format!(
-        "ComparisonOperator {operator} is not valid for {} AttributeValue type",
-        value.value_type().name()
-    ))
+    Error::comparison_operator_type_invalid(operator, value.value_type().name())
 }
 
 /// One legacy comparison of attribute `name`.
@@ -48,10 +39,10 @@ pub fn comparison(
     raw_values: &[RawValue],
 ) -> Result<ResolvedCondition> {
     if !OPERATORS.contains(&operator) {
-        return Err(Error::validation(format!(
-            "1 validation error detected: Value '{operator}' at 'comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-            OPERATORS.join(", ")
-        )));
+        return Err(Error::comparison_operator_invalid(
+            operator,
+            &OPERATORS.join(", "),
+        ));
     }
     let values = raw_values
         .iter()
@@ -64,8 +55,12 @@ pub fn comparison(
         _ => Some(1),
     };
     match expected_count {
-        Some(count) if values.len() != count => return Err(arity_error(operator)),
-        None if values.is_empty() => return Err(arity_error(operator)),
+        Some(count) if values.len() != count => {
+            return Err(Error::comparison_argument_count_wrong(operator));
+        }
+        None if values.is_empty() => {
+            return Err(Error::comparison_argument_count_wrong(operator));
+        }
         _ => {}
     }
     let scalar = |v: &Value| matches!(v.value_type(), ValueType::S | ValueType::N | ValueType::B);
@@ -124,16 +119,13 @@ pub fn comparison(
                 return Err(type_error(operator, low));
             }
             if low.value_type() != high.value_type() {
-                return Err(Error::invalid_parameter(
-                    "AttributeValues inside AttributeValueList must be of same type",
-                ));
+                return Err(Error::comparison_values_type_differ());
             }
             if low.compare(high) == Some(std::cmp::Ordering::Greater) {
-                return Err(Error::validation(format!(
-                    "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound; lower bound operand: {}, upper bound operand: {}",
-                    describe(low),
-                    describe(high)
-                )));
+                return Err(Error::comparison_between_bounds_reversed(
+                    &describe(low),
+                    &describe(high),
+                ));
             }
             Condition::Between(attribute, value(low), value(high))
         }
@@ -149,9 +141,7 @@ fn combine(
         None | Some("AND") => false,
         Some("OR") => true,
         Some(other) => {
-            return Err(Error::validation(format!(
-                "1 validation error detected: Value '{other}' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [AND, OR]"
-            )));
+            return Err(Error::conditional_operator_invalid(other));
         }
     };
     Ok(conditions.into_iter().reduce(|a, b| {
@@ -172,14 +162,10 @@ pub fn expected(
     for (name, entry) in entries {
         let condition = if let Some(comparison_operator) = &entry.comparison_operator {
             if entry.exists.is_some() {
-                return Err(Error::validation(format!(
-                    "One or more parameter values were invalid: Exists and ComparisonOperator cannot be used together for Attribute: {name}"
-                )));
+                return Err(Error::expected_exists_with_operator(name));
             }
             if entry.value.is_some() && entry.attribute_value_list.is_some() {
-                return Err(Error::validation(format!(
-                    "One or more parameter values were invalid: Value and AttributeValueList cannot be used together for Attribute: {name}"
-                )));
+                return Err(Error::expected_value_with_list(name));
             }
             let values = match (&entry.value, &entry.attribute_value_list) {
                 (Some(v), _) => vec![v.clone()],
@@ -188,15 +174,11 @@ pub fn expected(
             };
             comparison(name, comparison_operator, &values)?
         } else if entry.attribute_value_list.is_some() {
-            return Err(Error::validation(format!(
-                "One or more parameter values were invalid: AttributeValueList can only be used with a ComparisonOperator for Attribute: {name}"
-            )));
+            return Err(Error::expected_list_without_operator(name));
         } else {
             match (entry.exists, &entry.value) {
                 (Some(false), Some(_)) => {
-                    return Err(Error::validation(format!(
-                        "One or more parameter values were invalid: Value cannot be used when Exists is false for Attribute: {name}"
-                    )));
+                    return Err(Error::expected_value_with_exists_false(name));
                 }
                 (Some(false), None) => Condition::Function(
                     FunctionName::AttributeNotExists,
@@ -208,9 +190,7 @@ pub fn expected(
                     Operand::Value(v.check()?),
                 ),
                 (_, None) => {
-                    return Err(Error::validation(format!(
-                        "One or more parameter values were invalid: Value must be provided when Exists is true for Attribute: {name}"
-                    )));
+                    return Err(Error::expected_value_missing(name));
                 }
             }
         };
@@ -227,9 +207,7 @@ pub fn filter(
     let mut conditions = Vec::new();
     for (name, entry) in entries {
         let Some(comparison_operator) = &entry.comparison_operator else {
-            return Err(Error::validation(format!(
-                "1 validation error detected: Value null at '{name}.member.comparisonOperator' failed to satisfy constraint: Member must not be null"
-            )));
+            return Err(Error::filter_comparison_operator_missing(name));
         };
         conditions.push(comparison(
             name,
@@ -249,27 +227,37 @@ pub fn attribute_updates(
         let action = entry.action.as_deref().unwrap_or("PUT");
         let value = entry.value.as_ref().map(RawValue::check).transpose()?;
         actions.push(match (action, value) {
-            ("PUT", Some(v)) => UpdateAction::Set(path(name), SetValue::Operand(SetOperand::Value(v))),
+            ("PUT", Some(v)) => {
+                UpdateAction::Set(path(name), SetValue::Operand(SetOperand::Value(v)))
+            }
             ("DELETE", None) => UpdateAction::Remove(path(name)),
             ("DELETE", Some(v)) => {
-                if !matches!(v.value_type(), ValueType::Ss | ValueType::Ns | ValueType::Bs) {
-                    return Err(Error::invalid_parameter(format!("DELETE action with value is not supported for the type {}", v.value_type().name())));
+                if !matches!(
+                    v.value_type(),
+                    ValueType::Ss | ValueType::Ns | ValueType::Bs
+                ) {
+                    return Err(Error::attribute_update_delete_type_invalid(
+                        v.value_type().name(),
+                    ));
                 }
                 UpdateAction::Delete(path(name), v)
             }
             ("ADD", Some(v)) => {
-                if !matches!(v.value_type(), ValueType::N | ValueType::Ss | ValueType::Ns | ValueType::Bs | ValueType::L) {
-                    return Err(Error::invalid_parameter(format!("ADD action is not supported for the type {}", v.value_type().name())));
+                if !matches!(
+                    v.value_type(),
+                    ValueType::N | ValueType::Ss | ValueType::Ns | ValueType::Bs | ValueType::L
+                ) {
+                    return Err(Error::attribute_update_add_type_invalid(
+                        v.value_type().name(),
+                    ));
                 }
                 UpdateAction::LegacyAdd(path(name), v)
             }
             ("PUT" | "ADD", None) => {
-                return Err(Error::invalid_parameter("Only DELETE action is allowed when no attribute value is specified"));
+                return Err(Error::attribute_update_value_missing());
             }
             (other, _) => {
-                return Err(Error::validation(format!(
-                    "1 validation error detected: Value '{other}' at 'attributeUpdates.{name}.member.action' failed to satisfy constraint: Member must satisfy enum value set: [ADD, PUT, DELETE]"
-                )));
+                return Err(Error::attribute_update_action_invalid(other, name));
             }
         });
     }
@@ -281,9 +269,7 @@ pub fn attributes_to_get(names: &[String]) -> Result<Vec<ResolvedPath>> {
     let mut seen = std::collections::BTreeSet::new();
     for name in names {
         if !seen.insert(name) {
-            return Err(Error::validation(format!(
-                "One or more parameter values were invalid: Duplicate value in attribute name: {name}"
-            )));
+            return Err(Error::attribute_name_duplicate(name));
         }
     }
     Ok(names.iter().map(|n| path(n)).collect())

@@ -38,7 +38,8 @@ impl ExpressionKind {
         }
     }
 
+    /// An error about this expression parameter; see [`crate::error::Error::invalid_expression`].
     pub fn error(self, detail: impl std::fmt::Display) -> crate::error::Error {
-        crate::error::Error::validation(format!("Invalid {}: {detail}", self.parameter()))
+        crate::error::Error::invalid_expression(self, detail)
     }
 }

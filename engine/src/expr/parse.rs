@@ -137,9 +137,7 @@ fn syntax_error(
             text[near_start..end].to_string(),
         )
     };
-    kind.error(format!(
-        "Syntax error; token: \"{token}\", near: \"{near}\""
-    ))
+    Error::expression_syntax_error(kind, &token, &near)
 }
 
 struct Parser<'a> {
@@ -153,13 +151,10 @@ struct Parser<'a> {
 
 fn check_expression_text(kind: ExpressionKind, text: &str) -> Result<()> {
     if text.len() > EXPRESSION_SIZE_BYTES_MAX {
-        return Err(kind.error(format!(
-            "Expression size has exceeded the maximum allowed size; expression size: {}",
-            text.len()
-        )));
+        return Err(Error::expression_too_large(kind, text.len()));
     }
     if text.trim().is_empty() {
-        return Err(kind.error("The expression can not be empty;"));
+        return Err(Error::expression_empty(kind));
     }
     Ok(())
 }
@@ -237,10 +232,10 @@ impl<'a> Parser<'a> {
     fn count_operator(&mut self) -> Result<()> {
         self.operator_count += 1;
         if self.operator_count > EXPRESSION_OPERATOR_COUNT_MAX {
-            return Err(self.kind.error(format!(
-                "The expression contains too many operators; operator count: {}",
-                self.operator_count
-            )));
+            return Err(Error::expression_too_many_operators(
+                self.kind,
+                self.operator_count,
+            ));
         }
         Ok(())
     }
@@ -259,9 +254,7 @@ impl<'a> Parser<'a> {
                     return Err(self.error_here());
                 }
                 if is_reserved(word) {
-                    return Err(self.kind.error(format!(
-                        "Attribute name is a reserved keyword; reserved keyword: {word}"
-                    )));
+                    return Err(Error::attribute_name_reserved(self.kind, word));
                 }
                 self.advance();
                 Ok(RawName::Plain(word.to_string()))
@@ -294,10 +287,7 @@ impl<'a> Parser<'a> {
             }
         }
         if elements.len() > NESTING_DEPTH_MAX {
-            return Err(self.kind.error(format!(
-                "The document path has too many nesting levels; nesting levels: {}",
-                elements.len()
-            )));
+            return Err(Error::document_path_too_deep(self.kind, elements.len()));
         }
         Ok(Path { elements })
     }
@@ -323,14 +313,22 @@ impl<'a> Parser<'a> {
                         self.count_operator()?;
                         let arguments = self.arguments_after_open()?;
                         if arguments.len() != 1 {
-                            return Err(wrong_operand_count("size", arguments.len()));
+                            return Err(Error::operand_count_wrong(
+                                self.kind,
+                                "size",
+                                arguments.len(),
+                            ));
                         }
-                        Ok(Operand::Size(Box::new(arguments.into_iter().next().expect("one argument"))))
+                        Ok(Operand::Size(Box::new(
+                            arguments.into_iter().next().expect("one argument"),
+                        )))
                     }
-                    "attribute_exists" | "attribute_not_exists" | "attribute_type" | "begins_with" | "contains" => {
-                        Err(self.kind.error(format!("The function is not allowed to be used this way in an expression; function: {name}")))
-                    }
-                    _ => Err(self.kind.error(format!("Invalid function name; function: {name}"))),
+                    "attribute_exists"
+                    | "attribute_not_exists"
+                    | "attribute_type"
+                    | "begins_with"
+                    | "contains" => Err(Error::function_misused(self.kind, &name)),
+                    _ => Err(Error::function_name_invalid(self.kind, &name)),
                 }
             }
             _ => Ok(Operand::Path(self.path()?)),
@@ -397,7 +395,7 @@ impl<'a> Parser<'a> {
             self.expect_symbol(")")?;
             self.parens_depth -= 1;
             if matches!(inner, Condition::Parens(_)) {
-                return Err(self.kind.error("The expression has redundant parentheses;"));
+                return Err(Error::redundant_parentheses(self.kind));
             }
             return Ok(Condition::Parens(Box::new(inner)));
         }
@@ -419,9 +417,7 @@ impl<'a> Parser<'a> {
                 return Ok(Condition::Function(function, arguments));
             }
             if name != "size" {
-                return Err(self
-                    .kind
-                    .error(format!("Invalid function name; function: {name}")));
+                return Err(Error::function_name_invalid(self.kind, &name));
             }
             // size(...) starts a comparison; fall through to operand parsing.
         }
@@ -464,10 +460,7 @@ impl<'a> Parser<'a> {
                 }
                 self.expect_symbol(")")?;
                 if list.len() > IN_OPERAND_COUNT_MAX {
-                    return Err(self.kind.error(format!(
-                        "The expression contains too many operands for the IN operator; operand count: {}",
-                        list.len()
-                    )));
+                    return Err(Error::in_too_many_operands(self.kind, list.len()));
                 }
                 Ok(Condition::In(left, list))
             }
@@ -477,7 +470,7 @@ impl<'a> Parser<'a> {
                     || self.is_keyword("AND")
                     || self.is_keyword("OR");
                 if matches!(left, Operand::Size(_)) && ends_condition {
-                    return Err(self.kind.error("The function is not allowed to be used this way in an expression; function: size"));
+                    return Err(Error::function_misused(self.kind, "size"));
                 }
                 Err(self.error_here())
             }
@@ -506,7 +499,7 @@ impl<'a> Parser<'a> {
                             TokenKind::Identifier | TokenKind::NamePlaceholder
                         ) || self.at_function_call()
                         {
-                            return Err(self.kind.error("Operator or function requires a document path; operator or function: if_not_exists"));
+                            return Err(Error::function_requires_path(self.kind, "if_not_exists"));
                         }
                         let path = self.path()?;
                         self.expect_symbol(",")?;
@@ -525,14 +518,10 @@ impl<'a> Parser<'a> {
                     | "begins_with"
                     | "contains"
                     | "size" => {
-                        return Err(self.kind.error(format!(
-                            "The function is not allowed in an update expression; function: {name}"
-                        )));
+                        return Err(Error::function_not_allowed_in_update(self.kind, &name));
                     }
                     _ => {
-                        return Err(self
-                            .kind
-                            .error(format!("Invalid function name; function: {name}")));
+                        return Err(Error::function_name_invalid(self.kind, &name));
                     }
                 };
                 if self.is_symbol(",") {
@@ -544,7 +533,7 @@ impl<'a> Parser<'a> {
                     } else {
                         1
                     };
-                    return Err(wrong_operand_count_in(self.kind, &name, count));
+                    return Err(Error::operand_count_wrong(self.kind, &name, count));
                 }
                 self.expect_symbol(")")?;
                 self.parens_depth -= 1;
@@ -570,9 +559,7 @@ impl<'a> Parser<'a> {
                 return Err(self.error_here());
             };
             if seen.contains(&clause) {
-                return Err(self.kind.error(format!(
-                    "The \"{clause}\" section can only be used once in an update expression;"
-                )));
+                return Err(Error::update_clause_repeated(self.kind, clause));
             }
             seen.push(clause);
             self.advance();
@@ -624,40 +611,17 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn wrong_operand_count(function: &str, count: usize) -> Error {
-    ExpressionKind::Condition.error(format!(
-        "Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {count}"
-    ))
-}
-
-fn wrong_operand_count_in(kind: ExpressionKind, function: &str, count: usize) -> Error {
-    kind.error(format!(
-        "Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {count}"
-    ))
-}
-
 /// Parses a ConditionExpression, FilterExpression or KeyConditionExpression.
 pub fn parse_condition(kind: ExpressionKind, text: &str) -> Result<RawCondition> {
     let mut parser = Parser::new(kind, text)?;
-    let condition = parser.condition().map_err(|e| rekind(e, kind))?;
+    let condition = parser.condition()?;
     parser.expect_end()?;
     Ok(condition)
 }
 
-/// Errors made by helpers that do not know the expression kind say "ConditionExpression";
-/// re-prefix them for the kind being parsed.
-fn rekind(mut error: Error, kind: ExpressionKind) -> Error {
-    if let Some(rest) = error.message.strip_prefix("Invalid ConditionExpression: ") {
-        error.message = format!("Invalid {}: {rest}", kind.parameter());
-    }
-    error
-}
-
 pub fn parse_update(text: &str) -> Result<RawUpdate> {
     let mut parser = Parser::new(ExpressionKind::Update, text)?;
-    let actions = parser
-        .update()
-        .map_err(|e| rekind(e, ExpressionKind::Update))?;
+    let actions = parser.update()?;
     parser.expect_end()?;
     Ok(actions)
 }

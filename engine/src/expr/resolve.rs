@@ -35,15 +35,11 @@ impl Placeholders {
     ) -> Result<Placeholders> {
         if let Some(names) = names {
             if names.is_empty() {
-                return Err(Error::validation(
-                    "ExpressionAttributeNames must not be empty",
-                ));
+                return Err(Error::expression_attribute_names_empty());
             }
             for key in names.keys() {
                 if !valid_key(key, '#') || key.len() > PLACEHOLDER_SIZE_BYTES_MAX {
-                    return Err(Error::validation(format!(
-                        "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{key}\""
-                    )));
+                    return Err(Error::expression_attribute_name_key_invalid(key));
                 }
             }
         }
@@ -51,23 +47,16 @@ impl Placeholders {
             None => None,
             Some(values) => {
                 if values.is_empty() {
-                    return Err(Error::validation(
-                        "ExpressionAttributeValues must not be empty",
-                    ));
+                    return Err(Error::expression_attribute_values_empty());
                 }
                 let mut checked = BTreeMap::new();
                 for (key, raw) in values {
                     if !valid_key(key, ':') || key.len() > PLACEHOLDER_SIZE_BYTES_MAX {
-                        return Err(Error::validation(format!(
-                            "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{key}\""
-                        )));
+                        return Err(Error::expression_attribute_value_key_invalid(key));
                     }
-                    let value = raw.check().map_err(|e| {
-                        Error::validation(format!(
-                            "ExpressionAttributeValues contains invalid value: {} for key {key}",
-                            e.message
-                        ))
-                    })?;
+                    let value = raw
+                        .check()
+                        .map_err(|e| Error::expression_attribute_value_invalid(&e.message, key))?;
                     checked.insert(key.clone(), value);
                 }
                 Some(checked)
@@ -93,9 +82,11 @@ impl Placeholders {
         match name {
             RawName::Plain(plain) => Ok(plain.clone()),
             RawName::Placeholder(placeholder) => {
-                let resolved = self.names.as_ref().and_then(|names| names.get(placeholder)).ok_or_else(|| {
-                    kind.error(format!("An expression attribute name used in the document path is not defined; attribute name: {placeholder}"))
-                })?;
+                let resolved = self
+                    .names
+                    .as_ref()
+                    .and_then(|names| names.get(placeholder))
+                    .ok_or_else(|| Error::attribute_name_undefined(kind, placeholder))?;
                 self.used_names.insert(placeholder.clone());
                 Ok(resolved.clone())
             }
@@ -103,9 +94,11 @@ impl Placeholders {
     }
 
     pub fn value(&mut self, kind: ExpressionKind, placeholder: &str) -> Result<Value> {
-        let value = self.values.as_ref().and_then(|values| values.get(placeholder)).ok_or_else(|| {
-            kind.error(format!("An expression attribute value used in expression is not defined; attribute value: {placeholder}"))
-        })?;
+        let value = self
+            .values
+            .as_ref()
+            .and_then(|values| values.get(placeholder))
+            .ok_or_else(|| Error::attribute_value_undefined(kind, placeholder))?;
         self.used_values.insert(placeholder.to_string());
         Ok(value.clone())
     }
@@ -117,7 +110,7 @@ impl Placeholders {
                 PathElement::Attribute(name) => {
                     let name = self.name(kind, name)?;
                     if name.is_empty() {
-                        return Err(kind.error("Empty attribute name"));
+                        return Err(Error::attribute_name_empty(kind));
                     }
                     PathElement::Attribute(name)
                 }
@@ -164,16 +157,18 @@ impl Placeholders {
                 let high = self.operand(kind, high)?;
                 if let (Operand::Value(l), Operand::Value(h)) = (&low, &high) {
                     if l.value_type() != h.value_type() {
-                        return Err(kind.error(format!(
-                            "The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: {}, upper bound operand: {}",
-                            describe(l), describe(h)
-                        )));
+                        return Err(Error::between_bounds_type_mismatch(
+                            kind,
+                            &describe(l),
+                            &describe(h),
+                        ));
                     }
                     if l.compare(h) == Some(std::cmp::Ordering::Greater) {
-                        return Err(kind.error(format!(
-                            "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: {}, upper bound operand: {}",
-                            describe(l), describe(h)
-                        )));
+                        return Err(Error::between_bounds_reversed(
+                            kind,
+                            &describe(l),
+                            &describe(h),
+                        ));
                     }
                 }
                 Condition::Between(value, low, high)
@@ -322,10 +317,7 @@ impl Placeholders {
                 .map(String::as_str)
                 .collect();
             if !unused.is_empty() {
-                return Err(Error::validation(format!(
-                    "Value provided in ExpressionAttributeNames unused in expressions: keys: {{{}}}",
-                    unused.join(", ")
-                )));
+                return Err(Error::expression_attribute_names_unused(&unused.join(", ")));
             }
         }
         if let Some(values) = &self.values {
@@ -335,10 +327,9 @@ impl Placeholders {
                 .map(String::as_str)
                 .collect();
             if !unused.is_empty() {
-                return Err(Error::validation(format!(
-                    "Value provided in ExpressionAttributeValues unused in expressions: keys: {{{}}}",
-                    unused.join(", ")
-                )));
+                return Err(Error::expression_attribute_values_unused(
+                    &unused.join(", "),
+                ));
             }
         }
         Ok(())
@@ -346,10 +337,7 @@ impl Placeholders {
 }
 
 fn incorrect_operand_type(kind: ExpressionKind, function: &str, value_type: ValueType) -> Error {
-    kind.error(format!(
-        "Incorrect operand type for operator or function; operator or function: {function}, operand type: {}",
-        value_type.name()
-    ))
+    Error::operand_type_incorrect(kind, function, value_type.name())
 }
 
 fn check_function(
@@ -363,30 +351,26 @@ fn check_function(
         _ => 2,
     };
     if arguments.len() != expected {
-        return Err(kind.error(format!(
-            "Incorrect number of operands for operator or function; operator or function: {name}, number of operands: {}",
-            arguments.len()
-        )));
+        return Err(Error::operand_count_wrong(kind, name, arguments.len()));
     }
     match function {
         FunctionName::AttributeExists
         | FunctionName::AttributeNotExists
         | FunctionName::AttributeType => {
             if !matches!(arguments[0], Operand::Path(_)) {
-                return Err(kind.error(format!(
-                    "Operator or function requires a document path; operator or function: {name}"
-                )));
+                return Err(Error::function_requires_path(kind, name));
             }
             if function == FunctionName::AttributeType {
                 match &arguments[1] {
-                    Operand::Value(Value::S(type_name)) if ValueType::from_name(type_name).is_some() => {}
+                    Operand::Value(Value::S(type_name))
+                        if ValueType::from_name(type_name).is_some() => {}
                     Operand::Value(Value::S(type_name)) => {
-                        return Err(kind.error(format!(
-                            "Invalid attribute type name found; type: {type_name}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
-                        )));
+                        return Err(Error::attribute_type_name_invalid(kind, type_name));
                     }
-                    Operand::Value(other) => return Err(incorrect_operand_type(kind, name, other.value_type())),
-                    _ => return Err(kind.error(format!("Incorrect operand type for operator or function; operator or function: {name}, operand type: path"))),
+                    Operand::Value(other) => {
+                        return Err(incorrect_operand_type(kind, name, other.value_type()));
+                    }
+                    _ => return Err(Error::operand_type_incorrect(kind, name, "path")),
                 }
             }
         }
@@ -403,10 +387,7 @@ fn check_function(
             if let (Operand::Path(a), Operand::Path(b)) = (&arguments[0], &arguments[1])
                 && a == b
             {
-                return Err(kind.error(format!(
-                    "The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: {}",
-                    a.describe()
-                )));
+                return Err(Error::contains_operands_not_distinct(kind, &a.describe()));
             }
         }
     }
@@ -434,19 +415,21 @@ fn check_overlaps<'a>(
                     (PathElement::Attribute(_), PathElement::Index(_))
                         | (PathElement::Index(_), PathElement::Attribute(_))
                 ) {
-                    return Err(kind.error(format!(
-                        "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {}, path two: {}",
-                        a.describe(), b.describe()
-                    )));
+                    return Err(Error::document_paths_conflict(
+                        kind,
+                        &a.describe(),
+                        &b.describe(),
+                    ));
                 }
                 diverged = true;
                 break;
             }
             if !diverged {
-                return Err(kind.error(format!(
-                    "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {}, path two: {}",
-                    a.describe(), b.describe()
-                )));
+                return Err(Error::document_paths_overlap(
+                    kind,
+                    &a.describe(),
+                    &b.describe(),
+                ));
             }
         }
     }

@@ -13,23 +13,11 @@ use crate::types::number::Number;
 use crate::types::value::{Value, canonical_string_set};
 use std::collections::BTreeMap;
 
-fn invalid_path() -> Error {
-    Error::validation("The document path provided in the update expression is invalid for update")
-}
-
-fn missing_attribute() -> Error {
-    Error::validation(
-        "The provided expression refers to an attribute that does not exist in the item",
-    )
-}
-
-fn wrong_type() -> Error {
-    Error::validation("An operand in the update expression has an incorrect data type")
-}
-
 fn set_operand(old: &Item, operand: &SetOperand<String, Value>) -> Result<Value> {
     match operand {
-        SetOperand::Path(path) => lookup(old, path).cloned().ok_or_else(missing_attribute),
+        SetOperand::Path(path) => lookup(old, path)
+            .cloned()
+            .ok_or_else(Error::update_attribute_missing),
         SetOperand::Value(value) => Ok(value.clone()),
         SetOperand::IfNotExists(path, fallback) => match lookup(old, path) {
             Some(value) => Ok(value.clone()),
@@ -38,7 +26,7 @@ fn set_operand(old: &Item, operand: &SetOperand<String, Value>) -> Result<Value>
         SetOperand::ListAppend(a, b) => {
             let (Value::L(mut a), Value::L(b)) = (set_operand(old, a)?, set_operand(old, b)?)
             else {
-                return Err(wrong_type());
+                return Err(Error::update_operand_type_wrong());
             };
             a.extend(b);
             Ok(Value::L(a))
@@ -51,7 +39,7 @@ fn set_value(old: &Item, value: &SetValue<String, Value>) -> Result<Value> {
         SetValue::Operand(o) => set_operand(old, o),
         SetValue::Plus(a, b) | SetValue::Minus(a, b) => {
             let (Value::N(x), Value::N(y)) = (set_operand(old, a)?, set_operand(old, b)?) else {
-                return Err(wrong_type());
+                return Err(Error::update_operand_type_wrong());
             };
             let result = if matches!(value, SetValue::Plus(..)) {
                 x.add(&y)?
@@ -70,19 +58,21 @@ fn parent_mut<'a>(
     path: &[PathElement<String>],
 ) -> Result<Option<&'a mut Value>> {
     let Some((PathElement::Attribute(first), rest)) = path.split_first() else {
-        return Err(invalid_path());
+        return Err(Error::update_path_invalid());
     };
     if rest.is_empty() {
         return Ok(None);
     }
-    let mut current = item.get_mut(first).ok_or_else(invalid_path)?;
+    let mut current = item.get_mut(first).ok_or_else(Error::update_path_invalid)?;
     for element in &rest[..rest.len() - 1] {
         current = match (element, current) {
             (PathElement::Attribute(name), Value::M(map)) => {
-                map.get_mut(name).ok_or_else(invalid_path)?
+                map.get_mut(name).ok_or_else(Error::update_path_invalid)?
             }
-            (PathElement::Index(i), Value::L(list)) => list.get_mut(*i).ok_or_else(invalid_path)?,
-            _ => return Err(invalid_path()),
+            (PathElement::Index(i), Value::L(list)) => {
+                list.get_mut(*i).ok_or_else(Error::update_path_invalid)?
+            }
+            _ => return Err(Error::update_path_invalid()),
         };
     }
     Ok(Some(current))
@@ -104,7 +94,7 @@ fn set_at(item: &mut Item, path: &ResolvedPath, value: Value) -> Result<()> {
                 list.push(value);
             }
         }
-        _ => return Err(invalid_path()),
+        _ => return Err(Error::update_path_invalid()),
     }
     Ok(())
 }
@@ -123,7 +113,7 @@ fn remove_at(item: &mut Item, path: &ResolvedPath) -> Result<()> {
                 list.remove(*i);
             }
         }
-        _ => return Err(invalid_path()),
+        _ => return Err(Error::update_path_invalid()),
     }
     Ok(())
 }
@@ -151,7 +141,7 @@ fn add(existing: Option<&Value>, operand: &Value, legacy: bool) -> Result<Value>
         (Some(Value::L(a)), Value::L(b)) if legacy => {
             Value::L(a.iter().chain(b).cloned().collect())
         }
-        _ => return Err(wrong_type()),
+        _ => return Err(Error::update_operand_type_wrong()),
     })
 }
 
@@ -167,7 +157,7 @@ fn delete(existing: &Value, operand: &Value) -> Result<Option<Value>> {
         (Value::Bs(a), Value::Bs(b)) => {
             Value::Bs(a.iter().filter(|m| !b.contains(m)).cloned().collect())
         }
-        _ => return Err(wrong_type()),
+        _ => return Err(Error::update_operand_type_wrong()),
     };
     let empty = matches!(&result, Value::Ss(s) if s.is_empty())
         || matches!(&result, Value::Ns(s) if s.is_empty())

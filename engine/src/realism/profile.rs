@@ -5,6 +5,7 @@
 //! By default nothing is on: every read is served by the partition's leader and no request is
 //! throttled, which is what clients expect of a local endpoint.
 
+use crate::error::profiles;
 use crate::limits::Limits;
 use crate::partition::REPLICA_COUNT;
 use rand_chacha::ChaCha8Rng;
@@ -127,29 +128,23 @@ impl Profile {
                 if let Some([min, max]) = lag
                     && min > max
                 {
-                    errors.push(format!("{at}.{name}: min {min} exceeds max {max}"));
+                    errors.push(profiles::lag_range_inverted(&at, name, min, max));
                 }
             }
             if let Some(a) = &b.auto_scaling {
                 if !(0.2..=0.9).contains(&a.target_utilization) {
-                    errors.push(format!(
-                        "{at}.auto_scaling.target_utilization must be within 0.2 and 0.9"
-                    ));
+                    errors.push(profiles::auto_scaling_target_out_of_range(&at));
                 }
                 if a.min_capacity == 0 || a.min_capacity > a.max_capacity {
-                    errors.push(format!(
-                        "{at}.auto_scaling: min_capacity must be positive and at most max_capacity"
-                    ));
+                    errors.push(profiles::auto_scaling_capacity_bounds_invalid(&at));
                 }
             }
             if let Some(s) = &b.storms {
                 if s.every_s == 0 || s.duration_s > s.every_s {
-                    errors.push(format!(
-                        "{at}.storms: duration_s must be at most every_s, which must be positive"
-                    ));
+                    errors.push(profiles::storms_duration_invalid(&at));
                 }
                 if !(0.0..=1.0).contains(&s.probability) {
-                    errors.push(format!("{at}.storms.probability must be within 0 and 1"));
+                    errors.push(profiles::storms_probability_out_of_range(&at));
                 }
             }
         }
@@ -168,13 +163,13 @@ impl Profile {
             ("heat_split_utilization", l.heat_split_utilization),
         ] {
             if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
-                errors.push(format!("limits.{name} must be positive"));
+                errors.push(profiles::limit_not_positive(name));
             }
         }
         if l.burst_seconds
             .is_some_and(|v| !(v >= 0.0 && v.is_finite()))
         {
-            errors.push("limits.burst_seconds must not be negative".into());
+            errors.push(profiles::burst_seconds_negative());
         }
         if errors.is_empty() {
             Ok(())

@@ -98,18 +98,10 @@ impl KeySchema {
         is_hash: bool,
     ) -> Result<()> {
         let Some(value) = value else {
-            return Err(Error::invalid_parameter(format!(
-                "Missing the key {} in the item",
-                attribute.name
-            )));
+            return Err(Error::key_missing_in_item(&attribute.name));
         };
         check_key_value(attribute, value, is_hash, |actual| {
-            Error::invalid_parameter(format!(
-                "Type mismatch for key {} expected: {} actual: {}",
-                attribute.name,
-                attribute.scalar_type.name(),
-                actual.name()
-            ))
+            Error::key_type_mismatch(&attribute.name, attribute.scalar_type.name(), actual.name())
         })
     }
 
@@ -193,30 +185,20 @@ fn check_key_value(
     }
     let size = match value {
         Value::S(s) if s.is_empty() => {
-            return Err(Error::invalid_parameter(format!(
-                "The AttributeValue for a key attribute cannot contain an empty string value. Key: {}",
-                attribute.name
-            )));
+            return Err(Error::key_value_empty("string", &attribute.name));
         }
         Value::B(b) if b.is_empty() => {
-            return Err(Error::invalid_parameter(format!(
-                "The AttributeValue for a key attribute cannot contain an empty binary value. Key: {}",
-                attribute.name
-            )));
+            return Err(Error::key_value_empty("binary", &attribute.name));
         }
         Value::S(s) => s.len(),
         Value::B(b) => b.len(),
         _ => 0,
     };
     if is_hash && size > PARTITION_KEY_SIZE_BYTES_MAX {
-        return Err(Error::invalid_parameter(format!(
-            "Size of hashkey has exceeded the maximum size limit of{PARTITION_KEY_SIZE_BYTES_MAX} bytes"
-        )));
+        return Err(Error::hash_key_too_large(PARTITION_KEY_SIZE_BYTES_MAX));
     }
     if !is_hash && size > SORT_KEY_SIZE_BYTES_MAX {
-        return Err(Error::invalid_parameter(format!(
-            "Aggregated size of all range keys has exceeded the size limit of {SORT_KEY_SIZE_BYTES_MAX} bytes"
-        )));
+        return Err(Error::range_key_too_large(SORT_KEY_SIZE_BYTES_MAX));
     }
     Ok(())
 }
@@ -276,23 +258,24 @@ impl KeySchema {
             let empty = matches!(value, Value::S(s) if s.is_empty())
                 || matches!(value, Value::B(b) if b.is_empty());
             if empty && attribute.scalar_type.matches(value) {
-                return Err(Error::validation(format!(
-                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {index_name}, IndexKey: {}",
-                    if matches!(value, Value::S(_)) {
-                        "string"
-                    } else {
-                        "binary"
-                    },
-                    attribute.name
-                )));
+                let empty_type = if matches!(value, Value::S(_)) {
+                    "string"
+                } else {
+                    "binary"
+                };
+                return Err(Error::index_key_value_empty(
+                    empty_type,
+                    index_name,
+                    &attribute.name,
+                ));
             }
             check_key_value(attribute, value, is_hash, |actual| {
-                Error::invalid_parameter(format!(
-                    "Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {index_name}",
-                    attribute.name,
+                Error::index_key_type_mismatch(
+                    &attribute.name,
                     attribute.scalar_type.name(),
-                    actual.name()
-                ))
+                    actual.name(),
+                    index_name,
+                )
             })?;
         }
         Ok(())

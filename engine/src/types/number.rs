@@ -20,13 +20,6 @@ pub struct Number {
     exponent: i32,
 }
 
-/// (emu, matching AWS) Messages for numbers out of range or precision.
-pub const OVERFLOW: &str =
-    "Number overflow. Attempting to store a number with magnitude larger than supported range";
-pub const UNDERFLOW: &str =
-    "Number underflow. Attempting to store a number with magnitude smaller than supported range";
-pub const TOO_PRECISE: &str = "Attempting to store more than 38 significant digits in a Number";
-
 impl Number {
     pub fn zero() -> Number {
         Number {
@@ -55,11 +48,7 @@ impl Number {
     /// Parses DynamoDB's number syntax: optional sign, digits with an optional point, optional
     /// exponent. Errors carry DynamoDB's messages.
     pub fn parse(text: &str) -> Result<Number> {
-        let invalid = || {
-            Error::validation(format!(
-                "The parameter cannot be converted to a numeric value: {text}"
-            ))
-        };
+        let invalid = || Error::number_not_numeric(text);
         let bytes = text.as_bytes();
         let mut position = 0;
         let mut negative = false;
@@ -133,13 +122,13 @@ impl Number {
         }
         let exponent = exponent - leading as i64;
         if digits.len() > NUMBER_DIGITS_MAX {
-            return Err(Error::validation(TOO_PRECISE));
+            return Err(Error::number_too_precise());
         }
         if exponent > i64::from(NUMBER_EXPONENT_MAX) {
-            return Err(Error::validation(OVERFLOW));
+            return Err(Error::number_overflow());
         }
         if exponent < i64::from(NUMBER_EXPONENT_MIN) {
-            return Err(Error::validation(UNDERFLOW));
+            return Err(Error::number_underflow());
         }
         Ok(Number {
             negative,
@@ -177,7 +166,7 @@ impl Number {
         let exponent = digits.len() as i64 - scale;
         match Number::from_parts(negative, digits.as_bytes(), exponent) {
             // AWS reports the overflow message when a sum needs more than 38 digits (obs).
-            Err(e) if e.message == TOO_PRECISE => Err(Error::validation(OVERFLOW)),
+            Err(e) if e == Error::number_too_precise() => Err(Error::number_overflow()),
             other => other,
         }
     }
@@ -365,18 +354,24 @@ mod tests {
 
     #[test]
     fn rejects_out_of_range_and_garbage() {
-        assert_eq!(Number::parse("1e126").unwrap_err().message, OVERFLOW);
+        assert_eq!(
+            Number::parse("1e126").unwrap_err(),
+            Error::number_overflow()
+        );
         assert_eq!(
             Number::parse("9.9999999999999999999999999999999999999e125")
                 .unwrap()
                 .exponent,
             126
         );
-        assert_eq!(Number::parse("1e-131").unwrap_err().message, UNDERFLOW);
+        assert_eq!(
+            Number::parse("1e-131").unwrap_err(),
+            Error::number_underflow()
+        );
         assert!(Number::parse("1e-130").is_ok());
         assert_eq!(
-            Number::parse(&"1".repeat(39)).unwrap_err().message,
-            TOO_PRECISE
+            Number::parse(&"1".repeat(39)).unwrap_err(),
+            Error::number_too_precise()
         );
         assert!(Number::parse(&"1".repeat(38)).is_ok());
         assert!(Number::parse(&format!("{}000", "1".repeat(38))).is_ok());
@@ -411,7 +406,7 @@ mod tests {
     fn arithmetic_is_checked() {
         let a = Number::parse("1e50").unwrap();
         let one = Number::parse("1").unwrap();
-        assert_eq!(a.subtract(&one).unwrap_err().message, OVERFLOW);
+        assert_eq!(a.subtract(&one).unwrap_err(), Error::number_overflow());
         assert_eq!(
             Number::parse("0.1")
                 .unwrap()

@@ -208,14 +208,11 @@ pub struct RawValue {
 fn decode_base64(text: &str) -> Result<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|_| Error::serialization(format!("Base64 encoded value is invalid: {text}")))
+        .map_err(|_| Error::base64_invalid(text))
 }
 
 fn duplicates(members: &[String]) -> Error {
-    Error::invalid_parameter(format!(
-        "Input collection [{}] contains duplicates.",
-        members.join(", ")
-    ))
+    Error::set_duplicates(&members.join(", "))
 }
 
 impl RawValue {
@@ -241,14 +238,10 @@ impl RawValue {
         .filter(|&&set| set)
         .count();
         if set_count == 0 {
-            return Err(Error::validation(
-                "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
-            ));
+            return Err(Error::attribute_value_empty());
         }
         if set_count > 1 {
-            return Err(Error::validation(
-                "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
-            ));
+            return Err(Error::attribute_value_many_types());
         }
         if let Some(s) = &self.s {
             return Ok(Value::S(s.clone()));
@@ -264,15 +257,13 @@ impl RawValue {
         }
         if let Some(null) = self.null {
             if !null {
-                return Err(Error::invalid_parameter(
-                    "Null attribute value types must have the value of true",
-                ));
+                return Err(Error::null_value_false());
             }
             return Ok(Value::Null);
         }
         if let Some(m) = &self.m {
             if depth > NESTING_DEPTH_MAX {
-                return Err(nesting_too_deep());
+                return Err(Error::nesting_too_deep());
             }
             let mut out = BTreeMap::new();
             for (k, v) in m {
@@ -282,7 +273,7 @@ impl RawValue {
         }
         if let Some(l) = &self.l {
             if depth > NESTING_DEPTH_MAX {
-                return Err(nesting_too_deep());
+                return Err(Error::nesting_too_deep());
             }
             return Ok(Value::L(
                 l.iter()
@@ -292,7 +283,7 @@ impl RawValue {
         }
         if let Some(ss) = &self.ss {
             if ss.is_empty() {
-                return Err(Error::invalid_parameter("An string set  may not be empty"));
+                return Err(Error::string_set_empty());
             }
             let mut sorted = ss.clone();
             sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
@@ -304,7 +295,7 @@ impl RawValue {
         }
         if let Some(ns) = &self.ns {
             if ns.is_empty() {
-                return Err(Error::invalid_parameter("An number set  may not be empty"));
+                return Err(Error::number_set_empty());
             }
             let mut numbers = ns
                 .iter()
@@ -319,7 +310,7 @@ impl RawValue {
         }
         if let Some(bs) = &self.bs {
             if bs.is_empty() {
-                return Err(Error::invalid_parameter("Binary sets should not be empty"));
+                return Err(Error::binary_set_empty());
             }
             let mut members = bs
                 .iter()
@@ -334,11 +325,6 @@ impl RawValue {
         }
         unreachable!("exactly one type key is set")
     }
-}
-
-/// (ours, after the API's ValidationError list) A document nested deeper than 32 levels.
-pub fn nesting_too_deep() -> Error {
-    Error::invalid_parameter("Nesting Levels have exceeded supported limits")
 }
 
 /// Sorts and deduplicates set members into the canonical order.

@@ -1,0 +1,125 @@
+//! Pins the exact text of a few messages, chosen for their oddities (AWS's double spaces and
+//! missing spaces, quoting, braces), so that an edit of a constructor shows up here first.
+
+use super::{Error, ErrorKind, ThrottlingReason};
+use crate::expr::ExpressionKind;
+
+fn pinned(error: Error, kind: ErrorKind, message: &str) {
+    assert_eq!(error.kind, kind, "{message}");
+    assert_eq!(error.message, message);
+}
+
+#[test]
+fn value_and_key_messages_are_pinned() {
+    pinned(
+        Error::number_overflow(),
+        ErrorKind::Validation,
+        "Number overflow. Attempting to store a number with magnitude larger than supported range",
+    );
+    pinned(
+        Error::number_not_numeric("1e"),
+        ErrorKind::Validation,
+        "The parameter cannot be converted to a numeric value: 1e",
+    );
+    pinned(
+        Error::string_set_empty(),
+        ErrorKind::Validation,
+        "One or more parameter values were invalid: An string set  may not be empty",
+    );
+    pinned(
+        Error::set_duplicates("a, a"),
+        ErrorKind::Validation,
+        "One or more parameter values were invalid: Input collection [a, a] contains duplicates.",
+    );
+    pinned(
+        Error::base64_invalid("!!"),
+        ErrorKind::Serialization,
+        "Base64 encoded value is invalid: !!",
+    );
+    pinned(
+        Error::hash_key_too_large(2048),
+        ErrorKind::Validation,
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+    );
+    pinned(
+        Error::key_type_mismatch("p", "S", "N"),
+        ErrorKind::Validation,
+        "One or more parameter values were invalid: Type mismatch for key p expected: S actual: N",
+    );
+}
+
+#[test]
+fn expression_messages_are_pinned() {
+    pinned(
+        Error::expression_syntax_error(ExpressionKind::Projection, "!", "!!"),
+        ErrorKind::Validation,
+        "Invalid ProjectionExpression: Syntax error; token: \"!\", near: \"!!\"",
+    );
+    pinned(
+        Error::operand_count_wrong(ExpressionKind::Filter, "size", 2),
+        ErrorKind::Validation,
+        "Invalid FilterExpression: Incorrect number of operands for operator or function; operator or function: size, number of operands: 2",
+    );
+    pinned(
+        Error::update_clause_repeated(ExpressionKind::Update, "ADD"),
+        ErrorKind::Validation,
+        "Invalid UpdateExpression: The \"ADD\" section can only be used once in an update expression;",
+    );
+    pinned(
+        Error::expression_attribute_values_unused(":a, :b"),
+        ErrorKind::Validation,
+        "Value provided in ExpressionAttributeValues unused in expressions: keys: {:a, :b}",
+    );
+    pinned(
+        Error::attribute_type_name_invalid(ExpressionKind::Condition, "X"),
+        ErrorKind::Validation,
+        "Invalid ConditionExpression: Invalid attribute type name found; type: X, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}",
+    );
+    pinned(
+        Error::comparison_operator_invalid("XX", "EQ, NE"),
+        ErrorKind::Validation,
+        "1 validation error detected: Value 'XX' at 'comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [EQ, NE]",
+    );
+    pinned(
+        Error::filter_comparison_operator_missing("a"),
+        ErrorKind::Validation,
+        "1 validation error detected: Value null at 'a.member.comparisonOperator' failed to satisfy constraint: Member must not be null",
+    );
+    pinned(
+        Error::expected_value_missing("a"),
+        ErrorKind::Validation,
+        "One or more parameter values were invalid: Value must be provided when Exists is true for Attribute: a",
+    );
+}
+
+#[test]
+fn throttling_messages_are_pinned() {
+    let reason = ThrottlingReason {
+        reason: "TableWriteProvisionedThroughputExceeded".into(),
+        resource: "arn:aws:dynamodb:us-east-1:000000000000:table/t".into(),
+    };
+    let error = Error::table_provisioned_throughput_exceeded(reason.clone());
+    assert_eq!(error.throttling_reasons, vec![reason.clone()]);
+    pinned(
+        error,
+        ErrorKind::ProvisionedThroughputExceeded,
+        "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.",
+    );
+    pinned(
+        Error::on_demand_throughput_exceeded(reason),
+        ErrorKind::Throttling,
+        "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly. If exceptions persist, check if you have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html.",
+    );
+}
+
+#[test]
+fn profile_messages_are_pinned() {
+    assert_eq!(
+        super::profiles::lag_range_inverted("tables.t", "gsi_lag_ms", 5, 1),
+        "tables.t.gsi_lag_ms: min 5 exceeds max 1"
+    );
+    assert_eq!(
+        super::profiles::burst_seconds_negative(),
+        "limits.burst_seconds must not be negative"
+    );
+}
