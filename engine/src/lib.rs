@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod capacity;
+pub mod control;
 pub mod data;
 pub mod engine;
 pub mod error;

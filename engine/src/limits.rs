@@ -53,6 +53,8 @@ pub const LIST_TABLES_LIMIT_MAX: usize = 100;
 pub const TOTAL_SEGMENTS_MAX: u32 = 1_000_000;
 /// Tags per table.
 pub const TAG_COUNT_MAX: usize = 50;
+/// How long DescribeEndpoints tells clients to cache the endpoint (one day, in minutes).
+pub const ENDPOINT_CACHE_PERIOD_MINUTES: u64 = 1440;
 pub const TAG_KEY_LENGTH_MAX: usize = 128;
 pub const TAG_VALUE_LENGTH_MAX: usize = 256;
 /// GSIs and LSIs per table.

@@ -1,0 +1,52 @@
+//! The catalog: tables by name and by ARN, as the control and data planes look them up.
+
+use crate::data::table::Table;
+use crate::engine::{Engine, table_name_of};
+use crate::error::{ConstraintErrors, Error, ErrorKind, Result};
+
+impl Engine {
+    pub(crate) fn named_table(&self, table_name: &Option<String>, path: &str) -> Result<&Table> {
+        let mut errors = ConstraintErrors::new();
+        errors.name(table_name, path, true);
+        errors.into_result()?;
+        let name = table_name_of(table_name.as_deref().expect("checked"));
+        self.tables
+            .get(name)
+            .ok_or_else(|| Error::table_not_found(name))
+    }
+
+    /// The table an ARN names. Malformed ARNs are validation errors, well-formed ones of
+    /// missing tables are not found (obs).
+    pub(crate) fn table_by_arn(&mut self, arn: &Option<String>) -> Result<&mut Table> {
+        let Some(arn) = arn else {
+            return Err(Error::validation(
+                "1 validation error detected: Value null at 'resourceArn' failed to satisfy constraint: Member must not be null",
+            ));
+        };
+        let prefix = format!(
+            "arn:aws:dynamodb:{}:{}:table/",
+            self.config.region, self.config.account_id
+        );
+        let Some(name) = arn
+            .strip_prefix(&prefix)
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+        else {
+            if arn.starts_with("arn:aws:dynamodb:") && arn.contains(":table/") {
+                return Err(Error::new(
+                    ErrorKind::ResourceNotFound,
+                    format!("Requested resource not found: ResourcArn: {arn} not found"),
+                ));
+            }
+            return Err(Error::validation(format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+            )));
+        };
+        let name = name.to_string();
+        self.tables.get_mut(&name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::ResourceNotFound,
+                format!("Requested resource not found: ResourcArn: {arn} not found"),
+            )
+        })
+    }
+}
