@@ -125,6 +125,14 @@ impl Index {
                     .map(|(k, item)| (k.clone(), self.project(item, table_schema))),
                 added: new_entry.as_ref().map(|(k, _)| k.clone()),
             });
+            // `catch_up` pops from the front while changes are due: it relies on this order.
+            let pushed = self.pending.len() - 1;
+            if let Some(previous) = pushed.checked_sub(1) {
+                assert!(
+                    self.pending[previous].at_ms <= self.pending[pushed].at_ms,
+                    "a GSI's pending changes are non-decreasing in time"
+                );
+            }
         }
         let mut writes = 0;
         if let Some((key, item)) = &old_entry {

@@ -180,6 +180,14 @@ impl ReplicaGroup {
                     self.pump(self.leader, out);
                     self.last_heartbeat_ms = Some(now_ms);
                 }
+                assert!(
+                    index > self.applied[zone],
+                    "a follower applies in log order"
+                );
+                assert!(
+                    index <= self.replicas[zone].commit(),
+                    "a follower applies only entries it knows committed"
+                );
                 self.applied[zone] = index;
                 self.pending[zone].pop_front();
                 changed = true;
@@ -256,6 +264,15 @@ impl Partition {
 
 fn entry_bytes(key: &[u8], item: &[u8]) -> u64 {
     (key.len() + item.len()) as u64
+}
+
+/// The entries of `store` and their stored bytes, counted one by one.
+fn count_and_bytes(store: &ItemStore) -> (usize, u64) {
+    store
+        .range(Bound::Unbounded, Bound::Unbounded)
+        .fold((0, 0), |(count, bytes), e| {
+            (count + 1, bytes + entry_bytes(e.key(), e.item_bytes()))
+        })
 }
 
 /// The prefix of a stored key that every item of its item collection shares.
@@ -633,6 +650,7 @@ impl Partitions {
         self.next_id += 1;
         let partition = &mut self.parts[i].1;
         partition.group.sync();
+        let (items_before, bytes_before) = (partition.items.len(), partition.size_bytes);
         let moved = partition.items.split_off(&at);
         let moved_bytes: u64 = moved
             .range(Bound::Unbounded, Bound::Unbounded)
@@ -650,7 +668,61 @@ impl Partitions {
         self.prefixes.insert(i + 1, hash_of(&at));
         self.parts.insert(i + 1, (at, upper));
         self.splits += 1;
+        self.assert_split(i, items_before, bytes_before);
         true
+    }
+
+    /// The pair of `split_at`'s guards, on partitions `i` and `i + 1` after a split of one
+    /// that held `items_before` items in `bytes_before` bytes. O(log n) but for the recount,
+    /// which debug builds only do.
+    fn assert_split(&self, i: usize, items_before: usize, bytes_before: u64) {
+        let (start, lower) = &self.parts[i];
+        let (at, upper) = &self.parts[i + 1];
+        // Starts were strictly increasing before: only the new start's neighbours can break it.
+        assert!(start < at, "a split starts above the partition it splits");
+        if let Some((next, _)) = self.parts.get(i + 2) {
+            assert!(at < next, "a split starts below the next partition");
+        }
+        assert_eq!(
+            self.prefixes.len(),
+            self.parts.len(),
+            "one search prefix per partition"
+        );
+        if let Some(first) = upper.items.range(Bound::Unbounded, Bound::Unbounded).next() {
+            assert!(
+                first.key() >= &**at,
+                "every moved key is at or above the split point"
+            );
+        }
+        if let Some(last) = lower
+            .items
+            .range(Bound::Unbounded, Bound::Unbounded)
+            .next_back()
+        {
+            assert!(
+                last.key() < &**at,
+                "every kept key is below the split point"
+            );
+        }
+        assert!(
+            upper.size_bytes <= bytes_before,
+            "the moved bytes ({}) were part of the partition's {bytes_before}",
+            upper.size_bytes
+        );
+        if cfg!(debug_assertions) {
+            let (lower_items, lower_bytes) = count_and_bytes(&lower.items);
+            let (upper_items, upper_bytes) = count_and_bytes(&upper.items);
+            assert_eq!(
+                lower_items + upper_items,
+                items_before,
+                "a split moves items, never drops or copies them"
+            );
+            assert_eq!(
+                lower_bytes + upper_bytes,
+                bytes_before,
+                "a partition's size is the sum of its entries' sizes"
+            );
+        }
     }
 
     /// Splits partitions at their hash midpoints until there are at least `count` (how

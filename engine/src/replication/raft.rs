@@ -101,7 +101,14 @@ pub struct Replica<E> {
 impl<E: Clone> Replica<E> {
     /// A replica of a new group, as a follower in term 0.
     pub fn new(id: usize, group_size: usize) -> Replica<E> {
-        assert!(id < group_size && group_size <= 64);
+        assert!(
+            id < group_size,
+            "replica {id} is not in a group of {group_size}"
+        );
+        assert!(
+            group_size <= 64,
+            "a group has at most 64 replicas (votes are a u64 bitmap), not {group_size}"
+        );
         Replica {
             id,
             group_size,
@@ -341,6 +348,24 @@ impl<E: Clone> Replica<E> {
     /// [`handle`](Self::handle), appending what to send to `out` (no allocation when `out`
     /// has room).
     pub fn handle_into(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
+        let commit_before = self.commit;
+        self.handle_message(from, message, out);
+        assert!(
+            self.commit >= commit_before,
+            "replica {}: commit went back from {commit_before} to {}",
+            self.id,
+            self.commit
+        );
+        assert!(
+            self.commit <= self.last_index(),
+            "replica {}: commit {} is past the last index {}",
+            self.id,
+            self.commit,
+            self.last_index()
+        );
+    }
+
+    fn handle_message(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
         if message.term() > self.term {
             self.step_down(message.term());
         }

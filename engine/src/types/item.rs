@@ -112,6 +112,11 @@ fn put_map(out: &mut Vec<u8>, map: &BTreeMap<String, Value>) {
 pub fn encode(item: &Item) -> Box<[u8]> {
     let mut out = Vec::with_capacity(item_size_bytes(item) + 4 * item.len() + 4);
     put_map(&mut out, item);
+    // The pair of `decode`'s trailing-bytes check; O(item), so debug builds only.
+    debug_assert!(
+        decode(&out) == *item,
+        "an item's encoding decodes to the item"
+    );
     out.into_boxed_slice()
 }
 
