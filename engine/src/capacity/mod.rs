@@ -4,5 +4,6 @@
 
 pub mod admission;
 pub mod autoscaling;
+pub mod charging;
 pub mod metrics;
 pub mod units;

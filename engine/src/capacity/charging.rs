@@ -1,0 +1,278 @@
+//! Admission and charging around every data-plane access: the throttling decision (when a
+//! profile turns throttling or storms on), the consumed units recorded in the table, index and
+//! account series and in Contributor Insights, heat splits, and the auto-scaling trigger.
+
+use crate::capacity::admission::{Admission, Capacity, Limit, Usage, throttle_error};
+use crate::capacity::metrics::Counters;
+use crate::data::table::{self, Table};
+use crate::engine::{Engine, table_name_of};
+use crate::error::{ErrorKind, Result};
+
+impl Engine {
+    /// Records a request's outcome in the account and table series (the host measures the
+    /// latency).
+    pub fn record_request(
+        &mut self,
+        table: Option<&str>,
+        error: Option<ErrorKind>,
+        latency_us: u64,
+        now_ms: u64,
+    ) {
+        let mut delta = Counters::default();
+        match error {
+            None => {
+                delta.successful_requests = 1;
+                delta.latency_sum_us = latency_us;
+                delta.latency_max_us = latency_us;
+            }
+            Some(kind) if kind.http_status() >= 500 => delta.system_errors = 1,
+            Some(
+                ErrorKind::ProvisionedThroughputExceeded
+                | ErrorKind::Throttling
+                | ErrorKind::RequestLimitExceeded,
+            ) => {}
+            Some(_) => delta.user_errors = 1,
+        }
+        self.account_metrics.record(now_ms, &delta);
+        if let Some(t) = table.and_then(|name| self.tables.get_mut(table_name_of(name))) {
+            // UserErrors is an account metric; tables count the rest.
+            delta.user_errors = 0;
+            t.metrics.table.record(now_ms, &delta);
+        }
+    }
+
+    /// Admits a data-plane request on `table` that touches `key` and costs at least
+    /// `min_units`, or answers with the throttling error DynamoDB would. Nothing is checked
+    /// unless the profile turns throttling (or storms) on for the table.
+    pub(crate) fn admit(
+        &mut self,
+        table: &str,
+        key: &[u8],
+        write: bool,
+        min_units: f64,
+        index: Option<&str>,
+        now_ms: u64,
+    ) -> Result<()> {
+        if !self.realism.active {
+            return Ok(());
+        }
+        let storm = self.realism.storm(table, now_ms);
+        if !storm && !self.realism.throttling(table) {
+            return Ok(());
+        }
+        let adaptive = self.realism.adaptive(table);
+        let limits = &self.config.limits;
+        let Some(t) = self.tables.get_mut(table) else {
+            return Ok(());
+        };
+        let capacity = t.capacity();
+        let result = if storm {
+            Err((
+                match capacity {
+                    Capacity::Provisioned { .. } => Limit::Provisioned,
+                    Capacity::OnDemand => Limit::OnDemandScaling,
+                },
+                None,
+            ))
+        } else {
+            for i in t.indexes.iter().filter(|i| i.global) {
+                if let (Some(tp), Capacity::Provisioned { .. }) = (&i.throughput, capacity) {
+                    t.load.refill_index(
+                        &i.name,
+                        tp.read_capacity_units as f64,
+                        tp.write_capacity_units as f64,
+                        now_ms,
+                        limits,
+                    );
+                }
+            }
+            let admission = Admission {
+                capacity,
+                partitions: t.items.count(),
+                adaptive,
+                limits,
+                table_arn: &t.arn,
+            };
+            let partition = t.items.partition_of_mut(key);
+            t.load.admit(
+                &mut partition.load,
+                write,
+                min_units,
+                index,
+                now_ms,
+                &admission,
+            )
+        };
+        let Err((limit, index)) = result else {
+            return Ok(());
+        };
+        let mut delta = Counters {
+            throttled_requests: 1,
+            ..Counters::default()
+        };
+        if write {
+            delta.write_throttle_events = 1;
+        } else {
+            delta.read_throttle_events = 1;
+        }
+        match &index {
+            Some(name) => t
+                .metrics
+                .indexes
+                .entry(name.clone())
+                .or_default()
+                .record(now_ms, &delta),
+            None => t.metrics.table.record(now_ms, &delta),
+        }
+        if let Some(insights) = &mut t.metrics.insights
+            && let Some(partition_key) = crate::partition::partition_key_prefix(key)
+        {
+            insights.throttled(partition_key);
+        }
+        Err(throttle_error(
+            limit,
+            index.as_deref(),
+            write,
+            capacity,
+            &t.arn,
+        ))
+    }
+
+    /// Charges what an admitted request consumed, records it in the metrics, and splits the
+    /// partition if it stayed hot long enough.
+    pub(crate) fn charge(&mut self, table: &str, key: &[u8], usage: Usage<'_>, now_ms: u64) {
+        let Usage {
+            write,
+            units,
+            index_units,
+            returned,
+        } = usage;
+        let adaptive = self.realism.adaptive(table);
+        let limits = &self.config.limits;
+        let Some(t) = self.tables.get_mut(table) else {
+            return;
+        };
+        let admission = Admission {
+            capacity: t.capacity(),
+            partitions: t.items.count(),
+            adaptive,
+            limits,
+            table_arn: &t.arn,
+        };
+        let partition = t.items.partition_of_mut(key);
+        t.load
+            .charge(&mut partition.load, key, &usage, now_ms, &admission);
+        let hot = partition.load.hot_seconds >= limits.heat_split_seconds;
+        let mut delta = Counters {
+            returned_item_count: returned,
+            ..Counters::default()
+        };
+        if write {
+            delta.consumed_write_capacity_units = units;
+        } else {
+            delta.consumed_read_capacity_units = units;
+        }
+        t.metrics.table.record(now_ms, &delta);
+        for (name, units) in index_units {
+            let mut delta = Counters::default();
+            if write {
+                delta.consumed_write_capacity_units = *units;
+            } else {
+                delta.consumed_read_capacity_units = *units;
+            }
+            t.metrics
+                .indexes
+                .entry(name.to_string())
+                .or_default()
+                .record(now_ms, &delta);
+        }
+        if let Some(insights) = &mut t.metrics.insights
+            && let Some(partition_key) = crate::partition::partition_key_prefix(key)
+        {
+            insights.accessed(partition_key, units);
+        }
+        if hot {
+            t.items.split_for_heat(key, limits);
+        }
+        if let Some(policy) = self.realism.auto_scaling(table) {
+            let limits = self.config.limits.clone();
+            if let Some(t) = self.tables.get_mut(table) {
+                crate::capacity::autoscaling::evaluate(t, &policy, now_ms, &limits);
+            }
+        }
+    }
+
+    /// Admits a single-item write and returns its table and write context.
+    pub(crate) fn begin_write(
+        &mut self,
+        name: &str,
+        key: &[u8],
+        now_ms: u64,
+    ) -> Result<(&mut Table, table::WriteContext<'_>)> {
+        self.admit(name, key, true, 1.0, None, now_ms)?;
+        let lags = self.realism.lags(name);
+        let gsi_lag_ms = self.realism.gsi_lag(name);
+        let (table, limits) = self.table_and_limits(name);
+        Ok((
+            table,
+            table::WriteContext {
+                now_ms,
+                lags,
+                gsi_lag_ms,
+                limits,
+            },
+        ))
+    }
+
+    /// A failed condition still consumes write capacity: the existing item's size, or one
+    /// unit when there is none.
+    pub(crate) fn charge_failed_write(
+        &mut self,
+        name: &str,
+        key: &[u8],
+        old: Option<&crate::Item>,
+        now_ms: u64,
+    ) {
+        let usage = Usage {
+            write: true,
+            units: crate::capacity::units::write_units(
+                old.map_or(0, crate::types::item::item_size_bytes),
+            ),
+            index_units: &[],
+            returned: 0,
+        };
+        self.charge(name, key, usage, now_ms);
+    }
+
+    /// Charges a write: the table pays for itself and its LSIs, each GSI for itself.
+    pub(crate) fn charge_write(
+        &mut self,
+        name: &str,
+        key: &[u8],
+        units: f64,
+        index_writes: &table::IndexWrites,
+        now_ms: u64,
+    ) {
+        let local: f64 = index_writes
+            .iter()
+            .filter(|(_, global, _)| !global)
+            .map(|(_, _, u)| u)
+            .sum();
+        let global: Vec<(&str, f64)> = index_writes
+            .iter()
+            .filter(|(_, global, _)| *global)
+            .map(|(n, _, u)| (n.as_str(), *u))
+            .collect();
+        self.charge(
+            name,
+            key,
+            Usage {
+                write: true,
+                units: units + local,
+                index_units: &global,
+                returned: 0,
+            },
+            now_ms,
+        );
+    }
+}
