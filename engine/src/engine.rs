@@ -122,6 +122,27 @@ impl Engine {
         }
     }
 
+    /// When `handle_timeout` next has something to do (milliseconds on the caller's clock), or
+    /// `None` when nothing is pending. quinn-proto's pair: a host sleeps until then (or until a
+    /// request comes), then calls `handle_timeout`. Requests do the same work lazily, so a host
+    /// that never drives timers gets the same answers to its requests.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let limits = &self.config.limits;
+        self.tables
+            .values()
+            .filter_map(|t| t.next_due_ms(limits))
+            .min()
+    }
+
+    /// Does the time-driven work due by `now_ms`: tables whose DELETING ended are gone,
+    /// followers apply what they can, lagging GSIs show what has propagated.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.expire_deleted_tables(now_ms);
+        for table in self.tables.values_mut() {
+            table.handle_timeout(now_ms);
+        }
+    }
+
     pub(crate) fn expire_deleted_tables(&mut self, now_ms: u64) {
         let deleting_ms = self.config.limits.table_deleting_ms;
         self.tables

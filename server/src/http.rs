@@ -110,9 +110,29 @@ pub async fn serve(
     service: Arc<Service>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let timers = tokio::spawn(drive_timers(service.clone()));
     let handler =
         move |request: HttpRequest| std::future::ready(service.handle(&request, now_ms()));
     serve_with(listener, Arc::new(handler), shutdown).await;
+    timers.abort();
+}
+
+/// The longest the timer sleeps: time-driven work (a lagging follower or GSI catching up, a
+/// deleted table going away) happens within this long of when it is due, even when a request
+/// made it due sooner than the timer expected. Requests do that work lazily anyway, so their
+/// answers never depend on it.
+const TIMER_SLEEP_MS_MAX: u64 = 100;
+
+/// Drives the engine's `poll_timeout`/`handle_timeout` from the clock, until aborted.
+async fn drive_timers(service: Arc<Service>) {
+    loop {
+        let now = now_ms();
+        let next = service.handle_timeout(now);
+        let sleep_ms = next.map_or(TIMER_SLEEP_MS_MAX, |at| {
+            at.saturating_sub(now).clamp(1, TIMER_SLEEP_MS_MAX)
+        });
+        tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+    }
 }
 
 /// [`serve`] with any asynchronous handler of decoded requests (the simulator's request

@@ -258,6 +258,17 @@ impl Service {
         f(&engine)
     }
 
+    /// Does the engine's time-driven work due by `now_ms` and returns when more is next due
+    /// (the engine's `handle_timeout`, then `poll_timeout`).
+    pub fn handle_timeout(&self, now_ms: u64) -> Option<u64> {
+        let mut engine = match self.engine.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        engine.handle_timeout(now_ms);
+        engine.poll_timeout()
+    }
+
     fn request_id(&self) -> String {
         request_id(self.request_count.fetch_add(1, Ordering::Relaxed))
     }

@@ -83,6 +83,11 @@ impl Index {
             .collect()
     }
 
+    /// When the next pending change propagates (`None`: the index is current).
+    pub fn next_due_ms(&self) -> Option<u64> {
+        self.pending.front().map(|change| change.at_ms)
+    }
+
     /// Forgets the pending changes readers see by `now_ms`.
     pub fn catch_up(&mut self, now_ms: u64) {
         while self.pending.front().is_some_and(|c| c.at_ms <= now_ms) {

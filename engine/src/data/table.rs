@@ -146,6 +146,28 @@ impl Table {
         }
     }
 
+    /// When time-driven work on this table is next due: a follower applying a write, a
+    /// lagging GSI showing one, the end of DELETING (`deleting_ms` after DeleteTable).
+    pub fn next_due_ms(&self, limits: &Limits) -> Option<u64> {
+        let deleted = self
+            .deleted_at_ms
+            .map(|at| at.saturating_add(limits.table_deleting_ms));
+        let replicas = self.items.iter().filter_map(|(_, p)| p.group.next_due_ms());
+        let indexes = self.indexes.iter().filter_map(Index::next_due_ms);
+        deleted.into_iter().chain(replicas).chain(indexes).min()
+    }
+
+    /// Does what is due by `now_ms`: followers apply what they can, lagging GSIs show what has
+    /// propagated. (The catalog removes a table whose DELETING ended.)
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        for partition in self.items.iter_mut() {
+            partition.group.catch_up(now_ms);
+        }
+        for index in &mut self.indexes {
+            index.catch_up(now_ms);
+        }
+    }
+
     /// The item under `key` as the partition's leader holds it (what writes and strongly
     /// consistent reads see).
     pub fn get(&self, key: &[u8]) -> Option<Item> {

@@ -158,6 +158,22 @@ impl ReplicaGroup {
         self.apply_due(now_ms, may_heartbeat);
     }
 
+    /// When `catch_up` next has something to do: the earliest time a follower's pending entry
+    /// is due, or, when the follower has not heard that the entry committed, the earliest time
+    /// the leader may heartbeat to tell it. `None`: every follower is current.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        let heartbeat_ms = self
+            .last_heartbeat_ms
+            .map_or(0, |last| last.saturating_add(HEARTBEAT_MS));
+        (0..REPLICA_COUNT)
+            .filter_map(|zone| {
+                let &(index, at) = self.pending[zone].front()?;
+                let known = self.replicas[zone].commit() >= index;
+                Some(if known { at } else { at.max(heartbeat_ms) })
+            })
+            .min()
+    }
+
     /// Applies everything due now, heartbeating if needed (a split's sync point).
     fn catch_up_now(&mut self, now_ms: u64) {
         self.apply_due(now_ms, true);
