@@ -3,6 +3,7 @@
 //! condition can return the old item), so the `error` ↔ `types` dependency stays inside this
 //! leaf cluster.
 
+pub mod encoding;
 pub mod item;
 pub mod keys;
 pub mod number;
