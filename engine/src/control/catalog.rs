@@ -2,14 +2,13 @@
 
 use crate::data::table::Table;
 use crate::engine::{Engine, table_name_of};
-use crate::error::{ConstraintErrors, Error, ErrorKind, Result};
+use crate::error::{ConstraintErrors, Error, Result};
 
 impl Engine {
     pub(crate) fn named_table(&self, table_name: &Option<String>, path: &str) -> Result<&Table> {
         let mut errors = ConstraintErrors::new();
         errors.name(table_name, path, true);
-        errors.into_result()?;
-        let name = table_name_of(table_name.as_deref().expect("checked"));
+        let name = table_name_of(errors.into_result_with(table_name.as_deref())?);
         self.tables
             .get(name)
             .ok_or_else(|| Error::table_not_found(name))
@@ -19,9 +18,7 @@ impl Engine {
     /// missing tables are not found (obs).
     pub(crate) fn table_by_arn(&mut self, arn: &Option<String>) -> Result<&mut Table> {
         let Some(arn) = arn else {
-            return Err(Error::validation(
-                "1 validation error detected: Value null at 'resourceArn' failed to satisfy constraint: Member must not be null",
-            ));
+            return Err(Error::resource_arn_missing());
         };
         let prefix = format!(
             "arn:aws:dynamodb:{}:{}:table/",
@@ -32,21 +29,13 @@ impl Engine {
             .filter(|n| !n.is_empty() && !n.contains('/'))
         else {
             if arn.starts_with("arn:aws:dynamodb:") && arn.contains(":table/") {
-                return Err(Error::new(
-                    ErrorKind::ResourceNotFound,
-                    format!("Requested resource not found: ResourcArn: {arn} not found"),
-                ));
+                return Err(Error::resource_arn_not_found(arn));
             }
-            return Err(Error::validation(format!(
-                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
-            )));
+            return Err(Error::table_arn_invalid(arn));
         };
         let name = name.to_string();
-        self.tables.get_mut(&name).ok_or_else(|| {
-            Error::new(
-                ErrorKind::ResourceNotFound,
-                format!("Requested resource not found: ResourcArn: {arn} not found"),
-            )
-        })
+        self.tables
+            .get_mut(&name)
+            .ok_or_else(|| Error::resource_arn_not_found(arn))
     }
 }

@@ -156,9 +156,8 @@ impl<'a> Source<'a> {
         let upper = range.upper.as_ref().map(|v| v.as_slice());
         let table = self.table;
         let fetch_from_table = self.fetch_from_table;
-        match self.index {
-            None if self.zone.is_some() => {
-                let zone = self.zone.expect("checked");
+        match (self.index, self.zone) {
+            (None, Some(zone)) => {
                 let entries = table.items.range_at(zone, lower, upper).map(item::decode);
                 if forward {
                     Box::new(entries)
@@ -166,7 +165,7 @@ impl<'a> Source<'a> {
                     Box::new(entries.rev())
                 }
             }
-            None => {
+            (None, None) => {
                 let entries = table
                     .items
                     .range(lower, upper)
@@ -177,7 +176,7 @@ impl<'a> Source<'a> {
                     Box::new(entries.rev())
                 }
             }
-            Some(index) => {
+            (Some(index), _) => {
                 let resolve = move |table_key: &[u8]| {
                     let bytes = table
                         .items

@@ -316,7 +316,7 @@ impl Error {
 // The legacy parameters (§3.7).
 impl Error {
     /// "1 validation error detected: …" for one shape constraint, the generic form of §2.3.
-    fn one_constraint_failed(value: &str, path: &str, constraint: &str) -> Error {
+    pub(super) fn one_constraint_failed(value: &str, path: &str, constraint: &str) -> Error {
         Error::validation(format!(
             "1 validation error detected: Value {value} at '{path}' failed to satisfy constraint: {constraint}"
         ))

@@ -10,10 +10,49 @@ use std::fmt;
 
 mod capacity;
 mod expressions;
+mod items;
 pub(crate) mod profiles;
+mod reads;
+mod tables;
 #[cfg(test)]
 mod tests;
 mod values;
+
+/// The constraint texts of shape failures, as [`ConstraintErrors::push`] and
+/// [`Error::one_constraint_failed`] print them after "failed to satisfy constraint: ".
+pub(crate) mod constraint {
+    /// (obs) A required member absent.
+    pub(crate) const NOT_NULL: &str = "Member must not be null";
+
+    /// (obs) A string, list or map shorter than `min`.
+    pub(crate) fn length_at_least(min: impl std::fmt::Display) -> String {
+        format!("Member must have length greater than or equal to {min}")
+    }
+
+    /// (obs) A string, list or map longer than `max`.
+    pub(crate) fn length_at_most(max: impl std::fmt::Display) -> String {
+        format!("Member must have length less than or equal to {max}")
+    }
+
+    /// (obs) A number below `min`.
+    pub(crate) fn value_at_least(min: impl std::fmt::Display) -> String {
+        format!("Member must have value greater than or equal to {min}")
+    }
+
+    /// (obs) A number above `max`.
+    pub(crate) fn value_at_most(max: impl std::fmt::Display) -> String {
+        format!("Member must have value less than or equal to {max}")
+    }
+
+    /// (obs) A value outside an enumeration; `allowed` joined by ", ".
+    pub(crate) fn enum_value_set(allowed: &str) -> String {
+        format!("Member must satisfy enum value set: [{allowed}]")
+    }
+
+    /// (obs) A table or index name with a character outside the pattern.
+    pub(crate) const NAME_PATTERN: &str =
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+";
+}
 
 /// The closed set of error types the endpoint can answer with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -241,14 +280,14 @@ impl ConstraintErrors {
 
     pub fn not_null<T>(&mut self, value: &Option<T>, path: &str) {
         if value.is_none() {
-            self.push("null", path, "Member must not be null");
+            self.push("null", path, constraint::NOT_NULL);
         }
     }
 
     /// Checks a table or index name's length and pattern.
     pub fn name(&mut self, value: &Option<String>, path: &str, allow_arn: bool) {
         let Some(name) = value else {
-            self.push("null", path, "Member must not be null");
+            self.push("null", path, constraint::NOT_NULL);
             return;
         };
         let max = if allow_arn {
@@ -261,18 +300,11 @@ impl ConstraintErrors {
             self.push(
                 &shown,
                 path,
-                &format!(
-                    "Member must have length greater than or equal to {}",
-                    crate::limits::TABLE_NAME_LENGTH_MIN
-                ),
+                &constraint::length_at_least(crate::limits::TABLE_NAME_LENGTH_MIN),
             );
         }
         if name.chars().count() > max {
-            self.push(
-                &shown,
-                path,
-                &format!("Member must have length less than or equal to {max}"),
-            );
+            self.push(&shown, path, &constraint::length_at_most(max));
         }
         let is_arn = allow_arn && name.starts_with("arn:");
         if !is_arn
@@ -280,11 +312,7 @@ impl ConstraintErrors {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
         {
-            self.push(
-                &shown,
-                path,
-                "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
-            );
+            self.push(&shown, path, constraint::NAME_PATTERN);
         }
     }
 
@@ -295,10 +323,7 @@ impl ConstraintErrors {
             self.push(
                 &format!("'{v}'"),
                 path,
-                &format!(
-                    "Member must satisfy enum value set: [{}]",
-                    allowed.join(", ")
-                ),
+                &constraint::enum_value_set(&allowed.join(", ")),
             );
         }
     }

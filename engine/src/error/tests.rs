@@ -123,3 +123,86 @@ fn profile_messages_are_pinned() {
         "limits.burst_seconds must not be negative"
     );
 }
+
+#[test]
+fn control_plane_messages_are_pinned() {
+    pinned(
+        Error::resource_arn_not_found("arn:aws:dynamodb:r:1:table/t"),
+        ErrorKind::ResourceNotFound,
+        "Requested resource not found: ResourcArn: arn:aws:dynamodb:r:1:table/t not found",
+    );
+    pinned(
+        Error::tags_empty(),
+        ErrorKind::Validation,
+        "Atleast one Tag needs to be provided as Input.",
+    );
+    pinned(
+        Error::resource_arn_missing(),
+        ErrorKind::Validation,
+        "1 validation error detected: Value null at 'resourceArn' failed to satisfy constraint: Member must not be null",
+    );
+    pinned(
+        Error::insights_action_invalid("null"),
+        ErrorKind::Validation,
+        "1 validation error detected: Value 'null' at 'contributorInsightsAction' failed to satisfy constraint: Member must satisfy enum value set: [ENABLE, DISABLE]",
+    );
+    pinned(
+        Error::table_in_use("created", "t"),
+        ErrorKind::ResourceInUse,
+        "Attempt to change a resource which is still in use: Table is being created: t",
+    );
+    pinned(
+        Error::table_count_exceeded(),
+        ErrorKind::LimitExceeded,
+        "Subscriber limit exceeded: You have exceeded the maximum number of tables (2500) for this account and region",
+    );
+}
+
+#[test]
+fn item_and_read_messages_are_pinned() {
+    pinned(
+        Error::expression_and_legacy_mixed("Expected", "ConditionExpression"),
+        ErrorKind::Validation,
+        "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}",
+    );
+    pinned(
+        Error::batch_write_too_many_requests(),
+        ErrorKind::Validation,
+        "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
+    );
+    pinned(
+        Error::expression_attribute_values_without_expressions(&[
+            "KeyConditionExpression",
+            "FilterExpression",
+        ]),
+        ErrorKind::Validation,
+        "ExpressionAttributeValues can only be specified when using expressions: KeyConditionExpression and FilterExpression are null",
+    );
+    pinned(
+        Error::start_key_single_row(),
+        ErrorKind::Validation,
+        "The provided starting key is invalid: The query can return at most one row and cannot be restarted",
+    );
+    pinned(
+        Error::key_condition_operator_invalid("<>"),
+        ErrorKind::Validation,
+        "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: <>",
+    );
+}
+
+#[test]
+fn constraint_texts_are_pinned() {
+    use super::constraint;
+    assert_eq!(
+        constraint::length_at_least(1),
+        "Member must have length greater than or equal to 1"
+    );
+    assert_eq!(
+        constraint::value_at_most(999_999),
+        "Member must have value less than or equal to 999999"
+    );
+    assert_eq!(
+        constraint::enum_value_set("B, N, S"),
+        "Member must satisfy enum value set: [B, N, S]"
+    );
+}

@@ -5,8 +5,8 @@
 use crate::api::LegacyCondition;
 use crate::error::{Error, Result};
 use crate::expr::{
-    Comparator, Condition, ExpressionKind, FunctionName, Operand, PathElement, ResolvedCondition,
-    ResolvedOperand, legacy,
+    Comparator, Condition, FunctionName, Operand, PathElement, ResolvedCondition, ResolvedOperand,
+    legacy,
 };
 use crate::types::keys::KeySchema;
 use crate::types::value::Value;
@@ -26,10 +26,6 @@ pub struct KeyCondition {
     pub sort: Option<SortCondition>,
 }
 
-fn key_error(detail: &str) -> Error {
-    ExpressionKind::KeyCondition.error(detail)
-}
-
 fn strip(condition: &ResolvedCondition) -> &ResolvedCondition {
     match condition {
         Condition::Parens(inner) => strip(inner),
@@ -46,22 +42,13 @@ fn flatten<'a>(
             flatten(a, out)?;
             flatten(b, out)
         }
-        Condition::Or(..) => Err(key_error(
-            "Invalid operator used in KeyConditionExpression: OR",
-        )),
-        Condition::Not(..) => Err(key_error(
-            "Invalid operator used in KeyConditionExpression: NOT",
-        )),
-        Condition::In(..) => Err(key_error(
-            "Invalid operator used in KeyConditionExpression: IN",
-        )),
-        Condition::Compare(Comparator::Ne, ..) => Err(key_error(
-            "Invalid operator used in KeyConditionExpression: <>",
-        )),
-        Condition::Function(f, _) if *f != FunctionName::BeginsWith => Err(key_error(&format!(
-            "Invalid operator used in KeyConditionExpression: {}",
-            f.name()
-        ))),
+        Condition::Or(..) => Err(Error::key_condition_operator_invalid("OR")),
+        Condition::Not(..) => Err(Error::key_condition_operator_invalid("NOT")),
+        Condition::In(..) => Err(Error::key_condition_operator_invalid("IN")),
+        Condition::Compare(Comparator::Ne, ..) => Err(Error::key_condition_operator_invalid("<>")),
+        Condition::Function(f, _) if *f != FunctionName::BeginsWith => {
+            Err(Error::key_condition_operator_invalid(f.name()))
+        }
         other => {
             out.push(other);
             Ok(())
@@ -73,9 +60,7 @@ fn attribute_of(operand: &ResolvedOperand) -> Result<Option<&str>> {
     match operand {
         Operand::Path(path) => {
             if path.elements.len() > 1 {
-                return Err(key_error(
-                    "KeyConditionExpressions cannot have conditions on nested attributes",
-                ));
+                return Err(Error::key_condition_nested_attribute());
             }
             match &path.elements[0] {
                 PathElement::Attribute(name) => Ok(Some(name)),
@@ -83,18 +68,14 @@ fn attribute_of(operand: &ResolvedOperand) -> Result<Option<&str>> {
             }
         }
         Operand::Value(_) => Ok(None),
-        Operand::Size(_) => Err(key_error(
-            "KeyConditionExpressions cannot contain nested operations",
-        )),
+        Operand::Size(_) => Err(Error::key_condition_nested_operation()),
     }
 }
 
 fn value_of(operand: &ResolvedOperand) -> Result<Value> {
     match operand {
         Operand::Value(v) => Ok(v.clone()),
-        _ => Err(key_error(
-            "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
-        )),
+        _ => Err(Error::key_condition_many_attributes()),
     }
 }
 
@@ -119,22 +100,16 @@ pub fn analyse_key_condition(
                         SortCondition::Compare(comparator.flipped(), value_of(left)?),
                     ),
                     (Some(_), Some(_)) => {
-                        return Err(key_error(
-                            "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
-                        ));
+                        return Err(Error::key_condition_many_attributes());
                     }
                     (None, None) => {
-                        return Err(key_error(
-                            "Invalid condition in KeyConditionExpression: No key attribute specified",
-                        ));
+                        return Err(Error::key_condition_no_attribute());
                     }
                 }
             }
             Condition::Between(value, low, high) => {
                 let Some(name) = attribute_of(value)? else {
-                    return Err(key_error(
-                        "Invalid condition in KeyConditionExpression: No key attribute specified",
-                    ));
+                    return Err(Error::key_condition_no_attribute());
                 };
                 (
                     name,
@@ -143,66 +118,50 @@ pub fn analyse_key_condition(
             }
             Condition::Function(FunctionName::BeginsWith, arguments) => {
                 let Some(name) = attribute_of(&arguments[0])? else {
-                    return Err(key_error(
-                        "Invalid condition in KeyConditionExpression: No key attribute specified",
-                    ));
+                    return Err(Error::key_condition_no_attribute());
                 };
                 (name, SortCondition::BeginsWith(value_of(&arguments[1])?))
             }
-            _ => return Err(Error::validation("Query key condition not supported")),
+            _ => return Err(Error::key_condition_unsupported()),
         };
-        let type_mismatch =
-            || Error::invalid_parameter("Condition parameter type does not match schema type");
         if name == schema.hash.name {
             if hash.is_some() {
-                return Err(key_error(
-                    "KeyConditionExpressions must only contain one condition per key",
-                ));
+                return Err(Error::key_condition_key_repeated());
             }
             let SortCondition::Compare(Comparator::Eq, value) = condition else {
-                return Err(Error::validation("Query key condition not supported"));
+                return Err(Error::key_condition_unsupported());
             };
             if value.value_type().name() != schema.hash.scalar_type.name() {
-                return Err(type_mismatch());
+                return Err(Error::key_condition_type_mismatch());
             }
             hash = Some(value);
-        } else if schema.range.as_ref().is_some_and(|r| r.name == name) {
+        } else if let Some(range) = schema.range.as_ref().filter(|r| r.name == name) {
             if sort.is_some() {
-                return Err(key_error(
-                    "KeyConditionExpressions must only contain one condition per key",
-                ));
+                return Err(Error::key_condition_key_repeated());
             }
-            let expected = schema.range.as_ref().expect("checked").scalar_type.name();
+            let expected = range.scalar_type.name();
             let values: Vec<&Value> = match &condition {
                 SortCondition::Compare(_, v) | SortCondition::BeginsWith(v) => vec![v],
                 SortCondition::Between(a, b) => vec![a, b],
             };
             if values.iter().any(|v| v.value_type().name() != expected) {
-                return Err(type_mismatch());
+                return Err(Error::key_condition_type_mismatch());
             }
             if matches!(condition, SortCondition::BeginsWith(_)) && expected == "N" {
-                return Err(key_error(
-                    "Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
-                ));
+                return Err(Error::key_condition_begins_with_number());
             }
             sort = Some(condition);
         } else {
-            return Err(Error::validation("Query key condition not supported"));
+            return Err(Error::key_condition_unsupported());
         }
     }
     let Some(hash) = hash else {
-        return Err(Error::validation(format!(
-            "Query condition missed key schema element: {}",
-            schema.hash.name
-        )));
+        return Err(Error::key_condition_hash_missing(&schema.hash.name));
     };
     if let Value::S(s) = &hash
         && s.is_empty()
     {
-        return Err(Error::invalid_parameter(format!(
-            "The AttributeValue for a key attribute cannot contain an empty string value. Key: {}",
-            schema.hash.name
-        )));
+        return Err(Error::key_condition_hash_empty(&schema.hash.name));
     }
     Ok(KeyCondition { hash, sort })
 }
@@ -216,9 +175,7 @@ pub(crate) fn legacy_key_condition(
     for (name, entry) in conditions {
         let operator = entry.comparison_operator.as_deref().unwrap_or("");
         if !["EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"].contains(&operator) {
-            return Err(Error::validation(
-                "Attempted conditional constraint is not an indexable operation",
-            ));
+            return Err(Error::key_conditions_operator_invalid());
         }
         let condition = legacy::comparison(
             name,
@@ -231,13 +188,10 @@ pub(crate) fn legacy_key_condition(
         });
     }
     if conditions.len() > 2 {
-        return Err(Error::validation("Conditions can be of length 1 or 2 only"));
+        return Err(Error::key_conditions_too_many());
     }
     let Some(condition) = combined else {
-        return Err(Error::validation(format!(
-            "Query condition missed key schema element: {}",
-            schema.hash.name
-        )));
+        return Err(Error::key_condition_hash_missing(&schema.hash.name));
     };
     analyse_key_condition(&condition, schema)
 }

@@ -7,7 +7,7 @@ use crate::api::*;
 use crate::capacity::admission::Usage;
 use crate::capacity::units::{ReturnConsumedCapacity, read_units};
 use crate::engine::{Engine, table_name_of};
-use crate::error::{ConstraintErrors, Error, Result};
+use crate::error::{ConstraintErrors, Error, Result, constraint};
 use crate::expr::ResolvedPath;
 use crate::expr::eval::project;
 use crate::limits::{BATCH_GET_KEY_COUNT_MAX, BATCH_GET_RESPONSE_BYTES_MAX};
@@ -35,11 +35,7 @@ fn check_shape(input: &BatchGetItemInput) -> Result<&BTreeMap<String, KeysAndAtt
     );
     if let Some(request_items) = &input.request_items {
         if request_items.is_empty() {
-            errors.push(
-                "{}",
-                "requestItems",
-                "Member must have length greater than or equal to 1",
-            );
+            errors.push("{}", "requestItems", &constraint::length_at_least(1));
         }
         for (name, entry) in request_items {
             errors.name(&Some(name.clone()), "requestItems.key", true);
@@ -47,12 +43,12 @@ fn check_shape(input: &BatchGetItemInput) -> Result<&BTreeMap<String, KeysAndAtt
                 None => errors.push(
                     "null",
                     &format!("requestItems.{name}.member.keys"),
-                    "Member must not be null",
+                    constraint::NOT_NULL,
                 ),
                 Some(keys) if keys.is_empty() => errors.push(
                     "[]",
                     &format!("requestItems.{name}.member.keys"),
-                    "Member must have length greater than or equal to 1",
+                    &constraint::length_at_least(1),
                 ),
                 Some(_) => {}
             }
@@ -64,9 +60,7 @@ fn check_shape(input: &BatchGetItemInput) -> Result<&BTreeMap<String, KeysAndAtt
         .map(|e| e.keys.as_ref().map_or(0, Vec::len))
         .sum();
     if total > BATCH_GET_KEY_COUNT_MAX {
-        return Err(Error::validation(
-            "Too many items requested for the BatchGetItem call",
-        ));
+        return Err(Error::batch_get_too_many_keys());
     }
     Ok(request_items)
 }
@@ -97,9 +91,7 @@ fn plan<'a>(
             let key_item = check_item(raw)?;
             let key = table.key_schema.key_parameter(&key_item)?;
             if !seen.insert(key.clone()) {
-                return Err(Error::validation(
-                    "Provided list of item keys contains duplicates",
-                ));
+                return Err(Error::batch_keys_duplicate());
             }
             keys.push((key, key_item));
         }

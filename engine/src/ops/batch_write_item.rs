@@ -11,7 +11,7 @@ use crate::capacity::units::ReturnConsumedCapacity;
 use crate::data::mutation::Mutation;
 use crate::data::table::Table;
 use crate::engine::{Engine, table_name_of};
-use crate::error::{ConstraintErrors, Error, Result};
+use crate::error::{ConstraintErrors, Error, Result, constraint};
 use crate::limits::BATCH_WRITE_REQUEST_COUNT_MAX;
 use crate::types::item::Item;
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,10 +68,6 @@ impl ItemWrite for BatchWrite {
     }
 }
 
-fn duplicates() -> Error {
-    Error::validation("Provided list of item keys contains duplicates")
-}
-
 /// The shape checks of the whole request, before any table is looked at.
 fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<WriteRequest>>> {
     let mut errors = ConstraintErrors::new();
@@ -88,11 +84,7 @@ fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<Writ
     );
     if let Some(request_items) = &input.request_items {
         if request_items.is_empty() {
-            errors.push(
-                "{}",
-                "requestItems",
-                "Member must have length greater than or equal to 1",
-            );
+            errors.push("{}", "requestItems", &constraint::length_at_least(1));
         }
         for (name, requests) in request_items {
             errors.name(&Some(name.clone()), "requestItems.key", true);
@@ -100,7 +92,7 @@ fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<Writ
                 errors.push(
                     "[]",
                     &format!("requestItems.{name}.member"),
-                    "Member must have length greater than or equal to 1",
+                    &constraint::length_at_least(1),
                 );
             }
         }
@@ -108,9 +100,7 @@ fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<Writ
     let request_items = errors.into_result_with(input.request_items.as_ref())?;
     let total: usize = request_items.values().map(Vec::len).sum();
     if total > BATCH_WRITE_REQUEST_COUNT_MAX {
-        return Err(Error::validation(format!(
-            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {BATCH_WRITE_REQUEST_COUNT_MAX}, Member must have length greater than or equal to 1]"
-        )));
+        return Err(Error::batch_write_too_many_requests());
     }
     Ok(request_items)
 }
@@ -134,13 +124,11 @@ fn plan_table(table: &Table, requests: &[WriteRequest]) -> Result<Vec<BatchWrite
                 BatchWrite::Delete(DeleteItem::new(table, check_item(raw)?)?)
             }
             _ => {
-                return Err(Error::validation(
-                    "Supplied WriteRequest must contain exactly one of PutRequest or DeleteRequest",
-                ));
+                return Err(Error::write_request_invalid());
             }
         };
         if !seen.insert(write.target().key.clone()) {
-            return Err(duplicates());
+            return Err(Error::batch_keys_duplicate());
         }
         writes.push(write);
     }

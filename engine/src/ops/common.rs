@@ -17,12 +17,10 @@ pub fn check_item(raw: &RawItem) -> Result<Item> {
     let mut item = BTreeMap::new();
     for (name, value) in raw {
         if name.is_empty() {
-            return Err(Error::invalid_parameter("Empty attribute name"));
+            return Err(Error::item_attribute_name_empty());
         }
         if name.len() > ATTRIBUTE_NAME_SIZE_BYTES_MAX {
-            return Err(Error::invalid_parameter(
-                "Attribute name exceeds the maximum allowed length",
-            ));
+            return Err(Error::item_attribute_name_too_long());
         }
         item.insert(name.clone(), value.check()?);
     }
@@ -65,9 +63,7 @@ pub(crate) fn check_common<'a>(
     if let Some(rv) = &input.return_values
         && !return_values_allowed.contains(&rv.as_str())
     {
-        return Err(Error::validation(
-            "ReturnValues can only be ALL_OLD or NONE",
-        ));
+        return Err(Error::return_values_invalid());
     }
     Ok(crate::engine::table_name_of(table_name))
 }
@@ -85,11 +81,10 @@ pub(crate) fn check_no_mixing(legacy: &[(&str, bool)], expression: &[(&str, bool
         .map(|(n, _)| *n)
         .collect();
     if !legacy.is_empty() && !expression.is_empty() {
-        return Err(Error::validation(format!(
-            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
-            legacy.join(", "),
-            expression.join(", ")
-        )));
+        return Err(Error::expression_and_legacy_mixed(
+            &legacy.join(", "),
+            &expression.join(", "),
+        ));
     }
     Ok(())
 }
@@ -109,9 +104,7 @@ pub(crate) fn write_condition(
         return legacy::expected(expected, input.conditional_operator.as_deref());
     }
     if input.conditional_operator.is_some() {
-        return Err(Error::validation(
-            "ConditionalOperator can only be used when Filter or Expected has two or more elements",
-        ));
+        return Err(Error::conditional_operator_unused());
     }
     Ok(None)
 }
@@ -122,17 +115,13 @@ pub(crate) fn placeholders_for(
 ) -> Result<Placeholders> {
     let any_expression = expressions.iter().any(|(_, set)| *set);
     if input.expression_attribute_names.is_some() && !any_expression {
-        return Err(Error::validation(
-            "ExpressionAttributeNames can only be specified when using expressions",
-        ));
+        return Err(Error::expression_attribute_names_without_expressions());
     }
     if input.expression_attribute_values.is_some() && !any_expression {
         let nulls: Vec<&str> = expressions.iter().map(|(n, _)| *n).collect();
-        let verb = if nulls.len() == 1 { "is" } else { "are" };
-        return Err(Error::validation(format!(
-            "ExpressionAttributeValues can only be specified when using expressions: {} {verb} null",
-            nulls.join(" and ")
-        )));
+        return Err(Error::expression_attribute_values_without_expressions(
+            &nulls,
+        ));
     }
     Placeholders::new(
         input.expression_attribute_names.as_ref(),
@@ -155,9 +144,7 @@ pub(crate) fn projection_of(
     names: Option<&BTreeMap<String, String>>,
 ) -> Result<Option<Vec<ResolvedPath>>> {
     if names.is_some() && expression.is_none() {
-        return Err(Error::validation(
-            "ExpressionAttributeNames can only be specified when using expressions",
-        ));
+        return Err(Error::expression_attribute_names_without_expressions());
     }
     let mut placeholders = Placeholders::new(names, None)?;
     let projection = match (expression, attributes_to_get) {

@@ -18,16 +18,13 @@ impl Engine {
         if input.index_name.is_some() {
             errors.name(&input.index_name, "indexName", false);
         }
-        errors.into_result()?;
-        let name = table_name_of(input.table_name.as_deref().expect("checked"));
+        let name = table_name_of(errors.into_result_with(input.table_name.as_deref())?);
         let table = self.table_for_data(name, now_ms)?;
         if let Some(index) = &input.index_name {
             if table.index(index).is_none() {
                 return Err(Error::resource_not_found());
             }
-            return Err(Error::validation(
-                "dynasim tracks Contributor Insights per table, not per index; see docs/compatibility.md",
-            ));
+            return Err(Error::insights_per_index_not_implemented());
         }
         Ok(name)
     }
@@ -66,10 +63,7 @@ impl Engine {
             Some("ENABLE") => true,
             Some("DISABLE") => false,
             other => {
-                return Err(Error::validation(format!(
-                    "1 validation error detected: Value '{}' at 'contributorInsightsAction' failed to satisfy constraint: Member must satisfy enum value set: [ENABLE, DISABLE]",
-                    other.unwrap_or("null")
-                )));
+                return Err(Error::insights_action_invalid(other.unwrap_or("null")));
             }
         };
         let table = self.tables.get_mut(name).expect("found");
@@ -112,9 +106,7 @@ impl Engine {
         if let Some(max) = input.max_results
             && !(1..=100).contains(&max)
         {
-            return Err(Error::validation(format!(
-                "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 100"
-            )));
+            return Err(Error::insights_max_results_invalid(max));
         }
         let start = input
             .next_token

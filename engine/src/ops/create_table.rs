@@ -7,9 +7,8 @@ use crate::data::index::{Index, Projection};
 use crate::data::table::Throughput;
 use crate::data::table::{self, BillingMode, Status, Table};
 use crate::engine::Engine;
-use crate::error::{ConstraintErrors, Error, ErrorKind, Result};
+use crate::error::{ConstraintErrors, Error, Result, constraint};
 use crate::limits::{self};
-use crate::ops::tag_resource::too_many_tags;
 use crate::types::keys::{KeyAttribute, KeySchema, ScalarType};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,45 +24,20 @@ pub(crate) fn execute(
         billing_mode,
         throughput,
         indexes,
+        tags,
     } = validate_create(input)?;
     reject_streams(input.stream_specification.as_ref())?;
     if engine.tables.contains_key(&name) {
         return Err(Error::table_already_exists(&name));
     }
     if engine.tables.len() >= limits::TABLE_COUNT_MAX {
-        return Err(Error::new(
-            ErrorKind::LimitExceeded,
-            format!(
-                "Subscriber limit exceeded: You have exceeded the maximum number of tables ({}) for this account and region",
-                limits::TABLE_COUNT_MAX
-            ),
-        ));
+        return Err(Error::table_count_exceeded());
     }
     engine.table_sequence += 1;
-    let digest = xxhash_rust::xxh3::xxh3_128(
-        format!("{name}\0{now_ms}\0{}", engine.table_sequence).as_bytes(),
-    );
-    let id = format!(
-        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-        (digest >> 96) as u32,
-        (digest >> 80) as u16,
-        (digest >> 68) as u16 & 0xFFF,
-        (digest >> 56) as u16 & 0xFFF,
-        digest as u64 & 0xFFFF_FFFF_FFFF
-    );
-    let tags = input
-        .tags
-        .iter()
-        .flatten()
-        .map(|t| {
-            (
-                t.key.clone().expect("checked"),
-                t.value.clone().expect("checked"),
-            )
-        })
-        .collect::<BTreeMap<_, _>>();
+    let id = table_id(&name, now_ms, engine.table_sequence);
+    let tags = tags.into_iter().collect::<BTreeMap<_, _>>();
     if tags.len() > limits::TAG_COUNT_MAX {
-        return Err(too_many_tags());
+        return Err(Error::tag_count_exceeded());
     }
     let partition_count = table::partitions_for(billing_mode, &throughput, &engine.config.limits);
     let table = Table {
@@ -109,49 +83,101 @@ pub(crate) fn execute(
     })))
 }
 
+/// A table id in UUID form, from the name, the time and the engine's table sequence.
+fn table_id(name: &str, now_ms: u64, sequence: u64) -> String {
+    let digest = xxhash_rust::xxh3::xxh3_128(format!("{name}\0{now_ms}\0{sequence}").as_bytes());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (digest >> 96) as u32,
+        (digest >> 80) as u16,
+        (digest >> 68) as u16 & 0xFFF,
+        (digest >> 56) as u16 & 0xFFF,
+        digest as u64 & 0xFFFF_FFFF_FFFF
+    )
+}
+
 /// Streams are not implemented: enabling one is a clear error (docs/compatibility.md).
 pub(crate) fn reject_streams(specification: Option<&StreamSpecificationInput>) -> Result<()> {
     if specification.is_some_and(|s| s.stream_enabled == Some(true)) {
-        return Err(Error::validation(
-            "dynasim does not implement DynamoDB Streams yet; see docs/compatibility.md",
-        ));
+        return Err(Error::streams_not_implemented());
     }
     Ok(())
 }
 
-/// Checks capacity units as AWS does: at least 1, at most the table quota.
+/// Checks capacity units as AWS does: at least 1, at most the table quota. The read and
+/// write units when both passed.
 pub(crate) fn check_throughput(
     errors: &mut ConstraintErrors,
     throughput: &ProvisionedThroughputInput,
     path: &str,
-) {
+) -> Option<(u64, u64)> {
+    let mut checked = Vec::with_capacity(2);
     for (value, member) in [
         (throughput.read_capacity_units, "readCapacityUnits"),
         (throughput.write_capacity_units, "writeCapacityUnits"),
     ] {
         match value {
-            None => errors.push(
-                "null",
-                &format!("{path}.{member}"),
-                "Member must not be null",
-            ),
+            None => errors.push("null", &format!("{path}.{member}"), constraint::NOT_NULL),
             Some(v) if v < 1 => errors.push(
                 &v.to_string(),
                 &format!("{path}.{member}"),
-                "Member must have value greater than or equal to 1",
+                &constraint::value_at_least(1),
             ),
-            Some(_) => {}
+            Some(v) => checked.push(v as u64),
         }
+    }
+    match checked[..] {
+        [read, write] => Some((read, write)),
+        _ => None,
     }
 }
 
-fn check_index_names_and_shape(errors: &mut ConstraintErrors, indexes: &[IndexInput], kind: &str) {
+/// Provisioned throughput of `read` and `write` units, never changed yet.
+pub(crate) fn new_throughput((read, write): (u64, u64)) -> Throughput {
+    Throughput {
+        read_capacity_units: read,
+        write_capacity_units: write,
+        last_increase_ms: None,
+        last_decrease_ms: None,
+        decreases_today: 0,
+    }
+}
+
+/// An index definition whose name, key schema and projection passed the shape checks.
+pub(crate) struct IndexShape<'a> {
+    pub(crate) name: String,
+    pub(crate) key_schema: &'a [KeySchemaElement],
+    pub(crate) projection: &'a ProjectionInput,
+    pub(crate) throughput: Option<&'a ProvisionedThroughputInput>,
+}
+
+impl<'a> IndexShape<'a> {
+    /// The shape of `index` when its name, key schema and projection are all present.
+    pub(crate) fn of(index: &'a IndexInput) -> Option<IndexShape<'a>> {
+        Some(IndexShape {
+            name: index.index_name.clone()?,
+            key_schema: index.key_schema.as_deref()?,
+            projection: index.projection.as_ref()?,
+            throughput: index.provisioned_throughput.as_ref(),
+        })
+    }
+}
+
+/// The shape checks of CreateTable's indexes; the indexes that passed them.
+fn check_index_shapes<'a>(
+    errors: &mut ConstraintErrors,
+    indexes: &'a [IndexInput],
+    kind: &str,
+) -> Vec<IndexShape<'a>> {
+    let mut shapes = Vec::new();
     for (i, index) in indexes.iter().enumerate() {
         let base = format!("{kind}.{}.member", i + 1);
         errors.name(&index.index_name, &format!("{base}.indexName"), false);
         errors.not_null(&index.key_schema, &format!("{base}.keySchema"));
         errors.not_null(&index.projection, &format!("{base}.projection"));
+        shapes.extend(IndexShape::of(index));
     }
+    shapes
 }
 
 /// The validated form of a CreateTable request.
@@ -163,110 +189,187 @@ pub struct TableDefinition {
     pub billing_mode: BillingMode,
     pub throughput: Throughput,
     pub indexes: Vec<Index>,
+    /// Key and value of each tag, in request order.
+    pub tags: Vec<(String, String)>,
+}
+
+/// What CreateTable's shape checks proved present.
+struct CreateShape<'a> {
+    name: String,
+    /// Attribute name and type of each definition, in request order.
+    definitions: Vec<(String, ScalarType)>,
+    /// Attribute name and key type of each key schema element (one or two).
+    keys: Vec<(&'a str, &'a str)>,
+    /// Read and write units, when ProvisionedThroughput was given.
+    capacity: Option<(u64, u64)>,
+    globals: Vec<IndexShape<'a>>,
+    locals: Vec<IndexShape<'a>>,
 }
 
 /// Checks a CreateTable request in AWS's order: shape constraints, then key schema and
 /// attribute definitions, then billing.
 pub(crate) fn validate_create(input: &CreateTableInput) -> Result<TableDefinition> {
+    let shape = check_create_shape(input)?;
+    let defined = define_attributes(shape.definitions)?;
+    let key_schema = table_key_schema(&shape.keys, input, &defined)?;
+    let (billing_mode, throughput) = table_billing(input, shape.capacity, &shape.name)?;
+    let tags = match &input.tags {
+        Some(tags) => check_tags(tags)?,
+        None => Vec::new(),
+    };
+    let indexes = validate_indexes(
+        input,
+        shape.globals,
+        shape.locals,
+        &defined,
+        &key_schema,
+        billing_mode,
+    )?;
+    Ok(TableDefinition {
+        name: shape.name,
+        indexes,
+        attribute_definitions: defined.into_iter().collect(),
+        key_schema,
+        billing_mode,
+        throughput,
+        tags,
+    })
+}
+
+/// The shape constraints of a CreateTable request, all reported together.
+fn check_create_shape(input: &CreateTableInput) -> Result<CreateShape<'_>> {
     let mut errors = ConstraintErrors::new();
     errors.name(&input.table_name, "tableName", false);
     errors.not_null(&input.attribute_definitions, "attributeDefinitions");
     errors.not_null(&input.key_schema, "keySchema");
-    if let Some(definitions) = &input.attribute_definitions {
-        for (i, d) in definitions.iter().enumerate() {
-            let base = format!("attributeDefinitions.{}.member", i + 1);
-            errors.not_null(&d.attribute_name, &format!("{base}.attributeName"));
-            errors.not_null(&d.attribute_type, &format!("{base}.attributeType"));
-            errors.enumeration(
-                &d.attribute_type,
-                &format!("{base}.attributeType"),
-                &["B", "N", "S"],
-            );
-        }
-    }
-    if let Some(schema) = &input.key_schema {
-        if schema.len() > 2 {
-            errors.push(
-                "[…]",
-                "keySchema",
-                "Member must have length less than or equal to 2",
-            );
-        }
-        if schema.is_empty() {
-            errors.push(
-                "[]",
-                "keySchema",
-                "Member must have length greater than or equal to 1",
-            );
-        }
-        for (i, k) in schema.iter().enumerate() {
-            let base = format!("keySchema.{}.member", i + 1);
-            errors.not_null(&k.attribute_name, &format!("{base}.attributeName"));
-            errors.not_null(&k.key_type, &format!("{base}.keyType"));
-            errors.enumeration(&k.key_type, &format!("{base}.keyType"), &["HASH", "RANGE"]);
-        }
-    }
+    let definitions = input
+        .attribute_definitions
+        .as_deref()
+        .map(|d| check_definitions(&mut errors, d));
+    let keys = input
+        .key_schema
+        .as_deref()
+        .map(|s| check_key_schema_shape(&mut errors, s));
     errors.enumeration(
         &input.billing_mode,
         "billingMode",
         &["PROVISIONED", "PAY_PER_REQUEST"],
     );
-    if let Some(throughput) = &input.provisioned_throughput {
-        check_throughput(&mut errors, throughput, "provisionedThroughput");
-    }
-    if let Some(indexes) = &input.global_secondary_indexes {
-        check_index_names_and_shape(&mut errors, indexes, "globalSecondaryIndexes");
-    }
-    if let Some(indexes) = &input.local_secondary_indexes {
-        check_index_names_and_shape(&mut errors, indexes, "localSecondaryIndexes");
-    }
+    let capacity = input
+        .provisioned_throughput
+        .as_ref()
+        .and_then(|t| check_throughput(&mut errors, t, "provisionedThroughput"));
+    let globals = input
+        .global_secondary_indexes
+        .as_deref()
+        .map_or_else(Vec::new, |i| {
+            check_index_shapes(&mut errors, i, "globalSecondaryIndexes")
+        });
+    let locals = input
+        .local_secondary_indexes
+        .as_deref()
+        .map_or_else(Vec::new, |i| {
+            check_index_shapes(&mut errors, i, "localSecondaryIndexes")
+        });
     errors.enumeration(
         &input.table_class,
         "tableClass",
         &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
     );
-    errors.into_result()?;
+    let ((name, definitions), keys) =
+        errors.into_result_with(input.table_name.clone().zip(definitions).zip(keys))?;
+    Ok(CreateShape {
+        name,
+        definitions,
+        keys,
+        capacity,
+        globals,
+        locals,
+    })
+}
 
-    let name = input.table_name.clone().expect("checked");
-    let definitions = input.attribute_definitions.as_ref().expect("checked");
-    let schema = input.key_schema.as_ref().expect("checked");
+/// The shape checks of AttributeDefinitions; the definitions that passed them.
+fn check_definitions(
+    errors: &mut ConstraintErrors,
+    definitions: &[AttributeDefinition],
+) -> Vec<(String, ScalarType)> {
+    let mut checked = Vec::new();
+    for (i, d) in definitions.iter().enumerate() {
+        let base = format!("attributeDefinitions.{}.member", i + 1);
+        errors.not_null(&d.attribute_name, &format!("{base}.attributeName"));
+        errors.not_null(&d.attribute_type, &format!("{base}.attributeType"));
+        errors.enumeration(
+            &d.attribute_type,
+            &format!("{base}.attributeType"),
+            &["B", "N", "S"],
+        );
+        let scalar_type = d.attribute_type.as_deref().and_then(ScalarType::from_name);
+        if let (Some(name), Some(scalar_type)) = (&d.attribute_name, scalar_type) {
+            checked.push((name.clone(), scalar_type));
+        }
+    }
+    checked
+}
 
+/// The shape checks of the table's KeySchema; the elements that passed them.
+fn check_key_schema_shape<'a>(
+    errors: &mut ConstraintErrors,
+    schema: &'a [KeySchemaElement],
+) -> Vec<(&'a str, &'a str)> {
+    if schema.len() > 2 {
+        errors.push("[…]", "keySchema", &constraint::length_at_most(2));
+    }
+    if schema.is_empty() {
+        errors.push("[]", "keySchema", &constraint::length_at_least(1));
+    }
+    let mut checked = Vec::new();
+    for (i, k) in schema.iter().enumerate() {
+        let base = format!("keySchema.{}.member", i + 1);
+        errors.not_null(&k.attribute_name, &format!("{base}.attributeName"));
+        errors.not_null(&k.key_type, &format!("{base}.keyType"));
+        errors.enumeration(&k.key_type, &format!("{base}.keyType"), &["HASH", "RANGE"]);
+        if let (Some(name), Some(key_type)) = (&k.attribute_name, &k.key_type) {
+            checked.push((name.as_str(), key_type.as_str()));
+        }
+    }
+    checked
+}
+
+/// The attribute definitions by name; no name twice.
+fn define_attributes(
+    definitions: Vec<(String, ScalarType)>,
+) -> Result<BTreeMap<String, ScalarType>> {
     let mut defined: BTreeMap<String, ScalarType> = BTreeMap::new();
-    for d in definitions {
-        let attribute_name = d.attribute_name.clone().expect("checked");
-        let scalar_type =
-            ScalarType::from_name(d.attribute_type.as_deref().expect("checked")).expect("checked");
+    for (attribute_name, scalar_type) in definitions {
         if defined
             .insert(attribute_name.clone(), scalar_type)
             .is_some()
         {
-            return Err(Error::invalid_parameter(format!(
-                "Duplicate value in attribute name: {attribute_name}"
-            )));
+            return Err(Error::attribute_definition_duplicate(&attribute_name));
         }
     }
-    let key_type = |i: usize| schema[i].key_type.as_deref().expect("checked");
-    if key_type(0) != "HASH" {
-        return Err(Error::validation(
-            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
-        ));
+    Ok(defined)
+}
+
+/// The table's key schema from its checked elements: HASH then RANGE, every key attribute
+/// of the table and its indexes defined, and nothing else defined.
+fn table_key_schema(
+    keys: &[(&str, &str)],
+    input: &CreateTableInput,
+    defined: &BTreeMap<String, ScalarType>,
+) -> Result<KeySchema> {
+    if keys[0].1 != "HASH" {
+        return Err(Error::key_schema_first_not_hash());
     }
-    if schema.len() == 2 {
-        if key_type(1) != "RANGE" {
-            return Err(Error::validation(
-                "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
-            ));
+    if keys.len() == 2 {
+        if keys[1].1 != "RANGE" {
+            return Err(Error::key_schema_second_not_range());
         }
-        if schema[0].attribute_name == schema[1].attribute_name {
-            return Err(Error::validation(
-                "Both the Hash Key and the Range Key element in the KeySchema have the same name",
-            ));
+        if keys[0].0 == keys[1].0 {
+            return Err(Error::key_schema_same_name());
         }
     }
-    let mut used: BTreeSet<String> = schema
-        .iter()
-        .map(|k| k.attribute_name.clone().expect("checked"))
-        .collect();
+    let mut used: BTreeSet<String> = keys.iter().map(|(n, _)| n.to_string()).collect();
     for index in input
         .global_secondary_indexes
         .iter()
@@ -279,144 +382,103 @@ pub(crate) fn validate_create(input: &CreateTableInput) -> Result<TableDefinitio
             }
         }
     }
-    let undefined: Vec<&String> = used.iter().filter(|n| !defined.contains_key(*n)).collect();
+    let undefined: Vec<&str> = used
+        .iter()
+        .filter(|n| !defined.contains_key(*n))
+        .map(String::as_str)
+        .collect();
     if !undefined.is_empty() {
-        return Err(Error::invalid_parameter(format!(
-            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-            undefined
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            defined.keys().cloned().collect::<Vec<_>>().join(", ")
-        )));
-    }
-    if used.len() != defined.len() {
-        return Err(Error::invalid_parameter(
-            "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        return Err(Error::key_attributes_undefined(
+            &undefined.join(", "),
+            &defined.keys().cloned().collect::<Vec<_>>().join(", "),
         ));
     }
-    for k in schema {
-        let n = k.attribute_name.as_deref().expect("checked");
+    if used.len() != defined.len() {
+        return Err(Error::attribute_definitions_unused());
+    }
+    for (n, _) in keys {
         if n.len() > limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX {
-            return Err(Error::invalid_parameter(format!(
-                "Hash or range key name length exceeds the limit of {} bytes: {n}",
-                limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX
-            )));
+            return Err(Error::key_attribute_name_too_long(n));
         }
     }
-    let attribute = |i: usize| {
-        let n = schema[i].attribute_name.clone().expect("checked");
-        KeyAttribute {
-            scalar_type: defined[&n],
-            name: n,
-        }
+    let attribute = |i: usize| KeyAttribute {
+        scalar_type: defined[keys[i].0],
+        name: keys[i].0.to_string(),
     };
-    let key_schema = KeySchema {
+    Ok(KeySchema {
         hash: attribute(0),
-        range: (schema.len() == 2).then(|| attribute(1)),
-    };
+        range: (keys.len() == 2).then(|| attribute(1)),
+    })
+}
 
+/// The billing mode and the table's throughput: capacity exactly when PROVISIONED, within
+/// the per-table quota.
+fn table_billing(
+    input: &CreateTableInput,
+    capacity: Option<(u64, u64)>,
+    name: &str,
+) -> Result<(BillingMode, Throughput)> {
     let billing_mode = match input.billing_mode.as_deref() {
         Some("PAY_PER_REQUEST") => BillingMode::PayPerRequest,
         _ => BillingMode::Provisioned,
     };
-    let throughput = match (billing_mode, &input.provisioned_throughput) {
-        (BillingMode::Provisioned, None) => {
-            return Err(Error::invalid_parameter(
-                "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
-            ));
-        }
+    let throughput = match (billing_mode, capacity) {
+        (BillingMode::Provisioned, None) => return Err(Error::throughput_required()),
         (BillingMode::PayPerRequest, Some(_)) => {
-            return Err(Error::invalid_parameter(
-                "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
-            ));
+            return Err(Error::throughput_with_pay_per_request());
         }
-        (BillingMode::Provisioned, Some(t)) => {
-            let (read, write) = (
-                t.read_capacity_units.expect("checked") as u64,
-                t.write_capacity_units.expect("checked") as u64,
-            );
+        (BillingMode::Provisioned, Some((read, write))) => {
             if read > limits::TABLE_MAX_READ_CAPACITY_UNITS
                 || write > limits::TABLE_MAX_WRITE_CAPACITY_UNITS
             {
-                return Err(Error::new(
-                    crate::error::ErrorKind::LimitExceeded,
-                    format!(
-                        "Subscriber limit exceeded: Provisioned throughput for table {name} exceeds the per-table limit of {} read and {} write capacity units",
-                        limits::TABLE_MAX_READ_CAPACITY_UNITS,
-                        limits::TABLE_MAX_WRITE_CAPACITY_UNITS
-                    ),
-                ));
+                return Err(Error::table_throughput_exceeded(name));
             }
-            Throughput {
-                read_capacity_units: read,
-                write_capacity_units: write,
-                last_increase_ms: None,
-                last_decrease_ms: None,
-                decreases_today: 0,
-            }
+            new_throughput((read, write))
         }
-        (BillingMode::PayPerRequest, None) => Throughput {
-            read_capacity_units: 0,
-            write_capacity_units: 0,
-            last_increase_ms: None,
-            last_decrease_ms: None,
-            decreases_today: 0,
-        },
+        (BillingMode::PayPerRequest, None) => new_throughput((0, 0)),
     };
-    if let Some(tags) = &input.tags {
-        check_tags(tags)?;
-    }
-    let indexes = validate_indexes(input, &defined, &key_schema, billing_mode)?;
-    Ok(TableDefinition {
-        name,
-        indexes,
-        attribute_definitions: defined.into_iter().collect(),
-        key_schema,
-        billing_mode,
-        throughput,
-    })
+    Ok((billing_mode, throughput))
 }
 
-pub(crate) fn check_tags(tags: &[Tag]) -> Result<()> {
+/// Checks tags: key and value lengths, then no reserved key. The key and value of each tag,
+/// in request order.
+pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>> {
     let mut errors = ConstraintErrors::new();
+    let mut checked = Vec::with_capacity(tags.len());
     for (i, tag) in tags.iter().enumerate() {
         let base = format!("tags.{}.member", i + 1);
         match &tag.key {
-            None => errors.push("null", &format!("{base}.key"), "Member must not be null"),
+            None => errors.push("null", &format!("{base}.key"), constraint::NOT_NULL),
             Some(k) if k.is_empty() => errors.push(
                 "''",
                 &format!("{base}.key"),
-                "Member must have length greater than or equal to 1",
+                &constraint::length_at_least(1),
             ),
             Some(k) if k.chars().count() > limits::TAG_KEY_LENGTH_MAX => errors.push(
                 &format!("'{k}'"),
                 &format!("{base}.key"),
-                "Member must have length less than or equal to 128",
+                &constraint::length_at_most(limits::TAG_KEY_LENGTH_MAX),
             ),
             Some(_) => {}
         }
         match &tag.value {
-            None => errors.push("null", &format!("{base}.value"), "Member must not be null"),
+            None => errors.push("null", &format!("{base}.value"), constraint::NOT_NULL),
             Some(v) if v.chars().count() > limits::TAG_VALUE_LENGTH_MAX => errors.push(
                 &format!("'{v}'"),
                 &format!("{base}.value"),
-                "Member must have length less than or equal to 256",
+                &constraint::length_at_most(limits::TAG_VALUE_LENGTH_MAX),
             ),
             Some(_) => {}
         }
+        if let (Some(k), Some(v)) = (&tag.key, &tag.value) {
+            checked.push((k.clone(), v.clone()));
+        }
     }
     errors.into_result()?;
-    if tags
-        .iter()
-        .any(|t| t.key.as_deref().is_some_and(|k| k.starts_with("aws:")))
-    {
-        return Err(Error::validation(
-            "Tag keys starting with 'aws:' are reserved for system use",
-        ));
+    if checked.iter().any(|(k, _)| k.starts_with("aws:")) {
+        return Err(Error::tag_key_reserved());
     }
-    Ok(())
+    Ok(checked)
 }
 
 fn index_key_schema(
@@ -425,9 +487,10 @@ fn index_key_schema(
     index_name: &str,
 ) -> Result<KeySchema> {
     let attribute = |e: &KeySchemaElement| -> Result<KeyAttribute> {
-        let name = e.attribute_name.clone().ok_or_else(|| {
-            Error::invalid_parameter(format!("Invalid KeySchema for index: {index_name}"))
-        })?;
+        let name = e
+            .attribute_name
+            .clone()
+            .ok_or_else(|| Error::index_key_schema_invalid(index_name))?;
         let scalar_type = *defined
             .get(&name)
             .expect("undefined attributes were rejected earlier");
@@ -443,24 +506,16 @@ fn index_key_schema(
         }),
         [hash, range] if key_type(hash) == "HASH" && key_type(range) == "RANGE" => {
             if hash.attribute_name == range.attribute_name {
-                return Err(Error::validation(
-                    "Both the Hash Key and the Range Key element in the KeySchema have the same name",
-                ));
+                return Err(Error::key_schema_same_name());
             }
             Ok(KeySchema {
                 hash: attribute(hash)?,
                 range: Some(attribute(range)?),
             })
         }
-        [first, ..] if key_type(first) != "HASH" => Err(Error::validation(
-            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
-        )),
-        [_, _] => Err(Error::validation(
-            "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
-        )),
-        _ => Err(Error::invalid_parameter(format!(
-            "Invalid KeySchema for index: {index_name}"
-        ))),
+        [first, ..] if key_type(first) != "HASH" => Err(Error::key_schema_first_not_hash()),
+        [_, _] => Err(Error::key_schema_second_not_range()),
+        _ => Err(Error::index_key_schema_invalid(index_name)),
     }
 }
 
@@ -472,96 +527,73 @@ fn index_projection(projection: &ProjectionInput) -> Result<Projection> {
         (Some("INCLUDE"), Some(names)) => {
             for name in names {
                 if name.len() > limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX {
-                    return Err(Error::invalid_parameter(format!(
-                        "NonKeyAttributes name exceeds 255 bytes: {name}"
-                    )));
+                    return Err(Error::non_key_attribute_name_too_long(name));
                 }
             }
             Ok(Projection::Include(names.clone()))
         }
-        (Some("INCLUDE"), None) => Err(Error::invalid_parameter(
-            "ProjectionType is INCLUDE, but NonKeyAttributes is not specified",
-        )),
-        (Some(kind @ ("ALL" | "KEYS_ONLY")), Some(_)) => Err(Error::invalid_parameter(format!(
-            "ProjectionType is {kind}, but NonKeyAttributes is specified"
-        ))),
-        (Some(other), _) => Err(Error::invalid_parameter(format!(
-            "Unknown ProjectionType: {other}"
-        ))),
-        (None, _) => Err(Error::invalid_parameter("Unknown ProjectionType: null")),
+        (Some("INCLUDE"), None) => Err(Error::projection_include_without_attributes()),
+        (Some(kind @ ("ALL" | "KEYS_ONLY")), Some(_)) => {
+            Err(Error::projection_with_attributes(kind))
+        }
+        (Some(other), _) => Err(Error::projection_type_unknown(other)),
+        (None, _) => Err(Error::projection_type_unknown("null")),
     }
 }
 
-fn validate_indexes(
-    input: &CreateTableInput,
-    defined: &BTreeMap<String, ScalarType>,
-    table_schema: &KeySchema,
-    billing_mode: BillingMode,
-) -> Result<Vec<Index>> {
-    let globals = input.global_secondary_indexes.as_deref().unwrap_or(&[]);
-    let locals = input.local_secondary_indexes.as_deref().unwrap_or(&[]);
+/// The index counts: no empty list, and within the per-table quotas.
+fn check_index_counts(input: &CreateTableInput, globals: usize, locals: usize) -> Result<()> {
     if input
         .global_secondary_indexes
         .as_ref()
         .is_some_and(Vec::is_empty)
     {
-        return Err(Error::invalid_parameter(
-            "List of GlobalSecondaryIndexes is empty",
-        ));
+        return Err(Error::global_indexes_empty());
     }
     if input
         .local_secondary_indexes
         .as_ref()
         .is_some_and(Vec::is_empty)
     {
-        return Err(Error::invalid_parameter(
-            "List of LocalSecondaryIndexes is empty",
-        ));
+        return Err(Error::local_indexes_empty());
     }
-    if globals.len() > limits::GSI_COUNT_MAX {
-        return Err(Error::invalid_parameter(format!(
-            "GlobalSecondaryIndex count exceeds the per-table limit of {}",
-            limits::GSI_COUNT_MAX
-        )));
+    if globals > limits::GSI_COUNT_MAX {
+        return Err(Error::global_index_count_exceeded());
     }
-    if locals.len() > limits::LSI_COUNT_MAX {
-        return Err(Error::invalid_parameter(format!(
-            "Number of LocalSecondaryIndexes exceeds per-table limit of {}",
-            limits::LSI_COUNT_MAX
-        )));
+    if locals > limits::LSI_COUNT_MAX {
+        return Err(Error::local_index_count_exceeded());
     }
+    Ok(())
+}
+
+fn validate_indexes(
+    input: &CreateTableInput,
+    globals: Vec<IndexShape<'_>>,
+    locals: Vec<IndexShape<'_>>,
+    defined: &BTreeMap<String, ScalarType>,
+    table_schema: &KeySchema,
+    billing_mode: BillingMode,
+) -> Result<Vec<Index>> {
+    check_index_counts(input, globals.len(), locals.len())?;
     let mut names = BTreeSet::new();
     let mut indexes = Vec::new();
     let mut projected_count = 0;
-    for (global, input_index) in globals
-        .iter()
+    for (global, shape) in globals
+        .into_iter()
         .map(|i| (true, i))
-        .chain(locals.iter().map(|i| (false, i)))
+        .chain(locals.into_iter().map(|i| (false, i)))
     {
-        let name = input_index.index_name.clone().expect("checked");
-        if !names.insert(name.clone()) {
-            return Err(Error::invalid_parameter(format!(
-                "Duplicate index name: {name}"
-            )));
+        if !names.insert(shape.name.clone()) {
+            return Err(Error::index_name_duplicate(&shape.name));
         }
-        let index = build_index(
-            global,
-            input_index,
-            name,
-            defined,
-            table_schema,
-            billing_mode,
-        )?;
+        let index = build_index(global, shape, defined, table_schema, billing_mode)?;
         if let Projection::Include(names) = &index.projection {
             projected_count += names.len();
         }
         indexes.push(index);
     }
     if projected_count > limits::PROJECTED_ATTRIBUTE_COUNT_MAX {
-        return Err(Error::invalid_parameter(format!(
-            "The number of projected attributes across all secondary indexes exceeds the per-table limit of {}",
-            limits::PROJECTED_ATTRIBUTE_COUNT_MAX
-        )));
+        return Err(Error::projected_attribute_count_exceeded());
     }
     Ok(indexes)
 }
@@ -570,62 +602,44 @@ fn validate_indexes(
 /// table's partition key and need a sort key), projection, and GSI throughput by billing mode.
 pub(crate) fn build_index(
     global: bool,
-    input_index: &IndexInput,
-    name: String,
+    shape: IndexShape<'_>,
     defined: &BTreeMap<String, ScalarType>,
     table_schema: &KeySchema,
     billing_mode: BillingMode,
 ) -> Result<Index> {
-    let key_schema = index_key_schema(
-        input_index.key_schema.as_deref().expect("checked"),
-        defined,
-        &name,
-    )?;
+    let name = shape.name;
+    let key_schema = index_key_schema(shape.key_schema, defined, &name)?;
     if !global {
         if table_schema.range.is_none() {
-            return Err(Error::invalid_parameter(
-                "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
-            ));
+            return Err(Error::local_index_without_table_range_key());
         }
         if key_schema.hash != table_schema.hash {
-            return Err(Error::invalid_parameter(format!(
-                "Index KeySchema does not have the same leading hash key as table KeySchema for index: {name}. index hash key: {}, table hash key: {}",
-                key_schema.hash.name, table_schema.hash.name
-            )));
+            return Err(Error::local_index_hash_key_differs(
+                &name,
+                &key_schema.hash.name,
+                &table_schema.hash.name,
+            ));
         }
         if key_schema.range.is_none() {
-            return Err(Error::invalid_parameter(format!(
-                "Index KeySchema does not have a range key for index: {name}"
-            )));
+            return Err(Error::local_index_without_range_key(&name));
         }
     }
-    let projection = index_projection(input_index.projection.as_ref().expect("checked"))?;
-    let throughput = match (global, billing_mode, &input_index.provisioned_throughput) {
+    let projection = index_projection(shape.projection)?;
+    let throughput = match (global, billing_mode, shape.throughput) {
         (true, BillingMode::Provisioned, Some(t)) => {
             let mut errors = ConstraintErrors::new();
-            check_throughput(
+            let capacity = check_throughput(
                 &mut errors,
                 t,
                 "globalSecondaryIndexes.member.provisionedThroughput",
             );
-            errors.into_result()?;
-            Some(Throughput {
-                read_capacity_units: t.read_capacity_units.expect("checked") as u64,
-                write_capacity_units: t.write_capacity_units.expect("checked") as u64,
-                last_increase_ms: None,
-                last_decrease_ms: None,
-                decreases_today: 0,
-            })
+            Some(new_throughput(errors.into_result_with(capacity)?))
         }
         (true, BillingMode::Provisioned, None) => {
-            return Err(Error::invalid_parameter(format!(
-                "ProvisionedThroughput must be specified for index: {name}"
-            )));
+            return Err(Error::index_throughput_required(&name));
         }
         (true, BillingMode::PayPerRequest, Some(_)) => {
-            return Err(Error::invalid_parameter(format!(
-                "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
-            )));
+            return Err(Error::index_throughput_with_pay_per_request(&name));
         }
         _ => None,
     };

@@ -3,7 +3,7 @@
 use crate::api::*;
 use crate::data::table::Status;
 use crate::engine::{Engine, table_name_of};
-use crate::error::{ConstraintErrors, Error, ErrorKind, Result};
+use crate::error::{ConstraintErrors, Error, Result};
 
 pub(crate) fn execute(
     engine: &mut Engine,
@@ -12,9 +12,9 @@ pub(crate) fn execute(
 ) -> Result<Response> {
     let mut errors = ConstraintErrors::new();
     errors.name(&input.table_name, "tableName", true);
-    errors.into_result()?;
+    let table_name = errors.into_result_with(input.table_name.as_deref())?;
     let limits = engine.config.limits.clone();
-    let name = table_name_of(input.table_name.as_deref().expect("checked")).to_string();
+    let name = table_name_of(table_name).to_string();
     let table = engine
         .tables
         .get_mut(&name)
@@ -26,20 +26,12 @@ pub(crate) fn execute(
             } else {
                 "updated"
             };
-            return Err(Error::new(
-                ErrorKind::ResourceInUse,
-                format!(
-                    "Attempt to change a resource which is still in use: Table is being {doing}: {name}"
-                ),
-            ));
+            return Err(Error::table_in_use(doing, &name));
         }
         Status::Active | Status::Deleting => {}
     }
     if table.deletion_protection {
-        return Err(Error::new(
-            ErrorKind::ResourceInUse,
-            "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
-        ));
+        return Err(Error::table_deletion_protected());
     }
     table.deleted_at_ms.get_or_insert(now_ms);
     let description = table.describe(now_ms, &limits);

@@ -2,24 +2,20 @@
 
 use crate::api::*;
 use crate::engine::Engine;
-use crate::error::{ConstraintErrors, Result};
+use crate::error::{ConstraintErrors, Result, constraint};
 use crate::limits::{self};
 
 pub(crate) fn execute(engine: &Engine, input: &ListTablesInput) -> Result<Response> {
     let mut errors = ConstraintErrors::new();
     if let Some(limit) = input.limit {
         if limit < 1 {
-            errors.push(
-                &limit.to_string(),
-                "limit",
-                "Member must have value greater than or equal to 1",
-            );
+            errors.push(&limit.to_string(), "limit", &constraint::value_at_least(1));
         }
         if limit > limits::LIST_TABLES_LIMIT_MAX as i64 {
             errors.push(
                 &limit.to_string(),
                 "limit",
-                "Member must have value less than or equal to 100",
+                &constraint::value_at_most(limits::LIST_TABLES_LIMIT_MAX),
             );
         }
     }

@@ -11,7 +11,7 @@ use crate::data::index::Index;
 use crate::data::page::{KeyRange, PageSpec, Source, contains, read_page};
 use crate::data::table::Table;
 use crate::engine::Engine;
-use crate::error::{ConstraintErrors, Error, Result};
+use crate::error::{ConstraintErrors, Error, Result, constraint};
 use crate::expr::key_condition::KeyCondition;
 use crate::expr::resolve::Placeholders;
 use crate::expr::{ExpressionKind, ResolvedCondition, ResolvedPath, legacy, parse};
@@ -32,11 +32,7 @@ pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
     if let Some(limit) = input.limit
         && limit < 1
     {
-        errors.push(
-            &limit.to_string(),
-            "limit",
-            "Member must have value greater than or equal to 1",
-        );
+        errors.push(&limit.to_string(), "limit", &constraint::value_at_least(1));
     }
     errors.enumeration(
         &input.select,
@@ -65,49 +61,45 @@ pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
 pub(crate) fn check_select(input: &QueryInput) -> Result<()> {
     let has_projection = input.projection_expression.is_some() || input.attributes_to_get.is_some();
     match input.select.as_deref() {
-        Some("SPECIFIC_ATTRIBUTES") if !has_projection => Err(Error::validation(
-            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
-        )),
+        Some("SPECIFIC_ATTRIBUTES") if !has_projection => {
+            Err(Error::select_specific_without_projection())
+        }
         Some(select @ ("ALL_ATTRIBUTES" | "ALL_PROJECTED_ATTRIBUTES" | "COUNT"))
             if has_projection =>
         {
-            Err(Error::validation(format!(
-                "Cannot specify the AttributesToGet or ProjectionExpression when choosing to get {select}"
-            )))
+            Err(Error::select_with_projection(select))
         }
-        Some("ALL_PROJECTED_ATTRIBUTES") if input.index_name.is_none() => Err(Error::validation(
-            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
-        )),
+        Some("ALL_PROJECTED_ATTRIBUTES") if input.index_name.is_none() => {
+            Err(Error::select_projected_without_index())
+        }
         _ => Ok(()),
     }
 }
 
 /// ExpressionAttributeNames/Values only with expressions, ConditionalOperator only with two
-/// or more legacy filter entries. `values_message` is the operation's wording for values
-/// given without any expression that takes them.
+/// or more legacy filter entries. `value_expressions` names the operation's expressions that
+/// take values, for the message when values come without any of them.
 pub(crate) fn check_expression_members(
     input: &QueryInput,
     legacy_filter: &Option<BTreeMap<String, LegacyCondition>>,
-    values_message: &'static str,
+    value_expressions: &[&str],
 ) -> Result<()> {
     let expressions_used = input.projection_expression.is_some()
         || input.filter_expression.is_some()
         || input.key_condition_expression.is_some();
     if input.expression_attribute_names.is_some() && !expressions_used {
-        return Err(Error::validation(
-            "ExpressionAttributeNames can only be specified when using expressions",
-        ));
+        return Err(Error::expression_attribute_names_without_expressions());
     }
     if input.expression_attribute_values.is_some()
         && input.filter_expression.is_none()
         && input.key_condition_expression.is_none()
     {
-        return Err(Error::validation(values_message));
+        return Err(Error::expression_attribute_values_without_expressions(
+            value_expressions,
+        ));
     }
     if input.conditional_operator.is_some() && legacy_filter.as_ref().is_none_or(|f| f.len() < 2) {
-        return Err(Error::validation(
-            "ConditionalOperator can only be used when Filter or Expected has two or more elements",
-        ));
+        return Err(Error::conditional_operator_unused());
     }
     Ok(())
 }
@@ -196,11 +188,9 @@ pub(crate) fn find_index<'a>(
     let Some(name) = &input.index_name else {
         return Ok(None);
     };
-    let index = table.index(name).ok_or_else(|| {
-        Error::validation(format!(
-            "The table does not have the specified index: {name}"
-        ))
-    })?;
+    let index = table
+        .index(name)
+        .ok_or_else(|| Error::index_not_on_table(name))?;
     check_index_read(index, table, input, projection)?;
     Ok(Some(index))
 }
@@ -214,9 +204,7 @@ fn check_index_read(
     projection: Option<&[ResolvedPath]>,
 ) -> Result<()> {
     if index.global && input.consistent_read == Some(true) {
-        return Err(Error::validation(
-            "Consistent reads are not supported on global secondary indexes",
-        ));
+        return Err(Error::global_index_consistent_read());
     }
     if !index.global {
         return Ok(());
@@ -224,18 +212,14 @@ fn check_index_read(
     if input.select.as_deref() == Some("ALL_ATTRIBUTES")
         && index.projection != crate::data::index::Projection::All
     {
-        return Err(Error::validation(format!(
-            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
-            index.name
-        )));
+        return Err(Error::global_index_select_all(&index.name));
     }
     for path in projection.unwrap_or(&[]) {
         if !index.projects(path.top(), &table.key_schema) {
-            return Err(Error::validation(format!(
-                "One or more parameter values were invalid: Global secondary index {} does not project attribute {}",
-                index.name,
-                path.top()
-            )));
+            return Err(Error::global_index_attribute_not_projected(
+                &index.name,
+                path.top(),
+            ));
         }
     }
     Ok(())
@@ -257,21 +241,15 @@ pub(crate) fn apply_start_key(
     let schema: &KeySchema = index.map_or(&table.key_schema, |i| &i.key_schema);
     let start_item = check_item(raw_start)?;
     if key.is_some() && index.is_none() && schema.range.is_none() {
-        return Err(Error::validation(
-            "The provided starting key is invalid: The query can return at most one row and cannot be restarted",
-        ));
+        return Err(Error::start_key_single_row());
     }
     let start = start_key(table, index, &start_item)?;
     if let Some(condition) = key {
         if start_item.get(&schema.hash.name) != Some(&condition.hash) {
-            return Err(Error::validation(
-                "The provided starting key is outside query boundaries based on provided conditions",
-            ));
+            return Err(Error::start_key_outside_partition());
         }
         if !contains(range, &start) {
-            return Err(Error::validation(
-                "The provided starting key does not match the range key predicate",
-            ));
+            return Err(Error::start_key_outside_range());
         }
     }
     if forward {
@@ -411,8 +389,7 @@ pub(crate) fn respond(
     }))
 }
 fn start_key(table: &Table, index: Option<&Index>, start: &Item) -> Result<Box<[u8]>> {
-    let invalid =
-        |detail: &str| Error::validation(format!("The provided starting key is invalid: {detail}"));
+    let invalid = Error::start_key_invalid;
     let mut expected: Vec<&str> = table.key_schema.names();
     if let Some(index) = index {
         expected.extend(index.key_schema.names());

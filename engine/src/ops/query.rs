@@ -34,12 +34,10 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
     paging::check_expression_members(
         input,
         &input.query_filter,
-        "ExpressionAttributeValues can only be specified when using expressions: KeyConditionExpression and FilterExpression are null",
+        &["KeyConditionExpression", "FilterExpression"],
     )?;
     if input.key_condition_expression.is_none() && input.key_conditions.is_none() {
-        return Err(Error::validation(
-            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-        ));
+        return Err(Error::key_condition_required());
     }
     let expressions = paging::resolve(input, &input.query_filter, true)?;
     let zone = paging::open(engine, input, table_name_of(name), now_ms);
@@ -50,9 +48,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
         (Some(condition), _) => analyse_key_condition(condition, schema)?,
         (None, Some(conditions)) => legacy_key_condition(conditions, schema)?,
         (None, None) => {
-            return Err(Error::validation(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-            ));
+            return Err(Error::key_condition_required());
         }
     };
     if let Some(filter) = &expressions.filter {
@@ -64,9 +60,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
             } else {
                 "QueryFilter"
             };
-            return Err(Error::validation(format!(
-                "{parameter} can only contain non-primary key attributes: Primary key attribute: {key_name}"
-            )));
+            return Err(Error::filter_on_key_attribute(parameter, key_name));
         }
     }
     let forward = input.scan_index_forward.unwrap_or(true);

@@ -6,7 +6,7 @@ use super::paging::{self, Read};
 use crate::api::{QueryInput, Response};
 use crate::data::page::KeyRange;
 use crate::engine::{Engine, table_name_of};
-use crate::error::{ConstraintErrors, Error, Result};
+use crate::error::{ConstraintErrors, Error, Result, constraint};
 use crate::limits::TOTAL_SEGMENTS_MAX;
 use std::ops::Bound;
 
@@ -17,14 +17,14 @@ fn check_segments(input: &QueryInput, errors: &mut ConstraintErrors) {
             errors.push(
                 &segment.to_string(),
                 "segment",
-                "Member must have value greater than or equal to 0",
+                &constraint::value_at_least(0),
             );
         }
         if segment > i64::from(TOTAL_SEGMENTS_MAX) - 1 {
             errors.push(
                 &segment.to_string(),
                 "segment",
-                "Member must have value less than or equal to 999999",
+                &constraint::value_at_most(TOTAL_SEGMENTS_MAX - 1),
             );
         }
     }
@@ -33,14 +33,14 @@ fn check_segments(input: &QueryInput, errors: &mut ConstraintErrors) {
             errors.push(
                 &total.to_string(),
                 "totalSegments",
-                "Member must have value greater than or equal to 1",
+                &constraint::value_at_least(1),
             );
         }
         if total > i64::from(TOTAL_SEGMENTS_MAX) {
             errors.push(
                 &total.to_string(),
                 "totalSegments",
-                "Member must have value less than or equal to 1000000",
+                &constraint::value_at_most(TOTAL_SEGMENTS_MAX),
             );
         }
     }
@@ -50,15 +50,11 @@ fn check_segments(input: &QueryInput, errors: &mut ConstraintErrors) {
 /// stored key starts with the partition key's eight-byte hash).
 fn segment_range(input: &QueryInput) -> Result<KeyRange> {
     match (input.segment, input.total_segments) {
-        (Some(_), None) => Err(Error::validation(
-            "The TotalSegments parameter is required but was not present in the request when Segment parameter is present",
-        )),
-        (None, Some(_)) => Err(Error::validation(
-            "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
-        )),
-        (Some(segment), Some(total)) if segment >= total => Err(Error::validation(format!(
-            "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {segment} is out of bounds of TotalSegments: {total}"
-        ))),
+        (Some(_), None) => Err(Error::total_segments_missing()),
+        (None, Some(_)) => Err(Error::segment_missing()),
+        (Some(segment), Some(total)) if segment >= total => {
+            Err(Error::segment_out_of_bounds(segment, total))
+        }
         (Some(segment), Some(total)) => {
             let (segment, total) = (segment as u128, total as u128);
             let start = ((segment << 64) / total) as u64;
@@ -105,11 +101,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
     )?;
     let mut range = segment_range(input)?;
     paging::check_select(input)?;
-    paging::check_expression_members(
-        input,
-        &input.scan_filter,
-        "ExpressionAttributeValues can only be specified when using expressions: FilterExpression is null",
-    )?;
+    paging::check_expression_members(input, &input.scan_filter, &["FilterExpression"])?;
     let expressions = paging::resolve(input, &input.scan_filter, false)?;
     let zone = paging::open(engine, input, table_name_of(name), now_ms);
     let table = engine.table_for_data(name, now_ms)?;

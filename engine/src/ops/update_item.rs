@@ -84,9 +84,7 @@ fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<UpdateIt
     for action in &actions {
         let top = action.path().top();
         if table.key_schema.is_key_attribute(top) {
-            return Err(Error::invalid_parameter(format!(
-                "Cannot update attribute {top}. This attribute is part of the key"
-            )));
+            return Err(Error::key_attribute_updated(top));
         }
     }
     let creates = actions.is_empty()

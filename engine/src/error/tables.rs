@@ -1,0 +1,396 @@
+//! Messages of the control plane: CreateTable, UpdateTable, DeleteTable, tags, Contributor
+//! Insights and table ARNs.
+
+use super::{Error, ErrorKind, constraint};
+use crate::limits;
+
+// CreateTable and UpdateTable: the table itself.
+impl Error {
+    /// (obs?) CreateTable over the account's table quota.
+    pub(crate) fn table_count_exceeded() -> Error {
+        Error::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "Subscriber limit exceeded: You have exceeded the maximum number of tables ({}) for this account and region",
+                limits::TABLE_COUNT_MAX
+            ),
+        )
+    }
+
+    /// (ours) A StreamSpecification that enables a stream; recorded in `docs/compatibility.md`.
+    pub(crate) fn streams_not_implemented() -> Error {
+        Error::validation(
+            "dynasim does not implement DynamoDB Streams yet; see docs/compatibility.md",
+        )
+    }
+
+    /// (ours) UpdateTable with ReplicaUpdates or SSESpecification; recorded in
+    /// `docs/compatibility.md`.
+    pub(crate) fn update_table_member_not_implemented() -> Error {
+        Error::validation(
+            "dynasim does not implement ReplicaUpdates or SSESpecification in UpdateTable yet; see docs/compatibility.md",
+        )
+    }
+
+    /// (obs?) UpdateTable that asks for no change at all.
+    pub(crate) fn update_table_without_change() -> Error {
+        Error::validation(
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+        )
+    }
+
+    /// (obs?) UpdateTable or DeleteTable of a table that is not ACTIVE; `doing` is "created",
+    /// "updated" or "deleted".
+    pub(crate) fn table_in_use(doing: &str, table_name: &str) -> Error {
+        Error::new(
+            ErrorKind::ResourceInUse,
+            format!(
+                "Attempt to change a resource which is still in use: Table is being {doing}: {table_name}"
+            ),
+        )
+    }
+
+    /// (obs?) DeleteTable of a table with deletion protection.
+    pub(crate) fn table_deletion_protected() -> Error {
+        Error::new(
+            ErrorKind::ResourceInUse,
+            "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
+        )
+    }
+
+    /// (obs?) Two AttributeDefinitions of one name.
+    pub(crate) fn attribute_definition_duplicate(attribute: &str) -> Error {
+        Error::invalid_parameter(format!("Duplicate value in attribute name: {attribute}"))
+    }
+
+    /// (obs?) A table or index key schema whose first element is not HASH.
+    pub(crate) fn key_schema_first_not_hash() -> Error {
+        Error::validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
+    }
+
+    /// (obs?) A table or index key schema whose second element is not RANGE.
+    pub(crate) fn key_schema_second_not_range() -> Error {
+        Error::validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type")
+    }
+
+    /// (obs?) A table or index key schema with one attribute as both keys.
+    pub(crate) fn key_schema_same_name() -> Error {
+        Error::validation(
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+        )
+    }
+
+    /// (obs?) Key attributes of the table or an index missing from AttributeDefinitions;
+    /// both lists joined by ", ".
+    pub(crate) fn key_attributes_undefined(keys: &str, definitions: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{keys}], AttributeDefinitions: [{definitions}]"
+        ))
+    }
+
+    /// (obs?) AttributeDefinitions that define attributes no key schema uses.
+    pub(crate) fn attribute_definitions_unused() -> Error {
+        Error::invalid_parameter(
+            "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        )
+    }
+
+    /// (obs?) A key attribute name over 255 bytes.
+    pub(crate) fn key_attribute_name_too_long(name: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "Hash or range key name length exceeds the limit of {} bytes: {name}",
+            limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX
+        ))
+    }
+
+    /// (obs?) PROVISIONED billing without ProvisionedThroughput.
+    pub(crate) fn throughput_required() -> Error {
+        Error::invalid_parameter(
+            "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+        )
+    }
+
+    /// (obs?) PAY_PER_REQUEST billing with ProvisionedThroughput.
+    pub(crate) fn throughput_with_pay_per_request() -> Error {
+        Error::invalid_parameter(
+            "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+        )
+    }
+
+    /// (obs?) Table capacity units over the per-table quota.
+    pub(crate) fn table_throughput_exceeded(table_name: &str) -> Error {
+        Error::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "Subscriber limit exceeded: Provisioned throughput for table {table_name} exceeds the per-table limit of {} read and {} write capacity units",
+                limits::TABLE_MAX_READ_CAPACITY_UNITS,
+                limits::TABLE_MAX_WRITE_CAPACITY_UNITS
+            ),
+        )
+    }
+
+    /// (obs?) UpdateTable to the capacity the table already has.
+    pub(crate) fn throughput_unchanged(
+        (current_read, read): (u64, u64),
+        (current_write, write): (u64, u64),
+    ) -> Error {
+        Error::validation(format!(
+            "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {current_read}. Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the table: {current_write}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+        ))
+    }
+}
+
+// Secondary indexes, in CreateTable and GlobalSecondaryIndexUpdates.
+impl Error {
+    /// (obs?) An index key schema that is not one HASH, or HASH and RANGE.
+    pub(crate) fn index_key_schema_invalid(index_name: &str) -> Error {
+        Error::invalid_parameter(format!("Invalid KeySchema for index: {index_name}"))
+    }
+
+    /// (obs?) A NonKeyAttributes name over 255 bytes.
+    pub(crate) fn non_key_attribute_name_too_long(name: &str) -> Error {
+        Error::invalid_parameter(format!("NonKeyAttributes name exceeds 255 bytes: {name}"))
+    }
+
+    /// (obs?) INCLUDE without NonKeyAttributes.
+    pub(crate) fn projection_include_without_attributes() -> Error {
+        Error::invalid_parameter("ProjectionType is INCLUDE, but NonKeyAttributes is not specified")
+    }
+
+    /// (obs?) ALL or KEYS_ONLY with NonKeyAttributes.
+    pub(crate) fn projection_with_attributes(projection_type: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "ProjectionType is {projection_type}, but NonKeyAttributes is specified"
+        ))
+    }
+
+    /// (obs?) A ProjectionType outside the three; `null` when absent.
+    pub(crate) fn projection_type_unknown(projection_type: &str) -> Error {
+        Error::invalid_parameter(format!("Unknown ProjectionType: {projection_type}"))
+    }
+
+    /// (obs?) `GlobalSecondaryIndexes: []`.
+    pub(crate) fn global_indexes_empty() -> Error {
+        Error::invalid_parameter("List of GlobalSecondaryIndexes is empty")
+    }
+
+    /// (obs?) `LocalSecondaryIndexes: []`.
+    pub(crate) fn local_indexes_empty() -> Error {
+        Error::invalid_parameter("List of LocalSecondaryIndexes is empty")
+    }
+
+    /// (obs?) More GSIs than the per-table quota, at creation or by UpdateTable.
+    pub(crate) fn global_index_count_exceeded() -> Error {
+        Error::invalid_parameter(format!(
+            "GlobalSecondaryIndex count exceeds the per-table limit of {}",
+            limits::GSI_COUNT_MAX
+        ))
+    }
+
+    /// (obs?) More LSIs than the per-table quota.
+    pub(crate) fn local_index_count_exceeded() -> Error {
+        Error::invalid_parameter(format!(
+            "Number of LocalSecondaryIndexes exceeds per-table limit of {}",
+            limits::LSI_COUNT_MAX
+        ))
+    }
+
+    /// (obs?) Two indexes of one name in CreateTable.
+    pub(crate) fn index_name_duplicate(index_name: &str) -> Error {
+        Error::invalid_parameter(format!("Duplicate index name: {index_name}"))
+    }
+
+    /// (obs?) More INCLUDE attributes across all indexes than the per-table quota.
+    pub(crate) fn projected_attribute_count_exceeded() -> Error {
+        Error::invalid_parameter(format!(
+            "The number of projected attributes across all secondary indexes exceeds the per-table limit of {}",
+            limits::PROJECTED_ATTRIBUTE_COUNT_MAX
+        ))
+    }
+
+    /// (obs?) An LSI on a table without a sort key.
+    pub(crate) fn local_index_without_table_range_key() -> Error {
+        Error::invalid_parameter(
+            "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+        )
+    }
+
+    /// (obs?) An LSI whose partition key is not the table's.
+    pub(crate) fn local_index_hash_key_differs(
+        index_name: &str,
+        index_hash: &str,
+        table_hash: &str,
+    ) -> Error {
+        Error::invalid_parameter(format!(
+            "Index KeySchema does not have the same leading hash key as table KeySchema for index: {index_name}. index hash key: {index_hash}, table hash key: {table_hash}"
+        ))
+    }
+
+    /// (obs?) An LSI without a sort key.
+    pub(crate) fn local_index_without_range_key(index_name: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "Index KeySchema does not have a range key for index: {index_name}"
+        ))
+    }
+
+    /// (obs?) A GSI of a PROVISIONED table without ProvisionedThroughput.
+    pub(crate) fn index_throughput_required(index_name: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "ProvisionedThroughput must be specified for index: {index_name}"
+        ))
+    }
+
+    /// (obs?) A GSI of a PAY_PER_REQUEST table with ProvisionedThroughput.
+    pub(crate) fn index_throughput_with_pay_per_request(index_name: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "ProvisionedThroughput should not be specified for index: {index_name} when BillingMode is PAY_PER_REQUEST"
+        ))
+    }
+
+    /// (obs?) `GlobalSecondaryIndexUpdates: []`.
+    pub(crate) fn index_updates_empty() -> Error {
+        Error::invalid_parameter("GlobalSecondaryIndexUpdates must not be empty")
+    }
+
+    /// (obs?) A GlobalSecondaryIndexUpdate with none or several of Create, Update, Delete.
+    pub(crate) fn index_update_action_invalid() -> Error {
+        Error::invalid_parameter(
+            "One of GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Update or GlobalSecondaryIndexUpdate.Delete must be specified",
+        )
+    }
+
+    /// (obs?) Two GlobalSecondaryIndexUpdates of one index.
+    pub(crate) fn index_update_repeated(index_name: &str) -> Error {
+        Error::validation(format!(
+            "Only one global secondary index update per index is allowed simultaneously. Index: {index_name}"
+        ))
+    }
+
+    /// (obs?) Creating a GSI of a name the table has.
+    pub(crate) fn index_already_exists(index_name: &str) -> Error {
+        Error::validation(format!(
+            "Attempting to create an index which already exists: {index_name}"
+        ))
+    }
+
+    /// (obs?) An UpdateTable AttributeDefinition without a name or a type.
+    pub(crate) fn attribute_definition_incomplete() -> Error {
+        Error::invalid_parameter(
+            "AttributeDefinitions must have an AttributeName and an AttributeType",
+        )
+    }
+
+    /// (obs?) An UpdateTable AttributeDefinition of a type other than B, N and S.
+    pub(crate) fn attribute_definition_type_invalid(attribute_type: &str) -> Error {
+        Error::one_constraint_failed(
+            &format!("'{attribute_type}'"),
+            "attributeDefinitions.member.attributeType",
+            &constraint::enum_value_set("B, N, S"),
+        )
+    }
+
+    /// (obs?) An UpdateTable AttributeDefinition that retypes a defined attribute.
+    pub(crate) fn attribute_definition_type_changed(attribute: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "Cannot change the type of attribute {attribute}, which is already defined"
+        ))
+    }
+
+    /// (obs?) Updating or deleting a GSI the table does not have.
+    pub(crate) fn index_not_found(index_name: &str) -> Error {
+        Error::new(
+            ErrorKind::ResourceNotFound,
+            format!("Requested resource not found: Index: {index_name} not found"),
+        )
+    }
+
+    /// (obs?) A second index creation or deletion while one is pending.
+    pub(crate) fn online_index_change_exceeded() -> Error {
+        Error::new(
+            ErrorKind::LimitExceeded,
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+        )
+    }
+}
+
+// Tags, Contributor Insights and ARNs.
+impl Error {
+    /// (obs?) A tag key starting with `aws:`.
+    pub(crate) fn tag_key_reserved() -> Error {
+        Error::validation("Tag keys starting with 'aws:' are reserved for system use")
+    }
+
+    /// (obs?) More than 50 tags on one table.
+    pub(crate) fn tag_count_exceeded() -> Error {
+        Error::new(
+            ErrorKind::LimitExceeded,
+            "The number of tags on a resource exceeds the per-resource limit of 50",
+        )
+    }
+
+    /// (obs?) TagResource without Tags.
+    pub(crate) fn tags_missing() -> Error {
+        Error::one_constraint_failed("null", "tags", constraint::NOT_NULL)
+    }
+
+    /// (obs) TagResource with `Tags: []`; "Atleast" is AWS's.
+    pub(crate) fn tags_empty() -> Error {
+        Error::validation("Atleast one Tag needs to be provided as Input.")
+    }
+
+    /// (obs?) UntagResource without TagKeys.
+    pub(crate) fn tag_keys_missing() -> Error {
+        Error::one_constraint_failed("null", "tagKeys", constraint::NOT_NULL)
+    }
+
+    /// (obs) UntagResource with `TagKeys: []`; "Atleast" is AWS's.
+    pub(crate) fn tag_keys_empty() -> Error {
+        Error::validation("Atleast one Tag Key needs to be provided as Input.")
+    }
+
+    /// (obs) A tagging call without ResourceArn.
+    pub(crate) fn resource_arn_missing() -> Error {
+        Error::one_constraint_failed("null", "resourceArn", constraint::NOT_NULL)
+    }
+
+    /// (obs) A well-formed table ARN of no table; "ResourcArn" is AWS's.
+    pub(crate) fn resource_arn_not_found(arn: &str) -> Error {
+        Error::new(
+            ErrorKind::ResourceNotFound,
+            format!("Requested resource not found: ResourcArn: {arn} not found"),
+        )
+    }
+
+    /// (obs) A ResourceArn that is not a table ARN.
+    pub(crate) fn table_arn_invalid(arn: &str) -> Error {
+        Error::validation(format!(
+            "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+        ))
+    }
+
+    /// (ours) Contributor Insights for an index; recorded in `docs/compatibility.md`.
+    pub(crate) fn insights_per_index_not_implemented() -> Error {
+        Error::validation(
+            "dynasim tracks Contributor Insights per table, not per index; see docs/compatibility.md",
+        )
+    }
+
+    /// (obs?) A ContributorInsightsAction other than ENABLE or DISABLE; `null` when absent.
+    pub(crate) fn insights_action_invalid(action: &str) -> Error {
+        Error::one_constraint_failed(
+            &format!("'{action}'"),
+            "contributorInsightsAction",
+            &constraint::enum_value_set("ENABLE, DISABLE"),
+        )
+    }
+
+    /// (obs?) ListContributorInsights MaxResults outside 1..=100 (AWS names only the upper
+    /// bound, whichever side is crossed).
+    pub(crate) fn insights_max_results_invalid(max_results: i64) -> Error {
+        Error::one_constraint_failed(
+            &format!("'{max_results}'"),
+            "maxResults",
+            &constraint::value_at_most(100),
+        )
+    }
+}
