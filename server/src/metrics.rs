@@ -3,6 +3,7 @@
 
 use dynasim_engine::Engine;
 use dynasim_engine::capacity::metrics::{Counters, Insights, Series};
+use dynasim_engine::capacity::throughput::Throughput;
 use std::fmt::Write;
 
 /// Heavy hitters listed per table and kind.
@@ -135,12 +136,12 @@ pub fn render(engine: &Engine) -> String {
         (
             "dynasim_provisioned_read_capacity_units",
             "ProvisionedReadCapacityUnits",
-            (|t: &dynasim_engine::data::table::Throughput| t.read_capacity_units) as fn(&_) -> u64,
+            (|t: &Throughput| t.read_capacity_units) as fn(&_) -> u64,
         ),
         (
             "dynasim_provisioned_write_capacity_units",
             "ProvisionedWriteCapacityUnits",
-            |t: &dynasim_engine::data::table::Throughput| t.write_capacity_units,
+            |t: &Throughput| t.write_capacity_units,
         ),
     ] {
         let _ = writeln!(out, "# HELP {metric} {help}");

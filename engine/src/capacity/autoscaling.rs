@@ -2,7 +2,8 @@
 //! one-minute consumption series (what Application Auto Scaling's CloudWatch alarms watch).
 //! Driven by the caller's clock: each completed minute is judged once.
 
-use crate::data::table::{BillingMode, Table, partitions_for};
+use crate::capacity::throughput::{BillingMode, partitions_for};
+use crate::data::table::Table;
 use crate::limits::Limits;
 use crate::realism::profile::AutoScaling;
 

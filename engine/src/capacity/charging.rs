@@ -250,18 +250,18 @@ impl Engine {
         name: &str,
         key: &[u8],
         units: f64,
-        index_writes: &table::IndexWrites,
+        index_writes: &crate::data::index::IndexWrites,
         now_ms: u64,
     ) {
         let local: f64 = index_writes
             .iter()
-            .filter(|(_, global, _)| !global)
-            .map(|(_, _, u)| u)
+            .filter(|w| !w.global)
+            .map(|w| w.units)
             .sum();
         let global: Vec<(&str, f64)> = index_writes
             .iter()
-            .filter(|(_, global, _)| *global)
-            .map(|(n, _, u)| (n.as_str(), *u))
+            .filter(|w| w.global)
+            .map(|w| (w.index.as_str(), w.units))
             .collect();
         self.charge(
             name,

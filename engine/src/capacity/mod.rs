@@ -6,4 +6,5 @@ pub mod admission;
 pub mod autoscaling;
 pub mod charging;
 pub mod metrics;
+pub mod throughput;
 pub mod units;

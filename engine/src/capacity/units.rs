@@ -78,9 +78,9 @@ impl ReturnConsumedCapacity {
         self,
         table_name: &str,
         table_units: f64,
-        index_writes: &crate::data::table::IndexWrites,
+        index_writes: &crate::data::index::IndexWrites,
     ) -> Option<ConsumedCapacity> {
-        let index_units: f64 = index_writes.iter().map(|(_, _, units)| units).sum();
+        let index_units: f64 = index_writes.iter().map(|w| w.units).sum();
         let mut consumed = self.report(table_name, table_units + index_units, false)?;
         if self == ReturnConsumedCapacity::Indexes {
             let capacity = |units: f64| Capacity {
@@ -92,8 +92,8 @@ impl ReturnConsumedCapacity {
             let pick = |global: bool| {
                 let map: std::collections::BTreeMap<String, Capacity> = index_writes
                     .iter()
-                    .filter(|(_, g, _)| *g == global)
-                    .map(|(name, _, units)| (name.clone(), capacity(*units)))
+                    .filter(|w| w.global == global)
+                    .map(|w| (w.index.clone(), capacity(w.units)))
                     .collect();
                 (!map.is_empty()).then_some(map)
             };

@@ -7,10 +7,21 @@
 //! write (a later issue adds the lag), which is one of the states DynamoDB can show.
 
 use crate::api::{IndexDescription, ProjectionOutput, ProvisionedThroughputDescription};
-use crate::data::table::Throughput;
+use crate::capacity::throughput::Throughput;
 use crate::types::item::{Item, item_size_bytes};
 use crate::types::keys::{KeySchema, encode_terminated};
 use std::collections::{BTreeMap, VecDeque};
+
+/// One index write a table write caused, and what it costs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexWrite {
+    pub index: String,
+    pub global: bool,
+    pub units: f64,
+}
+
+/// The index writes of one table write.
+pub type IndexWrites = Vec<IndexWrite>;
 
 /// A change a lagging GSI has not propagated yet: the entry it removed (index key and the
 /// projected item it held) and the index key it added.

@@ -3,7 +3,8 @@
 
 use crate::api::*;
 use crate::capacity::admission::TableLoad;
-use crate::data::index::Index;
+use crate::capacity::throughput::{BillingMode, Throughput};
+use crate::data::index::{Index, IndexWrite, IndexWrites};
 use crate::data::mutation::Mutation;
 use crate::error::Result;
 use crate::limits::Limits;
@@ -11,30 +12,6 @@ use crate::partition::{Partitions, REPLICA_COUNT};
 use crate::types::item::{self, Item, item_size_bytes};
 use crate::types::keys::{KeySchema, ScalarType};
 use std::collections::BTreeMap;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BillingMode {
-    Provisioned,
-    PayPerRequest,
-}
-
-impl BillingMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            BillingMode::Provisioned => "PROVISIONED",
-            BillingMode::PayPerRequest => "PAY_PER_REQUEST",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Throughput {
-    pub read_capacity_units: u64,
-    pub write_capacity_units: u64,
-    pub last_increase_ms: Option<u64>,
-    pub last_decrease_ms: Option<u64>,
-    pub decreases_today: u32,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -84,9 +61,6 @@ pub struct Table {
     pub indexes: Vec<Index>,
 }
 
-/// Index writes one table write caused: (index name, is global, capacity units).
-pub type IndexWrites = Vec<(String, bool, f64)>;
-
 /// What a write needs besides the item: the time, and how long each replica takes to
 /// apply it.
 #[derive(Clone, Copy, Debug)]
@@ -96,26 +70,6 @@ pub struct WriteContext<'a> {
     /// How long GSIs take to show this write (a profile's `gsi_lag_ms`), if they lag.
     pub gsi_lag_ms: Option<u64>,
     pub limits: &'a Limits,
-}
-
-/// How many partitions provisioned throughput needs: one per 3,000 RCU plus one per
-/// 1,000 WCU, at least one (`dynamodb-facts.md` §6.4). A new on-demand table starts with what
-/// its initial 12,000 RRU or 4,000 WRU need.
-pub fn partitions_for(billing_mode: BillingMode, throughput: &Throughput, limits: &Limits) -> u64 {
-    let (read, write) = match billing_mode {
-        BillingMode::Provisioned => (
-            throughput.read_capacity_units as f64,
-            throughput.write_capacity_units as f64,
-        ),
-        BillingMode::PayPerRequest => {
-            let read = limits.on_demand_initial_read_units / limits.partition_read_units_max;
-            let write = limits.on_demand_initial_write_units / limits.partition_write_units_max;
-            return read.max(write).ceil().max(1.0) as u64;
-        }
-    };
-    (read / limits.partition_read_units_max + write / limits.partition_write_units_max)
-        .ceil()
-        .max(1.0) as u64
 }
 
 fn seconds(ms: u64) -> f64 {
@@ -253,7 +207,11 @@ impl Table {
                 let units =
                     crate::capacity::units::write_units(entry.as_ref().map_or(0, item_size_bytes))
                         * f64::from(count);
-                writes.push((index.name.clone(), index.global, units));
+                writes.push(IndexWrite {
+                    index: index.name.clone(),
+                    global: index.global,
+                    units,
+                });
             }
         }
         writes

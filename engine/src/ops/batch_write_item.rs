@@ -182,7 +182,7 @@ pub(crate) fn execute(
             if !collections.contains(hash_value) {
                 collections.push(hash_value.clone());
             }
-            units += written.units + written.index_writes.iter().map(|(_, _, u)| u).sum::<f64>();
+            units += written.units + written.index_writes.iter().map(|w| w.units).sum::<f64>();
             let key = &write.target().key;
             engine.charge_write(&name, key, written.units, &written.index_writes, now_ms);
         }

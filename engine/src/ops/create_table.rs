@@ -3,9 +3,9 @@
 //! CREATING. The definition checks are shared with UpdateTable (throughput, new GSIs, tags).
 
 use crate::api::*;
+use crate::capacity::throughput::{BillingMode, Throughput, partitions_for};
 use crate::data::index::{Index, Projection};
-use crate::data::table::Throughput;
-use crate::data::table::{self, BillingMode, Status, Table};
+use crate::data::table::{Status, Table};
 use crate::engine::Engine;
 use crate::error::{ConstraintErrors, Error, Result, constraint};
 use crate::limits::{self};
@@ -39,7 +39,7 @@ pub(crate) fn execute(
     if tags.len() > limits::TAG_COUNT_MAX {
         return Err(Error::tag_count_exceeded());
     }
-    let partition_count = table::partitions_for(billing_mode, &throughput, &engine.config.limits);
+    let partition_count = partitions_for(billing_mode, &throughput, &engine.config.limits);
     let table = Table {
         arn: engine.table_arn(&name),
         name: name.clone(),

@@ -115,7 +115,7 @@ pub(crate) trait ItemWrite {
 /// What the driver reports back to a batch: the table units used and the index writes.
 pub(crate) struct Written {
     pub units: f64,
-    pub index_writes: crate::data::table::IndexWrites,
+    pub index_writes: crate::data::index::IndexWrites,
 }
 
 /// Runs a single-item write: admit, read the previous item, apply, write, charge, respond.

@@ -3,7 +3,8 @@
 //! changes.
 
 use crate::api::*;
-use crate::data::table::{self, BillingMode, Status, Table};
+use crate::capacity::throughput::{BillingMode, Throughput, partitions_for};
+use crate::data::table::{Status, Table};
 use crate::engine::{Engine, table_name_of};
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::limits::{self, Limits};
@@ -61,7 +62,7 @@ pub(crate) fn execute(
     }
     apply_index_plan(table, index_plan, new_mode);
     // More throughput than the partitions serve adds partitions (they never merge).
-    let needed = table::partitions_for(table.billing_mode, &table.throughput, &limits);
+    let needed = partitions_for(table.billing_mode, &table.throughput, &limits);
     table.items.grow_to(needed);
     table.updating_until_ms = now_ms + limits.table_updating_ms;
     let mut description = table.describe(now_ms, &limits);
@@ -117,7 +118,7 @@ fn plan_throughput(
     capacity: Option<(u64, u64)>,
     name: &str,
     now_ms: u64,
-) -> Result<table::Throughput> {
+) -> Result<Throughput> {
     let mut throughput = table.throughput.clone();
     match (new_mode, capacity) {
         (BillingMode::PayPerRequest, Some(_)) => {
@@ -181,7 +182,7 @@ struct IndexPlan {
         Vec<(String, crate::types::keys::ScalarType)>,
     )>,
     delete: Option<String>,
-    throughput: Vec<(String, table::Throughput)>,
+    throughput: Vec<(String, Throughput)>,
 }
 
 /// One GlobalSecondaryIndexUpdate after its shape checks.
@@ -337,7 +338,7 @@ fn index_throughput_update(
     index_input: &IndexInput,
     name: &str,
     billing_mode: BillingMode,
-) -> Result<table::Throughput> {
+) -> Result<Throughput> {
     let Some(requested) = &index_input.provisioned_throughput else {
         return Err(Error::index_throughput_required(name));
     };
