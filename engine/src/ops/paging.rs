@@ -57,6 +57,34 @@ pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
     errors
 }
 
+/// The mixing rule over a read's members; `filter_name` is the operation's legacy filter
+/// (QueryFilter or ScanFilter).
+pub(crate) fn check_no_mixing(
+    input: &QueryInput,
+    filter_name: &str,
+    legacy_filter: &Option<BTreeMap<String, LegacyCondition>>,
+) -> Result<()> {
+    super::common::check_no_mixing(
+        &[
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+            ("KeyConditions", input.key_conditions.is_some()),
+            (filter_name, legacy_filter.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
+        &[
+            (
+                "ProjectionExpression",
+                input.projection_expression.is_some(),
+            ),
+            ("FilterExpression", input.filter_expression.is_some()),
+            (
+                "KeyConditionExpression",
+                input.key_condition_expression.is_some(),
+            ),
+        ],
+    )
+}
+
 /// Select against the projection members and the index.
 pub(crate) fn check_select(input: &QueryInput) -> Result<()> {
     let has_projection = input.projection_expression.is_some() || input.attributes_to_get.is_some();

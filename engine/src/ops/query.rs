@@ -1,7 +1,6 @@
 //! Query: one page of an item collection (of the table or an index) selected by a key
 //! condition, in sort-key order or reversed, filtered and projected.
 
-use super::common::check_no_mixing;
 use super::paging::{self, Read};
 use crate::api::{QueryInput, Response};
 use crate::data::page::sort_range;
@@ -11,25 +10,7 @@ use crate::expr::key_condition::{analyse_key_condition, legacy_key_condition, to
 
 pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> Result<Response> {
     let name = paging::check_constraints(input).into_result_with(input.table_name.as_deref())?;
-    check_no_mixing(
-        &[
-            ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("KeyConditions", input.key_conditions.is_some()),
-            ("QueryFilter", input.query_filter.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ],
-        &[
-            (
-                "ProjectionExpression",
-                input.projection_expression.is_some(),
-            ),
-            ("FilterExpression", input.filter_expression.is_some()),
-            (
-                "KeyConditionExpression",
-                input.key_condition_expression.is_some(),
-            ),
-        ],
-    )?;
+    paging::check_no_mixing(input, "QueryFilter", &input.query_filter)?;
     paging::check_select(input)?;
     paging::check_expression_members(
         input,

@@ -1,7 +1,6 @@
 //! Scan: one page of a whole table or index, or of one segment of a parallel scan, in
 //! stored-key order, filtered and projected.
 
-use super::common::check_no_mixing;
 use super::paging::{self, Read};
 use crate::api::{QueryInput, Response};
 use crate::data::page::KeyRange;
@@ -80,25 +79,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
     let mut errors = paging::check_constraints(input);
     check_segments(input, &mut errors);
     let name = errors.into_result_with(input.table_name.as_deref())?;
-    check_no_mixing(
-        &[
-            ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("KeyConditions", input.key_conditions.is_some()),
-            ("ScanFilter", input.scan_filter.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ],
-        &[
-            (
-                "ProjectionExpression",
-                input.projection_expression.is_some(),
-            ),
-            ("FilterExpression", input.filter_expression.is_some()),
-            (
-                "KeyConditionExpression",
-                input.key_condition_expression.is_some(),
-            ),
-        ],
-    )?;
+    paging::check_no_mixing(input, "ScanFilter", &input.scan_filter)?;
     let mut range = segment_range(input)?;
     paging::check_select(input)?;
     paging::check_expression_members(input, &input.scan_filter, &["FilterExpression"])?;
