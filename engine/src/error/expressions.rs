@@ -306,8 +306,8 @@ impl Error {
         )
     }
 
-    /// (obs?) `+`, `-`, `list_append`, ADD or DELETE on an attribute of the wrong type; §3.3
-    /// gives the wording next to an observed one without a tag of its own.
+    /// (doc, TransactionCanceledException API reference; dynamodb-facts §3.3, §9.1) `+`, `-`,
+    /// `list_append`, ADD or DELETE on an attribute of the wrong type.
     pub(crate) fn update_operand_type_wrong() -> Error {
         Error::validation("An operand in the update expression has an incorrect data type")
     }
@@ -368,8 +368,8 @@ impl Error {
         ))
     }
 
-    /// (obs?) A legacy ComparisonOperator given a value type it does not take; `value_type` is
-    /// a wire type name. The wording has no source in `dynamodb-facts.md`.
+    /// (emu, dynalite validations/index.js) A legacy ComparisonOperator given a value type it
+    /// does not take; `value_type` is a wire type name.
     pub(crate) fn comparison_operator_type_invalid(operator: &str, value_type: &str) -> Error {
         Error::invalid_parameter(format!(
             "ComparisonOperator {operator} is not valid for {value_type} AttributeValue type"
@@ -403,8 +403,8 @@ impl Error {
         ))
     }
 
-    /// (obs?) An Expected entry with AttributeValueList but no ComparisonOperator; the wording
-    /// has no source in `dynamodb-facts.md`.
+    /// (emu, dynalite validations/index.js) An Expected entry with AttributeValueList but no
+    /// ComparisonOperator.
     pub(crate) fn expected_list_without_operator(attribute: &str) -> Error {
         Error::invalid_parameter(format!(
             "AttributeValueList can only be used with a ComparisonOperator for Attribute: {attribute}"

@@ -5,7 +5,8 @@ use super::Error;
 use crate::limits;
 
 impl Error {
-    /// (obs?) An item attribute named "".
+    /// (obs, dynamodb-facts §1.4: the message contains "Empty attribute name") An item attribute
+    /// named "".
     pub(crate) fn item_attribute_name_empty() -> Error {
         Error::invalid_parameter("Empty attribute name")
     }
@@ -15,12 +16,13 @@ impl Error {
         Error::invalid_parameter("Attribute name exceeds the maximum allowed length")
     }
 
-    /// (obs?) PutItem or DeleteItem with ReturnValues other than ALL_OLD and NONE.
+    /// (emu, dynamodb-facts §5.2) PutItem or DeleteItem with ReturnValues other than ALL_OLD and
+    /// NONE.
     pub(crate) fn return_values_invalid() -> Error {
         Error::validation("ReturnValues can only be ALL_OLD or NONE")
     }
 
-    /// (obs?) UpdateItem of a key attribute.
+    /// (emu, MOTO, dynamodb-facts §3.3) UpdateItem of a key attribute.
     pub(crate) fn key_attribute_updated(attribute: &str) -> Error {
         Error::invalid_parameter(format!(
             "Cannot update attribute {attribute}. This attribute is part of the key"
@@ -42,13 +44,13 @@ impl Error {
         )
     }
 
-    /// (obs?) ExpressionAttributeNames in a request that uses no expression.
+    /// (emu, dynamodb-facts §3.5) ExpressionAttributeNames in a request that uses no expression.
     pub(crate) fn expression_attribute_names_without_expressions() -> Error {
         Error::validation("ExpressionAttributeNames can only be specified when using expressions")
     }
 
-    /// (obs?) ExpressionAttributeValues in a request without an expression that takes values;
-    /// `absent` names the expressions that would, joined by " and ".
+    /// (emu, dynamodb-facts §3.5) ExpressionAttributeValues in a request without an expression that
+    /// takes values; `absent` names the expressions that would, joined by " and ".
     pub(crate) fn expression_attribute_values_without_expressions(absent: &[&str]) -> Error {
         let verb = if absent.len() == 1 { "is" } else { "are" };
         Error::validation(format!(
@@ -60,12 +62,12 @@ impl Error {
 
 // BatchGetItem and BatchWriteItem.
 impl Error {
-    /// (obs?) A batch that names one key twice.
+    /// (obs, dynamodb-facts §4.5, §5.4) A batch that names one key twice.
     pub(crate) fn batch_keys_duplicate() -> Error {
         Error::validation("Provided list of item keys contains duplicates")
     }
 
-    /// (obs?) BatchGetItem over 100 keys.
+    /// (doc, BatchGetItem API reference; dynamodb-facts §4.5) BatchGetItem over 100 keys.
     pub(crate) fn batch_get_too_many_keys() -> Error {
         Error::validation("Too many items requested for the BatchGetItem call")
     }
@@ -78,7 +80,8 @@ impl Error {
         ))
     }
 
-    /// (obs?) A WriteRequest with none or both of PutRequest and DeleteRequest.
+    /// (ours, `docs/compatibility.md`) A WriteRequest with none or both of PutRequest and
+    /// DeleteRequest.
     pub(crate) fn write_request_invalid() -> Error {
         Error::validation(
             "Supplied WriteRequest must contain exactly one of PutRequest or DeleteRequest",

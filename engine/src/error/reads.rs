@@ -6,7 +6,7 @@ use crate::expr::ExpressionKind;
 
 // Select, indexes and paging.
 impl Error {
-    /// (obs?) SPECIFIC_ATTRIBUTES without a projection.
+    /// (emu, MOTO responses.py) SPECIFIC_ATTRIBUTES without a projection.
     pub(crate) fn select_specific_without_projection() -> Error {
         Error::validation(
             "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
@@ -20,90 +20,94 @@ impl Error {
         ))
     }
 
-    /// (obs?) ALL_PROJECTED_ATTRIBUTES of a table read.
+    /// (emu, MOTO responses.py) ALL_PROJECTED_ATTRIBUTES of a table read.
     pub(crate) fn select_projected_without_index() -> Error {
         Error::validation(
             "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
         )
     }
 
-    /// (obs?) An IndexName the table does not have.
+    /// (emu, dynamodb-facts §4.3) An IndexName the table does not have.
     pub(crate) fn index_not_on_table(index_name: &str) -> Error {
         Error::validation(format!(
             "The table does not have the specified index: {index_name}"
         ))
     }
 
-    /// (obs?) ConsistentRead on a GSI.
+    /// (emu, dynamodb-facts §4.3; observed to mention "Consistent") ConsistentRead on a GSI.
     pub(crate) fn global_index_consistent_read() -> Error {
         Error::validation("Consistent reads are not supported on global secondary indexes")
     }
 
-    /// (obs?) Select ALL_ATTRIBUTES on a GSI that does not project everything.
+    /// (emu, dynamodb-facts §4.3; the "One or more parameter values were invalid: " prefix is
+    /// dynalite's and MOTO's) Select ALL_ATTRIBUTES on a GSI that does not project everything.
     pub(crate) fn global_index_select_all(index_name: &str) -> Error {
         Error::validation(format!(
             "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {index_name} because its projection type is not ALL"
         ))
     }
 
-    /// (obs?) A projection of an attribute a GSI does not project.
+    /// (ours, `docs/compatibility.md`) A projection of an attribute a GSI does not project.
     pub(crate) fn global_index_attribute_not_projected(index_name: &str, attribute: &str) -> Error {
         Error::validation(format!(
             "One or more parameter values were invalid: Global secondary index {index_name} does not project attribute {attribute}"
         ))
     }
 
-    /// (obs?) An ExclusiveStartKey that is not a key of the table or index; `detail` says why.
+    /// (obs/emu, dynamodb-facts §4.3) An ExclusiveStartKey that is not a key of the table or index;
+    /// `detail` says why.
     pub(crate) fn start_key_invalid(detail: &str) -> Error {
         Error::validation(format!("The provided starting key is invalid: {detail}"))
     }
 
-    /// (obs?) An ExclusiveStartKey for a Query of a table without a sort key.
+    /// (emu, dynamodb-facts §4.3, dynalite actions/query.js) An ExclusiveStartKey for a Query of a
+    /// table without a sort key.
     pub(crate) fn start_key_single_row() -> Error {
         Error::start_key_invalid("The query can return at most one row and cannot be restarted")
     }
 
-    /// (obs?) An ExclusiveStartKey of another partition than the Query's.
+    /// (obs/emu, dynamodb-facts §4.3) An ExclusiveStartKey of another partition than the Query's.
     pub(crate) fn start_key_outside_partition() -> Error {
         Error::validation(
             "The provided starting key is outside query boundaries based on provided conditions",
         )
     }
 
-    /// (obs?) An ExclusiveStartKey outside the Query's sort key condition.
+    /// (obs/emu, dynamodb-facts §4.3) An ExclusiveStartKey outside the Query's sort key condition.
     pub(crate) fn start_key_outside_range() -> Error {
         Error::validation("The provided starting key does not match the range key predicate")
     }
 
-    /// (obs?) Query with neither KeyConditions nor KeyConditionExpression.
+    /// (emu, dynamodb-facts §3.2) Query with neither KeyConditions nor KeyConditionExpression.
     pub(crate) fn key_condition_required() -> Error {
         Error::validation(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
         )
     }
 
-    /// (obs?) A Query filter on a key attribute; `parameter` is FilterExpression or QueryFilter.
+    /// (emu, dynamodb-facts §3.2) A Query filter on a key attribute; `parameter` is
+    /// FilterExpression or QueryFilter.
     pub(crate) fn filter_on_key_attribute(parameter: &str, attribute: &str) -> Error {
         Error::validation(format!(
             "{parameter} can only contain non-primary key attributes: Primary key attribute: {attribute}"
         ))
     }
 
-    /// (obs?) Segment without TotalSegments.
+    /// (emu, dynamodb-facts §4.4) Segment without TotalSegments.
     pub(crate) fn total_segments_missing() -> Error {
         Error::validation(
             "The TotalSegments parameter is required but was not present in the request when Segment parameter is present",
         )
     }
 
-    /// (obs?) TotalSegments without Segment.
+    /// (emu, dynamodb-facts §4.4) TotalSegments without Segment.
     pub(crate) fn segment_missing() -> Error {
         Error::validation(
             "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
         )
     }
 
-    /// (obs?) Segment not below TotalSegments.
+    /// (emu, dynamodb-facts §4.4) Segment not below TotalSegments.
     pub(crate) fn segment_out_of_bounds(segment: i64, total: i64) -> Error {
         Error::validation(format!(
             "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {segment} is out of bounds of TotalSegments: {total}"
@@ -113,7 +117,8 @@ impl Error {
 
 // Key conditions.
 impl Error {
-    /// (obs?) OR, NOT, IN, <> or a function other than begins_with in a key condition.
+    /// (emu, dynamodb-facts §3.2) OR, NOT, IN, <> or a function other than begins_with in a key
+    /// condition.
     pub(crate) fn key_condition_operator_invalid(operator: &str) -> Error {
         Error::invalid_expression(
             ExpressionKind::KeyCondition,
@@ -121,7 +126,7 @@ impl Error {
         )
     }
 
-    /// (obs?) A key condition on a nested path.
+    /// (emu, dynamodb-facts §3.2) A key condition on a nested path.
     pub(crate) fn key_condition_nested_attribute() -> Error {
         Error::invalid_expression(
             ExpressionKind::KeyCondition,
@@ -129,7 +134,7 @@ impl Error {
         )
     }
 
-    /// (obs?) size() in a key condition.
+    /// (emu, dynamodb-facts §3.2) size() in a key condition.
     pub(crate) fn key_condition_nested_operation() -> Error {
         Error::invalid_expression(
             ExpressionKind::KeyCondition,
@@ -137,7 +142,7 @@ impl Error {
         )
     }
 
-    /// (obs?) A key condition comparing two attributes.
+    /// (emu, dynamodb-facts §3.2) A key condition comparing two attributes.
     pub(crate) fn key_condition_many_attributes() -> Error {
         Error::invalid_expression(
             ExpressionKind::KeyCondition,
@@ -145,7 +150,7 @@ impl Error {
         )
     }
 
-    /// (obs?) A key condition comparing two values.
+    /// (emu, dynalite validations/index.js) A key condition comparing two values.
     pub(crate) fn key_condition_no_attribute() -> Error {
         Error::invalid_expression(
             ExpressionKind::KeyCondition,
@@ -153,7 +158,7 @@ impl Error {
         )
     }
 
-    /// (obs?) Two conditions on one key attribute.
+    /// (emu, dynamodb-facts §3.2) Two conditions on one key attribute.
     pub(crate) fn key_condition_key_repeated() -> Error {
         Error::invalid_expression(
             ExpressionKind::KeyCondition,
@@ -161,7 +166,7 @@ impl Error {
         )
     }
 
-    /// (obs?) begins_with on a numeric sort key.
+    /// (emu, dynamodb-facts §3.1; dynalite's condition parser) begins_with on a numeric sort key.
     pub(crate) fn key_condition_begins_with_number() -> Error {
         Error::invalid_expression(
             ExpressionKind::KeyCondition,
@@ -169,36 +174,37 @@ impl Error {
         )
     }
 
-    /// (obs?) A key condition on a non-key attribute, or other than `=` on the partition key.
+    /// (emu, dynamodb-facts §3.2) A key condition on a non-key attribute, or other than `=` on the
+    /// partition key.
     pub(crate) fn key_condition_unsupported() -> Error {
         Error::validation("Query key condition not supported")
     }
 
-    /// (obs?) A key condition value whose type is not the key's.
+    /// (emu, dynalite actions/query.js) A key condition value whose type is not the key's.
     pub(crate) fn key_condition_type_mismatch() -> Error {
         Error::invalid_parameter("Condition parameter type does not match schema type")
     }
 
-    /// (obs?) A key condition without the partition key.
+    /// (obs, dynamodb-facts §3.2) A key condition without the partition key.
     pub(crate) fn key_condition_hash_missing(hash_name: &str) -> Error {
         Error::validation(format!(
             "Query condition missed key schema element: {hash_name}"
         ))
     }
 
-    /// (obs?) A partition key condition on "".
+    /// (obs, dynamodb-facts §1.3) A partition key condition on "".
     pub(crate) fn key_condition_hash_empty(hash_name: &str) -> Error {
         Error::invalid_parameter(format!(
             "The AttributeValue for a key attribute cannot contain an empty string value. Key: {hash_name}"
         ))
     }
 
-    /// (obs?) A legacy KeyConditions operator that cannot select a key range.
+    /// (emu, dynamodb-facts §3.2) A legacy KeyConditions operator that cannot select a key range.
     pub(crate) fn key_conditions_operator_invalid() -> Error {
         Error::validation("Attempted conditional constraint is not an indexable operation")
     }
 
-    /// (obs?) More than two legacy KeyConditions.
+    /// (emu, dynamodb-facts §3.2) More than two legacy KeyConditions.
     pub(crate) fn key_conditions_too_many() -> Error {
         Error::validation("Conditions can be of length 1 or 2 only")
     }

@@ -32,15 +32,16 @@ impl Error {
         )
     }
 
-    /// (obs?) UpdateTable that asks for no change at all.
+    /// (emu, dynamodb-facts §12.3; dynalite validations/updateTable.js) UpdateTable that asks for
+    /// no change at all.
     pub(crate) fn update_table_without_change() -> Error {
         Error::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
         )
     }
 
-    /// (obs?) UpdateTable or DeleteTable of a table that is not ACTIVE; `doing` is "created",
-    /// "updated" or "deleted".
+    /// (emu, dynamodb-facts §12.4) UpdateTable or DeleteTable of a table that is not ACTIVE;
+    /// `doing` is "created", "updated" or "deleted".
     pub(crate) fn table_in_use(doing: &str, table_name: &str) -> Error {
         Error::new(
             ErrorKind::ResourceInUse,
@@ -50,7 +51,8 @@ impl Error {
         )
     }
 
-    /// (obs?) DeleteTable of a table with deletion protection.
+    /// (emu, dynamodb-facts §12.4: two emulator issue reports; the exception type is ours,
+    /// `docs/compatibility.md`) DeleteTable of a table with deletion protection.
     pub(crate) fn table_deletion_protected() -> Error {
         Error::new(
             ErrorKind::ResourceInUse,
@@ -58,37 +60,41 @@ impl Error {
         )
     }
 
-    /// (obs?) Two AttributeDefinitions of one name.
+    /// (emu, dynamodb-facts §12.1) Two AttributeDefinitions of one name.
     pub(crate) fn attribute_definition_duplicate(attribute: &str) -> Error {
         Error::invalid_parameter(format!("Duplicate value in attribute name: {attribute}"))
     }
 
-    /// (obs?) A table or index key schema whose first element is not HASH.
+    /// (emu, dynamodb-facts §12.1; dynalite validations/createTable.js) A table or index key schema
+    /// whose first element is not HASH.
     pub(crate) fn key_schema_first_not_hash() -> Error {
         Error::validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
     }
 
-    /// (obs?) A table or index key schema whose second element is not RANGE.
+    /// (emu, dynamodb-facts §12.1; dynalite validations/createTable.js) A table or index key schema
+    /// whose second element is not RANGE.
     pub(crate) fn key_schema_second_not_range() -> Error {
         Error::validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type")
     }
 
-    /// (obs?) A table or index key schema with one attribute as both keys.
+    /// (emu, dynamodb-facts §12.1; dynalite validations/createTable.js) A table or index key schema
+    /// with one attribute as both keys.
     pub(crate) fn key_schema_same_name() -> Error {
         Error::validation(
             "Both the Hash Key and the Range Key element in the KeySchema have the same name",
         )
     }
 
-    /// (obs?) Key attributes of the table or an index missing from AttributeDefinitions;
-    /// both lists joined by ", ".
+    /// (emu, dynamodb-facts §12.1; dynalite validations/createTable.js) Key attributes of the table
+    /// or an index missing from AttributeDefinitions; both lists joined by ", ".
     pub(crate) fn key_attributes_undefined(keys: &str, definitions: &str) -> Error {
         Error::invalid_parameter(format!(
             "Some index key attributes are not defined in AttributeDefinitions. Keys: [{keys}], AttributeDefinitions: [{definitions}]"
         ))
     }
 
-    /// (obs?) AttributeDefinitions that define attributes no key schema uses.
+    /// (emu, dynamodb-facts §12.1; dynalite validations/createTable.js) AttributeDefinitions that
+    /// define attributes no key schema uses.
     pub(crate) fn attribute_definitions_unused() -> Error {
         Error::invalid_parameter(
             "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
@@ -103,14 +109,16 @@ impl Error {
         ))
     }
 
-    /// (obs?) PROVISIONED billing without ProvisionedThroughput.
+    /// (emu, dynamodb-facts §6.3; dynalite validations/updateTable.js) PROVISIONED billing without
+    /// ProvisionedThroughput.
     pub(crate) fn throughput_required() -> Error {
         Error::invalid_parameter(
             "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
         )
     }
 
-    /// (obs?) PAY_PER_REQUEST billing with ProvisionedThroughput.
+    /// (emu, dynamodb-facts §6.3; dynalite validations/createTable.js) PAY_PER_REQUEST billing with
+    /// ProvisionedThroughput.
     pub(crate) fn throughput_with_pay_per_request() -> Error {
         Error::invalid_parameter(
             "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
@@ -129,7 +137,8 @@ impl Error {
         )
     }
 
-    /// (obs?) UpdateTable to the capacity the table already has.
+    /// (emu, dynamodb-facts §12.3; dynalite actions/updateTable.js) UpdateTable to the capacity the
+    /// table already has.
     pub(crate) fn throughput_unchanged(
         (current_read, read): (u64, u64),
         (current_write, write): (u64, u64),
@@ -157,29 +166,31 @@ impl Error {
         Error::invalid_parameter("ProjectionType is INCLUDE, but NonKeyAttributes is not specified")
     }
 
-    /// (obs?) ALL or KEYS_ONLY with NonKeyAttributes.
+    /// (obs/emu, dynamodb-facts §7.1; dynalite validations/createTable.js) ALL or KEYS_ONLY with
+    /// NonKeyAttributes.
     pub(crate) fn projection_with_attributes(projection_type: &str) -> Error {
         Error::invalid_parameter(format!(
             "ProjectionType is {projection_type}, but NonKeyAttributes is specified"
         ))
     }
 
-    /// (obs?) A ProjectionType outside the three; `null` when absent.
+    /// (obs, dynamodb-facts §7.1) A ProjectionType outside the three; `null` when absent.
     pub(crate) fn projection_type_unknown(projection_type: &str) -> Error {
         Error::invalid_parameter(format!("Unknown ProjectionType: {projection_type}"))
     }
 
-    /// (obs?) `GlobalSecondaryIndexes: []`.
+    /// (emu, dynalite validations/createTable.js, MOTO) `GlobalSecondaryIndexes: []`.
     pub(crate) fn global_indexes_empty() -> Error {
         Error::invalid_parameter("List of GlobalSecondaryIndexes is empty")
     }
 
-    /// (obs?) `LocalSecondaryIndexes: []`.
+    /// (emu, dynalite validations/createTable.js, MOTO) `LocalSecondaryIndexes: []`.
     pub(crate) fn local_indexes_empty() -> Error {
         Error::invalid_parameter("List of LocalSecondaryIndexes is empty")
     }
 
-    /// (obs?) More GSIs than the per-table quota, at creation or by UpdateTable.
+    /// (emu, dynamodb-facts §7.2) More GSIs than the per-table quota, at creation or by
+    /// UpdateTable.
     pub(crate) fn global_index_count_exceeded() -> Error {
         Error::invalid_parameter(format!(
             "GlobalSecondaryIndex count exceeds the per-table limit of {}",
@@ -187,7 +198,7 @@ impl Error {
         ))
     }
 
-    /// (obs?) More LSIs than the per-table quota.
+    /// (emu, dynamodb-facts §7.3) More LSIs than the per-table quota.
     pub(crate) fn local_index_count_exceeded() -> Error {
         Error::invalid_parameter(format!(
             "Number of LocalSecondaryIndexes exceeds per-table limit of {}",
@@ -195,7 +206,7 @@ impl Error {
         ))
     }
 
-    /// (obs?) Two indexes of one name in CreateTable.
+    /// (obs, dynamodb-facts §7.1) Two indexes of one name in CreateTable.
     pub(crate) fn index_name_duplicate(index_name: &str) -> Error {
         Error::invalid_parameter(format!("Duplicate index name: {index_name}"))
     }
@@ -208,14 +219,15 @@ impl Error {
         ))
     }
 
-    /// (obs?) An LSI on a table without a sort key.
+    /// (emu, dynamodb-facts §7.3) An LSI on a table without a sort key.
     pub(crate) fn local_index_without_table_range_key() -> Error {
         Error::invalid_parameter(
             "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
         )
     }
 
-    /// (obs?) An LSI whose partition key is not the table's.
+    /// (emu, dynamodb-facts §7.3; the ". index hash key: …" tail is dynalite's,
+    /// validations/createTable.js) An LSI whose partition key is not the table's.
     pub(crate) fn local_index_hash_key_differs(
         index_name: &str,
         index_hash: &str,
@@ -226,21 +238,22 @@ impl Error {
         ))
     }
 
-    /// (obs?) An LSI without a sort key.
+    /// (emu, dynamodb-facts §7.3) An LSI without a sort key.
     pub(crate) fn local_index_without_range_key(index_name: &str) -> Error {
         Error::invalid_parameter(format!(
             "Index KeySchema does not have a range key for index: {index_name}"
         ))
     }
 
-    /// (obs?) A GSI of a PROVISIONED table without ProvisionedThroughput.
+    /// (emu, dynalite actions/updateTable.js) A GSI of a PROVISIONED table without
+    /// ProvisionedThroughput.
     pub(crate) fn index_throughput_required(index_name: &str) -> Error {
         Error::invalid_parameter(format!(
             "ProvisionedThroughput must be specified for index: {index_name}"
         ))
     }
 
-    /// (obs?) A GSI of a PAY_PER_REQUEST table with ProvisionedThroughput.
+    /// (emu, dynamodb-facts §6.3) A GSI of a PAY_PER_REQUEST table with ProvisionedThroughput.
     pub(crate) fn index_throughput_with_pay_per_request(index_name: &str) -> Error {
         Error::invalid_parameter(format!(
             "ProvisionedThroughput should not be specified for index: {index_name} when BillingMode is PAY_PER_REQUEST"
@@ -259,14 +272,14 @@ impl Error {
         )
     }
 
-    /// (obs?) Two GlobalSecondaryIndexUpdates of one index.
+    /// (emu, dynamodb-facts §12.3) Two GlobalSecondaryIndexUpdates of one index.
     pub(crate) fn index_update_repeated(index_name: &str) -> Error {
         Error::validation(format!(
             "Only one global secondary index update per index is allowed simultaneously. Index: {index_name}"
         ))
     }
 
-    /// (obs?) Creating a GSI of a name the table has.
+    /// (ours, `docs/compatibility.md`) Creating a GSI of a name the table has.
     pub(crate) fn index_already_exists(index_name: &str) -> Error {
         Error::validation(format!(
             "Attempting to create an index which already exists: {index_name}"
@@ -280,7 +293,8 @@ impl Error {
         )
     }
 
-    /// (obs?) An UpdateTable AttributeDefinition of a type other than B, N and S.
+    /// (obs, the generic constraint form of §2.3) An UpdateTable AttributeDefinition of a type
+    /// other than B, N and S.
     pub(crate) fn attribute_definition_type_invalid(attribute_type: &str) -> Error {
         Error::one_constraint_failed(
             &format!("'{attribute_type}'"),
@@ -296,7 +310,7 @@ impl Error {
         ))
     }
 
-    /// (obs?) Updating or deleting a GSI the table does not have.
+    /// (ours, `docs/compatibility.md`) Updating or deleting a GSI the table does not have.
     pub(crate) fn index_not_found(index_name: &str) -> Error {
         Error::new(
             ErrorKind::ResourceNotFound,
@@ -304,7 +318,8 @@ impl Error {
         )
     }
 
-    /// (obs?) A second index creation or deletion while one is pending.
+    /// (emu, dynalite actions/updateTable.js; chosen in `docs/compatibility.md`) A second index
+    /// creation or deletion while one is pending.
     pub(crate) fn online_index_change_exceeded() -> Error {
         Error::new(
             ErrorKind::LimitExceeded,
@@ -328,7 +343,8 @@ impl Error {
         )
     }
 
-    /// (obs?) TagResource without Tags.
+    /// (obs, the generic constraint form of §2.3; dynalite validations/tagResource.js has this
+    /// text) TagResource without Tags.
     pub(crate) fn tags_missing() -> Error {
         Error::one_constraint_failed("null", "tags", constraint::NOT_NULL)
     }
@@ -338,7 +354,8 @@ impl Error {
         Error::validation("Atleast one Tag needs to be provided as Input.")
     }
 
-    /// (obs?) UntagResource without TagKeys.
+    /// (obs, the generic constraint form of §2.3; dynalite validations/untagResource.js has this
+    /// text) UntagResource without TagKeys.
     pub(crate) fn tag_keys_missing() -> Error {
         Error::one_constraint_failed("null", "tagKeys", constraint::NOT_NULL)
     }
@@ -375,7 +392,8 @@ impl Error {
         )
     }
 
-    /// (obs?) A ContributorInsightsAction other than ENABLE or DISABLE; `null` when absent.
+    /// (obs, the generic constraint form of §2.3) A ContributorInsightsAction other than ENABLE or
+    /// DISABLE; `null` when absent.
     pub(crate) fn insights_action_invalid(action: &str) -> Error {
         Error::one_constraint_failed(
             &format!("'{action}'"),

@@ -30,7 +30,8 @@ impl Error {
         Error::validation("Attempting to store more than 38 significant digits in a Number")
     }
 
-    /// (obs?) An AttributeValue with no type key (§1.1 gives the wording without a source).
+    /// (emu, dynalite validations/index.js; §1.1 gives the wording without a tag) An
+    /// AttributeValue with no type key.
     pub(crate) fn attribute_value_empty() -> Error {
         Error::validation(
             "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
@@ -116,9 +117,8 @@ impl Error {
         ))
     }
 
-    /// (obs?) An empty S or B as a secondary index key value; `empty_type` is "string" or
-    /// "binary". AWS's answer is observed to mention "empty" (Scylla's `test_gsi.py`); the full
-    /// wording has no source in `dynamodb-facts.md`.
+    /// (emu, MOTO exceptions.py; observed to mention "empty", §1.3) An empty S or B as a
+    /// secondary index key value; `empty_type` is "string" or "binary".
     pub(crate) fn index_key_value_empty(empty_type: &str, index_name: &str, key: &str) -> Error {
         Error::validation(format!(
             "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {empty_type} value. IndexName: {index_name}, IndexKey: {key}"
