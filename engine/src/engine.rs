@@ -178,7 +178,7 @@ impl Engine {
             return Err(Error::table_not_found(table));
         }
         let selected: Vec<(Box<[u8]>, crate::Item)> = self.tables[table]
-            .items
+            .partitions()
             .range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
             .filter_map(|entry| {
                 let item = crate::types::item::decode(entry.item_bytes());

@@ -146,7 +146,7 @@ fn query_and_scan_answer_the_same_with_one_partition_or_hundreds() {
             }
         }
     }
-    let partitions = |e: &Engine| e.table("tbl").unwrap().items.count();
+    let partitions = |e: &Engine| e.table("tbl").unwrap().partitions().count();
     // A new on-demand table starts with 4 partitions; tiny limits split it into hundreds,
     // including inside item collections (the table has no LSI).
     assert_eq!(partitions(&one), 4);
@@ -307,7 +307,7 @@ fn adaptive_capacity_lets_a_hot_partition_exceed_its_share_up_to_the_ceiling() {
         let mut engine = engine_with(no_burst(), &profile, 0);
         // 1,500 WCU needs two partitions (1,000 WCU each at most): 750 WCU is each one's share.
         create(&mut engine, "tbl", provisioned(10, 1_500));
-        assert_eq!(engine.table("tbl").unwrap().items.count(), 2);
+        assert_eq!(engine.table("tbl").unwrap().partitions().count(), 2);
         let mut ok = 0;
         for i in 0..2_000 {
             if put(&mut engine, "tbl", "hot", i, "x", 5_000).is_ok() {
@@ -389,7 +389,7 @@ fn a_partition_that_stays_hot_splits_and_isolates_its_hot_key() {
     for pk in 0..40 {
         put(&mut engine, "tbl", &format!("cold{pk}"), 0, "x", 0).unwrap();
     }
-    assert_eq!(engine.table("tbl").unwrap().items.count(), 1);
+    assert_eq!(engine.table("tbl").unwrap().partitions().count(), 1);
     // 900 writes per second to one key: 90% of the partition's ceiling, for five seconds.
     for second in 1..=5u64 {
         for i in 0..900u64 {
@@ -408,7 +408,7 @@ fn a_partition_that_stays_hot_splits_and_isolates_its_hot_key() {
         }
     }
     let table = engine.table("tbl").unwrap();
-    assert!(table.items.count() > 1, "the hot partition split");
+    assert!(table.partitions().count() > 1, "the hot partition split");
     // The hot item sits alone in its partition.
     let hot_key = {
         let mut item = Item::new();
@@ -416,7 +416,7 @@ fn a_partition_that_stays_hot_splits_and_isolates_its_hot_key() {
         item.insert("sk".into(), dynasim_engine::Value::n("0"));
         table.key_schema.item_key(&item).unwrap()
     };
-    let partition = table.items.partition_of(&hot_key);
+    let partition = table.partitions().partition_of(&hot_key);
     assert_eq!(partition.items.len(), 1, "the hot item is isolated");
     // Contributor Insights names the hot key first.
     let insights = table.metrics.insights.as_ref().unwrap();
@@ -475,8 +475,8 @@ fn provisioned_throughput_decides_the_partition_count() {
     let mut engine = engine_with(Limits::default(), "", 0);
     create(&mut engine, "small", provisioned(5, 5));
     create(&mut engine, "big", provisioned(6_000, 2_000));
-    assert_eq!(engine.table("small").unwrap().items.count(), 1);
-    assert_eq!(engine.table("big").unwrap().items.count(), 4);
+    assert_eq!(engine.table("small").unwrap().partitions().count(), 1);
+    assert_eq!(engine.table("big").unwrap().partitions().count(), 4);
     run(
         &mut engine,
         "UpdateTable",
@@ -484,7 +484,7 @@ fn provisioned_throughput_decides_the_partition_count() {
         1,
     )
     .unwrap();
-    assert_eq!(engine.table("small").unwrap().items.count(), 3);
+    assert_eq!(engine.table("small").unwrap().partitions().count(), 3);
 }
 
 #[test]

@@ -110,7 +110,7 @@ fn a_lagging_gsi_propagates_when_due_without_a_read() {
     put(&mut engine, "b", 1_040);
     // The followers' part (no replica lag here) is done first.
     engine.handle_timeout(1_040);
-    let pending = |engine: &Engine| engine.table("tbl").unwrap().indexes[0].pending.len();
+    let pending = |engine: &Engine| engine.table("tbl").unwrap().indexes()[0].pending.len();
     assert_eq!(pending(&engine), 2);
     assert_eq!(engine.poll_timeout(), Some(1_100));
     engine.handle_timeout(1_099);

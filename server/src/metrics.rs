@@ -153,7 +153,7 @@ pub fn render(engine: &Engine) -> String {
                 "{metric}{{table=\"{name}\"}} {}",
                 pick(&table.throughput)
             );
-            for index in table.indexes.iter().filter(|i| i.global) {
+            for index in table.indexes().iter().filter(|i| i.global) {
                 if let Some(throughput) = &index.throughput {
                     let _ = writeln!(
                         out,
@@ -172,7 +172,7 @@ pub fn render(engine: &Engine) -> String {
             out,
             "dynasim_partitions{{table=\"{}\"}} {}",
             escape(&table.name),
-            table.items.count()
+            table.partitions().count()
         );
     }
     let _ = writeln!(
@@ -247,7 +247,7 @@ pub fn series(engine: &Engine) -> String {
             .map(|(name, s)| (name.clone(), series_json(s)))
             .collect();
         value["Indexes"] = indexes.into();
-        value["Partitions"] = table.items.count().into();
+        value["Partitions"] = table.partitions().count().into();
         if let Some(insights) = &table.metrics.insights {
             let top = |counts| {
                 Insights::top(counts, TOP_KEYS)

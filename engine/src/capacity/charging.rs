@@ -75,33 +75,18 @@ impl Engine {
                 None,
             ))
         } else {
-            for i in t.indexes.iter().filter(|i| i.global) {
-                if let (Some(tp), Capacity::Provisioned { .. }) = (&i.throughput, capacity) {
-                    t.load.refill_index(
-                        &i.name,
-                        tp.read_capacity_units as f64,
-                        tp.write_capacity_units as f64,
-                        now_ms,
-                        limits,
-                    );
-                }
-            }
+            t.refill_index_buckets(now_ms, limits);
+            let loads = t.loads_mut(key);
             let admission = Admission {
                 capacity,
-                partitions: t.items.count(),
+                partitions: loads.partitions,
                 adaptive,
                 limits,
-                table_arn: &t.arn,
+                table_arn: loads.arn,
             };
-            let partition = t.items.partition_of_mut(key);
-            t.load.admit(
-                &mut partition.load,
-                write,
-                min_units,
-                index,
-                now_ms,
-                &admission,
-            )
+            loads
+                .table
+                .admit(loads.partition, write, min_units, index, now_ms, &admission)
         };
         let Err((limit, index)) = result else {
             return Ok(());
@@ -152,17 +137,19 @@ impl Engine {
         let Some(t) = self.tables.get_mut(table) else {
             return;
         };
+        let capacity = t.capacity();
+        let loads = t.loads_mut(key);
         let admission = Admission {
-            capacity: t.capacity(),
-            partitions: t.items.count(),
+            capacity,
+            partitions: loads.partitions,
             adaptive,
             limits,
-            table_arn: &t.arn,
+            table_arn: loads.arn,
         };
-        let partition = t.items.partition_of_mut(key);
-        t.load
-            .charge(&mut partition.load, key, &usage, now_ms, &admission);
-        let hot = partition.load.hot_seconds >= limits.heat_split_seconds;
+        loads
+            .table
+            .charge(loads.partition, key, &usage, now_ms, &admission);
+        let hot = loads.partition.hot_seconds >= limits.heat_split_seconds;
         let mut delta = Counters {
             returned_item_count: returned,
             ..Counters::default()
@@ -192,7 +179,7 @@ impl Engine {
             insights.accessed(partition_key, units);
         }
         if hot {
-            t.items.split_for_heat(key, limits);
+            t.split_for_heat(key, limits);
         }
         if let Some(policy) = self.realism.auto_scaling(table) {
             let limits = self.config.limits.clone();

@@ -158,7 +158,10 @@ impl<'a> Source<'a> {
         let fetch_from_table = self.fetch_from_table;
         match (self.index, self.zone) {
             (None, Some(zone)) => {
-                let entries = table.items.range_at(zone, lower, upper).map(item::decode);
+                let entries = table
+                    .partitions()
+                    .range_at(zone, lower, upper)
+                    .map(item::decode);
                 if forward {
                     Box::new(entries)
                 } else {
@@ -167,7 +170,7 @@ impl<'a> Source<'a> {
             }
             (None, None) => {
                 let entries = table
-                    .items
+                    .partitions()
                     .range(lower, upper)
                     .map(|entry| item::decode(entry.item_bytes()));
                 if forward {
@@ -179,7 +182,7 @@ impl<'a> Source<'a> {
             (Some(index), _) => {
                 let resolve = move |table_key: &[u8]| {
                     let bytes = table
-                        .items
+                        .partitions()
                         .get(table_key)
                         .expect("index entries point at stored items");
                     let item = item::decode(bytes);
@@ -190,23 +193,7 @@ impl<'a> Source<'a> {
                     }
                 };
                 if !index.pending.is_empty() {
-                    // A lagging GSI: the current entries with the changes readers cannot see
-                    // yet undone, newest first.
-                    let mut view: BTreeMap<Box<[u8]>, Item> = index
-                        .entries
-                        .range::<[u8], _>((lower, upper))
-                        .map(|(key, table_key)| (key.clone(), resolve(table_key)))
-                        .collect();
-                    for change in index.pending.iter().rev() {
-                        if let Some(added) = &change.added {
-                            view.remove(added);
-                        }
-                        if let Some((key, projected)) = &change.removed
-                            && crate::data::store::within(key, lower, upper)
-                        {
-                            view.insert(key.clone(), projected.clone());
-                        }
-                    }
+                    let view = lagging_view(index, lower, upper, resolve);
                     return if forward {
                         Box::new(view.into_values())
                     } else {
@@ -234,6 +221,32 @@ impl<'a> Source<'a> {
         }
         key
     }
+}
+
+/// What a lagging GSI shows over a range: the current entries with the changes readers
+/// cannot see yet undone, newest first.
+fn lagging_view(
+    index: &Index,
+    lower: Bound<&[u8]>,
+    upper: Bound<&[u8]>,
+    resolve: impl Fn(&[u8]) -> Item,
+) -> BTreeMap<Box<[u8]>, Item> {
+    let mut view: BTreeMap<Box<[u8]>, Item> = index
+        .entries
+        .range::<[u8], _>((lower, upper))
+        .map(|(key, table_key)| (key.clone(), resolve(table_key)))
+        .collect();
+    for change in index.pending.iter().rev() {
+        if let Some(added) = &change.added {
+            view.remove(added);
+        }
+        if let Some((key, projected)) = &change.removed
+            && crate::data::store::within(key, lower, upper)
+        {
+            view.insert(key.clone(), projected.clone());
+        }
+    }
+    view
 }
 
 /// Walks `range` in order, evaluating at most `limit` items or `page_bytes` of data.

@@ -51,13 +51,42 @@ pub struct Table {
     /// Set by DeleteTable: the table is DELETING until then, and gone after.
     pub deleted_at_ms: Option<u64>,
     /// Items by stored key (see `keys`), each in its stored encoding (see `item`), in
-    /// partitions.
-    pub items: Partitions,
+    /// partitions. Private with `size_bytes` and `indexes`: they change together, through
+    /// `apply`, or not at all.
+    items: Partitions,
     /// Admission state: the provisioned pool, the on-demand peak, GSI buckets.
     pub load: TableLoad,
     pub metrics: crate::capacity::metrics::TableMetrics,
-    pub size_bytes: u64,
+    size_bytes: u64,
     /// Global and local secondary indexes, in definition order.
+    indexes: Vec<Index>,
+}
+
+/// Disjoint borrows of a table's admission state (see `Table::loads_mut`).
+pub(crate) struct Loads<'a> {
+    pub table: &'a mut TableLoad,
+    pub partition: &'a mut crate::capacity::admission::PartitionLoad,
+    pub partitions: usize,
+    pub arn: &'a str,
+}
+
+/// The parts of a new table that CreateTable decides; `Table::new` starts it empty.
+pub struct NewTable {
+    pub name: String,
+    pub arn: String,
+    pub id: String,
+    pub attribute_definitions: Vec<(String, ScalarType)>,
+    pub key_schema: KeySchema,
+    pub billing_mode: BillingMode,
+    pub throughput: Throughput,
+    pub last_update_to_pay_per_request_ms: Option<u64>,
+    pub table_class: String,
+    pub deletion_protection: bool,
+    pub tags: BTreeMap<String, String>,
+    pub created_ms: u64,
+    pub partition_count: u64,
+    pub load: TableLoad,
+    pub metrics: crate::capacity::metrics::TableMetrics,
     pub indexes: Vec<Index>,
 }
 
@@ -77,6 +106,134 @@ fn seconds(ms: u64) -> f64 {
 }
 
 impl Table {
+    /// An empty table in `spec.partition_count` partitions. Tables with local secondary
+    /// indexes keep each item collection in one partition (DynamoDB's 10 GB collection limit).
+    pub fn new(spec: NewTable) -> Table {
+        let mut items = Partitions::new(spec.partition_count);
+        items.keep_collections_whole = spec.indexes.iter().any(|i| !i.global);
+        Table {
+            name: spec.name,
+            arn: spec.arn,
+            id: spec.id,
+            attribute_definitions: spec.attribute_definitions,
+            key_schema: spec.key_schema,
+            billing_mode: spec.billing_mode,
+            throughput: spec.throughput,
+            last_update_to_pay_per_request_ms: spec.last_update_to_pay_per_request_ms,
+            table_class: spec.table_class,
+            deletion_protection: spec.deletion_protection,
+            tags: spec.tags,
+            created_ms: spec.created_ms,
+            updating_until_ms: 0,
+            deleted_at_ms: None,
+            items,
+            load: spec.load,
+            metrics: spec.metrics,
+            size_bytes: 0,
+            indexes: spec.indexes,
+        }
+    }
+
+    /// The table's partitions, for reading (routing, ranges, counts).
+    pub fn partitions(&self) -> &Partitions {
+        &self.items
+    }
+
+    /// Bytes of every item, as DescribeTable's TableSizeBytes counts them.
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+
+    /// Global and local secondary indexes, in definition order.
+    pub fn indexes(&self) -> &[Index] {
+        &self.indexes
+    }
+
+    /// The admission state of the partition that holds `key`.
+    pub fn partition_load_mut(
+        &mut self,
+        key: &[u8],
+    ) -> &mut crate::capacity::admission::PartitionLoad {
+        &mut self.items.partition_of_mut(key).load
+    }
+
+    /// What admission and charging work on together: the table's admission state, that of
+    /// the partition holding `key`, the partition count and the table's ARN.
+    pub(crate) fn loads_mut(&mut self, key: &[u8]) -> Loads<'_> {
+        let partitions = self.items.count();
+        Loads {
+            table: &mut self.load,
+            partition: &mut self.items.partition_of_mut(key).load,
+            partitions,
+            arn: &self.arn,
+        }
+    }
+
+    /// Refills every provisioned GSI's token buckets up to `now_ms`.
+    pub(crate) fn refill_index_buckets(&mut self, now_ms: u64, limits: &Limits) {
+        if self.billing_mode != BillingMode::Provisioned {
+            return;
+        }
+        for index in self.indexes.iter().filter(|i| i.global) {
+            if let Some(throughput) = &index.throughput {
+                self.load.refill_index(
+                    &index.name,
+                    throughput.read_capacity_units as f64,
+                    throughput.write_capacity_units as f64,
+                    now_ms,
+                    limits,
+                );
+            }
+        }
+    }
+
+    /// Splits the partition that holds `key` because it stayed hot (items move, none change).
+    pub fn split_for_heat(&mut self, key: &[u8], limits: &Limits) {
+        self.items.split_for_heat(key, limits);
+    }
+
+    /// Splits partitions until there are `count` (for throughput; items move, none change).
+    pub fn grow_partitions_to(&mut self, count: u64) {
+        self.items.grow_to(count);
+    }
+
+    /// Brings every partition's followers up to what is due by `now_ms`.
+    pub fn catch_up_replicas(&mut self, now_ms: u64) {
+        for partition in self.items.iter_mut() {
+            partition.group.catch_up(now_ms);
+        }
+    }
+
+    /// Brings the index `name` (a lagging GSI) up to what has propagated by `now_ms`.
+    pub fn catch_up_index(&mut self, name: &str, now_ms: u64) {
+        if let Some(index) = self.indexes.iter_mut().find(|i| i.name == name) {
+            index.catch_up(now_ms);
+        }
+    }
+
+    /// Drops the index `name` (UpdateTable's Delete).
+    pub fn remove_index(&mut self, name: &str) {
+        self.indexes.retain(|i| i.name != name);
+    }
+
+    /// The provisioned throughput of the index `name`, to change (UpdateTable's Update).
+    pub fn index_throughput_mut(&mut self, name: &str) -> Option<&mut Option<Throughput>> {
+        self.indexes
+            .iter_mut()
+            .find(|i| i.name == name)
+            .map(|i| &mut i.throughput)
+    }
+
+    /// The provisioned throughput of every GSI, to change with the billing mode.
+    pub fn global_index_throughputs_mut(
+        &mut self,
+    ) -> impl Iterator<Item = &mut Option<Throughput>> {
+        self.indexes
+            .iter_mut()
+            .filter(|i| i.global)
+            .map(|i| &mut i.throughput)
+    }
+
     /// The table's capacity as admission sees it.
     pub fn capacity(&self) -> crate::capacity::admission::Capacity {
         match self.billing_mode {
@@ -114,9 +271,7 @@ impl Table {
     /// Does what is due by `now_ms`: followers apply what they can, lagging GSIs show what has
     /// propagated. (The catalog removes a table whose DELETING ended.)
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        for partition in self.items.iter_mut() {
-            partition.group.catch_up(now_ms);
-        }
+        self.catch_up_replicas(now_ms);
         for index in &mut self.indexes {
             index.catch_up(now_ms);
         }

@@ -5,7 +5,7 @@
 use crate::api::*;
 use crate::capacity::throughput::{BillingMode, Throughput, partitions_for};
 use crate::data::index::{Index, Projection};
-use crate::data::table::{Status, Table};
+use crate::data::table::{NewTable, Status, Table};
 use crate::engine::Engine;
 use crate::error::{ConstraintErrors, Error, Result, constraint};
 use crate::limits::{self};
@@ -40,7 +40,7 @@ pub(crate) fn execute(
         return Err(Error::tag_count_exceeded());
     }
     let partition_count = partitions_for(billing_mode, &throughput, &engine.config.limits);
-    let table = Table {
+    let table = Table::new(NewTable {
         arn: engine.table_arn(&name),
         name: name.clone(),
         id,
@@ -57,22 +57,15 @@ pub(crate) fn execute(
         deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
         tags,
         created_ms: now_ms,
-        updating_until_ms: 0,
-        deleted_at_ms: None,
-        items: {
-            let mut items = crate::partition::Partitions::new(partition_count);
-            items.keep_collections_whole = indexes.iter().any(|i| !i.global);
-            items
-        },
+        partition_count,
         load: crate::capacity::admission::TableLoad::new(&engine.config.limits),
         metrics: crate::capacity::metrics::TableMetrics {
             insights: engine.realism.insights(&name).then(Default::default),
             insights_updated_ms: engine.realism.insights(&name).then_some(now_ms),
             ..Default::default()
         },
-        size_bytes: 0,
         indexes,
-    };
+    });
     let mut description = table.describe(now_ms, &engine.config.limits);
     // CreateTable always answers CREATING, as DynamoDB does, however short the delay.
     description.table_status = Status::Creating.name().into();

@@ -194,14 +194,10 @@ pub(crate) fn open(
     };
     if let Some(t) = engine.tables.get_mut(table) {
         if zone.is_some() {
-            for partition in t.items.iter_mut() {
-                partition.group.catch_up(now_ms);
-            }
+            t.catch_up_replicas(now_ms);
         }
-        if let Some(name) = &input.index_name
-            && let Some(index) = t.indexes.iter_mut().find(|i| &i.name == name)
-        {
-            index.catch_up(now_ms);
+        if let Some(name) = &input.index_name {
+            t.catch_up_index(name, now_ms);
         }
     }
     zone

@@ -63,7 +63,7 @@ pub(crate) fn execute(
     apply_index_plan(table, index_plan, new_mode);
     // More throughput than the partitions serve adds partitions (they never merge).
     let needed = partitions_for(table.billing_mode, &table.throughput, &limits);
-    table.items.grow_to(needed);
+    table.grow_partitions_to(needed);
     table.updating_until_ms = now_ms + limits.table_updating_ms;
     let mut description = table.describe(now_ms, &limits);
     description.table_status = Status::Updating.name().into();
@@ -217,7 +217,7 @@ fn plan_index_updates(
                 if existing.is_some() {
                     return Err(Error::index_already_exists(&name));
                 }
-                if table.indexes.iter().filter(|i| i.global).count() >= limits::GSI_COUNT_MAX {
+                if table.indexes().iter().filter(|i| i.global).count() >= limits::GSI_COUNT_MAX {
                     return Err(Error::global_index_count_exceeded());
                 }
                 let defined = defined_with(table, definitions, shape.key_schema)?;
@@ -358,25 +358,23 @@ fn index_throughput_update(
 /// on-demand GSIs have none; GSIs of a table switched to provisioned take the table's.
 fn apply_index_plan(table: &mut Table, plan: IndexPlan, billing_mode: BillingMode) {
     if let Some(name) = plan.delete {
-        table.indexes.retain(|i| i.name != name);
+        table.remove_index(&name);
     }
     if let Some((index, definitions)) = plan.create {
         table.attribute_definitions = definitions;
         table.add_index(index);
     }
     for (name, throughput) in plan.throughput {
-        if let Some(index) = table.indexes.iter_mut().find(|i| i.name == name) {
-            index.throughput = Some(throughput);
+        if let Some(slot) = table.index_throughput_mut(&name) {
+            *slot = Some(throughput);
         }
     }
     let table_throughput = table.throughput.clone();
-    for index in table.indexes.iter_mut().filter(|i| i.global) {
+    for slot in table.global_index_throughputs_mut() {
         match billing_mode {
-            BillingMode::PayPerRequest => index.throughput = None,
+            BillingMode::PayPerRequest => *slot = None,
             BillingMode::Provisioned => {
-                index
-                    .throughput
-                    .get_or_insert_with(|| table_throughput.clone());
+                slot.get_or_insert_with(|| table_throughput.clone());
             }
         }
     }
