@@ -1,6 +1,6 @@
 //! One run of a scenario with one seed: deploy, run, record, check, judge.
 
-use crate::check::{self, Report};
+use crate::checkers::{self, Report};
 use crate::faults::Plan;
 use crate::history::History;
 use crate::scenario::Scenario;
@@ -172,7 +172,7 @@ fn finish(
     simulated_ms: u64,
     wall: std::time::Instant,
 ) -> RunRecord {
-    let report = check::check(&history);
+    let report = checkers::check(&history);
     let (passed, verdict) = judge(scenario, &report);
     RunRecord {
         scenario: scenario.name.clone(),

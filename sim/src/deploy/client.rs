@@ -30,11 +30,10 @@ pub(super) async fn client_process(
     let mut next_id = 0u64;
     let mut http: HttpConnection = None;
     let processes_total = 10_000u64;
-    if workload.kind == "bank"
-        && process < processes_total
+    if process < processes_total
         && is_first_process(&world, table, process)
+        && let Some(planned) = workload.kind.setup(&workload)
     {
-        let planned = workload::bank_setup(&workload);
         loop {
             let (kind, _) = perform(
                 &world,
@@ -214,7 +213,7 @@ pub(super) async fn perform(
                     .iter()
                     .map(|&(_, g)| {
                         (
-                            workload::scan_request(&table_name, consistent),
+                            workloads::scan_request(&table_name, consistent),
                             mode,
                             Some(g),
                             Some(placement.range_of(table, g)),
@@ -223,7 +222,7 @@ pub(super) async fn perform(
                     .collect()
             }
             _ => {
-                let (r, m) = workload::request(&table_name, planned);
+                let (r, m) = workloads::request(&table_name, planned);
                 vec![(r, m, None, None)]
             }
         };
@@ -244,8 +243,8 @@ pub(super) async fn perform(
                 hops: 0,
                 range,
             };
-            if world.scenario.transport == "http" {
-                let (operation, body, _) = workload::request_json(&table_name, planned);
+            if world.scenario.transport == Transport::Http {
+                let (operation, body, _) = workloads::request_json(&table_name, planned);
                 let router_http = SocketAddr::new(router.ip(), 8000);
                 let answer = http_call(world, http, router_http, operation, &body).await;
                 match answer {
@@ -259,7 +258,7 @@ pub(super) async fn perform(
                         outcome = (k, Json::Null, Some(kind), None);
                     }
                     Some(Ok(response)) => {
-                        outcome = (Kind::Ok, workload::output(planned, &response), None, None);
+                        outcome = (Kind::Ok, workloads::output(planned, &response), None, None);
                     }
                 }
                 break;
@@ -324,7 +323,7 @@ pub(super) async fn perform(
                     break;
                 }
                 Some((Ok(response), node)) => {
-                    let out = workload::output(planned, &response);
+                    let out = workloads::output(planned, &response);
                     if let Json::Object(m) = &out
                         && matches!(planned.step, Step::Scan { .. })
                     {

@@ -13,12 +13,12 @@ use nemesis::*;
 use router::*;
 use storage::*;
 
-use crate::faults::{Fault, Plan};
+use crate::faults::{Fault, FaultPoint, Plan};
 use crate::history::{Event, History, Kind, Process};
 use crate::run::{Bug, RunOptions};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Transport};
 use crate::topology::{PORT, Placement, Range, Topology, in_range, key_hash};
-use crate::workload::{self, Generator, Mode, Planned, Step};
+use crate::workloads::{self, Generator, Mode, Planned, Step};
 use dynasim_engine::replication::{Message, Replica, Role};
 use dynasim_engine::{Config, Engine, Request};
 use madsim::net::{Endpoint, NetSim};
@@ -165,7 +165,7 @@ impl World {
         self.record(e);
     }
 
-    fn fires(&self, point: &str) -> bool {
+    fn fires(&self, point: FaultPoint) -> bool {
         self.plan.point_active(point) && madsim::rand::thread_rng().gen_bool(self.plan.point_fire)
     }
 
@@ -410,37 +410,13 @@ const FINAL_READERS: usize = 8;
 
 async fn final_reads(world: Arc<World>, t: usize, r: usize) {
     let w = world.scenario.workloads[t].clone();
-    let keys: Vec<(String, Step, &'static str)> = match w.kind.as_str() {
-        "bank" => vec![(
-            format!("{}/0", w.name),
-            Step::ReadBank { consistent: true },
-            "read-bank",
-        )],
-        // A query workload's collections, each read whole by one Query.
-        "query" => (0..w.keys)
-            .map(|c| {
-                (
-                    format!("{}/{c}", w.name),
-                    Step::Query { consistent: true },
-                    "query",
-                )
-            })
-            .collect(),
-        _ => (0..w.keys)
-            .map(|k| {
-                (
-                    format!("{}/{k}", w.name),
-                    Step::Read { consistent: true },
-                    "read",
-                )
-            })
-            .collect(),
-    };
-    let mine: Vec<_> = keys
+    let mine: Vec<Planned> = w
+        .kind
+        .final_reads(&w)
         .into_iter()
         .enumerate()
         .filter(|(k, _)| k % FINAL_READERS == r)
-        .map(|(_, key)| key)
+        .map(|(_, planned)| planned)
         .collect();
     if mine.is_empty() {
         return;
@@ -452,14 +428,7 @@ async fn final_reads(world: Arc<World>, t: usize, r: usize) {
     let mut next_id = 1_000_000_000u64;
     let mut http: HttpConnection = None;
     let mut process = FINAL_PROCESS + (t * FINAL_READERS + r) as u64 * 1_000;
-    for (key, step, f) in mine {
-        let planned = Planned {
-            f,
-            key,
-            input: Json::Null,
-            consistent: Some(true),
-            step,
-        };
+    for planned in mine {
         for _ in 0..20 {
             let (kind, _) = perform(
                 &world,

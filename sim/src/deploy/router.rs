@@ -42,14 +42,14 @@ pub(super) fn route(
             // A router whose cached partition map predates every split: the partition that
             // owned the key at the start answers that it no longer does, and the request is
             // routed again.
-            Some(k) if group.is_none() && world.fires("router.stale-map") => {
+            Some(k) if group.is_none() && world.fires(FaultPoint::RouterStaleMap) => {
                 Placement::new(&world.topology).group_of(req.table, k)
             }
             _ => current,
         }
     };
     req.router = router.addr();
-    if world.fires("router.forget-leader") {
+    if world.fires(FaultPoint::RouterForgetLeader) {
         state.leaders.remove(&req.group);
     }
     let follower_read = world.bug(Bug::FollowerStrongRead) && req.mode == Mode::Strong;
@@ -92,7 +92,7 @@ pub(super) async fn router_node(world: Arc<World>, index: usize) {
     let info = world.topology.routers[index].clone();
     let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
     let state = Arc::new(Mutex::new(RouterState::default()));
-    if world.scenario.transport == "http" {
+    if world.scenario.transport == Transport::Http {
         let listener = tokio::net::TcpListener::bind(http_addr(&info))
             .await
             .expect("bind");

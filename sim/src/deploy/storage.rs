@@ -116,12 +116,12 @@ pub(super) fn new_engine(world: &World, table: usize) -> Engine {
     let mut engine = Engine::new(Config::default());
     let w = &world.scenario.workloads[table];
     let mut profile = dynasim_engine::profile::Profile::default();
-    if w.write_units.is_some() || w.read_units.is_some() {
+    if w.provisioned() {
         profile.defaults.throttling = true;
         engine = Engine::with_profile(Config::default(), profile, world.options.seed);
     }
     engine
-        .execute(workload::create_table(w), EPOCH_MS)
+        .execute(workloads::create_table(w), EPOCH_MS)
         .expect("the workload's table is valid");
     engine
 }
@@ -252,7 +252,7 @@ pub(super) fn raft_out(
             }
             flow.sent[to] = Some((now, *commit));
         }
-        if world.fires("raft.drop-outgoing") {
+        if world.fires(FaultPoint::RaftDropOutgoing) {
             continue;
         }
         let stamp = match message {
@@ -654,7 +654,7 @@ pub(super) fn apply_committed(
     g: &mut GroupState,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) -> Option<Created> {
-    if g.applied < replica.commit() && world.fires("storage.defer-apply") {
+    if g.applied < replica.commit() && world.fires(FaultPoint::StorageDeferApply) {
         return None;
     }
     let mut created = None;
@@ -799,7 +799,7 @@ pub(super) fn on_tick(
             // The fault point fires the election timer early, but never inside the lease
             // window: a leader's lease relies on that timing (DynamoDB survives early
             // timers, not broken clocks).
-            || (!g.loyal(world) && world.fires("replica.early-election"))
+            || (!g.loyal(world) && world.fires(FaultPoint::ReplicaEarlyElection))
         {
             g.deadline = Instant::now() + election_timeout(world);
             g.leader_hint = None;
