@@ -40,15 +40,38 @@ const NEMESIS_IP: &str = "10.250.0.1";
 /// Process numbers of the final reader.
 pub const FINAL_PROCESS: u64 = 1_000_000;
 
-/// A command in a partition's log: a request and the leader's clock when it was proposed.
+/// A command in a partition's log. (A new leader's no-op entry is the engine log's entry
+/// without a payload, so it needs no variant here.)
 #[derive(Debug)]
-pub struct Cmd {
-    request: Request,
-    now_ms: u64,
-    /// Reads travel the log for strong consistency; followers skip them.
-    read_only: bool,
-    /// A split instead of a request: the group keeps `[lo, mid)` and `new group` takes the rest.
-    split: Option<(u64, u32)>,
+pub enum Cmd {
+    /// A client's request, and the leader's clock when it was proposed.
+    Request {
+        /// Boxed: a request is far larger than a split.
+        request: Box<Request>,
+        now_ms: u64,
+        /// Reads travel the log for strong consistency; followers skip them.
+        read_only: bool,
+    },
+    /// A split: the group keeps `[lo, mid)` and `new_group` takes the rest of its range.
+    Split {
+        mid: u64,
+        new_group: u32,
+        /// The leader's clock when it was proposed (the moved items' write time).
+        now_ms: u64,
+    },
+}
+
+impl Cmd {
+    /// A write a replica replays from its log (not a read, not a split).
+    fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Cmd::Request {
+                read_only: false,
+                ..
+            }
+        )
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -228,5 +228,5 @@ pub(super) fn mode_of_request(request: &Request) -> Mode {
 }
 
 pub(super) fn key_string(item: Option<&dynasim_engine::api::RawItem>) -> Option<String> {
-    item?.get("pk")?.s.clone()
+    item?.get(workloads::PARTITION_KEY)?.s.clone()
 }
