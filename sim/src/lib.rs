@@ -11,6 +11,7 @@
 //! - [`history`]: the JSON-lines history every run records.
 //! - [`checkers`]: the checkers, one file each (linearizability per key, lost writes,
 //!   counters, bank, eventual reads, convergence, throttling).
+//! - [`options`]: a run's seed, broken variant, plan and operation budget.
 //! - [`run`]: one seed end to end, judging, repro commands, shrinking.
 
 pub mod checkers;
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod deploy;
 pub mod faults;
 pub mod history;
+pub mod options;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -1,7 +1,19 @@
 //! Client processes: each runs its workload, one operation at a time, and records every
 //! invocation and completion in the history (typed requests over the wire, or HTTP).
 
-use super::*;
+use super::{MOVED, Req, TAG, Wire, World, send};
+use crate::history::{Event, Kind, Process};
+use crate::scenario::Transport;
+use crate::topology::Range;
+use crate::workloads::{self, Generator, Mode, Planned, Step};
+use dynasim_engine::Request;
+use madsim::net::Endpoint;
+use serde_json::Value as Json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// One client process: runs its workload until told to stop, recording every operation.
 /// The region whose client node runs a process: the table's own region for local clients,

@@ -8,23 +8,21 @@ mod nemesis;
 mod router;
 mod storage;
 
-use client::*;
-use nemesis::*;
-use router::*;
-use storage::*;
+use client::{HttpConnection, client_process, client_region, perform};
+use router::router_node;
+use storage::{StorageState, storage_node};
 
-use crate::faults::{Fault, FaultPoint, Plan};
+use crate::faults::{FaultPoint, Plan};
 use crate::history::{Event, History, Kind, Process};
-use crate::run::{Bug, RunOptions};
-use crate::scenario::{Scenario, Transport};
-use crate::topology::{PORT, Placement, Range, Topology, in_range, key_hash};
-use crate::workloads::{self, Generator, Mode, Planned, Step};
+use crate::options::{Bug, RunOptions};
+use crate::scenario::Scenario;
+use crate::topology::{GroupInfo, PORT, Placement, Range, Topology};
+use crate::workloads::{Mode, Planned};
 use dynasim_engine::replication::{Message, Replica, Role};
-use dynasim_engine::{Config, Engine, Request};
-use madsim::net::{Endpoint, NetSim};
+use dynasim_engine::{Engine, Request};
+use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use madsim::runtime::Handle;
-use madsim::task::NodeId;
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -32,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
+
 const TAG: u64 = 1;
 /// The engine's clock starts here (2026-01-01), plus simulated time and each node's skew.
 const EPOCH_MS: u64 = 1_767_225_600_000;
@@ -195,6 +194,54 @@ impl World {
     fn bug(&self, bug: Bug) -> bool {
         self.options.bug == Some(bug)
     }
+
+    /// Simulated milliseconds since the run started.
+    fn elapsed_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Offsets storage node `node`'s physical clock (0: none).
+    fn set_skew(&self, node: usize, offset_ms: i64) {
+        self.skew.lock().unwrap()[node] = offset_ms;
+    }
+
+    /// Forgets a crashed storage node's volatile state (its disk stays).
+    fn crashed(&self, node: usize) {
+        self.nodes.lock().unwrap()[node] = None;
+    }
+
+    /// Starts or ends a throttling storm on `table`.
+    fn set_storm(&self, table: usize, on: bool) {
+        let mut storms = self.storms.lock().unwrap();
+        if on {
+            storms.insert(table);
+        } else {
+            storms.remove(&table);
+        }
+    }
+
+    /// The control plane's half of a split of `table`'s widest partition: names the new group
+    /// in the partition map (not created until a replica applies the split). Returns the
+    /// group, the split point, the new group and the replicas to ask.
+    fn plan_split(&self, table: usize) -> Option<(u32, u64, u32, [usize; 3])> {
+        let mut placement = self.placement.lock().unwrap();
+        let (group, mid) = placement.widest(table)?;
+        let parent = placement.groups[group as usize].clone();
+        let new_group = placement.groups.len() as u32;
+        let partition = placement.groups.iter().filter(|g| g.table == table).count();
+        placement.groups.push(GroupInfo {
+            table,
+            partition,
+            replicas: parent.replicas,
+            created: false,
+        });
+        Some((group, mid, new_group, parent.replicas))
+    }
+
+    /// Whether a replica applied the split that creates `group`.
+    fn group_created(&self, group: u32) -> bool {
+        self.placement.lock().unwrap().groups[group as usize].created
+    }
 }
 
 async fn send(world: &World, endpoint: &Arc<Endpoint>, to: SocketAddr, wire: Wire) {
@@ -300,7 +347,7 @@ pub async fn run(world: Arc<World>) -> History {
         .name("nemesis")
         .ip(NEMESIS_IP.parse().unwrap())
         .build()
-        .spawn(nemesis(world.clone(), ids.clone(), region_of));
+        .spawn(nemesis::nemesis(world.clone(), ids.clone(), region_of));
     tokio::time::sleep(Duration::from_millis(world.scenario.duration_ms)).await;
     let _ = nemesis_task.await;
     world.healed.store(true, Ordering::Relaxed);

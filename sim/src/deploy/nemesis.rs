@@ -1,7 +1,16 @@
 //! The nemesis: executes the fault plan (partitions, clogs, crashes, skew, loss, delay,
 //! storms) and, as the control plane, asks partitions to split.
 
-use super::*;
+use super::{NEMESIS_IP, Wire, World, send};
+use crate::faults::Fault;
+use crate::history::Kind;
+use crate::topology::PORT;
+use madsim::net::{Endpoint, NetSim};
+use madsim::runtime::Handle;
+use madsim::task::NodeId;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How often the control plane asks a partition to split (every 200 ms) before it gives up.
 pub(super) const SPLIT_ATTEMPTS: usize = 25;
@@ -44,7 +53,7 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
         }
     };
     for (at, start, i) in events {
-        let now = world.start.elapsed().as_millis() as u64;
+        let now = world.elapsed_ms();
         if at > now {
             tokio::time::sleep(Duration::from_millis(at - now)).await;
         }
@@ -65,13 +74,11 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
             }
             (Fault::Crash { node }, true) => {
                 handle.kill(storage[*node]);
-                world.nodes.lock().unwrap()[*node] = None;
+                world.crashed(*node);
             }
             (Fault::Crash { node }, false) => handle.restart(storage[*node]),
-            (Fault::Skew { node, offset_ms }, true) => {
-                world.skew.lock().unwrap()[*node] = *offset_ms
-            }
-            (Fault::Skew { node, .. }, false) => world.skew.lock().unwrap()[*node] = 0,
+            (Fault::Skew { node, offset_ms }, true) => world.set_skew(*node, *offset_ms),
+            (Fault::Skew { node, .. }, false) => world.set_skew(*node, 0),
             (Fault::Loss { per_mille }, true) => {
                 let rate = f64::from(*per_mille) / 1000.0;
                 net.update_config(|c| c.packet_loss_rate = rate);
@@ -85,36 +92,11 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
                 let d = default_latency.clone();
                 net.update_config(|c| c.send_latency = d);
             }
-            (Fault::Storm { table }, on) => {
-                let mut storms = world.storms.lock().unwrap();
-                if on {
-                    storms.insert(*table);
-                } else {
-                    storms.remove(table);
-                }
-            }
+            (Fault::Storm { table }, on) => world.set_storm(*table, on),
             (Fault::Split { table }, true) => {
                 // The control plane splits the widest partition: it names the new group and
                 // asks the group's replicas; the leader orders the split in its log.
-                let request = {
-                    let mut placement = world.placement.lock().unwrap();
-                    placement.widest(*table).map(|(group, mid)| {
-                        let parent = placement.groups[group as usize].clone();
-                        let new_group = placement.groups.len() as u32;
-                        let partition = placement
-                            .groups
-                            .iter()
-                            .filter(|g| g.table == *table)
-                            .count();
-                        placement.groups.push(crate::topology::GroupInfo {
-                            table: *table,
-                            partition,
-                            replicas: parent.replicas,
-                            created: false,
-                        });
-                        (group, mid, new_group, parent.replicas)
-                    })
-                };
+                let request = world.plan_split(*table);
                 // The control plane asks again until a replica applied the split (a leader
                 // may be down, or lose its term before the split commits): applying it twice
                 // does nothing.
@@ -122,7 +104,7 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
                     let (world, endpoint) = (world.clone(), endpoint.clone());
                     madsim::task::spawn(async move {
                         for _ in 0..SPLIT_ATTEMPTS {
-                            if world.placement.lock().unwrap().groups[new_group as usize].created {
+                            if world.group_created(new_group) {
                                 break;
                             }
                             for node in replicas {

@@ -2,7 +2,21 @@
 //! typed requests, and (with the HTTP transport) DynamoDB's HTTP protocol served by the
 //! server's own stack.
 
-use super::*;
+use super::storage::{REROUTE_PAUSE_MS, peer_addr, request_key};
+use super::{EPOCH_MS, Req, TAG, Wire, World, send};
+use crate::faults::FaultPoint;
+use crate::options::Bug;
+use crate::scenario::Transport;
+use crate::topology::Placement;
+use crate::workloads::{self, Mode};
+use dynasim_engine::Request;
+use madsim::net::Endpoint;
+use madsim::rand::Rng;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A router's state, shared by its network loop and (with the HTTP transport) its HTTP
 /// connections: the leader it believes in per partition, and HTTP requests awaiting replies.

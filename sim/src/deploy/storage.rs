@@ -1,7 +1,22 @@
 //! Storage nodes: one `Replica` (ordering) and one `Engine` (the state machine it orders) per
 //! partition replica; leader leases, flow control, splits, and the replies to clients.
 
-use super::*;
+use super::router::key_string;
+use super::{Cmd, EPOCH_MS, MOVED, Req, TAG, Wire, World, node_clock, send};
+use crate::faults::FaultPoint;
+use crate::options::Bug;
+use crate::topology::{Placement, Range, in_range, key_hash};
+use crate::workloads::{self, Mode};
+use dynasim_engine::replication::{Message, Replica, Role};
+use dynasim_engine::{Config, Engine, Request};
+use madsim::net::Endpoint;
+use madsim::rand::Rng;
+use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// One replica's volatile state on a storage node.
 pub struct GroupState {
