@@ -250,6 +250,8 @@ pub(super) fn raft_out(
 ) {
     let now = Instant::now();
     for (to, message) in out {
+        assert!(to < 3, "a replica group has three replicas");
+        assert_ne!(to, from, "a replica sends nothing to itself");
         if let (
             Some(flow),
             Message::Append {
@@ -384,6 +386,10 @@ fn handle_raft(
             g.lease.term = term;
             g.lease.acked = [None; 3];
         }
+        assert!(
+            stamp <= Instant::now(),
+            "an echoed stamp is a past send time"
+        );
         let slot = &mut g.lease.acked[from];
         *slot = (*slot).max(Some(stamp));
     }
@@ -740,6 +746,14 @@ pub(super) fn apply_committed(
             }
         }
     }
+    assert!(
+        g.applied <= replica.commit(),
+        "a replica applies only what committed"
+    );
+    assert!(
+        replica.commit() <= replica.last_index(),
+        "what committed is in the log"
+    );
     // Proposals at indexes now applied under another term were overwritten: forget them.
     let applied = g.applied;
     g.pending.retain(|&i, _| i > applied);
@@ -758,6 +772,7 @@ fn apply_split(
     if !(mid > g.range.0 && in_range(mid, g.range)) {
         return None;
     }
+    let (lo, hi) = g.range;
     let engine = g
         .engine
         .as_mut()
@@ -772,6 +787,11 @@ fn apply_split(
         mid,
     };
     g.range.1 = mid;
+    assert!(lo < mid, "the parent keeps a non-empty range");
+    assert!(
+        mid < hi || hi == u64::MAX,
+        "the new group gets a non-empty range"
+    );
     Some(created)
 }
 

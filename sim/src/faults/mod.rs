@@ -292,6 +292,14 @@ fn schedule(
             down_until: &mut down_until,
         };
         if let Some(fault) = kind.draw(&mut draw) {
+            assert!(
+                t < scenario.duration_ms,
+                "a fault starts within the fault phase"
+            );
+            assert!(
+                end <= scenario.duration_ms,
+                "a fault ends within the fault phase"
+            );
             faults.push(Scheduled {
                 start_ms: t,
                 end_ms: end,
