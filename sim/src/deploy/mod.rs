@@ -23,6 +23,7 @@ use dynasim_engine::{Engine, Request};
 use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use madsim::runtime::Handle;
+use madsim::task::NodeId;
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -294,6 +295,45 @@ fn engine_digest(engine: &mut Engine, table: &str) -> (String, usize) {
 /// Runs the scenario on the current madsim runtime; returns the history.
 pub async fn run(world: Arc<World>) -> History {
     let handle = Handle::current();
+    let (ids, region_of, client_nodes) = create_nodes(&world, &handle);
+    // Let the nodes bind before clients send.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let tasks = start_clients(&world, &client_nodes);
+    let nemesis_task = handle
+        .create_node()
+        .name("nemesis")
+        .ip(NEMESIS_IP.parse().unwrap())
+        .build()
+        .spawn(nemesis::nemesis(world.clone(), ids.clone(), region_of));
+    tokio::time::sleep(Duration::from_millis(world.scenario.duration_ms)).await;
+    let _ = nemesis_task.await;
+    world.healed.store(true, Ordering::Relaxed);
+    world.nemesis(Kind::Info, "heal", Json::Null);
+    tokio::time::sleep(Duration::from_millis(world.scenario.liveness_ms)).await;
+    world.stop_clients.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    read_final_state(&world, &client_nodes).await;
+    // Convergence: every replica of every group caught up with its leader, within the bound.
+    let bound = Instant::now() + Duration::from_millis(world.scenario.converge_within_ms);
+    let converged = loop {
+        let converged = groups_caught_up(&world);
+        if converged.values().all(|&c| c) || Instant::now() >= bound {
+            break converged;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    record_final_state(&world, &converged);
+    world.history.lock().unwrap().clone()
+}
+
+/// Creates the storage nodes, the routers and the client nodes; returns every node's id and
+/// region (storage nodes first, then routers, then clients) and the client nodes.
+fn create_nodes(
+    world: &Arc<World>,
+    handle: &Handle,
+) -> (Vec<NodeId>, Vec<usize>, Vec<madsim::runtime::NodeHandle>) {
     let mut ids = Vec::new();
     let mut region_of = Vec::new();
     for (i, info) in world.topology.storage.iter().enumerate() {
@@ -329,36 +369,31 @@ pub async fn run(world: Arc<World>) -> History {
         region_of.push(info.region);
         client_nodes.push(node);
     }
-    // Let the nodes bind before clients send.
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    (ids, region_of, client_nodes)
+}
+
+/// Starts every workload's client processes on their client nodes.
+fn start_clients(
+    world: &Arc<World>,
+    client_nodes: &[madsim::runtime::NodeHandle],
+) -> Vec<madsim::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let mut process = 0u64;
     for (t, w) in world.scenario.workloads.iter().enumerate() {
         for _ in 0..w.processes {
-            let region = client_region(&world, t, process);
+            let region = client_region(world, t, process);
             let node = &client_nodes[region];
             let port = PORT + 1 + process as u16;
             tasks.push(node.spawn(client_process(world.clone(), t, process, port, region)));
             process += 1;
         }
     }
-    let nemesis_task = handle
-        .create_node()
-        .name("nemesis")
-        .ip(NEMESIS_IP.parse().unwrap())
-        .build()
-        .spawn(nemesis::nemesis(world.clone(), ids.clone(), region_of));
-    tokio::time::sleep(Duration::from_millis(world.scenario.duration_ms)).await;
-    let _ = nemesis_task.await;
-    world.healed.store(true, Ordering::Relaxed);
-    world.nemesis(Kind::Info, "heal", Json::Null);
-    tokio::time::sleep(Duration::from_millis(world.scenario.liveness_ms)).await;
-    world.stop_clients.store(true, Ordering::Relaxed);
-    for t in tasks {
-        let _ = t.await;
-    }
-    // The final readers: a strongly consistent read of every item, retried until answered,
-    // from the client node of each table's home region, several readers per table.
+    tasks
+}
+
+/// The final readers: a strongly consistent read of every item, retried until answered,
+/// from the client node of each table's home region, several readers per table.
+async fn read_final_state(world: &Arc<World>, client_nodes: &[madsim::runtime::NodeHandle]) {
     let mut readers = Vec::new();
     for (t, table) in world.topology.tables.iter().enumerate() {
         for r in 0..FINAL_READERS {
@@ -368,15 +403,11 @@ pub async fn run(world: Arc<World>) -> History {
     for reader in readers {
         let _ = reader.await;
     }
-    // Convergence: every replica of every group caught up with its leader, within the bound.
-    let bound = Instant::now() + Duration::from_millis(world.scenario.converge_within_ms);
-    let converged = loop {
-        let converged = groups_caught_up(&world);
-        if converged.values().all(|&c| c) || Instant::now() >= bound {
-            break converged;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+}
+
+/// Records each table's progress after healing, each group's convergence and each replica's
+/// state (what the convergence checker reads).
+fn record_final_state(world: &World, converged: &BTreeMap<u32, bool>) {
     let time = world.now_ns();
     for (t, w) in world.scenario.workloads.iter().enumerate() {
         let mut e = Event::new(Process::Named("final".into()), Kind::Info, "liveness", time);
@@ -392,7 +423,7 @@ pub async fn run(world: Arc<World>) -> History {
         );
         world.record(e);
     }
-    for (&group, &ok) in &converged {
+    for (&group, &ok) in converged {
         let placement = world.placement.lock().unwrap().clone();
         let name = world.topology.group_name(&placement, group);
         let mut e = Event::new(
@@ -433,7 +464,6 @@ pub async fn run(world: Arc<World>) -> History {
             world.record(e);
         }
     }
-    world.history.lock().unwrap().clone()
 }
 
 fn groups_caught_up(world: &World) -> BTreeMap<u32, bool> {
