@@ -66,37 +66,43 @@ impl Checker for Convergence {
             }
         }
         for (group, states) in groups {
-            let digest = |e: &&Event| e.value.get("digest").cloned().unwrap_or(Json::Null);
-            let first = digest(&states[0]);
-            if let Some(other) = states.iter().find(|e| digest(e) != first) {
-                let name = |e: &Event| {
-                    e.value
-                        .get("replica")
-                        .and_then(Json::as_str)
-                        .unwrap_or("?")
-                        .to_string()
-                };
-                let items = |e: &Event| e.value.get("items").cloned().unwrap_or(Json::Null);
-                report.anomalies.push(Anomaly {
-                    checker: self.name(),
-                    kind: "divergent-replicas",
-                    violation: true,
-                    key: Some(group.to_string()),
-                    ops: Vec::new(),
-                    time: other.time,
-                    explanation: format!(
-                        "After healing, replicas of {group} hold different data: {} has {} item(s) \
-                         (digest {}), {} has {} (digest {}).",
-                        name(states[0]),
-                        items(states[0]),
-                        first,
-                        name(other),
-                        items(other),
-                        digest(other)
-                    ),
-                });
+            if let Some(anomaly) = divergence(group, &states) {
+                report.anomalies.push(anomaly);
             }
             *report.stats.entry("replica_groups".into()).or_default() += 1;
         }
     }
+}
+
+/// Replicas of `group` whose final states differ, if any.
+fn divergence(group: &str, states: &[&Event]) -> Option<Anomaly> {
+    let digest = |e: &&Event| e.value.get("digest").cloned().unwrap_or(Json::Null);
+    let first = digest(&states[0]);
+    let other = states.iter().find(|e| digest(e) != first)?;
+    let name = |e: &Event| {
+        e.value
+            .get("replica")
+            .and_then(Json::as_str)
+            .unwrap_or("?")
+            .to_string()
+    };
+    let items = |e: &Event| e.value.get("items").cloned().unwrap_or(Json::Null);
+    Some(Anomaly {
+        checker: Convergence.name(),
+        kind: "divergent-replicas",
+        violation: true,
+        key: Some(group.to_string()),
+        ops: Vec::new(),
+        time: other.time,
+        explanation: format!(
+            "After healing, replicas of {group} hold different data: {} has {} item(s) \
+                 (digest {}), {} has {} (digest {}).",
+            name(states[0]),
+            items(states[0]),
+            first,
+            name(other),
+            items(other),
+            digest(other)
+        ),
+    })
 }

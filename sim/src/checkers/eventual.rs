@@ -36,43 +36,8 @@ impl Checker for Eventual {
             .filter(|o| o.f == "read" && !o.consistent && o.outcome == Kind::Ok)
         {
             *report.stats.entry("eventual_reads".into()).or_default() += 1;
-            let writer = match read.output.as_i64() {
-                None => None,
-                Some(v) => match writes.get(&v) {
-                    Some(w) if w.start <= read.end_or_max() => Some(*w),
-                    Some(w) => {
-                        report.anomalies.push(Anomaly {
-                            checker: self.name(),
-                            kind: "future-read",
-                            violation: true,
-                            key: Some(key.to_string()),
-                            ops: vec![read.id, w.id],
-                            time: read.end_or_max(),
-                            explanation: format!(
-                                "On item {key}, the {} saw a value whose {} was invoked only later.",
-                                describe(read),
-                                describe(w)
-                            ),
-                        });
-                        continue;
-                    }
-                    None => {
-                        report.anomalies.push(Anomaly {
-                            checker: self.name(),
-                            kind: "phantom-read",
-                            violation: true,
-                            key: Some(key.to_string()),
-                            ops: vec![read.id],
-                            time: read.end_or_max(),
-                            explanation: format!(
-                                "On item {key}, the {} saw a value no write could have produced \
-                                 (never written, or only by a write that failed).",
-                                describe(read)
-                            ),
-                        });
-                        continue;
-                    }
-                },
+            let Ok(writer) = writer_of(key, read, &writes, report) else {
+                continue;
             };
             // Stale: a newer acknowledged write finished before the read began.
             let newer = acked.iter().find(|w| {
@@ -100,39 +65,93 @@ impl Checker for Eventual {
         }
         *report.stats.entry("stale_reads".into()).or_default() += stale;
         if let Some((read, w)) = first_stale {
-            report.anomalies.push(Anomaly {
-                checker: self.name(),
-                kind: "stale-read",
-                violation: false,
-                key: Some(key.to_string()),
-                ops: vec![w.id, read.id],
-                time: read.end_or_max(),
-                explanation: format!(
-                    "On item {key}, the {} missed the {}, which completed before the read began \
-                     ({stale} stale read(s) of this item in all). DynamoDB permits this for \
-                     eventually consistent reads; use ConsistentRead for the latest value.",
-                    describe(read),
-                    describe(w)
-                ),
-            });
+            report.anomalies.push(stale_read(key, read, w, stale));
         }
         if let Some((before, after)) = non_monotonic {
-            report.anomalies.push(Anomaly {
-                checker: self.name(),
-                kind: "non-monotonic-read",
-                violation: false,
-                key: Some(key.to_string()),
-                ops: vec![before.id, after.id],
-                time: after.end_or_max(),
-                explanation: format!(
-                    "On item {key}, {} saw an older value after a newer one: first the {}, then the \
-                     {}. DynamoDB does not promise monotonic eventually consistent reads (each may \
-                     go to a different replica).",
-                    after.process,
-                    describe(before),
-                    describe(after)
-                ),
-            });
+            report
+                .anomalies
+                .push(non_monotonic_read(key, before, after));
         }
+    }
+}
+
+/// The write whose value an eventual read returned (`None`: it read nothing); `Err` after
+/// reporting a read of a value no write could have produced yet.
+fn writer_of<'a>(
+    key: &str,
+    read: &Op,
+    writes: &BTreeMap<i64, &'a Op>,
+    report: &mut Report,
+) -> Result<Option<&'a Op>, ()> {
+    let Some(v) = read.output.as_i64() else {
+        return Ok(None);
+    };
+    let anomaly = match writes.get(&v) {
+        Some(w) if w.start <= read.end_or_max() => return Ok(Some(*w)),
+        Some(w) => Anomaly {
+            checker: Eventual.name(),
+            kind: "future-read",
+            violation: true,
+            key: Some(key.to_string()),
+            ops: vec![read.id, w.id],
+            time: read.end_or_max(),
+            explanation: format!(
+                "On item {key}, the {} saw a value whose {} was invoked only later.",
+                describe(read),
+                describe(w)
+            ),
+        },
+        None => Anomaly {
+            checker: Eventual.name(),
+            kind: "phantom-read",
+            violation: true,
+            key: Some(key.to_string()),
+            ops: vec![read.id],
+            time: read.end_or_max(),
+            explanation: format!(
+                "On item {key}, the {} saw a value no write could have produced \
+                 (never written, or only by a write that failed).",
+                describe(read)
+            ),
+        },
+    };
+    report.anomalies.push(anomaly);
+    Err(())
+}
+
+fn stale_read(key: &str, read: &Op, w: &Op, stale: u64) -> Anomaly {
+    Anomaly {
+        checker: Eventual.name(),
+        kind: "stale-read",
+        violation: false,
+        key: Some(key.to_string()),
+        ops: vec![w.id, read.id],
+        time: read.end_or_max(),
+        explanation: format!(
+            "On item {key}, the {} missed the {}, which completed before the read began \
+             ({stale} stale read(s) of this item in all). DynamoDB permits this for \
+             eventually consistent reads; use ConsistentRead for the latest value.",
+            describe(read),
+            describe(w)
+        ),
+    }
+}
+
+fn non_monotonic_read(key: &str, before: &Op, after: &Op) -> Anomaly {
+    Anomaly {
+        checker: Eventual.name(),
+        kind: "non-monotonic-read",
+        violation: false,
+        key: Some(key.to_string()),
+        ops: vec![before.id, after.id],
+        time: after.end_or_max(),
+        explanation: format!(
+            "On item {key}, {} saw an older value after a newer one: first the {}, then the \
+             {}. DynamoDB does not promise monotonic eventually consistent reads (each may \
+             go to a different replica).",
+            after.process,
+            describe(before),
+            describe(after)
+        ),
     }
 }

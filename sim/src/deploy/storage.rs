@@ -11,7 +11,7 @@ use dynasim_engine::replication::{Message, Replica, Role};
 use dynasim_engine::{Config, Engine, Request};
 use madsim::net::Endpoint;
 use madsim::rand::Rng;
-use serde_json::{Value as Json, json};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -68,6 +68,21 @@ impl Lease {
             term: 0,
             acked: [None; 3],
         }
+    }
+
+    /// A leader of `term` learns that peer `from` accepted its Append sent at `stamp`.
+    fn acknowledged(&mut self, term: u64, from: usize, stamp: Instant) {
+        assert!(term >= self.term, "a leader's term never goes back");
+        assert!(
+            stamp <= Instant::now(),
+            "an echoed stamp is a past send time"
+        );
+        if self.term != term {
+            self.term = term;
+            self.acked = [None; 3];
+        }
+        let slot = &mut self.acked[from];
+        *slot = (*slot).max(Some(stamp));
     }
 }
 
@@ -149,49 +164,7 @@ pub(super) fn election_timeout(world: &World) -> Duration {
 pub(super) async fn storage_node(world: Arc<World>, index: usize) {
     let info = world.topology.storage[index].clone();
     let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
-    // Recover: the persisted replicas restart; engines are rebuilt by replaying the log. A
-    // group created by a split gets its data when the parent's log replays the split.
-    let placement = world.placement.lock().unwrap().clone();
-    let initial = Placement::new(&world.topology);
-    let mut groups = BTreeMap::new();
-    {
-        let mut disk = world.disks[index].lock().unwrap();
-        for (g, group) in placement.groups.iter().enumerate() {
-            let g = g as u32;
-            let Some(rid) = group.replicas.iter().position(|&n| n == index) else {
-                continue;
-            };
-            let is_initial = (g as usize) < world.topology.groups.len();
-            let mut skip = None;
-            match disk.get_mut(&g) {
-                Some(replica) => {
-                    replica.restart();
-                    skip = (replica.first_index()..=replica.last_index())
-                        .rev()
-                        .find(|&i| {
-                            replica
-                                .entry(i)
-                                .is_some_and(|e| e.payload.as_ref().is_some_and(|c| c.is_write()))
-                        });
-                }
-                None if is_initial => {
-                    let replica = Replica::bootstrap(rid, 3, 0);
-                    if replica.role() == Role::Leader {
-                        world.leader(g, index, replica.term());
-                    }
-                    disk.insert(g, replica);
-                }
-                None => continue,
-            }
-            let range = if is_initial {
-                initial.range_of(group.table, g)
-            } else {
-                (0, 0)
-            };
-            let engine = is_initial.then(|| new_engine(&world, group.table));
-            groups.insert(g, GroupState::new(&world, engine, range, skip));
-        }
-    }
+    let groups = recover(&world, index);
     let state = Arc::new(Mutex::new(StorageState { groups }));
     world.nodes.lock().unwrap()[index] = Some(state.clone());
     let heartbeat = Duration::from_millis(world.scenario.deployment.heartbeat_ms);
@@ -229,6 +202,53 @@ pub(super) async fn storage_node(world: Arc<World>, index: usize) {
             send(&world, &endpoint, to, wire).await;
         }
     }
+}
+
+/// Recovery: the persisted replicas restart; engines are rebuilt by replaying the log. A
+/// group created by a split gets its data when the parent's log replays the split.
+fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
+    let placement = world.placement.lock().unwrap().clone();
+    let initial = Placement::new(&world.topology);
+    let mut groups = BTreeMap::new();
+    {
+        let mut disk = world.disks[index].lock().unwrap();
+        for (g, group) in placement.groups.iter().enumerate() {
+            let g = g as u32;
+            let Some(rid) = group.replicas.iter().position(|&n| n == index) else {
+                continue;
+            };
+            let is_initial = (g as usize) < world.topology.groups.len();
+            let mut skip = None;
+            match disk.get_mut(&g) {
+                Some(replica) => {
+                    replica.restart();
+                    skip = (replica.first_index()..=replica.last_index())
+                        .rev()
+                        .find(|&i| {
+                            replica
+                                .entry(i)
+                                .is_some_and(|e| e.payload.as_ref().is_some_and(|c| c.is_write()))
+                        });
+                }
+                None if is_initial => {
+                    let replica = Replica::bootstrap(rid, 3, 0);
+                    if replica.role() == Role::Leader {
+                        world.leader(g, index, replica.term());
+                    }
+                    disk.insert(g, replica);
+                }
+                None => continue,
+            }
+            let range = if is_initial {
+                initial.range_of(group.table, g)
+            } else {
+                (0, 0)
+            };
+            let engine = is_initial.then(|| new_engine(world, group.table));
+            groups.insert(g, GroupState::new(world, engine, range, skip));
+        }
+    }
+    groups
 }
 
 pub(super) fn peer_addr(world: &World, group: u32, replica: usize) -> SocketAddr {
@@ -358,20 +378,7 @@ fn handle_raft(
     }
     if !was_leader && replica.role() == Role::Leader {
         world.leader(group, index, replica.term());
-        // The new leader announces itself to the routers of its table's region (the
-        // partition metadata DynamoDB's request routers cache).
-        let table = world.placement.lock().unwrap().groups[group as usize].table;
-        let region = world.topology.tables[table].region;
-        let zones = world.topology.zones;
-        for router in &world.topology.routers[region * zones..(region + 1) * zones] {
-            outgoing.push((
-                router.addr(),
-                Wire::LeaderHint {
-                    group,
-                    replica: replica.id(),
-                },
-            ));
-        }
+        announce_leader(world, group, replica.id(), outgoing);
     }
     if from_leader && replica.role() == Role::Follower && message_term == replica.term() {
         g.deadline = Instant::now() + election_timeout(world);
@@ -382,21 +389,28 @@ fn handle_raft(
         && replica.role() == Role::Leader
         && term == replica.term()
     {
-        if g.lease.term != term {
-            g.lease.term = term;
-            g.lease.acked = [None; 3];
-        }
-        assert!(
-            stamp <= Instant::now(),
-            "an echoed stamp is a past send time"
-        );
-        let slot = &mut g.lease.acked[from];
-        *slot = (*slot).max(Some(stamp));
+        g.lease.acknowledged(term, from, stamp);
     }
     let id = replica.id();
     let echo = if from_leader { stamp } else { None };
     raft_out(world, group, id, out, echo, Some(&mut g.flow), outgoing);
     apply_all(world, index, &mut disk, s, group, outgoing);
+}
+
+/// A new leader announces itself to the routers of its table's region (the partition
+/// metadata DynamoDB's request routers cache).
+fn announce_leader(
+    world: &World,
+    group: u32,
+    replica: usize,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let table = world.placement.lock().unwrap().groups[group as usize].table;
+    let region = world.topology.tables[table].region;
+    let zones = world.topology.zones;
+    for router in &world.topology.routers[region * zones..(region + 1) * zones] {
+        outgoing.push((router.addr(), Wire::LeaderHint { group, replica }));
+    }
 }
 
 /// The control plane asks for a split: a leader orders it in its log.
@@ -432,7 +446,7 @@ fn handle_exec(
     world: &World,
     index: usize,
     s: &mut StorageState,
-    mut req: Box<Req>,
+    req: Box<Req>,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
     let node_name = &world.topology.storage[index].name;
@@ -448,16 +462,6 @@ fn handle_exec(
         outgoing.push(reroute(req));
         return;
     }
-    let reply = |result: Result<Json, dynasim_engine::Error>| {
-        (
-            req.client,
-            Wire::Reply {
-                id: req.id,
-                result,
-                node: node_name.clone(),
-            },
-        )
-    };
     if req.mode == Mode::Eventual {
         if let Some(engine) = g.engine.as_mut() {
             let now = node_clock(world, index);
@@ -466,23 +470,8 @@ fn handle_exec(
         return;
     }
     if replica.role() != Role::Leader {
-        match g.leader_hint.filter(|&l| l != replica.id()) {
-            Some(leader) if req.hops < 3 => {
-                req.hops += 1;
-                outgoing.push((
-                    req.router,
-                    Wire::LeaderHint {
-                        group,
-                        replica: leader,
-                    },
-                ));
-                outgoing.push((peer_addr(world, group, leader), Wire::Exec { req }));
-            }
-            // No leader known (an election is under way): back to the router, which
-            // retries after a pause; past its budget DynamoDB's answer is a 500, and
-            // the client cannot tell whether the request happened.
-            _ => outgoing.push(reroute(req)),
-        }
+        let leader = g.leader_hint.filter(|&l| l != replica.id());
+        forward_to_leader(world, leader, req, outgoing);
         return;
     }
     let now = node_clock(world, index);
@@ -500,11 +489,7 @@ fn handle_exec(
         && world.bug(Bug::LeaderOnlyAck)
         && let Some(engine) = g.engine.as_mut()
     {
-        // Broken: the leader applies and acknowledges without replicating.
-        let result = engine
-            .execute(req.request.clone(), now)
-            .map(|r| serde_json::to_value(&r).expect("responses serialize"));
-        outgoing.push(reply(result));
+        outgoing.push(leader_only_ack(engine, &req, now, node_name));
         return;
     }
     let mut request = req.request.clone();
@@ -525,6 +510,48 @@ fn handle_exec(
     let id = replica.id();
     raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
     apply_all(world, index, &mut disk, s, group, outgoing);
+}
+
+/// A request at a replica that is not the leader: forwarded to the leader it knows (and the
+/// router told), at most three times; otherwise back to the router.
+fn forward_to_leader(
+    world: &World,
+    leader: Option<usize>,
+    mut req: Box<Req>,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let group = req.group;
+    match leader {
+        Some(leader) if req.hops < 3 => {
+            req.hops += 1;
+            outgoing.push((
+                req.router,
+                Wire::LeaderHint {
+                    group,
+                    replica: leader,
+                },
+            ));
+            outgoing.push((peer_addr(world, group, leader), Wire::Exec { req }));
+        }
+        // No leader known (an election is under way): back to the router, which retries
+        // after a pause; past its budget DynamoDB's answer is a 500, and the client cannot
+        // tell whether the request happened.
+        _ => outgoing.push(reroute(req)),
+    }
+}
+
+/// The broken variant "leader only ack": the leader applies and acknowledges a write without
+/// replicating it.
+fn leader_only_ack(engine: &mut Engine, req: &Req, now: u64, node: &str) -> (SocketAddr, Wire) {
+    let result = engine
+        .execute(req.request.clone(), now)
+        .map(|r| serde_json::to_value(&r).expect("responses serialize"));
+    let reply = Wire::Reply {
+        id: req.id,
+        result,
+        node: node.to_string(),
+    };
+    (req.client, reply)
 }
 
 /// The broken variant "lost increment": the leader turns `ADD v :d` into `SET v = old + d`

@@ -55,54 +55,60 @@ impl Checker for Linearizable {
             return;
         };
         if let Err(failure) = verdict {
-            let by_id: BTreeMap<usize, &Op> = ops.iter().map(|o| (o.id, *o)).collect();
-            let stuck = by_id[&failure.stuck];
-            let mut concurrent: Vec<usize> = ops
-                .iter()
-                .filter(|o| {
-                    o.id != stuck.id
-                        && search::model_op(o).is_some()
-                        && o.start <= stuck.end_or_max()
-                        && o.end_or_max() >= stuck.start
-                })
-                .map(|o| o.id)
-                .collect();
-            let before: Vec<String> = failure
-                .order
-                .iter()
-                .rev()
-                .take(3)
-                .map(|id| describe(by_id[id]))
-                .collect();
-            let mut explanation = format!(
-                "On item {key}, the {} cannot be explained by any order of the item's operations \
-                 that respects real time. The longest valid order places {} operations and leaves \
-                 the item holding {}.",
-                describe(stuck),
-                failure.linearized,
-                show(&failure.state.map_or(Json::Null, Json::from)),
-            );
-            if !before.is_empty() {
-                explanation.push_str(&format!(
-                    " The last operations in that order: {}.",
-                    before.join("; ")
-                ));
-            }
-            let mut involved = vec![stuck.id];
-            involved.extend(failure.order.iter().rev().take(3));
-            concurrent.truncate(8);
-            involved.extend(concurrent);
-            involved.sort_unstable();
-            involved.dedup();
-            report.anomalies.push(Anomaly {
-                checker: self.name(),
-                kind: "nonlinearizable",
-                violation: true,
-                key: Some(key.to_string()),
-                ops: involved,
-                time: stuck.end_or_max().min(stuck.start.max(1)),
-                explanation,
-            });
+            report.anomalies.push(explain(key, ops, &failure));
         }
+    }
+}
+
+/// The nonlinearizable anomaly in words: the operation no order explains, the longest valid
+/// order's end, and the operations around it.
+fn explain(key: &str, ops: &[&Op], failure: &search::Failure) -> Anomaly {
+    let by_id: BTreeMap<usize, &Op> = ops.iter().map(|o| (o.id, *o)).collect();
+    let stuck = by_id[&failure.stuck];
+    let mut concurrent: Vec<usize> = ops
+        .iter()
+        .filter(|o| {
+            o.id != stuck.id
+                && search::model_op(o).is_some()
+                && o.start <= stuck.end_or_max()
+                && o.end_or_max() >= stuck.start
+        })
+        .map(|o| o.id)
+        .collect();
+    let before: Vec<String> = failure
+        .order
+        .iter()
+        .rev()
+        .take(3)
+        .map(|id| describe(by_id[id]))
+        .collect();
+    let mut explanation = format!(
+        "On item {key}, the {} cannot be explained by any order of the item's operations \
+         that respects real time. The longest valid order places {} operations and leaves \
+         the item holding {}.",
+        describe(stuck),
+        failure.linearized,
+        show(&failure.state.map_or(Json::Null, Json::from)),
+    );
+    if !before.is_empty() {
+        explanation.push_str(&format!(
+            " The last operations in that order: {}.",
+            before.join("; ")
+        ));
+    }
+    let mut involved = vec![stuck.id];
+    involved.extend(failure.order.iter().rev().take(3));
+    concurrent.truncate(8);
+    involved.extend(concurrent);
+    involved.sort_unstable();
+    involved.dedup();
+    Anomaly {
+        checker: Linearizable.name(),
+        kind: "nonlinearizable",
+        violation: true,
+        key: Some(key.to_string()),
+        ops: involved,
+        time: stuck.end_or_max().min(stuck.start.max(1)),
+        explanation,
     }
 }
