@@ -7,6 +7,7 @@
 //!   from the seed (swarm testing).
 //! - [`workloads`]: the register, counter, rmw-counter, bank, scan and query workloads (one
 //!   file each).
+//! - [`seeds`]: the deployment's components' own ChaCha8 streams (sub-seeds of the run's seed).
 //! - [`deploy`] (only with `--cfg madsim`): the nodes and the nemesis on madsim.
 //! - [`history`]: the JSON-lines history every run records.
 //! - [`checkers`]: the checkers, one file each (linearizability per key, lost writes,
@@ -24,5 +25,6 @@ pub mod options;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod seeds;
 pub mod topology;
 pub mod workloads;

@@ -16,12 +16,12 @@ use crate::faults::{FaultPoint, Plan};
 use crate::history::{Event, History, Kind, Process};
 use crate::options::{Bug, RunOptions};
 use crate::scenario::Scenario;
+use crate::seeds::{Component, Streams};
 use crate::topology::{GroupInfo, PORT, Placement, Range, Topology};
 use crate::workloads::{Mode, Planned};
 use dynasim_engine::replication::{Message, Replica, Role};
 use dynasim_engine::{Engine, Request};
 use madsim::net::Endpoint;
-use madsim::rand::Rng;
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
 use serde_json::{Value as Json, json};
@@ -136,6 +136,8 @@ pub struct World {
     pub topology: Topology,
     pub plan: Plan,
     pub options: RunOptions,
+    /// The components' own random streams (sub-seeds of the run's seed).
+    streams: Streams,
     start: Instant,
     history: Mutex<History>,
     /// Per storage node clock offset (ms).
@@ -189,7 +191,10 @@ impl World {
     }
 
     fn fires(&self, point: FaultPoint) -> bool {
-        self.plan.point_active(point) && madsim::rand::thread_rng().gen_bool(self.plan.point_fire)
+        self.plan.point_active(point)
+            && self
+                .streams
+                .chance(Component::FaultPoints, self.plan.point_fire)
     }
 
     fn bug(&self, bug: Bug) -> bool {
@@ -249,7 +254,7 @@ async fn send(world: &World, endpoint: &Arc<Endpoint>, to: SocketAddr, wire: Wir
     let from = endpoint.local_addr().expect("bound");
     if Topology::region_of(&from) != Topology::region_of(&to) {
         let [lo, hi] = world.scenario.deployment.cross_region_latency_ms;
-        let delay = madsim::rand::thread_rng().gen_range(lo..=hi);
+        let delay = world.streams.between(Component::CrossRegionLatency, lo, hi);
         let endpoint = endpoint.clone();
         madsim::task::spawn(async move {
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -558,6 +563,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
     Arc::new(World {
         scenario: scenario.clone(),
         plan,
+        streams: Streams::new(options.seed),
         options,
         start: Instant::now(),
         history: Mutex::new(History::default()),

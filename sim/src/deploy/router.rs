@@ -7,11 +7,11 @@ use super::{EPOCH_MS, Req, TAG, Wire, World, send};
 use crate::faults::FaultPoint;
 use crate::options::Bug;
 use crate::scenario::Transport;
+use crate::seeds::Component;
 use crate::topology::Placement;
 use crate::workloads::{self, Mode};
 use dynasim_engine::Request;
 use madsim::net::Endpoint;
-use madsim::rand::Rng;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -71,7 +71,7 @@ pub(super) fn route(
         if follower_read {
             req.mode = Mode::Eventual;
         }
-        madsim::rand::thread_rng().gen_range(0..3)
+        world.streams.between(Component::RouterChoices, 0, 2) as usize
     } else {
         // A request sent back (no leader where it went) tries the next replica each time.
         let believed = state.leaders.get(&req.group).copied().unwrap_or(0);

@@ -5,12 +5,12 @@ use super::router::key_string;
 use super::{Cmd, EPOCH_MS, MOVED, Req, TAG, Wire, World, node_clock, send};
 use crate::faults::FaultPoint;
 use crate::options::Bug;
+use crate::seeds::Component;
 use crate::topology::{Placement, Range, in_range, key_hash};
 use crate::workloads::{self, Mode};
 use dynasim_engine::replication::{Message, Replica, Role};
 use dynasim_engine::{Config, Engine, Request};
 use madsim::net::Endpoint;
-use madsim::rand::Rng;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -158,7 +158,7 @@ pub(super) fn new_engine(world: &World, table: usize) -> Engine {
 
 pub(super) fn election_timeout(world: &World) -> Duration {
     let [lo, hi] = world.scenario.deployment.election_timeout_ms;
-    Duration::from_millis(madsim::rand::thread_rng().gen_range(lo..=hi))
+    Duration::from_millis(world.streams.between(Component::ElectionTimeouts, lo, hi))
 }
 
 pub(super) async fn storage_node(world: Arc<World>, index: usize) {
