@@ -23,7 +23,7 @@ pub fn check(path: &Path, json: bool) -> ExitCode {
         }
     };
     let started = std::time::Instant::now();
-    let report = crate::check::check(&history);
+    let report = crate::checkers::check(&history);
     if json {
         println!(
             "{}",

@@ -1,23 +1,30 @@
 //! dynasim's seeded simulator: the reference engine run as a distributed system on madsim.
 //!
-//! - [`scenario`]: scenario files (TOML), validated with every error reported at once.
+//! - [`scenario`]: scenario files (TOML) read as specs, validated into closed types with every
+//!   error reported at once.
 //! - [`topology`]: regions × zones × storage nodes, routers, clients; replica placement.
-//! - [`faults`]: the fault schedule drawn from the seed (swarm testing, fault points).
-//! - [`workload`]: register, counter, bank, scan and read-modify-write workloads.
+//! - [`faults`]: the fault kinds (one file each), the fault points, and the fault schedule drawn
+//!   from the seed (swarm testing).
+//! - [`workloads`]: the register, counter, rmw-counter, bank, scan and query workloads (one
+//!   file each).
+//! - [`seeds`]: the deployment's components' own ChaCha8 streams (sub-seeds of the run's seed).
 //! - [`deploy`] (only with `--cfg madsim`): the nodes and the nemesis on madsim.
 //! - [`history`]: the JSON-lines history every run records.
-//! - [`check`]: the checkers (linearizability per key, lost writes, counters, bank,
-//!   eventual reads, convergence, throttling).
+//! - [`checkers`]: the checkers, one file each (linearizability per key, lost writes,
+//!   counters, bank, eventual reads, convergence, throttling).
+//! - [`options`]: a run's seed, broken variant, plan and operation budget.
 //! - [`run`]: one seed end to end, judging, repro commands, shrinking.
 
-pub mod check;
+pub mod checkers;
 pub mod cli;
 #[cfg(madsim)]
 pub mod deploy;
 pub mod faults;
 pub mod history;
+pub mod options;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod seeds;
 pub mod topology;
-pub mod workload;
+pub mod workloads;

@@ -1,6 +1,5 @@
 //! Run records as the `reports` crate's input.
 
-use crate::faults::Fault;
 use crate::history::Kind;
 use crate::run::RunRecord;
 use crate::scenario::Scenario;
@@ -53,40 +52,7 @@ pub fn view(scenario: &Scenario, record: &RunRecord, repro: &str) -> Run {
         .faults
         .iter()
         .map(|f| {
-            let (target, detail) = match &f.fault {
-                Fault::Partition { region } => (
-                    format!("region {}", topology.regions[*region]),
-                    format!(
-                        "{} cut off from the other regions",
-                        topology.regions[*region]
-                    ),
-                ),
-                Fault::Clog { a, b } => (
-                    topology.storage[*a].name.clone(),
-                    format!("link to {} cut", topology.storage[*b].name),
-                ),
-                Fault::Crash { node } => (topology.storage[*node].name.clone(), "crashed".into()),
-                Fault::Skew { node, offset_ms } => (
-                    topology.storage[*node].name.clone(),
-                    format!("clock offset {offset_ms:+} ms"),
-                ),
-                Fault::Loss { per_mille } => {
-                    ("network".into(), format!("{per_mille}‰ of messages lost"))
-                }
-                Fault::Delay { max_ms } => ("network".into(), format!("latency up to {max_ms} ms")),
-                Fault::Storm { table } => (
-                    format!("table {}", topology.tables[*table].name),
-                    "capacity dropped (throttling storm)".into(),
-                ),
-                Fault::Isolate { node } => (
-                    topology.storage[*node].name.clone(),
-                    "cut off from every other storage node".into(),
-                ),
-                Fault::Split { table } => (
-                    format!("table {}", topology.tables[*table].name),
-                    "widest partition split".into(),
-                ),
-            };
+            let (target, detail) = f.fault.render(&topology);
             FaultSpan {
                 kind: f.fault.name().into(),
                 target,
@@ -148,8 +114,13 @@ pub fn view(scenario: &Scenario, record: &RunRecord, repro: &str) -> Run {
         simulated_ms: record.simulated_ms,
         wall_ms: record.wall_ms,
         repro: repro.to_string(),
-        enabled_faults: record.plan.enabled.clone(),
-        fault_points: record.plan.points.clone(),
+        enabled_faults: record
+            .plan
+            .enabled
+            .iter()
+            .map(|k| k.name().into())
+            .collect(),
+        fault_points: record.plan.points.iter().map(|p| p.name().into()).collect(),
         faults,
         leaders,
         anomalies: record

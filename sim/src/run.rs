@@ -1,61 +1,12 @@
 //! One run of a scenario with one seed: deploy, run, record, check, judge.
 
-use crate::check::{self, Report};
+use crate::checkers::{self, Report};
 use crate::faults::Plan;
 use crate::history::History;
+pub use crate::options::{BUGS, Bug, RunOptions};
 use crate::scenario::Scenario;
 use crate::topology::Topology;
 use serde::Serialize;
-
-/// Deliberately broken engine variants, for showing that the checkers catch real bugs. Only
-/// reachable through the hidden `--inject-bug` flag that the test suite uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Bug {
-    /// The router sends strongly consistent reads to any replica, which serves them locally.
-    FollowerStrongRead,
-    /// The leader applies and acknowledges a write without replicating it.
-    LeaderOnlyAck,
-    /// The leader turns ADD into SET of the value it sees on arrival (increments in flight
-    /// are lost).
-    LostIncrement,
-    /// A restarted replica skips one logged write when it replays its log.
-    SkipOnRestart,
-    /// A partition split deletes the items it moves from the old partition but copies all
-    /// but the last of them into the new one.
-    SplitDropsItem,
-}
-
-pub const BUGS: [(&str, Bug); 5] = [
-    ("follower-strong-read", Bug::FollowerStrongRead),
-    ("leader-only-ack", Bug::LeaderOnlyAck),
-    ("lost-increment", Bug::LostIncrement),
-    ("skip-on-restart", Bug::SkipOnRestart),
-    ("split-drops-item", Bug::SplitDropsItem),
-];
-
-impl Bug {
-    pub fn parse(name: &str) -> Option<Bug> {
-        BUGS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
-    }
-
-    pub fn name(self) -> &'static str {
-        BUGS.iter()
-            .find(|(_, b)| *b == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
-    }
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct RunOptions {
-    pub seed: u64,
-    pub bug: Option<Bug>,
-    /// Replaces the drawn fault schedule (shrinking).
-    pub plan: Option<Plan>,
-    /// Stop issuing operations after this many (shrinking).
-    pub max_ops: Option<u64>,
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunRecord {
@@ -172,7 +123,7 @@ fn finish(
     simulated_ms: u64,
     wall: std::time::Instant,
 ) -> RunRecord {
-    let report = check::check(&history);
+    let report = checkers::check(&history);
     let (passed, verdict) = judge(scenario, &report);
     RunRecord {
         scenario: scenario.name.clone(),

@@ -233,9 +233,26 @@ impl Placement {
             return;
         }
         group.created = true;
+        assert_eq!(
+            group.table, table,
+            "a split creates a group of the table it splits"
+        );
         let map = &mut self.maps[table];
         let at = map.partition_point(|&(start, _)| start <= mid);
+        assert!(
+            at > 0,
+            "the split point lies inside a partition, not before the first"
+        );
+        assert_ne!(
+            map[at - 1].0,
+            mid,
+            "the split point is not a partition's start"
+        );
         map.insert(at, (mid, new_group));
+        assert!(
+            map.windows(2).all(|w| w[0].0 < w[1].0),
+            "partition starts stay strictly increasing"
+        );
     }
 }
 

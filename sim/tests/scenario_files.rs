@@ -39,7 +39,7 @@ fn a_foreign_history_in_the_documented_format_is_checked() {
 {"process":0,"type":"invoke","f":"read","key":"c","consistent":true,"time":7000}
 {"process":0,"type":"ok","f":"read","key":"c","value":1,"time":8000}
 "#;
-    let report = dynasim_sim::check::check(&History::from_jsonl(text).unwrap());
+    let report = dynasim_sim::checkers::check(&History::from_jsonl(text).unwrap());
     let kinds: Vec<&str> = report.anomalies.iter().map(|a| a.kind).collect();
     assert!(kinds.contains(&"lost-update"), "{kinds:?}");
     assert!(kinds.contains(&"nonlinearizable"), "{kinds:?}");

@@ -1,9 +1,20 @@
 //! Client processes: each runs its workload, one operation at a time, and records every
 //! invocation and completion in the history (typed requests over the wire, or HTTP).
 
-use super::*;
+use super::{MOVED, Req, TAG, Wire, World, send};
+use crate::history::{Event, Kind, Process};
+use crate::scenario::Transport;
+use crate::topology::Range;
+use crate::workloads::{self, Generator, Mode, Planned, Step};
+use dynasim_engine::Request;
+use madsim::net::Endpoint;
+use serde_json::Value as Json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::Instant;
 
-/// One client process: runs its workload until told to stop, recording every operation.
 /// The region whose client node runs a process: the table's own region for local clients,
 /// otherwise round robin over the regions.
 pub(super) fn client_region(world: &World, table: usize, process: u64) -> usize {
@@ -14,6 +25,11 @@ pub(super) fn client_region(world: &World, table: usize, process: u64) -> usize 
     }
 }
 
+/// A retired process's successor has this much added to its number (Jepsen's rule: a
+/// process whose operation's outcome is unknown never issues another).
+const PROCESSES_TOTAL: u64 = 10_000;
+
+/// One client process: runs its workload until told to stop, recording every operation.
 pub(super) async fn client_process(
     world: Arc<World>,
     table: usize,
@@ -29,30 +45,12 @@ pub(super) async fn client_process(
     let mut process = process;
     let mut next_id = 0u64;
     let mut http: HttpConnection = None;
-    let processes_total = 10_000u64;
-    if workload.kind == "bank"
-        && process < processes_total
+    if process < PROCESSES_TOTAL
         && is_first_process(&world, table, process)
+        && let Some(planned) = workload.kind.setup(&workload)
     {
-        let planned = workload::bank_setup(&workload);
-        loop {
-            let (kind, _) = perform(
-                &world,
-                &endpoint,
-                &mut http,
-                table,
-                process,
-                &planned,
-                &mut next_id,
-            )
-            .await;
-            if kind == Kind::Ok {
-                break;
-            }
-            if kind == Kind::Info {
-                process += processes_total;
-            }
-        }
+        let conn = (&endpoint, &mut http, &mut next_id);
+        process = set_up(&world, conn, table, process, &planned).await;
     }
     while !world.stop_clients.load(Ordering::Relaxed) {
         let think = generator.think_ms();
@@ -89,7 +87,27 @@ pub(super) async fn client_process(
         if kind == Kind::Info {
             // A process whose operation's outcome is unknown is retired (Jepsen's rule): a
             // fresh process number continues.
-            process += processes_total;
+            process += PROCESSES_TOTAL;
+        }
+    }
+}
+
+/// Performs a workload's setup until it succeeds; returns the process number to continue
+/// with (a process whose operation's outcome is unknown is retired).
+async fn set_up(
+    world: &World,
+    (endpoint, http, next_id): (&Arc<Endpoint>, &mut HttpConnection, &mut u64),
+    table: usize,
+    mut process: u64,
+    planned: &Planned,
+) -> u64 {
+    loop {
+        let (kind, _) = perform(world, endpoint, http, table, process, planned, next_id).await;
+        if kind == Kind::Ok {
+            return process;
+        }
+        if kind == Kind::Info {
+            process += PROCESSES_TOTAL;
         }
     }
 }
@@ -105,7 +123,6 @@ pub(super) fn first_process(world: &World, table: usize) -> u64 {
         .sum()
 }
 
-/// Performs one operation (several requests for a scan), recording invoke and completion.
 /// An HTTP/1.1 connection from a client process to its router (HTTP transport).
 pub(super) type HttpConnection =
     Option<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>>;
@@ -175,6 +192,36 @@ pub(super) async fn http_call(
     Some(Err(kind))
 }
 
+/// What one operation came to: the outcome, the value, the error type and the node that
+/// answered.
+type Outcome = (Kind, Json, Option<String>, Option<String>);
+
+/// One request of an operation: the request, how it is routed, and (a scan of one
+/// partition) the group and the range the client expects it to own.
+type Part = (Request, Mode, Option<u32>, Option<Range>);
+
+/// What one request of an operation came to.
+enum PartResult {
+    /// The operation ends with this outcome.
+    Stop(Outcome),
+    /// A scan's partition changed its range: the scan starts over.
+    Moved,
+    /// Answered: the response and the node that gave it.
+    Answer(Json, String),
+}
+
+/// An operation being performed: the client's endpoint, the table and the router it goes
+/// through, and the operation.
+struct Performing<'a> {
+    world: &'a World,
+    endpoint: &'a Arc<Endpoint>,
+    table: usize,
+    table_name: String,
+    router: SocketAddr,
+    planned: &'a Planned,
+}
+
+/// Performs one operation (several requests for a scan), recording invoke and completion.
 pub(super) async fn perform(
     world: &World,
     endpoint: &Arc<Endpoint>,
@@ -184,147 +231,34 @@ pub(super) async fn perform(
     planned: &Planned,
     next_id: &mut u64,
 ) -> (Kind, Json) {
-    let table_name = world.topology.tables[table].name.clone();
-    let mut invoke = Event::new(
-        Process::Client(process),
-        Kind::Invoke,
-        planned.f,
-        world.now_ns(),
-    );
-    invoke.key = Some(planned.key.clone());
-    invoke.value = planned.input.clone();
-    invoke.consistent = planned.consistent;
-    world.record(invoke);
-    *world.ops.lock().unwrap() += 1;
-    let router = world.topology.router_for(table, process);
-    let mut outcome: (Kind, Json, Option<String>, Option<String>) =
-        (Kind::Ok, Json::Null, None, None);
+    record_invoke(world, process, planned);
+    let op = Performing {
+        world,
+        endpoint,
+        table,
+        table_name: world.topology.tables[table].name.clone(),
+        router: world.topology.router_for(table, process),
+        planned,
+    };
+    let mut outcome: Outcome = (Kind::Ok, Json::Null, None, None);
     // A scan whose partitions split under it starts over with the new map (up to 10 times).
     let mut moved_seen = false;
     for _attempt in 0..10 {
-        let requests: Vec<(Request, Mode, Option<u32>, Option<Range>)> = match planned.step {
-            Step::Scan { consistent } => {
-                let placement = world.placement.lock().unwrap();
-                let mode = if consistent {
-                    Mode::Strong
-                } else {
-                    Mode::Eventual
-                };
-                placement.maps[table]
-                    .iter()
-                    .map(|&(_, g)| {
-                        (
-                            workload::scan_request(&table_name, consistent),
-                            mode,
-                            Some(g),
-                            Some(placement.range_of(table, g)),
-                        )
-                    })
-                    .collect()
-            }
-            _ => {
-                let (r, m) = workload::request(&table_name, planned);
-                vec![(r, m, None, None)]
-            }
-        };
         let mut merged = serde_json::Map::new();
         outcome = (Kind::Ok, Json::Null, None, None);
         moved_seen = false;
-        for (request, mode, group, range) in requests {
-            *next_id += 1;
-            let id = *next_id;
-            let req = Req {
-                id,
-                client: endpoint.local_addr().expect("bound"),
-                router,
-                table,
-                group: 0,
-                mode,
-                request,
-                hops: 0,
-                range,
-            };
-            if world.scenario.transport == "http" {
-                let (operation, body, _) = workload::request_json(&table_name, planned);
-                let router_http = SocketAddr::new(router.ip(), 8000);
-                let answer = http_call(world, http, router_http, operation, &body).await;
-                match answer {
-                    None => outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None),
-                    Some(Err(kind)) => {
-                        let k = if kind == "InternalServerError" {
-                            Kind::Info
-                        } else {
-                            Kind::Fail
-                        };
-                        outcome = (k, Json::Null, Some(kind), None);
-                    }
-                    Some(Ok(response)) => {
-                        outcome = (Kind::Ok, workload::output(planned, &response), None, None);
-                    }
-                }
-                break;
-            }
-            // Reads are idempotent: an unanswered one is sent again (as an SDK retries), each
-            // time to the next replica, within the operation's timeout. A write is sent once:
-            // a second copy could take effect twice.
-            let attempts = if mode == Mode::Write {
-                1
-            } else {
-                READ_ATTEMPTS
-            };
-            let overall = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
-            let per_attempt = Duration::from_millis(world.scenario.op_timeout_ms / attempts as u64);
-            let mut answer = None;
-            for attempt in 0..attempts {
-                let mut req = req.clone();
-                req.hops = attempt;
-                send(
-                    world,
-                    endpoint,
-                    router,
-                    Wire::Route {
-                        req: Box::new(req),
-                        group,
-                    },
-                )
-                .await;
-                let deadline = if attempt + 1 == attempts {
-                    overall
-                } else {
-                    (Instant::now() + per_attempt).min(overall)
-                };
-                answer = await_reply(endpoint, id, deadline).await;
-                if answer.is_some() {
+        for part in op.parts() {
+            match op.send_part(http, part, next_id).await {
+                PartResult::Stop(stop) => {
+                    outcome = stop;
                     break;
                 }
-            }
-            match answer {
-                None => {
-                    outcome = (Kind::Info, Json::Null, Some("RequestTimeout".into()), None);
-                    break;
-                }
-                Some((Err(error), _)) if error.message == MOVED => {
+                PartResult::Moved => {
                     moved_seen = true;
                     break;
                 }
-                Some((Err(error), node)) => {
-                    // Errors before the log (validation, throttling) and conditional check failures
-                    // are definite; an internal error leaves the outcome unknown.
-                    let k = if error.kind == dynasim_engine::ErrorKind::InternalServerError {
-                        Kind::Info
-                    } else {
-                        Kind::Fail
-                    };
-                    outcome = (
-                        k,
-                        Json::Null,
-                        Some(error.kind.name().to_string()),
-                        Some(node),
-                    );
-                    break;
-                }
-                Some((Ok(response), node)) => {
-                    let out = workload::output(planned, &response);
+                PartResult::Answer(response, node) => {
+                    let out = workloads::output(planned, &response);
                     if let Json::Object(m) = &out
                         && matches!(planned.step, Step::Scan { .. })
                     {
@@ -349,16 +283,182 @@ pub(super) async fn perform(
             None,
         );
     }
-    let (kind, value, error, node) = outcome;
+    record_completion(world, process, planned, outcome)
+}
+
+/// Records an operation's invocation (and counts it).
+fn record_invoke(world: &World, process: u64, planned: &Planned) {
+    let mut invoke = Event::new(
+        Process::Client(process),
+        Kind::Invoke,
+        planned.f,
+        world.now_ns(),
+    );
+    invoke.key = Some(planned.key.clone());
+    invoke.value = planned.input.clone();
+    invoke.consistent = planned.consistent;
+    world.record(invoke);
+    *world.ops.lock().unwrap() += 1;
+}
+
+/// Records an operation's completion; returns its outcome and value.
+fn record_completion(
+    world: &World,
+    process: u64,
+    planned: &Planned,
+    (kind, value, error, node): Outcome,
+) -> (Kind, Json) {
     let mut done = Event::new(Process::Client(process), kind, planned.f, world.now_ns());
     done.key = Some(planned.key.clone());
     done.value = value.clone();
     done.error = error;
+    // Which replica answered matters for eventually consistent reads only.
     if planned.consistent == Some(false) {
         done.node = node;
     }
     world.record(done);
     (kind, value)
+}
+
+impl Performing<'_> {
+    /// The requests that carry the operation: one, or a scan's one per partition of the
+    /// current map.
+    fn parts(&self) -> Vec<Part> {
+        let (world, table, planned) = (self.world, self.table, self.planned);
+        match planned.step {
+            Step::Scan { consistent } => {
+                let placement = world.placement.lock().unwrap();
+                let mode = if consistent {
+                    Mode::Strong
+                } else {
+                    Mode::Eventual
+                };
+                placement.maps[table]
+                    .iter()
+                    .map(|&(_, g)| {
+                        (
+                            workloads::scan_request(&self.table_name, consistent),
+                            mode,
+                            Some(g),
+                            Some(placement.range_of(table, g)),
+                        )
+                    })
+                    .collect()
+            }
+            _ => {
+                let (r, m) = workloads::request(&self.table_name, planned);
+                vec![(r, m, None, None)]
+            }
+        }
+    }
+
+    /// Sends one request (over HTTP, or over the wire with retries for reads) and reads
+    /// what came back.
+    async fn send_part(
+        &self,
+        http: &mut HttpConnection,
+        (request, mode, group, range): Part,
+        next_id: &mut u64,
+    ) -> PartResult {
+        let world = self.world;
+        *next_id += 1;
+        let id = *next_id;
+        if world.scenario.transport == Transport::Http {
+            return self.send_http(http).await;
+        }
+        let req = Req {
+            id,
+            client: self.endpoint.local_addr().expect("bound"),
+            router: self.router,
+            table: self.table,
+            group: 0,
+            mode,
+            request,
+            hops: 0,
+            range,
+        };
+        match self.send_wire(req, group).await {
+            None => PartResult::Stop((Kind::Info, Json::Null, Some("RequestTimeout".into()), None)),
+            Some((Err(error), _)) if error.message == MOVED => PartResult::Moved,
+            Some((Err(error), node)) => {
+                // Errors before the log (validation, throttling) and conditional check failures
+                // are definite; an internal error leaves the outcome unknown.
+                let k = if error.kind == dynasim_engine::ErrorKind::InternalServerError {
+                    Kind::Info
+                } else {
+                    Kind::Fail
+                };
+                PartResult::Stop((
+                    k,
+                    Json::Null,
+                    Some(error.kind.name().to_string()),
+                    Some(node),
+                ))
+            }
+            Some((Ok(response), node)) => PartResult::Answer(response, node),
+        }
+    }
+
+    /// The operation as one DynamoDB HTTP call; it always ends the operation.
+    async fn send_http(&self, http: &mut HttpConnection) -> PartResult {
+        let (operation, body, _) = workloads::request_json(&self.table_name, self.planned);
+        let router_http = SocketAddr::new(self.router.ip(), 8000);
+        let answer = http_call(self.world, http, router_http, operation, &body).await;
+        PartResult::Stop(match answer {
+            None => (Kind::Info, Json::Null, Some("RequestTimeout".into()), None),
+            Some(Err(kind)) => {
+                let k = if kind == "InternalServerError" {
+                    Kind::Info
+                } else {
+                    Kind::Fail
+                };
+                (k, Json::Null, Some(kind), None)
+            }
+            Some(Ok(response)) => (
+                Kind::Ok,
+                workloads::output(self.planned, &response),
+                None,
+                None,
+            ),
+        })
+    }
+
+    /// Sends a request over the wire and waits for its reply. Reads are idempotent: an
+    /// unanswered one is sent again (as an SDK retries), each time to the next replica, within
+    /// the operation's timeout. A write is sent once: a second copy could take effect twice.
+    async fn send_wire(
+        &self,
+        req: Req,
+        group: Option<u32>,
+    ) -> Option<(Result<Json, dynasim_engine::Error>, String)> {
+        let world = self.world;
+        let attempts = if req.mode == Mode::Write {
+            1
+        } else {
+            READ_ATTEMPTS
+        };
+        let overall = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
+        let per_attempt = Duration::from_millis(world.scenario.op_timeout_ms / attempts as u64);
+        for attempt in 0..attempts {
+            let mut copy = req.clone();
+            copy.hops = attempt;
+            let wire = Wire::Route {
+                req: Box::new(copy),
+                group,
+            };
+            send(world, self.endpoint, self.router, wire).await;
+            let deadline = if attempt + 1 == attempts {
+                overall
+            } else {
+                (Instant::now() + per_attempt).min(overall)
+            };
+            let answer = await_reply(self.endpoint, req.id, deadline).await;
+            if answer.is_some() {
+                return answer;
+            }
+        }
+        None
+    }
 }
 
 /// How many times a client sends an unanswered read (within `op_timeout_ms`).

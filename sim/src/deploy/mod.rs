@@ -8,21 +8,20 @@ mod nemesis;
 mod router;
 mod storage;
 
-use client::*;
-use nemesis::*;
-use router::*;
-use storage::*;
+use client::{HttpConnection, client_process, client_region, perform};
+use router::router_node;
+use storage::{StorageState, storage_node};
 
-use crate::faults::{Fault, Plan};
+use crate::faults::{FaultPoint, Plan};
 use crate::history::{Event, History, Kind, Process};
-use crate::run::{Bug, RunOptions};
+use crate::options::{Bug, RunOptions};
 use crate::scenario::Scenario;
-use crate::topology::{PORT, Placement, Range, Topology, in_range, key_hash};
-use crate::workload::{self, Generator, Mode, Planned, Step};
+use crate::seeds::{Component, Streams};
+use crate::topology::{GroupInfo, PORT, Placement, Range, Topology};
+use crate::workloads::{Mode, Planned};
 use dynasim_engine::replication::raft::{Message, Replica, Role};
-use dynasim_engine::{Config, Engine, Request};
-use madsim::net::{Endpoint, NetSim};
-use madsim::rand::Rng;
+use dynasim_engine::{Engine, Request};
+use madsim::net::Endpoint;
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
 use serde_json::{Value as Json, json};
@@ -32,6 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
+
 const TAG: u64 = 1;
 /// The engine's clock starts here (2026-01-01), plus simulated time and each node's skew.
 const EPOCH_MS: u64 = 1_767_225_600_000;
@@ -40,15 +40,38 @@ const NEMESIS_IP: &str = "10.250.0.1";
 /// Process numbers of the final reader.
 pub const FINAL_PROCESS: u64 = 1_000_000;
 
-/// A command in a partition's log: a request and the leader's clock when it was proposed.
+/// A command in a partition's log. (A new leader's no-op entry is the engine log's entry
+/// without a payload, so it needs no variant here.)
 #[derive(Debug)]
-pub struct Cmd {
-    request: Request,
-    now_ms: u64,
-    /// Reads travel the log for strong consistency; followers skip them.
-    read_only: bool,
-    /// A split instead of a request: the group keeps `[lo, mid)` and `new group` takes the rest.
-    split: Option<(u64, u32)>,
+pub enum Cmd {
+    /// A client's request, and the leader's clock when it was proposed.
+    Request {
+        /// Boxed: a request is far larger than a split.
+        request: Box<Request>,
+        now_ms: u64,
+        /// Reads travel the log for strong consistency; followers skip them.
+        read_only: bool,
+    },
+    /// A split: the group keeps `[lo, mid)` and `new_group` takes the rest of its range.
+    Split {
+        mid: u64,
+        new_group: u32,
+        /// The leader's clock when it was proposed (the moved items' write time).
+        now_ms: u64,
+    },
+}
+
+impl Cmd {
+    /// A write a replica replays from its log (not a read, not a split).
+    fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Cmd::Request {
+                read_only: false,
+                ..
+            }
+        )
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -113,6 +136,8 @@ pub struct World {
     pub topology: Topology,
     pub plan: Plan,
     pub options: RunOptions,
+    /// The components' own random streams (sub-seeds of the run's seed).
+    streams: Streams,
     start: Instant,
     history: Mutex<History>,
     /// Per storage node clock offset (ms).
@@ -165,12 +190,63 @@ impl World {
         self.record(e);
     }
 
-    fn fires(&self, point: &str) -> bool {
-        self.plan.point_active(point) && madsim::rand::thread_rng().gen_bool(self.plan.point_fire)
+    fn fires(&self, point: FaultPoint) -> bool {
+        self.plan.point_active(point)
+            && self
+                .streams
+                .chance(Component::FaultPoints, self.plan.point_fire)
     }
 
     fn bug(&self, bug: Bug) -> bool {
         self.options.bug == Some(bug)
+    }
+
+    /// Simulated milliseconds since the run started.
+    fn elapsed_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Offsets storage node `node`'s physical clock (0: none).
+    fn set_skew(&self, node: usize, offset_ms: i64) {
+        self.skew.lock().unwrap()[node] = offset_ms;
+    }
+
+    /// Forgets a crashed storage node's volatile state (its disk stays).
+    fn crashed(&self, node: usize) {
+        self.nodes.lock().unwrap()[node] = None;
+    }
+
+    /// Starts or ends a throttling storm on `table`.
+    fn set_storm(&self, table: usize, on: bool) {
+        let mut storms = self.storms.lock().unwrap();
+        if on {
+            storms.insert(table);
+        } else {
+            storms.remove(&table);
+        }
+    }
+
+    /// The control plane's half of a split of `table`'s widest partition: names the new group
+    /// in the partition map (not created until a replica applies the split). Returns the
+    /// group, the split point, the new group and the replicas to ask.
+    fn plan_split(&self, table: usize) -> Option<(u32, u64, u32, [usize; 3])> {
+        let mut placement = self.placement.lock().unwrap();
+        let (group, mid) = placement.widest(table)?;
+        let parent = placement.groups[group as usize].clone();
+        let new_group = placement.groups.len() as u32;
+        let partition = placement.groups.iter().filter(|g| g.table == table).count();
+        placement.groups.push(GroupInfo {
+            table,
+            partition,
+            replicas: parent.replicas,
+            created: false,
+        });
+        Some((group, mid, new_group, parent.replicas))
+    }
+
+    /// Whether a replica applied the split that creates `group`.
+    fn group_created(&self, group: u32) -> bool {
+        self.placement.lock().unwrap().groups[group as usize].created
     }
 }
 
@@ -178,7 +254,7 @@ async fn send(world: &World, endpoint: &Arc<Endpoint>, to: SocketAddr, wire: Wir
     let from = endpoint.local_addr().expect("bound");
     if Topology::region_of(&from) != Topology::region_of(&to) {
         let [lo, hi] = world.scenario.deployment.cross_region_latency_ms;
-        let delay = madsim::rand::thread_rng().gen_range(lo..=hi);
+        let delay = world.streams.between(Component::CrossRegionLatency, lo, hi);
         let endpoint = endpoint.clone();
         madsim::task::spawn(async move {
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -224,6 +300,45 @@ fn engine_digest(engine: &mut Engine, table: &str) -> (String, usize) {
 /// Runs the scenario on the current madsim runtime; returns the history.
 pub async fn run(world: Arc<World>) -> History {
     let handle = Handle::current();
+    let (ids, region_of, client_nodes) = create_nodes(&world, &handle);
+    // Let the nodes bind before clients send.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let tasks = start_clients(&world, &client_nodes);
+    let nemesis_task = handle
+        .create_node()
+        .name("nemesis")
+        .ip(NEMESIS_IP.parse().unwrap())
+        .build()
+        .spawn(nemesis::nemesis(world.clone(), ids.clone(), region_of));
+    tokio::time::sleep(Duration::from_millis(world.scenario.duration_ms)).await;
+    let _ = nemesis_task.await;
+    world.healed.store(true, Ordering::Relaxed);
+    world.nemesis(Kind::Info, "heal", Json::Null);
+    tokio::time::sleep(Duration::from_millis(world.scenario.liveness_ms)).await;
+    world.stop_clients.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    read_final_state(&world, &client_nodes).await;
+    // Convergence: every replica of every group caught up with its leader, within the bound.
+    let bound = Instant::now() + Duration::from_millis(world.scenario.converge_within_ms);
+    let converged = loop {
+        let converged = groups_caught_up(&world);
+        if converged.values().all(|&c| c) || Instant::now() >= bound {
+            break converged;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    record_final_state(&world, &converged);
+    world.history.lock().unwrap().clone()
+}
+
+/// Creates the storage nodes, the routers and the client nodes; returns every node's id and
+/// region (storage nodes first, then routers, then clients) and the client nodes.
+fn create_nodes(
+    world: &Arc<World>,
+    handle: &Handle,
+) -> (Vec<NodeId>, Vec<usize>, Vec<madsim::runtime::NodeHandle>) {
     let mut ids = Vec::new();
     let mut region_of = Vec::new();
     for (i, info) in world.topology.storage.iter().enumerate() {
@@ -259,36 +374,31 @@ pub async fn run(world: Arc<World>) -> History {
         region_of.push(info.region);
         client_nodes.push(node);
     }
-    // Let the nodes bind before clients send.
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    (ids, region_of, client_nodes)
+}
+
+/// Starts every workload's client processes on their client nodes.
+fn start_clients(
+    world: &Arc<World>,
+    client_nodes: &[madsim::runtime::NodeHandle],
+) -> Vec<madsim::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let mut process = 0u64;
     for (t, w) in world.scenario.workloads.iter().enumerate() {
         for _ in 0..w.processes {
-            let region = client_region(&world, t, process);
+            let region = client_region(world, t, process);
             let node = &client_nodes[region];
             let port = PORT + 1 + process as u16;
             tasks.push(node.spawn(client_process(world.clone(), t, process, port, region)));
             process += 1;
         }
     }
-    let nemesis_task = handle
-        .create_node()
-        .name("nemesis")
-        .ip(NEMESIS_IP.parse().unwrap())
-        .build()
-        .spawn(nemesis(world.clone(), ids.clone(), region_of));
-    tokio::time::sleep(Duration::from_millis(world.scenario.duration_ms)).await;
-    let _ = nemesis_task.await;
-    world.healed.store(true, Ordering::Relaxed);
-    world.nemesis(Kind::Info, "heal", Json::Null);
-    tokio::time::sleep(Duration::from_millis(world.scenario.liveness_ms)).await;
-    world.stop_clients.store(true, Ordering::Relaxed);
-    for t in tasks {
-        let _ = t.await;
-    }
-    // The final readers: a strongly consistent read of every item, retried until answered,
-    // from the client node of each table's home region, several readers per table.
+    tasks
+}
+
+/// The final readers: a strongly consistent read of every item, retried until answered,
+/// from the client node of each table's home region, several readers per table.
+async fn read_final_state(world: &Arc<World>, client_nodes: &[madsim::runtime::NodeHandle]) {
     let mut readers = Vec::new();
     for (t, table) in world.topology.tables.iter().enumerate() {
         for r in 0..FINAL_READERS {
@@ -298,15 +408,11 @@ pub async fn run(world: Arc<World>) -> History {
     for reader in readers {
         let _ = reader.await;
     }
-    // Convergence: every replica of every group caught up with its leader, within the bound.
-    let bound = Instant::now() + Duration::from_millis(world.scenario.converge_within_ms);
-    let converged = loop {
-        let converged = groups_caught_up(&world);
-        if converged.values().all(|&c| c) || Instant::now() >= bound {
-            break converged;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+}
+
+/// Records each table's progress after healing, each group's convergence and each replica's
+/// state (what the convergence checker reads).
+fn record_final_state(world: &World, converged: &BTreeMap<u32, bool>) {
     let time = world.now_ns();
     for (t, w) in world.scenario.workloads.iter().enumerate() {
         let mut e = Event::new(Process::Named("final".into()), Kind::Info, "liveness", time);
@@ -322,7 +428,7 @@ pub async fn run(world: Arc<World>) -> History {
         );
         world.record(e);
     }
-    for (&group, &ok) in &converged {
+    for (&group, &ok) in converged {
         let placement = world.placement.lock().unwrap().clone();
         let name = world.topology.group_name(&placement, group);
         let mut e = Event::new(
@@ -363,7 +469,6 @@ pub async fn run(world: Arc<World>) -> History {
             world.record(e);
         }
     }
-    world.history.lock().unwrap().clone()
 }
 
 fn groups_caught_up(world: &World) -> BTreeMap<u32, bool> {
@@ -410,37 +515,13 @@ const FINAL_READERS: usize = 8;
 
 async fn final_reads(world: Arc<World>, t: usize, r: usize) {
     let w = world.scenario.workloads[t].clone();
-    let keys: Vec<(String, Step, &'static str)> = match w.kind.as_str() {
-        "bank" => vec![(
-            format!("{}/0", w.name),
-            Step::ReadBank { consistent: true },
-            "read-bank",
-        )],
-        // A query workload's collections, each read whole by one Query.
-        "query" => (0..w.keys)
-            .map(|c| {
-                (
-                    format!("{}/{c}", w.name),
-                    Step::Query { consistent: true },
-                    "query",
-                )
-            })
-            .collect(),
-        _ => (0..w.keys)
-            .map(|k| {
-                (
-                    format!("{}/{k}", w.name),
-                    Step::Read { consistent: true },
-                    "read",
-                )
-            })
-            .collect(),
-    };
-    let mine: Vec<_> = keys
+    let mine: Vec<Planned> = w
+        .kind
+        .final_reads(&w)
         .into_iter()
         .enumerate()
         .filter(|(k, _)| k % FINAL_READERS == r)
-        .map(|(_, key)| key)
+        .map(|(_, planned)| planned)
         .collect();
     if mine.is_empty() {
         return;
@@ -452,14 +533,7 @@ async fn final_reads(world: Arc<World>, t: usize, r: usize) {
     let mut next_id = 1_000_000_000u64;
     let mut http: HttpConnection = None;
     let mut process = FINAL_PROCESS + (t * FINAL_READERS + r) as u64 * 1_000;
-    for (key, step, f) in mine {
-        let planned = Planned {
-            f,
-            key,
-            input: Json::Null,
-            consistent: Some(true),
-            step,
-        };
+    for planned in mine {
         for _ in 0..20 {
             let (kind, _) = perform(
                 &world,
@@ -489,6 +563,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
     Arc::new(World {
         scenario: scenario.clone(),
         plan,
+        streams: Streams::new(options.seed),
         options,
         start: Instant::now(),
         history: Mutex::new(History::default()),

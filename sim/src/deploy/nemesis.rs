@@ -1,7 +1,16 @@
 //! The nemesis: executes the fault plan (partitions, clogs, crashes, skew, loss, delay,
 //! storms) and, as the control plane, asks partitions to split.
 
-use super::*;
+use super::{NEMESIS_IP, Wire, World, send};
+use crate::faults::Fault;
+use crate::history::Kind;
+use crate::topology::PORT;
+use madsim::net::{Endpoint, NetSim};
+use madsim::runtime::Handle;
+use madsim::task::NodeId;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How often the control plane asks a partition to split (every 200 ms) before it gives up.
 pub(super) const SPLIT_ATTEMPTS: usize = 25;
@@ -9,10 +18,20 @@ pub(super) fn storage_node_ids(world: &World, ids: &[NodeId]) -> Vec<NodeId> {
     ids[..world.topology.storage.len()].to_vec()
 }
 
+/// What the nemesis acts through: the runtime (kill, restart), the network (clogs, loss,
+/// latency), the node ids of every node (storage nodes first) and their regions.
+struct Nemesis {
+    world: Arc<World>,
+    handle: Handle,
+    net: Arc<NetSim>,
+    ids: Vec<NodeId>,
+    storage: Vec<NodeId>,
+    region_of: Vec<usize>,
+    endpoint: Arc<Endpoint>,
+    default_latency: std::ops::Range<Duration>,
+}
+
 pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<usize>) {
-    let handle = Handle::current();
-    let net = NetSim::current();
-    let storage = storage_node_ids(&world, &ids);
     let endpoint = Arc::new(
         Endpoint::bind(SocketAddr::new(
             NEMESIS_IP.parse().expect("an address"),
@@ -27,24 +46,19 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
         events.push((f.end_ms, false, i));
     }
     events.sort();
-    let default_latency = madsim::net::Config::default().send_latency;
-    let set_partition = |region: usize, on: bool| {
-        for (a, &ra) in region_of.iter().enumerate() {
-            for (b, &rb) in region_of.iter().enumerate() {
-                if ra == region && rb != region {
-                    if on {
-                        net.clog_link(ids[a], ids[b]);
-                        net.clog_link(ids[b], ids[a]);
-                    } else {
-                        net.unclog_link(ids[a], ids[b]);
-                        net.unclog_link(ids[b], ids[a]);
-                    }
-                }
-            }
-        }
+    let nemesis = Nemesis {
+        storage: storage_node_ids(&world, &ids),
+        world,
+        handle: Handle::current(),
+        net: NetSim::current(),
+        ids,
+        region_of,
+        endpoint,
+        default_latency: madsim::net::Config::default().send_latency,
     };
+    let world = &nemesis.world;
     for (at, start, i) in events {
-        let now = world.start.elapsed().as_millis() as u64;
+        let now = world.elapsed_ms();
         if at > now {
             tokio::time::sleep(Duration::from_millis(at - now)).await;
         }
@@ -53,25 +67,27 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
         if start {
             world.nemesis(Kind::Invoke, fault.name(), value.clone());
         }
-        match (fault, start) {
-            (Fault::Partition { region }, on) => set_partition(*region, on),
-            (Fault::Clog { a, b }, true) => {
-                net.clog_link(storage[*a], storage[*b]);
-                net.clog_link(storage[*b], storage[*a]);
-            }
-            (Fault::Clog { a, b }, false) => {
-                net.unclog_link(storage[*a], storage[*b]);
-                net.unclog_link(storage[*b], storage[*a]);
-            }
+        nemesis.execute(fault, start);
+        if !start {
+            world.nemesis(Kind::Ok, fault.name(), value);
+        }
+    }
+}
+
+impl Nemesis {
+    /// Starts (`on`) or ends a fault.
+    fn execute(&self, fault: &Fault, on: bool) {
+        let (net, storage) = (&self.net, &self.storage);
+        match (fault, on) {
+            (Fault::Partition { region }, on) => self.set_partition(*region, on),
+            (Fault::Clog { a, b }, on) => self.set_link(storage[*a], storage[*b], on),
             (Fault::Crash { node }, true) => {
-                handle.kill(storage[*node]);
-                world.nodes.lock().unwrap()[*node] = None;
+                self.handle.kill(storage[*node]);
+                self.world.crashed(*node);
             }
-            (Fault::Crash { node }, false) => handle.restart(storage[*node]),
-            (Fault::Skew { node, offset_ms }, true) => {
-                world.skew.lock().unwrap()[*node] = *offset_ms
-            }
-            (Fault::Skew { node, .. }, false) => world.skew.lock().unwrap()[*node] = 0,
+            (Fault::Crash { node }, false) => self.handle.restart(storage[*node]),
+            (Fault::Skew { node, offset_ms }, true) => self.world.set_skew(*node, *offset_ms),
+            (Fault::Skew { node, .. }, false) => self.world.set_skew(*node, 0),
             (Fault::Loss { per_mille }, true) => {
                 let rate = f64::from(*per_mille) / 1000.0;
                 net.update_config(|c| c.packet_loss_rate = rate);
@@ -82,81 +98,69 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
                 net.update_config(|c| c.send_latency = Duration::from_millis(1)..max);
             }
             (Fault::Delay { .. }, false) => {
-                let d = default_latency.clone();
+                let d = self.default_latency.clone();
                 net.update_config(|c| c.send_latency = d);
             }
-            (Fault::Storm { table }, on) => {
-                let mut storms = world.storms.lock().unwrap();
-                if on {
-                    storms.insert(*table);
-                } else {
-                    storms.remove(table);
-                }
-            }
-            (Fault::Split { table }, true) => {
-                // The control plane splits the widest partition: it names the new group and
-                // asks the group's replicas; the leader orders the split in its log.
-                let request = {
-                    let mut placement = world.placement.lock().unwrap();
-                    placement.widest(*table).map(|(group, mid)| {
-                        let parent = placement.groups[group as usize].clone();
-                        let new_group = placement.groups.len() as u32;
-                        let partition = placement
-                            .groups
-                            .iter()
-                            .filter(|g| g.table == *table)
-                            .count();
-                        placement.groups.push(crate::topology::GroupInfo {
-                            table: *table,
-                            partition,
-                            replicas: parent.replicas,
-                            created: false,
-                        });
-                        (group, mid, new_group, parent.replicas)
-                    })
-                };
-                // The control plane asks again until a replica applied the split (a leader
-                // may be down, or lose its term before the split commits): applying it twice
-                // does nothing.
-                if let Some((group, mid, new_group, replicas)) = request {
-                    let (world, endpoint) = (world.clone(), endpoint.clone());
-                    madsim::task::spawn(async move {
-                        for _ in 0..SPLIT_ATTEMPTS {
-                            if world.placement.lock().unwrap().groups[new_group as usize].created {
-                                break;
-                            }
-                            for node in replicas {
-                                let to = world.topology.storage[node].addr();
-                                let wire = Wire::Split {
-                                    group,
-                                    mid,
-                                    new_group,
-                                };
-                                send(&world, &endpoint, to, wire).await;
-                            }
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                        }
-                    });
-                }
-            }
+            (Fault::Storm { table }, on) => self.world.set_storm(*table, on),
+            (Fault::Split { table }, true) => self.split(*table),
             (Fault::Split { .. }, false) => {}
             (Fault::Isolate { node }, on) => {
                 for (other, &id) in storage.iter().enumerate() {
-                    if other == *node {
-                        continue;
-                    }
-                    if on {
-                        net.clog_link(storage[*node], id);
-                        net.clog_link(id, storage[*node]);
-                    } else {
-                        net.unclog_link(storage[*node], id);
-                        net.unclog_link(id, storage[*node]);
+                    if other != *node {
+                        self.set_link(storage[*node], id, on);
                     }
                 }
             }
         }
-        if !start {
-            world.nemesis(Kind::Ok, fault.name(), value);
+    }
+
+    /// Clogs (or unclogs) the link between two nodes, both ways.
+    fn set_link(&self, a: NodeId, b: NodeId, on: bool) {
+        if on {
+            self.net.clog_link(a, b);
+            self.net.clog_link(b, a);
+        } else {
+            self.net.unclog_link(a, b);
+            self.net.unclog_link(b, a);
         }
+    }
+
+    /// Cuts (or heals) every link between `region` and the other regions.
+    fn set_partition(&self, region: usize, on: bool) {
+        for (a, &ra) in self.region_of.iter().enumerate() {
+            for (b, &rb) in self.region_of.iter().enumerate() {
+                if ra == region && rb != region {
+                    self.set_link(self.ids[a], self.ids[b], on);
+                }
+            }
+        }
+    }
+
+    /// The control plane splits the widest partition: it names the new group and asks the
+    /// group's replicas; the leader orders the split in its log.
+    fn split(&self, table: usize) {
+        let Some((group, mid, new_group, replicas)) = self.world.plan_split(table) else {
+            return;
+        };
+        // The control plane asks again until a replica applied the split (a leader may be
+        // down, or lose its term before the split commits): applying it twice does nothing.
+        let (world, endpoint) = (self.world.clone(), self.endpoint.clone());
+        madsim::task::spawn(async move {
+            for _ in 0..SPLIT_ATTEMPTS {
+                if world.group_created(new_group) {
+                    break;
+                }
+                for node in replicas {
+                    let to = world.topology.storage[node].addr();
+                    let wire = Wire::Split {
+                        group,
+                        mid,
+                        new_group,
+                    };
+                    send(&world, &endpoint, to, wire).await;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
     }
 }

@@ -2,7 +2,21 @@
 //! typed requests, and (with the HTTP transport) DynamoDB's HTTP protocol served by the
 //! server's own stack.
 
-use super::*;
+use super::storage::{REROUTE_PAUSE_MS, peer_addr, request_key};
+use super::{EPOCH_MS, Req, TAG, Wire, World, send};
+use crate::faults::FaultPoint;
+use crate::options::Bug;
+use crate::scenario::Transport;
+use crate::seeds::Component;
+use crate::topology::Placement;
+use crate::workloads::{self, Mode};
+use dynasim_engine::Request;
+use madsim::net::Endpoint;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A router's state, shared by its network loop and (with the HTTP transport) its HTTP
 /// connections: the leader it believes in per partition, and HTTP requests awaiting replies.
@@ -42,14 +56,14 @@ pub(super) fn route(
             // A router whose cached partition map predates every split: the partition that
             // owned the key at the start answers that it no longer does, and the request is
             // routed again.
-            Some(k) if group.is_none() && world.fires("router.stale-map") => {
+            Some(k) if group.is_none() && world.fires(FaultPoint::RouterStaleMap) => {
                 Placement::new(&world.topology).group_of(req.table, k)
             }
             _ => current,
         }
     };
     req.router = router.addr();
-    if world.fires("router.forget-leader") {
+    if world.fires(FaultPoint::RouterForgetLeader) {
         state.leaders.remove(&req.group);
     }
     let follower_read = world.bug(Bug::FollowerStrongRead) && req.mode == Mode::Strong;
@@ -57,7 +71,7 @@ pub(super) fn route(
         if follower_read {
             req.mode = Mode::Eventual;
         }
-        madsim::rand::thread_rng().gen_range(0..3)
+        world.streams.between(Component::RouterChoices, 0, 2) as usize
     } else {
         // A request sent back (no leader where it went) tries the next replica each time.
         let believed = state.leaders.get(&req.group).copied().unwrap_or(0);
@@ -92,7 +106,7 @@ pub(super) async fn router_node(world: Arc<World>, index: usize) {
     let info = world.topology.routers[index].clone();
     let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
     let state = Arc::new(Mutex::new(RouterState::default()));
-    if world.scenario.transport == "http" {
+    if world.scenario.transport == Transport::Http {
         let listener = tokio::net::TcpListener::bind(http_addr(&info))
             .await
             .expect("bind");
@@ -228,5 +242,5 @@ pub(super) fn mode_of_request(request: &Request) -> Mode {
 }
 
 pub(super) fn key_string(item: Option<&dynasim_engine::api::RawItem>) -> Option<String> {
-    item?.get("pk")?.s.clone()
+    item?.get(workloads::PARTITION_KEY)?.s.clone()
 }

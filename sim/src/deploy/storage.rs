@@ -1,7 +1,22 @@
 //! Storage nodes: one `Replica` (ordering) and one `Engine` (the state machine it orders) per
 //! partition replica; leader leases, flow control, splits, and the replies to clients.
 
-use super::*;
+use super::router::key_string;
+use super::{Cmd, EPOCH_MS, MOVED, Req, TAG, Wire, World, node_clock, send};
+use crate::faults::FaultPoint;
+use crate::options::Bug;
+use crate::seeds::Component;
+use crate::topology::{Placement, Range, in_range, key_hash};
+use crate::workloads::{self, Mode};
+use dynasim_engine::replication::raft::{Message, Replica, Role};
+use dynasim_engine::{Config, Engine, Request};
+use madsim::net::Endpoint;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// One replica's volatile state on a storage node.
 pub struct GroupState {
@@ -53,6 +68,21 @@ impl Lease {
             term: 0,
             acked: [None; 3],
         }
+    }
+
+    /// A leader of `term` learns that peer `from` accepted its Append sent at `stamp`.
+    fn acknowledged(&mut self, term: u64, from: usize, stamp: Instant) {
+        assert!(term >= self.term, "a leader's term never goes back");
+        assert!(
+            stamp <= Instant::now(),
+            "an echoed stamp is a past send time"
+        );
+        if self.term != term {
+            self.term = term;
+            self.acked = [None; 3];
+        }
+        let slot = &mut self.acked[from];
+        *slot = (*slot).max(Some(stamp));
     }
 }
 
@@ -116,69 +146,25 @@ pub(super) fn new_engine(world: &World, table: usize) -> Engine {
     let mut engine = Engine::new(Config::default());
     let w = &world.scenario.workloads[table];
     let mut profile = dynasim_engine::realism::profile::Profile::default();
-    if w.write_units.is_some() || w.read_units.is_some() {
+    if w.provisioned() {
         profile.defaults.throttling = true;
         engine = Engine::with_profile(Config::default(), profile, world.options.seed);
     }
     engine
-        .execute(workload::create_table(w), EPOCH_MS)
+        .execute(workloads::create_table(w), EPOCH_MS)
         .expect("the workload's table is valid");
     engine
 }
 
 pub(super) fn election_timeout(world: &World) -> Duration {
     let [lo, hi] = world.scenario.deployment.election_timeout_ms;
-    Duration::from_millis(madsim::rand::thread_rng().gen_range(lo..=hi))
+    Duration::from_millis(world.streams.between(Component::ElectionTimeouts, lo, hi))
 }
 
 pub(super) async fn storage_node(world: Arc<World>, index: usize) {
     let info = world.topology.storage[index].clone();
     let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
-    // Recover: the persisted replicas restart; engines are rebuilt by replaying the log. A
-    // group created by a split gets its data when the parent's log replays the split.
-    let placement = world.placement.lock().unwrap().clone();
-    let initial = Placement::new(&world.topology);
-    let mut groups = BTreeMap::new();
-    {
-        let mut disk = world.disks[index].lock().unwrap();
-        for (g, group) in placement.groups.iter().enumerate() {
-            let g = g as u32;
-            let Some(rid) = group.replicas.iter().position(|&n| n == index) else {
-                continue;
-            };
-            let is_initial = (g as usize) < world.topology.groups.len();
-            let mut skip = None;
-            match disk.get_mut(&g) {
-                Some(replica) => {
-                    replica.restart();
-                    skip = (replica.first_index()..=replica.last_index())
-                        .rev()
-                        .find(|&i| {
-                            replica.entry(i).is_some_and(|e| {
-                                e.payload
-                                    .as_ref()
-                                    .is_some_and(|c| !c.read_only && c.split.is_none())
-                            })
-                        });
-                }
-                None if is_initial => {
-                    let replica = Replica::bootstrap(rid, 3, 0);
-                    if replica.role() == Role::Leader {
-                        world.leader(g, index, replica.term());
-                    }
-                    disk.insert(g, replica);
-                }
-                None => continue,
-            }
-            let range = if is_initial {
-                initial.range_of(group.table, g)
-            } else {
-                (0, 0)
-            };
-            let engine = is_initial.then(|| new_engine(&world, group.table));
-            groups.insert(g, GroupState::new(&world, engine, range, skip));
-        }
-    }
+    let groups = recover(&world, index);
     let state = Arc::new(Mutex::new(StorageState { groups }));
     world.nodes.lock().unwrap()[index] = Some(state.clone());
     let heartbeat = Duration::from_millis(world.scenario.deployment.heartbeat_ms);
@@ -218,6 +204,53 @@ pub(super) async fn storage_node(world: Arc<World>, index: usize) {
     }
 }
 
+/// Recovery: the persisted replicas restart; engines are rebuilt by replaying the log. A
+/// group created by a split gets its data when the parent's log replays the split.
+fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
+    let placement = world.placement.lock().unwrap().clone();
+    let initial = Placement::new(&world.topology);
+    let mut groups = BTreeMap::new();
+    {
+        let mut disk = world.disks[index].lock().unwrap();
+        for (g, group) in placement.groups.iter().enumerate() {
+            let g = g as u32;
+            let Some(rid) = group.replicas.iter().position(|&n| n == index) else {
+                continue;
+            };
+            let is_initial = (g as usize) < world.topology.groups.len();
+            let mut skip = None;
+            match disk.get_mut(&g) {
+                Some(replica) => {
+                    replica.restart();
+                    skip = (replica.first_index()..=replica.last_index())
+                        .rev()
+                        .find(|&i| {
+                            replica
+                                .entry(i)
+                                .is_some_and(|e| e.payload.as_ref().is_some_and(|c| c.is_write()))
+                        });
+                }
+                None if is_initial => {
+                    let replica = Replica::bootstrap(rid, 3, 0);
+                    if replica.role() == Role::Leader {
+                        world.leader(g, index, replica.term());
+                    }
+                    disk.insert(g, replica);
+                }
+                None => continue,
+            }
+            let range = if is_initial {
+                initial.range_of(group.table, g)
+            } else {
+                (0, 0)
+            };
+            let engine = is_initial.then(|| new_engine(world, group.table));
+            groups.insert(g, GroupState::new(world, engine, range, skip));
+        }
+    }
+    groups
+}
+
 pub(super) fn peer_addr(world: &World, group: u32, replica: usize) -> SocketAddr {
     let node = world.placement.lock().unwrap().groups[group as usize].replicas[replica];
     world.topology.storage[node].addr()
@@ -237,6 +270,8 @@ pub(super) fn raft_out(
 ) {
     let now = Instant::now();
     for (to, message) in out {
+        assert!(to < 3, "a replica group has three replicas");
+        assert_ne!(to, from, "a replica sends nothing to itself");
         if let (
             Some(flow),
             Message::Append {
@@ -252,7 +287,7 @@ pub(super) fn raft_out(
             }
             flow.sent[to] = Some((now, *commit));
         }
-        if world.fires("raft.drop-outgoing") {
+        if world.fires(FaultPoint::RaftDropOutgoing) {
             continue;
         }
         let stamp = match message {
@@ -279,206 +314,244 @@ pub(super) fn handle(
     wire: Wire,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
-    let node_name = &world.topology.storage[index].name;
     match wire {
         Wire::Raft {
             group,
             from,
             message,
             stamp,
-        } => {
-            let from_leader = matches!(message, Message::Append { .. });
-            let mut disk = world.disks[index].lock().unwrap();
-            // A group this node has not created yet (its split is not applied here).
-            let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
-                return;
-            };
-            if let Message::RequestVote { .. } = message
-                && (g.loyal(world) || g.leased(world, replica))
-            {
-                // A leader may still hold a lease: ignore the candidate (its term included).
-                return;
-            }
-            let acked = match message {
-                Message::AppendReply {
-                    term,
-                    success: true,
-                    ..
-                } => Some(term),
-                _ => None,
-            };
-            let message_term = message.term();
-            let was_leader = replica.role() == Role::Leader;
-            let answered = matches!(message, Message::AppendReply { .. });
-            if answered {
-                g.flow.inflight[from] = None;
-            }
-            let mut out = Vec::new();
-            replica.handle_into(from, message, &mut out);
-            if acked.is_some() && !out.iter().any(|(to, _)| *to == from) {
-                // The peer took what was in flight: send what was proposed meanwhile.
-                if let Some(m @ Message::Append { .. }) = replica.append_to(from)
-                    && matches!(&m, Message::Append { entries, .. } if !entries.is_empty())
-                {
-                    out.push((from, m));
-                }
-            }
-            if !was_leader && replica.role() == Role::Leader {
-                world.leader(group, index, replica.term());
-                // The new leader announces itself to the routers of its table's region (the
-                // partition metadata DynamoDB's request routers cache).
-                let table = world.placement.lock().unwrap().groups[group as usize].table;
-                let region = world.topology.tables[table].region;
-                let zones = world.topology.zones;
-                for router in &world.topology.routers[region * zones..(region + 1) * zones] {
-                    outgoing.push((
-                        router.addr(),
-                        Wire::LeaderHint {
-                            group,
-                            replica: replica.id(),
-                        },
-                    ));
-                }
-            }
-            if from_leader && replica.role() == Role::Follower && message_term == replica.term() {
-                g.deadline = Instant::now() + election_timeout(world);
-                g.leader_hint = Some(from);
-                g.lease.heard = Instant::now();
-            }
-            if let (Some(term), Some(stamp)) = (acked, stamp)
-                && replica.role() == Role::Leader
-                && term == replica.term()
-            {
-                if g.lease.term != term {
-                    g.lease.term = term;
-                    g.lease.acked = [None; 3];
-                }
-                let slot = &mut g.lease.acked[from];
-                *slot = (*slot).max(Some(stamp));
-            }
-            let id = replica.id();
-            let echo = if from_leader { stamp } else { None };
-            raft_out(world, group, id, out, echo, Some(&mut g.flow), outgoing);
-            apply_all(world, index, &mut disk, s, group, outgoing);
-        }
+        } => handle_raft(world, index, s, (group, from, message, stamp), outgoing),
         Wire::Split {
             group,
             mid,
             new_group,
-        } => {
-            let mut disk = world.disks[index].lock().unwrap();
-            let Some(replica) = disk.get_mut(&group) else {
-                return;
-            };
-            if replica.role() != Role::Leader {
-                return;
-            }
-            let cmd = Arc::new(Cmd {
-                request: Request::DescribeLimits,
-                now_ms: node_clock(world, index),
-                read_only: false,
-                split: Some((mid, new_group)),
-            });
-            let mut out = Vec::new();
-            replica.propose_into(cmd, &mut out);
-            let id = replica.id();
-            raft_out(world, group, id, out, None, None, outgoing);
-        }
-
-        Wire::Exec { mut req } => {
-            let group = req.group;
-            let mut disk = world.disks[index].lock().unwrap();
-            // A group this node has not created yet (its split is not applied here): back to
-            // the router, which retries after a pause.
-            let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
-                outgoing.push(reroute(req));
-                return;
-            };
-            if g.engine.is_none() {
-                outgoing.push(reroute(req));
-                return;
-            }
-            let reply = |result: Result<Json, dynasim_engine::Error>| {
-                (
-                    req.client,
-                    Wire::Reply {
-                        id: req.id,
-                        result,
-                        node: node_name.clone(),
-                    },
-                )
-            };
-            if req.mode == Mode::Eventual {
-                if let Some(engine) = g.engine.as_mut() {
-                    let now = node_clock(world, index);
-                    outgoing.push(answer_locally(engine, g.range, req, now, node_name));
-                }
-                return;
-            }
-            if replica.role() != Role::Leader {
-                match g.leader_hint.filter(|&l| l != replica.id()) {
-                    Some(leader) if req.hops < 3 => {
-                        req.hops += 1;
-                        outgoing.push((
-                            req.router,
-                            Wire::LeaderHint {
-                                group,
-                                replica: leader,
-                            },
-                        ));
-                        outgoing.push((peer_addr(world, group, leader), Wire::Exec { req }));
-                    }
-                    // No leader known (an election is under way): back to the router, which
-                    // retries after a pause; past its budget DynamoDB's answer is a 500, and
-                    // the client cannot tell whether the request happened.
-                    _ => outgoing.push(reroute(req)),
-                }
-                return;
-            }
-            let now = node_clock(world, index);
-            let is_write = req.mode == Mode::Write;
-            if req.mode == Mode::Strong
-                && g.leased(world, replica)
-                && let Some(engine) = g.engine.as_mut()
-            {
-                // The leased leader answers from its state, which holds every acknowledged
-                // write (it applies before it acknowledges, and no other leader can exist).
-                outgoing.push(answer_locally(engine, g.range, req, now, node_name));
-                return;
-            }
-            if is_write
-                && world.bug(Bug::LeaderOnlyAck)
-                && let Some(engine) = g.engine.as_mut()
-            {
-                // Broken: the leader applies and acknowledges without replicating.
-                let result = engine
-                    .execute(req.request.clone(), now)
-                    .map(|r| serde_json::to_value(&r).expect("responses serialize"));
-                outgoing.push(reply(result));
-                return;
-            }
-            let mut request = req.request.clone();
-            if world.bug(Bug::LostIncrement)
-                && let Some(engine) = g.engine.as_mut()
-            {
-                request = increment_from_leader_view(engine, request, now);
-            }
-            let cmd = Arc::new(Cmd {
-                request,
-                now_ms: now,
-                read_only: !is_write,
-                split: None,
-            });
-            let mut out = Vec::new();
-            if let Some(at) = replica.propose_into(cmd, &mut out) {
-                g.pending.insert(at, (replica.term(), req));
-            }
-            let id = replica.id();
-            raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
-            apply_all(world, index, &mut disk, s, group, outgoing);
-        }
+        } => handle_split(world, index, group, mid, new_group, outgoing),
+        Wire::Exec { req } => handle_exec(world, index, s, req, outgoing),
         _ => {}
     }
+}
+
+/// A Raft message from a peer replica of `group`: loyalty to a leased leader, flow control,
+/// lease bookkeeping, a new leader's announcement, then what committed is applied.
+fn handle_raft(
+    world: &World,
+    index: usize,
+    s: &mut StorageState,
+    (group, from, message, stamp): (u32, usize, Message<Arc<Cmd>>, Option<Instant>),
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let from_leader = matches!(message, Message::Append { .. });
+    let mut disk = world.disks[index].lock().unwrap();
+    // A group this node has not created yet (its split is not applied here).
+    let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
+        return;
+    };
+    if let Message::RequestVote { .. } = message
+        && (g.loyal(world) || g.leased(world, replica))
+    {
+        // A leader may still hold a lease: ignore the candidate (its term included).
+        return;
+    }
+    let acked = match message {
+        Message::AppendReply {
+            term,
+            success: true,
+            ..
+        } => Some(term),
+        _ => None,
+    };
+    let message_term = message.term();
+    let was_leader = replica.role() == Role::Leader;
+    let answered = matches!(message, Message::AppendReply { .. });
+    if answered {
+        g.flow.inflight[from] = None;
+    }
+    let mut out = Vec::new();
+    replica.handle_into(from, message, &mut out);
+    if acked.is_some() && !out.iter().any(|(to, _)| *to == from) {
+        // The peer took what was in flight: send what was proposed meanwhile.
+        if let Some(m @ Message::Append { .. }) = replica.append_to(from)
+            && matches!(&m, Message::Append { entries, .. } if !entries.is_empty())
+        {
+            out.push((from, m));
+        }
+    }
+    if !was_leader && replica.role() == Role::Leader {
+        world.leader(group, index, replica.term());
+        announce_leader(world, group, replica.id(), outgoing);
+    }
+    if from_leader && replica.role() == Role::Follower && message_term == replica.term() {
+        g.deadline = Instant::now() + election_timeout(world);
+        g.leader_hint = Some(from);
+        g.lease.heard = Instant::now();
+    }
+    if let (Some(term), Some(stamp)) = (acked, stamp)
+        && replica.role() == Role::Leader
+        && term == replica.term()
+    {
+        g.lease.acknowledged(term, from, stamp);
+    }
+    let id = replica.id();
+    let echo = if from_leader { stamp } else { None };
+    raft_out(world, group, id, out, echo, Some(&mut g.flow), outgoing);
+    apply_all(world, index, &mut disk, s, group, outgoing);
+}
+
+/// A new leader announces itself to the routers of its table's region (the partition
+/// metadata DynamoDB's request routers cache).
+fn announce_leader(
+    world: &World,
+    group: u32,
+    replica: usize,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let table = world.placement.lock().unwrap().groups[group as usize].table;
+    let region = world.topology.tables[table].region;
+    let zones = world.topology.zones;
+    for router in &world.topology.routers[region * zones..(region + 1) * zones] {
+        outgoing.push((router.addr(), Wire::LeaderHint { group, replica }));
+    }
+}
+
+/// The control plane asks for a split: a leader orders it in its log.
+fn handle_split(
+    world: &World,
+    index: usize,
+    group: u32,
+    mid: u64,
+    new_group: u32,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let mut disk = world.disks[index].lock().unwrap();
+    let Some(replica) = disk.get_mut(&group) else {
+        return;
+    };
+    if replica.role() != Role::Leader {
+        return;
+    }
+    let cmd = Arc::new(Cmd::Split {
+        mid,
+        new_group,
+        now_ms: node_clock(world, index),
+    });
+    let mut out = Vec::new();
+    replica.propose_into(cmd, &mut out);
+    let id = replica.id();
+    raft_out(world, group, id, out, None, None, outgoing);
+}
+
+/// A client request routed here: answered locally (eventual reads, strong reads at a leased
+/// leader), forwarded to the leader, or proposed to the log.
+fn handle_exec(
+    world: &World,
+    index: usize,
+    s: &mut StorageState,
+    req: Box<Req>,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let node_name = &world.topology.storage[index].name;
+    let group = req.group;
+    let mut disk = world.disks[index].lock().unwrap();
+    // A group this node has not created yet (its split is not applied here): back to
+    // the router, which retries after a pause.
+    let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
+        outgoing.push(reroute(req));
+        return;
+    };
+    if g.engine.is_none() {
+        outgoing.push(reroute(req));
+        return;
+    }
+    if req.mode == Mode::Eventual {
+        if let Some(engine) = g.engine.as_mut() {
+            let now = node_clock(world, index);
+            outgoing.push(answer_locally(engine, g.range, req, now, node_name));
+        }
+        return;
+    }
+    if replica.role() != Role::Leader {
+        let leader = g.leader_hint.filter(|&l| l != replica.id());
+        forward_to_leader(world, leader, req, outgoing);
+        return;
+    }
+    let now = node_clock(world, index);
+    let is_write = req.mode == Mode::Write;
+    if req.mode == Mode::Strong
+        && g.leased(world, replica)
+        && let Some(engine) = g.engine.as_mut()
+    {
+        // The leased leader answers from its state, which holds every acknowledged
+        // write (it applies before it acknowledges, and no other leader can exist).
+        outgoing.push(answer_locally(engine, g.range, req, now, node_name));
+        return;
+    }
+    if is_write
+        && world.bug(Bug::LeaderOnlyAck)
+        && let Some(engine) = g.engine.as_mut()
+    {
+        outgoing.push(leader_only_ack(engine, &req, now, node_name));
+        return;
+    }
+    let mut request = req.request.clone();
+    if world.bug(Bug::LostIncrement)
+        && let Some(engine) = g.engine.as_mut()
+    {
+        request = increment_from_leader_view(engine, request, now);
+    }
+    let cmd = Arc::new(Cmd::Request {
+        request: Box::new(request),
+        now_ms: now,
+        read_only: !is_write,
+    });
+    let mut out = Vec::new();
+    if let Some(at) = replica.propose_into(cmd, &mut out) {
+        g.pending.insert(at, (replica.term(), req));
+    }
+    let id = replica.id();
+    raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
+    apply_all(world, index, &mut disk, s, group, outgoing);
+}
+
+/// A request at a replica that is not the leader: forwarded to the leader it knows (and the
+/// router told), at most three times; otherwise back to the router.
+fn forward_to_leader(
+    world: &World,
+    leader: Option<usize>,
+    mut req: Box<Req>,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let group = req.group;
+    match leader {
+        Some(leader) if req.hops < 3 => {
+            req.hops += 1;
+            outgoing.push((
+                req.router,
+                Wire::LeaderHint {
+                    group,
+                    replica: leader,
+                },
+            ));
+            outgoing.push((peer_addr(world, group, leader), Wire::Exec { req }));
+        }
+        // No leader known (an election is under way): back to the router, which retries
+        // after a pause; past its budget DynamoDB's answer is a 500, and the client cannot
+        // tell whether the request happened.
+        _ => outgoing.push(reroute(req)),
+    }
+}
+
+/// The broken variant "leader only ack": the leader applies and acknowledges a write without
+/// replicating it.
+fn leader_only_ack(engine: &mut Engine, req: &Req, now: u64, node: &str) -> (SocketAddr, Wire) {
+    let result = engine
+        .execute(req.request.clone(), now)
+        .map(|r| serde_json::to_value(&r).expect("responses serialize"));
+    let reply = Wire::Reply {
+        id: req.id,
+        result,
+        node: node.to_string(),
+    };
+    (req.client, reply)
 }
 
 /// The broken variant "lost increment": the leader turns `ADD v :d` into `SET v = old + d`
@@ -654,88 +727,162 @@ pub(super) fn apply_committed(
     g: &mut GroupState,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) -> Option<Created> {
-    if g.applied < replica.commit() && world.fires("storage.defer-apply") {
+    if g.applied < replica.commit() && world.fires(FaultPoint::StorageDeferApply) {
         return None;
     }
     let mut created = None;
     while g.applied < replica.commit() && created.is_none() {
-        let Some(engine) = g.engine.as_mut() else {
+        if g.engine.is_none() {
             break;
-        };
+        }
         let index = g.applied + 1;
         let Some(entry) = replica.entry(index) else {
             break;
         };
         g.applied = index;
         let Some(cmd) = &entry.payload else { continue };
-        if let Some((mid, new_group)) = cmd.split {
-            if mid > g.range.0 && in_range(mid, g.range) {
-                let table = world.placement.lock().unwrap().groups[new_group as usize].table;
-                let engine = split_off(world, engine, table, mid, cmd.now_ms);
-                created = Some(Created {
-                    group: new_group,
-                    engine,
-                    range: (mid, g.range.1),
-                    table,
-                    mid,
-                });
-                g.range.1 = mid;
+        match &**cmd {
+            &Cmd::Split {
+                mid,
+                new_group,
+                now_ms,
+            } => created = apply_split(world, g, mid, new_group, now_ms),
+            Cmd::Request {
+                request,
+                now_ms,
+                read_only,
+            } => {
+                let pending = g
+                    .pending
+                    .remove(&index)
+                    .filter(|(term, _)| *term == entry.term)
+                    .map(|(_, req)| req);
+                if *read_only && pending.is_none() {
+                    continue;
+                }
+                if g.skip == Some(index) && world.bug(Bug::SkipOnRestart) {
+                    // Broken: the replay after a restart skips one logged write.
+                    continue;
+                }
+                let applied = Applied {
+                    request: request.as_ref(),
+                    now_ms: *now_ms,
+                    pending,
+                };
+                apply_request(node_name, g, applied, outgoing);
             }
-            continue;
-        }
-        let pending = g
-            .pending
-            .remove(&index)
-            .filter(|(term, _)| *term == entry.term)
-            .map(|(_, req)| req);
-        if cmd.read_only && pending.is_none() {
-            continue;
-        }
-        if g.skip == Some(index) && world.bug(Bug::SkipOnRestart) {
-            // Broken: the replay after a restart skips one logged write.
-            continue;
-        }
-        // A request for keys this partition gave away in a split ordered before it: no
-        // replica executes it; the leader sends it back to be routed again.
-        let range = pending.as_ref().and_then(|r| r.range);
-        let wrong = match (range, request_key(&cmd.request)) {
-            (Some(expected), _) if expected != g.range => Some(Misrouted::Moved),
-            (None, Some(key)) if !in_range(key_hash(&key), g.range) => Some(Misrouted::Reroute),
-            _ => None,
-        };
-        if let Some(wrong) = wrong {
-            if let Some(req) = pending {
-                outgoing.push(match wrong {
-                    Misrouted::Moved => (
-                        req.client,
-                        Wire::Reply {
-                            id: req.id,
-                            result: Err(moved()),
-                            node: node_name.to_string(),
-                        },
-                    ),
-                    _ => reroute(req),
-                });
-            }
-            continue;
-        }
-        let result = engine.execute(cmd.request.clone(), cmd.now_ms);
-        // Only the replica that proposed it answers (and renders the response).
-        if let Some(req) = pending {
-            outgoing.push((
-                req.client,
-                Wire::Reply {
-                    id: req.id,
-                    result: result.map(|r| serde_json::to_value(&r).expect("responses serialize")),
-                    node: node_name.to_string(),
-                },
-            ));
         }
     }
+    assert!(
+        g.applied <= replica.commit(),
+        "a replica applies only what committed"
+    );
+    assert!(
+        replica.commit() <= replica.last_index(),
+        "what committed is in the log"
+    );
     // Proposals at indexes now applied under another term were overwritten: forget them.
     let applied = g.applied;
     g.pending.retain(|&i, _| i > applied);
     created
+}
+
+/// A split entry: the group gives `[mid, ..)` of its range (and the items there) to
+/// `new_group`, unless its range does not hold `mid` (the split was applied already).
+fn apply_split(
+    world: &World,
+    g: &mut GroupState,
+    mid: u64,
+    new_group: u32,
+    now_ms: u64,
+) -> Option<Created> {
+    if !(mid > g.range.0 && in_range(mid, g.range)) {
+        return None;
+    }
+    let (lo, hi) = g.range;
+    let engine = g
+        .engine
+        .as_mut()
+        .expect("the caller checked the engine exists");
+    let table = world.placement.lock().unwrap().groups[new_group as usize].table;
+    let engine = split_off(world, engine, table, mid, now_ms);
+    let created = Created {
+        group: new_group,
+        engine,
+        range: (mid, g.range.1),
+        table,
+        mid,
+    };
+    g.range.1 = mid;
+    assert!(lo < mid, "the parent keeps a non-empty range");
+    assert!(
+        mid < hi || hi == u64::MAX,
+        "the new group gets a non-empty range"
+    );
+    Some(created)
+}
+
+/// A committed request to apply, and the client waiting for it (at the replica that proposed
+/// it).
+struct Applied<'a> {
+    request: &'a Request,
+    now_ms: u64,
+    pending: Option<Box<Req>>,
+}
+
+/// Executes a committed request, unless its keys left this partition in a split ordered
+/// before it; the proposing replica answers its client (or sends the request back).
+fn apply_request(
+    node_name: &str,
+    g: &mut GroupState,
+    applied: Applied<'_>,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let Applied {
+        request,
+        now_ms,
+        pending,
+    } = applied;
+    // A request for keys this partition gave away in a split ordered before it: no replica
+    // executes it; the leader sends it back to be routed again.
+    let range = pending.as_ref().and_then(|r| r.range);
+    let wrong = match (range, request_key(request)) {
+        (Some(expected), _) if expected != g.range => Some(Misrouted::Moved),
+        (None, Some(key)) if !in_range(key_hash(&key), g.range) => Some(Misrouted::Reroute),
+        _ => None,
+    };
+    if let Some(wrong) = wrong {
+        if let Some(req) = pending {
+            outgoing.push(match wrong {
+                Misrouted::Moved => (
+                    req.client,
+                    Wire::Reply {
+                        id: req.id,
+                        result: Err(moved()),
+                        node: node_name.to_string(),
+                    },
+                ),
+                _ => reroute(req),
+            });
+        }
+        return;
+    }
+    let engine = g
+        .engine
+        .as_mut()
+        .expect("the caller checked the engine exists");
+    let result = engine.execute(request.clone(), now_ms);
+    // Only the replica that proposed it answers (and renders the response).
+    if let Some(req) = pending {
+        outgoing.push((
+            req.client,
+            Wire::Reply {
+                id: req.id,
+                result: result.map(|r| serde_json::to_value(&r).expect("responses serialize")),
+                node: node_name.to_string(),
+            },
+        ));
+    }
 }
 
 /// Moves the items whose key hashes to `[mid, ...)` out of `engine` into a new engine.
@@ -748,7 +895,7 @@ pub(super) fn split_off(
 ) -> Engine {
     let name = &world.topology.tables[table].name;
     let mut new = new_engine(world, table);
-    let moves = |item: &dynasim_engine::Item| match item.get("pk") {
+    let moves = |item: &dynasim_engine::Item| match item.get(workloads::PARTITION_KEY) {
         Some(dynasim_engine::Value::S(key)) => key_hash(key) >= mid,
         _ => false,
     };
@@ -799,7 +946,7 @@ pub(super) fn on_tick(
             // The fault point fires the election timer early, but never inside the lease
             // window: a leader's lease relies on that timing (DynamoDB survives early
             // timers, not broken clocks).
-            || (!g.loyal(world) && world.fires("replica.early-election"))
+            || (!g.loyal(world) && world.fires(FaultPoint::ReplicaEarlyElection))
         {
             g.deadline = Instant::now() + election_timeout(world);
             g.leader_hint = None;

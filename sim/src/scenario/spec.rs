@@ -1,13 +1,16 @@
-//! Scenario files (TOML): a deployment, workloads, faults and expectations. The format is
-//! documented in `docs/scenarios.md`; [`Scenario::parse`] reports every error at once.
+//! Scenario files as read: [`ScenarioSpec`], with kinds as the strings the TOML holds and
+//! every key's default, and its validation into a [`Scenario`], reporting every unknown key
+//! and invalid value at once.
 
+use super::{Faults, Scenario, Transport, Workload};
+use crate::faults::{FAULT_KINDS, FaultKind};
+use crate::workloads::{WORKLOAD_KINDS, WorkloadKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
-pub struct Scenario {
+pub struct ScenarioSpec {
     pub name: String,
     pub description: String,
     /// Anomaly kinds the scenario exists to show (teaching). Empty: no anomaly may occur.
@@ -28,8 +31,8 @@ pub struct Scenario {
     pub transport: String,
     pub deployment: Deployment,
     #[serde(rename = "workload")]
-    pub workloads: Vec<Workload>,
-    pub faults: Faults,
+    pub workloads: Vec<WorkloadSpec>,
+    pub faults: FaultsSpec,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -50,8 +53,8 @@ pub struct Deployment {
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
-pub struct Workload {
-    /// `register`, `counter`, `bank`, `scan` or `rmw-counter`.
+pub struct WorkloadSpec {
+    /// A workload kind's name ([`WORKLOAD_KINDS`]).
     pub kind: String,
     /// Table name; defaults to the kind and the workload's position.
     pub name: String,
@@ -79,11 +82,10 @@ pub struct Workload {
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
-pub struct Faults {
+pub struct FaultsSpec {
     /// Swarm testing: each weighted kind is switched on for a run with probability 1/2.
     pub swarm: bool,
-    /// Weights of fault kinds: partition, clog, crash, skew, loss, delay, storm, split,
-    /// isolate.
+    /// Weights of fault kinds by name ([`FAULT_KINDS`]).
     pub weights: BTreeMap<String, u32>,
     /// Time between one fault starting and the next.
     pub interval_ms: [u64; 2],
@@ -95,29 +97,9 @@ pub struct Faults {
     pub point_fire: f64,
 }
 
-pub const FAULT_KINDS: [&str; 9] = [
-    "partition",
-    "clog",
-    "crash",
-    "skew",
-    "loss",
-    "delay",
-    "storm",
-    "split",
-    "isolate",
-];
-pub const WORKLOAD_KINDS: [&str; 6] = [
-    "register",
-    "counter",
-    "bank",
-    "scan",
-    "rmw-counter",
-    "query",
-];
-
-impl Default for Scenario {
+impl Default for ScenarioSpec {
     fn default() -> Self {
-        Scenario {
+        ScenarioSpec {
             name: String::new(),
             description: String::new(),
             expect: Vec::new(),
@@ -129,7 +111,7 @@ impl Default for Scenario {
             transport: "wire".into(),
             deployment: Deployment::default(),
             workloads: Vec::new(),
-            faults: Faults::default(),
+            faults: FaultsSpec::default(),
         }
     }
 }
@@ -148,9 +130,9 @@ impl Default for Deployment {
     }
 }
 
-impl Default for Workload {
+impl Default for WorkloadSpec {
     fn default() -> Self {
-        Workload {
+        WorkloadSpec {
             kind: "register".into(),
             name: String::new(),
             region: None,
@@ -168,9 +150,9 @@ impl Default for Workload {
     }
 }
 
-impl Default for Faults {
+impl Default for FaultsSpec {
     fn default() -> Self {
-        Faults {
+        FaultsSpec {
             swarm: true,
             weights: BTreeMap::new(),
             interval_ms: [300, 900],
@@ -240,26 +222,10 @@ fn unknown_keys(table: &toml::Table, known: &[&str], at: &str, errors: &mut Vec<
     }
 }
 
-impl Scenario {
-    pub fn load(path: &Path) -> Result<Scenario, Vec<String>> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| vec![format!("{}: {e}", path.display())])?;
-        let mut scenario = Scenario::parse(&text).map_err(|errs| {
-            errs.into_iter()
-                .map(|e| format!("{}: {e}", path.display()))
-                .collect::<Vec<_>>()
-        })?;
-        if scenario.name.is_empty() {
-            scenario.name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-        }
-        Ok(scenario)
-    }
-
-    /// Parses and validates a scenario, listing every problem found.
-    pub fn parse(text: &str) -> Result<Scenario, Vec<String>> {
+impl ScenarioSpec {
+    /// Reads a scenario file's text. A TOML or type error ends the reading (`Err`); unknown
+    /// keys are listed next to the spec, so that validation can report its errors with them.
+    pub fn parse(text: &str) -> Result<(ScenarioSpec, Vec<String>), Vec<String>> {
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| vec![e.to_string()])?;
@@ -278,28 +244,85 @@ impl Scenario {
                 }
             }
         }
-        let mut scenario: Scenario = match toml::Value::Table(table).try_into() {
-            Ok(s) => s,
+        match toml::Value::Table(table).try_into() {
+            Ok(spec) => Ok((spec, errors)),
             Err(e) => {
                 errors.push(e.to_string());
-                return Err(errors);
+                Err(errors)
             }
-        };
-        scenario.validate(&mut errors);
-        for (i, w) in scenario.workloads.iter_mut().enumerate() {
-            if w.name.is_empty() {
-                w.name = format!("{}{i}", w.kind);
-            }
-        }
-        if errors.is_empty() {
-            Ok(scenario)
-        } else {
-            Err(errors)
         }
     }
 
+    /// Checks every value and resolves every kind; lists every problem found.
+    pub fn validate(self) -> Result<Scenario, Vec<String>> {
+        let mut errors = Vec::new();
+        self.deployment.validate(&mut errors);
+        self.validate_run(&mut errors);
+        let transport = Transport::ALL
+            .into_iter()
+            .find(|t| t.name() == self.transport);
+        if transport.is_none() {
+            errors.push(format!(
+                "transport: {:?} is not one of: wire, http",
+                self.transport
+            ));
+        }
+        let workloads = validate_workloads(&self.workloads, &self.deployment, &mut errors);
+        if transport == Some(Transport::Http) && workloads.iter().any(|w| w.kind.wire_only()) {
+            errors.push(
+                "transport: the scan workload reads each partition separately, which only the wire \
+                 transport can address; use register, counter, bank or rmw-counter over http"
+                    .into(),
+            );
+        }
+        let faults = self.faults.validate(&self.deployment, &mut errors);
+        let (Some(transport), true) = (transport, errors.is_empty()) else {
+            return Err(errors);
+        };
+        assert_eq!(
+            workloads.len(),
+            self.workloads.len(),
+            "every workload resolved"
+        );
+        Ok(Scenario {
+            name: self.name,
+            description: self.description,
+            expect: self.expect,
+            seeds: self.seeds,
+            duration_ms: self.duration_ms,
+            liveness_ms: self.liveness_ms,
+            converge_within_ms: self.converge_within_ms,
+            op_timeout_ms: self.op_timeout_ms,
+            transport,
+            deployment: self.deployment,
+            workloads,
+            faults,
+        })
+    }
+
+    /// The run's own settings: seeds, phases, timeouts.
+    fn validate_run(&self, errors: &mut Vec<String>) {
+        if self.seeds == 0 {
+            errors.push("seeds: must be at least 1".into());
+        }
+        if self.duration_ms == 0 || self.duration_ms > 600_000 {
+            errors.push(format!(
+                "duration_ms: {} is not in 1..=600000",
+                self.duration_ms
+            ));
+        }
+        if self.op_timeout_ms < 10 {
+            errors.push("op_timeout_ms: must be at least 10".into());
+        }
+        if self.workloads.is_empty() {
+            errors.push("workload: at least one [[workload]] is required".into());
+        }
+    }
+}
+
+impl Deployment {
     fn validate(&self, errors: &mut Vec<String>) {
-        let d = &self.deployment;
+        let d = self;
         if !(1..=5).contains(&d.regions) {
             errors.push(format!("deployment.regions: {} is not in 1..=5", d.regions));
         }
@@ -321,18 +344,14 @@ impl Scenario {
                 d.partitions
             ));
         }
-        for (name, [lo, hi]) in [
+        for (name, range) in [
             (
                 "deployment.cross_region_latency_ms",
                 d.cross_region_latency_ms,
             ),
             ("deployment.election_timeout_ms", d.election_timeout_ms),
-            ("faults.interval_ms", self.faults.interval_ms),
-            ("faults.duration_ms", self.faults.duration_ms),
         ] {
-            if lo > hi {
-                errors.push(format!("{name}: the range [{lo}, {hi}] is empty"));
-            }
+            range_not_empty(name, range, errors);
         }
         if d.election_timeout_ms[0] <= d.heartbeat_ms * 2 {
             errors.push(format!(
@@ -343,112 +362,152 @@ impl Scenario {
         if d.heartbeat_ms == 0 {
             errors.push("deployment.heartbeat_ms: must be positive".into());
         }
-        if self.seeds == 0 {
-            errors.push("seeds: must be at least 1".into());
-        }
-        if self.duration_ms == 0 || self.duration_ms > 600_000 {
+    }
+}
+
+fn range_not_empty(name: &str, [lo, hi]: [u64; 2], errors: &mut Vec<String>) {
+    if lo > hi {
+        errors.push(format!("{name}: the range [{lo}, {hi}] is empty"));
+    }
+}
+
+/// The workloads that resolve, named (`{kind}{position}` unless the file names them).
+fn validate_workloads(
+    specs: &[WorkloadSpec],
+    deployment: &Deployment,
+    errors: &mut Vec<String>,
+) -> Vec<Workload> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, w) in specs.iter().enumerate() {
+        let at = format!("workload[{i}]");
+        let kind = WorkloadKind::parse(&w.kind);
+        if kind.is_none() {
             errors.push(format!(
-                "duration_ms: {} is not in 1..=600000",
-                self.duration_ms
+                "{at}.kind: unknown workload {:?} (expected one of: {})",
+                w.kind,
+                WORKLOAD_KINDS.map(WorkloadKind::name).join(", ")
             ));
         }
-        if self.op_timeout_ms < 10 {
-            errors.push("op_timeout_ms: must be at least 10".into());
+        if !w.name.is_empty() && !names.insert(w.name.clone()) {
+            errors.push(format!("{at}.name: {:?} is used twice", w.name));
         }
-        if !matches!(self.transport.as_str(), "wire" | "http") {
+        w.validate(&at, deployment, errors);
+        if let Some(kind) = kind {
+            let name = if w.name.is_empty() {
+                format!("{}{i}", w.kind)
+            } else {
+                w.name.clone()
+            };
+            out.push(w.clone().validated(kind, name));
+        }
+    }
+    out
+}
+
+impl WorkloadSpec {
+    /// Checks one workload's values (`at` names it in the errors).
+    fn validate(&self, at: &str, deployment: &Deployment, errors: &mut Vec<String>) {
+        let w = self;
+        if !w.name.is_empty()
+            && (w.name.len() < 3
+                || !w
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        {
             errors.push(format!(
-                "transport: {:?} is not one of: wire, http",
-                self.transport
+                "{at}.name: {:?} is not a valid table name (3-255 of a-z, A-Z, 0-9, '_', '-', '.')",
+                w.name
             ));
         }
-        if self.transport == "http" && self.workloads.iter().any(|w| w.kind == "scan") {
-            errors.push(
-                "transport: the scan workload reads each partition separately, which only the wire \
-                 transport can address; use register, counter, bank or rmw-counter over http"
-                    .into(),
-            );
+        if let Some(r) = w.region
+            && r >= deployment.regions
+        {
+            errors.push(format!(
+                "{at}.region: {r} but the deployment has {} region(s)",
+                deployment.regions
+            ));
         }
-        if self.workloads.is_empty() {
-            errors.push("workload: at least one [[workload]] is required".into());
+        if !(1..=10_000).contains(&w.keys) {
+            errors.push(format!("{at}.keys: {} is not in 1..=10000", w.keys));
         }
-        let mut names = std::collections::BTreeSet::new();
-        for (i, w) in self.workloads.iter().enumerate() {
-            let at = format!("workload[{i}]");
-            if !WORKLOAD_KINDS.contains(&w.kind.as_str()) {
-                errors.push(format!(
-                    "{at}.kind: unknown workload {:?} (expected one of: {})",
-                    w.kind,
-                    WORKLOAD_KINDS.join(", ")
-                ));
-            }
-            if !w.name.is_empty() && !names.insert(w.name.clone()) {
-                errors.push(format!("{at}.name: {:?} is used twice", w.name));
-            }
-            if !w.name.is_empty()
-                && (w.name.len() < 3
-                    || !w
-                        .name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
-            {
-                errors.push(format!(
-                    "{at}.name: {:?} is not a valid table name (3-255 of a-z, A-Z, 0-9, '_', '-', '.')",
-                    w.name
-                ));
-            }
-            if let Some(r) = w.region
-                && r >= d.regions
-            {
-                errors.push(format!(
-                    "{at}.region: {r} but the deployment has {} region(s)",
-                    d.regions
-                ));
-            }
-            if !(1..=10_000).contains(&w.keys) {
-                errors.push(format!("{at}.keys: {} is not in 1..=10000", w.keys));
-            }
-            if !(1..=256).contains(&w.processes) {
-                errors.push(format!("{at}.processes: {} is not in 1..=256", w.processes));
-            }
-            if w.think_ms[0] > w.think_ms[1] {
-                errors.push(format!("{at}.think_ms: the range is empty"));
-            }
-            for (name, v) in [
-                ("read_fraction", w.read_fraction),
-                ("eventual_fraction", w.eventual_fraction),
-                ("cas_fraction", w.cas_fraction),
-                ("hot_fraction", w.hot_fraction),
-            ] {
-                if !(0.0..=1.0).contains(&v) {
-                    errors.push(format!("{at}.{name}: {v} is not in [0, 1]"));
-                }
-            }
-            for (name, v) in [("write_units", w.write_units), ("read_units", w.read_units)] {
-                if v == Some(0) {
-                    errors.push(format!("{at}.{name}: must be at least 1"));
-                }
-            }
+        if !(1..=256).contains(&w.processes) {
+            errors.push(format!("{at}.processes: {} is not in 1..=256", w.processes));
         }
-        for kind in self.faults.weights.keys() {
-            if !FAULT_KINDS.contains(&kind.as_str()) {
-                errors.push(format!(
-                    "faults.weights.{kind}: unknown fault (expected one of: {})",
-                    FAULT_KINDS.join(", ")
-                ));
-            }
-        }
-        if self.faults.weights.contains_key("partition") && d.regions < 2 {
-            errors.push(
-                "faults.weights.partition: region partitions need at least two regions".into(),
-            );
+        if w.think_ms[0] > w.think_ms[1] {
+            errors.push(format!("{at}.think_ms: the range is empty"));
         }
         for (name, v) in [
-            ("faults.point_activation", self.faults.point_activation),
-            ("faults.point_fire", self.faults.point_fire),
+            ("read_fraction", w.read_fraction),
+            ("eventual_fraction", w.eventual_fraction),
+            ("cas_fraction", w.cas_fraction),
+            ("hot_fraction", w.hot_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                errors.push(format!("{at}.{name}: {v} is not in [0, 1]"));
+            }
+        }
+        for (name, v) in [("write_units", w.write_units), ("read_units", w.read_units)] {
+            if v == Some(0) {
+                errors.push(format!("{at}.{name}: must be at least 1"));
+            }
+        }
+    }
+
+    /// The validated workload (the caller checked the values and resolved the kind).
+    pub(super) fn validated(self, kind: WorkloadKind, name: String) -> Workload {
+        Workload {
+            kind,
+            name,
+            region: self.region,
+            keys: self.keys,
+            processes: self.processes,
+            think_ms: self.think_ms,
+            read_fraction: self.read_fraction,
+            eventual_fraction: self.eventual_fraction,
+            cas_fraction: self.cas_fraction,
+            hot_fraction: self.hot_fraction,
+            local_clients: self.local_clients,
+            write_units: self.write_units,
+            read_units: self.read_units,
+        }
+    }
+}
+
+impl FaultsSpec {
+    fn validate(&self, deployment: &Deployment, errors: &mut Vec<String>) -> Faults {
+        range_not_empty("faults.interval_ms", self.interval_ms, errors);
+        range_not_empty("faults.duration_ms", self.duration_ms, errors);
+        let mut weights = BTreeMap::new();
+        for (name, &weight) in &self.weights {
+            let Some(kind) = FaultKind::parse(name) else {
+                errors.push(format!(
+                    "faults.weights.{name}: unknown fault (expected one of: {})",
+                    FAULT_KINDS.map(FaultKind::name).join(", ")
+                ));
+                continue;
+            };
+            if let Some(why) = kind.unsupported(deployment) {
+                errors.push(format!("faults.weights.{name}: {why}"));
+            }
+            weights.insert(kind, weight);
+        }
+        for (name, v) in [
+            ("faults.point_activation", self.point_activation),
+            ("faults.point_fire", self.point_fire),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 errors.push(format!("{name}: {v} is not in [0, 1]"));
             }
+        }
+        Faults {
+            swarm: self.swarm,
+            weights,
+            interval_ms: self.interval_ms,
+            duration_ms: self.duration_ms,
+            point_activation: self.point_activation,
+            point_fire: self.point_fire,
         }
     }
 }

@@ -329,3 +329,20 @@ fn divergent_and_unconverged_replicas_are_caught() {
         .build();
     assert_eq!(kinds(&ok), Vec::<&str>::new());
 }
+
+/// The module's table names every registered checker and the promise it holds.
+#[test]
+fn every_checker_is_documented_with_its_promise() {
+    let doc = include_str!("mod.rs");
+    for checker in CHECKERS {
+        let row = format!("| `{}` |", checker.name());
+        let line = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("//! {row}")))
+            .unwrap_or_else(|| panic!("no row for {}", checker.name()));
+        assert!(
+            line.ends_with(&format!("| {} |", checker.promise())),
+            "{line}"
+        );
+    }
+}

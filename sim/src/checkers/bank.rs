@@ -1,0 +1,76 @@
+//! The `bank` checker: a read of the bank item whose balances do not sum to the total set up,
+//! or include a negative balance.
+
+use super::{Anomaly, Checker, Model, Report, Scope, describe};
+use crate::history::{Kind, Op};
+use serde_json::Value as Json;
+
+pub(super) struct Bank;
+
+impl Checker for Bank {
+    fn name(&self) -> &'static str {
+        "bank"
+    }
+
+    fn promise(&self) -> &'static str {
+        "single-item updates are atomic"
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Items(&[Model::Bank])
+    }
+
+    fn check_item(&self, key: &str, ops: &[&Op], report: &mut Report) {
+        let Some(setup) = ops
+            .iter()
+            .find(|o| o.f == "write" && o.outcome == Kind::Ok && o.input.is_object())
+        else {
+            return;
+        };
+        let sum = |v: &Json| -> Option<(i64, bool)> {
+            let m = v.as_object()?;
+            let mut total = 0i64;
+            let mut negative = false;
+            for b in m.values() {
+                let b = b.as_i64()?;
+                negative |= b < 0;
+                total += b;
+            }
+            Some((total, negative))
+        };
+        let Some((total, _)) = sum(&setup.input) else {
+            return;
+        };
+        let mut checked = 0u64;
+        for op in ops
+            .iter()
+            .filter(|o| o.f == "read-bank" && o.outcome == Kind::Ok && o.start > setup.end_or_max())
+        {
+            checked += 1;
+            if let Some((seen, negative)) = sum(&op.output)
+                && (seen != total || negative)
+            {
+                report.anomalies.push(Anomaly {
+                    checker: self.name(),
+                    kind: "bank-invariant",
+                    violation: true,
+                    key: Some(key.to_string()),
+                    ops: vec![op.id],
+                    time: op.end_or_max(),
+                    explanation: format!(
+                        "Bank {key}: the {} balances sum to {seen}{}, but transfers keep the total at \
+                         {total}.",
+                        describe(op),
+                        if negative {
+                            " with a negative balance"
+                        } else {
+                            ""
+                        }
+                    ),
+                });
+                break;
+            }
+        }
+        *report.stats.entry("bank_reads".into()).or_default() += checked;
+    }
+}

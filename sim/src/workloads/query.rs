@@ -1,0 +1,90 @@
+//! The `query` workload: a table with a sort key, `keys` item collections `name/c` of
+//! [`QUERY_ITEMS`] items `name/c/s` (partition key `name/c`, sort key `s`); PutItem of one
+//! item, and a Query of a whole collection (`pk = :p`, strong or eventual). Checked as the
+//! scan is, per item of the collection.
+
+use super::{Generator, Mode, Planned, Step, mode_of, n, number};
+use crate::scenario::Workload;
+use rand_core::RngCore;
+use serde_json::{Value as Json, json};
+
+/// Items (sort keys 0..QUERY_ITEMS) in each item collection.
+pub const QUERY_ITEMS: usize = 4;
+
+pub(super) fn step(g: &mut Generator, read: bool, consistent: bool) -> Planned {
+    let collection = g.key();
+    if read {
+        return query_op(collection, consistent);
+    }
+    let sk = (g.rng.next_u64() % QUERY_ITEMS as u64) as i64;
+    let value = g.fresh();
+    Planned {
+        f: "write",
+        key: format!("{collection}/{sk}"),
+        input: json!(value),
+        consistent: None,
+        step: Step::PutInCollection {
+            pk: collection,
+            sk,
+            value,
+        },
+    }
+}
+
+fn query_op(collection: String, consistent: bool) -> Planned {
+    Planned {
+        f: "query",
+        key: collection,
+        input: Json::Null,
+        consistent: Some(consistent),
+        step: Step::Query { consistent },
+    }
+}
+
+/// The collections, each read whole by one strongly consistent Query.
+pub(super) fn final_reads(w: &Workload) -> Vec<Planned> {
+    (0..w.keys)
+        .map(|c| query_op(format!("{}/{c}", w.name), true))
+        .collect()
+}
+
+/// The requests of the query's steps (`Query`, `PutInCollection`).
+pub(super) fn request_json(table: &str, planned: &Planned) -> (&'static str, Json, Mode) {
+    match &planned.step {
+        Step::Query { consistent } => (
+            "Query",
+            json!({
+                "TableName": table,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": planned.key}},
+                "ConsistentRead": consistent,
+            }),
+            mode_of(*consistent),
+        ),
+        Step::PutInCollection { pk, sk, value } => (
+            "PutItem",
+            json!({"TableName": table, "Item": {"pk": {"S": pk}, "sk": n(*sk), "v": n(*value)}}),
+            Mode::Write,
+        ),
+        other => unreachable!("not a query step: {other:?}"),
+    }
+}
+
+/// A Query's items as `{pk/sk: v}`.
+pub(super) fn output(response: &Json) -> Json {
+    let mut out = serde_json::Map::new();
+    if let Some(items) = response.get("Items").and_then(Json::as_array) {
+        for item in items {
+            if let (Some(pk), Some(sk), Some(v)) = (
+                item.get("pk")
+                    .and_then(|p| p.get("S"))
+                    .and_then(Json::as_str),
+                number(item.get("sk")),
+                number(item.get("v")),
+            ) {
+                out.insert(format!("{pk}/{sk}"), json!(v));
+            }
+        }
+    }
+    Json::Object(out)
+}
