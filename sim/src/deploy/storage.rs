@@ -924,6 +924,13 @@ pub(super) fn on_tick(
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
     let mut disk = world.disks[index].lock().unwrap();
+    // The engines' time-driven work, on the node's own (possibly skewed) clock.
+    let now = node_clock(world, index);
+    for g in s.groups.values_mut() {
+        if let Some(engine) = &mut g.engine {
+            engine.handle_timeout(now);
+        }
+    }
     let groups: Vec<u32> = s.groups.keys().copied().collect();
     for group in groups {
         let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
