@@ -10,14 +10,15 @@
 pub mod batch_get_item;
 pub mod batch_write_item;
 pub mod common;
-pub mod contributor_insights;
 pub mod create_table;
 pub mod delete_item;
 pub mod delete_table;
+pub mod describe_contributor_insights;
 pub mod describe_endpoints;
 pub mod describe_limits;
 pub mod describe_table;
 pub mod get_item;
+pub mod list_contributor_insights;
 pub mod list_tables;
 pub mod list_tags_of_resource;
 pub mod paging;
@@ -26,6 +27,7 @@ pub mod query;
 pub mod scan;
 pub mod tag_resource;
 pub mod untag_resource;
+pub mod update_contributor_insights;
 pub mod update_item;
 pub mod update_table;
 
