@@ -56,11 +56,13 @@ fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<PutItem>
     };
     let item = check_item(raw_item)?;
     let table = engine.table_for_data(name, now_ms)?;
-    let mut plan = PutItem::new(table, item)?;
-    plan.target = Target::new(table, plan.target.key, &plan.item, input);
-    plan.condition = condition;
-    plan.return_old = input.return_values.as_deref() == Some("ALL_OLD");
-    Ok(plan)
+    let plan = PutItem::new(table, item)?;
+    Ok(PutItem {
+        target: Target::new(table, plan.target.key, &plan.item, input),
+        condition,
+        return_old: input.return_values.as_deref() == Some("ALL_OLD"),
+        ..plan
+    })
 }
 
 impl PutItem {

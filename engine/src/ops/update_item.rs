@@ -169,3 +169,87 @@ impl ItemWrite for UpdateItem {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{CreateTableInput, Request};
+    use crate::{Config, Value};
+
+    fn engine() -> Engine {
+        let mut engine = Engine::new(Config::default());
+        let create: CreateTableInput = serde_json::from_value(serde_json::json!({
+            "TableName": "tbl",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST"
+        }))
+        .unwrap();
+        engine.execute(Request::CreateTable(create), 0).unwrap();
+        engine
+    }
+
+    fn input(json: serde_json::Value) -> WriteInput {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn apply_is_pure_and_returns_the_change() {
+        let engine = engine();
+        let plan = validate(
+            &engine,
+            &input(serde_json::json!({
+                "TableName": "tbl", "Key": {"pk": {"S": "a"}},
+                "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}
+            })),
+            1,
+        )
+        .unwrap();
+        let table = engine.table("tbl").unwrap();
+        let mut old = Item::new();
+        old.insert("pk".into(), Value::s("a"));
+        old.insert("n".into(), Value::n("41"));
+        let first = plan.apply(table, Some(&old)).unwrap();
+        let again = plan.apply(table, Some(&old)).unwrap();
+        assert_eq!(
+            first.mutation, again.mutation,
+            "the same previous item, the same change"
+        );
+        assert_eq!(first.mutation.before.as_ref(), Some(&old));
+        assert_eq!(first.mutation.after.unwrap()["n"], Value::n("42"));
+        let created = plan.apply(table, None).unwrap().mutation;
+        assert_eq!(created.before, None);
+        assert_eq!(
+            created.after.unwrap()["n"],
+            Value::n("1"),
+            "ADD creates the item"
+        );
+    }
+
+    #[test]
+    fn a_failed_condition_is_a_rejection_not_a_mutation() {
+        let engine = engine();
+        let plan = validate(
+            &engine,
+            &input(serde_json::json!({
+                "TableName": "tbl", "Key": {"pk": {"S": "a"}},
+                "UpdateExpression": "REMOVE x", "ConditionExpression": "attribute_exists(pk)"
+            })),
+            1,
+        )
+        .unwrap();
+        let table = engine.table("tbl").unwrap();
+        assert!(matches!(
+            plan.apply(table, None),
+            Err(Rejection::ConditionFailed)
+        ));
+        let mut old = Item::new();
+        old.insert("pk".into(), Value::s("a"));
+        let removed = plan.apply(table, Some(&old)).unwrap().mutation;
+        assert_eq!(
+            removed.after.as_ref(),
+            Some(&old),
+            "REMOVE of a missing attribute still writes"
+        );
+    }
+}
