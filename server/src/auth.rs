@@ -3,17 +3,9 @@
 //! `docs/compatibility.md` says so.
 
 use crate::protocol::HttpRequest;
-use dynasim_engine::error::{Error, ErrorKind};
+use dynasim_engine::error::Error;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-
-fn incomplete(message: String) -> Error {
-    Error::new(ErrorKind::IncompleteSignature, message)
-}
-
-fn invalid(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidSignature, message)
-}
 
 /// Checks that the request carries a well-formed SigV4 header or presigned query.
 pub fn check_shape(request: &HttpRequest, _now_ms: u64) -> Result<(), Error> {
@@ -22,27 +14,15 @@ pub fn check_shape(request: &HttpRequest, _now_ms: u64) -> Result<(), Error> {
         .query
         .as_deref()
         .is_some_and(|q| q.contains("X-Amz-Algorithm="));
-    match (header, presigned) {
-        (Some(_), true) => {
-            return Err(invalid(
-                "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.",
-            ));
-        }
+    let header = match (header, presigned) {
+        (Some(_), true) => return Err(Error::authorization_header_and_presigned_query()),
         (None, true) => return Ok(()),
-        (None, false) => {
-            return Err(Error::new(
-                ErrorKind::MissingAuthenticationToken,
-                "Request is missing Authentication Token",
-            ));
-        }
-        (Some(_), false) => {}
-    }
-    let header = header.expect("matched above").trim();
+        (None, false) => return Err(Error::authentication_token_missing()),
+        (Some(header), false) => header.trim(),
+    };
     let (algorithm, rest) = header.split_once(' ').unwrap_or((header, ""));
     if algorithm != ALGORITHM {
-        return Err(incomplete(format!(
-            "Unsupported AWS 'algorithm': '{algorithm}'"
-        )));
+        return Err(Error::signature_algorithm_unsupported(algorithm));
     }
     let mut credential = None;
     let mut signed_headers = None;
@@ -57,26 +37,24 @@ pub fn check_shape(request: &HttpRequest, _now_ms: u64) -> Result<(), Error> {
             signature = Some(v);
         }
     }
-    let mut missing = String::new();
-    for (name, value) in [
-        ("Credential", credential),
-        ("Signature", signature),
-        ("SignedHeaders", signed_headers),
-    ] {
-        if value.is_none() {
-            missing.push_str(&format!(
-                "Authorization header requires '{name}' parameter. "
-            ));
-        }
-    }
-    if request.header("x-amz-date").is_none() && request.header("date").is_none() {
-        missing.push_str(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
-        );
-    }
-    if !missing.is_empty() {
-        return Err(incomplete(format!("{missing}Authorization={header}")));
-    }
+    let date_missing = request.header("x-amz-date").is_none() && request.header("date").is_none();
+    let (Some(credential), Some(_), Some(signed_headers), false) =
+        (credential, signature, signed_headers, date_missing)
+    else {
+        let missing: Vec<&str> = [
+            ("Credential", credential),
+            ("Signature", signature),
+            ("SignedHeaders", signed_headers),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.is_none().then_some(name))
+        .collect();
+        return Err(Error::authorization_parameters_missing(
+            &missing,
+            date_missing,
+            header,
+        ));
+    };
     if let Some(date) = request.header("x-amz-date") {
         let valid = date.len() == 16
             && date.as_bytes()[8] == b'T'
@@ -84,37 +62,26 @@ pub fn check_shape(request: &HttpRequest, _now_ms: u64) -> Result<(), Error> {
             && date[..8].bytes().all(|b| b.is_ascii_digit())
             && date[9..15].bytes().all(|b| b.is_ascii_digit());
         if !valid {
-            return Err(incomplete(format!(
-                "Date must be in ISO-8601 'basic format'. Got '{date}'. See http://en.wikipedia.org/wiki/ISO_8601"
-            )));
+            return Err(Error::signature_date_invalid(date));
         }
     }
-    let scope: Vec<&str> = credential.expect("checked").split('/').collect();
+    let scope: Vec<&str> = credential.split('/').collect();
     if scope.len() != 5 || scope[0].is_empty() {
-        return Err(incomplete(format!(
-            "Credential should be scoped to a valid region, not '{}'. ",
-            scope.get(2).copied().unwrap_or("")
-        )));
-    }
-    if scope[3] != "dynamodb" {
-        return Err(invalid(
-            "Credential should be scoped to correct service: 'dynamodb'. ",
+        return Err(Error::credential_region_invalid(
+            scope.get(2).copied().unwrap_or(""),
         ));
     }
+    if scope[3] != "dynamodb" {
+        return Err(Error::credential_service_invalid());
+    }
     if scope[4] != "aws4_request" {
-        return Err(invalid(format!(
-            "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'. ",
-            scope[4]
-        )));
+        return Err(Error::credential_terminator_invalid(scope[4]));
     }
     if !signed_headers
-        .expect("checked")
         .split(';')
         .any(|h| h.eq_ignore_ascii_case("host"))
     {
-        return Err(invalid(
-            "'Host' must be a 'SignedHeader' in the AWS Authorization.",
-        ));
+        return Err(Error::host_not_signed());
     }
     Ok(())
 }

@@ -1,10 +1,9 @@
 //! HTTP/1.1 around [`Service`]: hyper's connection-level API on tokio (through madsim-tokio,
 //! so the same code runs under the simulator), with a timer built on `tokio::time`.
 
-use crate::protocol::{
-    CONTENT_TYPE, HttpRequest, HttpResponse, Service, body_too_large, error_body, now_ms,
-};
+use crate::protocol::{CONTENT_TYPE, HttpRequest, HttpResponse, Service, error_body, now_ms};
 use bytes::Bytes;
+use dynasim_engine::error::Error;
 use dynasim_engine::limits::REQUEST_BODY_BYTES_MAX;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -91,7 +90,7 @@ where
         None => crate::protocol::HttpResponse {
             status: 413,
             headers: vec![("content-type", CONTENT_TYPE.to_string())],
-            body: error_body(&body_too_large()),
+            body: error_body(&Error::request_too_large()),
         },
     };
     let mut builder = hyper::Response::builder().status(response.status);

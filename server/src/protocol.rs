@@ -119,7 +119,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         let text = e.to_string();
         // serde_json's own guard against deep nesting (128 levels) lands here, as a
         // SerializationException, before anything could overflow the stack.
-        Error::serialization(text)
+        Error::request_body_undecodable(text)
     })
 }
 
@@ -153,10 +153,7 @@ fn decode_request(operation: &str, body: &[u8]) -> Result<Request, Error> {
         "DescribeContributorInsights" => Request::DescribeContributorInsights(decode(body)?),
         "ListContributorInsights" => Request::ListContributorInsights(decode(body)?),
         other if NOT_IMPLEMENTED.contains(&other) => {
-            return Err(Error::new(
-                ErrorKind::UnknownOperation,
-                format!("dynasim does not implement {other} yet; see docs/compatibility.md"),
-            ));
+            return Err(Error::operation_not_implemented(other));
         }
         _ => return Err(Error::unknown_operation()),
     })
@@ -186,24 +183,14 @@ fn decompress(encoding: &str, body: &[u8]) -> Result<Vec<u8>, Error> {
         }
         "identity" | "" => return Ok(body.to_vec()),
         other => {
-            return Err(Error::serialization(format!(
-                "Unsupported Content-Encoding: {other}"
-            )));
+            return Err(Error::content_encoding_unsupported(other));
         }
     };
-    result.map_err(|_| {
-        Error::serialization(format!("The request body is not valid {encoding} data"))
-    })?;
+    result.map_err(|_| Error::content_encoding_invalid(encoding))?;
     if out.len() > REQUEST_BODY_BYTES_MAX {
-        return Err(body_too_large());
+        return Err(Error::request_too_large());
     }
     Ok(out)
-}
-
-pub fn body_too_large() -> Error {
-    Error::validation(format!(
-        "Request size exceeded {REQUEST_BODY_BYTES_MAX} bytes"
-    ))
 }
 
 /// The JSON body of an error answer.
@@ -391,7 +378,7 @@ pub fn decode_http(request: &HttpRequest, now_ms: u64) -> Result<Request, Error>
             None => request.body.clone(),
         };
         if body.len() > REQUEST_BODY_BYTES_MAX {
-            return Err(body_too_large());
+            return Err(Error::request_too_large());
         }
         decode_request(operation, &body)
     }

@@ -17,6 +17,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 mod values;
+mod wire;
 
 /// The constraint texts of shape failures, as [`ConstraintErrors::push`] and
 /// [`Error::one_constraint_failed`] print them after "failed to satisfy constraint: ".

@@ -206,3 +206,36 @@ fn constraint_texts_are_pinned() {
         "Member must satisfy enum value set: [B, N, S]"
     );
 }
+
+#[test]
+fn wire_messages_are_pinned() {
+    pinned(
+        Error::authorization_parameters_missing(
+            &["Credential", "Signature"],
+            true,
+            "AWS4-HMAC-SHA256 x",
+        ),
+        ErrorKind::IncompleteSignature,
+        "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=AWS4-HMAC-SHA256 x",
+    );
+    pinned(
+        Error::credential_region_invalid("c"),
+        ErrorKind::IncompleteSignature,
+        "Credential should be scoped to a valid region, not 'c'. ",
+    );
+    pinned(
+        Error::credential_terminator_invalid("e"),
+        ErrorKind::InvalidSignature,
+        "Credential should be scoped with a valid terminator: 'aws4_request', not 'e'. ",
+    );
+    pinned(
+        Error::operation_not_implemented("CreateBackup"),
+        ErrorKind::UnknownOperation,
+        "dynasim does not implement CreateBackup yet; see docs/compatibility.md",
+    );
+    pinned(
+        Error::request_too_large(),
+        ErrorKind::Validation,
+        "Request size exceeded 16777216 bytes",
+    );
+}
