@@ -197,8 +197,8 @@ impl Engine {
         for (n, (key, item)) in selected.into_iter().enumerate() {
             let (source, limits) = self.table_and_limits(table);
             let removal = Mutation {
-                key: key.clone(),
-                before: Some(item.clone()),
+                key: &key,
+                before: Some(&item),
                 after: None,
             };
             source.apply(&removal, &context(now_ms, limits));
@@ -206,10 +206,11 @@ impl Engine {
                 continue;
             }
             let (target, limits) = to.table_and_limits(table);
+            let replaced = target.get(&key);
             let arrival = Mutation {
-                before: target.get(&key),
-                key,
-                after: Some(item),
+                key: &key,
+                before: replaced.as_ref(),
+                after: Some(std::borrow::Cow::Owned(item)),
             };
             target.apply(&arrival, &context(now_ms, limits));
         }

@@ -4,18 +4,21 @@
 //! bookkeeping, item versions and the write-ahead log hook in.
 
 use crate::types::item::Item;
+use std::borrow::Cow;
 
 /// A change to the item under `key`: `before` is the item the plan read (None: there was
 /// none), `after` the item that replaces it (None: the item is deleted, or, with `before`
-/// also None, nothing is written).
+/// also None, nothing is written). It borrows what it can from the plan and the item read,
+/// so that a put copies no item: a write path that must keep it (a log, a stream record)
+/// takes an owned copy.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Mutation {
-    pub key: Box<[u8]>,
-    pub before: Option<Item>,
-    pub after: Option<Item>,
+pub struct Mutation<'a> {
+    pub key: &'a [u8],
+    pub before: Option<&'a Item>,
+    pub after: Option<Cow<'a, Item>>,
 }
 
-impl Mutation {
+impl Mutation<'_> {
     /// Whether applying this changes the table at all (a delete of a missing item, or an
     /// update that creates nothing, does not).
     pub fn writes(&self) -> bool {

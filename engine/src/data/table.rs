@@ -297,11 +297,11 @@ impl Table {
     /// sizes and indexes in step and returns the index writes. `mutation.before` must be the
     /// item stored under the key now (callers read it anyway, for conditions and return
     /// values).
-    pub fn apply(&mut self, mutation: &Mutation, context: &WriteContext<'_>) -> IndexWrites {
+    pub fn apply(&mut self, mutation: &Mutation<'_>, context: &WriteContext<'_>) -> IndexWrites {
         match &mutation.after {
-            Some(after) => self.put(&mutation.key, after, mutation.before.as_ref(), context),
+            Some(after) => self.put(mutation.key, after, mutation.before, context),
             None if mutation.before.is_some() => {
-                let (deleted, writes) = self.delete(&mutation.key, context);
+                let (deleted, writes) = self.delete(mutation.key, context);
                 assert!(
                     deleted.is_some(),
                     "the caller's view of the old item is current"

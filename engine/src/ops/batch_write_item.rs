@@ -52,18 +52,18 @@ impl ItemWrite for BatchWrite {
         }
     }
 
-    fn apply(
-        &self,
+    fn apply<'a>(
+        &'a self,
         table: &Table,
-        previous: Option<&Item>,
-    ) -> std::result::Result<Write, Rejection> {
+        previous: Option<&'a Item>,
+    ) -> std::result::Result<Write<'a>, Rejection> {
         match self {
             BatchWrite::Put(put) => put.apply(table, previous),
             BatchWrite::Delete(delete) => delete.apply(table, previous),
         }
     }
 
-    fn returned(&self, _mutation: Mutation) -> Option<Item> {
+    fn returned(&self, _mutation: Mutation<'_>) -> Option<Item> {
         None
     }
 }

@@ -70,27 +70,27 @@ impl ItemWrite for DeleteItem {
         &self.target
     }
 
-    fn apply(
-        &self,
+    fn apply<'a>(
+        &'a self,
         _table: &Table,
-        previous: Option<&Item>,
-    ) -> std::result::Result<Write, Rejection> {
+        previous: Option<&'a Item>,
+    ) -> std::result::Result<Write<'a>, Rejection> {
         if !condition_holds(&self.condition, previous) {
             return Err(Rejection::ConditionFailed);
         }
         Ok(Write {
             mutation: Mutation {
-                key: self.target.key.clone(),
-                before: previous.cloned(),
+                key: &self.target.key,
+                before: previous,
                 after: None,
             },
             units: write_units(previous.map_or(0, item_size_bytes)),
         })
     }
 
-    fn returned(&self, mutation: Mutation) -> Option<Item> {
+    fn returned(&self, mutation: Mutation<'_>) -> Option<Item> {
         if self.return_old {
-            mutation.before
+            mutation.before.cloned()
         } else {
             None
         }

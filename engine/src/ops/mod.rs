@@ -85,8 +85,8 @@ impl Target {
 /// What a plan made of the item it read: the change, and the write units it costs (the
 /// larger of the old and new item, whether or not anything is written).
 #[derive(Debug)]
-pub(crate) struct Write {
-    pub mutation: Mutation,
+pub(crate) struct Write<'a> {
+    pub mutation: Mutation<'a>,
     pub units: f64,
 }
 
@@ -105,13 +105,13 @@ pub(crate) trait ItemWrite {
     fn target(&self) -> &Target;
     /// Pure: the same table and `previous` give the same answer. `table` is read for its
     /// key and index schemas only.
-    fn apply(
-        &self,
+    fn apply<'a>(
+        &'a self,
         table: &Table,
-        previous: Option<&Item>,
-    ) -> std::result::Result<Write, Rejection>;
+        previous: Option<&'a Item>,
+    ) -> std::result::Result<Write<'a>, Rejection>;
     /// The Attributes member of the response, from the applied mutation.
-    fn returned(&self, mutation: Mutation) -> Option<Item>;
+    fn returned(&self, mutation: Mutation<'_>) -> Option<Item>;
 }
 
 /// What the driver reports back to a batch: the table units used and the index writes.
@@ -176,7 +176,6 @@ pub(crate) fn execute_write(
         }
         Err(Rejection::Invalid(error)) => return Err(error),
     };
-    drop(previous);
     let index_writes = table.apply(&write.mutation, &context);
     let attributes = plan.returned(write.mutation);
     Ok((

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::expr::ResolvedCondition;
 use crate::limits::ITEM_SIZE_BYTES_MAX;
 use crate::types::item::{Item, item_size_bytes};
+use std::borrow::Cow;
 
 /// A checked PutItem: the item fits the table's key and index schemas and the size limit.
 #[derive(Debug)]
@@ -99,28 +100,28 @@ impl ItemWrite for PutItem {
         &self.target
     }
 
-    fn apply(
-        &self,
+    fn apply<'a>(
+        &'a self,
         _table: &Table,
-        previous: Option<&Item>,
-    ) -> std::result::Result<Write, Rejection> {
+        previous: Option<&'a Item>,
+    ) -> std::result::Result<Write<'a>, Rejection> {
         if !super::common::condition_holds(&self.condition, previous) {
             return Err(Rejection::ConditionFailed);
         }
         let old_size = previous.map_or(0, item_size_bytes);
         Ok(Write {
             mutation: Mutation {
-                key: self.target.key.clone(),
-                before: previous.cloned(),
-                after: Some(self.item.clone()),
+                key: &self.target.key,
+                before: previous,
+                after: Some(Cow::Borrowed(&self.item)),
             },
             units: write_units(self.item_size_bytes.max(old_size)),
         })
     }
 
-    fn returned(&self, mutation: Mutation) -> Option<Item> {
+    fn returned(&self, mutation: Mutation<'_>) -> Option<Item> {
         if self.return_old {
-            mutation.before
+            mutation.before.cloned()
         } else {
             None
         }

@@ -15,6 +15,7 @@ use crate::expr::update::{apply, touched_paths};
 use crate::expr::{ResolvedCondition, ResolvedPath, ResolvedUpdate, UpdateAction, legacy, parse};
 use crate::limits::ITEM_SIZE_BYTES_MAX;
 use crate::types::item::{Item, item_size_bytes};
+use std::borrow::Cow;
 
 /// What UpdateItem returns, from ReturnValues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,11 +122,11 @@ impl ItemWrite for UpdateItem {
         &self.target
     }
 
-    fn apply(
-        &self,
+    fn apply<'a>(
+        &'a self,
         table: &Table,
-        previous: Option<&Item>,
-    ) -> std::result::Result<Write, Rejection> {
+        previous: Option<&'a Item>,
+    ) -> std::result::Result<Write<'a>, Rejection> {
         if !condition_holds(&self.condition, previous) {
             return Err(Rejection::ConditionFailed);
         }
@@ -143,23 +144,22 @@ impl ItemWrite for UpdateItem {
         }
         Ok(Write {
             mutation: Mutation {
-                key: self.target.key.clone(),
-                before: previous.cloned(),
-                after: writes.then_some(new),
+                key: &self.target.key,
+                before: previous,
+                after: writes.then_some(Cow::Owned(new)),
             },
             units,
         })
     }
 
-    fn returned(&self, mutation: Mutation) -> Option<Item> {
+    fn returned(&self, mutation: Mutation<'_>) -> Option<Item> {
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);
         match self.returned {
             Returned::None => None,
-            Returned::AllOld => mutation.before,
-            Returned::AllNew => mutation.after,
+            Returned::AllOld => mutation.before.cloned(),
+            Returned::AllNew => mutation.after.map(Cow::into_owned),
             Returned::UpdatedOld => mutation
                 .before
-                .as_ref()
                 .and_then(|old| non_empty(project(old, &self.touched))),
             Returned::UpdatedNew => mutation
                 .after
@@ -215,7 +215,7 @@ mod tests {
             first.mutation, again.mutation,
             "the same previous item, the same change"
         );
-        assert_eq!(first.mutation.before.as_ref(), Some(&old));
+        assert_eq!(first.mutation.before, Some(&old));
         assert_eq!(first.mutation.after.unwrap()["n"], Value::n("42"));
         let created = plan.apply(table, None).unwrap().mutation;
         assert_eq!(created.before, None);
@@ -247,7 +247,7 @@ mod tests {
         old.insert("pk".into(), Value::s("a"));
         let removed = plan.apply(table, Some(&old)).unwrap().mutation;
         assert_eq!(
-            removed.after.as_ref(),
+            removed.after.as_deref(),
             Some(&old),
             "REMOVE of a missing attribute still writes"
         );
