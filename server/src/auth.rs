@@ -2,7 +2,7 @@
 //! (`dynamodb-facts.md` §2.4). Signatures themselves are not verified yet (a later issue);
 //! `docs/compatibility.md` says so.
 
-use crate::protocol::HttpRequest;
+use crate::message::HttpRequest;
 use dynasim_engine::error::Error;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod fuzzing;
 pub mod http;
+pub mod message;
 pub mod metrics;
 pub mod protocol;
 

@@ -55,46 +55,12 @@ pub const NOT_IMPLEMENTED: [&str; 37] = [
     "UpdateTimeToLive",
 ];
 
+pub use crate::message::{HttpRequest, HttpResponse};
+
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// Responses larger than this are compressed when the client accepts it (obs: 4 KB).
 const COMPRESS_ABOVE_BYTES: usize = 4096;
-
-/// What the protocol layer needs of an HTTP request.
-#[derive(Debug, Default, Clone)]
-pub struct HttpRequest {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    /// Header names in lower case.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// Where the service reads time from: the real clock (simulated under madsim).
 pub fn now_ms() -> u64 {

@@ -1,0 +1,39 @@
+//! The HTTP messages the service works on: what the protocol, authentication and transport
+//! layers share, with no behaviour of their own (so that `auth` and `protocol` do not depend
+//! on each other).
+
+/// What the protocol layer needs of an HTTP request.
+#[derive(Debug, Default, Clone)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
