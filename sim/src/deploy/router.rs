@@ -9,7 +9,7 @@ use crate::options::Bug;
 use crate::scenario::Transport;
 use crate::seeds::Component;
 use crate::topology::Placement;
-use crate::workloads::{self, Mode};
+use crate::workloads::Mode;
 use dynasim_engine::Request;
 use madsim::net::Endpoint;
 use serde_json::Value as Json;
@@ -239,8 +239,4 @@ pub(super) fn mode_of_request(request: &Request) -> Mode {
         Request::GetItem(_) | Request::Query(_) | Request::Scan(_) => Mode::Strong,
         _ => Mode::Write,
     }
-}
-
-pub(super) fn key_string(item: Option<&dynasim_engine::api::RawItem>) -> Option<String> {
-    item?.get(workloads::PARTITION_KEY)?.s.clone()
 }

@@ -1,7 +1,6 @@
 //! Storage nodes: one `Replica` (ordering) and one `Engine` (the state machine it orders) per
 //! partition replica; leader leases, flow control, splits, and the replies to clients.
 
-use super::router::key_string;
 use super::{Cmd, EPOCH_MS, MOVED, Req, TAG, Wire, World, node_clock, send};
 use crate::faults::FaultPoint;
 use crate::options::Bug;
@@ -969,4 +968,9 @@ pub(super) fn on_tick(
 
 pub(super) fn heartbeat_interval(world: &World) -> Duration {
     Duration::from_millis(world.scenario.deployment.heartbeat_ms)
+}
+
+/// The workload partition key of a request's key or item, as routing and splits read it.
+fn key_string(item: Option<&dynasim_engine::api::RawItem>) -> Option<String> {
+    item?.get(workloads::PARTITION_KEY)?.s.clone()
 }
