@@ -17,11 +17,3 @@ pub struct Mutation<'a> {
     pub before: Option<&'a Item>,
     pub after: Option<Cow<'a, Item>>,
 }
-
-impl Mutation<'_> {
-    /// Whether applying this changes the table at all (a delete of a missing item, or an
-    /// update that creates nothing, does not).
-    pub fn writes(&self) -> bool {
-        self.before.is_some() || self.after.is_some()
-    }
-}
