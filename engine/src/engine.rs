@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::ops;
 use crate::realism::profile::{Profile, Realism};
+use crate::storage::change::{Change, ControlChange, ControlRequest};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
@@ -43,6 +44,9 @@ pub struct Engine {
     pub(crate) tables: BTreeMap<String, Table>,
     /// Counts tables ever created; feeds deterministic table ids.
     pub(crate) table_sequence: u64,
+    /// Control-plane changes not taken yet, when a host persists changes
+    /// (`storage::change`); `None` when it does not.
+    pub(crate) journal: Option<Vec<Change>>,
 }
 
 /// Accepts a table name or a table ARN where AWS does.
@@ -63,6 +67,7 @@ impl Engine {
             account_metrics: Series::default(),
             tables: BTreeMap::new(),
             table_sequence: 0,
+            journal: None,
         }
     }
 
@@ -90,6 +95,23 @@ impl Engine {
     /// Executes one request at time `now_ms` (milliseconds since the Unix epoch on the
     /// caller's clock).
     pub fn execute(&mut self, request: Request, now_ms: u64) -> Result<Response> {
+        let control = match self.journal {
+            Some(_) => ControlRequest::of(&request),
+            None => None,
+        };
+        let table_sequence = self.table_sequence;
+        let result = self.dispatch(request, now_ms);
+        if let (Some(request), Ok(_)) = (control, &result) {
+            self.journal_control(Box::new(ControlChange {
+                request,
+                now_ms,
+                table_sequence,
+            }));
+        }
+        result
+    }
+
+    fn dispatch(&mut self, request: Request, now_ms: u64) -> Result<Response> {
         self.expire_deleted_tables(now_ms);
         match request {
             Request::CreateTable(input) => ops::create_table::execute(self, &input, now_ms),

@@ -17,6 +17,7 @@ pub mod ops;
 pub mod partition;
 pub mod realism;
 pub mod replication;
+pub mod storage;
 pub mod types;
 
 pub use api::{Request, Response};

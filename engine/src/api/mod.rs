@@ -30,6 +30,25 @@ pub type RawItem = BTreeMap<String, RawValue>;
 #[derive(Deserialize, Debug, Default, Clone)]
 pub struct Empty {}
 
+/// A member whose presence matters and whose content the engine ignores (UpdateTable's
+/// `SSESpecification`): decodes from any value, and encodes as `{}` (the storage module keeps
+/// control-plane requests in their wire form).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Present;
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| Present)
+    }
+}
+
+impl Serialize for Present {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        serializer.serialize_map(Some(0))?.end()
+    }
+}
+
 /// Responses that serialize to an empty body (TagResource, UntagResource) are `NoBody`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response {

@@ -3,35 +3,35 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct AttributeDefinition {
     pub attribute_name: Option<String>,
     pub attribute_type: Option<String>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeySchemaElement {
     pub attribute_name: Option<String>,
     pub key_type: Option<String>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProvisionedThroughputInput {
     pub read_capacity_units: Option<i64>,
     pub write_capacity_units: Option<i64>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProjectionInput {
     pub projection_type: Option<String>,
     pub non_key_attributes: Option<Vec<String>>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct IndexInput {
     pub index_name: Option<String>,
@@ -47,14 +47,14 @@ pub struct Tag {
     pub value: Option<String>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct StreamSpecificationInput {
     pub stream_enabled: Option<bool>,
     pub stream_view_type: Option<String>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateTableInput {
     pub table_name: Option<String>,
@@ -70,7 +70,7 @@ pub struct CreateTableInput {
     pub deletion_protection_enabled: Option<bool>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct TableNameInput {
     pub table_name: Option<String>,
@@ -83,7 +83,7 @@ pub struct ListTablesInput {
     pub limit: Option<i64>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateTableInput {
     pub table_name: Option<String>,
@@ -93,14 +93,14 @@ pub struct UpdateTableInput {
     pub global_secondary_index_updates: Option<Vec<GlobalSecondaryIndexUpdate>>,
     pub stream_specification: Option<StreamSpecificationInput>,
     #[serde(rename = "SSESpecification")]
-    pub sse_specification: Option<serde::de::IgnoredAny>,
-    pub replica_updates: Option<Vec<serde::de::IgnoredAny>>,
+    pub sse_specification: Option<super::Present>,
+    pub replica_updates: Option<Vec<super::Present>>,
     pub table_class: Option<String>,
     pub deletion_protection_enabled: Option<bool>,
 }
 
 /// One entry of UpdateTable's GlobalSecondaryIndexUpdates: exactly one of its members.
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct GlobalSecondaryIndexUpdate {
     pub create: Option<IndexInput>,
@@ -108,14 +108,14 @@ pub struct GlobalSecondaryIndexUpdate {
     pub delete: Option<IndexInput>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct TagResourceInput {
     pub resource_arn: Option<String>,
     pub tags: Option<Vec<Tag>>,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct UntagResourceInput {
     pub resource_arn: Option<String>,

@@ -60,7 +60,14 @@ pub struct Table {
     size_bytes: u64,
     /// Global and local secondary indexes, in definition order.
     indexes: Vec<Index>,
+    /// The item changes `apply` made and the host has not taken yet (stored key, encoding or
+    /// `None` for a delete), when the engine journals for a host that persists them.
+    journal: Option<Vec<ItemChange>>,
 }
+
+/// An item change a journaling table recorded: the stored key, and the stored encoding
+/// written there (`None`: the item was deleted).
+pub(crate) type ItemChange = (Box<[u8]>, Option<Box<[u8]>>);
 
 /// Disjoint borrows of a table's admission state (see `Table::loads_mut`).
 pub(crate) struct Loads<'a> {
@@ -131,7 +138,21 @@ impl Table {
             metrics: spec.metrics,
             size_bytes: 0,
             indexes: spec.indexes,
+            journal: None,
         }
+    }
+
+    /// Starts recording the item changes `apply` makes (see `storage::change`).
+    pub(crate) fn enable_journal(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// The item changes recorded since the last call, oldest first.
+    pub(crate) fn take_journal(&mut self) -> Vec<ItemChange> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The table's partitions, for reading (routing, ranges, counts).
@@ -323,6 +344,9 @@ impl Table {
         let replaced = self
             .items
             .put(key, &encoded, context.now_ms, context.lags, context.limits);
+        if let Some(journal) = &mut self.journal {
+            journal.push((key.into(), Some(encoded)));
+        }
         assert_eq!(
             replaced,
             old.is_some(),
@@ -339,6 +363,9 @@ impl Table {
         let Some(old) = self.items.delete(key, context.now_ms, context.lags) else {
             return (None, Vec::new());
         };
+        if let Some(journal) = &mut self.journal {
+            journal.push((key.into(), None));
+        }
         self.size_bytes -= item_size_bytes(&old) as u64;
         let writes = self.update_indexes(key, Some(&old), None, context);
         (Some(old), writes)

@@ -209,6 +209,118 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Checks that `bytes` is one item in this format, as [`decode`] expects it, without
+/// building it: for bytes read back from a disk, which [`decode`] would panic on. Nesting
+/// deeper than `depth_max` maps and lists is refused too (the engine's documents stop at 32).
+pub fn check(bytes: &[u8], depth_max: usize) -> Result<(), String> {
+    let mut checker = Checker { bytes, position: 0 };
+    checker.map(depth_max)?;
+    if checker.position != bytes.len() {
+        return Err(format!(
+            "{} trailing bytes after the item",
+            bytes.len() - checker.position
+        ));
+    }
+    Ok(())
+}
+
+struct Checker<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl Checker<'_> {
+    fn byte(&mut self) -> Result<u8, String> {
+        let b = *self
+            .bytes
+            .get(self.position)
+            .ok_or_else(|| format!("the item ends early, at byte {}", self.position))?;
+        self.position += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<usize, String> {
+        let mut n = 0usize;
+        for shift in (0..usize::BITS).step_by(7) {
+            let b = self.byte()?;
+            n |= usize::from(b & 0x7F).checked_shl(shift).unwrap_or(0);
+            if b < 0x80 {
+                // A count or length never exceeds what is left of the item.
+                return match n <= self.bytes.len() {
+                    true => Ok(n),
+                    false => Err(format!("a length of {n} exceeds the item")),
+                };
+            }
+        }
+        Err("a varint is too long".into())
+    }
+
+    fn bytes(&mut self) -> Result<&[u8], String> {
+        let length = self.varint()?;
+        let end = self.position + length;
+        let slice = self
+            .bytes
+            .get(self.position..end)
+            .ok_or_else(|| format!("the item ends early, at byte {}", self.position))?;
+        self.position = end;
+        Ok(slice)
+    }
+
+    fn string(&mut self) -> Result<(), String> {
+        let position = self.position;
+        std::str::from_utf8(self.bytes()?)
+            .map(|_| ())
+            .map_err(|_| format!("a string at byte {position} is not UTF-8"))
+    }
+
+    fn number(&mut self) -> Result<(), String> {
+        let position = self.position;
+        let sign = self.byte()?;
+        let exponent = i16::from_le_bytes([self.byte()?, self.byte()?]);
+        let digits = self.bytes()?;
+        let normalised = digits.iter().all(u8::is_ascii_digit)
+            && digits.first() != Some(&b'0')
+            && digits.last() != Some(&b'0')
+            && sign <= 1
+            && (!digits.is_empty() || exponent == 0);
+        match normalised {
+            true => Ok(()),
+            false => Err(format!("a number at byte {position} is malformed")),
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<(), String> {
+        let position = self.position;
+        match self.byte()? {
+            TAG_S => self.string(),
+            TAG_N => self.number(),
+            TAG_B => self.bytes().map(|_| ()),
+            TAG_TRUE | TAG_FALSE | TAG_NULL => Ok(()),
+            TAG_M => self.map(depth),
+            TAG_L => match depth.checked_sub(1) {
+                Some(depth) => (0..self.varint()?).try_for_each(|_| self.value(depth)),
+                None => Err(format!("a list at byte {position} nests too deep")),
+            },
+            TAG_SS => (0..self.varint()?).try_for_each(|_| self.string()),
+            TAG_NS => (0..self.varint()?).try_for_each(|_| self.number()),
+            TAG_BS => (0..self.varint()?).try_for_each(|_| self.bytes().map(|_| ())),
+            tag => Err(format!("unknown tag {tag} at byte {position}")),
+        }
+    }
+
+    fn map(&mut self, depth: usize) -> Result<(), String> {
+        let position = self.position;
+        let Some(depth) = depth.checked_sub(1) else {
+            return Err(format!("a map at byte {position} nests too deep"));
+        };
+        for _ in 0..self.varint()? {
+            self.string()?;
+            self.value(depth)?;
+        }
+        Ok(())
+    }
+}
+
 /// Decodes an item written by [`encode`].
 pub fn decode(bytes: &[u8]) -> Item {
     let mut reader = Reader { bytes, position: 0 };

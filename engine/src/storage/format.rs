@@ -1,0 +1,355 @@
+//! The byte format of the data directory's files (documented for readers in
+//! `docs/storage.md`; keep the two in step and bump [`VERSION`] on any change).
+//!
+//! ```text
+//! file    = header frame*
+//! header  = magic:[u8; 8] version:u32 flags:u32 lsn:u64 table_sequence:u64 crc:u32
+//!           magic "DSIM-WAL" (a log segment) or "DSIM-SNP" (a snapshot); lsn: a segment's
+//!           first record, or the first record a snapshot does not contain; crc: CRC-32 (IEEE) of
+//!           the 32 bytes before it. Integers are little-endian.
+//! frame   = length:u32 crc:u32 body         length of body (1..=FRAME_BODY_MAX); crc of body
+//! body    = 0x01 lsn:u64 json               a control-plane change (`ControlChange` as JSON)
+//!         | 0x02 lsn:u64 name key item      an item stored (its stored key and encoding)
+//!         | 0x03 lsn:u64 name key           an item deleted
+//!         | 0x04 records:u64                the end of a snapshot: how many frames precede it
+//! name    = length:u16 utf8                 key, item = length:u32 byte{length}
+//! ```
+//!
+//! In a segment, frame `i` has lsn `first + i`. In a snapshot, lsns are those the changes had
+//! in the log (0 for items, which carry their latest state).
+
+use super::change::{Change, ControlChange};
+
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+pub const WAL_MAGIC: &[u8; 8] = b"DSIM-WAL";
+pub const SNAPSHOT_MAGIC: &[u8; 8] = b"DSIM-SNP";
+pub const HEADER_BYTES: usize = 36;
+/// The largest frame body: an item is at most 400 KB; control changes are small.
+pub const FRAME_BODY_MAX: usize = 8 << 20;
+pub const FRAME_HEADER_BYTES: usize = 8;
+
+const KIND_CONTROL: u8 = 1;
+const KIND_PUT: u8 = 2;
+const KIND_DELETE: u8 = 3;
+const KIND_END: u8 = 4;
+
+pub fn crc(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+/// A file header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub magic: [u8; 8],
+    pub lsn: u64,
+    pub table_sequence: u64,
+}
+
+impl Header {
+    pub fn encode(&self) -> [u8; HEADER_BYTES] {
+        let mut out = [0u8; HEADER_BYTES];
+        out[..8].copy_from_slice(&self.magic);
+        out[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        out[16..24].copy_from_slice(&self.lsn.to_le_bytes());
+        out[24..32].copy_from_slice(&self.table_sequence.to_le_bytes());
+        let crc = crc(&out[..32]);
+        out[32..].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Decodes a header, checking its magic against `magic`, its version and its checksum.
+    pub fn decode(bytes: &[u8; HEADER_BYTES], magic: &[u8; 8]) -> Result<Header, String> {
+        if &bytes[..8] != magic {
+            return Err(format!(
+                "not a dynasim {} file (its first bytes are {:?}, not {:?})",
+                if magic == WAL_MAGIC {
+                    "log"
+                } else {
+                    "snapshot"
+                },
+                String::from_utf8_lossy(&bytes[..8]),
+                String::from_utf8_lossy(magic),
+            ));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != VERSION {
+            return Err(format!(
+                "format version {version}; this dynasim reads version {VERSION} only"
+            ));
+        }
+        let stored = u32::from_le_bytes(bytes[32..].try_into().expect("4 bytes"));
+        if stored != crc(&bytes[..32]) {
+            return Err("the header's checksum does not match".into());
+        }
+        Ok(Header {
+            magic: *magic,
+            lsn: u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")),
+            table_sequence: u64::from_le_bytes(bytes[24..32].try_into().expect("8 bytes")),
+        })
+    }
+}
+
+/// One decoded frame body.
+#[derive(Debug)]
+pub enum Record<'a> {
+    Control {
+        lsn: u64,
+        change: Box<ControlChange>,
+    },
+    Put {
+        lsn: u64,
+        table: &'a str,
+        key: &'a [u8],
+        item: &'a [u8],
+    },
+    Delete {
+        lsn: u64,
+        table: &'a str,
+        key: &'a [u8],
+    },
+    End {
+        records: u64,
+    },
+}
+
+impl Record<'_> {
+    pub fn lsn(&self) -> Option<u64> {
+        match self {
+            Record::Control { lsn, .. } | Record::Put { lsn, .. } | Record::Delete { lsn, .. } => {
+                Some(*lsn)
+            }
+            Record::End { .. } => None,
+        }
+    }
+}
+
+/// Appends one frame whose body `body` writes.
+fn frame(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER_BYTES]);
+    body(out);
+    let length = out.len() - start - FRAME_HEADER_BYTES;
+    assert!(
+        (1..=FRAME_BODY_MAX).contains(&length),
+        "a frame body of {length} bytes"
+    );
+    let crc = crc(&out[start + FRAME_HEADER_BYTES..]);
+    out[start..start + 4].copy_from_slice(&(length as u32).to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn put_name(out: &mut Vec<u8>, name: &str) {
+    let length = u16::try_from(name.len()).expect("table names are at most 255 bytes");
+    out.extend_from_slice(&length.to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    let length = u32::try_from(bytes.len()).expect("keys and items are under 4 GB");
+    out.extend_from_slice(&length.to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+pub fn encode_control(out: &mut Vec<u8>, lsn: u64, change: &ControlChange) {
+    frame(out, |out| {
+        out.push(KIND_CONTROL);
+        out.extend_from_slice(&lsn.to_le_bytes());
+        serde_json::to_writer(&mut *out, change).expect("control changes serialize");
+    });
+}
+
+pub fn encode_item(out: &mut Vec<u8>, lsn: u64, table: &str, key: &[u8], item: Option<&[u8]>) {
+    frame(out, |out| {
+        out.push(if item.is_some() {
+            KIND_PUT
+        } else {
+            KIND_DELETE
+        });
+        out.extend_from_slice(&lsn.to_le_bytes());
+        put_name(out, table);
+        put_bytes(out, key);
+        if let Some(item) = item {
+            put_bytes(out, item);
+        }
+    });
+}
+
+pub fn encode_change(out: &mut Vec<u8>, lsn: u64, change: &Change) {
+    match change {
+        Change::Control(change) => encode_control(out, lsn, change),
+        Change::Item { table, key, item } => encode_item(out, lsn, table, key, item.as_deref()),
+    }
+}
+
+pub fn encode_end(out: &mut Vec<u8>, records: u64) {
+    frame(out, |out| {
+        out.push(KIND_END);
+        out.extend_from_slice(&records.to_le_bytes());
+    });
+}
+
+/// What the bytes at the start of a buffer hold.
+pub enum Frame<'a> {
+    /// A whole frame with a matching checksum: its body, and its length with the header.
+    Whole(&'a [u8], usize),
+    /// The buffer ends inside the frame; it needs this many bytes in all.
+    Partial(usize),
+    /// Not a frame: a length out of range or a checksum that does not match.
+    Bad(String),
+}
+
+pub fn frame_at(buf: &[u8]) -> Frame<'_> {
+    if buf.len() < FRAME_HEADER_BYTES {
+        return Frame::Partial(FRAME_HEADER_BYTES);
+    }
+    let length = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
+    if !(1..=FRAME_BODY_MAX).contains(&length) {
+        return Frame::Bad(format!("a frame length of {length} bytes"));
+    }
+    let total = FRAME_HEADER_BYTES + length;
+    if buf.len() < total {
+        return Frame::Partial(total);
+    }
+    let stored = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
+    let body = &buf[FRAME_HEADER_BYTES..total];
+    if stored != crc(body) {
+        return Frame::Bad("the frame's checksum does not match".into());
+    }
+    Frame::Whole(body, total)
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.bytes.len() < n {
+            return Err("the record ends early".into());
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+
+    fn name(&mut self) -> Result<&'a str, String> {
+        let length = u16::from_le_bytes(self.take(2)?.try_into().expect("2"));
+        std::str::from_utf8(self.take(usize::from(length))?)
+            .map_err(|_| "a table name is not UTF-8".into())
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let length = u32::from_le_bytes(self.take(4)?.try_into().expect("4"));
+        self.take(length as usize)
+    }
+}
+
+/// Decodes a frame body (whose checksum matched). Item encodings are checked too.
+pub fn decode_body(body: &[u8]) -> Result<Record<'_>, String> {
+    let (&kind, rest) = body.split_first().ok_or("an empty record")?;
+    let mut cursor = Cursor { bytes: rest };
+    let record = match kind {
+        KIND_CONTROL => {
+            let lsn = cursor.u64()?;
+            let change = serde_json::from_slice(cursor.take(cursor.bytes.len())?)
+                .map_err(|e| format!("a control record does not decode: {e}"))?;
+            Record::Control { lsn, change }
+        }
+        KIND_PUT => {
+            let (lsn, table, key, item) = (
+                cursor.u64()?,
+                cursor.name()?,
+                cursor.bytes()?,
+                cursor.bytes()?,
+            );
+            crate::types::encoding::check(item, crate::limits::NESTING_DEPTH_MAX + 1)
+                .map_err(|e| format!("a stored item is malformed: {e}"))?;
+            Record::Put {
+                lsn,
+                table,
+                key,
+                item,
+            }
+        }
+        KIND_DELETE => Record::Delete {
+            lsn: cursor.u64()?,
+            table: cursor.name()?,
+            key: cursor.bytes()?,
+        },
+        KIND_END => Record::End {
+            records: cursor.u64()?,
+        },
+        kind => return Err(format!("unknown record kind {kind}")),
+    };
+    if !cursor.bytes.is_empty() {
+        return Err(format!(
+            "{} bytes after the record's end",
+            cursor.bytes.len()
+        ));
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_detect_damage() {
+        let mut out = Vec::new();
+        encode_item(&mut out, 7, "t", b"k", Some(&[0]));
+        encode_item(&mut out, 8, "t", b"k", None);
+        let Frame::Whole(body, used) = frame_at(&out) else {
+            panic!("a whole frame")
+        };
+        assert!(matches!(
+            decode_body(body),
+            Ok(Record::Put {
+                lsn: 7,
+                table: "t",
+                key: b"k",
+                item: [0]
+            })
+        ));
+        let Frame::Whole(body, _) = frame_at(&out[used..]) else {
+            panic!("a whole frame")
+        };
+        assert!(matches!(
+            decode_body(body),
+            Ok(Record::Delete { lsn: 8, .. })
+        ));
+        assert!(matches!(frame_at(&out[..used - 1]), Frame::Partial(n) if n == used));
+        for i in 0..used {
+            let mut damaged = out.clone();
+            damaged[i] ^= 0x40;
+            assert!(
+                !matches!(frame_at(&damaged), Frame::Whole(..)),
+                "a flipped bit at byte {i} goes unnoticed"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_check_magic_version_and_checksum() {
+        let header = Header {
+            magic: *WAL_MAGIC,
+            lsn: 42,
+            table_sequence: 3,
+        };
+        let bytes = header.encode();
+        assert_eq!(Header::decode(&bytes, WAL_MAGIC), Ok(header));
+        assert!(Header::decode(&bytes, SNAPSHOT_MAGIC).is_err());
+        let mut newer = bytes;
+        newer[8] = 2;
+        let error = Header::decode(&newer, WAL_MAGIC).unwrap_err();
+        assert!(error.contains("format version 2"), "{error}");
+        let mut damaged = bytes;
+        damaged[20] ^= 1;
+        assert!(Header::decode(&damaged, WAL_MAGIC).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Snapshots: `snapshot-<lsn>.snap` holds the state every change below `lsn` produced, so
+//! recovery loads it and replays only the log after it, and older segments can go.
+//!
+//! A snapshot is the control-plane history of each table that still exists (from its
+//! CreateTable on, in log order), then every item of every table, then an end record with the
+//! frame count. It is written to `snapshot-<lsn>.tmp`, synced, and renamed: a crash leaves
+//! the previous snapshot in force.
+
+use super::change::ControlChange;
+use super::format::{self, HEADER_BYTES, Header, Record, SNAPSHOT_MAGIC};
+use super::{Storage, StorageError, reader};
+use crate::engine::Engine;
+use std::collections::BTreeMap;
+use std::io;
+use std::ops::Bound;
+
+/// Each table's control-plane history since its CreateTable: (lsn, change), in log order.
+pub type Histories = BTreeMap<String, Vec<(u64, ControlChange)>>;
+
+/// Adds a control-plane change at `lsn` to its table's history (a CreateTable starts a new
+/// one: what came before belonged to an earlier table of that name).
+pub fn add_to_history(histories: &mut Histories, lsn: u64, change: ControlChange) {
+    let history = histories
+        .entry(change.request.table().to_string())
+        .or_default();
+    if change.request.creates() {
+        history.clear();
+    }
+    history.push((lsn, change));
+}
+
+/// Buffered bytes a snapshot writes at once.
+const FLUSH_BYTES: usize = 1 << 20;
+
+pub fn snapshot_name(lsn: u64) -> String {
+    format!("snapshot-{lsn:020}.snap")
+}
+
+pub fn snapshot_lsn(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("snapshot-")?.strip_suffix(".snap")?;
+    (digits.len() == 20).then(|| digits.parse().ok()).flatten()
+}
+
+/// Writes the snapshot of `engine` at `lsn` (it reflects every change below `lsn`) and returns
+/// its size in bytes. Durable when this returns.
+pub fn write(
+    storage: &dyn Storage,
+    engine: &Engine,
+    histories: &Histories,
+    lsn: u64,
+) -> io::Result<u64> {
+    let name = snapshot_name(lsn);
+    let temporary = format!("snapshot-{lsn:020}.tmp");
+    let header = Header {
+        magic: *SNAPSHOT_MAGIC,
+        lsn,
+        table_sequence: engine.table_sequence(),
+    };
+    let mut out = Vec::with_capacity(FLUSH_BYTES + (64 << 10));
+    out.extend_from_slice(&header.encode());
+    let mut offset = 0u64;
+    let mut records = 0u64;
+    let mut flush = |out: &mut Vec<u8>, force: bool| -> io::Result<()> {
+        if out.len() >= FLUSH_BYTES || (force && !out.is_empty()) {
+            storage.write_at(&temporary, offset, out)?;
+            offset += out.len() as u64;
+            out.clear();
+        }
+        Ok(())
+    };
+    let mut history: Vec<&(u64, ControlChange)> = engine
+        .tables()
+        .filter_map(|t| histories.get(&t.name))
+        .flatten()
+        .collect();
+    history.sort_by_key(|(lsn, _)| *lsn);
+    for (lsn, change) in history {
+        format::encode_control(&mut out, *lsn, change);
+        records += 1;
+        flush(&mut out, false)?;
+    }
+    for table in engine.tables().filter(|t| histories.contains_key(&t.name)) {
+        for entry in table.partitions().range(Bound::Unbounded, Bound::Unbounded) {
+            format::encode_item(
+                &mut out,
+                0,
+                &table.name,
+                entry.key(),
+                Some(entry.item_bytes()),
+            );
+            records += 1;
+            flush(&mut out, false)?;
+        }
+    }
+    format::encode_end(&mut out, records);
+    flush(&mut out, true)?;
+    storage.sync(&temporary)?;
+    storage.rename(&temporary, &name)?;
+    Ok(offset)
+}
+
+/// Loads snapshot `name` into `engine` (which must be empty), recording the histories it
+/// holds. Returns its header: recovery continues with the log from `header.lsn`.
+pub fn load(
+    storage: &dyn Storage,
+    name: &str,
+    engine: &mut Engine,
+    now_ms: u64,
+    histories: &mut Histories,
+) -> Result<Header, StorageError> {
+    let header = reader::header(storage, name, SNAPSHOT_MAGIC)?;
+    let mut records = 0u64;
+    let mut ended = false;
+    let end = reader::frames(storage, name, |offset, record| {
+        if ended {
+            return Err(StorageError::new(
+                name,
+                offset,
+                "a record after the end record",
+            ));
+        }
+        match record {
+            Record::Control { lsn, change } => {
+                engine.restore_control(&change).map_err(|e| {
+                    StorageError::new(
+                        name,
+                        offset,
+                        format!("a control change does not replay: {e}"),
+                    )
+                })?;
+                add_to_history(histories, lsn, *change);
+            }
+            Record::Put {
+                table, key, item, ..
+            } => engine
+                .restore_item(table, key, Some(item), now_ms)
+                .map_err(|e| {
+                    StorageError::new(name, offset, format!("an item does not restore: {e}"))
+                })?,
+            Record::Delete { .. } => {
+                return Err(StorageError::new(
+                    name,
+                    offset,
+                    "a delete record in a snapshot",
+                ));
+            }
+            Record::End { records: count } => {
+                if count != records {
+                    return Err(StorageError::new(
+                        name,
+                        offset,
+                        format!(
+                            "the end record counts {count} records; the snapshot has {records}"
+                        ),
+                    ));
+                }
+                ended = true;
+            }
+        }
+        records += 1;
+        Ok(())
+    })?;
+    if let Some((offset, reason)) = end.problem {
+        return Err(StorageError::new(name, offset, reason));
+    }
+    if !ended {
+        return Err(StorageError::new(
+            name,
+            end.valid_end.max(HEADER_BYTES as u64),
+            "the snapshot ends without its end record (it was not written whole)",
+        ));
+    }
+    engine.set_table_sequence(header.table_sequence);
+    Ok(header)
+}
