@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use dynasim_engine::realism::profile::Profile;
+use dynasim_engine::storage::durable::Durable;
 use dynasim_engine::{Config, Engine};
 
 mod metrics;
@@ -44,6 +45,11 @@ enum Command {
         /// same answers.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Keep tables and items in this directory (a write-ahead log and snapshots, format in
+        /// docs/storage.md): they survive a restart and a crash, and every answer waits until
+        /// the change it reports is on disk. Without it, everything lives in memory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Run scenarios under the seeded simulator (handed to the simulator build, dynasim-sim;
     /// `dynasim run --help` lists its options: --seeds, --seed, --report, --junit, --shard,
@@ -86,6 +92,7 @@ fn main() -> ExitCode {
             threads,
             profile,
             seed,
+            data_dir,
         } => {
             let profile = match profile.as_deref().map(load_profile).transpose() {
                 Ok(profile) => profile,
@@ -96,7 +103,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            serve(listen, region, threads, profile, seed)
+            serve(Serve {
+                listen,
+                region,
+                threads,
+                profile,
+                seed,
+                data_dir,
+            })
         }
         Command::Metrics { endpoint, table } => metrics::print(&endpoint, table.as_deref()),
         Command::Check { history, json } => dynasim_sim::cli::check(&history, json),
@@ -120,13 +134,52 @@ fn load_profile(path: &std::path::Path) -> Result<Profile, Vec<String>> {
     Ok(profile)
 }
 
-fn serve(
+/// `dynasim serve`'s options.
+struct Serve {
     listen: SocketAddr,
     region: String,
     threads: u16,
     profile: Option<Profile>,
     seed: u64,
-) -> ExitCode {
+    data_dir: Option<PathBuf>,
+}
+
+/// The service over `engine`: in memory, or recovered from and logging to `data_dir`.
+fn service(mut engine: Engine, data_dir: Option<&std::path::Path>) -> Result<Service, String> {
+    let Some(dir) = data_dir else {
+        return Ok(Service::with_engine(engine));
+    };
+    let storage = Arc::new(dynasim_server::storage::FileStorage::open(dir)?);
+    let started = std::time::Instant::now();
+    let now = dynasim_server::protocol::now_ms();
+    let (log, recovered) = Durable::open(storage, &mut engine, now)
+        .map_err(|e| format!("cannot recover the data directory {}: {e}", dir.display()))?;
+    let items: u64 = engine.tables().map(|t| t.partitions().len() as u64).sum();
+    println!(
+        "dynasim: recovered {} tables and {items} items from {} in {} ms ({}, {} changes replayed from the log)",
+        engine.tables().count(),
+        dir.display(),
+        started.elapsed().as_millis(),
+        recovered.snapshot.as_deref().unwrap_or("no snapshot"),
+        recovered.replayed,
+    );
+    if let Some((segment, offset, bytes)) = &recovered.torn {
+        println!(
+            "dynasim: cut off a torn tail of {bytes} bytes at offset {offset} of {segment} (an append a crash interrupted; it was never acknowledged)"
+        );
+    }
+    Ok(Service::with_log(engine, log))
+}
+
+fn serve(options: Serve) -> ExitCode {
+    let Serve {
+        listen,
+        region,
+        threads,
+        profile,
+        seed,
+        data_dir,
+    } = options;
     let built = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -165,7 +218,13 @@ fn serve(
             }
             None => Engine::new(config),
         };
-        let service = Arc::new(Service::with_engine(engine));
+        let service = match service(engine, data_dir.as_deref()) {
+            Ok(service) => Arc::new(service),
+            Err(error) => {
+                eprintln!("dynasim: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
         println!(
             "dynasim {} serving DynamoDB on http://{address} (Ctrl-C to stop)",
             env!("CARGO_PKG_VERSION")
@@ -174,7 +233,8 @@ fn serve(
             wait_for_stop_signal().await;
             println!("dynasim: shutting down");
         };
-        dynasim_server::http::serve(listener, service, shutdown).await;
+        dynasim_server::http::serve(listener, service.clone(), shutdown).await;
+        service.close();
         ExitCode::SUCCESS
     })
 }

@@ -110,8 +110,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let timers = tokio::spawn(drive_timers(service.clone()));
-    let handler =
-        move |request: HttpRequest| std::future::ready(service.handle(&request, now_ms()));
+    let handler = move |request: HttpRequest| {
+        let service = service.clone();
+        async move { service.handle_async(&request, now_ms()).await }
+    };
     serve_with(listener, Arc::new(handler), shutdown).await;
     timers.abort();
 }

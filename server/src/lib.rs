@@ -5,10 +5,12 @@
 //! SigV4 headers.
 
 pub mod auth;
+pub mod durability;
 pub mod fuzzing;
 pub mod http;
 pub mod message;
 pub mod metrics;
 pub mod protocol;
+pub mod storage;
 
 pub use protocol::{HttpRequest, HttpResponse, Service};

@@ -3,6 +3,7 @@
 //! function, so tests can drive it directly and the simulator can host it.
 
 use crate::auth;
+use crate::durability::Durability;
 use dynasim_engine::api::*;
 use dynasim_engine::error::{Error, ErrorKind};
 use dynasim_engine::limits::REQUEST_BODY_BYTES_MAX;
@@ -72,6 +73,8 @@ pub fn now_ms() -> u64 {
 /// One engine behind a lock, plus what the wire needs around it.
 pub struct Service {
     engine: Mutex<Engine>,
+    /// With `--data-dir`: the log every change goes to before its answer.
+    durability: Option<Durability>,
     request_count: AtomicU64,
 }
 
@@ -198,7 +201,29 @@ impl Service {
     pub fn with_engine(engine: Engine) -> Service {
         Service {
             engine: Mutex::new(engine),
+            durability: None,
             request_count: AtomicU64::new(0),
+        }
+    }
+
+    /// A service whose engine was recovered by `log` (`Durable::open`): every change is
+    /// appended to the log, and every answer waits until what it shows is durable.
+    pub fn with_log(engine: Engine, log: dynasim_engine::storage::durable::Durable) -> Service {
+        Service {
+            engine: Mutex::new(engine),
+            durability: Some(Durability::new(log)),
+            request_count: AtomicU64::new(0),
+        }
+    }
+
+    /// At shutdown: snapshots the engine, so that the next start replays no log.
+    pub fn close(&self) {
+        if let Some(durability) = &self.durability {
+            let engine = match self.engine.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            durability.snapshot(&engine);
         }
     }
 
@@ -219,6 +244,10 @@ impl Service {
             Err(poisoned) => poisoned.into_inner(),
         };
         engine.handle_timeout(now_ms);
+        if let Some(durability) = &self.durability {
+            // Time-driven changes answer nobody; the next sync makes them durable.
+            durability.append(&mut engine);
+        }
         engine.poll_timeout()
     }
 
@@ -229,6 +258,34 @@ impl Service {
     /// Executes one engine request, turning a panic into an InternalServerError so that one
     /// bad request cannot take the server down.
     pub fn execute(&self, request: Request, now_ms: u64) -> Result<Response, Error> {
+        let (result, wait) = self.execute_logged(request, now_ms);
+        self.settle_blocking(result, wait)
+    }
+
+    /// A result once the log position it waits for is durable (synced on this thread).
+    fn settle_blocking<T>(&self, result: Result<T, Error>, wait: Option<u64>) -> Result<T, Error> {
+        match (&self.durability, wait) {
+            (Some(durability), Some(lsn)) if !durability.wait_blocking(lsn) => {
+                Err(storage_failed())
+            }
+            _ => result,
+        }
+    }
+
+    /// [`execute`](Self::execute) without waiting: the result, and the log position that
+    /// must be durable before it is given to the client.
+    fn execute_logged(
+        &self,
+        request: Request,
+        now_ms: u64,
+    ) -> (Result<Response, Error>, Option<u64>) {
+        if self
+            .durability
+            .as_ref()
+            .is_some_and(|d| d.failure().is_some())
+        {
+            return (Err(storage_failed()), None);
+        }
         let mut engine = match self.engine.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -247,46 +304,82 @@ impl Service {
             latency_us,
             now_ms,
         );
-        result
+        match &self.durability {
+            None => (result, None),
+            Some(durability) => match durability.append(&mut engine) {
+                Some(lsn) => (result, Some(lsn)),
+                None => (Err(storage_failed()), None),
+            },
+        }
     }
 
-    /// Answers one HTTP request.
+    /// Answers one HTTP request (syncing the log on this thread when there is one).
     pub fn handle(&self, request: &HttpRequest, now_ms: u64) -> HttpResponse {
+        let (response, wait) = self.handle_logged(request, now_ms);
+        match self.settle_blocking(Ok(response), wait) {
+            Ok(response) => response,
+            Err(error) => http_response(request, Err(error), &self.request_id()),
+        }
+    }
+
+    /// Answers one HTTP request, waiting for the log without blocking the runtime: requests
+    /// that arrive meanwhile share the next sync.
+    pub async fn handle_async(&self, request: &HttpRequest, now_ms: u64) -> HttpResponse {
+        let (response, wait) = self.handle_logged(request, now_ms);
+        match (&self.durability, wait) {
+            (Some(durability), Some(lsn)) if !durability.wait(lsn).await => {
+                http_response(request, Err(storage_failed()), &self.request_id())
+            }
+            _ => response,
+        }
+    }
+
+    fn handle_logged(&self, request: &HttpRequest, now_ms: u64) -> (HttpResponse, Option<u64>) {
         let request_id = self.request_id();
         if request.method == "GET" && request.path == "/metrics" {
             let text = self.with_engine_locked(crate::metrics::render);
-            return finish(
+            let response = finish(
                 200,
                 text.into_bytes(),
                 "text/plain; version=0.0.4",
                 &request_id,
                 "",
             );
+            return (response, None);
         }
         if request.method == "GET" && request.path == "/metrics/series" {
             let text = self.with_engine_locked(crate::metrics::series);
-            return finish(200, text.into_bytes(), "application/json", &request_id, "");
+            let response = finish(200, text.into_bytes(), "application/json", &request_id, "");
+            return (response, None);
         }
         if request.method == "GET" && request.path == "/" {
-            return finish(
+            let response = finish(
                 200,
                 b"healthy: dynasim ".to_vec(),
                 "text/plain",
                 &request_id,
                 "",
             );
+            return (response, None);
         }
-        let body = self.answer(request, now_ms).map(|response| match response {
+        let (answer, wait) = match decode_http(request, now_ms) {
+            Ok(decoded) => self.execute_logged(decoded, now_ms),
+            Err(error) => (Err(error), None),
+        };
+        let body = answer.map(|response| match response {
             Response::NoBody => Vec::new(),
             response => serde_json::to_vec(&response).expect("responses serialize"),
         });
-        http_response(request, body, &request_id)
+        (http_response(request, body, &request_id), wait)
     }
+}
 
-    fn answer(&self, request: &HttpRequest, now_ms: u64) -> Result<Response, Error> {
-        let decoded = decode_http(request, now_ms)?;
-        self.execute(decoded, now_ms)
-    }
+/// The answer once the data directory has failed (see `durability`).
+fn storage_failed() -> Error {
+    Error::new(
+        ErrorKind::InternalServerError,
+        "The server could not make the change durable: its data directory failed. Restart it.",
+    )
 }
 
 /// The HTTP response for an answer (a JSON body) or an error, compressed when the request
