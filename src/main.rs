@@ -197,6 +197,26 @@ fn serve(options: Serve) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let config = Config {
+        region,
+        endpoint_address: listen.to_string(),
+        ..Config::default()
+    };
+    let engine = match &profile {
+        Some(profile) => {
+            println!("dynasim: seed {seed}");
+            Engine::with_profile(config, profile.clone(), seed)
+        }
+        None => Engine::new(config),
+    };
+    // Recovery comes before listening: no client connects to a server that cannot start.
+    let service = match service(engine, data_dir.as_deref()) {
+        Ok(service) => Arc::new(service),
+        Err(error) => {
+            eprintln!("dynasim: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(listener) => listener,
@@ -206,25 +226,7 @@ fn serve(options: Serve) -> ExitCode {
             }
         };
         let address = listener.local_addr().map_or(listen, |a| a);
-        let config = Config {
-            region,
-            endpoint_address: address.to_string(),
-            ..Config::default()
-        };
-        let engine = match &profile {
-            Some(profile) => {
-                println!("dynasim: seed {seed}");
-                Engine::with_profile(config, profile.clone(), seed)
-            }
-            None => Engine::new(config),
-        };
-        let service = match service(engine, data_dir.as_deref()) {
-            Ok(service) => Arc::new(service),
-            Err(error) => {
-                eprintln!("dynasim: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
+        service.set_endpoint_address(address.to_string());
         println!(
             "dynasim {} serving DynamoDB on http://{address} (Ctrl-C to stop)",
             env!("CARGO_PKG_VERSION")

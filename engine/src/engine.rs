@@ -92,6 +92,12 @@ impl Engine {
         &self.config
     }
 
+    /// The address DescribeEndpoints reports, for a host that learns it after building the
+    /// engine (a listener bound to port 0).
+    pub fn set_endpoint_address(&mut self, address: String) {
+        self.config.endpoint_address = address;
+    }
+
     /// Executes one request at time `now_ms` (milliseconds since the Unix epoch on the
     /// caller's clock).
     pub fn execute(&mut self, request: Request, now_ms: u64) -> Result<Response> {

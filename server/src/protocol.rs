@@ -216,6 +216,15 @@ impl Service {
         }
     }
 
+    /// The address DescribeEndpoints reports (known once the listener is bound).
+    pub fn set_endpoint_address(&self, address: String) {
+        let mut engine = match self.engine.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        engine.set_endpoint_address(address);
+    }
+
     /// At shutdown: snapshots the engine, so that the next start replays no log.
     pub fn close(&self) {
         if let Some(durability) = &self.durability {
