@@ -8,6 +8,8 @@
 //! - [`workloads`]: the register, counter, rmw-counter, bank, scan and query workloads (one
 //!   file each).
 //! - [`seeds`]: the deployment's components' own ChaCha8 streams (sub-seeds of the run's seed).
+//! - [`disk`]: the engine's storage seam as a seeded faulty disk (crashes lose unsynced
+//!   writes and tear the last, reads fail, synced bits flip).
 //! - [`deploy`] (only with `--cfg madsim`): the nodes and the nemesis on madsim.
 //! - [`history`]: the JSON-lines history every run records.
 //! - [`checkers`]: the checkers, one file each (linearizability per key, lost writes,
@@ -19,6 +21,7 @@ pub mod checkers;
 pub mod cli;
 #[cfg(madsim)]
 pub mod deploy;
+pub mod disk;
 pub mod faults;
 pub mod history;
 pub mod options;

@@ -13,7 +13,7 @@ use super::change::Change;
 use super::format::{self, HEADER_BYTES};
 use super::snapshot::{self, Histories};
 use super::wal::{self, Wal};
-use super::{Storage, StorageError, reader};
+use super::{RecoveryBug, Storage, StorageError, reader};
 use crate::engine::Engine;
 use std::io;
 use std::sync::Arc;
@@ -90,6 +90,17 @@ impl Durable {
         engine: &mut Engine,
         now_ms: u64,
     ) -> Result<(Durable, Recovered), StorageError> {
+        Durable::open_broken(storage, engine, now_ms, None)
+    }
+
+    /// [`open`](Self::open), or with `bug` a deliberately broken recovery (for the tests that
+    /// must catch it).
+    pub fn open_broken(
+        storage: Arc<dyn Storage>,
+        engine: &mut Engine,
+        now_ms: u64,
+        bug: Option<RecoveryBug>,
+    ) -> Result<(Durable, Recovered), StorageError> {
         assert!(
             engine.tables().next().is_none(),
             "recovery starts from an empty engine"
@@ -119,6 +130,8 @@ impl Durable {
             now_ms,
             next_lsn,
             recovered: &mut recovered,
+            bug,
+            held: None,
         };
         let (wal, log_bytes) = replay.segments(&files.segments, storage.clone())?;
         engine.enable_journal();
@@ -227,6 +240,45 @@ struct Replay<'a> {
     now_ms: u64,
     next_lsn: u64,
     recovered: &'a mut Recovered,
+    bug: Option<RecoveryBug>,
+    /// The broken variant `SkipLastReplayed`: the record read last, applied only once another
+    /// follows it.
+    held: Option<(String, u64, Held)>,
+}
+
+/// A record kept past its frame (the broken variant only).
+enum Held {
+    Control(u64, Box<super::change::ControlChange>),
+    Item(String, Vec<u8>, Option<Vec<u8>>),
+}
+
+impl Held {
+    fn of(record: format::Record<'_>) -> Held {
+        match record {
+            format::Record::Control { lsn, change } => Held::Control(lsn, change),
+            format::Record::Put {
+                table, key, item, ..
+            } => Held::Item(table.into(), key.into(), Some(item.into())),
+            format::Record::Delete { table, key, .. } => Held::Item(table.into(), key.into(), None),
+            format::Record::End { .. } => unreachable!("the caller rejects end records"),
+        }
+    }
+
+    fn record(&self) -> format::Record<'_> {
+        match self {
+            Held::Control(lsn, change) => format::Record::Control {
+                lsn: *lsn,
+                change: change.clone(),
+            },
+            Held::Item(table, key, Some(item)) => format::Record::Put {
+                lsn: 0,
+                table,
+                key,
+                item,
+            },
+            Held::Item(table, key, None) => format::Record::Delete { lsn: 0, table, key },
+        }
+    }
 }
 
 impl Replay<'_> {
@@ -308,7 +360,8 @@ impl Replay<'_> {
             ));
         }
         let mut expected = first;
-        reader::frames(self.storage, name, |offset, record| {
+        let verify = self.bug != Some(RecoveryBug::UncheckedChecksums);
+        reader::frames_checked(self.storage, name, verify, |offset, record| {
             let lsn = record
                 .lsn()
                 .ok_or_else(|| StorageError::new(name, offset, "an end record in a log segment"))?;
@@ -324,7 +377,14 @@ impl Replay<'_> {
                 // Already in the snapshot.
                 return Ok(());
             }
-            self.apply(name, offset, record)?;
+            if self.bug == Some(RecoveryBug::SkipLastReplayed) {
+                if let Some((name, offset, held)) = self.held.take() {
+                    self.apply(&name, offset, held.record())?;
+                }
+                self.held = Some((name.to_string(), offset, Held::of(record)));
+            } else {
+                self.apply(name, offset, record)?;
+            }
             self.next_lsn = lsn + 1;
             self.recovered.replayed += 1;
             Ok(())

@@ -52,6 +52,16 @@ pub trait Storage: Send + Sync {
     fn remove(&self, name: &str) -> io::Result<()>;
 }
 
+/// Deliberately broken variants of recovery, kept so that tests show the crash tests catch
+/// them (`Durable::open_broken`). Never used otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecoveryBug {
+    /// The last change of the log is not replayed (an off-by-one at the log's end).
+    SkipLastReplayed,
+    /// Frames are accepted without checking their checksums.
+    UncheckedChecksums,
+}
+
 /// Why a data directory cannot be used: the file and byte offset where the problem is, and
 /// what it is. Recovery never guesses past one of these.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,6 +43,16 @@ pub fn header(storage: &dyn Storage, name: &str, magic: &[u8; 8]) -> Result<Head
 pub fn frames(
     storage: &dyn Storage,
     name: &str,
+    each: impl FnMut(u64, Record<'_>) -> Result<(), StorageError>,
+) -> Result<End, StorageError> {
+    frames_checked(storage, name, true, each)
+}
+
+/// [`frames`], or with `verify` false the broken variant that ignores checksums.
+pub fn frames_checked(
+    storage: &dyn Storage,
+    name: &str,
+    verify: bool,
     mut each: impl FnMut(u64, Record<'_>) -> Result<(), StorageError>,
 ) -> Result<End, StorageError> {
     let len = storage
@@ -54,7 +64,7 @@ pub fn frames(
     let mut used = 0usize;
     loop {
         let offset = base + used as u64;
-        let needed = match format::frame_at(&buf[used..]) {
+        let needed = match format::frame_checked(&buf[used..], verify) {
             Frame::Whole(body, total) => {
                 match format::decode_body(body) {
                     Ok(record) => each(offset, record)?,
