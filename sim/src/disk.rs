@@ -242,7 +242,10 @@ mod tests {
             let mut data = vec![0; disk.len("f").unwrap() as usize];
             disk.read_at("f", 0, &mut data).unwrap();
             assert!(data.starts_with(b"synced"), "seed {seed}: {data:?}");
-            assert!(b"synced-one-two".starts_with(&data), "a prefix, torn at most at the end");
+            assert!(
+                b"synced-one-two".starts_with(&data),
+                "a prefix, torn at most at the end"
+            );
             assert!(report.writes_lost <= 3);
             // What survives a crash is durable: a second crash keeps it.
             disk.crash();

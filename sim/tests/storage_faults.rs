@@ -119,8 +119,8 @@ impl Run {
             Broken::Recovery(bug) => Some(bug),
             _ => None,
         };
-        let (mut durable, recovered) = Durable::open_broken(disk.clone(), &mut engine, NOW, bug)
-            .map_err(|e| e.to_string())?;
+        let (mut durable, recovered) =
+            Durable::open_broken(disk.clone(), &mut engine, NOW, bug).map_err(|e| e.to_string())?;
         durable.set_snapshot_log_bytes(1_500);
         Ok((engine, durable, recovered.torn.is_some()))
     }
@@ -137,15 +137,25 @@ impl Run {
             .is_some_and(|state| state.contains_key(&key));
         let (request, effect) = if self.chance(80) {
             let item = json!({"TableName": "faulty", "Item": {"k": {"S": key}, "v": {"N": step.to_string()}}});
-            (Request::PutItem(request(item)), Some(Effect::Put(key, step)))
+            (
+                Request::PutItem(request(item)),
+                Some(Effect::Put(key, step)),
+            )
         } else {
             let body = json!({"TableName": "faulty", "Key": {"k": {"S": key}}});
-            (Request::DeleteItem(request(body)), exists.then_some(Effect::Delete(key)))
+            (
+                Request::DeleteItem(request(body)),
+                exists.then_some(Effect::Delete(key)),
+            )
         };
         self.engine.execute(request, NOW + step).unwrap();
         let lsn = self.durable.append(&mut self.engine).unwrap();
         self.effects.extend(effect);
-        assert_eq!(lsn, self.effects.len() as u64, "one change per effective write");
+        assert_eq!(
+            lsn,
+            self.effects.len() as u64,
+            "one change per effective write"
+        );
         if self.durable.snapshot_due() {
             self.durable.snapshot(&self.engine).unwrap();
             self.acked = lsn;
@@ -182,7 +192,10 @@ impl Run {
             let opened = Run::open(&self.disk, self.broken);
             self.disk.set_read_errors(0.0);
             if let Err(error) = opened {
-                assert!(error.contains("simulated read error"), "seed {seed}: {error}");
+                assert!(
+                    error.contains("simulated read error"),
+                    "seed {seed}: {error}"
+                );
                 self.stats.read_failures += 1;
             }
         }
@@ -204,7 +217,10 @@ impl Run {
             "seed {seed}: recovered {recovered} changes, but {} were acknowledged",
             self.acked
         );
-        assert!(recovered <= self.effects.len() as u64, "seed {seed}: more than was written");
+        assert!(
+            recovered <= self.effects.len() as u64,
+            "seed {seed}: more than was written"
+        );
         assert_eq!(
             observe(&mut engine),
             model(&self.effects, recovered),
@@ -227,7 +243,9 @@ fn run(seed: u64, faults: Faults, broken: Broken) -> Stats {
     let (mut engine, mut durable, _) = Run::open(&disk, broken).unwrap();
     let create = json!({"TableName": "faulty", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"});
-    engine.execute(Request::CreateTable(request(create)), NOW).unwrap();
+    engine
+        .execute(Request::CreateTable(request(create)), NOW)
+        .unwrap();
     let acked = durable.append(&mut engine).unwrap();
     durable.sync().unwrap();
     let mut run = Run {
@@ -313,7 +331,10 @@ fn the_sweeps_catch_each_broken_storage_path() {
     let caught = |faults, broken| quietly(|| sweep(faults, broken)).unwrap_err();
     let error = caught(Faults::Crashes, Broken::AckBeforeSync);
     assert!(error.contains("were acknowledged"), "{error}");
-    let error = caught(Faults::Crashes, Broken::Recovery(RecoveryBug::SkipLastReplayed));
+    let error = caught(
+        Faults::Crashes,
+        Broken::Recovery(RecoveryBug::SkipLastReplayed),
+    );
     assert!(error.contains("is not the log's first"), "{error}");
     let error = caught(
         Faults::Corruption,

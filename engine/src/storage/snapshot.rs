@@ -109,10 +109,46 @@ pub fn load(
     histories: &mut Histories,
 ) -> Result<Header, StorageError> {
     let header = reader::header(storage, name, SNAPSHOT_MAGIC)?;
-    let mut records = 0u64;
-    let mut ended = false;
-    let end = reader::frames(storage, name, |offset, record| {
-        if ended {
+    let mut loader = Loader {
+        name,
+        engine,
+        histories,
+        now_ms,
+        records: 0,
+        ended: false,
+    };
+    let end = reader::frames(storage, name, |offset, record| loader.load(offset, record))?;
+    if let Some((offset, reason)) = end.problem {
+        return Err(StorageError::new(name, offset, reason));
+    }
+    if !loader.ended {
+        return Err(StorageError::new(
+            name,
+            end.valid_end.max(HEADER_BYTES as u64),
+            "the snapshot ends without its end record (it was not written whole)",
+        ));
+    }
+    loader.engine.set_table_sequence(header.table_sequence);
+    Ok(header)
+}
+
+/// A snapshot being loaded: its records, in order, into the engine.
+struct Loader<'a> {
+    name: &'a str,
+    engine: &'a mut Engine,
+    histories: &'a mut Histories,
+    now_ms: u64,
+    records: u64,
+    ended: bool,
+}
+
+impl Loader<'_> {
+    fn load(&mut self, offset: u64, record: Record<'_>) -> Result<(), StorageError> {
+        let name = self.name;
+        let failed = |what: &str, e: crate::Error| {
+            StorageError::new(name, offset, format!("{what} does not restore: {e}"))
+        };
+        if self.ended {
             return Err(StorageError::new(
                 name,
                 offset,
@@ -121,22 +157,17 @@ pub fn load(
         }
         match record {
             Record::Control { lsn, change } => {
-                engine.restore_control(&change).map_err(|e| {
-                    StorageError::new(
-                        name,
-                        offset,
-                        format!("a control change does not replay: {e}"),
-                    )
-                })?;
-                add_to_history(histories, lsn, *change);
+                self.engine
+                    .restore_control(&change)
+                    .map_err(|e| failed("a control change", e))?;
+                add_to_history(self.histories, lsn, *change);
             }
             Record::Put {
                 table, key, item, ..
-            } => engine
-                .restore_item(table, key, Some(item), now_ms)
-                .map_err(|e| {
-                    StorageError::new(name, offset, format!("an item does not restore: {e}"))
-                })?,
+            } => self
+                .engine
+                .restore_item(table, key, Some(item), self.now_ms)
+                .map_err(|e| failed("an item", e))?,
             Record::Delete { .. } => {
                 return Err(StorageError::new(
                     name,
@@ -144,32 +175,16 @@ pub fn load(
                     "a delete record in a snapshot",
                 ));
             }
-            Record::End { records: count } => {
-                if count != records {
-                    return Err(StorageError::new(
-                        name,
-                        offset,
-                        format!(
-                            "the end record counts {count} records; the snapshot has {records}"
-                        ),
-                    ));
-                }
-                ended = true;
+            Record::End { records } if records != self.records => {
+                let reason = format!(
+                    "the end record counts {records} records; the snapshot has {}",
+                    self.records
+                );
+                return Err(StorageError::new(name, offset, reason));
             }
+            Record::End { .. } => self.ended = true,
         }
-        records += 1;
+        self.records += 1;
         Ok(())
-    })?;
-    if let Some((offset, reason)) = end.problem {
-        return Err(StorageError::new(name, offset, reason));
     }
-    if !ended {
-        return Err(StorageError::new(
-            name,
-            end.valid_end.max(HEADER_BYTES as u64),
-            "the snapshot ends without its end record (it was not written whole)",
-        ));
-    }
-    engine.set_table_sequence(header.table_sequence);
-    Ok(header)
 }
