@@ -2,7 +2,8 @@
 //!
 //! **Architecture invariant:** this crate is pure. It knows nothing about HTTP, JSON, clocks,
 //! threads or randomness: callers pass requests (decoded into [`api::Request`]) and the current
-//! time, and get responses or [`error::Error`]s back. See `ARCHITECTURE.md`.
+//! time, and get responses or [`error::Error`]s back. Durability ([`storage`]) writes only
+//! through a `Storage` the host passes in. See `ARCHITECTURE.md`.
 
 pub mod api;
 pub mod capacity;

@@ -3,8 +3,9 @@
 //! answers.
 //!
 //! Requests are decoded leniently (every member optional) so that missing members are reported
-//! with DynamoDB's validation messages rather than a decoder's. The engine never sees JSON:
-//! these types only derive `serde`'s traits, and the server picks the format.
+//! with DynamoDB's validation messages rather than a decoder's. The engine never decodes a
+//! request: these types only derive `serde`'s traits, and the server picks the format (the
+//! storage module keeps control-plane requests in their JSON form in the log).
 
 mod batch;
 mod capacity;
