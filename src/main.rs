@@ -114,6 +114,13 @@ fn main() -> ExitCode {
         }
         Command::Metrics { endpoint, table } => metrics::print(&endpoint, table.as_deref()),
         Command::Check { history, json } => dynasim_sim::cli::check(&history, json),
+        Command::Run { args }
+            if args
+                .iter()
+                .any(|a| a == "--endpoint" || a.starts_with("--endpoint=")) =>
+        {
+            against_endpoint(args)
+        }
         Command::Run { args } => simulator("run", args),
         Command::Repro { args } => simulator("repro", args),
     }
@@ -255,6 +262,117 @@ async fn wait_for_stop_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `dynasim run SCENARIO --endpoint URL`: the scenario's workloads as real clients of an
+/// endpoint, checked by the simulator's checkers (no deployment, no faults).
+#[derive(Parser)]
+#[command(name = "dynasim run")]
+struct EndpointRun {
+    /// A scenario file, or a directory of them.
+    target: PathBuf,
+    /// The endpoint, `http://host:port`.
+    #[arg(long)]
+    endpoint: String,
+    /// Seeds the workload generators.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// How long the clients run, in milliseconds (default: the scenario's duration_ms plus
+    /// liveness_ms, as real time).
+    #[arg(long)]
+    duration_ms: Option<u64>,
+    /// Write each history (JSON lines) into this directory.
+    #[arg(long)]
+    history: Option<PathBuf>,
+}
+
+fn against_endpoint(args: Vec<String>) -> ExitCode {
+    let parsed =
+        EndpointRun::try_parse_from(std::iter::once("dynasim run".to_string()).chain(args));
+    let options = match parsed {
+        Ok(options) => options,
+        Err(e) => e.exit(),
+    };
+    let files = match scenario_files(&options.target) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("dynasim run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = false;
+    for file in files {
+        match against_endpoint_one(&options, &file) {
+            Ok(passed) => failed |= !passed,
+            Err(code) => return code,
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// One scenario file against the endpoint: prints the verdict and the anomalies; `Ok(passed)`,
+/// or the exit code for input or endpoint errors.
+fn against_endpoint_one(options: &EndpointRun, file: &std::path::Path) -> Result<bool, ExitCode> {
+    let scenario = match dynasim_sim::scenario::Scenario::load(file) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("dynasim run: {}: {e}", file.display());
+            }
+            return Err(ExitCode::from(2));
+        }
+    };
+    let run_options = dynasim_sim::endpoint::Options {
+        url: options.endpoint.clone(),
+        seed: options.seed,
+        duration_ms: options.duration_ms,
+    };
+    let (history, report) = dynasim_sim::endpoint::run(&scenario, &run_options).map_err(|e| {
+        eprintln!("dynasim run: {}: {e}", file.display());
+        ExitCode::from(2)
+    })?;
+    if let Some(dir) = &options.history {
+        let _ = std::fs::create_dir_all(dir);
+        let path = dir.join(format!("{}.jsonl", scenario.name));
+        if let Err(e) = std::fs::write(&path, history.to_jsonl()) {
+            eprintln!("dynasim run: cannot write {}: {e}", path.display());
+        }
+    }
+    let (passed, verdict) = dynasim_sim::run::judge(&scenario, &report);
+    println!(
+        "{} {} against {}: {} operations; {verdict}",
+        if passed { "passed" } else { "FAILED" },
+        scenario.name,
+        options.endpoint,
+        report.stats.get("operations").copied().unwrap_or(0),
+    );
+    for a in &report.anomalies {
+        let label = if a.violation {
+            "VIOLATION"
+        } else {
+            "observation"
+        };
+        println!("  {label} {}: {}", a.kind, a.explanation);
+    }
+    Ok(passed)
+}
+
+/// A scenario file, or every `.toml` file of a directory, sorted.
+fn scenario_files(target: &std::path::Path) -> Result<Vec<PathBuf>, String> {
+    if target.is_file() {
+        return Ok(vec![target.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(target).map_err(|e| format!("{}: {e}", target.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Hands `run` and `repro` to the simulator build (`dynasim-sim`, built with `--cfg madsim`),

@@ -73,7 +73,8 @@ fn build(dir: &Path, items: u64, tail: u64) {
 fn recovery(c: &mut Criterion) {
     let items = count("RECOVERY_ITEMS", 1_000_000);
     let tail = count("RECOVERY_TAIL", 100_000);
-    let dir: PathBuf = std::env::temp_dir().join(format!("dynasim-recovery-{}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("dynasim-recovery-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     build(&dir, items, tail);
     let mut group = c.benchmark_group("recovery");

@@ -10,6 +10,8 @@
 //! - [`seeds`]: the deployment's components' own ChaCha8 streams (sub-seeds of the run's seed).
 //! - [`disk`]: the engine's storage seam as a seeded faulty disk (crashes lose unsynced
 //!   writes and tear the last, reads fail, synced bits flip).
+//! - [`endpoint`] (only without `--cfg madsim`): a scenario's workloads as real clients of
+//!   any DynamoDB endpoint (`dynasim run SCENARIO --endpoint URL`), checked the same way.
 //! - [`deploy`] (only with `--cfg madsim`): the nodes and the nemesis on madsim.
 //! - [`history`]: the JSON-lines history every run records.
 //! - [`checkers`]: the checkers, one file each (linearizability per key, lost writes,
@@ -22,6 +24,8 @@ pub mod cli;
 #[cfg(madsim)]
 pub mod deploy;
 pub mod disk;
+#[cfg(not(madsim))]
+pub mod endpoint;
 pub mod faults;
 pub mod history;
 pub mod options;

@@ -243,6 +243,14 @@ impl Generator {
 
 /// The CreateTable request for a workload's table (created on every replica at deployment).
 pub fn create_table(workload: &Workload) -> Request {
+    Request::CreateTable(
+        serde_json::from_value::<CreateTableInput>(create_table_json(workload))
+            .expect("a valid CreateTable"),
+    )
+}
+
+/// [`create_table`] as the wire JSON an SDK would send.
+pub fn create_table_json(workload: &Workload) -> Json {
     let mut input = json!({
         "TableName": workload.name,
         "AttributeDefinitions": [{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
@@ -267,9 +275,7 @@ pub fn create_table(workload: &Workload) -> Request {
     } else {
         input["BillingMode"] = json!("PAY_PER_REQUEST");
     }
-    Request::CreateTable(
-        serde_json::from_value::<CreateTableInput>(input).expect("a valid CreateTable"),
-    )
+    input
 }
 
 fn write_input(value: Json) -> WriteInput {
