@@ -22,14 +22,37 @@ pub enum Bug {
     /// A partition split deletes the items it moves from the old partition but copies all
     /// but the last of them into the new one.
     SplitDropsItem,
+    /// Replication: replicas grant votes without checking that the candidate's log is up to
+    /// date (Raft's election restriction).
+    VoteWithoutLogCheck,
+    /// Replication: a leader counts itself twice, so an entry commits on a minority.
+    CommitOnMinority,
+    /// Replication: a follower keeps its own entry where an Append conflicts with it.
+    KeepConflictingEntry,
 }
 
-pub const BUGS: [(&str, Bug); 5] = [
+impl Bug {
+    /// The replication rule a broken variant breaks in every replica, if it is one of those.
+    pub fn broken_rule(self) -> Option<dynasim_engine::replication::raft::BrokenRule> {
+        use dynasim_engine::replication::raft::BrokenRule;
+        match self {
+            Bug::VoteWithoutLogCheck => Some(BrokenRule::VoteWithoutLogCheck),
+            Bug::CommitOnMinority => Some(BrokenRule::CommitOnMinority),
+            Bug::KeepConflictingEntry => Some(BrokenRule::KeepConflictingEntry),
+            _ => None,
+        }
+    }
+}
+
+pub const BUGS: [(&str, Bug); 8] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
     ("skip-on-restart", Bug::SkipOnRestart),
     ("split-drops-item", Bug::SplitDropsItem),
+    ("vote-without-log-check", Bug::VoteWithoutLogCheck),
+    ("commit-on-minority", Bug::CommitOnMinority),
+    ("keep-conflicting-entry", Bug::KeepConflictingEntry),
 ];
 
 impl Bug {

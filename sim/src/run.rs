@@ -84,17 +84,26 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> RunRecord {
     let mut config = madsim::Config::default();
     config.net.packet_loss_rate = 0.0;
     let runtime = madsim::runtime::Runtime::with_seed_and_config(options.seed, config);
-    let (history, operations, simulated_ms) = {
+    let ran = {
         let scenario = scenario.clone();
         let plan = plan.clone();
         let options = options.clone();
-        runtime.block_on(async move {
-            let world = crate::deploy::world(&scenario, plan, options);
-            let start = tokio::time::Instant::now();
-            let history = crate::deploy::run(world.clone()).await;
-            let ops = *world.ops.lock().unwrap();
-            (history, ops, start.elapsed().as_millis() as u64)
-        })
+        // An engine invariant that fails inside a node (an assertion) stops the run: it is
+        // reported as the run's violation, with its repro command, not as a crash of the whole
+        // sweep.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(async move {
+                let world = crate::deploy::world(&scenario, plan, options);
+                let start = tokio::time::Instant::now();
+                let history = crate::deploy::run(world.clone()).await;
+                let ops = *world.ops.lock().unwrap();
+                (history, ops, start.elapsed().as_millis() as u64)
+            })
+        }))
+    };
+    let (history, operations, simulated_ms) = match ran {
+        Ok(ran) => ran,
+        Err(panic) => return stopped(scenario, options, plan, &*panic, wall),
     };
     finish(
         scenario,
@@ -105,6 +114,48 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> RunRecord {
         simulated_ms,
         wall,
     )
+}
+
+/// The record of a run an assertion stopped: one violation, the assertion's message.
+#[cfg(madsim)]
+fn stopped(
+    scenario: &Scenario,
+    options: RunOptions,
+    plan: Plan,
+    panic: &(dyn std::any::Any + Send),
+    wall: std::time::Instant,
+) -> RunRecord {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".into());
+    let mut report = checkers::Report::default();
+    report.anomalies.push(checkers::Anomaly {
+        checker: "invariants",
+        kind: "invariant-violated",
+        violation: true,
+        key: None,
+        ops: Vec::new(),
+        time: 0,
+        explanation: format!(
+            "An internal check of the system failed and stopped the run: {message}"
+        ),
+    });
+    RunRecord {
+        scenario: scenario.name.clone(),
+        seed: options.seed,
+        passed: false,
+        verdict: format!("stopped by a failed internal check: {message}"),
+        digest: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(message.as_bytes())),
+        operations: 0,
+        simulated_ms: 0,
+        wall_ms: wall.elapsed().as_millis() as u64,
+        plan,
+        report,
+        history: History::default(),
+        bug: options.bug,
+    }
 }
 
 /// Without `--cfg madsim` there is no simulator: the caller must use the simulator build.

@@ -84,11 +84,12 @@ pub const MAX_APPEND_ENTRIES: usize = 256;
 /// Messages a replica wants sent: (destination replica, message).
 pub type Outbox<E> = Vec<(usize, Message<E>)>;
 
-/// A protocol rule the tests break on purpose, to show that the property test catches the
-/// break (each is consulted at the one place the rule is applied; none exists outside tests).
-#[cfg(test)]
+/// A protocol rule broken on purpose, to show that a test catches the break: this module's
+/// property test, and the simulator's leader-churn scenario (`--inject-bug`). Each is consulted
+/// at the one place the rule is applied; a replica breaks none unless its host calls
+/// [`Replica::break_rule`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum BrokenRule {
+pub enum BrokenRule {
     /// Election: grant a vote without checking that the candidate's log is up to date.
     VoteWithoutLogCheck,
     /// Election: grant a vote to every candidate of the term, not only the first.
@@ -100,13 +101,6 @@ enum BrokenRule {
     /// A leader whose Append was rejected retries from the same index instead of backing off.
     NoBackoff,
 }
-
-/// What [`Replica`]'s `broken` field holds: in tests, the rule the replica breaks on purpose
-/// (none when `None`); elsewhere nothing, a zero-sized field.
-#[cfg(test)]
-type Breaks = Option<BrokenRule>;
-#[cfg(not(test))]
-type Breaks = ();
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Replica<E> {
@@ -127,7 +121,8 @@ pub struct Replica<E> {
     term_start: u64,
     next_index: Vec<u64>,
     match_index: Vec<u64>,
-    broken: Breaks,
+    /// The rule this replica breaks on purpose (none when `None`).
+    broken: Option<BrokenRule>,
 }
 
 impl<E: Clone> Replica<E> {
@@ -155,7 +150,7 @@ impl<E: Clone> Replica<E> {
             term_start: 0,
             next_index: vec![1; group_size],
             match_index: vec![0; group_size],
-            broken: Breaks::default(),
+            broken: None,
         }
     }
 
@@ -171,6 +166,11 @@ impl<E: Clone> Replica<E> {
             replica.term_start = 0;
         }
         replica
+    }
+
+    /// From now on, this replica breaks `rule` (a deliberately broken variant for tests).
+    pub fn break_rule(&mut self, rule: BrokenRule) {
+        self.broken = Some(rule);
     }
 
     pub fn id(&self) -> usize {
@@ -452,7 +452,6 @@ impl<E: Clone> Replica<E> {
                     }
                     match self.term_at(index) {
                         Some(t) if t == entry.term => {}
-                        #[cfg(test)]
                         Some(_) if self.broken == Some(BrokenRule::KeepConflictingEntry) => {}
                         Some(_) => {
                             // A conflicting suffix: it was never committed; replace it.
@@ -529,7 +528,6 @@ impl<E: Clone> Replica<E> {
             .min(self.next_index[peer].saturating_sub(1))
             .max(self.match_index[peer] + 1)
             .max(1);
-        #[cfg(test)]
         let next = match self.broken {
             Some(BrokenRule::NoBackoff) => self.next_index[peer],
             _ => next,
@@ -546,7 +544,6 @@ impl<E: Clone> Replica<E> {
     fn may_vote_for(&self, from: usize, last_index: u64, last_term: u64) -> bool {
         let up_to_date = (last_term, last_index) >= (self.last_term(), self.last_index());
         let free = self.voted_for.is_none_or(|v| v == from);
-        #[cfg(test)]
         let (up_to_date, free) = (
             up_to_date || self.broken == Some(BrokenRule::VoteWithoutLogCheck),
             free || self.broken == Some(BrokenRule::VoteTwiceInATerm),
@@ -563,7 +560,6 @@ impl<E: Clone> Replica<E> {
                 break;
             }
             let count = self.match_index.iter().filter(|&&m| m >= index).count();
-            #[cfg(test)]
             let count = count + usize::from(self.broken == Some(BrokenRule::CommitOnMinority));
             if count >= self.majority() {
                 self.commit = index;

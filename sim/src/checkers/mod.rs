@@ -9,6 +9,7 @@
 //! | `bank` | a read of the bank item whose balances do not sum to the total, or are negative | single-item updates are atomic |
 //! | `eventual` | an eventually consistent read of a value never written, or written only after the read ended (violations); stale and non-monotonic reads (observations: permitted) | eventually consistent reads return committed data, possibly stale |
 //! | `convergence` | replicas of a partition that differ after healing, or never caught up within the bound | replicas converge |
+//! | `log-agreement` | two replicas of a partition whose committed log prefixes differ (checked from the replicas' logs at the end of the run, not from any operation) | replicas never commit different entries at one index |
 //! | `throttling` | throttled requests (an observation) | throttling is an error the caller retries |
 //!
 //! Observations are not failures: DynamoDB permits them. Teaching scenarios expect them.
@@ -18,6 +19,7 @@ mod convergence;
 mod counter;
 mod eventual;
 pub mod linearizable;
+mod log_agreement;
 mod lost_write;
 mod throttling;
 
@@ -204,13 +206,14 @@ pub trait Checker: Sync {
 
 /// Every checker, in the order their anomalies are reported: per item (items in key order),
 /// then over the whole history.
-pub const CHECKERS: [&dyn Checker; 7] = [
+pub const CHECKERS: [&dyn Checker; 8] = [
     &linearizable::Linearizable,
     &counter::Counter,
     &lost_write::LostWrite,
     &eventual::Eventual,
     &bank::Bank,
     &convergence::Convergence,
+    &log_agreement::LogAgreement,
     &throttling::Throttling,
 ];
 

@@ -144,6 +144,8 @@ pub struct World {
     skew: Mutex<Vec<i64>>,
     /// Tables in a throttling storm.
     storms: Mutex<BTreeSet<usize>>,
+    /// Tables whose first partition's leader the nemesis churns.
+    churning: Mutex<BTreeSet<usize>>,
     /// The partition map (the routers' metadata), changed by splits.
     placement: Mutex<Placement>,
     /// Storage node state, readable by the harness after the run.
@@ -224,6 +226,34 @@ impl World {
         } else {
             storms.remove(&table);
         }
+    }
+
+    /// Starts or ends leader churn on `table`.
+    fn set_churn(&self, table: usize, on: bool) {
+        let mut churning = self.churning.lock().unwrap();
+        if on {
+            churning.insert(table);
+        } else {
+            churning.remove(&table);
+        }
+    }
+
+    fn churning(&self, table: usize) -> bool {
+        self.churning.lock().unwrap().contains(&table)
+    }
+
+    /// The storage node whose replica of `group` leads in the highest term, as its disk says.
+    fn current_leader(&self, group: u32) -> Option<usize> {
+        let replicas = self.placement.lock().unwrap().groups[group as usize].replicas;
+        replicas
+            .into_iter()
+            .filter_map(|node| {
+                let disk = self.disks[node].lock().unwrap();
+                let replica = disk.get(&group)?;
+                (replica.role() == Role::Leader).then(|| (replica.term(), node))
+            })
+            .max()
+            .map(|(_, node)| node)
     }
 
     /// The control plane's half of a split of `table`'s widest partition: names the new group
@@ -330,7 +360,55 @@ pub async fn run(world: Arc<World>) -> History {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     record_final_state(&world, &converged);
+    record_logs(&world);
     world.history.lock().unwrap().clone()
+}
+
+/// Records each replica's log as the `log-agreement` checker reads it: its commit index, and
+/// the cumulative hash of its log (term and command of each entry) at each commit index of its
+/// group that it has reached.
+fn record_logs(world: &World) {
+    let placement = world.placement.lock().unwrap().clone();
+    let time = world.now_ns();
+    for (g, info) in placement.groups.iter().enumerate() {
+        let group = g as u32;
+        let logs: Vec<(usize, Replica<Arc<Cmd>>)> = info
+            .replicas
+            .iter()
+            .filter_map(|&node| {
+                Some((node, world.disks[node].lock().unwrap().get(&group)?.clone()))
+            })
+            .collect();
+        let commits: BTreeSet<u64> = logs.iter().map(|(_, r)| r.commit()).collect();
+        let name = world.topology.group_name(&placement, group);
+        for (node, replica) in &logs {
+            let mut prefix = serde_json::Map::new();
+            let mut hash = 0u64;
+            for index in replica.first_index()..=replica.commit() {
+                let Some(entry) = replica.entry(index) else {
+                    break;
+                };
+                let text = format!("{hash:016x} {} {:?}", entry.term, entry.payload);
+                hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+                if commits.contains(&index) {
+                    prefix.insert(index.to_string(), json!(format!("{hash:016x}")));
+                }
+            }
+            let mut e = Event::new(
+                Process::Named("final".into()),
+                Kind::Info,
+                "replica-log",
+                time,
+            );
+            e.key = Some(name.clone());
+            e.value = json!({
+                "replica": world.topology.storage[*node].name,
+                "commit": replica.commit(),
+                "prefix": prefix,
+            });
+            world.record(e);
+        }
+    }
 }
 
 /// Creates the storage nodes, the routers and the client nodes; returns every node's id and
@@ -569,6 +647,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
         history: Mutex::new(History::default()),
         skew: Mutex::new(vec![0; storage]),
         storms: Mutex::new(BTreeSet::new()),
+        churning: Mutex::new(BTreeSet::new()),
         placement: Mutex::new(Placement::new(&topology)),
         nodes: Mutex::new(vec![None; storage]),
         disks: (0..storage).map(|_| Arc::default()).collect(),

@@ -104,6 +104,12 @@ impl Nemesis {
             (Fault::Storm { table }, on) => self.world.set_storm(*table, on),
             (Fault::Split { table }, true) => self.split(*table),
             (Fault::Split { .. }, false) => {}
+            (Fault::Churn { table }, on) => {
+                self.world.set_churn(*table, on);
+                if on {
+                    self.churn(*table);
+                }
+            }
             (Fault::Isolate { node }, on) => {
                 for (other, &id) in storage.iter().enumerate() {
                     if other != *node {
@@ -134,6 +140,47 @@ impl Nemesis {
                 }
             }
         }
+    }
+
+    /// Leader churn (`faults/churn.rs`): while the fault lasts, round after round, the current
+    /// leader of the table's first partition is cut off from the other storage nodes (odd
+    /// rounds) or crashed (even rounds) for twice the longest election timeout, so that a
+    /// replica of a newer term leads and appends meanwhile, then it comes back.
+    fn churn(&self, table: usize) {
+        let (world, handle, net) = (self.world.clone(), self.handle.clone(), self.net.clone());
+        let storage = self.storage.clone();
+        let hold = Duration::from_millis(2 * world.scenario.deployment.election_timeout_ms[1]);
+        madsim::task::spawn(async move {
+            let mut round = 0u64;
+            while world.churning(table) {
+                let group = world.placement.lock().unwrap().maps[table][0].1;
+                let Some(node) = world.current_leader(group) else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                };
+                round += 1;
+                // Let clients write through the leader first: it appends what it then cannot
+                // commit.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                if round % 2 == 1 {
+                    for &other in storage.iter().filter(|&&id| id != storage[node]) {
+                        net.clog_link(storage[node], other);
+                        net.clog_link(other, storage[node]);
+                    }
+                    tokio::time::sleep(hold).await;
+                    for &other in storage.iter().filter(|&&id| id != storage[node]) {
+                        net.unclog_link(storage[node], other);
+                        net.unclog_link(other, storage[node]);
+                    }
+                } else {
+                    handle.kill(storage[node]);
+                    world.crashed(node);
+                    tokio::time::sleep(hold).await;
+                    handle.restart(storage[node]);
+                }
+                tokio::time::sleep(hold / 2).await;
+            }
+        });
     }
 
     /// The control plane splits the widest partition: it names the new group and asks the

@@ -230,7 +230,7 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
                         });
                 }
                 None if is_initial => {
-                    let replica = Replica::bootstrap(rid, 3, 0);
+                    let replica = new_replica(world, rid);
                     if replica.role() == Role::Leader {
                         world.leader(g, index, replica.term());
                     }
@@ -248,6 +248,16 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
         }
     }
     groups
+}
+
+/// Replica `rid` of a new group whose term-1 leader is replica 0, breaking the replication
+/// rule of the run's broken variant, if it is one.
+fn new_replica(world: &World, rid: usize) -> Replica<Arc<Cmd>> {
+    let mut replica = Replica::bootstrap(rid, 3, 0);
+    if let Some(rule) = world.options.bug.and_then(|b| b.broken_rule()) {
+        replica.break_rule(rule);
+    }
+    replica
 }
 
 pub(super) fn peer_addr(world: &World, group: u32, replica: usize) -> SocketAddr {
@@ -696,7 +706,7 @@ pub(super) fn apply_all(
             };
             // The new group's replica: persisted from now on, its data the parent's share.
             disk.entry(created.group).or_insert_with(|| {
-                let replica = Replica::bootstrap(rid, 3, 0);
+                let replica = new_replica(world, rid);
                 if replica.role() == Role::Leader {
                     world.leader(created.group, index, replica.term());
                 }

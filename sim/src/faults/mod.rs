@@ -3,6 +3,7 @@
 //! The closed list of fault kinds is [`FAULT_KINDS`]; each kind's file owns its draw, what it
 //! needs of the deployment and how a report shows it. The fault points are in [`points`].
 
+mod churn;
 mod clog;
 mod crash;
 mod delay;
@@ -46,6 +47,9 @@ pub enum Fault {
     /// Cut a storage node off from every other storage node (both directions), while routers
     /// and clients still reach it: a leader there keeps answering until it learns otherwise.
     Isolate { node: usize },
+    /// Leader churn on the table's first partition: its leader cut off or crashed, again and
+    /// again, each time after it appended what it could not commit.
+    Churn { table: usize },
 }
 
 /// A fault kind, as scenario files name it in `faults.weights`.
@@ -61,11 +65,12 @@ pub enum FaultKind {
     Storm,
     Split,
     Isolate,
+    Churn,
 }
 
 /// Every fault kind, in the order a plan weighs them (do not reorder: a seed's plan depends
 /// on it).
-pub const FAULT_KINDS: [FaultKind; 9] = [
+pub const FAULT_KINDS: [FaultKind; 10] = [
     FaultKind::Partition,
     FaultKind::Clog,
     FaultKind::Crash,
@@ -75,6 +80,7 @@ pub const FAULT_KINDS: [FaultKind; 9] = [
     FaultKind::Storm,
     FaultKind::Split,
     FaultKind::Isolate,
+    FaultKind::Churn,
 ];
 
 impl FaultKind {
@@ -89,6 +95,7 @@ impl FaultKind {
             FaultKind::Storm => "storm",
             FaultKind::Split => "split",
             FaultKind::Isolate => "isolate",
+            FaultKind::Churn => "churn",
         }
     }
 
@@ -116,6 +123,7 @@ impl FaultKind {
             FaultKind::Storm => storm::draw(d),
             FaultKind::Split => split::draw(d),
             FaultKind::Isolate => isolate::draw(d),
+            FaultKind::Churn => churn::draw(d),
         }
     }
 }
@@ -132,6 +140,7 @@ impl Fault {
             Fault::Storm { .. } => FaultKind::Storm,
             Fault::Split { .. } => FaultKind::Split,
             Fault::Isolate { .. } => FaultKind::Isolate,
+            Fault::Churn { .. } => FaultKind::Churn,
         }
     }
 
@@ -151,6 +160,7 @@ impl Fault {
             Fault::Storm { table } => storm::render(topology, table),
             Fault::Split { table } => split::render(topology, table),
             Fault::Isolate { node } => isolate::render(topology, node),
+            Fault::Churn { table } => churn::render(topology, table),
         }
     }
 }
