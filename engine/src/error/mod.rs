@@ -296,23 +296,31 @@ impl ConstraintErrors {
         } else {
             crate::limits::TABLE_NAME_LENGTH_MAX
         };
+        let length = name.chars().count();
+        let too_short = length < crate::limits::TABLE_NAME_LENGTH_MIN;
+        let too_long = length > max;
+        let is_arn = allow_arn && name.starts_with("arn:");
+        let off_pattern = !is_arn
+            && !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+        // Every valid request passes here (a table name per item operation): the quoted value
+        // is formatted only for a message that will be reported.
+        if !(too_short || too_long || off_pattern) {
+            return;
+        }
         let shown = format!("'{name}'");
-        if name.chars().count() < crate::limits::TABLE_NAME_LENGTH_MIN {
+        if too_short {
             self.push(
                 &shown,
                 path,
                 &constraint::length_at_least(crate::limits::TABLE_NAME_LENGTH_MIN),
             );
         }
-        if name.chars().count() > max {
+        if too_long {
             self.push(&shown, path, &constraint::length_at_most(max));
         }
-        let is_arn = allow_arn && name.starts_with("arn:");
-        if !is_arn
-            && !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-        {
+        if off_pattern {
             self.push(&shown, path, constraint::NAME_PATTERN);
         }
     }

@@ -207,6 +207,52 @@ fn constraint_texts_are_pinned() {
     );
 }
 
+/// `ConstraintErrors::name`: each failed rule in order (length, then pattern), the value quoted;
+/// an ARN skips the pattern where ARNs are allowed; a valid name adds nothing.
+#[test]
+fn name_constraint_messages_are_pinned() {
+    use super::ConstraintErrors;
+    let message = |value: Option<&str>, allow_arn: bool| {
+        let mut errors = ConstraintErrors::new();
+        errors.name(&value.map(str::to_string), "tableName", allow_arn);
+        errors.into_result().err().map(|e| e.message)
+    };
+    assert_eq!(message(Some("Orders-2.v_1"), false), None);
+    assert_eq!(message(Some("arn:aws:dynamodb:x:1:table/T"), true), None);
+    assert_eq!(
+        message(None, true).as_deref(),
+        Some(
+            "1 validation error detected: Value null at 'tableName' failed to satisfy \
+             constraint: Member must not be null"
+        )
+    );
+    assert_eq!(
+        message(Some("a!"), true).as_deref(),
+        Some(
+            "2 validation errors detected: Value 'a!' at 'tableName' failed to satisfy \
+             constraint: Member must have length greater than or equal to 3; Value 'a!' at \
+             'tableName' failed to satisfy constraint: Member must satisfy regular expression \
+             pattern: [a-zA-Z0-9_.-]+"
+        )
+    );
+    let long = "t".repeat(256);
+    assert_eq!(
+        message(Some(&long), false),
+        Some(format!(
+            "1 validation error detected: Value '{long}' at 'tableName' failed to satisfy \
+             constraint: Member must have length less than or equal to 255"
+        ))
+    );
+    assert_eq!(message(Some(&long), true), None);
+    assert_eq!(
+        message(Some("arn:x"), false).as_deref(),
+        Some(
+            "1 validation error detected: Value 'arn:x' at 'tableName' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        )
+    );
+}
+
 #[test]
 fn wire_messages_are_pinned() {
     pinned(
