@@ -381,6 +381,10 @@ fn record_logs(world: &World) {
             .collect();
         let commits: BTreeSet<u64> = logs.iter().map(|(_, r)| r.commit()).collect();
         let name = world.topology.group_name(&placement, group);
+        // Each command's content hash, computed once: replicas that hold the same entry share
+        // its command (one `Arc`). The address is only the cache's key; what is hashed is the
+        // content, so the history stays a function of the seed.
+        let mut content: BTreeMap<usize, u64> = BTreeMap::new();
         for (node, replica) in &logs {
             let mut prefix = serde_json::Map::new();
             let mut hash = 0u64;
@@ -388,8 +392,16 @@ fn record_logs(world: &World) {
                 let Some(entry) = replica.entry(index) else {
                     break;
                 };
-                let text = format!("{hash:016x} {} {:?}", entry.term, entry.payload);
-                hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+                let command = entry.payload.as_ref().map_or(0, |cmd| {
+                    *content.entry(Arc::as_ptr(cmd) as usize).or_insert_with(|| {
+                        xxhash_rust::xxh3::xxh3_64(format!("{cmd:?}").as_bytes())
+                    })
+                });
+                let mut bytes = [0u8; 24];
+                bytes[..8].copy_from_slice(&hash.to_le_bytes());
+                bytes[8..16].copy_from_slice(&entry.term.to_le_bytes());
+                bytes[16..].copy_from_slice(&command.to_le_bytes());
+                hash = xxhash_rust::xxh3::xxh3_64(&bytes);
                 if commits.contains(&index) {
                     prefix.insert(index.to_string(), json!(format!("{hash:016x}")));
                 }
