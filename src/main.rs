@@ -266,6 +266,7 @@ async fn wait_for_stop_signal() {
 
 /// `dynasim run SCENARIO --endpoint URL`: the scenario's workloads as real clients of an
 /// endpoint, checked by the simulator's checkers (no deployment, no faults).
+#[cfg(not(madsim))]
 #[derive(Parser)]
 #[command(name = "dynasim run")]
 struct EndpointRun {
@@ -286,6 +287,7 @@ struct EndpointRun {
     history: Option<PathBuf>,
 }
 
+#[cfg(not(madsim))]
 fn against_endpoint(args: Vec<String>) -> ExitCode {
     let parsed =
         EndpointRun::try_parse_from(std::iter::once("dynasim run".to_string()).chain(args));
@@ -314,6 +316,7 @@ fn against_endpoint(args: Vec<String>) -> ExitCode {
     }
 }
 
+#[cfg(not(madsim))]
 /// One scenario file against the endpoint: prints the verdict and the anomalies; `Ok(passed)`,
 /// or the exit code for input or endpoint errors.
 fn against_endpoint_one(options: &EndpointRun, file: &std::path::Path) -> Result<bool, ExitCode> {
@@ -361,6 +364,7 @@ fn against_endpoint_one(options: &EndpointRun, file: &std::path::Path) -> Result
     Ok(passed)
 }
 
+#[cfg(not(madsim))]
 /// A scenario file, or every `.toml` file of a directory, sorted.
 fn scenario_files(target: &std::path::Path) -> Result<Vec<PathBuf>, String> {
     if target.is_file() {
@@ -373,6 +377,13 @@ fn scenario_files(target: &std::path::Path) -> Result<Vec<PathBuf>, String> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// The simulator build has no real network: `--endpoint` runs in the ordinary build only.
+#[cfg(madsim)]
+fn against_endpoint(_args: Vec<String>) -> ExitCode {
+    eprintln!("dynasim run --endpoint: not available in the simulator build (--cfg madsim)");
+    ExitCode::from(2)
 }
 
 /// Hands `run` and `repro` to the simulator build (`dynasim-sim`, built with `--cfg madsim`),
