@@ -97,9 +97,9 @@ enum Wire {
         group: u32,
         from: usize,
         message: Message<Arc<Cmd>>,
-        /// An Append's send time on the leader's monotonic clock; an AppendReply echoes the
-        /// stamp of the Append it answers (leases count from it).
-        stamp: Option<Instant>,
+        /// An Append's send time on the leader's monotonic clock (`World::now_ns`); an
+        /// AppendReply echoes the stamp of the Append it answers (leases count from it).
+        stamp: Option<u64>,
     },
     /// Client to router (`group` already chosen for scans of one partition).
     Route {
@@ -160,6 +160,10 @@ pub struct World {
 }
 
 impl World {
+    /// Simulated nanoseconds since the run started: the monotonic clock of the history and
+    /// of the replication rules (leases, loyalty, flow control, election timers), which
+    /// compare instants as madsim's `Instant`s would (time advances between task polls by
+    /// tens of nanoseconds).
     fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
     }
