@@ -447,78 +447,7 @@ impl<E: Clone> Replica<E> {
             self.step_down(message.term());
         }
         match message {
-            Message::Append {
-                term,
-                prev_index,
-                prev_term,
-                entries,
-                commit,
-            } => {
-                if term < self.persistent.term {
-                    out.push((
-                        from,
-                        Message::AppendReply {
-                            term: self.persistent.term,
-                            success: false,
-                            match_index: self.last_index(),
-                        },
-                    ));
-                    return;
-                }
-                // A current-term Append comes from the one leader of this term.
-                if self.volatile.role != Role::Follower {
-                    self.step_down(term);
-                }
-                self.persistent.voted_for = Some(from);
-                let consistent = if prev_index < self.persistent.base_index {
-                    // Older than what we compacted: only committed (hence matching) entries
-                    // lie there; skip those we already have.
-                    true
-                } else {
-                    self.term_at(prev_index) == Some(prev_term)
-                };
-                if !consistent {
-                    out.push((
-                        from,
-                        Message::AppendReply {
-                            term: self.persistent.term,
-                            success: false,
-                            match_index: self.last_index().min(prev_index.saturating_sub(1)),
-                        },
-                    ));
-                    return;
-                }
-                let mut index = prev_index;
-                for entry in entries {
-                    index += 1;
-                    if index <= self.persistent.base_index {
-                        continue;
-                    }
-                    match self.term_at(index) {
-                        Some(t) if t == entry.term => {}
-                        Some(_) if self.broken == Some(BrokenRule::KeepConflictingEntry) => {}
-                        Some(_) => {
-                            // A conflicting suffix: it was never committed; replace it.
-                            self.persistent
-                                .log
-                                .truncate((index - self.persistent.base_index - 1) as usize);
-                            self.persistent.log.push(entry);
-                        }
-                        None => self.persistent.log.push(entry),
-                    }
-                }
-                if commit > self.volatile.commit {
-                    self.volatile.commit = commit.min(index).max(self.volatile.commit);
-                }
-                out.push((
-                    from,
-                    Message::AppendReply {
-                        term: self.persistent.term,
-                        success: true,
-                        match_index: index,
-                    },
-                ));
-            }
+            message @ Message::Append { .. } => self.handle_append(from, message, out),
             Message::AppendReply {
                 term,
                 success,
@@ -567,6 +496,93 @@ impl<E: Clone> Replica<E> {
                 }
             }
         }
+    }
+
+    /// An Append from the leader `from` claims: stale ones are refused; otherwise the entries
+    /// after a matching `prev_index` are appended (replacing a conflicting suffix, which was
+    /// never committed) and the commit index advances as far as both the leader and this log go.
+    fn handle_append(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
+        let Message::Append {
+            term,
+            prev_index,
+            prev_term,
+            entries,
+            commit,
+        } = message
+        else {
+            return;
+        };
+        if term < self.persistent.term {
+            out.push((
+                from,
+                Message::AppendReply {
+                    term: self.persistent.term,
+                    success: false,
+                    match_index: self.last_index(),
+                },
+            ));
+            return;
+        }
+        // A current-term Append comes from the one leader of this term.
+        if self.volatile.role != Role::Follower {
+            self.step_down(term);
+        }
+        self.persistent.voted_for = Some(from);
+        let consistent = if prev_index < self.persistent.base_index {
+            // Older than what we compacted: only committed (hence matching) entries
+            // lie there; skip those we already have.
+            true
+        } else {
+            self.term_at(prev_index) == Some(prev_term)
+        };
+        if !consistent {
+            out.push((
+                from,
+                Message::AppendReply {
+                    term: self.persistent.term,
+                    success: false,
+                    match_index: self.last_index().min(prev_index.saturating_sub(1)),
+                },
+            ));
+            return;
+        }
+        let index = self.append_entries(prev_index, entries);
+        if commit > self.volatile.commit {
+            self.volatile.commit = commit.min(index).max(self.volatile.commit);
+        }
+        out.push((
+            from,
+            Message::AppendReply {
+                term: self.persistent.term,
+                success: true,
+                match_index: index,
+            },
+        ));
+    }
+
+    /// Follower: puts `entries`, which follow `prev_index` in the leader's log, into this log
+    /// (keeping those it has, replacing a conflicting suffix); returns the index of the last.
+    fn append_entries(&mut self, prev_index: u64, entries: Vec<LogEntry<E>>) -> u64 {
+        let mut index = prev_index;
+        for entry in entries {
+            index += 1;
+            if index <= self.persistent.base_index {
+                continue;
+            }
+            match self.term_at(index) {
+                Some(t) if t == entry.term => {}
+                Some(_) if self.broken == Some(BrokenRule::KeepConflictingEntry) => {}
+                Some(_) => {
+                    // A conflicting suffix: it was never committed; replace it.
+                    self.persistent
+                        .log
+                        .truncate((index - self.persistent.base_index - 1) as usize);
+                    self.persistent.log.push(entry);
+                }
+                None => self.persistent.log.push(entry),
+            }
+        }
+        index
     }
 
     /// Leader: `peer` rejected an Append, holding entries up to `hint` at most; retry from one
