@@ -20,21 +20,26 @@
 //! loyal for a whole window from the restart, as if it had just heard the leader.
 //!
 //! The host decides when a replica campaigns (its election timer, never shorter than the
-//! window) and may campaign early only outside the loyalty window. [`BrokenLease`] breaks the
-//! rule on purpose, for the simulator to show its checkers catch a stale leased read.
+//! window) and may campaign early only outside the loyalty window. The schedule test
+//! (`lease/schedules.rs`) checks the guarantee after every event of seeded schedules in time
+//! (latency, cut-off leaders, restarts, early timers) and fails for each [`BrokenLease`];
+//! the simulator catches `RenewedOnSend` as a stale read (`--inject-bug
+//! lease-renewed-on-send`, scenario `ci/stale-leader-reads`).
 
 use crate::replication::raft::Replica;
 
-/// The lease rule broken on purpose (the simulator's `--inject-bug`): each is consulted at
-/// the one place the rule is applied; a lease breaks none unless its host calls
+/// The lease rule broken on purpose (the schedule test; the simulator's `--inject-bug` for
+/// `RenewedOnSend`): each is consulted at the one place the rule is applied; a lease breaks none unless its host calls
 /// [`Lease::break_rule`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BrokenLease {
     /// A follower votes for candidates and campaigns inside the loyalty window (a leased
     /// leader still ignores candidates).
     Disloyal,
-    /// A leader holds its lease for twice the window its followers stay loyal for.
-    OutlivesLoyalty,
+    /// A leader renews its lease whenever it sends an Append, as if sending were being heard,
+    /// not only when a majority acknowledges one: once its followers stop hearing it, its
+    /// lease outlives their loyalty (a cut-off leader that keeps sending heartbeats keeps it).
+    RenewedOnSend,
 }
 
 /// One replica's lease state: when it last heard its leader (loyalty), and, as a leader, the
@@ -49,6 +54,9 @@ pub struct Lease {
     /// it accepted in that term.
     term: u64,
     acked: Vec<Option<u64>>,
+    /// Leader: the term and time of the newest Append it sent (only the broken variant
+    /// `RenewedOnSend` counts a lease from it).
+    sent: Option<(u64, u64)>,
     broken: Option<BrokenLease>,
 }
 
@@ -61,6 +69,7 @@ impl Lease {
             heard: now,
             term: 0,
             acked: vec![None; group_size],
+            sent: None,
             broken: None,
         }
     }
@@ -102,6 +111,12 @@ impl Lease {
         *slot = (*slot).max(Some(stamp));
     }
 
+    /// A leader of `term` sends an Append at `now`. (A lease counts from what a majority
+    /// acknowledged, not from this: only the broken variant `RenewedOnSend` uses it.)
+    pub fn sent(&mut self, term: u64, now: u64) {
+        self.sent = Some((term, now));
+    }
+
     /// When the lease of the leader of `term` started: the send stamp of the newest Append
     /// that a majority, the leader included, accepted in that term (`None` if no majority
     /// did). In a group of three the leader and any one follower are a majority: the newest
@@ -120,15 +135,16 @@ impl Lease {
     /// entry of its term) and a majority acknowledged an Append it sent within the window. A
     /// group of one is its own majority: its ready leader always holds the lease.
     pub fn holds<E: Clone>(&self, replica: &Replica<E>, now: u64) -> bool {
-        let window = match self.broken {
-            Some(BrokenLease::OutlivesLoyalty) => self.window.saturating_mul(2),
-            _ => self.window,
-        };
+        let term = replica.term();
+        let start = self
+            .start(term)
+            .map(|start| match (self.broken, self.sent) {
+                (Some(BrokenLease::RenewedOnSend), Some((t, sent))) if t == term => start.max(sent),
+                _ => start,
+            });
         replica.is_ready_leader()
             && (self.acked.len() == 1
-                || self
-                    .start(replica.term())
-                    .is_some_and(|start| now < start.saturating_add(window)))
+                || start.is_some_and(|start| now < start.saturating_add(self.window)))
     }
 
     /// Whether a leader may answer a strongly consistent read from its own state at `now`:
@@ -154,6 +170,9 @@ impl Lease {
         !self.loyal(now)
     }
 }
+
+#[cfg(test)]
+mod schedules;
 
 #[cfg(test)]
 mod tests {
@@ -317,8 +336,23 @@ mod tests {
             disloyal.ignores_candidate(&replica, 0, 50),
             "a disloyal leader still holds its lease"
         );
-        lease.break_rule(BrokenLease::OutlivesLoyalty);
-        assert!(lease.holds(&replica, 199), "past the followers' loyalty");
-        assert!(!lease.holds(&replica, 200));
+        // Sending renews the correct lease not at all, the broken one each time.
+        lease.sent(1, 90);
+        assert!(!lease.holds(&replica, 100));
+        lease.break_rule(BrokenLease::RenewedOnSend);
+        assert!(lease.holds(&replica, 189), "past the followers' loyalty");
+        assert!(!lease.holds(&replica, 190));
+        lease.sent(2, 150);
+        assert!(
+            !lease.holds(&replica, 190),
+            "a send of another term renews nothing"
+        );
+        let (unacked, mut fresh) = leader(3);
+        fresh.break_rule(BrokenLease::RenewedOnSend);
+        fresh.sent(1, 0);
+        assert!(
+            !fresh.holds(&unacked, 0),
+            "a lease needs one majority acknowledgement first"
+        );
     }
 }
