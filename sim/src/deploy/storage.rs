@@ -42,7 +42,10 @@ pub struct GroupState {
 impl GroupState {
     fn new(world: &World, engine: Option<Engine>, range: Range, skip: Option<u64>) -> GroupState {
         let now = world.now_ns();
-        let lease = Lease::new(3, nanos(lease_window(world)), now);
+        let mut lease = Lease::new(3, nanos(lease_window(world)), now);
+        if let Some(rule) = world.options.bug.and_then(|b| b.broken_lease()) {
+            lease.break_rule(rule);
+        }
         GroupState {
             engine,
             range,
@@ -54,6 +57,21 @@ impl GroupState {
             lease,
             flow: Flow::new(3, nanos(heartbeat_interval(world))),
         }
+    }
+}
+
+/// A leader about to send `out` at `now` tells its lease whether an Append is among it (only
+/// the broken variant "lease renewed on send" counts a lease from that).
+fn note_sent(
+    g: &mut GroupState,
+    replica: &Replica<Arc<Cmd>>,
+    out: &[(usize, Message<Arc<Cmd>>)],
+    now: u64,
+) {
+    if replica.role() == Role::Leader
+        && out.iter().any(|(_, m)| matches!(m, Message::Append { .. }))
+    {
+        g.lease.sent(replica.term(), now);
     }
 }
 
@@ -329,6 +347,7 @@ fn handle_raft(
     }
     let id = replica.id();
     let echo = if from_leader { stamp } else { None };
+    note_sent(g, replica, &out, now);
     raft_out(world, group, id, out, echo, Some(&mut g.flow), outgoing);
     apply_all(world, index, &mut disk, s, group, outgoing);
 }
@@ -443,6 +462,7 @@ fn handle_exec(
     if let Some(at) = replica.propose_into(cmd, &mut out) {
         g.pending.insert(at, (replica.term(), req));
     }
+    note_sent(g, replica, &out, world.now_ns());
     let id = replica.id();
     raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
     apply_all(world, index, &mut disk, s, group, outgoing);
@@ -892,6 +912,7 @@ pub(super) fn on_tick(
         } else {
             Vec::new()
         };
+        note_sent(g, replica, &out, now);
         let id = replica.id();
         raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
         apply_all(world, index, &mut disk, s, group, outgoing);
