@@ -29,6 +29,10 @@ pub enum Bug {
     CommitOnMinority,
     /// Replication: a follower keeps its own entry where an Append conflicts with it.
     KeepConflictingEntry,
+    /// Leases: a leader renews its lease whenever it sends an Append, not only when a
+    /// majority acknowledges one, so a leader cut off from its followers keeps serving
+    /// strongly consistent reads from its own state after they elected another.
+    LeaseRenewedOnSend,
 }
 
 impl Bug {
@@ -42,9 +46,18 @@ impl Bug {
             _ => None,
         }
     }
+
+    /// The lease rule a broken variant breaks in every replica, if it is one of those.
+    pub fn broken_lease(self) -> Option<dynasim_engine::replication::lease::BrokenLease> {
+        use dynasim_engine::replication::lease::BrokenLease;
+        match self {
+            Bug::LeaseRenewedOnSend => Some(BrokenLease::RenewedOnSend),
+            _ => None,
+        }
+    }
 }
 
-pub const BUGS: [(&str, Bug); 8] = [
+pub const BUGS: [(&str, Bug); 9] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
@@ -53,6 +66,7 @@ pub const BUGS: [(&str, Bug); 8] = [
     ("vote-without-log-check", Bug::VoteWithoutLogCheck),
     ("commit-on-minority", Bug::CommitOnMinority),
     ("keep-conflicting-entry", Bug::KeepConflictingEntry),
+    ("lease-renewed-on-send", Bug::LeaseRenewedOnSend),
 ];
 
 impl Bug {

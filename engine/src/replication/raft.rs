@@ -102,18 +102,30 @@ pub enum BrokenRule {
     NoBackoff,
 }
 
+/// What a replica must keep across a crash, written before it answers a message that depends
+/// on it (Raft's persistent state): its term, its vote in that term, and its log (with the
+/// index and term of the last entry compaction dropped). Everything else a replica holds is
+/// rebuilt from this on restart.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Replica<E> {
-    id: usize,
-    group_size: usize,
-    // Persistent state: survives `restart`.
-    term: u64,
-    voted_for: Option<usize>,
+pub struct Persistent<E> {
+    pub term: u64,
+    pub voted_for: Option<usize>,
     /// Index and term of the last entry dropped by `compact` (0, 0 when none was).
-    base_index: u64,
-    base_term: u64,
-    log: Vec<LogEntry<E>>,
-    // Volatile state.
+    pub base_index: u64,
+    pub base_term: u64,
+    pub log: Vec<LogEntry<E>>,
+}
+
+impl<E> Persistent<E> {
+    fn last_index(&self) -> u64 {
+        self.base_index + self.log.len() as u64
+    }
+}
+
+/// What a crash loses: the commit index (relearned from the next leader), the role (a restart
+/// is a follower), the votes of a campaign, and a leader's view of its peers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Volatile {
     commit: u64,
     role: Role,
     votes: u64,
@@ -121,7 +133,33 @@ pub struct Replica<E> {
     term_start: u64,
     next_index: Vec<u64>,
     match_index: Vec<u64>,
-    /// The rule this replica breaks on purpose (none when `None`).
+}
+
+impl Volatile {
+    /// The volatile state of a replica that starts (or restarts) from `persistent`: a
+    /// follower that knows committed only what it compacted, and nothing of its peers.
+    fn recovered<E>(persistent: &Persistent<E>, group_size: usize) -> Volatile {
+        Volatile {
+            commit: persistent.base_index,
+            role: Role::Follower,
+            votes: 0,
+            term_start: 0,
+            next_index: vec![persistent.last_index() + 1; group_size],
+            match_index: vec![0; group_size],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Replica<E> {
+    id: usize,
+    group_size: usize,
+    /// Survives `restart`.
+    persistent: Persistent<E>,
+    /// Rebuilt from `persistent` by `restart`.
+    volatile: Volatile,
+    /// The rule this replica breaks on purpose (none when `None`); the host's configuration,
+    /// kept across a restart.
     broken: Option<BrokenRule>,
 }
 
@@ -136,20 +174,18 @@ impl<E: Clone> Replica<E> {
             group_size <= 64,
             "a group has at most 64 replicas (votes are a u64 bitmap), not {group_size}"
         );
-        Replica {
-            id,
-            group_size,
+        let persistent = Persistent {
             term: 0,
             voted_for: None,
             base_index: 0,
             base_term: 0,
             log: Vec::new(),
-            commit: 0,
-            role: Role::Follower,
-            votes: 0,
-            term_start: 0,
-            next_index: vec![1; group_size],
-            match_index: vec![0; group_size],
+        };
+        Replica {
+            id,
+            group_size,
+            volatile: Volatile::recovered(&persistent, group_size),
+            persistent,
             broken: None,
         }
     }
@@ -158,12 +194,12 @@ impl<E: Clone> Replica<E> {
     /// already happened with every vote (how a new partition starts).
     pub fn bootstrap(id: usize, group_size: usize, leader: usize) -> Replica<E> {
         let mut replica = Replica::new(id, group_size);
-        replica.term = 1;
-        replica.voted_for = Some(leader);
+        replica.persistent.term = 1;
+        replica.persistent.voted_for = Some(leader);
         if id == leader {
             // An empty log: there is nothing from earlier terms to commit first.
-            replica.role = Role::Leader;
-            replica.term_start = 0;
+            replica.volatile.role = Role::Leader;
+            replica.volatile.term_start = 0;
         }
         replica
     }
@@ -177,45 +213,50 @@ impl<E: Clone> Replica<E> {
         self.id
     }
     pub fn term(&self) -> u64 {
-        self.term
+        self.persistent.term
     }
     pub fn role(&self) -> Role {
-        self.role
+        self.volatile.role
     }
     pub fn commit(&self) -> u64 {
-        self.commit
+        self.volatile.commit
     }
     pub fn last_index(&self) -> u64 {
-        self.base_index + self.log.len() as u64
+        self.persistent.last_index()
     }
     pub fn first_index(&self) -> u64 {
-        self.base_index + 1
+        self.persistent.base_index + 1
     }
 
     /// A leader that has committed an entry of its own term: its committed log holds every
     /// acknowledged write, so it may serve strongly consistent reads.
     pub fn is_ready_leader(&self) -> bool {
-        self.role == Role::Leader && self.commit >= self.term_start
+        self.volatile.role == Role::Leader && self.volatile.commit >= self.volatile.term_start
     }
 
     /// The entry at `index`, if the log still holds it.
     pub fn entry(&self, index: u64) -> Option<&LogEntry<E>> {
-        if index <= self.base_index {
+        if index <= self.persistent.base_index {
             return None;
         }
-        self.log.get((index - self.base_index - 1) as usize)
+        self.persistent
+            .log
+            .get((index - self.persistent.base_index - 1) as usize)
     }
 
     fn term_at(&self, index: u64) -> Option<u64> {
-        if index == self.base_index {
-            Some(self.base_term)
+        if index == self.persistent.base_index {
+            Some(self.persistent.base_term)
         } else {
             self.entry(index).map(|e| e.term)
         }
     }
 
     fn last_term(&self) -> u64 {
-        self.log.last().map_or(self.base_term, |e| e.term)
+        self.persistent
+            .log
+            .last()
+            .map_or(self.persistent.base_term, |e| e.term)
     }
 
     fn majority(&self) -> usize {
@@ -234,7 +275,7 @@ impl<E: Clone> Replica<E> {
     /// Leader: sends every peer what it lacks (nothing, with the commit index, when it is up
     /// to date). Others send nothing.
     pub fn heartbeat(&self) -> Outbox<E> {
-        if self.role == Role::Leader {
+        if self.volatile.role == Role::Leader {
             self.broadcast_append()
         } else {
             Vec::new()
@@ -244,7 +285,7 @@ impl<E: Clone> Replica<E> {
     /// Leader: the Append that brings `peer` up to date (everything after what it is known
     /// to hold, with the commit index); `None` for a follower or candidate.
     pub fn append_to(&self, peer: usize) -> Option<Message<E>> {
-        if self.role != Role::Leader || peer == self.id || peer >= self.group_size {
+        if self.volatile.role != Role::Leader || peer == self.id || peer >= self.group_size {
             return None;
         }
         self.append_for(peer)
@@ -266,54 +307,56 @@ impl<E: Clone> Replica<E> {
 
     /// [`propose`](Self::propose), appending the messages to `out`.
     pub fn propose_into(&mut self, payload: E, out: &mut Outbox<E>) -> Option<u64> {
-        if self.role != Role::Leader {
+        if self.volatile.role != Role::Leader {
             return None;
         }
-        self.log.push(LogEntry {
-            term: self.term,
+        self.persistent.log.push(LogEntry {
+            term: self.persistent.term,
             payload: Some(payload),
         });
         let index = self.last_index();
-        self.match_index[self.id] = index;
+        self.volatile.match_index[self.id] = index;
         if self.group_size == 1 {
-            self.commit = index;
+            self.volatile.commit = index;
         }
         self.broadcast_append_into(out);
         Some(index)
     }
 
     fn append_for(&self, peer: usize) -> Option<Message<E>> {
-        let prev_index = self.next_index[peer].saturating_sub(1).max(self.base_index);
+        let prev_index = self.volatile.next_index[peer]
+            .saturating_sub(1)
+            .max(self.persistent.base_index);
         // Entries compacted away cannot be resent; the group compacts only what every
         // replica has applied, so this does not happen in a healthy group.
         let prev_term = self.term_at(prev_index)?;
-        let from = (prev_index - self.base_index) as usize;
+        let from = (prev_index - self.persistent.base_index) as usize;
         Some(Message::Append {
-            term: self.term,
+            term: self.persistent.term,
             prev_index,
             prev_term,
-            entries: self.log[from..]
+            entries: self.persistent.log[from..]
                 .iter()
                 .take(MAX_APPEND_ENTRIES)
                 .cloned()
                 .collect(),
-            commit: self.commit,
+            commit: self.volatile.commit,
         })
     }
 
     /// Starts an election for the next term (the host calls this when the leader's lease ran
     /// out from this replica's point of view).
     pub fn campaign(&mut self) -> Outbox<E> {
-        self.term += 1;
-        self.role = Role::Candidate;
-        self.voted_for = Some(self.id);
-        self.votes = 1 << self.id;
+        self.persistent.term += 1;
+        self.volatile.role = Role::Candidate;
+        self.persistent.voted_for = Some(self.id);
+        self.volatile.votes = 1 << self.id;
         if self.group_size == 1 {
             self.become_leader();
             return Vec::new();
         }
         let message = Message::RequestVote {
-            term: self.term,
+            term: self.persistent.term,
             last_index: self.last_index(),
             last_term: self.last_term(),
         };
@@ -323,51 +366,52 @@ impl<E: Clone> Replica<E> {
             .collect()
     }
 
-    /// A crash and restart: the log, term and vote were persisted; the rest is lost.
+    /// A crash and restart: the persistent part (term, vote, log) was kept; the rest is lost
+    /// and rebuilt from it.
     pub fn restart(&mut self) {
-        self.role = Role::Follower;
-        self.votes = 0;
-        self.commit = self.base_index;
-        self.term_start = 0;
-        self.next_index = vec![self.last_index() + 1; self.group_size];
-        self.match_index = vec![0; self.group_size];
+        self.volatile = Volatile::recovered(&self.persistent, self.group_size);
+    }
+
+    /// What this replica must keep across a crash.
+    pub fn persistent(&self) -> &Persistent<E> {
+        &self.persistent
     }
 
     /// Drops log entries up to `index` (which must be committed): the host has applied them
     /// everywhere it needs them.
     pub fn compact(&mut self, index: u64) {
-        let index = index.min(self.commit);
-        if index <= self.base_index {
+        let index = index.min(self.volatile.commit);
+        if index <= self.persistent.base_index {
             return;
         }
-        let count = (index - self.base_index) as usize;
-        self.base_term = self.log[count - 1].term;
-        self.log.drain(..count);
-        self.base_index = index;
+        let count = (index - self.persistent.base_index) as usize;
+        self.persistent.base_term = self.persistent.log[count - 1].term;
+        self.persistent.log.drain(..count);
+        self.persistent.base_index = index;
     }
 
     fn step_down(&mut self, term: u64) {
-        if term > self.term {
-            self.term = term;
-            self.voted_for = None;
+        if term > self.persistent.term {
+            self.persistent.term = term;
+            self.persistent.voted_for = None;
         }
-        self.role = Role::Follower;
-        self.votes = 0;
+        self.volatile.role = Role::Follower;
+        self.volatile.votes = 0;
     }
 
     fn become_leader(&mut self) {
-        self.role = Role::Leader;
+        self.volatile.role = Role::Leader;
         let next = self.last_index() + 1;
-        self.next_index = vec![next; self.group_size];
-        self.match_index = vec![0; self.group_size];
-        self.log.push(LogEntry {
-            term: self.term,
+        self.volatile.next_index = vec![next; self.group_size];
+        self.volatile.match_index = vec![0; self.group_size];
+        self.persistent.log.push(LogEntry {
+            term: self.persistent.term,
             payload: None,
         });
-        self.term_start = self.last_index();
-        self.match_index[self.id] = self.last_index();
+        self.volatile.term_start = self.last_index();
+        self.volatile.match_index[self.id] = self.last_index();
         if self.group_size == 1 {
-            self.commit = self.last_index();
+            self.volatile.commit = self.last_index();
         }
     }
 
@@ -381,111 +425,43 @@ impl<E: Clone> Replica<E> {
     /// [`handle`](Self::handle), appending what to send to `out` (no allocation when `out`
     /// has room).
     pub fn handle_into(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
-        let commit_before = self.commit;
+        let commit_before = self.volatile.commit;
         self.handle_message(from, message, out);
         assert!(
-            self.commit >= commit_before,
+            self.volatile.commit >= commit_before,
             "replica {}: commit went back from {commit_before} to {}",
             self.id,
-            self.commit
+            self.volatile.commit
         );
         assert!(
-            self.commit <= self.last_index(),
+            self.volatile.commit <= self.last_index(),
             "replica {}: commit {} is past the last index {}",
             self.id,
-            self.commit,
+            self.volatile.commit,
             self.last_index()
         );
     }
 
     fn handle_message(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
-        if message.term() > self.term {
+        if message.term() > self.persistent.term {
             self.step_down(message.term());
         }
         match message {
-            Message::Append {
-                term,
-                prev_index,
-                prev_term,
-                entries,
-                commit,
-            } => {
-                if term < self.term {
-                    out.push((
-                        from,
-                        Message::AppendReply {
-                            term: self.term,
-                            success: false,
-                            match_index: self.last_index(),
-                        },
-                    ));
-                    return;
-                }
-                // A current-term Append comes from the one leader of this term.
-                if self.role != Role::Follower {
-                    self.step_down(term);
-                }
-                self.voted_for = Some(from);
-                let consistent = if prev_index < self.base_index {
-                    // Older than what we compacted: only committed (hence matching) entries
-                    // lie there; skip those we already have.
-                    true
-                } else {
-                    self.term_at(prev_index) == Some(prev_term)
-                };
-                if !consistent {
-                    out.push((
-                        from,
-                        Message::AppendReply {
-                            term: self.term,
-                            success: false,
-                            match_index: self.last_index().min(prev_index.saturating_sub(1)),
-                        },
-                    ));
-                    return;
-                }
-                let mut index = prev_index;
-                for entry in entries {
-                    index += 1;
-                    if index <= self.base_index {
-                        continue;
-                    }
-                    match self.term_at(index) {
-                        Some(t) if t == entry.term => {}
-                        Some(_) if self.broken == Some(BrokenRule::KeepConflictingEntry) => {}
-                        Some(_) => {
-                            // A conflicting suffix: it was never committed; replace it.
-                            self.log.truncate((index - self.base_index - 1) as usize);
-                            self.log.push(entry);
-                        }
-                        None => self.log.push(entry),
-                    }
-                }
-                if commit > self.commit {
-                    self.commit = commit.min(index).max(self.commit);
-                }
-                out.push((
-                    from,
-                    Message::AppendReply {
-                        term: self.term,
-                        success: true,
-                        match_index: index,
-                    },
-                ));
-            }
+            message @ Message::Append { .. } => self.handle_append(from, message, out),
             Message::AppendReply {
                 term,
                 success,
                 match_index,
             } => {
-                if term < self.term || self.role != Role::Leader {
+                if term < self.persistent.term || self.volatile.role != Role::Leader {
                     return;
                 }
                 if success {
-                    if match_index > self.match_index[from] {
-                        self.match_index[from] = match_index;
+                    if match_index > self.volatile.match_index[from] {
+                        self.volatile.match_index[from] = match_index;
                     }
-                    self.next_index[from] = self.next_index[from].max(match_index + 1);
+                    self.volatile.next_index[from] =
+                        self.volatile.next_index[from].max(match_index + 1);
                     self.advance_commit();
                 } else {
                     self.back_off(from, match_index, out);
@@ -496,22 +472,24 @@ impl<E: Clone> Replica<E> {
                 last_index,
                 last_term,
             } => {
-                let granted = term == self.term && self.may_vote_for(from, last_index, last_term);
+                let granted =
+                    term == self.persistent.term && self.may_vote_for(from, last_index, last_term);
                 if granted {
-                    self.voted_for = Some(from);
+                    self.persistent.voted_for = Some(from);
                 }
                 out.push((
                     from,
                     Message::Vote {
-                        term: self.term,
+                        term: self.persistent.term,
                         granted,
                     },
                 ));
             }
             Message::Vote { term, granted } => {
-                if term == self.term && granted && self.role == Role::Candidate {
-                    self.votes |= 1 << from;
-                    if self.votes.count_ones() as usize >= self.majority() {
+                if term == self.persistent.term && granted && self.volatile.role == Role::Candidate
+                {
+                    self.volatile.votes |= 1 << from;
+                    if self.volatile.votes.count_ones() as usize >= self.majority() {
                         self.become_leader();
                         self.broadcast_append_into(out);
                     }
@@ -520,19 +498,106 @@ impl<E: Clone> Replica<E> {
         }
     }
 
+    /// An Append from the leader `from` claims: stale ones are refused; otherwise the entries
+    /// after a matching `prev_index` are appended (replacing a conflicting suffix, which was
+    /// never committed) and the commit index advances as far as both the leader and this log go.
+    fn handle_append(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
+        let Message::Append {
+            term,
+            prev_index,
+            prev_term,
+            entries,
+            commit,
+        } = message
+        else {
+            return;
+        };
+        if term < self.persistent.term {
+            out.push((
+                from,
+                Message::AppendReply {
+                    term: self.persistent.term,
+                    success: false,
+                    match_index: self.last_index(),
+                },
+            ));
+            return;
+        }
+        // A current-term Append comes from the one leader of this term.
+        if self.volatile.role != Role::Follower {
+            self.step_down(term);
+        }
+        self.persistent.voted_for = Some(from);
+        let consistent = if prev_index < self.persistent.base_index {
+            // Older than what we compacted: only committed (hence matching) entries
+            // lie there; skip those we already have.
+            true
+        } else {
+            self.term_at(prev_index) == Some(prev_term)
+        };
+        if !consistent {
+            out.push((
+                from,
+                Message::AppendReply {
+                    term: self.persistent.term,
+                    success: false,
+                    match_index: self.last_index().min(prev_index.saturating_sub(1)),
+                },
+            ));
+            return;
+        }
+        let index = self.append_entries(prev_index, entries);
+        if commit > self.volatile.commit {
+            self.volatile.commit = commit.min(index).max(self.volatile.commit);
+        }
+        out.push((
+            from,
+            Message::AppendReply {
+                term: self.persistent.term,
+                success: true,
+                match_index: index,
+            },
+        ));
+    }
+
+    /// Follower: puts `entries`, which follow `prev_index` in the leader's log, into this log
+    /// (keeping those it has, replacing a conflicting suffix); returns the index of the last.
+    fn append_entries(&mut self, prev_index: u64, entries: Vec<LogEntry<E>>) -> u64 {
+        let mut index = prev_index;
+        for entry in entries {
+            index += 1;
+            if index <= self.persistent.base_index {
+                continue;
+            }
+            match self.term_at(index) {
+                Some(t) if t == entry.term => {}
+                Some(_) if self.broken == Some(BrokenRule::KeepConflictingEntry) => {}
+                Some(_) => {
+                    // A conflicting suffix: it was never committed; replace it.
+                    self.persistent
+                        .log
+                        .truncate((index - self.persistent.base_index - 1) as usize);
+                    self.persistent.log.push(entry);
+                }
+                None => self.persistent.log.push(entry),
+            }
+        }
+        index
+    }
+
     /// Leader: `peer` rejected an Append, holding entries up to `hint` at most; retry from one
     /// entry further back (or from just after the hint, if that is further back), never from
     /// before what `peer` is known to hold.
     fn back_off(&mut self, peer: usize, hint: u64, out: &mut Outbox<E>) {
         let next = (hint + 1)
-            .min(self.next_index[peer].saturating_sub(1))
-            .max(self.match_index[peer] + 1)
+            .min(self.volatile.next_index[peer].saturating_sub(1))
+            .max(self.volatile.match_index[peer] + 1)
             .max(1);
         let next = match self.broken {
-            Some(BrokenRule::NoBackoff) => self.next_index[peer],
+            Some(BrokenRule::NoBackoff) => self.volatile.next_index[peer],
             _ => next,
         };
-        self.next_index[peer] = next;
+        self.volatile.next_index[peer] = next;
         if let Some(m) = self.append_for(peer) {
             out.push((peer, m));
         }
@@ -543,7 +608,7 @@ impl<E: Clone> Replica<E> {
     /// is at least as up to date as its own (so it holds every committed entry, Raft §5.4.1).
     fn may_vote_for(&self, from: usize, last_index: u64, last_term: u64) -> bool {
         let up_to_date = (last_term, last_index) >= (self.last_term(), self.last_index());
-        let free = self.voted_for.is_none_or(|v| v == from);
+        let free = self.persistent.voted_for.is_none_or(|v| v == from);
         let (up_to_date, free) = (
             up_to_date || self.broken == Some(BrokenRule::VoteWithoutLogCheck),
             free || self.broken == Some(BrokenRule::VoteTwiceInATerm),
@@ -553,16 +618,21 @@ impl<E: Clone> Replica<E> {
 
     fn advance_commit(&mut self) {
         let mut index = self.last_index();
-        while index > self.commit {
+        while index > self.volatile.commit {
             // Only entries of the current term commit by counting (Raft §5.4.2); earlier ones
             // commit with them.
-            if self.term_at(index) != Some(self.term) {
+            if self.term_at(index) != Some(self.persistent.term) {
                 break;
             }
-            let count = self.match_index.iter().filter(|&&m| m >= index).count();
+            let count = self
+                .volatile
+                .match_index
+                .iter()
+                .filter(|&&m| m >= index)
+                .count();
             let count = count + usize::from(self.broken == Some(BrokenRule::CommitOnMinority));
             if count >= self.majority() {
-                self.commit = index;
+                self.volatile.commit = index;
                 break;
             }
             index -= 1;
@@ -863,9 +933,9 @@ mod tests {
                 return;
             }
             let append = matches!(message, Message::Append { .. });
-            let before = append.then(|| self.replicas[to].log.clone());
+            let before = append.then(|| self.replicas[to].persistent.log.clone());
             let out = self.replicas[to].handle(from, message);
-            let log = &self.replicas[to].log;
+            let log = &self.replicas[to].persistent.log;
             if before.is_some_and(|before| before.iter().zip(log).any(|(a, b)| a != b)) {
                 self.coverage.overwrites += 1;
             }
@@ -1171,6 +1241,44 @@ mod tests {
     }
 
     #[test]
+    fn a_restart_keeps_the_persistent_part_and_rebuilds_the_rest() {
+        let mut replicas: Vec<Replica<u32>> = (0..3).map(|i| Replica::bootstrap(i, 3, 0)).collect();
+        for v in [7, 8, 9] {
+            let (_, out) = replicas[0].propose(v).unwrap();
+            for (to, m) in out {
+                for (_, reply) in replicas[to].handle(0, m) {
+                    replicas[0].handle(to, reply);
+                }
+            }
+        }
+        let leader = &mut replicas[0];
+        assert_eq!((leader.role(), leader.commit()), (Role::Leader, 3));
+        leader.compact(1);
+        let before = leader.clone();
+        leader.restart();
+        assert_eq!(
+            leader.persistent(),
+            before.persistent(),
+            "term, vote and log kept"
+        );
+        assert_eq!((leader.role(), leader.commit()), (Role::Follower, 1));
+        assert!(!leader.is_ready_leader());
+        // The volatile part is exactly that of a replica starting from the persistent part,
+        // and nothing the crash lost (votes, peers' indexes) leaks through.
+        let fresh = Volatile::recovered(before.persistent(), 3);
+        assert_eq!(leader.volatile, fresh);
+        // Past the last index, 3: a bootstrapped leader appends no empty entry.
+        assert_eq!(fresh.next_index, vec![4; 3]);
+        assert_eq!(
+            *leader,
+            Replica {
+                volatile: fresh,
+                ..before
+            }
+        );
+    }
+
+    #[test]
     fn the_checker_sees_a_lost_write() {
         // A follower that wins an election without the acknowledged entry: the check must
         // report it (guards the property test against checking nothing).
@@ -1181,8 +1289,8 @@ mod tests {
         }
         assert_eq!(cluster.acked.len(), 1);
         let mut rogue = Replica::bootstrap(2, 3, 0);
-        rogue.term = 5;
-        rogue.role = Role::Leader;
+        rogue.persistent.term = 5;
+        rogue.volatile.role = Role::Leader;
         cluster.replicas[2] = rogue;
         assert!(cluster.check().is_err());
     }

@@ -97,9 +97,9 @@ enum Wire {
         group: u32,
         from: usize,
         message: Message<Arc<Cmd>>,
-        /// An Append's send time on the leader's monotonic clock; an AppendReply echoes the
-        /// stamp of the Append it answers (leases count from it).
-        stamp: Option<Instant>,
+        /// An Append's send time on the leader's monotonic clock (`World::now_ns`); an
+        /// AppendReply echoes the stamp of the Append it answers (leases count from it).
+        stamp: Option<u64>,
     },
     /// Client to router (`group` already chosen for scans of one partition).
     Route {
@@ -146,6 +146,9 @@ pub struct World {
     storms: Mutex<BTreeSet<usize>>,
     /// Tables whose first partition's leader the nemesis churns.
     churning: Mutex<BTreeSet<usize>>,
+    /// Per router, the lags (ns) of the `router-lag` faults on it now: the leader hints it
+    /// receives take effect the longest of them late.
+    router_lag: Mutex<Vec<Vec<u64>>>,
     /// The partition map (the routers' metadata), changed by splits.
     placement: Mutex<Placement>,
     /// Storage node state, readable by the harness after the run.
@@ -160,6 +163,10 @@ pub struct World {
 }
 
 impl World {
+    /// Simulated nanoseconds since the run started: the monotonic clock of the history and
+    /// of the replication rules (leases, loyalty, flow control, election timers), which
+    /// compare instants as madsim's `Instant`s would (time advances between task polls by
+    /// tens of nanoseconds).
     fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
     }
@@ -240,6 +247,27 @@ impl World {
 
     fn churning(&self, table: usize) -> bool {
         self.churning.lock().unwrap().contains(&table)
+    }
+
+    /// Starts (`on`) or ends a lag of router `router`'s leader hints.
+    fn set_router_lag(&self, router: usize, lag: Duration, on: bool) {
+        let lag = lag.as_nanos() as u64;
+        let mut lags = self.router_lag.lock().unwrap();
+        let lags = &mut lags[router];
+        if on {
+            lags.push(lag);
+        } else if let Some(i) = lags.iter().position(|&l| l == lag) {
+            lags.remove(i);
+        }
+    }
+
+    /// How late (ns) the leader hints router `router` receives take effect now (0: at once).
+    fn router_lag(&self, router: usize) -> u64 {
+        self.router_lag.lock().unwrap()[router]
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
     }
 
     /// The storage node whose replica of `group` leads in the highest term, as its disk says.
@@ -660,6 +688,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
         skew: Mutex::new(vec![0; storage]),
         storms: Mutex::new(BTreeSet::new()),
         churning: Mutex::new(BTreeSet::new()),
+        router_lag: Mutex::new(vec![Vec::new(); topology.routers.len()]),
         placement: Mutex::new(Placement::new(&topology)),
         nodes: Mutex::new(vec![None; storage]),
         disks: (0..storage).map(|_| Arc::default()).collect(),

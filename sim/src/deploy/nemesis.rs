@@ -1,5 +1,6 @@
 //! The nemesis: executes the fault plan (partitions, clogs, crashes, skew, loss, delay,
-//! storms) and, as the control plane, asks partitions to split.
+//! storms, isolation, leader churn, router lag) and, as the control plane, asks partitions to
+//! split.
 
 use super::{NEMESIS_IP, Wire, World, send};
 use crate::faults::Fault;
@@ -109,6 +110,10 @@ impl Nemesis {
                 if on {
                     self.churn(*table);
                 }
+            }
+            (Fault::RouterLag { router, lag_ms }, on) => {
+                let lag = Duration::from_millis(*lag_ms);
+                self.world.set_router_lag(*router, lag, on);
             }
             (Fault::Isolate { node }, on) => {
                 for (other, &id) in storage.iter().enumerate() {

@@ -13,7 +13,7 @@ use crate::workloads::Mode;
 use dynasim_engine::Request;
 use madsim::net::Endpoint;
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,8 +23,37 @@ use std::time::Duration;
 #[derive(Default)]
 pub(super) struct RouterState {
     leaders: BTreeMap<u32, usize>,
+    /// Leader hints received under the `router-lag` fault, in arrival order, with the time
+    /// (`World::now_ns`) each takes effect (never before an earlier one).
+    lagging: VecDeque<(u64, u32, usize)>,
     waiting: BTreeMap<u64, tokio::sync::oneshot::Sender<Result<Json, dynasim_engine::Error>>>,
     next_id: u64,
+}
+
+impl RouterState {
+    /// A leader hint arrives at `now`: it takes effect `lag` later (after every hint still
+    /// waiting), or at once when there is no lag and nothing waits.
+    fn hint(&mut self, group: u32, replica: usize, now: u64, lag: u64) {
+        match self.lagging.back() {
+            None if lag == 0 => {
+                self.leaders.insert(group, replica);
+            }
+            last => {
+                let due = (now + lag).max(last.map_or(0, |&(due, _, _)| due));
+                self.lagging.push_back((due, group, replica));
+            }
+        }
+    }
+
+    /// Applies the lagging hints whose time came by `now`.
+    fn apply_due(&mut self, now: u64) {
+        while let Some(&(due, group, replica)) = self.lagging.front()
+            && due <= now
+        {
+            self.leaders.insert(group, replica);
+            self.lagging.pop_front();
+        }
+    }
 }
 
 pub(super) fn storm_error() -> dynasim_engine::Error {
@@ -63,6 +92,7 @@ pub(super) fn route(
         }
     };
     req.router = router.addr();
+    state.apply_due(world.now_ns());
     if world.fires(FaultPoint::RouterForgetLeader) {
         state.leaders.remove(&req.group);
     }
@@ -134,7 +164,8 @@ pub(super) async fn router_node(world: Arc<World>, index: usize) {
         };
         match *wire {
             Wire::LeaderHint { group, replica } => {
-                state.lock().unwrap().leaders.insert(group, replica);
+                let (now, lag) = (world.now_ns(), world.router_lag(index));
+                state.lock().unwrap().hint(group, replica, now, lag);
             }
             Wire::Reply { id, result, .. } => {
                 if let Some(waiter) = state.lock().unwrap().waiting.remove(&id) {

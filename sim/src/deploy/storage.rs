@@ -1,5 +1,6 @@
 //! Storage nodes: one `Replica` (ordering) and one `Engine` (the state machine it orders) per
-//! partition replica; leader leases, flow control, splits, and the replies to clients.
+//! partition replica; the engine's leader leases, vote loyalty and flow control applied on
+//! madsim's clock; splits; and the replies to clients.
 
 use super::{Cmd, EPOCH_MS, MOVED, Req, TAG, Wire, World, node_clock, send};
 use crate::faults::FaultPoint;
@@ -7,6 +8,8 @@ use crate::options::Bug;
 use crate::seeds::Component;
 use crate::topology::{Placement, Range, in_range, key_hash};
 use crate::workloads::{self, Mode};
+use dynasim_engine::replication::flow::Flow;
+use dynasim_engine::replication::lease::Lease;
 use dynasim_engine::replication::raft::{Message, Replica, Role};
 use dynasim_engine::{Config, Engine, Request};
 use madsim::net::Endpoint;
@@ -15,7 +18,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// One replica's volatile state on a storage node.
 pub struct GroupState {
@@ -26,105 +28,61 @@ pub struct GroupState {
     pub applied: u64,
     /// The broken variant "skip on restart": the newest persisted write, skipped on replay.
     skip: Option<u64>,
-    deadline: Instant,
+    /// When the election timer fires ([`World::now_ns`]).
+    deadline: u64,
     leader_hint: Option<usize>,
     /// Index → (term, client, request id) of proposals awaiting commit.
     pending: BTreeMap<u64, (u64, Box<Req>)>,
+    /// Leader leases and vote loyalty, on the monotonic clock ([`World::now_ns`]), which clock
+    /// skew and jumps do not touch.
     lease: Lease,
     flow: Flow,
 }
 
-/// A leader's flow control per peer: one Append with entries in flight at a time (entries
-/// proposed meanwhile travel together in the next one, sent when the peer answers), and what
-/// the last Append carried.
-#[derive(Default)]
-pub(super) struct Flow {
-    /// When the last Append (of any kind) went to the peer, and the commit index it carried.
-    sent: [Option<(Instant, u64)>; 3],
-    /// When an Append with entries went to the peer and was not answered yet.
-    inflight: [Option<Instant>; 3],
-}
-
-/// Leader leases, as DynamoDB's partition leaders hold them: a leader serves strongly
-/// consistent reads from its own state while a majority recently acknowledged it, and no
-/// replica helps elect another leader (votes or campaigns) within `lease_ms` of hearing from
-/// the current one, so a new leader cannot exist while the old lease runs. Durations are
-/// measured on the monotonic clock, which clock skew and jumps do not touch.
-pub(super) struct Lease {
-    /// When this replica last accepted an Append from its term's leader (or started: a restart
-    /// forgets what it heard).
-    heard: Instant,
-    /// Leader: the term `acked` belongs to, and per peer the send stamp of the newest Append
-    /// it accepted in that term.
-    term: u64,
-    acked: [Option<Instant>; 3],
-}
-
-impl Lease {
-    fn new() -> Lease {
-        Lease {
-            heard: Instant::now(),
-            term: 0,
-            acked: [None; 3],
-        }
-    }
-
-    /// A leader of `term` learns that peer `from` accepted its Append sent at `stamp`.
-    fn acknowledged(&mut self, term: u64, from: usize, stamp: Instant) {
-        assert!(term >= self.term, "a leader's term never goes back");
-        assert!(
-            stamp <= Instant::now(),
-            "an echoed stamp is a past send time"
-        );
-        if self.term != term {
-            self.term = term;
-            self.acked = [None; 3];
-        }
-        let slot = &mut self.acked[from];
-        *slot = (*slot).max(Some(stamp));
-    }
-}
-
 impl GroupState {
     fn new(world: &World, engine: Option<Engine>, range: Range, skip: Option<u64>) -> GroupState {
+        let now = world.now_ns();
+        let mut lease = Lease::new(3, nanos(lease_window(world)), now);
+        if let Some(rule) = world.options.bug.and_then(|b| b.broken_lease()) {
+            lease.break_rule(rule);
+        }
         GroupState {
             engine,
             range,
             applied: 0,
             skip,
-            deadline: Instant::now() + election_timeout(world),
+            deadline: now + nanos(election_timeout(world)),
             leader_hint: Some(0),
             pending: BTreeMap::new(),
-            lease: Lease::new(),
-            flow: Flow::default(),
+            lease,
+            flow: Flow::new(3, nanos(heartbeat_interval(world))),
         }
-    }
-
-    /// Within the lease window of the last leader this replica heard: it must not vote for
-    /// another candidate or campaign.
-    fn loyal(&self, world: &World) -> bool {
-        Instant::now() < self.lease.heard + lease(world)
-    }
-
-    /// A leader whose lease runs: it may answer strongly consistent reads from its own state.
-    /// In a group of three the leader and any one follower are a majority: the lease runs from
-    /// the newest Append any follower acknowledged.
-    fn leased(&self, world: &World, replica: &Replica<Arc<Cmd>>) -> bool {
-        replica.is_ready_leader()
-            && self.lease.term == replica.term()
-            && self.applied == replica.commit()
-            && self
-                .lease
-                .acked
-                .iter()
-                .flatten()
-                .max()
-                .is_some_and(|&start| Instant::now() < start + lease(world))
     }
 }
 
+/// A leader about to send `out` at `now` tells its lease whether an Append is among it (only
+/// the broken variant "lease renewed on send" counts a lease from that).
+fn note_sent(
+    g: &mut GroupState,
+    replica: &Replica<Arc<Cmd>>,
+    out: &[(usize, Message<Arc<Cmd>>)],
+    now: u64,
+) {
+    if replica.role() == Role::Leader
+        && out.iter().any(|(_, m)| matches!(m, Message::Append { .. }))
+    {
+        g.lease.sent(replica.term(), now);
+    }
+}
+
+/// A duration in the nanoseconds of [`World::now_ns`], which the engine's replication rules
+/// take as their time.
+fn nanos(duration: Duration) -> u64 {
+    duration.as_nanos() as u64
+}
+
 /// How long a lease lasts: the shortest election timeout (a follower never campaigns sooner).
-pub(super) fn lease(world: &World) -> Duration {
+pub(super) fn lease_window(world: &World) -> Duration {
     Duration::from_millis(world.scenario.deployment.election_timeout_ms[0])
 }
 
@@ -273,28 +231,18 @@ pub(super) fn raft_out(
     group: u32,
     from: usize,
     out: Vec<(usize, Message<Arc<Cmd>>)>,
-    echo: Option<Instant>,
+    echo: Option<u64>,
     mut flow: Option<&mut Flow>,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
-    let now = Instant::now();
+    let now = world.now_ns();
     for (to, message) in out {
         assert!(to < 3, "a replica group has three replicas");
         assert_ne!(to, from, "a replica sends nothing to itself");
-        if let (
-            Some(flow),
-            Message::Append {
-                entries, commit, ..
-            },
-        ) = (flow.as_deref_mut(), &message)
+        if let Some(flow) = flow.as_deref_mut()
+            && !flow.admit(to, &message, now)
         {
-            if !entries.is_empty() {
-                if flow.inflight[to].is_some_and(|at| now < at + heartbeat_interval(world)) {
-                    continue;
-                }
-                flow.inflight[to] = Some(now);
-            }
-            flow.sent[to] = Some((now, *commit));
+            continue;
         }
         if world.fires(FaultPoint::RaftDropOutgoing) {
             continue;
@@ -346,7 +294,7 @@ fn handle_raft(
     world: &World,
     index: usize,
     s: &mut StorageState,
-    (group, from, message, stamp): (u32, usize, Message<Arc<Cmd>>, Option<Instant>),
+    (group, from, message, stamp): (u32, usize, Message<Arc<Cmd>>, Option<u64>),
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
     let from_leader = matches!(message, Message::Append { .. });
@@ -355,8 +303,9 @@ fn handle_raft(
     let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
         return;
     };
+    let now = world.now_ns();
     if let Message::RequestVote { .. } = message
-        && (g.loyal(world) || g.leased(world, replica))
+        && g.lease.ignores_candidate(replica, g.applied, now)
     {
         // A leader may still hold a lease: ignore the candidate (its term included).
         return;
@@ -373,35 +322,32 @@ fn handle_raft(
     let was_leader = replica.role() == Role::Leader;
     let answered = matches!(message, Message::AppendReply { .. });
     if answered {
-        g.flow.inflight[from] = None;
+        g.flow.answered(from);
     }
     let mut out = Vec::new();
     replica.handle_into(from, message, &mut out);
-    if acked.is_some() && !out.iter().any(|(to, _)| *to == from) {
+    if acked.is_some() {
         // The peer took what was in flight: send what was proposed meanwhile.
-        if let Some(m @ Message::Append { .. }) = replica.append_to(from)
-            && matches!(&m, Message::Append { entries, .. } if !entries.is_empty())
-        {
-            out.push((from, m));
-        }
+        Flow::resume(replica, from, &mut out);
     }
     if !was_leader && replica.role() == Role::Leader {
         world.leader(group, index, replica.term());
         announce_leader(world, group, replica.id(), outgoing);
     }
     if from_leader && replica.role() == Role::Follower && message_term == replica.term() {
-        g.deadline = Instant::now() + election_timeout(world);
+        g.deadline = now + nanos(election_timeout(world));
         g.leader_hint = Some(from);
-        g.lease.heard = Instant::now();
+        g.lease.heard(now);
     }
     if let (Some(term), Some(stamp)) = (acked, stamp)
         && replica.role() == Role::Leader
         && term == replica.term()
     {
-        g.lease.acknowledged(term, from, stamp);
+        g.lease.acknowledged(term, from, stamp, now);
     }
     let id = replica.id();
     let echo = if from_leader { stamp } else { None };
+    note_sent(g, replica, &out, now);
     raft_out(world, group, id, out, echo, Some(&mut g.flow), outgoing);
     apply_all(world, index, &mut disk, s, group, outgoing);
 }
@@ -486,7 +432,7 @@ fn handle_exec(
     let now = node_clock(world, index);
     let is_write = req.mode == Mode::Write;
     if req.mode == Mode::Strong
-        && g.leased(world, replica)
+        && g.lease.serves_reads(replica, g.applied, world.now_ns())
         && let Some(engine) = g.engine.as_mut()
     {
         // The leased leader answers from its state, which holds every acknowledged
@@ -516,6 +462,7 @@ fn handle_exec(
     if let Some(at) = replica.propose_into(cmd, &mut out) {
         g.pending.insert(at, (replica.term(), req));
     }
+    note_sent(g, replica, &out, world.now_ns());
     let id = replica.id();
     raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
     apply_all(world, index, &mut disk, s, group, outgoing);
@@ -945,31 +892,27 @@ pub(super) fn on_tick(
         let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
             continue;
         };
+        let now = world.now_ns();
         let out = if replica.role() == Role::Leader {
-            g.deadline = Instant::now() + election_timeout(world);
+            g.deadline = now + nanos(election_timeout(world));
             // A peer that got an Append within the interval, carrying the current commit
             // index, needs no heartbeat (an Append with entries is a retransmission: sent).
             let mut out = replica.heartbeat();
-            let (commit, interval) = (replica.commit(), heartbeat_interval(world));
-            out.retain(|(peer, m)| match (m, g.flow.sent[*peer]) {
-                (Message::Append { entries, .. }, Some((at, carried))) => {
-                    !entries.is_empty() || carried < commit || at + interval <= Instant::now()
-                }
-                _ => true,
-            });
+            g.flow.skip_heartbeats(&mut out, now);
             out
-        } else if Instant::now() >= g.deadline
+        } else if now >= g.deadline
             // The fault point fires the election timer early, but never inside the lease
             // window: a leader's lease relies on that timing (DynamoDB survives early
             // timers, not broken clocks).
-            || (!g.loyal(world) && world.fires(FaultPoint::ReplicaEarlyElection))
+            || (g.lease.may_campaign_early(now) && world.fires(FaultPoint::ReplicaEarlyElection))
         {
-            g.deadline = Instant::now() + election_timeout(world);
+            g.deadline = now + nanos(election_timeout(world));
             g.leader_hint = None;
             replica.campaign()
         } else {
             Vec::new()
         };
+        note_sent(g, replica, &out, now);
         let id = replica.id();
         raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
         apply_all(world, index, &mut disk, s, group, outgoing);

@@ -11,6 +11,7 @@ mod isolate;
 mod loss;
 mod partition;
 pub mod points;
+mod router_lag;
 mod skew;
 mod split;
 mod storm;
@@ -50,6 +51,9 @@ pub enum Fault {
     /// Leader churn on the table's first partition: its leader cut off or crashed, again and
     /// again, each time after it appended what it could not commit.
     Churn { table: usize },
+    /// One router applies the leader hints it receives `lag_ms` late (stale partition
+    /// metadata): it keeps routing to the leader it believed.
+    RouterLag { router: usize, lag_ms: u64 },
 }
 
 /// A fault kind, as scenario files name it in `faults.weights`.
@@ -66,11 +70,12 @@ pub enum FaultKind {
     Split,
     Isolate,
     Churn,
+    RouterLag,
 }
 
 /// Every fault kind, in the order a plan weighs them (do not reorder: a seed's plan depends
 /// on it).
-pub const FAULT_KINDS: [FaultKind; 10] = [
+pub const FAULT_KINDS: [FaultKind; 11] = [
     FaultKind::Partition,
     FaultKind::Clog,
     FaultKind::Crash,
@@ -81,6 +86,7 @@ pub const FAULT_KINDS: [FaultKind; 10] = [
     FaultKind::Split,
     FaultKind::Isolate,
     FaultKind::Churn,
+    FaultKind::RouterLag,
 ];
 
 impl FaultKind {
@@ -96,6 +102,7 @@ impl FaultKind {
             FaultKind::Split => "split",
             FaultKind::Isolate => "isolate",
             FaultKind::Churn => "churn",
+            FaultKind::RouterLag => "router-lag",
         }
     }
 
@@ -124,6 +131,7 @@ impl FaultKind {
             FaultKind::Split => split::draw(d),
             FaultKind::Isolate => isolate::draw(d),
             FaultKind::Churn => churn::draw(d),
+            FaultKind::RouterLag => router_lag::draw(d),
         }
     }
 }
@@ -141,6 +149,7 @@ impl Fault {
             Fault::Split { .. } => FaultKind::Split,
             Fault::Isolate { .. } => FaultKind::Isolate,
             Fault::Churn { .. } => FaultKind::Churn,
+            Fault::RouterLag { .. } => FaultKind::RouterLag,
         }
     }
 
@@ -161,6 +170,7 @@ impl Fault {
             Fault::Split { table } => split::render(topology, table),
             Fault::Isolate { node } => isolate::render(topology, node),
             Fault::Churn { table } => churn::render(topology, table),
+            Fault::RouterLag { router, lag_ms } => router_lag::render(topology, router, lag_ms),
         }
     }
 }
@@ -203,8 +213,12 @@ pub(crate) struct Draw<'a> {
     node: usize,
     storage_nodes: usize,
     regions: usize,
+    /// Request routers: one per zone of each region.
+    routers: usize,
     tables: usize,
     down_until: &'a mut [u64],
+    /// Until when a router lags (one at a time: the others learn leaders at once).
+    router_lag_until: &'a mut u64,
 }
 
 impl Draw<'_> {
@@ -274,6 +288,7 @@ fn schedule(
     let mut faults = Vec::new();
     let mut t = between(rng, f.interval_ms);
     let mut down_until: Vec<u64> = vec![0; storage_nodes];
+    let mut router_lag_until = 0;
     while total > 0 && t < scenario.duration_ms {
         let mut pick = below(rng, total);
         let kind = enabled
@@ -298,8 +313,10 @@ fn schedule(
             node,
             storage_nodes,
             regions: scenario.deployment.regions,
+            routers: scenario.deployment.regions * scenario.deployment.zones,
             tables: scenario.workloads.len(),
             down_until: &mut down_until,
+            router_lag_until: &mut router_lag_until,
         };
         if let Some(fault) = kind.draw(&mut draw) {
             assert!(
