@@ -13,6 +13,8 @@
 //! - [`endpoint`] (only without `--cfg madsim`): a scenario's workloads as real clients of
 //!   any DynamoDB endpoint (`dynasim run SCENARIO --endpoint URL`), checked the same way.
 //! - [`deploy`] (only with `--cfg madsim`): the nodes and the nemesis on madsim.
+//! - [`http_call`]: one DynamoDB call over HTTP as an SDK frames it (shared by the HTTP
+//!   clients of the simulator and of `--endpoint`).
 //! - [`history`]: the JSON-lines history every run records.
 //! - [`checkers`]: the checkers, one file each (linearizability per key, lost writes,
 //!   counters, bank, eventual reads, convergence, throttling).
@@ -28,6 +30,7 @@ pub mod disk;
 pub mod endpoint;
 pub mod faults;
 pub mod history;
+pub mod http_call;
 pub mod options;
 pub mod report;
 pub mod run;

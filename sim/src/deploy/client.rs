@@ -158,16 +158,7 @@ pub(super) async fn http_call(
         }
     }
     let sender = connection.as_mut().expect("connected above");
-    let request = hyper::Request::post("/")
-        .header("host", "dynamodb.simulated")
-        .header("content-type", "application/x-amz-json-1.0")
-        .header("x-amz-target", format!("DynamoDB_20120810.{operation}"))
-        .header("x-amz-date", "20260101T000000Z")
-        .header("authorization", AUTHORIZATION)
-        .body(http_body_util::Full::new(bytes::Bytes::from(
-            serde_json::to_vec(body).expect("JSON serializes"),
-        )))
-        .expect("a valid request");
+    let request = crate::http_call::request("dynamodb.simulated", AUTHORIZATION, operation, body);
     let exchange = async {
         let response = sender.send_request(request).await.ok()?;
         let status = response.status().as_u16();
@@ -179,17 +170,7 @@ pub(super) async fn http_call(
         *connection = None;
         return None;
     };
-    let json: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
-    if status == 200 {
-        return Some(Ok(json));
-    }
-    let kind = json
-        .get("__type")
-        .and_then(Json::as_str)
-        .and_then(|t| t.rsplit('#').next())
-        .unwrap_or("InternalServerError")
-        .to_string();
-    Some(Err(kind))
+    Some(crate::http_call::answer(status, &bytes))
 }
 
 /// What one operation came to: the outcome, the value, the error type and the node that
