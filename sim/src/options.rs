@@ -14,8 +14,8 @@ pub enum Bug {
     FollowerStrongRead,
     /// The leader applies and acknowledges a write without replicating it.
     LeaderOnlyAck,
-    /// The leader turns ADD into SET of the value it sees on arrival (increments in flight
-    /// are lost).
+    /// The leader executes a write against what it applied, ignoring its proposals not
+    /// applied yet (`Proposer::execute_ignoring_proposals`): increments in flight are lost.
     LostIncrement,
     /// A restarted replica skips one logged write when it replays its log.
     SkipOnRestart,

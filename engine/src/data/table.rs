@@ -147,6 +147,10 @@ impl Table {
         self.journal.get_or_insert_with(Vec::new);
     }
 
+    pub(crate) fn disable_journal(&mut self) {
+        self.journal = None;
+    }
+
     /// The item changes recorded since the last call, oldest first.
     pub(crate) fn take_journal(&mut self) -> Vec<ItemChange> {
         self.journal

@@ -52,7 +52,7 @@ impl Flow {
     /// Whether `message`, about to go to `peer` at `now`, goes (`true`, and it is recorded as
     /// sent) or is held back (`false`): an Append with entries while another is in flight to
     /// `peer` and not overdue. Anything but an Append goes.
-    pub fn admit<E>(&mut self, peer: usize, message: &Message<E>, now: u64) -> bool {
+    pub fn admit<E, S>(&mut self, peer: usize, message: &Message<E, S>, now: u64) -> bool {
         let Message::Append {
             entries, commit, ..
         } = message
@@ -77,7 +77,11 @@ impl Flow {
     /// After `peer` accepted an Append: the entries proposed meanwhile (held back while it was
     /// in flight) go to `peer` now, unless the replica's own answer (`out`) already sends it
     /// something.
-    pub fn resume<E: Clone>(replica: &Replica<E>, peer: usize, out: &mut Outbox<E>) {
+    pub fn resume<E: Clone, S: Clone>(
+        replica: &Replica<E, S>,
+        peer: usize,
+        out: &mut Outbox<E, S>,
+    ) {
         if out.iter().any(|(to, _)| *to == peer) {
             return;
         }
@@ -92,7 +96,7 @@ impl Flow {
     /// Appends a peer does not need at `now`: one got an Append within the interval carrying
     /// the commit index the heartbeat carries. An Append with entries is a retransmission: it
     /// stays.
-    pub fn skip_heartbeats<E>(&self, out: &mut Outbox<E>, now: u64) {
+    pub fn skip_heartbeats<E, S>(&self, out: &mut Outbox<E, S>, now: u64) {
         out.retain(|(peer, m)| match (m, self.sent[*peer]) {
             (
                 Message::Append {

@@ -216,7 +216,7 @@ impl ReplicaGroup {
     fn compact(&mut self) {
         let upto = *self.applied.iter().min().expect("replicas");
         for replica in &mut self.replicas {
-            replica.compact(upto);
+            replica.compact(upto, ());
         }
     }
 

@@ -134,7 +134,7 @@ impl Lease {
     /// Whether the lease of `replica`, a leader, holds at `now`: it is ready (it committed an
     /// entry of its term) and a majority acknowledged an Append it sent within the window. A
     /// group of one is its own majority: its ready leader always holds the lease.
-    pub fn holds<E: Clone>(&self, replica: &Replica<E>, now: u64) -> bool {
+    pub fn holds<E: Clone, S: Clone>(&self, replica: &Replica<E, S>, now: u64) -> bool {
         let term = replica.term();
         let start = self
             .start(term)
@@ -149,15 +149,20 @@ impl Lease {
 
     /// Whether a leader may answer a strongly consistent read from its own state at `now`:
     /// its lease holds and the host applied everything it committed (`applied`).
-    pub fn serves_reads<E: Clone>(&self, replica: &Replica<E>, applied: u64, now: u64) -> bool {
+    pub fn serves_reads<E: Clone, S: Clone>(
+        &self,
+        replica: &Replica<E, S>,
+        applied: u64,
+        now: u64,
+    ) -> bool {
         applied == replica.commit() && self.holds(replica, now)
     }
 
     /// Whether `replica` must ignore a candidate's RequestVote at `now` (its term included):
     /// it is loyal to the leader it heard, or it leads and serves reads under its lease.
-    pub fn ignores_candidate<E: Clone>(
+    pub fn ignores_candidate<E: Clone, S: Clone>(
         &self,
-        replica: &Replica<E>,
+        replica: &Replica<E, S>,
         applied: u64,
         now: u64,
     ) -> bool {

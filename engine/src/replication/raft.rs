@@ -31,8 +31,10 @@ pub struct LogEntry<E> {
     pub payload: Option<E>,
 }
 
+/// The messages of a group. `S` is the host's snapshot of its state machine, which a leader
+/// sends to a follower that needs entries the leader compacted away.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Message<E> {
+pub enum Message<E, S = ()> {
     /// Leader to follower: entries after `prev_index`, and the leader's commit index.
     Append {
         term: u64,
@@ -57,12 +59,21 @@ pub enum Message<E> {
         term: u64,
         granted: bool,
     },
+    /// Leader to a follower that lacks entries the leader compacted: the state after the
+    /// entries up to `index` (whose term was `last_term`). Answered by an AppendReply.
+    Snapshot {
+        term: u64,
+        index: u64,
+        last_term: u64,
+        data: S,
+    },
 }
 
-impl<E> Message<E> {
+impl<E, S> Message<E, S> {
     pub fn term(&self) -> u64 {
         match self {
             Message::Append { term, .. }
+            | Message::Snapshot { term, .. }
             | Message::AppendReply { term, .. }
             | Message::RequestVote { term, .. }
             | Message::Vote { term, .. } => *term,
@@ -82,7 +93,7 @@ pub enum Role {
 pub const MAX_APPEND_ENTRIES: usize = 256;
 
 /// Messages a replica wants sent: (destination replica, message).
-pub type Outbox<E> = Vec<(usize, Message<E>)>;
+pub type Outbox<E, S = ()> = Vec<(usize, Message<E, S>)>;
 
 /// A protocol rule broken on purpose, to show that a test catches the break: this module's
 /// property test, and the simulator's leader-churn scenario (`--inject-bug`). Each is consulted
@@ -100,23 +111,28 @@ pub enum BrokenRule {
     KeepConflictingEntry,
     /// A leader whose Append was rejected retries from the same index instead of backing off.
     NoBackoff,
+    /// Compaction: a replica compacts (and so may send as a snapshot) entries it has not
+    /// committed, up to its last index.
+    CompactUncommitted,
 }
 
 /// What a replica must keep across a crash, written before it answers a message that depends
 /// on it (Raft's persistent state): its term, its vote in that term, and its log (with the
-/// index and term of the last entry compaction dropped). Everything else a replica holds is
-/// rebuilt from this on restart.
+/// index and term of the last entry compaction dropped, and the host's snapshot of the state
+/// those entries produced). Everything else a replica holds is rebuilt from this on restart.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Persistent<E> {
+pub struct Persistent<E, S = ()> {
     pub term: u64,
     pub voted_for: Option<usize>,
     /// Index and term of the last entry dropped by `compact` (0, 0 when none was).
     pub base_index: u64,
     pub base_term: u64,
+    /// The state after the entries up to `base_index` (`None` until something was compacted).
+    pub snapshot: Option<S>,
     pub log: Vec<LogEntry<E>>,
 }
 
-impl<E> Persistent<E> {
+impl<E, S> Persistent<E, S> {
     fn last_index(&self) -> u64 {
         self.base_index + self.log.len() as u64
     }
@@ -138,7 +154,7 @@ struct Volatile {
 impl Volatile {
     /// The volatile state of a replica that starts (or restarts) from `persistent`: a
     /// follower that knows committed only what it compacted, and nothing of its peers.
-    fn recovered<E>(persistent: &Persistent<E>, group_size: usize) -> Volatile {
+    fn recovered<E, S>(persistent: &Persistent<E, S>, group_size: usize) -> Volatile {
         Volatile {
             commit: persistent.base_index,
             role: Role::Follower,
@@ -151,11 +167,11 @@ impl Volatile {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Replica<E> {
+pub struct Replica<E, S = ()> {
     id: usize,
     group_size: usize,
     /// Survives `restart`.
-    persistent: Persistent<E>,
+    persistent: Persistent<E, S>,
     /// Rebuilt from `persistent` by `restart`.
     volatile: Volatile,
     /// The rule this replica breaks on purpose (none when `None`); the host's configuration,
@@ -163,9 +179,9 @@ pub struct Replica<E> {
     broken: Option<BrokenRule>,
 }
 
-impl<E: Clone> Replica<E> {
+impl<E: Clone, S: Clone> Replica<E, S> {
     /// A replica of a new group, as a follower in term 0.
-    pub fn new(id: usize, group_size: usize) -> Replica<E> {
+    pub fn new(id: usize, group_size: usize) -> Replica<E, S> {
         assert!(
             id < group_size,
             "replica {id} is not in a group of {group_size}"
@@ -179,6 +195,7 @@ impl<E: Clone> Replica<E> {
             voted_for: None,
             base_index: 0,
             base_term: 0,
+            snapshot: None,
             log: Vec::new(),
         };
         Replica {
@@ -192,7 +209,7 @@ impl<E: Clone> Replica<E> {
 
     /// A replica of a new group whose term-1 leader is `leader`, as if that election had
     /// already happened with every vote (how a new partition starts).
-    pub fn bootstrap(id: usize, group_size: usize, leader: usize) -> Replica<E> {
+    pub fn bootstrap(id: usize, group_size: usize, leader: usize) -> Replica<E, S> {
         let mut replica = Replica::new(id, group_size);
         replica.persistent.term = 1;
         replica.persistent.voted_for = Some(leader);
@@ -266,7 +283,7 @@ impl<E: Clone> Replica<E> {
     /// Appends a write if this replica leads, returning its index and the messages that
     /// replicate it. The write is acknowledged once [`commit`](Self::commit) reaches the index
     /// while the entry there is still this one.
-    pub fn propose(&mut self, payload: E) -> Option<(u64, Outbox<E>)> {
+    pub fn propose(&mut self, payload: E) -> Option<(u64, Outbox<E, S>)> {
         let mut out = Vec::new();
         let index = self.propose_into(payload, &mut out)?;
         Some((index, out))
@@ -274,7 +291,7 @@ impl<E: Clone> Replica<E> {
 
     /// Leader: sends every peer what it lacks (nothing, with the commit index, when it is up
     /// to date). Others send nothing.
-    pub fn heartbeat(&self) -> Outbox<E> {
+    pub fn heartbeat(&self) -> Outbox<E, S> {
         if self.volatile.role == Role::Leader {
             self.broadcast_append()
         } else {
@@ -284,20 +301,20 @@ impl<E: Clone> Replica<E> {
 
     /// Leader: the Append that brings `peer` up to date (everything after what it is known
     /// to hold, with the commit index); `None` for a follower or candidate.
-    pub fn append_to(&self, peer: usize) -> Option<Message<E>> {
+    pub fn append_to(&self, peer: usize) -> Option<Message<E, S>> {
         if self.volatile.role != Role::Leader || peer == self.id || peer >= self.group_size {
             return None;
         }
         self.append_for(peer)
     }
 
-    fn broadcast_append(&self) -> Outbox<E> {
+    fn broadcast_append(&self) -> Outbox<E, S> {
         let mut out = Vec::new();
         self.broadcast_append_into(&mut out);
         out
     }
 
-    fn broadcast_append_into(&self, out: &mut Outbox<E>) {
+    fn broadcast_append_into(&self, out: &mut Outbox<E, S>) {
         for peer in (0..self.group_size).filter(|&peer| peer != self.id) {
             if let Some(m) = self.append_for(peer) {
                 out.push((peer, m));
@@ -306,7 +323,7 @@ impl<E: Clone> Replica<E> {
     }
 
     /// [`propose`](Self::propose), appending the messages to `out`.
-    pub fn propose_into(&mut self, payload: E, out: &mut Outbox<E>) -> Option<u64> {
+    pub fn propose_into(&mut self, payload: E, out: &mut Outbox<E, S>) -> Option<u64> {
         if self.volatile.role != Role::Leader {
             return None;
         }
@@ -323,12 +340,17 @@ impl<E: Clone> Replica<E> {
         Some(index)
     }
 
-    fn append_for(&self, peer: usize) -> Option<Message<E>> {
-        let prev_index = self.volatile.next_index[peer]
-            .saturating_sub(1)
-            .max(self.persistent.base_index);
-        // Entries compacted away cannot be resent; the group compacts only what every
-        // replica has applied, so this does not happen in a healthy group.
+    fn append_for(&self, peer: usize) -> Option<Message<E, S>> {
+        let prev_index = self.volatile.next_index[peer].saturating_sub(1);
+        if prev_index < self.persistent.base_index {
+            // The peer needs entries compacted away: the snapshot that replaces them.
+            return Some(Message::Snapshot {
+                term: self.persistent.term,
+                index: self.persistent.base_index,
+                last_term: self.persistent.base_term,
+                data: self.persistent.snapshot.clone()?,
+            });
+        }
         let prev_term = self.term_at(prev_index)?;
         let from = (prev_index - self.persistent.base_index) as usize;
         Some(Message::Append {
@@ -346,7 +368,7 @@ impl<E: Clone> Replica<E> {
 
     /// Starts an election for the next term (the host calls this when the leader's lease ran
     /// out from this replica's point of view).
-    pub fn campaign(&mut self) -> Outbox<E> {
+    pub fn campaign(&mut self) -> Outbox<E, S> {
         self.persistent.term += 1;
         self.volatile.role = Role::Candidate;
         self.persistent.voted_for = Some(self.id);
@@ -373,14 +395,28 @@ impl<E: Clone> Replica<E> {
     }
 
     /// What this replica must keep across a crash.
-    pub fn persistent(&self) -> &Persistent<E> {
+    pub fn persistent(&self) -> &Persistent<E, S> {
         &self.persistent
     }
 
-    /// Drops log entries up to `index` (which must be committed): the host has applied them
-    /// everywhere it needs them.
-    pub fn compact(&mut self, index: u64) {
-        let index = index.min(self.volatile.commit);
+    /// The highest index [`compact`](Self::compact) may cover: what committed.
+    pub fn compactable(&self) -> u64 {
+        match self.broken {
+            Some(BrokenRule::CompactUncommitted) => self.last_index(),
+            _ => self.volatile.commit,
+        }
+    }
+
+    /// Replaces the log entries up to `index` (at most [`compactable`](Self::compactable))
+    /// with `snapshot`, the host's state after applying them. A follower that later needs
+    /// them gets the snapshot instead.
+    pub fn compact(&mut self, index: u64, snapshot: S) {
+        assert!(
+            index <= self.compactable(),
+            "replica {}: compaction to {index} covers entries not committed (commit {})",
+            self.id,
+            self.volatile.commit
+        );
         if index <= self.persistent.base_index {
             return;
         }
@@ -388,6 +424,13 @@ impl<E: Clone> Replica<E> {
         self.persistent.base_term = self.persistent.log[count - 1].term;
         self.persistent.log.drain(..count);
         self.persistent.base_index = index;
+        self.persistent.snapshot = Some(snapshot);
+    }
+
+    /// The snapshot compaction or a leader left in place of the log up to its index.
+    pub fn snapshot(&self) -> Option<(u64, &S)> {
+        let data = self.persistent.snapshot.as_ref()?;
+        Some((self.persistent.base_index, data))
     }
 
     fn step_down(&mut self, term: u64) {
@@ -416,7 +459,7 @@ impl<E: Clone> Replica<E> {
     }
 
     /// Handles one message from replica `from`, returning what to send.
-    pub fn handle(&mut self, from: usize, message: Message<E>) -> Outbox<E> {
+    pub fn handle(&mut self, from: usize, message: Message<E, S>) -> Outbox<E, S> {
         let mut out = Vec::new();
         self.handle_into(from, message, &mut out);
         out
@@ -424,7 +467,7 @@ impl<E: Clone> Replica<E> {
 
     /// [`handle`](Self::handle), appending what to send to `out` (no allocation when `out`
     /// has room).
-    pub fn handle_into(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
+    pub fn handle_into(&mut self, from: usize, message: Message<E, S>, out: &mut Outbox<E, S>) {
         let commit_before = self.volatile.commit;
         self.handle_message(from, message, out);
         assert!(
@@ -442,12 +485,18 @@ impl<E: Clone> Replica<E> {
         );
     }
 
-    fn handle_message(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
+    fn handle_message(&mut self, from: usize, message: Message<E, S>, out: &mut Outbox<E, S>) {
         if message.term() > self.persistent.term {
             self.step_down(message.term());
         }
         match message {
             message @ Message::Append { .. } => self.handle_append(from, message, out),
+            Message::Snapshot {
+                term,
+                index,
+                last_term,
+                data,
+            } => self.handle_snapshot(from, (term, index, last_term), data, out),
             Message::AppendReply {
                 term,
                 success,
@@ -501,7 +550,7 @@ impl<E: Clone> Replica<E> {
     /// An Append from the leader `from` claims: stale ones are refused; otherwise the entries
     /// after a matching `prev_index` are appended (replacing a conflicting suffix, which was
     /// never committed) and the commit index advances as far as both the leader and this log go.
-    fn handle_append(&mut self, from: usize, message: Message<E>, out: &mut Outbox<E>) {
+    fn handle_append(&mut self, from: usize, message: Message<E, S>, out: &mut Outbox<E, S>) {
         let Message::Append {
             term,
             prev_index,
@@ -560,6 +609,49 @@ impl<E: Clone> Replica<E> {
         ));
     }
 
+    /// A snapshot from the leader `from` of `term`: installed in place of the log up to
+    /// `index` unless this replica committed that far already; the entries after it stay if
+    /// the log agrees with the leader's at `index`. Answered like an Append up to `index`.
+    fn handle_snapshot(
+        &mut self,
+        from: usize,
+        (term, index, last_term): (u64, u64, u64),
+        data: S,
+        out: &mut Outbox<E, S>,
+    ) {
+        if term < self.persistent.term {
+            let reply = Message::AppendReply {
+                term: self.persistent.term,
+                success: false,
+                match_index: self.last_index(),
+            };
+            out.push((from, reply));
+            return;
+        }
+        if self.volatile.role != Role::Follower {
+            self.step_down(term);
+        }
+        self.persistent.voted_for = Some(from);
+        if index > self.volatile.commit {
+            if self.term_at(index) == Some(last_term) {
+                let count = (index - self.persistent.base_index) as usize;
+                self.persistent.log.drain(..count);
+            } else {
+                self.persistent.log.clear();
+            }
+            self.persistent.base_index = index;
+            self.persistent.base_term = last_term;
+            self.persistent.snapshot = Some(data);
+            self.volatile.commit = index;
+        }
+        let reply = Message::AppendReply {
+            term: self.persistent.term,
+            success: true,
+            match_index: index,
+        };
+        out.push((from, reply));
+    }
+
     /// Follower: puts `entries`, which follow `prev_index` in the leader's log, into this log
     /// (keeping those it has, replacing a conflicting suffix); returns the index of the last.
     fn append_entries(&mut self, prev_index: u64, entries: Vec<LogEntry<E>>) -> u64 {
@@ -588,7 +680,7 @@ impl<E: Clone> Replica<E> {
     /// Leader: `peer` rejected an Append, holding entries up to `hint` at most; retry from one
     /// entry further back (or from just after the hint, if that is further back), never from
     /// before what `peer` is known to hold.
-    fn back_off(&mut self, peer: usize, hint: u64, out: &mut Outbox<E>) {
+    fn back_off(&mut self, peer: usize, hint: u64, out: &mut Outbox<E, S>) {
         let next = (hint + 1)
             .min(self.volatile.next_index[peer].saturating_sub(1))
             .max(self.volatile.match_index[peer] + 1)
@@ -711,6 +803,8 @@ mod tests {
         /// Cuts a replica off: what it sends, and what is sent to it, is lost until it rejoins.
         Isolate(usize),
         Rejoin(usize),
+        /// A replica compacts what it may ([`Replica::compactable`]) into a snapshot.
+        Compact(usize),
     }
 
     fn pick(rng: &mut ChaCha8Rng, n: usize) -> usize {
@@ -751,7 +845,8 @@ mod tests {
             };
         };
         match pick(rng, 100) {
-            0..=69 => vec![Step::Deliver(k)],
+            0..=66 => vec![Step::Deliver(k)],
+            67..=69 => vec![Step::Compact(any)],
             70 => vec![Step::Drop(k)],
             71 => vec![Step::Duplicate(k)],
             72..=81 => vec![Step::Propose(leader, rng.next_u32())],
@@ -806,20 +901,37 @@ mod tests {
     /// A group on a network that reorders, drops and duplicates, with the acknowledged
     /// entries observed so far: index → (entry, the leader term that committed it).
     struct Cluster {
-        replicas: Vec<Replica<u32>>,
-        network: Vec<(usize, usize, Message<u32>)>,
+        replicas: Vec<Replica<u32, Prefix>>,
+        network: Vec<(usize, usize, Message<u32, Prefix>)>,
         /// Replicas cut off from the others.
         cut: [bool; GROUP],
         acked: BTreeMap<u64, (LogEntry<u32>, u64)>,
         coverage: Coverage,
     }
 
-    /// What a schedule exercised: the terms that had a leader, and how many Appends made a
-    /// follower replace entries (an uncommitted tail of an earlier term).
+    /// The tests' snapshot of a replica's state machine: the entries it replaces, so that the
+    /// checks see every committed entry whether it is in a log or compacted.
+    type Prefix = Vec<LogEntry<u32>>;
+
+    /// The entry at `index` of `replica`'s log, or of its snapshot if compacted.
+    fn entry_at(replica: &Replica<u32, Prefix>, index: u64) -> Option<&LogEntry<u32>> {
+        match replica.snapshot() {
+            Some((base, prefix)) if index <= base => {
+                assert_eq!(prefix.len() as u64, base, "a snapshot replaces its prefix");
+                prefix.get(index.checked_sub(1)? as usize)
+            }
+            _ => replica.entry(index),
+        }
+    }
+
+    /// What a schedule exercised: the terms that had a leader, how many Appends made a
+    /// follower replace entries (an uncommitted tail of an earlier term), and how many
+    /// snapshots followers installed.
     #[derive(Default)]
     struct Coverage {
         leader_terms: BTreeSet<u64>,
         overwrites: usize,
+        installs: usize,
     }
 
     impl Cluster {
@@ -873,7 +985,7 @@ mod tests {
             (!leaders.is_empty()).then(|| leaders[pick(rng, leaders.len())])
         }
 
-        fn send(&mut self, from: usize, out: Outbox<u32>) {
+        fn send(&mut self, from: usize, out: Outbox<u32, Prefix>) {
             if self.cut[from] {
                 return;
             }
@@ -923,14 +1035,27 @@ mod tests {
                 Step::Restart(r) => self.replicas[r].restart(),
                 Step::Isolate(r) => self.cut[r] = true,
                 Step::Rejoin(r) => self.cut[r] = false,
+                Step::Compact(r) => {
+                    let replica = &self.replicas[r];
+                    let upto = replica.compactable();
+                    let prefix: Prefix = (1..=upto)
+                        .map(|i| entry_at(replica, i).expect("the log holds it").clone())
+                        .collect();
+                    self.replicas[r].compact(upto, prefix);
+                }
             }
             self.observe_acks();
         }
 
         /// Hands `message` to `to`, unless a cut lost it on the way.
-        fn deliver(&mut self, from: usize, to: usize, message: Message<u32>) {
+        fn deliver(&mut self, from: usize, to: usize, message: Message<u32, Prefix>) {
             if self.cut[from] || self.cut[to] {
                 return;
+            }
+            if let Message::Snapshot { index, .. } = message
+                && index > self.replicas[to].commit()
+            {
+                self.coverage.installs += 1;
             }
             let append = matches!(message, Message::Append { .. });
             let before = append.then(|| self.replicas[to].persistent.log.clone());
@@ -948,8 +1073,8 @@ mod tests {
                     continue;
                 }
                 self.coverage.leader_terms.insert(replica.term());
-                for index in replica.first_index()..=replica.commit() {
-                    let entry = replica.entry(index).expect("uncompacted").clone();
+                for index in 1..=replica.commit() {
+                    let entry = entry_at(replica, index).expect("committed").clone();
                     self.acked.entry(index).or_insert((entry, replica.term()));
                 }
             }
@@ -960,7 +1085,7 @@ mod tests {
             for a in &self.replicas {
                 for b in &self.replicas {
                     for index in 1..=a.commit().min(b.commit()) {
-                        if a.entry(index) != b.entry(index) {
+                        if entry_at(a, index) != entry_at(b, index) {
                             return Err(format!(
                                 "replicas {} and {} committed different entries at {index}",
                                 a.id(),
@@ -975,7 +1100,7 @@ mod tests {
                 for r in &self.replicas {
                     if r.role() == Role::Leader
                         && r.term() >= *term
-                        && r.entry(*index) != Some(entry)
+                        && entry_at(r, *index) != Some(entry)
                     {
                         return Err(format!(
                             "leader {} of term {} lost acknowledged entry {index}",
@@ -1047,7 +1172,7 @@ mod tests {
                 if let Some(r) = self
                     .replicas
                     .iter()
-                    .find(|r| r.entry(*index) != Some(entry))
+                    .find(|r| entry_at(r, *index) != Some(entry))
                 {
                     return Err(format!(
                         "healed replica {} lacks acked entry {index}",
@@ -1111,12 +1236,17 @@ mod tests {
         // Guards the sweep against exploring little: on average a schedule elects several
         // leaders, and followers replace uncommitted entries of earlier terms.
         let schedules = 100;
-        let (mut terms, mut overwrites) = (0, 0);
+        let (mut terms, mut overwrites, mut installs) = (0, 0, 0);
         for seed in 0..schedules {
             let coverage = run_seed(seed, None).unwrap().coverage;
             terms += coverage.leader_terms.len() as u64;
             overwrites += coverage.overwrites as u64;
+            installs += coverage.installs as u64;
         }
+        assert!(
+            installs >= schedules / 2,
+            "{installs} snapshots installed in {schedules} schedules"
+        );
         assert!(
             terms >= 6 * schedules,
             "{terms} leader terms in {schedules} schedules"
@@ -1127,12 +1257,13 @@ mod tests {
         );
     }
 
-    const BROKEN_RULES: [BrokenRule; 5] = [
+    const BROKEN_RULES: [BrokenRule; 6] = [
         BrokenRule::VoteWithoutLogCheck,
         BrokenRule::VoteTwiceInATerm,
         BrokenRule::CommitOnMinority,
         BrokenRule::KeepConflictingEntry,
         BrokenRule::NoBackoff,
+        BrokenRule::CompactUncommitted,
     ];
 
     /// The sweep fails, the same way every time, when every replica breaks `rule`; the
@@ -1160,6 +1291,11 @@ mod tests {
     #[test]
     fn catches_two_votes_in_a_term() {
         assert_caught(BrokenRule::VoteTwiceInATerm, "");
+    }
+
+    #[test]
+    fn catches_a_compaction_of_uncommitted_entries() {
+        assert_caught(BrokenRule::CompactUncommitted, "");
     }
 
     #[test]
@@ -1253,7 +1389,7 @@ mod tests {
         }
         let leader = &mut replicas[0];
         assert_eq!((leader.role(), leader.commit()), (Role::Leader, 3));
-        leader.compact(1);
+        leader.compact(1, ());
         let before = leader.clone();
         leader.restart();
         assert_eq!(

@@ -4,6 +4,7 @@
 //! replica lag: it is storage putting data back, not a request.
 
 use super::change::{Change, ControlChange};
+use crate::api::{Request, Response};
 use crate::data::mutation::Mutation;
 use crate::data::table::WriteContext;
 use crate::engine::Engine;
@@ -22,6 +23,47 @@ impl Engine {
 
     pub fn journaling(&self) -> bool {
         self.journal.is_some()
+    }
+
+    /// Stops recording changes (what was recorded and not taken is dropped).
+    pub fn disable_journal(&mut self) {
+        self.journal = None;
+        for table in self.tables.values_mut() {
+            table.disable_journal();
+        }
+    }
+
+    /// Executes `request` at `now_ms` and returns what it changed as well as its answer, whether
+    /// or not the engine journals otherwise (a journal's pending changes are kept apart and
+    /// stay pending).
+    pub fn execute_recording(
+        &mut self,
+        request: Request,
+        now_ms: u64,
+    ) -> (Result<Response>, Vec<Change>) {
+        let was_journaling = self.journaling();
+        let mut earlier = Vec::new();
+        if was_journaling {
+            self.take_changes(&mut earlier);
+        } else {
+            self.enable_journal();
+        }
+        let result = self.execute(request, now_ms);
+        let mut changes = Vec::new();
+        self.take_changes(&mut changes);
+        if was_journaling {
+            if let Some(journal) = &mut self.journal {
+                journal.append(&mut earlier);
+            }
+        } else {
+            self.disable_journal();
+        }
+        (result, changes)
+    }
+
+    /// The stored encoding of the item under stored key `key` of `table`, if there is one.
+    pub fn stored_item(&self, table: &str, key: &[u8]) -> Option<Box<[u8]>> {
+        self.tables.get(table)?.partitions().get(key).map(Box::from)
     }
 
     /// The changes made since the last call, in an order that replays to the same state: the

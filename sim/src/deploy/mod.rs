@@ -20,6 +20,7 @@ use crate::seeds::{Component, Streams};
 use crate::topology::{GroupInfo, PORT, Placement, Range, Topology};
 use crate::workloads::{Mode, Planned};
 use dynasim_engine::replication::raft::{Message, Replica, Role};
+use dynasim_engine::storage::change::Change;
 use dynasim_engine::{Engine, Request};
 use madsim::net::Endpoint;
 use madsim::runtime::Handle;
@@ -44,14 +45,19 @@ pub const FINAL_PROCESS: u64 = 1_000_000;
 /// without a payload, so it needs no variant here.)
 #[derive(Debug)]
 pub enum Cmd {
-    /// A client's request, and the leader's clock when it was proposed.
-    Request {
-        /// Boxed: a request is far larger than a split.
-        request: Box<Request>,
+    /// A client's write as the leader executed it: the changes every replica applies, not the
+    /// request (followers never evaluate a condition or an update expression).
+    Write {
+        /// The workload partition key the write names (a replica whose range no longer holds
+        /// it, after a split ordered before it, applies nothing).
+        key: Option<String>,
+        changes: Vec<Change>,
+        /// The leader's clock when it executed the write (the items' write time).
         now_ms: u64,
-        /// Reads travel the log for strong consistency; followers skip them.
-        read_only: bool,
     },
+    /// A strongly consistent read that travels the log (a leader without a lease): only the
+    /// replica that proposed it executes it, when it applies the entry.
+    Read { now_ms: u64 },
     /// A split: the group keeps `[lo, mid)` and `new_group` takes the rest of its range.
     Split {
         mid: u64,
@@ -64,13 +70,7 @@ pub enum Cmd {
 impl Cmd {
     /// A write a replica replays from its log (not a read, not a split).
     fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Cmd::Request {
-                read_only: false,
-                ..
-            }
-        )
+        matches!(self, Cmd::Write { .. })
     }
 }
 

@@ -10,10 +10,12 @@ use crate::topology::{Placement, Range, in_range, key_hash};
 use crate::workloads::{self, Mode};
 use dynasim_engine::replication::flow::Flow;
 use dynasim_engine::replication::lease::Lease;
-use dynasim_engine::replication::raft::{Message, Replica, Role};
+use dynasim_engine::replication::proposer::Proposer;
+use dynasim_engine::replication::raft::{LogEntry, Message, Replica, Role};
+use dynasim_engine::storage::change::Change;
 use dynasim_engine::{Config, Engine, Request};
 use madsim::net::Endpoint;
-use serde_json::json;
+use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -31,8 +33,12 @@ pub struct GroupState {
     /// When the election timer fires ([`World::now_ns`]).
     deadline: u64,
     leader_hint: Option<usize>,
-    /// Index → (term, client, request id) of proposals awaiting commit.
-    pending: BTreeMap<u64, (u64, Box<Req>)>,
+    /// Proposals of this replica awaiting commit, by index.
+    pending: BTreeMap<u64, Pending>,
+    /// The leader's proposals as mutations (the newest proposed image of each key), in step
+    /// with the log's unapplied suffix in term `proposer_term`.
+    proposer: Proposer,
+    proposer_term: Option<u64>,
     /// Leader leases and vote loyalty, on the monotonic clock ([`World::now_ns`]), which clock
     /// skew and jumps do not touch.
     lease: Lease,
@@ -54,6 +60,8 @@ impl GroupState {
             deadline: now + nanos(election_timeout(world)),
             leader_hint: Some(0),
             pending: BTreeMap::new(),
+            proposer: Proposer::new(),
+            proposer_term: None,
             lease,
             flow: Flow::new(3, nanos(heartbeat_interval(world))),
         }
@@ -84,6 +92,14 @@ fn nanos(duration: Duration) -> u64 {
 /// How long a lease lasts: the shortest election timeout (a follower never campaigns sooner).
 pub(super) fn lease_window(world: &World) -> Duration {
     Duration::from_millis(world.scenario.deployment.election_timeout_ms[0])
+}
+
+/// A proposal awaiting commit: the client's request, the term it was proposed in (an entry at
+/// its index of another term replaced it), and for a write the answer the leader computed.
+struct Pending {
+    term: u64,
+    req: Box<Req>,
+    answer: Option<Result<Json, dynasim_engine::Error>>,
 }
 
 /// A split a replica applied: the group it creates, with its share of the data.
@@ -407,8 +423,8 @@ fn handle_exec(
     let node_name = &world.topology.storage[index].name;
     let group = req.group;
     let mut disk = world.disks[index].lock().unwrap();
-    // A group this node has not created yet (its split is not applied here): back to
-    // the router, which retries after a pause.
+    // A group this node has not created yet, or has no data of yet (its split is not applied
+    // here): back to the router, which retries after a pause.
     let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
         outgoing.push(reroute(req));
         return;
@@ -447,25 +463,89 @@ fn handle_exec(
         outgoing.push(leader_only_ack(engine, &req, now, node_name));
         return;
     }
-    let mut request = req.request.clone();
-    if world.bug(Bug::LostIncrement)
-        && let Some(engine) = g.engine.as_mut()
-    {
-        request = increment_from_leader_view(engine, request, now);
-    }
-    let cmd = Arc::new(Cmd::Request {
-        request: Box::new(request),
-        now_ms: now,
-        read_only: !is_write,
-    });
+    let (cmd, answer) = if is_write {
+        let Some(cmd) = execute_write(world, replica, g, &req, now, outgoing) else {
+            return;
+        };
+        cmd
+    } else {
+        (Cmd::Read { now_ms: now }, None)
+    };
+    let pending = Pending {
+        term: replica.term(),
+        req,
+        answer,
+    };
+    propose(world, (group, replica, g), cmd, pending, outgoing);
+    apply_all(world, index, &mut disk, s, group, outgoing);
+}
+
+/// A leader proposes `cmd` for the client of `pending` and sends what replicates it.
+fn propose(
+    world: &World,
+    (group, replica, g): (u32, &mut Replica<Arc<Cmd>>, &mut GroupState),
+    cmd: Cmd,
+    pending: Pending,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
     let mut out = Vec::new();
-    if let Some(at) = replica.propose_into(cmd, &mut out) {
-        g.pending.insert(at, (replica.term(), req));
+    let cmd = Arc::new(cmd);
+    if let Some(at) = replica.propose_into(cmd.clone(), &mut out) {
+        if let Cmd::Write { changes, .. } = &*cmd {
+            g.proposer.proposed(at, changes);
+        }
+        g.pending.insert(at, pending);
     }
     note_sent(g, replica, &out, world.now_ns());
     let id = replica.id();
     raft_out(world, group, id, out, None, Some(&mut g.flow), outgoing);
-    apply_all(world, index, &mut disk, s, group, outgoing);
+}
+
+/// The leader executes a write once, against what it applied plus what it proposed and has
+/// not applied yet, and proposes its changes (the broken variant "lost increment" ignores the
+/// unapplied proposals). A key its range no longer holds goes back to the router. Returns the
+/// command to propose and the answer to give once it commits.
+#[allow(clippy::type_complexity)]
+fn execute_write(
+    world: &World,
+    replica: &Replica<Arc<Cmd>>,
+    g: &mut GroupState,
+    req: &Req,
+    now: u64,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) -> Option<(Cmd, Option<Result<Json, dynasim_engine::Error>>)> {
+    if let Misrouted::Reroute = misrouted(req, g.range) {
+        outgoing.push(reroute(Box::new(req.clone())));
+        return None;
+    }
+    let engine = g.engine.as_mut()?;
+    if g.proposer_term != Some(replica.term()) {
+        // A new term: the log's unapplied suffix may hold earlier terms' entries, which
+        // commit before this leader's own.
+        let suffix = (g.applied + 1..=replica.last_index()).filter_map(|i| {
+            match replica.entry(i)?.payload.as_deref()? {
+                Cmd::Write { changes, .. } => Some((i, changes.as_slice())),
+                _ => None,
+            }
+        });
+        g.proposer.rebuild(suffix);
+        g.proposer_term = Some(replica.term());
+    }
+    let request = req.request.clone();
+    let proposal = if world.bug(Bug::LostIncrement) {
+        g.proposer.execute_ignoring_proposals(engine, request, now)
+    } else {
+        g.proposer.execute(engine, request, now)
+    };
+    let answer = proposal
+        .result
+        .map(|r| serde_json::to_value(&r).expect("responses serialize"));
+    let cmd = Cmd::Write {
+        key: request_key(&req.request),
+        changes: proposal.changes,
+        now_ms: now,
+    };
+    Some((cmd, Some(answer)))
 }
 
 /// A request at a replica that is not the leader: forwarded to the leader it knows (and the
@@ -508,54 +588,6 @@ fn leader_only_ack(engine: &mut Engine, req: &Req, now: u64, node: &str) -> (Soc
         node: node.to_string(),
     };
     (req.client, reply)
-}
-
-/// The broken variant "lost increment": the leader turns `ADD v :d` into `SET v = old + d`
-/// with the value it sees when the request arrives, before earlier increments in its log have
-/// been applied.
-pub(super) fn increment_from_leader_view(
-    engine: &mut Engine,
-    request: Request,
-    now: u64,
-) -> Request {
-    let Request::UpdateItem(input) = &request else {
-        return request;
-    };
-    if input.update_expression.as_deref() != Some("ADD v :d") {
-        return request;
-    }
-    let table = input.table_name.clone().unwrap_or_default();
-    let key = input.key.clone().unwrap_or_default();
-    let read = Request::GetItem(dynasim_engine::api::GetItemInput {
-        table_name: Some(table),
-        key: Some(key),
-        consistent_read: Some(true),
-        ..Default::default()
-    });
-    let current = engine
-        .execute(read, now)
-        .ok()
-        .and_then(|r| serde_json::to_value(&r).ok())
-        .and_then(|v| {
-            v.get("Item")?
-                .get("v")?
-                .get("N")?
-                .as_str()?
-                .parse::<i64>()
-                .ok()
-        })
-        .unwrap_or(0);
-    let mut input = input.clone();
-    input.update_expression = Some("SET v = :d".into());
-    let mut values = input
-        .expression_attribute_values
-        .clone()
-        .unwrap_or_default();
-    if let Ok(v) = serde_json::from_value(json!({"N": (current + 1).to_string()})) {
-        values.insert(":d".into(), v);
-    }
-    input.expression_attribute_values = Some(values);
-    Request::UpdateItem(input)
 }
 
 /// Answers a read from this replica's own state (an eventually consistent read, or a strongly
@@ -696,38 +728,7 @@ pub(super) fn apply_committed(
             break;
         };
         g.applied = index;
-        let Some(cmd) = &entry.payload else { continue };
-        match &**cmd {
-            &Cmd::Split {
-                mid,
-                new_group,
-                now_ms,
-            } => created = apply_split(world, g, mid, new_group, now_ms),
-            Cmd::Request {
-                request,
-                now_ms,
-                read_only,
-            } => {
-                let pending = g
-                    .pending
-                    .remove(&index)
-                    .filter(|(term, _)| *term == entry.term)
-                    .map(|(_, req)| req);
-                if *read_only && pending.is_none() {
-                    continue;
-                }
-                if g.skip == Some(index) && world.bug(Bug::SkipOnRestart) {
-                    // Broken: the replay after a restart skips one logged write.
-                    continue;
-                }
-                let applied = Applied {
-                    request: request.as_ref(),
-                    now_ms: *now_ms,
-                    pending,
-                };
-                apply_request(node_name, g, applied, outgoing);
-            }
-        }
+        created = apply_entry(world, node_name, g, (index, entry), outgoing);
     }
     assert!(
         g.applied <= replica.commit(),
@@ -741,6 +742,55 @@ pub(super) fn apply_committed(
     let applied = g.applied;
     g.pending.retain(|&i, _| i > applied);
     created
+}
+
+/// Applies the committed entry at `index` (just counted as applied); returns the group a
+/// split creates.
+fn apply_entry(
+    world: &World,
+    node_name: &str,
+    g: &mut GroupState,
+    (index, entry): (u64, &LogEntry<Arc<Cmd>>),
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) -> Option<Created> {
+    let cmd = entry.payload.as_ref()?;
+    match &**cmd {
+        &Cmd::Split {
+            mid,
+            new_group,
+            now_ms,
+        } => return apply_split(world, g, mid, new_group, now_ms),
+        Cmd::Write {
+            key,
+            changes,
+            now_ms,
+        } => {
+            let pending = take_pending(g, index, entry.term);
+            g.proposer.applied(index);
+            if g.skip == Some(index) && world.bug(Bug::SkipOnRestart) {
+                // Broken: the replay after a restart skips one logged write.
+                return None;
+            }
+            let write = Applied {
+                key: key.as_deref(),
+                changes,
+                now_ms: *now_ms,
+                pending,
+            };
+            apply_write(node_name, g, write, outgoing);
+        }
+        &Cmd::Read { now_ms } => {
+            // Only the replica that proposed a read executes it, on what it applied.
+            if let Some(pending) = take_pending(g, index, entry.term)
+                && let Some(engine) = g.engine.as_mut()
+            {
+                let range = g.range;
+                let answer = answer_locally(engine, range, pending.req, now_ms, node_name);
+                outgoing.push(answer);
+            }
+        }
+    }
+    None
 }
 
 /// A split entry: the group gives `[mid, ..)` of its range (and the items there) to
@@ -778,48 +828,40 @@ fn apply_split(
     Some(created)
 }
 
-/// A committed request to apply, and the client waiting for it (at the replica that proposed
-/// it).
-struct Applied<'a> {
-    request: &'a Request,
-    now_ms: u64,
-    pending: Option<Box<Req>>,
+/// The proposal this replica made at `index` in `term`, if it made one and the entry there is
+/// still it.
+fn take_pending(g: &mut GroupState, index: u64, term: u64) -> Option<Pending> {
+    g.pending.remove(&index).filter(|p| p.term == term)
 }
 
-/// Executes a committed request, unless its keys left this partition in a split ordered
-/// before it; the proposing replica answers its client (or sends the request back).
-fn apply_request(
+/// A committed write to apply, and the client waiting for it (at the replica that proposed
+/// it).
+struct Applied<'a> {
+    key: Option<&'a str>,
+    changes: &'a [Change],
+    now_ms: u64,
+    pending: Option<Pending>,
+}
+
+/// Applies a committed write's changes, unless its key left this partition in a split
+/// ordered before it; the proposing replica answers its client (or sends the request back).
+fn apply_write(
     node_name: &str,
     g: &mut GroupState,
-    applied: Applied<'_>,
+    write: Applied<'_>,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
     let Applied {
-        request,
+        key,
+        changes,
         now_ms,
         pending,
-    } = applied;
-    // A request for keys this partition gave away in a split ordered before it: no replica
-    // executes it; the leader sends it back to be routed again.
-    let range = pending.as_ref().and_then(|r| r.range);
-    let wrong = match (range, request_key(request)) {
-        (Some(expected), _) if expected != g.range => Some(Misrouted::Moved),
-        (None, Some(key)) if !in_range(key_hash(&key), g.range) => Some(Misrouted::Reroute),
-        _ => None,
-    };
-    if let Some(wrong) = wrong {
-        if let Some(req) = pending {
-            outgoing.push(match wrong {
-                Misrouted::Moved => (
-                    req.client,
-                    Wire::Reply {
-                        id: req.id,
-                        result: Err(moved()),
-                        node: node_name.to_string(),
-                    },
-                ),
-                _ => reroute(req),
-            });
+    } = write;
+    // A write for a key this partition gave away in a split ordered before it: no replica
+    // applies it; the leader sends it back to be routed again.
+    if key.is_some_and(|key| !in_range(key_hash(key), g.range)) {
+        if let Some(pending) = pending {
+            outgoing.push(reroute(pending.req));
         }
         return;
     }
@@ -827,14 +869,25 @@ fn apply_request(
         .engine
         .as_mut()
         .expect("the caller checked the engine exists");
-    let result = engine.execute(request.clone(), now_ms);
-    // Only the replica that proposed it answers (and renders the response).
-    if let Some(req) = pending {
+    for change in changes {
+        if let Change::Item { table, key, item } = change {
+            engine
+                .restore_item(table, key, item.as_deref(), now_ms)
+                .expect("a write's table exists on every replica");
+        }
+    }
+    // Only the replica that proposed it answers, with what it computed when it proposed.
+    if let Some(Pending {
+        req,
+        answer: Some(result),
+        ..
+    }) = pending
+    {
         outgoing.push((
             req.client,
             Wire::Reply {
                 id: req.id,
-                result: result.map(|r| serde_json::to_value(&r).expect("responses serialize")),
+                result,
                 node: node_name.to_string(),
             },
         ));
