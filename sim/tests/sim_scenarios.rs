@@ -209,3 +209,41 @@ fn child_prints_digest() {
     let (_, scenario) = suite("ci").remove(0);
     println!("digest {}", run(&scenario, seed(5)).digest);
 }
+
+/// Guards the CI scenarios against not exercising compaction: with their low compaction
+/// thresholds, replicas that fell behind (a crash, leader churn, a split) catch up from a
+/// leader's snapshot in some run of the seeds the suite checks, and those runs pass.
+#[test]
+fn replicas_behind_the_compacted_log_catch_up_from_a_snapshot() {
+    let mut installs = 0;
+    for (path, scenario) in suite("ci") {
+        if scenario.deployment.compact_after_entries > 64 {
+            continue;
+        }
+        for s in 0..CI_SEEDS {
+            let record = run(
+                &scenario,
+                RunOptions {
+                    seed: s,
+                    ..RunOptions::default()
+                },
+            );
+            let here = record
+                .history
+                .events
+                .iter()
+                .filter(|e| e.f == "snapshot")
+                .count();
+            assert!(
+                record.passed || here == 0,
+                "{path} seed {s}: {}",
+                record.verdict
+            );
+            installs += here;
+        }
+    }
+    assert!(
+        installs >= 3,
+        "{installs} snapshots installed over the CI scenarios"
+    );
+}

@@ -221,6 +221,26 @@ impl<E: Clone, S: Clone> Replica<E, S> {
         replica
     }
 
+    /// A replica of a new group that starts from `snapshot` (the state a split hands it),
+    /// installed as index 1 of term 1, whose term-1 leader is `leader`. A replica of the
+    /// group created later with [`new`](Self::new) (a node that skipped the split) receives
+    /// the snapshot from the leader before any entry.
+    pub fn bootstrap_from(
+        id: usize,
+        group_size: usize,
+        leader: usize,
+        snapshot: S,
+    ) -> Replica<E, S> {
+        let mut replica = Replica::bootstrap(id, group_size, leader);
+        replica.persistent.base_index = 1;
+        replica.persistent.base_term = 1;
+        replica.persistent.snapshot = Some(snapshot);
+        let role = replica.volatile.role;
+        replica.volatile = Volatile::recovered(&replica.persistent, group_size);
+        replica.volatile.role = role;
+        replica
+    }
+
     /// From now on, this replica breaks `rule` (a deliberately broken variant for tests).
     pub fn break_rule(&mut self, rule: BrokenRule) {
         self.broken = Some(rule);
@@ -1411,6 +1431,36 @@ mod tests {
                 volatile: fresh,
                 ..before
             }
+        );
+    }
+
+    #[test]
+    fn a_replica_created_without_the_snapshot_receives_it_first() {
+        let snapshot = vec![LogEntry {
+            term: 1,
+            payload: None,
+        }];
+        let mut leader: Replica<u32, Prefix> = Replica::bootstrap_from(0, 3, 0, snapshot.clone());
+        assert!(leader.is_ready_leader());
+        assert_eq!((leader.commit(), leader.last_index()), (1, 1));
+        leader.propose(7).unwrap();
+        // A node that never applied the split starts blank, in term 0.
+        let mut blank: Replica<u32, Prefix> = Replica::new(1, 3);
+        // The blank replica rejects the first Append; the leader backs off to the snapshot,
+        // then sends the entry after it.
+        for _ in 0..4 {
+            let message = leader.append_to(1).unwrap();
+            let Some((_, reply)) = blank.handle(0, message).pop() else {
+                panic!("the blank replica answers")
+            };
+            leader.handle(1, reply);
+        }
+        assert_eq!(blank.snapshot(), Some((1, &snapshot)));
+        assert_eq!(blank.entry(2).and_then(|e| e.payload), Some(7));
+        assert_eq!(
+            leader.commit(),
+            2,
+            "the blank replica's acknowledgement commits"
         );
     }
 

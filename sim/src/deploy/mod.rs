@@ -6,10 +6,12 @@
 mod client;
 mod nemesis;
 mod router;
+mod snapshot;
 mod storage;
 
 use client::{HttpConnection, client_process, client_region, perform};
 use router::router_node;
+use snapshot::{Log, RaftMessage};
 use storage::{StorageState, storage_node};
 
 use crate::faults::{FaultPoint, Plan};
@@ -19,7 +21,7 @@ use crate::scenario::Scenario;
 use crate::seeds::{Component, Streams};
 use crate::topology::{GroupInfo, PORT, Placement, Range, Topology};
 use crate::workloads::{Mode, Planned};
-use dynasim_engine::replication::raft::{Message, Replica, Role};
+use dynasim_engine::replication::raft::Role;
 use dynasim_engine::storage::change::Change;
 use dynasim_engine::{Engine, Request};
 use madsim::net::Endpoint;
@@ -96,7 +98,7 @@ enum Wire {
     Raft {
         group: u32,
         from: usize,
-        message: Message<Arc<Cmd>>,
+        message: RaftMessage,
         /// An Append's send time on the leader's monotonic clock (`World::now_ns`); an
         /// AppendReply echoes the stamp of the Append it answers (leases count from it).
         stamp: Option<u64>,
@@ -128,7 +130,7 @@ enum Wire {
 }
 
 /// A storage node's persisted replicas, by group: what survives a crash.
-type Disk = Arc<Mutex<BTreeMap<u32, Replica<Arc<Cmd>>>>>;
+type Disk = Arc<Mutex<BTreeMap<u32, Log>>>;
 
 /// Everything the run shares: topology, clocks, history, observation of node state.
 pub struct World {
@@ -196,6 +198,19 @@ impl World {
         );
         e.key = Some(name);
         e.value = json!({"node": self.topology.storage[node].name, "term": term});
+        self.record(e);
+    }
+
+    /// Records a replication event `f` of `node`'s replica of `group` at log index `index`
+    /// (`snapshot`: it installed its leader's snapshot up to `index`).
+    fn raft_event(&self, group: u32, node: usize, f: &str, index: u64) {
+        let name = {
+            let placement = self.placement.lock().unwrap();
+            self.topology.group_name(&placement, group)
+        };
+        let mut e = Event::new(Process::Named("raft".into()), Kind::Info, f, self.now_ns());
+        e.key = Some(name);
+        e.value = json!({"node": self.topology.storage[node].name, "index": index});
         self.record(e);
     }
 
@@ -389,18 +404,19 @@ pub async fn run(world: Arc<World>) -> History {
     };
     record_final_state(&world, &converged);
     record_logs(&world);
-    world.history.lock().unwrap().clone()
+    std::mem::take(&mut *world.history.lock().unwrap())
 }
 
 /// Records each replica's log as the `log-agreement` checker reads it: its commit index, and
 /// the cumulative hash of its log (term and command of each entry) at each commit index of its
-/// group that it has reached.
+/// group that it has reached and not compacted (a compacted prefix is in its snapshot's hash,
+/// where the chain goes on from).
 fn record_logs(world: &World) {
     let placement = world.placement.lock().unwrap().clone();
     let time = world.now_ns();
     for (g, info) in placement.groups.iter().enumerate() {
         let group = g as u32;
-        let logs: Vec<(usize, Replica<Arc<Cmd>>)> = info
+        let logs: Vec<(usize, Log)> = info
             .replicas
             .iter()
             .filter_map(|&node| {
@@ -409,27 +425,20 @@ fn record_logs(world: &World) {
             .collect();
         let commits: BTreeSet<u64> = logs.iter().map(|(_, r)| r.commit()).collect();
         let name = world.topology.group_name(&placement, group);
-        // Each command's content hash, computed once: replicas that hold the same entry share
-        // its command (one `Arc`). The address is only the cache's key; what is hashed is the
-        // content, so the history stays a function of the seed.
-        let mut content: BTreeMap<usize, u64> = BTreeMap::new();
         for (node, replica) in &logs {
             let mut prefix = serde_json::Map::new();
-            let mut hash = 0u64;
+            // From the snapshot's hash on: a replica's compacted entries are in its snapshot.
+            let (base, mut hash) = replica
+                .snapshot()
+                .map_or((0, 0), |(index, snap)| (index, snap.log_hash));
+            if commits.contains(&base) && base > 0 {
+                prefix.insert(base.to_string(), json!(format!("{hash:016x}")));
+            }
             for index in replica.first_index()..=replica.commit() {
                 let Some(entry) = replica.entry(index) else {
                     break;
                 };
-                let command = entry.payload.as_ref().map_or(0, |cmd| {
-                    *content.entry(Arc::as_ptr(cmd) as usize).or_insert_with(|| {
-                        xxhash_rust::xxh3::xxh3_64(format!("{cmd:?}").as_bytes())
-                    })
-                });
-                let mut bytes = [0u8; 24];
-                bytes[..8].copy_from_slice(&hash.to_le_bytes());
-                bytes[8..16].copy_from_slice(&entry.term.to_le_bytes());
-                bytes[16..].copy_from_slice(&command.to_le_bytes());
-                hash = xxhash_rust::xxh3::xxh3_64(&bytes);
+                hash = snapshot::chain(hash, entry);
                 if commits.contains(&index) {
                     prefix.insert(index.to_string(), json!(format!("{hash:016x}")));
                 }

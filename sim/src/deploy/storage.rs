@@ -2,6 +2,7 @@
 //! partition replica; the engine's leader leases, vote loyalty and flow control applied on
 //! madsim's clock; splits; and the replies to clients.
 
+use super::snapshot::{self, Log, RaftMessage, Snap, empty_engine};
 use super::{Cmd, EPOCH_MS, MOVED, Req, TAG, Wire, World, node_clock, send};
 use crate::faults::FaultPoint;
 use crate::options::Bug;
@@ -13,10 +14,11 @@ use dynasim_engine::replication::lease::Lease;
 use dynasim_engine::replication::proposer::Proposer;
 use dynasim_engine::replication::raft::{LogEntry, Message, Replica, Role};
 use dynasim_engine::storage::change::Change;
-use dynasim_engine::{Config, Engine, Request};
+use dynasim_engine::{Engine, Request};
 use madsim::net::Endpoint;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,6 +35,9 @@ pub struct GroupState {
     /// When the election timer fires ([`World::now_ns`]).
     deadline: u64,
     leader_hint: Option<usize>,
+    /// A snapshot taken at an applied index, which the log is compacted to a little later
+    /// (volatile: a crash loses it, and a new one is taken).
+    snapshot: Option<(u64, Arc<Snap>)>,
     /// Proposals of this replica awaiting commit, by index.
     pending: BTreeMap<u64, Pending>,
     /// The leader's proposals as mutations (the newest proposed image of each key), in step
@@ -59,6 +64,7 @@ impl GroupState {
             skip,
             deadline: now + nanos(election_timeout(world)),
             leader_hint: Some(0),
+            snapshot: None,
             pending: BTreeMap::new(),
             proposer: Proposer::new(),
             proposer_term: None,
@@ -70,12 +76,7 @@ impl GroupState {
 
 /// A leader about to send `out` at `now` tells its lease whether an Append is among it (only
 /// the broken variant "lease renewed on send" counts a lease from that).
-fn note_sent(
-    g: &mut GroupState,
-    replica: &Replica<Arc<Cmd>>,
-    out: &[(usize, Message<Arc<Cmd>>)],
-    now: u64,
-) {
+fn note_sent(g: &mut GroupState, replica: &Log, out: &[(usize, RaftMessage)], now: u64) {
     if replica.role() == Role::Leader
         && out.iter().any(|(_, m)| matches!(m, Message::Append { .. }))
     {
@@ -116,13 +117,8 @@ pub struct StorageState {
 }
 
 pub(super) fn new_engine(world: &World, table: usize) -> Engine {
-    let mut engine = Engine::new(Config::default());
+    let mut engine = empty_engine(world, table);
     let w = &world.scenario.workloads[table];
-    let mut profile = dynasim_engine::realism::profile::Profile::default();
-    if w.provisioned() {
-        profile.defaults.throttling = true;
-        engine = Engine::with_profile(Config::default(), profile, world.options.seed);
-    }
     engine
         .execute(workloads::create_table(w), EPOCH_MS)
         .expect("the workload's table is valid");
@@ -177,56 +173,85 @@ pub(super) async fn storage_node(world: Arc<World>, index: usize) {
     }
 }
 
-/// Recovery: the persisted replicas restart; engines are rebuilt by replaying the log. A
-/// group created by a split gets its data when the parent's log replays the split.
+/// Recovery: the persisted replicas restart; each engine is rebuilt from the replica's
+/// snapshot (a group created by a split always has one) or the table's start, then by
+/// replaying the log. A group the partition map says exists here but that this node never
+/// created (it installed a parent's snapshot past the split, or crashed before applying it)
+/// starts blank and receives its leader's snapshot.
 fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
     let placement = world.placement.lock().unwrap().clone();
     let initial = Placement::new(&world.topology);
     let mut groups = BTreeMap::new();
-    {
-        let mut disk = world.disks[index].lock().unwrap();
-        for (g, group) in placement.groups.iter().enumerate() {
-            let g = g as u32;
-            let Some(rid) = group.replicas.iter().position(|&n| n == index) else {
-                continue;
-            };
-            let is_initial = (g as usize) < world.topology.groups.len();
-            let mut skip = None;
-            match disk.get_mut(&g) {
-                Some(replica) => {
-                    replica.restart();
-                    skip = (replica.first_index()..=replica.last_index())
-                        .rev()
-                        .find(|&i| {
-                            replica
-                                .entry(i)
-                                .is_some_and(|e| e.payload.as_ref().is_some_and(|c| c.is_write()))
-                        });
+    let mut disk = world.disks[index].lock().unwrap();
+    for (g, group) in placement.groups.iter().enumerate() {
+        let g = g as u32;
+        let Some(rid) = group.replicas.iter().position(|&n| n == index) else {
+            continue;
+        };
+        let is_initial = (g as usize) < world.topology.groups.len();
+        let persisted = disk.contains_key(&g);
+        if !persisted {
+            if is_initial {
+                let replica = new_replica(world, rid);
+                if replica.role() == Role::Leader {
+                    world.leader(g, index, replica.term());
                 }
-                None if is_initial => {
-                    let replica = new_replica(world, rid);
-                    if replica.role() == Role::Leader {
-                        world.leader(g, index, replica.term());
-                    }
-                    disk.insert(g, replica);
-                }
-                None => continue,
-            }
-            let range = if is_initial {
-                initial.range_of(group.table, g)
+                disk.insert(g, replica);
+            } else if group.created {
+                disk.insert(g, blank_replica(world, rid));
             } else {
-                (0, 0)
-            };
-            let engine = is_initial.then(|| new_engine(world, group.table));
-            groups.insert(g, GroupState::new(world, engine, range, skip));
+                continue;
+            }
         }
+        let replica = disk.get_mut(&g).expect("inserted above");
+        if persisted {
+            replica.restart();
+        }
+        let skip = (replica.first_index()..=replica.last_index())
+            .rev()
+            .find(|&i| {
+                replica
+                    .entry(i)
+                    .is_some_and(|e| e.payload.as_ref().is_some_and(|c| c.is_write()))
+            });
+        let mut state = GroupState::new(world, None, (0, 0), skip);
+        if let Some((base, snap)) = replica.snapshot() {
+            let now = node_clock(world, index);
+            state.engine = Some(snap.engine(world, group.table, now));
+            state.range = snap.range;
+            state.applied = base;
+        } else if is_initial {
+            state.engine = Some(new_engine(world, group.table));
+            state.range = initial.range_of(group.table, g);
+        }
+        groups.insert(g, state);
     }
     groups
 }
 
+/// A replica of a group this node never created: blank (term 0, no log, no snapshot) until
+/// the group's leader sends it a snapshot; it does not campaign until then.
+fn blank_replica(world: &World, rid: usize) -> Log {
+    let mut replica = Replica::new(rid, 3);
+    if let Some(rule) = world.options.bug.and_then(|b| b.broken_rule()) {
+        replica.break_rule(rule);
+    }
+    replica
+}
+
+/// Replica `rid` of a group a split creates, starting from `snap` (the parent's share) with
+/// replica 0 leading term 1, breaking the run's broken replication rule, if any.
+fn child_replica(world: &World, rid: usize, snap: Arc<Snap>) -> Log {
+    let mut replica = Replica::bootstrap_from(rid, 3, 0, snap);
+    if let Some(rule) = world.options.bug.and_then(|b| b.broken_rule()) {
+        replica.break_rule(rule);
+    }
+    replica
+}
+
 /// Replica `rid` of a new group whose term-1 leader is replica 0, breaking the replication
 /// rule of the run's broken variant, if it is one.
-fn new_replica(world: &World, rid: usize) -> Replica<Arc<Cmd>> {
+fn new_replica(world: &World, rid: usize) -> Log {
     let mut replica = Replica::bootstrap(rid, 3, 0);
     if let Some(rule) = world.options.bug.and_then(|b| b.broken_rule()) {
         replica.break_rule(rule);
@@ -246,7 +271,7 @@ pub(super) fn raft_out(
     world: &World,
     group: u32,
     from: usize,
-    out: Vec<(usize, Message<Arc<Cmd>>)>,
+    out: Vec<(usize, RaftMessage)>,
     echo: Option<u64>,
     mut flow: Option<&mut Flow>,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
@@ -264,7 +289,7 @@ pub(super) fn raft_out(
             continue;
         }
         let stamp = match message {
-            Message::Append { .. } => Some(now),
+            Message::Append { .. } | Message::Snapshot { .. } => Some(now),
             Message::AppendReply { .. } => echo,
             _ => None,
         };
@@ -310,10 +335,10 @@ fn handle_raft(
     world: &World,
     index: usize,
     s: &mut StorageState,
-    (group, from, message, stamp): (u32, usize, Message<Arc<Cmd>>, Option<u64>),
+    (group, from, message, stamp): (u32, usize, RaftMessage, Option<u64>),
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
-    let from_leader = matches!(message, Message::Append { .. });
+    let from_leader = matches!(message, Message::Append { .. } | Message::Snapshot { .. });
     let mut disk = world.disks[index].lock().unwrap();
     // A group this node has not created yet (its split is not applied here).
     let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
@@ -365,6 +390,7 @@ fn handle_raft(
     let echo = if from_leader { stamp } else { None };
     note_sent(g, replica, &out, now);
     raft_out(world, group, id, out, echo, Some(&mut g.flow), outgoing);
+    install_snapshot(world, index, &mut disk, s, group);
     apply_all(world, index, &mut disk, s, group, outgoing);
 }
 
@@ -483,7 +509,7 @@ fn handle_exec(
 /// A leader proposes `cmd` for the client of `pending` and sends what replicates it.
 fn propose(
     world: &World,
-    (group, replica, g): (u32, &mut Replica<Arc<Cmd>>, &mut GroupState),
+    (group, replica, g): (u32, &mut Log, &mut GroupState),
     cmd: Cmd,
     pending: Pending,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
@@ -508,7 +534,7 @@ fn propose(
 #[allow(clippy::type_complexity)]
 fn execute_write(
     world: &World,
-    replica: &Replica<Arc<Cmd>>,
+    replica: &Log,
     g: &mut GroupState,
     req: &Req,
     now: u64,
@@ -670,7 +696,7 @@ pub(super) const REROUTE_PAUSE_MS: u64 = 20;
 pub(super) fn apply_all(
     world: &World,
     index: usize,
-    disk: &mut BTreeMap<u32, Replica<Arc<Cmd>>>,
+    disk: &mut BTreeMap<u32, Log>,
     s: &mut StorageState,
     group: u32,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
@@ -683,26 +709,96 @@ pub(super) fn apply_all(
             let Some(created) = apply_committed(world, node_name, replica, g, outgoing) else {
                 break;
             };
-            // The new group's replica: persisted from now on, its data the parent's share.
-            disk.entry(created.group).or_insert_with(|| {
-                let replica = new_replica(world, rid);
+            if let Entry::Vacant(vacant) = disk.entry(created.group) {
+                // The new group's replica, persisted from now on: it starts from a snapshot
+                // of the parent's share (a replica created blank receives it).
+                let snap = Snap::of(&created.engine, created.table, world, created.range, 0);
+                let replica = child_replica(world, rid, Arc::new(snap));
                 if replica.role() == Role::Leader {
                     world.leader(created.group, index, replica.term());
                 }
-                replica
-            });
-            let state = s
-                .groups
-                .entry(created.group)
-                .or_insert_with(|| GroupState::new(world, None, (0, 0), None));
-            state.engine = Some(created.engine);
-            state.range = created.range;
+                vacant.insert(replica);
+                let mut state = GroupState::new(world, Some(created.engine), created.range, None);
+                state.applied = 1;
+                s.groups.insert(created.group, state);
+            }
             world
                 .placement
                 .lock()
                 .unwrap()
                 .split(created.table, created.mid, created.group);
             work.push(created.group);
+        }
+        if let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) {
+            compact_if_due(world, replica, g, group);
+        }
+    }
+}
+
+/// Compaction in two steps, so that a follower a few entries behind still gets entries, not
+/// a snapshot: once the log holds `compact_after_entries` applied entries, a snapshot of the
+/// engine is taken at the applied index; the log is compacted to it once
+/// `compact_keep_entries` more entries are applied.
+fn compact_if_due(world: &World, replica: &mut Log, g: &mut GroupState, group: u32) {
+    let Some(engine) = &g.engine else { return };
+    let deployment = &world.scenario.deployment;
+    match g.snapshot.take() {
+        Some((at, snap)) if g.applied >= at + deployment.compact_keep_entries => {
+            // Dropped if a snapshot installed since covers it.
+            let current = at >= replica.first_index() && at <= replica.compactable();
+            if current {
+                replica.compact(at, snap);
+            }
+        }
+        Some(taken) => g.snapshot = Some(taken),
+        None if g.applied >= replica.first_index() + deployment.compact_after_entries => {
+            let at = g.applied.min(replica.compactable());
+            let table = world.placement.lock().unwrap().groups[group as usize].table;
+            let hash = snapshot::log_hash_at(replica, at);
+            let snap = Snap::of(engine, table, world, g.range, hash);
+            g.snapshot = Some((at, Arc::new(snap)));
+        }
+        None => {}
+    }
+}
+
+/// A follower that just installed its leader's snapshot (past what it applied): its engine,
+/// range and applied index are the snapshot's. Groups the partition map says this node holds
+/// but that it never created (the snapshot covers their split) start blank.
+fn install_snapshot(
+    world: &World,
+    index: usize,
+    disk: &mut BTreeMap<u32, Log>,
+    s: &mut StorageState,
+    group: u32,
+) {
+    let (Some(replica), Some(g)) = (disk.get(&group), s.groups.get_mut(&group)) else {
+        return;
+    };
+    let Some((base, snap)) = replica.snapshot() else {
+        return;
+    };
+    if base <= g.applied {
+        return;
+    }
+    let placement = world.placement.lock().unwrap().clone();
+    let table = placement.groups[group as usize].table;
+    world.raft_event(group, index, "snapshot", base);
+    g.engine = Some(snap.engine(world, table, node_clock(world, index)));
+    g.range = snap.range;
+    g.applied = base;
+    g.pending.retain(|&i, _| i > base);
+    g.proposer_term = None;
+    g.snapshot = None;
+    for (child, info) in placement.groups.iter().enumerate() {
+        let child = child as u32;
+        let Some(rid) = info.replicas.iter().position(|&n| n == index) else {
+            continue;
+        };
+        if info.created && !disk.contains_key(&child) {
+            disk.insert(child, blank_replica(world, rid));
+            let state = GroupState::new(world, None, (0, 0), None);
+            s.groups.insert(child, state);
         }
     }
 }
@@ -711,7 +807,7 @@ pub(super) fn apply_all(
 pub(super) fn apply_committed(
     world: &World,
     node_name: &str,
-    replica: &Replica<Arc<Cmd>>,
+    replica: &Log,
     g: &mut GroupState,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) -> Option<Created> {
@@ -953,6 +1049,9 @@ pub(super) fn on_tick(
             let mut out = replica.heartbeat();
             g.flow.skip_heartbeats(&mut out, now);
             out
+        } else if g.engine.is_none() {
+            // A blank replica (no data yet) does not campaign.
+            Vec::new()
         } else if now >= g.deadline
             // The fault point fires the election timer early, but never inside the lease
             // window: a leader's lease relies on that timing (DynamoDB survives early

@@ -49,6 +49,11 @@ pub struct Deployment {
     /// Election timeout range of a replica that has not heard from its leader.
     pub election_timeout_ms: [u64; 2],
     pub heartbeat_ms: u64,
+    /// Applied entries a replica's log holds when it takes a snapshot to compact them into.
+    pub compact_after_entries: u64,
+    /// Entries applied after that snapshot before the log is compacted to it (a follower that
+    /// far behind still catches up from entries; one further behind gets the snapshot).
+    pub compact_keep_entries: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -126,6 +131,8 @@ impl Default for Deployment {
             cross_region_latency_ms: [30, 80],
             election_timeout_ms: [300, 600],
             heartbeat_ms: 50,
+            compact_after_entries: 1024,
+            compact_keep_entries: 256,
         }
     }
 }
@@ -177,7 +184,7 @@ const TOP: [&str; 12] = [
     "workload",
     "faults",
 ];
-const DEPLOYMENT: [&str; 7] = [
+const DEPLOYMENT: [&str; 9] = [
     "regions",
     "zones",
     "nodes_per_zone",
@@ -185,6 +192,8 @@ const DEPLOYMENT: [&str; 7] = [
     "cross_region_latency_ms",
     "election_timeout_ms",
     "heartbeat_ms",
+    "compact_after_entries",
+    "compact_keep_entries",
 ];
 const WORKLOAD: [&str; 14] = [
     "kind",
@@ -361,6 +370,9 @@ impl Deployment {
         }
         if d.heartbeat_ms == 0 {
             errors.push("deployment.heartbeat_ms: must be positive".into());
+        }
+        if d.compact_after_entries == 0 {
+            errors.push("deployment.compact_after_entries: must be positive".into());
         }
     }
 }
