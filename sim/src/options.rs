@@ -29,6 +29,9 @@ pub enum Bug {
     CommitOnMinority,
     /// Replication: a follower keeps its own entry where an Append conflicts with it.
     KeepConflictingEntry,
+    /// Replication: a follower acknowledges entries, and a leader counts its own, before its
+    /// disk has made them durable.
+    AckBeforePersist,
     /// Leases: a leader renews its lease whenever it sends an Append, not only when a
     /// majority acknowledges one, so a leader cut off from its followers keeps serving
     /// strongly consistent reads from its own state after they elected another.
@@ -43,6 +46,7 @@ impl Bug {
             Bug::VoteWithoutLogCheck => Some(BrokenRule::VoteWithoutLogCheck),
             Bug::CommitOnMinority => Some(BrokenRule::CommitOnMinority),
             Bug::KeepConflictingEntry => Some(BrokenRule::KeepConflictingEntry),
+            Bug::AckBeforePersist => Some(BrokenRule::AckBeforePersist),
             _ => None,
         }
     }
@@ -57,7 +61,7 @@ impl Bug {
     }
 }
 
-pub const BUGS: [(&str, Bug); 9] = [
+pub const BUGS: [(&str, Bug); 10] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
@@ -66,6 +70,7 @@ pub const BUGS: [(&str, Bug); 9] = [
     ("vote-without-log-check", Bug::VoteWithoutLogCheck),
     ("commit-on-minority", Bug::CommitOnMinority),
     ("keep-conflicting-entry", Bug::KeepConflictingEntry),
+    ("ack-before-persist", Bug::AckBeforePersist),
     ("lease-renewed-on-send", Bug::LeaseRenewedOnSend),
 ];
 

@@ -20,14 +20,17 @@ pub enum Component {
     CrossRegionLatency,
     /// The routers' choice of replica for an eventually consistent read.
     RouterChoices,
+    /// How long each storage node's disk takes to make a replica's entries durable.
+    DiskSyncs,
 }
 
 /// Every component with a stream, in the order of [`Streams`]'s generators.
-pub const COMPONENTS: [Component; 4] = [
+pub const COMPONENTS: [Component; 5] = [
     Component::ElectionTimeouts,
     Component::FaultPoints,
     Component::CrossRegionLatency,
     Component::RouterChoices,
+    Component::DiskSyncs,
 ];
 
 impl Component {
@@ -38,6 +41,7 @@ impl Component {
             Component::FaultPoints => "fault-points",
             Component::CrossRegionLatency => "cross-region-latency",
             Component::RouterChoices => "router-choices",
+            Component::DiskSyncs => "disk-syncs",
         }
     }
 

@@ -114,6 +114,9 @@ pub enum BrokenRule {
     /// Compaction: a replica compacts (and so may send as a snapshot) entries it has not
     /// committed, up to its last index.
     CompactUncommitted,
+    /// Persistence: a follower acknowledges entries, and a leader counts its own, before the
+    /// host reports them durable.
+    AckBeforePersist,
 }
 
 /// What a replica must keep across a crash, written before it answers a message that depends
@@ -139,10 +142,17 @@ impl<E, S> Persistent<E, S> {
 }
 
 /// What a crash loses: the commit index (relearned from the next leader), the role (a restart
-/// is a follower), the votes of a campaign, and a leader's view of its peers.
+/// is a follower), the votes of a campaign, a leader's view of its peers, and which entries the
+/// host has made durable (after a restart, all it kept).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Volatile {
     commit: u64,
+    /// The last index the host reported durable (entries up to it, with their terms, are on
+    /// its disk); the last index itself for a replica whose entries are durable on append.
+    stable: u64,
+    /// A follower's acknowledgement waiting for its entries to be durable: (leader, term,
+    /// last index of the Append).
+    held: Option<(usize, u64, u64)>,
     role: Role,
     votes: u64,
     /// First index of the current leader term (its empty entry), when leader.
@@ -157,6 +167,8 @@ impl Volatile {
     fn recovered<E, S>(persistent: &Persistent<E, S>, group_size: usize) -> Volatile {
         Volatile {
             commit: persistent.base_index,
+            stable: persistent.last_index(),
+            held: None,
             role: Role::Follower,
             votes: 0,
             term_start: 0,
@@ -177,6 +189,9 @@ pub struct Replica<E, S = ()> {
     /// The rule this replica breaks on purpose (none when `None`); the host's configuration,
     /// kept across a restart.
     broken: Option<BrokenRule>,
+    /// The host persists entries asynchronously and reports it ([`persisted`](Self::persisted));
+    /// otherwise an entry is durable once appended (a host whose log lives in memory only).
+    asynchronous: bool,
 }
 
 impl<E: Clone, S: Clone> Replica<E, S> {
@@ -204,6 +219,7 @@ impl<E: Clone, S: Clone> Replica<E, S> {
             volatile: Volatile::recovered(&persistent, group_size),
             persistent,
             broken: None,
+            asynchronous: false,
         }
     }
 
@@ -239,6 +255,73 @@ impl<E: Clone, S: Clone> Replica<E, S> {
         replica.volatile = Volatile::recovered(&replica.persistent, group_size);
         replica.volatile.role = role;
         replica
+    }
+
+    /// From now on the host persists appended entries itself and reports them durable with
+    /// [`persisted`](Self::persisted): this replica acknowledges an Append, and a leader counts
+    /// its own entries toward a majority, only up to what is durable. The host learns what to
+    /// persist from [`to_persist`](Self::to_persist) after each call, and a crash keeps only
+    /// what was reported ([`crash`](Self::crash)). Term and vote are taken as durable when they
+    /// change (a host writes them before it sends what follows).
+    pub fn persist_asynchronously(&mut self) {
+        self.asynchronous = true;
+        self.volatile.stable = self.last_index();
+    }
+
+    /// The persist request: the entries `(first, last)` the host must make durable, if any.
+    pub fn to_persist(&self) -> Option<(u64, u64)> {
+        let first = self.volatile.stable + 1;
+        (self.asynchronous && first <= self.last_index()).then(|| (first, self.last_index()))
+    }
+
+    /// The host made the entries up to `index` durable, the one at `index` being of `term`
+    /// (a report about entries since replaced is ignored). A follower sends the
+    /// acknowledgement it held; a leader counts its entries and may commit.
+    pub fn persisted(&mut self, index: u64, term: u64, out: &mut Outbox<E, S>) {
+        if index <= self.volatile.stable || self.term_at(index) != Some(term) {
+            return;
+        }
+        self.volatile.stable = index;
+        if self.volatile.role == Role::Leader {
+            self.volatile.match_index[self.id] = self.durable_index();
+            self.advance_commit();
+            return;
+        }
+        let Some((leader, held_term, upto)) = self.volatile.held else {
+            return;
+        };
+        if held_term != self.persistent.term {
+            self.volatile.held = None;
+            return;
+        }
+        let acknowledged = upto.min(index);
+        if acknowledged == upto {
+            self.volatile.held = None;
+        }
+        let reply = Message::AppendReply {
+            term: self.persistent.term,
+            success: true,
+            match_index: acknowledged,
+        };
+        out.push((leader, reply));
+    }
+
+    /// A crash: the entries the host had not made durable are lost, then the replica
+    /// restarts from what it kept.
+    pub fn crash(&mut self) {
+        let kept = self.volatile.stable.max(self.persistent.base_index);
+        let len = (kept - self.persistent.base_index) as usize;
+        self.persistent.log.truncate(len);
+        self.restart();
+    }
+
+    /// The last index this replica may count or acknowledge as its own.
+    fn durable_index(&self) -> u64 {
+        if self.asynchronous && self.broken != Some(BrokenRule::AckBeforePersist) {
+            self.volatile.stable
+        } else {
+            self.last_index()
+        }
     }
 
     /// From now on, this replica breaks `rule` (a deliberately broken variant for tests).
@@ -352,9 +435,9 @@ impl<E: Clone, S: Clone> Replica<E, S> {
             payload: Some(payload),
         });
         let index = self.last_index();
-        self.volatile.match_index[self.id] = index;
+        self.volatile.match_index[self.id] = self.durable_index();
         if self.group_size == 1 {
-            self.volatile.commit = index;
+            self.advance_commit();
         }
         self.broadcast_append_into(out);
         Some(index)
@@ -445,6 +528,8 @@ impl<E: Clone, S: Clone> Replica<E, S> {
         self.persistent.log.drain(..count);
         self.persistent.base_index = index;
         self.persistent.snapshot = Some(snapshot);
+        // The host keeps the snapshot durably in place of the entries.
+        self.volatile.stable = self.volatile.stable.max(index);
     }
 
     /// The snapshot compaction or a leader left in place of the log up to its index.
@@ -472,9 +557,9 @@ impl<E: Clone, S: Clone> Replica<E, S> {
             payload: None,
         });
         self.volatile.term_start = self.last_index();
-        self.volatile.match_index[self.id] = self.last_index();
+        self.volatile.match_index[self.id] = self.durable_index();
         if self.group_size == 1 {
-            self.volatile.commit = self.last_index();
+            self.advance_commit();
         }
     }
 
@@ -619,6 +704,11 @@ impl<E: Clone, S: Clone> Replica<E, S> {
         if commit > self.volatile.commit {
             self.volatile.commit = commit.min(index).max(self.volatile.commit);
         }
+        if index > self.durable_index() {
+            // Acknowledged once the host reports the entries durable.
+            self.volatile.held = Some((from, term, index));
+            return;
+        }
         out.push((
             from,
             Message::AppendReply {
@@ -663,11 +753,15 @@ impl<E: Clone, S: Clone> Replica<E, S> {
             self.persistent.base_term = last_term;
             self.persistent.snapshot = Some(data);
             self.volatile.commit = index;
+            // The host keeps the snapshot durably (it installs it before answering).
+            self.volatile.stable = self.volatile.stable.clamp(index, self.last_index());
         }
+        // Up to `index` the log agrees with the leader's (committed, or the snapshot); what is
+        // acknowledged must also be durable.
         let reply = Message::AppendReply {
             term: self.persistent.term,
             success: true,
-            match_index: index,
+            match_index: index.min(self.durable_index()),
         };
         out.push((from, reply));
     }
@@ -685,10 +779,12 @@ impl<E: Clone, S: Clone> Replica<E, S> {
                 Some(t) if t == entry.term => {}
                 Some(_) if self.broken == Some(BrokenRule::KeepConflictingEntry) => {}
                 Some(_) => {
-                    // A conflicting suffix: it was never committed; replace it.
+                    // A conflicting suffix: it was never committed; replace it (what the host
+                    // made durable of it no longer counts).
                     self.persistent
                         .log
                         .truncate((index - self.persistent.base_index - 1) as usize);
+                    self.volatile.stable = self.volatile.stable.min(index - 1);
                     self.persistent.log.push(entry);
                 }
                 None => self.persistent.log.push(entry),
@@ -818,8 +914,11 @@ mod tests {
         /// A replica's lease ran out: it campaigns.
         Campaign(usize),
         Heartbeat(usize),
-        /// A crash and restart: the replica loses its volatile state.
+        /// A crash and restart: the replica loses its volatile state and the entries it had
+        /// not made durable.
         Restart(usize),
+        /// The host makes a replica's appended entries durable.
+        Persist(usize),
         /// Cuts a replica off: what it sends, and what is sent to it, is lost until it rejoins.
         Isolate(usize),
         Rejoin(usize),
@@ -841,6 +940,7 @@ mod tests {
         if cluster.network.is_empty() {
             // Nothing in flight: time passes until a client writes or a lease runs out.
             return match leader {
+                Some(_) if pick(rng, 4) == 0 => vec![Step::Persist(any)],
                 Some(l) if pick(rng, 3) > 0 => vec![Step::Propose(l, rng.next_u32())],
                 Some(l) => vec![Step::Heartbeat(l)],
                 None => vec![Step::Campaign(cluster.candidate(rng, None))],
@@ -861,11 +961,13 @@ mod tests {
                     None => vec![Step::Deliver(k)],
                 },
                 5..=7 => rejoin(cluster).unwrap_or(vec![Step::Deliver(k)]),
+                8..=11 => vec![Step::Persist(any)],
                 _ => vec![Step::Deliver(k)],
             };
         };
         match pick(rng, 100) {
-            0..=66 => vec![Step::Deliver(k)],
+            0..=58 => vec![Step::Deliver(k)],
+            59..=66 => vec![Step::Persist(any)],
             67..=69 => vec![Step::Compact(any)],
             70 => vec![Step::Drop(k)],
             71 => vec![Step::Duplicate(k)],
@@ -961,9 +1063,13 @@ mod tests {
 
         /// A group whose replicas all break `broken` (none when `None`).
         fn with_rule(broken: Option<BrokenRule>) -> Cluster {
-            let replicas = (0..GROUP).map(|i| Replica {
-                broken,
-                ..Replica::bootstrap(i, GROUP, 0)
+            let replicas = (0..GROUP).map(|i| {
+                let mut replica = Replica {
+                    broken,
+                    ..Replica::bootstrap(i, GROUP, 0)
+                };
+                replica.persist_asynchronously();
+                replica
             });
             Cluster {
                 replicas: replicas.collect(),
@@ -1052,7 +1158,10 @@ mod tests {
                     let out = self.replicas[r].heartbeat();
                     self.send(r, out);
                 }
-                Step::Restart(r) => self.replicas[r].restart(),
+                Step::Restart(r) => self.replicas[r].crash(),
+                Step::Persist(r) => {
+                    self.persist(r);
+                }
                 Step::Isolate(r) => self.cut[r] = true,
                 Step::Rejoin(r) => self.cut[r] = false,
                 Step::Compact(r) => {
@@ -1065,6 +1174,18 @@ mod tests {
                 }
             }
             self.observe_acks();
+        }
+
+        /// The host makes everything replica `r` appended durable; whether there was anything.
+        fn persist(&mut self, r: usize) -> bool {
+            let Some((_, last)) = self.replicas[r].to_persist() else {
+                return false;
+            };
+            let term = entry_at(&self.replicas[r], last).expect("appended").term;
+            let mut out = Vec::new();
+            self.replicas[r].persisted(last, term, &mut out);
+            self.send(r, out);
+            true
         }
 
         /// Hands `message` to `to`, unless a cut lost it on the way.
@@ -1157,6 +1278,16 @@ mod tests {
         fn deliver_all(&mut self) -> Result<(), String> {
             for _ in 0..ROUND_DELIVERIES {
                 let Some((from, to, message)) = self.network.pop() else {
+                    // Quiet: the hosts' disks catch up, which may send acknowledgements.
+                    let mut persisted = false;
+                    for r in 0..GROUP {
+                        persisted |= self.persist(r);
+                    }
+                    if persisted {
+                        self.observe_acks();
+                        self.check()?;
+                        continue;
+                    }
                     return Ok(());
                 };
                 self.deliver(from, to, message);
@@ -1264,7 +1395,7 @@ mod tests {
             installs += coverage.installs as u64;
         }
         assert!(
-            installs >= schedules / 2,
+            installs >= schedules / 8,
             "{installs} snapshots installed in {schedules} schedules"
         );
         assert!(
@@ -1277,13 +1408,14 @@ mod tests {
         );
     }
 
-    const BROKEN_RULES: [BrokenRule; 6] = [
+    const BROKEN_RULES: [BrokenRule; 7] = [
         BrokenRule::VoteWithoutLogCheck,
         BrokenRule::VoteTwiceInATerm,
         BrokenRule::CommitOnMinority,
         BrokenRule::KeepConflictingEntry,
         BrokenRule::NoBackoff,
         BrokenRule::CompactUncommitted,
+        BrokenRule::AckBeforePersist,
     ];
 
     /// The sweep fails, the same way every time, when every replica breaks `rule`; the
@@ -1316,6 +1448,11 @@ mod tests {
     #[test]
     fn catches_a_compaction_of_uncommitted_entries() {
         assert_caught(BrokenRule::CompactUncommitted, "");
+    }
+
+    #[test]
+    fn catches_an_acknowledgement_before_persistence() {
+        assert_caught(BrokenRule::AckBeforePersist, "");
     }
 
     #[test]
@@ -1465,14 +1602,50 @@ mod tests {
     }
 
     #[test]
+    fn an_append_is_acknowledged_and_counted_only_once_durable() {
+        let mut replicas: Vec<Replica<u32>> = (0..3).map(|i| Replica::bootstrap(i, 3, 0)).collect();
+        for replica in &mut replicas {
+            replica.persist_asynchronously();
+        }
+        let (index, out) = replicas[0].propose(7).unwrap();
+        assert_eq!(replicas[0].to_persist(), Some((index, index)));
+        let (to, append) = out.into_iter().next().unwrap();
+        assert!(
+            replicas[to].handle(0, append).is_empty(),
+            "held until durable"
+        );
+        assert_eq!(replicas[to].to_persist(), Some((index, index)));
+        // A crash before the disk reported: the entry is gone.
+        let mut crashed = replicas[to].clone();
+        crashed.crash();
+        assert_eq!(crashed.last_index(), index - 1);
+        // The follower's disk reports: the acknowledgement goes; the leader alone does not
+        // commit until its own disk reports too.
+        let mut out = Vec::new();
+        replicas[to].persisted(index, 1, &mut out);
+        let [(0, reply)] = out.as_slice() else {
+            panic!("one acknowledgement to the leader: {out:?}")
+        };
+        replicas[0].handle(to, reply.clone());
+        assert_eq!(
+            replicas[0].commit(),
+            index - 1,
+            "the leader's entry is not durable yet"
+        );
+        replicas[0].persisted(index, 1, &mut Vec::new());
+        assert_eq!(replicas[0].commit(), index);
+        // A report about an entry since replaced is ignored.
+        replicas[0].persisted(index, 9, &mut Vec::new());
+        assert_eq!(replicas[0].to_persist(), None);
+    }
+
+    #[test]
     fn the_checker_sees_a_lost_write() {
         // A follower that wins an election without the acknowledged entry: the check must
         // report it (guards the property test against checking nothing).
         let mut cluster = Cluster::new();
         cluster.apply(&Step::Propose(0, 5));
-        while !cluster.network.is_empty() {
-            cluster.apply(&Step::Deliver(0));
-        }
+        cluster.deliver_all().unwrap();
         assert_eq!(cluster.acked.len(), 1);
         let mut rogue = Replica::bootstrap(2, 3, 0);
         rogue.persistent.term = 5;

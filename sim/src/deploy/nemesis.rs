@@ -87,6 +87,18 @@ impl Nemesis {
                 self.world.crashed(*node);
             }
             (Fault::Crash { node }, false) => self.handle.restart(storage[*node]),
+            (Fault::PowerLoss { region }, on) => {
+                let topology = &self.world.topology;
+                let nodes = (0..storage.len()).filter(|&n| topology.storage[n].region == *region);
+                for node in nodes {
+                    if on {
+                        self.handle.kill(storage[node]);
+                        self.world.crashed(node);
+                    } else {
+                        self.handle.restart(storage[node]);
+                    }
+                }
+            }
             (Fault::Skew { node, offset_ms }, true) => self.world.set_skew(*node, *offset_ms),
             (Fault::Skew { node, .. }, false) => self.world.set_skew(*node, 0),
             (Fault::Loss { per_mille }, true) => {

@@ -40,6 +40,11 @@ pub struct GroupState {
     snapshot: Option<(u64, Arc<Snap>)>,
     /// Proposals of this replica awaiting commit, by index.
     pending: BTreeMap<u64, Pending>,
+    /// A disk sync of this replica's entries is in flight.
+    syncing: bool,
+    /// The send stamp of the newest Append heard from the leader (a held acknowledgement
+    /// echoes it when the entries become durable).
+    heard_stamp: Option<u64>,
     /// The leader's proposals as mutations (the newest proposed image of each key), in step
     /// with the log's unapplied suffix in term `proposer_term`.
     proposer: Proposer,
@@ -66,6 +71,8 @@ impl GroupState {
             leader_hint: Some(0),
             snapshot: None,
             pending: BTreeMap::new(),
+            syncing: false,
+            heard_stamp: None,
             proposer: Proposer::new(),
             proposer_term: None,
             lease,
@@ -142,6 +149,9 @@ pub(super) async fn storage_node(world: Arc<World>, index: usize) {
     // receiver task owns it and hands messages over a channel, which `select!` may poll and
     // drop freely.
     let (inbox_tx, mut inbox) = tokio::sync::mpsc::unbounded_channel::<Box<Wire>>();
+    // The disk reports (group, index, term) when a sync completes; a crash loses the node's
+    // tasks and with them the syncs in flight.
+    let (synced_tx, mut synced) = tokio::sync::mpsc::unbounded_channel::<Synced>();
     let receiver = endpoint.clone();
     madsim::task::spawn(async move {
         while let Ok((payload, _)) = receiver.recv_from_raw(TAG).await {
@@ -162,15 +172,89 @@ pub(super) async fn storage_node(world: Arc<World>, index: usize) {
                 let mut s = state.lock().unwrap();
                 handle(&world, index, &mut s, *wire, &mut outgoing);
             }
+            Some(done) = synced.recv() => {
+                let mut s = state.lock().unwrap();
+                on_synced(&world, index, &mut s, done, &mut outgoing);
+            }
             _ = tick.tick() => {
                 let mut s = state.lock().unwrap();
                 on_tick(&world, index, &mut s, &mut outgoing);
             }
         }
+        start_syncs(&world, index, &mut state.lock().unwrap(), &synced_tx);
         for (to, wire) in outgoing {
             send(&world, &endpoint, to, wire).await;
         }
     }
+}
+
+/// A disk sync that completed: a replica of `group` has its entries up to `index` (of
+/// `term`) durable.
+struct Synced {
+    group: u32,
+    index: u64,
+    term: u64,
+}
+
+/// Starts a sync for every replica with appended entries not durable and no sync in flight
+/// (one at a time per replica: the next takes what was appended meanwhile, as a group
+/// commit), completing after a drawn `disk_sync_us`.
+fn start_syncs(
+    world: &World,
+    index: usize,
+    s: &mut StorageState,
+    synced: &tokio::sync::mpsc::UnboundedSender<Synced>,
+) {
+    let disk = world.disks[index].lock().unwrap();
+    let [lo, hi] = world.scenario.deployment.disk_sync_us;
+    for (&group, g) in s.groups.iter_mut() {
+        let Some(replica) = disk.get(&group) else {
+            continue;
+        };
+        let Some((_, last)) = replica.to_persist() else {
+            continue;
+        };
+        if g.syncing {
+            continue;
+        }
+        g.syncing = true;
+        let term = replica.entry(last).expect("appended").term;
+        let done = Synced {
+            group,
+            index: last,
+            term,
+        };
+        let micros = world.streams.between(Component::DiskSyncs, lo, hi);
+        let synced = synced.clone();
+        madsim::task::spawn(async move {
+            tokio::time::sleep(Duration::from_micros(micros)).await;
+            let _ = synced.send(done);
+        });
+    }
+}
+
+/// A sync completed: the replica acknowledges what it held, or as leader counts its entries
+/// (and may commit); what committed is applied.
+fn on_synced(
+    world: &World,
+    index: usize,
+    s: &mut StorageState,
+    done: Synced,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let mut disk = world.disks[index].lock().unwrap();
+    let group = done.group;
+    let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
+        return;
+    };
+    g.syncing = false;
+    let mut out = Vec::new();
+    replica.persisted(done.index, done.term, &mut out);
+    let id = replica.id();
+    // A held acknowledgement answers the newest Append heard from the leader.
+    let echo = g.heard_stamp;
+    raft_out(world, group, id, out, echo, Some(&mut g.flow), outgoing);
+    apply_all(world, index, &mut disk, s, group, outgoing);
 }
 
 /// Recovery: the persisted replicas restart; each engine is rebuilt from the replica's
@@ -205,7 +289,8 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
         }
         let replica = disk.get_mut(&g).expect("inserted above");
         if persisted {
-            replica.restart();
+            // What the disk had not made durable is lost.
+            replica.crash();
         }
         let skip = (replica.first_index()..=replica.last_index())
             .rev()
@@ -232,27 +317,31 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
 /// A replica of a group this node never created: blank (term 0, no log, no snapshot) until
 /// the group's leader sends it a snapshot; it does not campaign until then.
 fn blank_replica(world: &World, rid: usize) -> Log {
-    let mut replica = Replica::new(rid, 3);
-    if let Some(rule) = world.options.bug.and_then(|b| b.broken_rule()) {
-        replica.break_rule(rule);
-    }
-    replica
+    let replica = Replica::new(rid, 3);
+    hosted(world, replica)
 }
 
 /// Replica `rid` of a group a split creates, starting from `snap` (the parent's share) with
 /// replica 0 leading term 1, breaking the run's broken replication rule, if any.
 fn child_replica(world: &World, rid: usize, snap: Arc<Snap>) -> Log {
-    let mut replica = Replica::bootstrap_from(rid, 3, 0, snap);
-    if let Some(rule) = world.options.bug.and_then(|b| b.broken_rule()) {
-        replica.break_rule(rule);
-    }
-    replica
+    let replica = Replica::bootstrap_from(rid, 3, 0, snap);
+    hosted(world, replica)
 }
 
 /// Replica `rid` of a new group whose term-1 leader is replica 0, breaking the replication
 /// rule of the run's broken variant, if it is one.
 fn new_replica(world: &World, rid: usize) -> Log {
-    let mut replica = Replica::bootstrap(rid, 3, 0);
+    let replica = Replica::bootstrap(rid, 3, 0);
+    hosted(world, replica)
+}
+
+/// A replica as this deployment hosts it: its entries durable only once the node's disk
+/// reports a sync (unless `disk_sync_us` is `[0, 0]`), breaking the run's broken replication
+/// rule, if it is one.
+fn hosted(world: &World, mut replica: Log) -> Log {
+    if world.scenario.deployment.disk_sync_us != [0, 0] {
+        replica.persist_asynchronously();
+    }
     if let Some(rule) = world.options.bug.and_then(|b| b.broken_rule()) {
         replica.break_rule(rule);
     }
@@ -379,6 +468,7 @@ fn handle_raft(
         g.deadline = now + nanos(election_timeout(world));
         g.leader_hint = Some(from);
         g.lease.heard(now);
+        g.heard_stamp = stamp;
     }
     if let (Some(term), Some(stamp)) = (acked, stamp)
         && replica.role() == Role::Leader

@@ -11,6 +11,7 @@ mod isolate;
 mod loss;
 mod partition;
 pub mod points;
+mod power_loss;
 mod router_lag;
 mod skew;
 mod split;
@@ -54,6 +55,9 @@ pub enum Fault {
     /// One router applies the leader hints it receives `lag_ms` late (stale partition
     /// metadata): it keeps routing to the leader it believed.
     RouterLag { router: usize, lag_ms: u64 },
+    /// Every storage node of a region loses power at once; they restart when the fault
+    /// ends, with what their disks made durable.
+    PowerLoss { region: usize },
 }
 
 /// A fault kind, as scenario files name it in `faults.weights`.
@@ -71,11 +75,12 @@ pub enum FaultKind {
     Isolate,
     Churn,
     RouterLag,
+    PowerLoss,
 }
 
 /// Every fault kind, in the order a plan weighs them (do not reorder: a seed's plan depends
 /// on it).
-pub const FAULT_KINDS: [FaultKind; 11] = [
+pub const FAULT_KINDS: [FaultKind; 12] = [
     FaultKind::Partition,
     FaultKind::Clog,
     FaultKind::Crash,
@@ -87,6 +92,7 @@ pub const FAULT_KINDS: [FaultKind; 11] = [
     FaultKind::Isolate,
     FaultKind::Churn,
     FaultKind::RouterLag,
+    FaultKind::PowerLoss,
 ];
 
 impl FaultKind {
@@ -103,6 +109,7 @@ impl FaultKind {
             FaultKind::Isolate => "isolate",
             FaultKind::Churn => "churn",
             FaultKind::RouterLag => "router-lag",
+            FaultKind::PowerLoss => "power-loss",
         }
     }
 
@@ -132,6 +139,7 @@ impl FaultKind {
             FaultKind::Isolate => isolate::draw(d),
             FaultKind::Churn => churn::draw(d),
             FaultKind::RouterLag => router_lag::draw(d),
+            FaultKind::PowerLoss => power_loss::draw(d),
         }
     }
 }
@@ -150,6 +158,7 @@ impl Fault {
             Fault::Isolate { .. } => FaultKind::Isolate,
             Fault::Churn { .. } => FaultKind::Churn,
             Fault::RouterLag { .. } => FaultKind::RouterLag,
+            Fault::PowerLoss { .. } => FaultKind::PowerLoss,
         }
     }
 
@@ -171,6 +180,7 @@ impl Fault {
             Fault::Isolate { node } => isolate::render(topology, node),
             Fault::Churn { table } => churn::render(topology, table),
             Fault::RouterLag { router, lag_ms } => router_lag::render(topology, router, lag_ms),
+            Fault::PowerLoss { region } => power_loss::render(topology, region),
         }
     }
 }
@@ -228,6 +238,16 @@ impl Draw<'_> {
 
     /// One storage node down or cut off at a time (DynamoDB survives a zone's loss): takes
     /// `node` down until the fault ends, unless another node is down now.
+    /// Every storage node down until the fault ends, unless one is down now.
+    fn take_all_nodes_down(&mut self) -> bool {
+        if self.down_until.iter().all(|&until| until <= self.start_ms) {
+            self.down_until.fill(self.end_ms);
+            true
+        } else {
+            false
+        }
+    }
+
     fn take_node_down(&mut self) -> bool {
         if self.down_until.iter().all(|&until| until <= self.start_ms) {
             self.down_until[self.node] = self.end_ms;

@@ -54,6 +54,10 @@ pub struct Deployment {
     /// Entries applied after that snapshot before the log is compacted to it (a follower that
     /// far behind still catches up from entries; one further behind gets the snapshot).
     pub compact_keep_entries: u64,
+    /// How long a storage node's disk takes to make a replica's appended entries durable
+    /// (µs, drawn per sync). A replica acknowledges entries, and a leader counts its own,
+    /// only once they are durable; a crash loses what was not. `[0, 0]`: durable on append.
+    pub disk_sync_us: [u64; 2],
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -133,6 +137,7 @@ impl Default for Deployment {
             heartbeat_ms: 50,
             compact_after_entries: 1024,
             compact_keep_entries: 256,
+            disk_sync_us: [100, 400],
         }
     }
 }
@@ -184,7 +189,7 @@ const TOP: [&str; 12] = [
     "workload",
     "faults",
 ];
-const DEPLOYMENT: [&str; 9] = [
+const DEPLOYMENT: [&str; 10] = [
     "regions",
     "zones",
     "nodes_per_zone",
@@ -194,6 +199,7 @@ const DEPLOYMENT: [&str; 9] = [
     "heartbeat_ms",
     "compact_after_entries",
     "compact_keep_entries",
+    "disk_sync_us",
 ];
 const WORKLOAD: [&str; 14] = [
     "kind",
@@ -359,6 +365,7 @@ impl Deployment {
                 d.cross_region_latency_ms,
             ),
             ("deployment.election_timeout_ms", d.election_timeout_ms),
+            ("deployment.disk_sync_us", d.disk_sync_us),
         ] {
             range_not_empty(name, range, errors);
         }
