@@ -157,6 +157,8 @@ pub struct World {
     nodes: Mutex<Vec<Option<Arc<Mutex<StorageState>>>>>,
     /// What each storage node has persisted (survives crashes).
     disks: Vec<Disk>,
+    /// Storage nodes whose disks return their logs damaged when they next start.
+    damaged: Mutex<BTreeSet<usize>>,
     stop_clients: AtomicBool,
     pub ops: Mutex<u64>,
     /// Client requests that were answered ok, after the last fault healed (liveness).
@@ -233,6 +235,16 @@ impl World {
     /// Offsets storage node `node`'s physical clock (0: none).
     fn set_skew(&self, node: usize, offset_ms: i64) {
         self.skew.lock().unwrap()[node] = offset_ms;
+    }
+
+    /// The `corrupt` fault: `node`'s disk returns its logs damaged when it next starts.
+    fn damage_disk(&self, node: usize) {
+        self.damaged.lock().unwrap().insert(node);
+    }
+
+    /// Whether `node`'s disk was damaged since it last started (and forgets it).
+    fn take_damage(&self, node: usize) -> bool {
+        self.damaged.lock().unwrap().remove(&node)
     }
 
     /// Forgets a crashed storage node's volatile state (its disk stays).
@@ -701,6 +713,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
         placement: Mutex::new(Placement::new(&topology)),
         nodes: Mutex::new(vec![None; storage]),
         disks: (0..storage).map(|_| Arc::default()).collect(),
+        damaged: Mutex::new(BTreeSet::new()),
         stop_clients: AtomicBool::new(false),
         ops: Mutex::new(0),
         progress_after_heal: Mutex::new(BTreeMap::new()),

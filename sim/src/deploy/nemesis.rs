@@ -87,6 +87,12 @@ impl Nemesis {
                 self.world.crashed(*node);
             }
             (Fault::Crash { node }, false) => self.handle.restart(storage[*node]),
+            (Fault::Corrupt { node }, true) => {
+                self.handle.kill(storage[*node]);
+                self.world.crashed(*node);
+                self.world.damage_disk(*node);
+            }
+            (Fault::Corrupt { node }, false) => self.handle.restart(storage[*node]),
             (Fault::PowerLoss { region }, on) => {
                 let topology = &self.world.topology;
                 let nodes = (0..storage.len()).filter(|&n| topology.storage[n].region == *region);

@@ -266,6 +266,7 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
     let placement = world.placement.lock().unwrap().clone();
     let initial = Placement::new(&world.topology);
     let mut groups = BTreeMap::new();
+    let damaged = world.take_damage(index);
     let mut disk = world.disks[index].lock().unwrap();
     for (g, group) in placement.groups.iter().enumerate() {
         let g = g as u32;
@@ -292,6 +293,11 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
             // What the disk had not made durable is lost.
             replica.crash();
         }
+        if persisted && damaged && !peer_repairing(world, index, g, &group.replicas) {
+            // The `corrupt` fault: the log unreadable from the middle of what it held on.
+            let (first, last) = (replica.first_index(), replica.last_index());
+            replica.lose_from(first + last.saturating_sub(first).div_ceil(2));
+        }
         let skip = (replica.first_index()..=replica.last_index())
             .rev()
             .find(|&i| {
@@ -312,6 +318,19 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
         groups.insert(g, state);
     }
     groups
+}
+
+/// Whether another replica of `group` still repairs a damaged log: the `corrupt` fault
+/// damages one replica of a group at a time (a group cannot recover what two of its three
+/// replicas lost; it would stay unavailable, as it must).
+fn peer_repairing(world: &World, index: usize, group: u32, replicas: &[usize; 3]) -> bool {
+    replicas.iter().filter(|&&n| n != index).any(|&n| {
+        world.disks[n]
+            .lock()
+            .unwrap()
+            .get(&group)
+            .is_some_and(|r| r.repairing())
+    })
 }
 
 /// A replica of a group this node never created: blank (term 0, no log, no snapshot) until

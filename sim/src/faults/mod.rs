@@ -5,6 +5,7 @@
 
 mod churn;
 mod clog;
+mod corrupt;
 mod crash;
 mod delay;
 mod isolate;
@@ -58,6 +59,9 @@ pub enum Fault {
     /// Every storage node of a region loses power at once; they restart when the fault
     /// ends, with what their disks made durable.
     PowerLoss { region: usize },
+    /// Crash a storage node; it restarts when the fault ends with its replicas' logs
+    /// unreadable from the middle on, and repairs them from their leaders.
+    Corrupt { node: usize },
 }
 
 /// A fault kind, as scenario files name it in `faults.weights`.
@@ -76,11 +80,12 @@ pub enum FaultKind {
     Churn,
     RouterLag,
     PowerLoss,
+    Corrupt,
 }
 
 /// Every fault kind, in the order a plan weighs them (do not reorder: a seed's plan depends
 /// on it).
-pub const FAULT_KINDS: [FaultKind; 12] = [
+pub const FAULT_KINDS: [FaultKind; 13] = [
     FaultKind::Partition,
     FaultKind::Clog,
     FaultKind::Crash,
@@ -93,6 +98,7 @@ pub const FAULT_KINDS: [FaultKind; 12] = [
     FaultKind::Churn,
     FaultKind::RouterLag,
     FaultKind::PowerLoss,
+    FaultKind::Corrupt,
 ];
 
 impl FaultKind {
@@ -110,6 +116,7 @@ impl FaultKind {
             FaultKind::Churn => "churn",
             FaultKind::RouterLag => "router-lag",
             FaultKind::PowerLoss => "power-loss",
+            FaultKind::Corrupt => "corrupt",
         }
     }
 
@@ -140,6 +147,7 @@ impl FaultKind {
             FaultKind::Churn => churn::draw(d),
             FaultKind::RouterLag => router_lag::draw(d),
             FaultKind::PowerLoss => power_loss::draw(d),
+            FaultKind::Corrupt => corrupt::draw(d),
         }
     }
 }
@@ -159,6 +167,7 @@ impl Fault {
             Fault::Churn { .. } => FaultKind::Churn,
             Fault::RouterLag { .. } => FaultKind::RouterLag,
             Fault::PowerLoss { .. } => FaultKind::PowerLoss,
+            Fault::Corrupt { .. } => FaultKind::Corrupt,
         }
     }
 
@@ -181,6 +190,7 @@ impl Fault {
             Fault::Churn { table } => churn::render(topology, table),
             Fault::RouterLag { router, lag_ms } => router_lag::render(topology, router, lag_ms),
             Fault::PowerLoss { region } => power_loss::render(topology, region),
+            Fault::Corrupt { node } => corrupt::render(topology, node),
         }
     }
 }
