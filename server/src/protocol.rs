@@ -84,12 +84,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| {
-        let text = e.to_string();
-        // serde_json's own guard against deep nesting (128 levels) lands here, as a
-        // SerializationException, before anything could overflow the stack.
-        Error::request_body_undecodable(text)
-    })
+    crate::json::decode(body)
 }
 
 fn decode_request(operation: &str, body: &[u8]) -> Result<Request, Error> {

@@ -308,3 +308,51 @@ fn throttling_errors_carry_their_reasons_on_the_wire() {
     );
     assert!(text.contains("dynasim_throttled_requests_total{table=\"slow\"} 1\n"));
 }
+
+/// Issue 12: serde's derived structures accepted a JSON array as positional members, so
+/// `DeleteTable` with the body `["victim"]` deleted the table `victim`.
+#[test]
+fn json_arrays_are_not_positional_structures() {
+    let service = service_with_table();
+    for (operation, body) in [
+        ("DeleteTable", r#"["Music"]"#),
+        ("DescribeTable", r#"["Music"]"#),
+        (
+            "GetItem",
+            r#"{"TableName":"Music","Key":{"Artist":["a"],"SongTitle":{"S":"b"}}}"#,
+        ),
+        ("PutItem", r#"["Music",{"Artist":{"S":"a"},"SongTitle":{"S":"b"}}]"#),
+    ] {
+        let response = call(&service, operation, body);
+        assert_eq!(response.status, 400, "{operation} {body}");
+        let answer: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(
+            answer,
+            serde_json::json!({
+                "__type": "com.amazon.coral.service#SerializationException",
+                "message": "Start of list found where not expected",
+            }),
+            "{operation} {body}"
+        );
+    }
+    let described = call(&service, "DescribeTable", r#"{"TableName":"Music"}"#);
+    assert_eq!(described.status, 200, "the table is still there");
+}
+
+/// The strict reader adds stack frames per JSON level: serde_json's 128-level guard must
+/// still answer before a test thread's 2 MiB stack runs out, at every depth up to it.
+#[test]
+fn deep_nesting_through_the_strict_reader() {
+    let service = service_with_table();
+    for depth in [60, 126, 127, 200] {
+        let mut nested = r#"{"S":"x"}"#.to_string();
+        for _ in 0..depth {
+            nested = format!(r#"{{"L":[{nested}]}}"#);
+        }
+        let body = format!(
+            r#"{{"TableName":"Music","Item":{{"Artist":{{"S":"a"}},"SongTitle":{{"S":"b"}},"deep":{nested}}}}}"#
+        );
+        let response = call(&service, "PutItem", &body);
+        assert_eq!(response.status, 400, "depth {depth}");
+    }
+}

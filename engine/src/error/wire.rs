@@ -111,6 +111,59 @@ impl Error {
         Error::serialization(detail.to_string())
     }
 
+    /// (emu: dynalite's and kinesalite's records of AWS's JSON framework) A JSON array where
+    /// the member's shape is not a list (a structure, a map, a string, a number, a boolean).
+    pub fn json_list_unexpected() -> Error {
+        Error::serialization("Start of list found where not expected")
+    }
+
+    /// (emu, as above) A JSON object where the member's shape is not a structure or a map.
+    pub fn json_object_unexpected() -> Error {
+        Error::serialization("Start of structure or map found where not expected.")
+    }
+
+    /// (emu, as above) A string, number or boolean where a structure is expected.
+    pub fn json_structure_expected() -> Error {
+        Error::serialization("Expected null")
+    }
+
+    /// (emu, as above) A string, number or boolean where a list is expected.
+    pub fn json_list_expected() -> Error {
+        Error::serialization("Expected list or null")
+    }
+
+    /// (emu, as above) A string, number or boolean where a map is expected.
+    pub fn json_map_expected() -> Error {
+        Error::serialization("Expected map or null")
+    }
+
+    /// (emu, as above) A scalar of the wrong JSON type: `found` is the Java class AWS's
+    /// framework names (`java.lang.Boolean`, `java.lang.String`,
+    /// `com.amazon.coral.value.json.numbers.TruncatingBigNumber`), `shape` the member's
+    /// (`String`, `Boolean`, `Long`, `Double`). AWS's grammar ("an String") is kept.
+    pub fn json_scalar_unconvertible(found: &str, shape: &str) -> Error {
+        Error::serialization(format!("class {found} can not be converted to an {shape}"))
+    }
+
+    /// (emu, as above) A string where a boolean is expected.
+    pub fn json_string_not_boolean(text: &str) -> Error {
+        Error::serialization(format!("'{text}' can not be converted to an Boolean"))
+    }
+
+    /// (ours, docs/compatibility.md) `null` where no member may be absent: a list element, a
+    /// map value, or the whole body.
+    pub fn json_null_unexpected() -> Error {
+        Error::serialization("Unexpected null value")
+    }
+
+    /// (ours, docs/compatibility.md) A number where an integer member is expected that is not
+    /// an integer of 64 bits.
+    pub fn json_number_out_of_range(number: impl fmt::Display) -> Error {
+        Error::serialization(format!(
+            "Number {number} cannot be converted to a 64-bit integer"
+        ))
+    }
+
     /// (ours, docs/compatibility.md) An operation of DynamoDB's API that dynasim does not
     /// implement yet.
     pub fn operation_not_implemented(operation: &str) -> Error {
