@@ -321,7 +321,10 @@ fn json_arrays_are_not_positional_structures() {
             "GetItem",
             r#"{"TableName":"Music","Key":{"Artist":["a"],"SongTitle":{"S":"b"}}}"#,
         ),
-        ("PutItem", r#"["Music",{"Artist":{"S":"a"},"SongTitle":{"S":"b"}}]"#),
+        (
+            "PutItem",
+            r#"["Music",{"Artist":{"S":"a"},"SongTitle":{"S":"b"}}]"#,
+        ),
     ] {
         let response = call(&service, operation, body);
         assert_eq!(response.status, 400, "{operation} {body}");
@@ -355,4 +358,28 @@ fn deep_nesting_through_the_strict_reader() {
         let response = call(&service, "PutItem", &body);
         assert_eq!(response.status, 400, "depth {depth}");
     }
+}
+
+/// Issue 12: `?X-Amz-Algorithm=` in the URL switched every authentication check off, so a
+/// request with no credentials at all got its data.
+#[test]
+fn presigned_query_without_credentials_is_refused() {
+    let service = service_with_table();
+    let mut bare = request("ListTables", "{}");
+    bare.headers.retain(|(n, _)| n != "authorization");
+    bare.query = Some("X-Amz-Algorithm=AWS4-HMAC-SHA256".into());
+    let response = service.handle(&bare, NOW_MS);
+    assert_eq!(response.status, 400);
+    let answer: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(
+        answer["__type"],
+        "com.amazon.coral.service#IncompleteSignatureException"
+    );
+    assert!(!String::from_utf8_lossy(&response.body).contains("Music"));
+    bare.query = Some("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261124%2Fus-east-1%2Fdynamodb%2Faws4_request&X-Amz-Date=20261124T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=abcd".into());
+    assert_eq!(
+        service.handle(&bare, NOW_MS).status,
+        200,
+        "a well-formed presigned query"
+    );
 }

@@ -59,6 +59,22 @@ impl Error {
         )
     }
 
+    /// (emu, dynalite's record of AWS's answer) A presigned query (one with `X-Amz-Algorithm`)
+    /// without some of its parameters (`missing`, in the order AWS lists them), or with them
+    /// empty.
+    pub fn presigned_parameters_missing(missing: &[&str]) -> Error {
+        let mut message = String::new();
+        for name in missing {
+            message.push_str(&format!(
+                "AWS query-string parameters must include '{name}'. "
+            ));
+        }
+        Error::new(
+            ErrorKind::IncompleteSignature,
+            format!("{message}Re-examine the query-string parameters."),
+        )
+    }
+
     /// (emu, dynamodb-facts §2.4) An `X-Amz-Date` not of the form yyyymmddTHHMMSSZ.
     pub fn signature_date_invalid(date: &str) -> Error {
         Error::new(
