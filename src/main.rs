@@ -178,6 +178,20 @@ fn service(mut engine: Engine, data_dir: Option<&std::path::Path>) -> Result<Ser
     Ok(Service::with_log(engine, log))
 }
 
+/// A current-thread runtime for one thread, a multi-thread one for more.
+fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(threads))
+            .enable_all()
+            .build()
+    }
+}
+
 fn serve(options: Serve) -> ExitCode {
     let Serve {
         listen,
@@ -187,17 +201,7 @@ fn serve(options: Serve) -> ExitCode {
         seed,
         data_dir,
     } = options;
-    let built = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(usize::from(threads))
-            .enable_all()
-            .build()
-    };
-    let runtime = match built {
+    let runtime = match runtime(threads) {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("dynasim: cannot start the runtime: {e}");
@@ -242,10 +246,58 @@ fn serve(options: Serve) -> ExitCode {
             wait_for_stop_signal().await;
             println!("dynasim: shutting down");
         };
-        dynasim_server::http::serve(listener, service.clone(), shutdown).await;
+        let limits = dynasim_server::http::Limits {
+            connection_count_max: connection_count_max(),
+            ..dynasim_server::http::Limits::default()
+        };
+        dynasim_server::http::serve(listener, service.clone(), limits, shutdown).await;
         service.close();
         ExitCode::SUCCESS
     })
+}
+
+/// Descriptors kept free of connections: the listener, standard streams, the data directory's
+/// log, snapshot and lock files, and what the runtime opens.
+const DESCRIPTORS_RESERVED: u64 = 64;
+
+/// Connections `serve` holds at once: below the process's descriptor limit (its soft limit,
+/// raised to the hard one first), so that accepting never fails for want of a descriptor.
+fn connection_count_max() -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        let soft = unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return dynasim_server::http::Limits::default().connection_count_max;
+            }
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                raised.rlim_cur
+            } else {
+                limit.rlim_cur
+            }
+        };
+        // rlim_t is u64 on Linux but not on every Unix.
+        #[allow(clippy::useless_conversion)]
+        let soft = u64::try_from(soft).unwrap_or(u64::MAX);
+        let count = if soft > 2 * DESCRIPTORS_RESERVED {
+            soft - DESCRIPTORS_RESERVED
+        } else {
+            soft / 2
+        };
+        usize::try_from(count.min(1 << 20)).unwrap_or(1 << 20)
+    }
+    #[cfg(not(unix))]
+    {
+        dynasim_server::http::Limits::default().connection_count_max
+    }
 }
 
 /// Ctrl-C (SIGINT) everywhere, and SIGTERM on Unix, which service managers and CI send.

@@ -206,4 +206,36 @@ impl Error {
             "Request size exceeded {REQUEST_BODY_BYTES_MAX} bytes"
         ))
     }
+
+    /// (ours, docs/compatibility.md) A body the transport could not read whole: a malformed
+    /// chunked encoding, or a connection closed before the declared length arrived.
+    pub fn request_body_unreadable(detail: impl fmt::Display) -> Error {
+        Error::serialization(format!("The request body could not be read: {detail}"))
+    }
+
+    /// (ours, docs/compatibility.md) A body still arriving `ms` after its headers.
+    pub fn request_body_too_slow(ms: u64) -> Error {
+        Error::serialization(format!(
+            "The request body did not arrive within {ms} ms of its headers"
+        ))
+    }
+
+    /// (ours, docs/compatibility.md) More request headers than the endpoint reads, or more
+    /// bytes of them (AWS documents 16 KB, dynamodb-facts §2.1).
+    pub fn request_headers_too_large(count: usize, bytes: usize) -> Error {
+        Error::validation(format!(
+            "The request has {count} headers of {bytes} bytes; at most {} headers and {} bytes are accepted",
+            crate::limits::REQUEST_HEADER_COUNT_MAX,
+            crate::limits::REQUEST_HEADER_BYTES_MAX
+        ))
+    }
+
+    /// (ours, docs/compatibility.md; HTTP 503 is DynamoDB's "service unavailable", doc) The
+    /// endpoint already buffers as many request bytes as it allows; clients retry a 503.
+    pub fn request_buffers_full() -> Error {
+        Error::new(
+            ErrorKind::ServiceUnavailable,
+            "The server is buffering as many request bodies as it allows; retry the request",
+        )
+    }
 }
