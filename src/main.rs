@@ -26,6 +26,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the DynamoDB JSON protocol over HTTP, for unmodified DynamoDB clients.
+    ///
+    /// Without --data-dir, tables and items live in memory only: stopping or restarting the
+    /// server empties it. Every credential, whatever its access key id or region, sees the
+    /// same one account (signatures are checked for shape, not verified).
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8000")]
@@ -47,9 +51,18 @@ enum Command {
         seed: u64,
         /// Keep tables and items in this directory (a write-ahead log and snapshots, format in
         /// docs/storage.md): they survive a restart and a crash, and every answer waits until
-        /// the change it reports is on disk. Without it, everything lives in memory.
+        /// the change it reports is on disk. Without it, everything lives in memory and a
+        /// restart empties it.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// How long a request body may take to arrive after its headers, in milliseconds;
+        /// a slower one is answered 400 and its connection closed.
+        #[arg(long, default_value_t = dynasim_server::http::Limits::default().body_read_ms_max)]
+        body_read_ms_max: u64,
+        /// Request body bytes buffered at once over all connections; past it new bodies are
+        /// answered 503 ServiceUnavailable (clients retry).
+        #[arg(long, default_value_t = dynasim_server::http::Limits::default().buffered_body_bytes_max)]
+        buffered_body_bytes_max: usize,
     },
     /// Run scenarios under the seeded simulator (handed to the simulator build, dynasim-sim;
     /// `dynasim run --help` lists its options: --seeds, --seed, --report, --junit, --shard,
@@ -93,6 +106,8 @@ fn main() -> ExitCode {
             profile,
             seed,
             data_dir,
+            body_read_ms_max,
+            buffered_body_bytes_max,
         } => {
             let profile = match profile.as_deref().map(load_profile).transpose() {
                 Ok(profile) => profile,
@@ -110,6 +125,11 @@ fn main() -> ExitCode {
                 profile,
                 seed,
                 data_dir,
+                limits: dynasim_server::http::Limits {
+                    connection_count_max: connection_count_max(),
+                    body_read_ms_max,
+                    buffered_body_bytes_max,
+                },
             })
         }
         Command::Metrics { endpoint, table } => metrics::print(&endpoint, table.as_deref()),
@@ -149,6 +169,7 @@ struct Serve {
     profile: Option<Profile>,
     seed: u64,
     data_dir: Option<PathBuf>,
+    limits: dynasim_server::http::Limits,
 }
 
 /// The service over `engine`: in memory, or recovered from and logging to `data_dir`.
@@ -200,6 +221,7 @@ fn serve(options: Serve) -> ExitCode {
         profile,
         seed,
         data_dir,
+        limits,
     } = options;
     let runtime = match runtime(threads) {
         Ok(runtime) => runtime,
@@ -245,10 +267,6 @@ fn serve(options: Serve) -> ExitCode {
         let shutdown = async {
             wait_for_stop_signal().await;
             println!("dynasim: shutting down");
-        };
-        let limits = dynasim_server::http::Limits {
-            connection_count_max: connection_count_max(),
-            ..dynasim_server::http::Limits::default()
         };
         dynasim_server::http::serve(listener, service.clone(), limits, shutdown).await;
         service.close();
