@@ -1,6 +1,7 @@
 -- wrk script for the soak (docs/performance.md, issue 12): mixed operations on the shared kit's
--- preloaded table (`pk` p000000.., `sk` s00000..): 50 % GetItem, 20 % PutItem of new keys
--- (the table grows), 20 % UpdateItem ADD, 10 % Query Limit 20. Counts every non-200 answer.
+-- preloaded table (`pk` p000000.., `sk` s00000..): 50 % GetItem, 20 % PutItem replacing a
+-- preloaded item with one of the same size (so the data stops growing after the preload),
+-- 20 % UpdateItem ADD, 10 % Query Limit 20, all on random keys. Counts every non-200 answer.
 local PARTITIONS = tonumber(os.getenv("BENCH_PARTITIONS") or "1000")
 local PER_PART = tonumber(os.getenv("BENCH_PER_PART") or "100")
 local AUTH = "AWS4-HMAC-SHA256 Credential=AKIDBENCHEXAMPLE0000/20261124/us-east-1/dynamodb/" ..
@@ -30,8 +31,9 @@ function request()
     target, body = "GetItem", '{"TableName":"bench","Key":' .. key() .. '}'
   elseif roll <= 70 then
     target = "PutItem"
-    body = string.format('{"TableName":"bench","Item":{"pk":{"S":"w%d-%d"},"sk":{"S":"s"},' ..
-      '"data":{"S":"%s"}}}', tid, counter, PAD)
+    body = string.format('{"TableName":"bench","Item":{"pk":{"S":"p%06d"},"sk":{"S":"s%05d"},' ..
+      '"data":{"S":"%s"},"n":{"N":"%d"}}}', math.random(0, PARTITIONS - 1),
+      math.random(0, PER_PART - 1), string.sub(PAD, 1, 170), counter)
   elseif roll <= 90 then
     target = "UpdateItem"
     body = '{"TableName":"bench","Key":' .. key() .. ',"UpdateExpression":"ADD cnt :one",' ..
