@@ -7,7 +7,8 @@
 #      A report screenshot test uses headless Chromium (installed here with apt-get).
 #      They run every scenario in scenarios/ci over its first seeds, twice each (the digests
 #      must match), the teaching scenarios, and every deliberately broken engine variant
-#   4. black-box tests through boto3 and the AWS CLI against a running `dynasim serve`
+#   4. black-box tests through boto3 and the AWS CLI against a running `dynasim serve`, and
+#      the hostile-client suite (tests/hostile: raw HTTP, malformed and abusive requests)
 #
 # Installs what it needs: a Python virtual environment in .venv with the pinned clients.
 set -euo pipefail
@@ -63,24 +64,29 @@ if [ "$sim_only" -eq 0 ]; then
 fi
 echo "simulator-only tests passed: $sim_only"
 
-echo "== client tests (boto3, AWS CLI)"
+echo "== client tests (boto3, AWS CLI) and the hostile-client suite (raw HTTP)"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
 cargo build --bin dynasim
-set +e
-DYNASIM_BIN="$PWD/target/debug/dynasim" .venv/bin/python -m pytest -q tests/clients 2>&1 | tee "$logs/clients.log"
-status=${PIPESTATUS[0]}
-set -e
-client_passed=$( (grep -Eo '[0-9]+ passed' "$logs/clients.log" || true) | tail -1 | awk '{print $1+0}')
-client_failed=$( (grep -Eo '[0-9]+ failed' "$logs/clients.log" || true) | tail -1 | awk '{print $1+0}')
-passed=$((passed + ${client_passed:-0}))
-failed=$((failed + ${client_failed:-0}))
-if [ "$status" -ne 0 ] || [ "${client_passed:-0}" -eq 0 ]; then
-    echo "error: client tests failed (pytest exit $status)" >&2
-    failed=$((failed > 0 ? failed : 1))
-fi
+# Wherever cargo puts its builds (CARGO_TARGET_DIR or a config file may move them).
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+# One pytest run per suite: each directory has its own conftest module.
+for suite in clients hostile; do
+    set +e
+    DYNASIM_BIN="$target_dir/debug/dynasim" .venv/bin/python -m pytest -q "tests/$suite" 2>&1 | tee "$logs/$suite.log"
+    status=${PIPESTATUS[0]}
+    set -e
+    suite_passed=$( (grep -Eo '[0-9]+ passed' "$logs/$suite.log" || true) | tail -1 | awk '{print $1+0}')
+    suite_failed=$( (grep -Eo '[0-9]+ failed' "$logs/$suite.log" || true) | tail -1 | awk '{print $1+0}')
+    passed=$((passed + ${suite_passed:-0}))
+    failed=$((failed + ${suite_failed:-0}))
+    if [ "$status" -ne 0 ] || [ "${suite_passed:-0}" -eq 0 ]; then
+        echo "error: tests/$suite failed (pytest exit $status)" >&2
+        failed=$((failed > 0 ? failed : 1))
+    fi
+done
 
 echo
 echo "all: $passed passed, $failed failed"

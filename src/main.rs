@@ -26,6 +26,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the DynamoDB JSON protocol over HTTP, for unmodified DynamoDB clients.
+    ///
+    /// Without --data-dir, tables and items live in memory only: stopping or restarting the
+    /// server empties it. Every credential, whatever its access key id or region, sees the
+    /// same one account (signatures are checked for shape, not verified).
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8000")]
@@ -47,9 +51,18 @@ enum Command {
         seed: u64,
         /// Keep tables and items in this directory (a write-ahead log and snapshots, format in
         /// docs/storage.md): they survive a restart and a crash, and every answer waits until
-        /// the change it reports is on disk. Without it, everything lives in memory.
+        /// the change it reports is on disk. Without it, everything lives in memory and a
+        /// restart empties it.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// How long a request body may take to arrive after its headers, in milliseconds;
+        /// a slower one is answered 400 and its connection closed.
+        #[arg(long, default_value_t = dynasim_server::http::Limits::default().body_read_ms_max)]
+        body_read_ms_max: u64,
+        /// Request body bytes buffered at once over all connections; past it new bodies are
+        /// answered 503 ServiceUnavailable (clients retry).
+        #[arg(long, default_value_t = dynasim_server::http::Limits::default().buffered_body_bytes_max)]
+        buffered_body_bytes_max: usize,
     },
     /// Run scenarios under the seeded simulator (handed to the simulator build, dynasim-sim;
     /// `dynasim run --help` lists its options: --seeds, --seed, --report, --junit, --shard,
@@ -93,6 +106,8 @@ fn main() -> ExitCode {
             profile,
             seed,
             data_dir,
+            body_read_ms_max,
+            buffered_body_bytes_max,
         } => {
             let profile = match profile.as_deref().map(load_profile).transpose() {
                 Ok(profile) => profile,
@@ -110,6 +125,11 @@ fn main() -> ExitCode {
                 profile,
                 seed,
                 data_dir,
+                limits: dynasim_server::http::Limits {
+                    connection_count_max: connection_count_max(),
+                    body_read_ms_max,
+                    buffered_body_bytes_max,
+                },
             })
         }
         Command::Metrics { endpoint, table } => metrics::print(&endpoint, table.as_deref()),
@@ -149,6 +169,7 @@ struct Serve {
     profile: Option<Profile>,
     seed: u64,
     data_dir: Option<PathBuf>,
+    limits: dynasim_server::http::Limits,
 }
 
 /// The service over `engine`: in memory, or recovered from and logging to `data_dir`.
@@ -178,16 +199,26 @@ fn service(mut engine: Engine, data_dir: Option<&std::path::Path>) -> Result<Ser
     Ok(Service::with_log(engine, log))
 }
 
-fn serve(options: Serve) -> ExitCode {
-    let Serve {
-        listen,
-        region,
-        threads,
-        profile,
-        seed,
-        data_dir,
-    } = options;
-    let built = if threads == 1 {
+/// Blocks of this size and more (request bodies, decoded items, rendered pages) are mapped
+/// and unmapped on their own.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD_BYTES: i32 = 1 << 20;
+
+/// glibc raises its mmap threshold after freeing a mapped block (up to 32 MiB), after which
+/// a 15 MiB body is carved from the heap of whichever blocking-pool thread decoded it and
+/// stays in that thread's arena: RSS grew to 300 MiB under one client sending 15 MiB bodies.
+/// A fixed threshold keeps large blocks mapped, so freeing them returns the memory.
+fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+    }
+}
+
+/// A current-thread runtime for one thread, a multi-thread one for more.
+fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -196,8 +227,21 @@ fn serve(options: Serve) -> ExitCode {
             .worker_threads(usize::from(threads))
             .enable_all()
             .build()
-    };
-    let runtime = match built {
+    }
+}
+
+fn serve(options: Serve) -> ExitCode {
+    let Serve {
+        listen,
+        region,
+        threads,
+        profile,
+        seed,
+        data_dir,
+        limits,
+    } = options;
+    return_large_blocks_to_the_system();
+    let runtime = match runtime(threads) {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("dynasim: cannot start the runtime: {e}");
@@ -242,10 +286,54 @@ fn serve(options: Serve) -> ExitCode {
             wait_for_stop_signal().await;
             println!("dynasim: shutting down");
         };
-        dynasim_server::http::serve(listener, service.clone(), shutdown).await;
+        dynasim_server::http::serve(listener, service.clone(), limits, shutdown).await;
         service.close();
         ExitCode::SUCCESS
     })
+}
+
+/// Descriptors kept free of connections: the listener, standard streams, the data directory's
+/// log, snapshot and lock files, and what the runtime opens.
+const DESCRIPTORS_RESERVED: u64 = 64;
+
+/// Connections `serve` holds at once: below the process's descriptor limit (its soft limit,
+/// raised to the hard one first), so that accepting never fails for want of a descriptor.
+fn connection_count_max() -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        let soft = unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return dynasim_server::http::Limits::default().connection_count_max;
+            }
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                raised.rlim_cur
+            } else {
+                limit.rlim_cur
+            }
+        };
+        // rlim_t is u64 on Linux but not on every Unix.
+        #[allow(clippy::useless_conversion)]
+        let soft = u64::try_from(soft).unwrap_or(u64::MAX);
+        let count = if soft > 2 * DESCRIPTORS_RESERVED {
+            soft - DESCRIPTORS_RESERVED
+        } else {
+            soft / 2
+        };
+        usize::try_from(count.min(1 << 20)).unwrap_or(1 << 20)
+    }
+    #[cfg(not(unix))]
+    {
+        dynasim_server::http::Limits::default().connection_count_max
+    }
 }
 
 /// Ctrl-C (SIGINT) everywhere, and SIGTERM on Unix, which service managers and CI send.

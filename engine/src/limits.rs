@@ -65,6 +65,10 @@ pub const PROJECTED_ATTRIBUTE_COUNT_MAX: usize = 100;
 
 /// Request body (after decompression): 16 MB.
 pub const REQUEST_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Request headers: DynamoDB observes 16 KB of them (dynamodb-facts §2.1); the count is ours,
+/// a few times what SDKs and proxies send.
+pub const REQUEST_HEADER_BYTES_MAX: usize = 16 * 1024;
+pub const REQUEST_HEADER_COUNT_MAX: usize = 300;
 
 /// Capacity unit sizes.
 pub const READ_UNIT_BYTES: usize = 4096;

@@ -57,6 +57,7 @@ pub fn request(operation: &str, body: &[u8]) -> HttpRequest {
             ),
         ],
         body: body.to_vec(),
+        refused: None,
     }
 }
 

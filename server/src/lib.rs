@@ -8,6 +8,7 @@ pub mod auth;
 pub mod durability;
 pub mod fuzzing;
 pub mod http;
+pub mod json;
 pub mod message;
 pub mod metrics;
 pub mod protocol;

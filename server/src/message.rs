@@ -2,6 +2,8 @@
 //! layers share, with no behaviour of their own (so that `auth` and `protocol` do not depend
 //! on each other).
 
+use dynasim_engine::error::Error;
+
 /// What the protocol layer needs of an HTTP request.
 #[derive(Debug, Default, Clone)]
 pub struct HttpRequest {
@@ -11,6 +13,10 @@ pub struct HttpRequest {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Why the transport refused the request before its body was whole (too many headers, a
+    /// body over the limit, malformed, cut off or too slow, no room to buffer it): the
+    /// protocol answers this error, with the usual headers, instead of decoding `body`.
+    pub refused: Option<Error>,
 }
 
 impl HttpRequest {

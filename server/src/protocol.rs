@@ -11,8 +11,8 @@ use dynasim_engine::{Config, Engine};
 use serde::de::DeserializeOwned;
 use std::io::Read;
 use std::panic::AssertUnwindSafe;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The operations of DynamoDB's current API that dynasim does not implement yet. They answer
 /// a clear error rather than "unknown operation"; `docs/compatibility.md` lists them.
@@ -84,12 +84,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| {
-        let text = e.to_string();
-        // serde_json's own guard against deep nesting (128 levels) lands here, as a
-        // SerializationException, before anything could overflow the stack.
-        Error::request_body_undecodable(text)
-    })
+    crate::json::decode(body)
 }
 
 fn decode_request(operation: &str, body: &[u8]) -> Result<Request, Error> {
@@ -252,10 +247,25 @@ impl Service {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
+        self.handle_timeout_locked(&mut engine, now_ms)
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) if the engine's lock is free now (`None` when
+    /// a request on the blocking pool holds it: the runtime's thread does not wait for it).
+    pub fn try_handle_timeout(&self, now_ms: u64) -> Option<Option<u64>> {
+        let mut engine = match self.engine.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(self.handle_timeout_locked(&mut engine, now_ms))
+    }
+
+    fn handle_timeout_locked(&self, engine: &mut Engine, now_ms: u64) -> Option<u64> {
         engine.handle_timeout(now_ms);
         if let Some(durability) = &self.durability {
             // Time-driven changes answer nobody; the next sync makes them durable.
-            durability.append(&mut engine);
+            durability.append(engine);
         }
         engine.poll_timeout()
     }
@@ -283,22 +293,39 @@ impl Service {
 
     /// [`execute`](Self::execute) without waiting: the result, and the log position that
     /// must be durable before it is given to the client.
-    fn execute_logged(
-        &self,
-        request: Request,
-        now_ms: u64,
-    ) -> (Result<Response, Error>, Option<u64>) {
-        if self
-            .durability
-            .as_ref()
-            .is_some_and(|d| d.failure().is_some())
-        {
+    fn execute_logged(&self, request: Request, now_ms: u64) -> Executed {
+        if self.failed() {
             return (Err(storage_failed()), None);
         }
         let mut engine = match self.engine.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
+        self.execute_locked(&mut engine, request, now_ms)
+    }
+
+    /// [`execute_logged`](Self::execute_logged) if the engine's lock is free now; the request
+    /// back if another thread holds it.
+    fn try_execute_logged(&self, request: Request, now_ms: u64) -> Result<Executed, Box<Request>> {
+        if self.failed() {
+            return Ok((Err(storage_failed()), None));
+        }
+        let mut engine = match self.engine.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(Box::new(request)),
+        };
+        Ok(self.execute_locked(&mut engine, request, now_ms))
+    }
+
+    fn failed(&self) -> bool {
+        self.durability
+            .as_ref()
+            .is_some_and(|d| d.failure().is_some())
+    }
+
+    /// Executes `request` on the locked engine: the only part of answering that holds it.
+    fn execute_locked(&self, engine: &mut Engine, request: Request, now_ms: u64) -> Executed {
         let table = request.table_name().map(str::to_string);
         let started = std::time::Instant::now();
         let result =
@@ -315,7 +342,7 @@ impl Service {
         );
         match &self.durability {
             None => (result, None),
-            Some(durability) => match durability.append(&mut engine) {
+            Some(durability) => match durability.append(engine) {
                 Some(lsn) => (result, Some(lsn)),
                 None => (Err(storage_failed()), None),
             },
@@ -331,56 +358,158 @@ impl Service {
         }
     }
 
-    /// Answers one HTTP request, waiting for the log without blocking the runtime: requests
-    /// that arrive meanwhile share the next sync.
-    pub async fn handle_async(&self, request: &HttpRequest, now_ms: u64) -> HttpResponse {
-        let (response, wait) = self.handle_logged(request, now_ms);
+    /// Answers one HTTP request without holding up the runtime's thread: a large body is
+    /// decoded, and a request whose answer can be large is executed and rendered, on the
+    /// blocking pool; a small one runs here unless another thread holds the engine, and
+    /// then waits for it there. The log is waited for asynchronously, so requests that
+    /// arrive meanwhile share the next sync.
+    pub async fn handle_async(self: &Arc<Self>, request: HttpRequest, now_ms: u64) -> HttpResponse {
+        let (request, (response, wait)) = if request.body.len() > OFFLOAD_BODY_BYTES_MIN {
+            let service = self.clone();
+            let answered = off_runtime(move || {
+                let answer = service.handle_logged(&request, now_ms);
+                (request, answer)
+            });
+            match answered.await {
+                Some(answered) => answered,
+                None => return internal_error_response(&self.request_id()),
+            }
+        } else {
+            self.handle_small(request, now_ms).await
+        };
         match (&self.durability, wait) {
             (Some(durability), Some(lsn)) if !durability.wait(lsn).await => {
-                http_response(request, Err(storage_failed()), &self.request_id())
+                http_response(&request, Err(storage_failed()), &self.request_id())
             }
             _ => response,
         }
     }
 
+    /// [`handle_async`](Self::handle_async) for a body small enough to decode here.
+    async fn handle_small(
+        self: &Arc<Self>,
+        request: HttpRequest,
+        now_ms: u64,
+    ) -> (HttpRequest, (HttpResponse, Option<u64>)) {
+        let request_id = self.request_id();
+        let decoded = match self.decode_step(&request, &request_id, now_ms) {
+            Ok(decoded) => decoded,
+            Err(response) => return (request, (response, None)),
+        };
+        let decoded = if answer_may_be_large(&decoded) {
+            decoded
+        } else {
+            match self.try_execute_logged(decoded, now_ms) {
+                Ok((answer, wait)) => {
+                    let response = render(&request, answer, &request_id);
+                    return (request, (response, wait));
+                }
+                Err(decoded) => *decoded,
+            }
+        };
+        let service = self.clone();
+        let answered = off_runtime(move || {
+            let (answer, wait) = service.execute_logged(decoded, now_ms);
+            let response = render(&request, answer, &request_id);
+            (request, (response, wait))
+        });
+        match answered.await {
+            Some(answered) => answered,
+            None => {
+                let response = internal_error_response(&self.request_id());
+                (HttpRequest::default(), (response, None))
+            }
+        }
+    }
+
     fn handle_logged(&self, request: &HttpRequest, now_ms: u64) -> (HttpResponse, Option<u64>) {
         let request_id = self.request_id();
-        if request.method == "GET" && request.path == "/metrics" {
-            let text = self.with_engine_locked(crate::metrics::render);
-            let response = finish(
-                200,
-                text.into_bytes(),
-                "text/plain; version=0.0.4",
-                &request_id,
-                "",
-            );
-            return (response, None);
-        }
-        if request.method == "GET" && request.path == "/metrics/series" {
-            let text = self.with_engine_locked(crate::metrics::series);
-            let response = finish(200, text.into_bytes(), "application/json", &request_id, "");
-            return (response, None);
-        }
-        if request.method == "GET" && request.path == "/" {
-            let response = finish(
-                200,
-                b"healthy: dynasim ".to_vec(),
-                "text/plain",
-                &request_id,
-                "",
-            );
-            return (response, None);
-        }
-        let (answer, wait) = match decode_http(request, now_ms) {
-            Ok(decoded) => self.execute_logged(decoded, now_ms),
-            Err(error) => (Err(error), None),
+        let decoded = match self.decode_step(request, &request_id, now_ms) {
+            Ok(decoded) => decoded,
+            Err(response) => return (response, None),
         };
-        let body = answer.map(|response| match response {
-            Response::NoBody => Vec::new(),
-            response => serde_json::to_vec(&response).expect("responses serialize"),
-        });
-        (http_response(request, body, &request_id), wait)
+        let (answer, wait) = self.execute_logged(decoded, now_ms);
+        (render(request, answer, &request_id), wait)
     }
+
+    /// Everything before execution: the health and metrics pages (answered here), and the
+    /// decoded engine request or the error that answers it.
+    fn decode_step(
+        &self,
+        request: &HttpRequest,
+        request_id: &str,
+        now_ms: u64,
+    ) -> Result<Request, HttpResponse> {
+        let page = |text: String, content_type: &str| {
+            Err(finish(200, text.into_bytes(), content_type, request_id, ""))
+        };
+        if request.refused.is_none() && request.method == "GET" {
+            match request.path.as_str() {
+                "/metrics" => {
+                    let text = self.with_engine_locked(crate::metrics::render);
+                    return page(text, "text/plain; version=0.0.4");
+                }
+                "/metrics/series" => {
+                    let text = self.with_engine_locked(crate::metrics::series);
+                    return page(text, "application/json");
+                }
+                "/" => return page("healthy: dynasim ".to_string(), "text/plain"),
+                _ => {}
+            }
+        }
+        decode_http(request, now_ms).map_err(|error| http_response(request, Err(error), request_id))
+    }
+}
+
+/// What executing a request gives: the answer, and the log position it waits for.
+type Executed = (Result<Response, Error>, Option<u64>);
+
+/// Bodies larger than this are decoded on the blocking pool: serde_json reads about
+/// 100–300 MB/s, so this is well under a millisecond of the runtime thread's time.
+const OFFLOAD_BODY_BYTES_MIN: usize = 64 * 1024;
+
+/// Query and Scan pages without a small Limit: their answer (up to a 1 MB page, or 16 MB
+/// for BatchGetItem) takes milliseconds to read and render, so they run on the blocking pool.
+fn answer_may_be_large(request: &Request) -> bool {
+    const SMALL_LIMIT: i64 = 100;
+    match request {
+        Request::Query(input) | Request::Scan(input) => {
+            input.limit.is_none_or(|limit| limit > SMALL_LIMIT)
+        }
+        Request::BatchGetItem(_) => true,
+        _ => false,
+    }
+}
+
+/// The JSON answer to an executed request.
+fn render(
+    request: &HttpRequest,
+    answer: Result<Response, Error>,
+    request_id: &str,
+) -> HttpResponse {
+    let body = answer.map(|response| match response {
+        Response::NoBody => Vec::new(),
+        response => serde_json::to_vec(&response).expect("responses serialize"),
+    });
+    http_response(request, body, request_id)
+}
+
+fn internal_error_response(request_id: &str) -> HttpResponse {
+    let body = error_body(&Error::internal());
+    finish(500, body, CONTENT_TYPE, request_id, "")
+}
+
+/// Runs `work` on the runtime's blocking pool; `None` if it panicked or the runtime is
+/// shutting down.
+#[cfg(not(madsim))]
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+/// The simulator forbids blocking threads and runs one task at a time anyway: `work` runs here.
+#[cfg(madsim)]
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    Some(work())
 }
 
 /// The answer once the data directory has failed (see `durability`).
@@ -407,6 +536,8 @@ pub fn http_response(
         Err(error) => {
             let status = if error.kind == ErrorKind::UnknownOperation && request.method != "POST" {
                 404
+            } else if error == Error::request_too_large() {
+                413
             } else {
                 error.kind.http_status()
             };
@@ -419,6 +550,9 @@ pub fn http_response(
 /// Checks an HTTP request's method, path, content type, target and signature shape, and
 /// decodes its body into an engine request: everything the service does before executing.
 pub fn decode_http(request: &HttpRequest, now_ms: u64) -> Result<Request, Error> {
+    if let Some(refused) = &request.refused {
+        return Err(refused.clone());
+    }
     {
         if request.method != "POST" || request.path != "/" {
             return Err(Error::unknown_operation());

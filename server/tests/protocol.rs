@@ -308,3 +308,78 @@ fn throttling_errors_carry_their_reasons_on_the_wire() {
     );
     assert!(text.contains("dynasim_throttled_requests_total{table=\"slow\"} 1\n"));
 }
+
+/// Issue 12: serde's derived structures accepted a JSON array as positional members, so
+/// `DeleteTable` with the body `["victim"]` deleted the table `victim`.
+#[test]
+fn json_arrays_are_not_positional_structures() {
+    let service = service_with_table();
+    for (operation, body) in [
+        ("DeleteTable", r#"["Music"]"#),
+        ("DescribeTable", r#"["Music"]"#),
+        (
+            "GetItem",
+            r#"{"TableName":"Music","Key":{"Artist":["a"],"SongTitle":{"S":"b"}}}"#,
+        ),
+        (
+            "PutItem",
+            r#"["Music",{"Artist":{"S":"a"},"SongTitle":{"S":"b"}}]"#,
+        ),
+    ] {
+        let response = call(&service, operation, body);
+        assert_eq!(response.status, 400, "{operation} {body}");
+        let answer: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(
+            answer,
+            serde_json::json!({
+                "__type": "com.amazon.coral.service#SerializationException",
+                "message": "Start of list found where not expected",
+            }),
+            "{operation} {body}"
+        );
+    }
+    let described = call(&service, "DescribeTable", r#"{"TableName":"Music"}"#);
+    assert_eq!(described.status, 200, "the table is still there");
+}
+
+/// The strict reader adds stack frames per JSON level: serde_json's 128-level guard must
+/// still answer before a test thread's 2 MiB stack runs out, at every depth up to it.
+#[test]
+fn deep_nesting_through_the_strict_reader() {
+    let service = service_with_table();
+    for depth in [60, 126, 127, 200] {
+        let mut nested = r#"{"S":"x"}"#.to_string();
+        for _ in 0..depth {
+            nested = format!(r#"{{"L":[{nested}]}}"#);
+        }
+        let body = format!(
+            r#"{{"TableName":"Music","Item":{{"Artist":{{"S":"a"}},"SongTitle":{{"S":"b"}},"deep":{nested}}}}}"#
+        );
+        let response = call(&service, "PutItem", &body);
+        assert_eq!(response.status, 400, "depth {depth}");
+    }
+}
+
+/// Issue 12: `?X-Amz-Algorithm=` in the URL switched every authentication check off, so a
+/// request with no credentials at all got its data.
+#[test]
+fn presigned_query_without_credentials_is_refused() {
+    let service = service_with_table();
+    let mut bare = request("ListTables", "{}");
+    bare.headers.retain(|(n, _)| n != "authorization");
+    bare.query = Some("X-Amz-Algorithm=AWS4-HMAC-SHA256".into());
+    let response = service.handle(&bare, NOW_MS);
+    assert_eq!(response.status, 400);
+    let answer: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(
+        answer["__type"],
+        "com.amazon.coral.service#IncompleteSignatureException"
+    );
+    assert!(!String::from_utf8_lossy(&response.body).contains("Music"));
+    bare.query = Some("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261124%2Fus-east-1%2Fdynamodb%2Faws4_request&X-Amz-Date=20261124T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=abcd".into());
+    assert_eq!(
+        service.handle(&bare, NOW_MS).status,
+        200,
+        "a well-formed presigned query"
+    );
+}

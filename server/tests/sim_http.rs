@@ -50,7 +50,13 @@ async fn serves_dynamodb_over_the_simulated_network() {
     server.spawn(async move {
         let listener = tokio::net::TcpListener::bind(server_address).await.unwrap();
         let service = Arc::new(Service::new(Config::default()));
-        dynasim_server::http::serve(listener, service, std::future::pending()).await;
+        dynasim_server::http::serve(
+            listener,
+            service,
+            dynasim_server::http::Limits::default(),
+            std::future::pending(),
+        )
+        .await;
     });
     let client = handle
         .create_node()

@@ -75,6 +75,8 @@ pub enum ErrorKind {
     RequestLimitExceeded,
     ItemCollectionSizeLimitExceeded,
     InternalServerError,
+    /// HTTP 503: the server cannot take the request now (the endpoint's buffering budget).
+    ServiceUnavailable,
 }
 
 impl ErrorKind {
@@ -100,6 +102,7 @@ impl ErrorKind {
                 "ItemCollectionSizeLimitExceededException"
             }
             ErrorKind::InternalServerError => "InternalServerError",
+            ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
         }
     }
 
@@ -114,7 +117,9 @@ impl ErrorKind {
             | ErrorKind::InvalidSignature
             | ErrorKind::UnrecognizedClient
             | ErrorKind::AccessDenied => "com.amazon.coral.service",
-            ErrorKind::Throttling => "com.amazon.coral.availability",
+            ErrorKind::Throttling | ErrorKind::ServiceUnavailable => {
+                "com.amazon.coral.availability"
+            }
             _ => "com.amazonaws.dynamodb.v20120810",
         }
     }
@@ -128,6 +133,7 @@ impl ErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::InternalServerError => 500,
+            ErrorKind::ServiceUnavailable => 503,
             _ => 400,
         }
     }

@@ -152,6 +152,7 @@ pub(super) async fn router_node(world: Arc<World>, index: usize) {
         madsim::task::spawn(dynasim_server::http::serve_with(
             listener,
             Arc::new(handler),
+            dynasim_server::http::Limits::default(),
             std::future::pending(),
         ));
     }
