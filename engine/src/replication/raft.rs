@@ -156,7 +156,8 @@ impl<E, S> Persistent<E, S> {
 struct Volatile {
     commit: u64,
     /// The last index the host reported durable (entries up to it, with their terms, are on
-    /// its disk); the last index itself for a replica whose entries are durable on append.
+    /// its disk). Only kept for a replica whose host persists asynchronously; for one whose
+    /// entries are durable on append, every entry is (see `durable_index`).
     stable: u64,
     /// A follower's acknowledgement waiting for its entries to be durable: (leader, term,
     /// last index of the Append).
@@ -287,10 +288,11 @@ impl<E: Clone, S: Clone> Replica<E, S> {
     /// (a report about entries since replaced is ignored). A follower sends the
     /// acknowledgement it held; a leader counts its entries and may commit.
     pub fn persisted(&mut self, index: u64, term: u64, out: &mut Outbox<E, S>) {
-        if index <= self.volatile.stable || self.term_at(index) != Some(term) {
-            return;
+        if index > self.volatile.stable && self.term_at(index) == Some(term) {
+            self.volatile.stable = index;
         }
-        self.volatile.stable = index;
+        // What is durable now (a compaction or a snapshot since may have made more so).
+        let index = self.volatile.stable;
         if self.volatile.role == Role::Leader {
             self.volatile.match_index[self.id] = self.durable_index();
             self.advance_commit();
@@ -351,6 +353,11 @@ impl<E: Clone, S: Clone> Replica<E, S> {
     /// A crash: the entries the host had not made durable are lost, then the replica
     /// restarts from what it kept.
     pub fn crash(&mut self) {
+        if !self.asynchronous {
+            // Durable on append: the crash keeps the whole log.
+            self.restart();
+            return;
+        }
         let kept = self.volatile.stable.max(self.persistent.base_index);
         let len = (kept - self.persistent.base_index) as usize;
         self.persistent.log.truncate(len);
@@ -1714,6 +1721,51 @@ mod tests {
             leader.commit(),
             2,
             "the blank replica's acknowledgement commits"
+        );
+    }
+
+    #[test]
+    fn a_crash_of_a_replica_durable_on_append_keeps_its_log() {
+        let mut replicas: Vec<Replica<u32>> = (0..3).map(|i| Replica::bootstrap(i, 3, 0)).collect();
+        for v in [7, 8, 9] {
+            let (_, out) = replicas[0].propose(v).unwrap();
+            for (to, m) in out {
+                for (_, reply) in replicas[to].handle(0, m) {
+                    replicas[0].handle(to, reply);
+                }
+            }
+        }
+        for replica in &mut replicas {
+            replica.crash();
+            assert_eq!(replica.last_index(), 3, "nothing appended is lost");
+        }
+    }
+
+    #[test]
+    fn a_held_acknowledgement_goes_once_a_compaction_made_its_entries_durable() {
+        let mut leader: Replica<u32> = Replica::bootstrap(0, 3, 0);
+        let mut follower: Replica<u32> = Replica::bootstrap(1, 3, 0);
+        follower.persist_asynchronously();
+        let (index, out) = leader.propose(7).unwrap();
+        let append = out.into_iter().find(|(to, _)| *to == 1).unwrap().1;
+        assert!(follower.handle(0, append).is_empty(), "held until durable");
+        // The leader's heartbeat tells the commit; the follower compacts it (its snapshot is
+        // durable), then a sync report it had started arrives: the acknowledgement goes.
+        leader.handle(
+            2,
+            Message::AppendReply {
+                term: 1,
+                success: true,
+                match_index: index,
+            },
+        );
+        follower.handle(0, leader.append_to(1).unwrap());
+        follower.compact(index, ());
+        let mut out = Vec::new();
+        follower.persisted(index - 1, 0, &mut out);
+        assert!(
+            matches!(out.as_slice(), [(0, Message::AppendReply { success: true, match_index, .. })] if *match_index == index),
+            "{out:?}"
         );
     }
 

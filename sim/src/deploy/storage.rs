@@ -818,6 +818,14 @@ pub(super) fn apply_all(
             let Some(created) = apply_committed(world, node_name, replica, g, outgoing) else {
                 break;
             };
+            // A blank replica made for the group before this node replayed its split (a
+            // restart, or another group's snapshot) that nothing has touched yet (term 0: it
+            // never voted; no entry, no snapshot) takes the share computed here instead.
+            let untouched =
+                |r: &Log| r.term() == 0 && r.last_index() == 0 && r.snapshot().is_none();
+            if disk.get(&created.group).is_some_and(untouched) {
+                disk.remove(&created.group);
+            }
             if let Entry::Vacant(vacant) = disk.entry(created.group) {
                 // The new group's replica, persisted from now on: it starts from a snapshot
                 // of the parent's share (a replica created blank receives it).

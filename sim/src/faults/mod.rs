@@ -246,9 +246,7 @@ impl Draw<'_> {
         below(self.rng, n)
     }
 
-    /// One storage node down or cut off at a time (DynamoDB survives a zone's loss): takes
-    /// `node` down until the fault ends, unless another node is down now.
-    /// Every storage node down until the fault ends, unless one is down now.
+    /// Every storage node down until the fault ends, unless one is down now (`power-loss`).
     fn take_all_nodes_down(&mut self) -> bool {
         if self.down_until.iter().all(|&until| until <= self.start_ms) {
             self.down_until.fill(self.end_ms);
@@ -258,6 +256,8 @@ impl Draw<'_> {
         }
     }
 
+    /// One storage node down or cut off at a time (DynamoDB survives a zone's loss): takes
+    /// `node` down until the fault ends, unless another node is down now.
     fn take_node_down(&mut self) -> bool {
         if self.down_until.iter().all(|&until| until <= self.start_ms) {
             self.down_until[self.node] = self.end_ms;
