@@ -1,5 +1,5 @@
-//! A leader's flow control, per peer: one Append with entries in flight at a time, and no
-//! heartbeat a peer does not need.
+//! A leader's flow control, per peer: one Append with entries (or one Snapshot) in flight at
+//! a time, and no heartbeat a peer does not need.
 //!
 //! [`Flow`] is a pure state machine over time the host passes in (nanoseconds on its monotonic
 //! clock, as for [`Lease`](crate::replication::lease::Lease)); the host asks it about every
@@ -50,9 +50,18 @@ impl Flow {
     }
 
     /// Whether `message`, about to go to `peer` at `now`, goes (`true`, and it is recorded as
-    /// sent) or is held back (`false`): an Append with entries while another is in flight to
-    /// `peer` and not overdue. Anything but an Append goes.
+    /// sent) or is held back (`false`): an Append with entries, or a Snapshot, while another
+    /// is in flight to `peer` and not overdue. Anything else goes.
     pub fn admit<E, S>(&mut self, peer: usize, message: &Message<E, S>, now: u64) -> bool {
+        if let Message::Snapshot { .. } = message {
+            // A snapshot is the largest message there is: one in flight at a time, like an
+            // Append with entries (a heartbeat round would otherwise send it again).
+            if self.inflight[peer].is_some_and(|at| now < at.saturating_add(self.interval)) {
+                return false;
+            }
+            self.inflight[peer] = Some(now);
+            return true;
+        }
         let Message::Append {
             entries, commit, ..
         } = message
@@ -132,6 +141,30 @@ mod tests {
             ],
             commit,
         }
+    }
+
+    #[test]
+    fn one_snapshot_in_flight_per_peer() {
+        let mut flow = Flow::new(3, INTERVAL);
+        let snapshot: Message<u32> = Message::Snapshot {
+            term: 1,
+            index: 9,
+            last_term: 1,
+            data: (),
+        };
+        assert!(flow.admit(1, &snapshot, 0));
+        assert!(
+            !flow.admit(1, &snapshot, INTERVAL - 1),
+            "held while in flight"
+        );
+        assert!(!flow.admit(1, &append(2, 0), 1), "entries wait for it too");
+        assert!(flow.admit(2, &snapshot, 1), "other peers are not held");
+        assert!(flow.admit(1, &snapshot, INTERVAL), "overdue: sent again");
+        flow.answered(1);
+        assert!(
+            flow.admit(1, &snapshot, INTERVAL + 1),
+            "answered: the next goes"
+        );
     }
 
     #[test]
