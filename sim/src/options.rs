@@ -36,6 +36,14 @@ pub enum Bug {
     /// majority acknowledges one, so a leader cut off from its followers keeps serving
     /// strongly consistent reads from its own state after they elected another.
     LeaseRenewedOnSend,
+    /// Indexes: a query of a global secondary index goes only to the partition its index key
+    /// hashes to, as if the index were partitioned with the table, so it misses the items
+    /// the other partitions hold.
+    IndexQueryOneGroup,
+    /// Storage: recovery does not check the checksum of the record a torn write left half
+    /// written, and takes it for an entry (its writes lost): the replica's log then holds, at
+    /// an index and term its leader also holds, a different command.
+    TornEntryKept,
 }
 
 impl Bug {
@@ -61,7 +69,7 @@ impl Bug {
     }
 }
 
-pub const BUGS: [(&str, Bug); 10] = [
+pub const BUGS: [(&str, Bug); 12] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
@@ -72,6 +80,8 @@ pub const BUGS: [(&str, Bug); 10] = [
     ("keep-conflicting-entry", Bug::KeepConflictingEntry),
     ("ack-before-persist", Bug::AckBeforePersist),
     ("lease-renewed-on-send", Bug::LeaseRenewedOnSend),
+    ("index-query-one-partition", Bug::IndexQueryOneGroup),
+    ("torn-entry-kept", Bug::TornEntryKept),
 ];
 
 impl Bug {

@@ -353,15 +353,36 @@ impl<E: Clone, S: Clone> Replica<E, S> {
     /// A crash: the entries the host had not made durable are lost, then the replica
     /// restarts from what it kept.
     pub fn crash(&mut self) {
+        self.crash_keeping(0);
+    }
+
+    /// A crash after which the disk holds what was reported durable and, beyond it, the
+    /// entries up to `reached` (a host whose writes reach the disk in order, cut off in the
+    /// middle of them: a torn write). The replica restarts with them as its own, durable now,
+    /// though it never acknowledged them: entries like any other it holds uncommitted.
+    pub fn crash_keeping(&mut self, reached: u64) {
         if !self.asynchronous {
             // Durable on append: the crash keeps the whole log.
             self.restart();
             return;
         }
-        let kept = self.volatile.stable.max(self.persistent.base_index);
+        let kept = self
+            .volatile
+            .stable
+            .max(reached.min(self.last_index()))
+            .max(self.persistent.base_index);
         let len = (kept - self.persistent.base_index) as usize;
         self.persistent.log.truncate(len);
         self.restart();
+    }
+
+    /// Replaces the payload of the last entry, keeping its term: what a host reads back
+    /// from a torn write when it does not check the record's checksum (a deliberately broken
+    /// host, for tests; a correct host drops a torn record with [`crash_keeping`](Self::crash_keeping)).
+    pub fn garble_last(&mut self, garbage: E) {
+        if let Some(entry) = self.persistent.log.last_mut() {
+            entry.payload = Some(garbage);
+        }
     }
 
     /// The last index this replica may count or acknowledge as its own.
@@ -1739,6 +1760,49 @@ mod tests {
             replica.crash();
             assert_eq!(replica.last_index(), 3, "nothing appended is lost");
         }
+    }
+
+    #[test]
+    fn a_torn_crash_keeps_a_prefix_of_what_was_not_durable_and_owns_it() {
+        let mut leader: Replica<u32> = Replica::bootstrap(0, 3, 0);
+        let mut follower: Replica<u32> = Replica::bootstrap(1, 3, 0);
+        follower.persist_asynchronously();
+        for v in [7, 8, 9, 10] {
+            let (_, out) = leader.propose(v).unwrap();
+            let append = out.into_iter().find(|(to, _)| *to == 1).unwrap().1;
+            assert!(follower.handle(0, append).is_empty(), "held until durable");
+        }
+        let last = follower.last_index();
+        let mut out = Vec::new();
+        let term = follower.entry(last - 3).unwrap().term;
+        follower.persisted(last - 3, term, &mut out);
+        assert_eq!(follower.to_persist(), Some((last - 2, last)));
+        let mut torn = follower.clone();
+        torn.crash_keeping(last - 1);
+        assert_eq!(
+            torn.last_index(),
+            last - 1,
+            "two of the three not durable survived"
+        );
+        assert_eq!(torn.entry(last - 1).and_then(|e| e.payload), Some(9));
+        assert_eq!(
+            torn.to_persist(),
+            None,
+            "what it read back from its disk is durable"
+        );
+        // Never below what was durable, never past the log.
+        let mut short = follower.clone();
+        short.crash_keeping(1);
+        assert_eq!(short.last_index(), last - 3);
+        let mut long = follower.clone();
+        long.crash_keeping(last + 5);
+        assert_eq!(long.last_index(), last);
+        follower.crash();
+        assert_eq!(
+            follower.last_index(),
+            last - 3,
+            "a plain crash keeps the durable part"
+        );
     }
 
     #[test]

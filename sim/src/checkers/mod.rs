@@ -9,6 +9,7 @@
 //! | `bank` | a read of the bank item whose balances do not sum to the total, or are negative | single-item updates are atomic |
 //! | `eventual` | an eventually consistent read of a value never written, or written only after the read ended (violations); stale and non-monotonic reads (observations: permitted) | eventually consistent reads return committed data, possibly stale |
 //! | `convergence` | replicas of a partition that differ after healing, or never caught up within the bound | replicas converge |
+//! | `index` | an index query that returned an item under another value group's key (`index-mismatch`); after the replicas converged, an index whose items differ from the table's final state: an item missing, stale or twice (`index-diverged`) | a global secondary index holds the table's items under their index keys, eventually |
 //! | `log-agreement` | two replicas of a partition whose committed log prefixes differ (checked from the replicas' logs at the end of the run, not from any operation) | replicas never commit different entries at one index |
 //! | `throttling` | throttled requests (an observation) | throttling is an error the caller retries |
 //!
@@ -18,6 +19,7 @@ mod bank;
 mod convergence;
 mod counter;
 mod eventual;
+mod index;
 pub mod linearizable;
 mod log_agreement;
 mod lost_write;
@@ -116,6 +118,9 @@ fn keys_with_prefix<'a>(keys: &'a BTreeMap<String, Vec<usize>>, prefix: &'a str)
         .collect()
 }
 
+/// The operation name of a query of a global secondary index (the `query` workload's index).
+pub const INDEX_QUERY: &str = "index-query";
+
 /// Splits scans and queries into per-key reads: a scan (of a table) or query (of an item
 /// collection) reads each item under its key at some point within its interval; an item it
 /// did not return is a read of nothing.
@@ -124,6 +129,7 @@ fn expand_scans(ops: &[Op]) -> Vec<Op> {
     for (i, op) in ops.iter().enumerate() {
         if op.f != "scan"
             && op.f != "query"
+            && op.f != INDEX_QUERY
             && let Some(k) = &op.key
         {
             keys.entry(k.clone()).or_default().push(i);
@@ -131,7 +137,23 @@ fn expand_scans(ops: &[Op]) -> Vec<Op> {
     }
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
-        if (op.f == "scan" || op.f == "query") && op.outcome == Kind::Ok {
+        if op.f == INDEX_QUERY {
+            // An index query is eventually consistent and returns only the items under one
+            // index key: each item it returned is an eventual read of that item; what it did
+            // not return says nothing (the `index` checker judges the query itself).
+            if op.outcome != Kind::Ok {
+                continue;
+            }
+            for (key, value) in op.output.as_object().into_iter().flatten() {
+                out.push(Op {
+                    f: "read".into(),
+                    key: Some(key.clone()),
+                    output: value.clone(),
+                    consistent: false,
+                    ..op.clone()
+                });
+            }
+        } else if (op.f == "scan" || op.f == "query") && op.outcome == Kind::Ok {
             let Some(prefix) = &op.key else { continue };
             let seen = op.output.as_object();
             for key in keys_with_prefix(&keys, prefix) {
@@ -206,13 +228,14 @@ pub trait Checker: Sync {
 
 /// Every checker, in the order their anomalies are reported: per item (items in key order),
 /// then over the whole history.
-pub const CHECKERS: [&dyn Checker; 8] = [
+pub const CHECKERS: [&dyn Checker; 9] = [
     &linearizable::Linearizable,
     &counter::Counter,
     &lost_write::LostWrite,
     &eventual::Eventual,
     &bank::Bank,
     &convergence::Convergence,
+    &index::Index,
     &log_agreement::LogAgreement,
     &throttling::Throttling,
 ];

@@ -330,6 +330,97 @@ fn divergent_and_unconverged_replicas_are_caught() {
     assert_eq!(kinds(&ok), Vec::<&str>::new());
 }
 
+fn violations(history: &History) -> Vec<&'static str> {
+    check(history).violations().map(|a| a.kind).collect()
+}
+
+/// An index query of value group `group` (of 2) of table `q`.
+fn index_query(b: B, group: u64, last: bool, output: Json, t: (u64, u64)) -> B {
+    let mut input = json!({"group": group, "groups": 2});
+    if last {
+        input["final"] = json!(true);
+    }
+    let key = format!("q#{group}");
+    b.op(
+        4 + group,
+        INDEX_QUERY,
+        &key,
+        input,
+        false,
+        t,
+        Kind::Ok,
+        output,
+    )
+}
+
+/// Writes of q/1/0 (3, then 4) and q/1/1 (6), then the final strong query of q/1.
+fn indexed_writes() -> B {
+    B::default()
+        .write(1, "q/1/0", 3, (0, 10))
+        .write(1, "q/1/0", 4, (20, 30))
+        .write(2, "q/1/1", 6, (20, 30))
+        .op(
+            3,
+            "query",
+            "q/1",
+            Json::Null,
+            true,
+            (100, 110),
+            Kind::Ok,
+            json!({"q/1/0": 4, "q/1/1": 6}),
+        )
+        .final_event("converged", "g0", json!(true), 150)
+}
+
+#[test]
+fn an_index_entry_under_another_value_group_is_caught() {
+    // Stale is permitted: 3 was q/1/0's value, and it is in group 1.
+    let h = index_query(indexed_writes(), 1, false, json!({"q/1/0": 3}), (12, 18)).build();
+    assert_eq!(violations(&h), Vec::<&str>::new());
+    // 4 is in group 0, returned under group 1.
+    let h = index_query(indexed_writes(), 1, false, json!({"q/1/0": 4}), (40, 50)).build();
+    assert_eq!(violations(&h), vec!["index-mismatch"]);
+    // What an index query returned is an eventual read: a value never written is caught.
+    let h = index_query(indexed_writes(), 1, false, json!({"q/1/0": 5}), (40, 50)).build();
+    assert!(
+        violations(&h).contains(&"phantom-read"),
+        "{:?}",
+        violations(&h)
+    );
+}
+
+#[test]
+fn a_final_index_that_differs_from_the_table_is_caught() {
+    let finals = |b: B, g0: Json, g1: Json| {
+        let b = index_query(b, 0, true, g0, (160, 170));
+        index_query(b, 1, true, g1, (160, 170))
+    };
+    let h = finals(indexed_writes(), json!({"q/1/0": 4, "q/1/1": 6}), json!({})).build();
+    assert_eq!(violations(&h), Vec::<&str>::new());
+    // q/1/1 missing from the index.
+    let h = finals(indexed_writes(), json!({"q/1/0": 4}), json!({})).build();
+    assert_eq!(violations(&h), vec!["index-diverged"]);
+    // q/1/0's old entry (3, group 1) left behind beside the new one.
+    let h = finals(
+        indexed_writes(),
+        json!({"q/1/0": 4, "q/1/1": 6}),
+        json!({"q/1/0": 3}),
+    )
+    .build();
+    assert_eq!(violations(&h), vec!["index-diverged"]);
+    let report = check(&h);
+    let explanation = &report.violations().next().unwrap().explanation;
+    assert!(explanation.contains("[4, 3]"), "{explanation}");
+    // Not judged when a group did not converge (the convergence checker reports that), nor
+    // when a value group's final query is missing.
+    let h = finals(indexed_writes(), json!({"q/1/0": 4}), json!({}))
+        .final_event("converged", "g1", json!(false), 150)
+        .build();
+    assert!(!violations(&h).contains(&"index-diverged"));
+    let h = index_query(indexed_writes(), 0, true, json!({"q/1/0": 4}), (160, 170)).build();
+    assert_eq!(violations(&h), Vec::<&str>::new());
+}
+
 /// The module's table names every registered checker and the promise it holds.
 #[test]
 fn every_checker_is_documented_with_its_promise() {

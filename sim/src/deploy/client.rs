@@ -3,6 +3,7 @@
 
 use super::{MOVED, Req, TAG, Wire, World, send};
 use crate::history::{Event, Kind, Process};
+use crate::options::Bug;
 use crate::scenario::Transport;
 use crate::topology::Range;
 use crate::workloads::{self, Generator, Mode, Planned, Step};
@@ -241,7 +242,7 @@ pub(super) async fn perform(
                 PartResult::Answer(response, node) => {
                     let out = workloads::output(planned, &response);
                     if let Json::Object(m) = &out
-                        && matches!(planned.step, Step::Scan { .. })
+                        && matches!(planned.step, Step::Scan { .. } | Step::IndexQuery { .. })
                     {
                         merged.extend(m.clone());
                         outcome = (Kind::Ok, Json::Object(merged.clone()), None, Some(node));
@@ -323,6 +324,24 @@ impl Performing<'_> {
                             Some(g),
                             Some(placement.range_of(table, g)),
                         )
+                    })
+                    .collect()
+            }
+            Step::IndexQuery { group } => {
+                // A global secondary index holds items of every partition: its query goes to
+                // each (the broken variant asks only the partition its index key hashes to).
+                let placement = world.placement.lock().unwrap();
+                let (request, mode) = workloads::request(&self.table_name, planned);
+                let only = world.bug(Bug::IndexQueryOneGroup).then(|| {
+                    let key = workloads::group_key(&self.table_name, group);
+                    placement.group_of(table, &key)
+                });
+                placement.maps[table]
+                    .iter()
+                    .filter(|&&(_, g)| only.is_none_or(|o| o == g))
+                    .map(|&(_, g)| {
+                        let range = placement.range_of(table, g);
+                        (request.clone(), mode, Some(g), Some(range))
                     })
                     .collect()
             }

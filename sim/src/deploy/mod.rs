@@ -159,6 +159,9 @@ pub struct World {
     disks: Vec<Disk>,
     /// Storage nodes whose disks return their logs damaged when they next start.
     damaged: Mutex<BTreeSet<usize>>,
+    /// Storage nodes whose disks keep part of their unsynced writes when they next start
+    /// (`torn-write`), with the fault's seed.
+    torn: Mutex<BTreeMap<usize, u64>>,
     stop_clients: AtomicBool,
     pub ops: Mutex<u64>,
     /// Client requests that were answered ok, after the last fault healed (liveness).
@@ -245,6 +248,17 @@ impl World {
     /// Whether `node`'s disk was damaged since it last started (and forgets it).
     fn take_damage(&self, node: usize) -> bool {
         self.damaged.lock().unwrap().remove(&node)
+    }
+
+    /// The `torn-write` fault: `node`'s disk kept part of what it had not synced when it
+    /// next starts (how much, from `seed`).
+    fn tear_disk(&self, node: usize, seed: u64) {
+        self.torn.lock().unwrap().insert(node, seed);
+    }
+
+    /// The seed of `node`'s torn disk, if it was torn since it last started (and forgets it).
+    fn take_tear(&self, node: usize) -> Option<u64> {
+        self.torn.lock().unwrap().remove(&node)
     }
 
     /// Forgets a crashed storage node's volatile state (its disk stays).
@@ -414,6 +428,8 @@ pub async fn run(world: Arc<World>) -> History {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    // A global secondary index is read only eventually: once every replica caught up.
+    read_final_index(&world, &client_nodes).await;
     record_final_state(&world, &converged);
     record_logs(&world);
     std::mem::take(&mut *world.history.lock().unwrap())
@@ -541,7 +557,35 @@ async fn read_final_state(world: &Arc<World>, client_nodes: &[madsim::runtime::N
     let mut readers = Vec::new();
     for (t, table) in world.topology.tables.iter().enumerate() {
         for r in 0..FINAL_READERS {
-            readers.push(client_nodes[table.region].spawn(final_reads(world.clone(), t, r)));
+            readers.push(client_nodes[table.region].spawn(final_reads(
+                world.clone(),
+                t,
+                r,
+                FinalReads::Items,
+            )));
+        }
+    }
+    for reader in readers {
+        let _ = reader.await;
+    }
+}
+
+/// The final reads of every table's index (eventually consistent, every value group), after
+/// the replicas converged; nothing runs for tables without one.
+async fn read_final_index(world: &Arc<World>, client_nodes: &[madsim::runtime::NodeHandle]) {
+    let mut readers = Vec::new();
+    for (t, table) in world.topology.tables.iter().enumerate() {
+        let w = &world.scenario.workloads[t];
+        if w.kind.final_index_reads(w).is_empty() {
+            continue;
+        }
+        for r in 0..FINAL_READERS {
+            readers.push(client_nodes[table.region].spawn(final_reads(
+                world.clone(),
+                t,
+                r,
+                FinalReads::Index,
+            )));
         }
     }
     for reader in readers {
@@ -652,11 +696,24 @@ fn groups_caught_up(world: &World) -> BTreeMap<u32, bool> {
 /// Concurrent final readers per table; reader `r` reads the keys `k` with `k % FINAL_READERS == r`.
 const FINAL_READERS: usize = 8;
 
-async fn final_reads(world: Arc<World>, t: usize, r: usize) {
+/// Which final reads a reader performs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FinalReads {
+    /// Strongly consistent reads of every item, as soon as the clients stopped.
+    Items,
+    /// Every value group of the index, once the replicas converged.
+    Index,
+}
+
+/// One final reader: its share of table `t`'s final reads of kind `which`, each retried until
+/// answered.
+async fn final_reads(world: Arc<World>, t: usize, r: usize, which: FinalReads) {
     let w = world.scenario.workloads[t].clone();
-    let mine: Vec<Planned> = w
-        .kind
-        .final_reads(&w)
+    let planned = match which {
+        FinalReads::Items => w.kind.final_reads(&w),
+        FinalReads::Index => w.kind.final_index_reads(&w),
+    };
+    let mine: Vec<Planned> = planned
         .into_iter()
         .enumerate()
         .filter(|(k, _)| k % FINAL_READERS == r)
@@ -666,12 +723,20 @@ async fn final_reads(world: Arc<World>, t: usize, r: usize) {
         return;
     }
     let region = world.topology.tables[t].region;
-    let port = PORT + 1000 + (t * FINAL_READERS + r) as u16;
+    let offset = if which == FinalReads::Index {
+        3000
+    } else {
+        1000
+    };
+    let port = PORT + offset + (t * FINAL_READERS + r) as u16;
     let addr = SocketAddr::new(world.topology.clients[region].ip, port);
     let endpoint = Arc::new(Endpoint::bind(addr).await.expect("bind"));
     let mut next_id = 1_000_000_000u64;
     let mut http: HttpConnection = None;
     let mut process = FINAL_PROCESS + (t * FINAL_READERS + r) as u64 * 1_000;
+    if which == FinalReads::Index {
+        process += 500;
+    }
     for planned in mine {
         for _ in 0..20 {
             let (kind, _) = perform(
@@ -714,6 +779,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
         nodes: Mutex::new(vec![None; storage]),
         disks: (0..storage).map(|_| Arc::default()).collect(),
         damaged: Mutex::new(BTreeSet::new()),
+        torn: Mutex::new(BTreeMap::new()),
         stop_clients: AtomicBool::new(false),
         ops: Mutex::new(0),
         progress_after_heal: Mutex::new(BTreeMap::new()),

@@ -76,6 +76,24 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
 }
 
 impl Nemesis {
+    /// Every storage node of `region` loses power (`on`) or gets it back; with `torn`, their
+    /// disks keep part of what they had not synced (`torn-write`, drawn from the seed).
+    fn power(&self, region: usize, on: bool, torn: Option<u64>) {
+        let (storage, topology) = (&self.storage, &self.world.topology);
+        let nodes = (0..storage.len()).filter(|&n| topology.storage[n].region == region);
+        for node in nodes {
+            if on {
+                self.handle.kill(storage[node]);
+                self.world.crashed(node);
+                if let Some(seed) = torn {
+                    self.world.tear_disk(node, seed);
+                }
+            } else {
+                self.handle.restart(storage[node]);
+            }
+        }
+    }
+
     /// Starts (`on`) or ends a fault.
     fn execute(&self, fault: &Fault, on: bool) {
         let (net, storage) = (&self.net, &self.storage);
@@ -93,18 +111,8 @@ impl Nemesis {
                 self.world.damage_disk(*node);
             }
             (Fault::Corrupt { node }, false) => self.handle.restart(storage[*node]),
-            (Fault::PowerLoss { region }, on) => {
-                let topology = &self.world.topology;
-                let nodes = (0..storage.len()).filter(|&n| topology.storage[n].region == *region);
-                for node in nodes {
-                    if on {
-                        self.handle.kill(storage[node]);
-                        self.world.crashed(node);
-                    } else {
-                        self.handle.restart(storage[node]);
-                    }
-                }
-            }
+            (Fault::PowerLoss { region }, on) => self.power(*region, on, None),
+            (Fault::TornWrite { region, seed }, on) => self.power(*region, on, Some(*seed)),
             (Fault::Skew { node, offset_ms }, true) => self.world.set_skew(*node, *offset_ms),
             (Fault::Skew { node, .. }, false) => self.world.set_skew(*node, 0),
             (Fault::Loss { per_mille }, true) => {

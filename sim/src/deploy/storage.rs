@@ -267,6 +267,7 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
     let initial = Placement::new(&world.topology);
     let mut groups = BTreeMap::new();
     let damaged = world.take_damage(index);
+    let torn = world.take_tear(index);
     let mut disk = world.disks[index].lock().unwrap();
     for (g, group) in placement.groups.iter().enumerate() {
         let g = g as u32;
@@ -289,9 +290,9 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
             }
         }
         let replica = disk.get_mut(&g).expect("inserted above");
-        if persisted {
-            // What the disk had not made durable is lost.
-            replica.crash();
+        let garble = world.bug(Bug::TornEntryKept);
+        if persisted && crash(replica, torn, index, g, garble) {
+            world.raft_event(g, index, "torn", replica.last_index());
         }
         if persisted && damaged && !peer_repairing(world, index, g, &group.replicas) {
             // The `corrupt` fault: the log unreadable from the middle of what it held on.
@@ -318,6 +319,41 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
         groups.insert(g, state);
     }
     groups
+}
+
+/// A persisted replica after its node went down: what its disk had not made durable is lost,
+/// or, on a torn disk (`torn-write`), a prefix of it survived. Returns whether the disk was
+/// torn in the middle of this replica's writes.
+/// (`garble`: the broken variant that takes the torn record for an entry.)
+fn crash(replica: &mut Log, torn: Option<u64>, node: usize, group: u32, garble: bool) -> bool {
+    match (torn, replica.to_persist()) {
+        (Some(seed), Some((first, last))) => {
+            let kept = crate::faults::torn_write::kept(seed, node, group, last - first + 1);
+            if garble && first + kept <= last {
+                // The torn record at `first + kept`, read back as a write of nothing.
+                replica.crash_keeping(first + kept);
+                if let Some(Cmd::Write { key, now_ms, .. }) = replica
+                    .entry(first + kept)
+                    .and_then(|e| e.payload.clone())
+                    .as_deref()
+                {
+                    let garbage = Cmd::Write {
+                        key: key.clone(),
+                        changes: Vec::new(),
+                        now_ms: *now_ms,
+                    };
+                    replica.garble_last(Arc::new(garbage));
+                }
+            } else {
+                replica.crash_keeping(first - 1 + kept);
+            }
+            true
+        }
+        _ => {
+            replica.crash();
+            false
+        }
+    }
 }
 
 /// Whether another replica of `group` still repairs a damaged log: the `corrupt` fault

@@ -17,6 +17,7 @@ mod router_lag;
 mod skew;
 mod split;
 mod storm;
+pub mod torn_write;
 
 pub use points::{FAULT_POINTS, FaultPoint};
 
@@ -62,6 +63,9 @@ pub enum Fault {
     /// Crash a storage node; it restarts when the fault ends with its replicas' logs
     /// unreadable from the middle on, and repairs them from their leaders.
     Corrupt { node: usize },
+    /// Every storage node of a region loses power in the middle of its writes: each replica
+    /// log keeps what it synced and a prefix (drawn from `seed`) of what it had not.
+    TornWrite { region: usize, seed: u64 },
 }
 
 /// A fault kind, as scenario files name it in `faults.weights`.
@@ -81,11 +85,12 @@ pub enum FaultKind {
     RouterLag,
     PowerLoss,
     Corrupt,
+    TornWrite,
 }
 
 /// Every fault kind, in the order a plan weighs them (do not reorder: a seed's plan depends
 /// on it).
-pub const FAULT_KINDS: [FaultKind; 13] = [
+pub const FAULT_KINDS: [FaultKind; 14] = [
     FaultKind::Partition,
     FaultKind::Clog,
     FaultKind::Crash,
@@ -99,6 +104,7 @@ pub const FAULT_KINDS: [FaultKind; 13] = [
     FaultKind::RouterLag,
     FaultKind::PowerLoss,
     FaultKind::Corrupt,
+    FaultKind::TornWrite,
 ];
 
 impl FaultKind {
@@ -117,6 +123,7 @@ impl FaultKind {
             FaultKind::RouterLag => "router-lag",
             FaultKind::PowerLoss => "power-loss",
             FaultKind::Corrupt => "corrupt",
+            FaultKind::TornWrite => "torn-write",
         }
     }
 
@@ -148,6 +155,7 @@ impl FaultKind {
             FaultKind::RouterLag => router_lag::draw(d),
             FaultKind::PowerLoss => power_loss::draw(d),
             FaultKind::Corrupt => corrupt::draw(d),
+            FaultKind::TornWrite => torn_write::draw(d),
         }
     }
 }
@@ -168,6 +176,7 @@ impl Fault {
             Fault::RouterLag { .. } => FaultKind::RouterLag,
             Fault::PowerLoss { .. } => FaultKind::PowerLoss,
             Fault::Corrupt { .. } => FaultKind::Corrupt,
+            Fault::TornWrite { .. } => FaultKind::TornWrite,
         }
     }
 
@@ -191,6 +200,7 @@ impl Fault {
             Fault::RouterLag { router, lag_ms } => router_lag::render(topology, router, lag_ms),
             Fault::PowerLoss { region } => power_loss::render(topology, region),
             Fault::Corrupt { node } => corrupt::render(topology, node),
+            Fault::TornWrite { region, .. } => torn_write::render(topology, region),
         }
     }
 }

@@ -83,6 +83,10 @@ pub struct Workload {
     /// Provisioned capacity; when set, the table throttles as DynamoDB would.
     pub write_units: Option<u64>,
     pub read_units: Option<u64>,
+    /// A global secondary index `by-group` on the attribute `g`, the value group of an item's
+    /// value (the `query` workload): some eventually consistent reads query it across every
+    /// partition, and the final state of the index must equal the table's.
+    pub index: bool,
 }
 
 impl Workload {

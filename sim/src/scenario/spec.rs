@@ -87,6 +87,8 @@ pub struct WorkloadSpec {
     /// Provisioned capacity; when set, the table throttles as DynamoDB would.
     pub write_units: Option<u64>,
     pub read_units: Option<u64>,
+    /// A global secondary index on the item's value group (the `query` workload only).
+    pub index: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -158,6 +160,7 @@ impl Default for WorkloadSpec {
             local_clients: false,
             write_units: None,
             read_units: None,
+            index: false,
         }
     }
 }
@@ -201,7 +204,7 @@ const DEPLOYMENT: [&str; 10] = [
     "compact_keep_entries",
     "disk_sync_us",
 ];
-const WORKLOAD: [&str; 14] = [
+const WORKLOAD: [&str; 15] = [
     "kind",
     "name",
     "region",
@@ -215,6 +218,7 @@ const WORKLOAD: [&str; 14] = [
     "local_clients",
     "write_units",
     "read_units",
+    "index",
     "comment",
 ];
 const FAULTS: [&str; 6] = [
@@ -283,10 +287,13 @@ impl ScenarioSpec {
             ));
         }
         let workloads = validate_workloads(&self.workloads, &self.deployment, &mut errors);
-        if transport == Some(Transport::Http) && workloads.iter().any(|w| w.kind.wire_only()) {
+        if transport == Some(Transport::Http)
+            && workloads.iter().any(|w| w.kind.wire_only() || w.index)
+        {
             errors.push(
-                "transport: the scan workload reads each partition separately, which only the wire \
-                 transport can address; use register, counter, bank or rmw-counter over http"
+                "transport: the scan workload and an index query read each partition separately, \
+                 which only the wire transport can address; use register, counter, bank, \
+                 rmw-counter or query without an index over http"
                     .into(),
             );
         }
@@ -412,6 +419,11 @@ fn validate_workloads(
             errors.push(format!("{at}.name: {:?} is used twice", w.name));
         }
         w.validate(&at, deployment, errors);
+        if w.index && kind.is_some_and(|k| k != WorkloadKind::Query) {
+            errors.push(format!(
+                "{at}.index: only the query workload has an index (its items' value groups)"
+            ));
+        }
         if let Some(kind) = kind {
             let name = if w.name.is_empty() {
                 format!("{}{i}", w.kind)
@@ -490,6 +502,7 @@ impl WorkloadSpec {
             local_clients: self.local_clients,
             write_units: self.write_units,
             read_units: self.read_units,
+            index: self.index,
         }
     }
 }

@@ -11,7 +11,7 @@
 //! | `rmw-counter` | `name/k` | a strong read then an unconditional PutItem of value + 1 | (teaching) loses updates |
 //! | `bank` | one item `name/0` with a map of balances | conditional transfers in one UpdateItem, reads | the total never changes |
 //! | `scan` | `name/k` registers | PutItem, and a Scan of every partition (strong or eventual), started over when a split moved a range | per-item linearizability of what the scan saw and missed |
-//! | `query` | item collections `name/c` of [`QUERY_ITEMS`](query::QUERY_ITEMS) items `name/c/s` (partition key `name/c`, sort key `s`) | PutItem of one item, and a Query of a whole collection (strong or eventual) | per-item linearizability of what the query saw and missed |
+//! | `query` | item collections `name/c` of [`QUERY_ITEMS`](query::QUERY_ITEMS) items `name/c/s` (partition key `name/c`, sort key `s`) | PutItem of one item, and a Query of a whole collection (strong or eventual); with `index = true`, also eventually consistent Queries of the GSI [`INDEX`] (`g`, the value's group) on every partition | per-item linearizability of what the query saw and missed; what the index returned was written and is under its value's group; the final index equals the final table (checker `index`) |
 
 mod bank;
 mod counter;
@@ -21,7 +21,7 @@ mod rmw_counter;
 mod scan;
 
 pub use bank::{BANK_ACCOUNTS, BANK_BALANCE, account};
-pub use query::QUERY_ITEMS;
+pub use query::{INDEX, QUERY_ITEMS, group_key, value_group};
 pub use scan::scan_request;
 
 use crate::checkers::Model;
@@ -101,6 +101,15 @@ impl WorkloadKind {
         }
     }
 
+    /// The eventually consistent reads of every value group of the index, after the replicas
+    /// converged (none for a workload without an index).
+    pub fn final_index_reads(self, workload: &Workload) -> Vec<Planned> {
+        match self {
+            WorkloadKind::Query => query::final_index_reads(workload),
+            _ => Vec::new(),
+        }
+    }
+
     /// What the checkers take its items for (which decides the checkers that judge them).
     pub fn model(self) -> Model {
         match self {
@@ -171,11 +180,17 @@ pub enum Step {
     Query {
         consistent: bool,
     },
-    /// A PutItem of one item of a collection: partition key `pk`, sort key `sk`.
+    /// A PutItem of one item of a collection: partition key `pk`, sort key `sk`, and with
+    /// an index of `index_groups` value groups, the index key `g`.
     PutInCollection {
         pk: String,
         sk: i64,
         value: i64,
+        index_groups: Option<usize>,
+    },
+    /// An eventually consistent Query of value group `group` of the index, on every partition.
+    IndexQuery {
+        group: u64,
     },
     /// The bank's initial balances.
     Setup,
@@ -266,12 +281,27 @@ pub fn create_table_json(workload: &Workload) -> Json {
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ]);
     }
+    if workload.index {
+        input["AttributeDefinitions"]
+            .as_array_mut()
+            .expect("a list")
+            .push(json!({"AttributeName": "g", "AttributeType": "S"}));
+        input["GlobalSecondaryIndexes"] = json!([{
+            "IndexName": INDEX,
+            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }]);
+    }
     if workload.provisioned() {
         input["BillingMode"] = json!("PROVISIONED");
         input["ProvisionedThroughput"] = json!({
             "ReadCapacityUnits": workload.read_units.unwrap_or(1000),
             "WriteCapacityUnits": workload.write_units.unwrap_or(1000),
         });
+        if workload.index {
+            input["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"] =
+                input["ProvisionedThroughput"].clone();
+        }
     } else {
         input["BillingMode"] = json!("PAY_PER_REQUEST");
     }
@@ -312,7 +342,9 @@ pub fn request_json(table: &str, planned: &Planned) -> (&'static str, Json, Mode
             bank::request_json(table, planned)
         }
         Step::Scan { consistent } => scan::request_json(table, *consistent),
-        Step::Query { .. } | Step::PutInCollection { .. } => query::request_json(table, planned),
+        Step::Query { .. } | Step::PutInCollection { .. } | Step::IndexQuery { .. } => {
+            query::request_json(table, planned)
+        }
     }
 }
 
@@ -337,7 +369,7 @@ pub fn output(planned: &Planned, response: &Json) -> Json {
         Step::ReadBank { .. } => bank::output(response),
         Step::Incr(_) => counter::output(response),
         Step::RmwWrite(v) => json!(v),
-        Step::Query { .. } => query::output(response),
+        Step::Query { .. } | Step::IndexQuery { .. } => query::output(response),
         Step::Scan { .. } => scan::output(response),
         Step::Write(_) | Step::Cas(..) | Step::Transfer { .. } | Step::Setup => {
             planned.input.clone()
@@ -392,6 +424,47 @@ mod tests {
             }
             assert!(oks > 100, "{kind:?}: {oks} of 200 succeeded");
         }
+    }
+
+    /// The query workload's index: its items carry the index key of their value's group, and
+    /// an index query returns exactly the items of its group (provisioned, so the index gets
+    /// its own throughput).
+    #[test]
+    fn index_queries_return_the_items_of_their_value_group() {
+        let mut w = workload(WorkloadKind::Query);
+        w.index = true;
+        w.write_units = Some(1000);
+        w.read_units = Some(1000);
+        let mut engine = Engine::new(Config::default());
+        engine.execute(create_table(&w), 0).unwrap();
+        let mut g = Generator::new(&w, 7, 0);
+        let mut table: std::collections::BTreeMap<String, i64> = Default::default();
+        let mut index_queries = 0;
+        for t in 0..300 {
+            let p = g.step();
+            let (r, mode) = request(&w.name, &p);
+            let response = engine.execute(r, 10 + t).unwrap();
+            let out = output(&p, &serde_json::to_value(&response).unwrap());
+            match p.step {
+                Step::PutInCollection { value, .. } => {
+                    table.insert(p.key.clone(), value);
+                }
+                Step::IndexQuery { group } => {
+                    assert_eq!(mode, Mode::Eventual);
+                    index_queries += 1;
+                    let expected: serde_json::Map<String, Json> = table
+                        .iter()
+                        .filter(|(_, v)| value_group(**v, w.keys) == group)
+                        .map(|(k, v)| (k.clone(), json!(v)))
+                        .collect();
+                    assert_eq!(out, Json::Object(expected), "group {group}");
+                }
+                _ => {}
+            }
+        }
+        assert!(index_queries > 30, "{index_queries}");
+        assert_eq!(query::final_index_reads(&w).len(), w.keys);
+        assert!(query::final_index_reads(&workload(WorkloadKind::Query)).is_empty());
     }
 
     /// Each workload's declared model is the one the checkers infer from the operations it

@@ -11,8 +11,25 @@ use serde_json::{Value as Json, json};
 /// Items (sort keys 0..QUERY_ITEMS) in each item collection.
 pub const QUERY_ITEMS: usize = 4;
 
+/// The global secondary index of a `query` workload with `index = true`.
+pub const INDEX: &str = "by-group";
+
+/// The value group of `value` in a workload of `groups` collections.
+pub fn value_group(value: i64, groups: usize) -> u64 {
+    value.rem_euclid(groups as i64) as u64
+}
+
+/// The index key (attribute `g`) of value group `group` of the table `table`.
+pub fn group_key(table: &str, group: u64) -> String {
+    format!("{table}#{group}")
+}
+
 pub(super) fn step(g: &mut Generator, read: bool, consistent: bool) -> Planned {
     let collection = g.key();
+    if read && g.workload.index && g.rng.next_u64().is_multiple_of(2) {
+        let group = g.rng.next_u64() % g.workload.keys as u64;
+        return index_query_op(&g.workload, group, false);
+    }
     if read {
         return query_op(collection, consistent);
     }
@@ -27,7 +44,24 @@ pub(super) fn step(g: &mut Generator, read: bool, consistent: bool) -> Planned {
             pk: collection,
             sk,
             value,
+            index_groups: g.workload.index.then_some(g.workload.keys),
         },
+    }
+}
+
+/// An eventually consistent Query of one value group of the index, on every partition (`last`:
+/// one of the final reads, once the replicas converged).
+fn index_query_op(w: &Workload, group: u64, last: bool) -> Planned {
+    let mut input = json!({"group": group, "groups": w.keys});
+    if last {
+        input["final"] = json!(true);
+    }
+    Planned {
+        f: crate::checkers::INDEX_QUERY,
+        key: group_key(&w.name, group),
+        input,
+        consistent: Some(false),
+        step: Step::IndexQuery { group },
     }
 }
 
@@ -48,6 +82,16 @@ pub(super) fn final_reads(w: &Workload) -> Vec<Planned> {
         .collect()
 }
 
+/// Every value group of the index, read after the replicas converged (none without an index).
+pub(super) fn final_index_reads(w: &Workload) -> Vec<Planned> {
+    if !w.index {
+        return Vec::new();
+    }
+    (0..w.keys as u64)
+        .map(|n| index_query_op(w, n, true))
+        .collect()
+}
+
 /// The requests of the query's steps (`Query`, `PutInCollection`).
 pub(super) fn request_json(table: &str, planned: &Planned) -> (&'static str, Json, Mode) {
     match &planned.step {
@@ -61,11 +105,32 @@ pub(super) fn request_json(table: &str, planned: &Planned) -> (&'static str, Jso
             }),
             mode_of(*consistent),
         ),
-        Step::PutInCollection { pk, sk, value } => (
-            "PutItem",
-            json!({"TableName": table, "Item": {"pk": {"S": pk}, "sk": n(*sk), "v": n(*value)}}),
-            Mode::Write,
+        Step::IndexQuery { group } => (
+            "Query",
+            json!({
+                "TableName": table,
+                "IndexName": INDEX,
+                "KeyConditionExpression": "g = :g",
+                "ExpressionAttributeValues": {":g": {"S": group_key(table, *group)}},
+            }),
+            Mode::Eventual,
         ),
+        Step::PutInCollection {
+            pk,
+            sk,
+            value,
+            index_groups,
+        } => {
+            let mut item = json!({"pk": {"S": pk}, "sk": n(*sk), "v": n(*value)});
+            if let Some(groups) = *index_groups {
+                item["g"] = json!({"S": group_key(table, value_group(*value, groups))});
+            }
+            (
+                "PutItem",
+                json!({"TableName": table, "Item": item}),
+                Mode::Write,
+            )
+        }
         other => unreachable!("not a query step: {other:?}"),
     }
 }
