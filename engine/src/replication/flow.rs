@@ -6,7 +6,8 @@
 //! Append before sending it. Its rules:
 //! - an Append with entries to a peer that has one in flight, sent less than an `interval`
 //!   ago, is held back: what a leader proposes meanwhile travels together in the next Append,
-//!   sent when the peer answers ([`Flow::resume`]) or, if no answer comes, once the one in
+//!   sent when the peer answers it ([`Flow::resume`]; an acceptance short of what is in
+//!   flight answers an earlier Append, not this one) or, if no answer comes, once the one in
 //!   flight is overdue (a retransmission, since the replica resends everything the peer is
 //!   not known to hold);
 //! - a heartbeat (an empty Append) is skipped for a peer that got an Append within the
@@ -31,8 +32,9 @@ pub struct Flow {
     /// Per peer: when the last Append (of any kind) went to it, and the commit index it
     /// carried.
     sent: Vec<Option<(u64, u64)>>,
-    /// Per peer: when an Append with entries went to it and was not answered yet.
-    inflight: Vec<Option<u64>>,
+    /// Per peer: when an Append with entries (or a Snapshot) went to it and was not answered
+    /// yet, and the last index it carried.
+    inflight: Vec<Option<(u64, u64)>>,
 }
 
 impl Flow {
@@ -53,33 +55,54 @@ impl Flow {
     /// sent) or is held back (`false`): an Append with entries, or a Snapshot, while another
     /// is in flight to `peer` and not overdue. Anything else goes.
     pub fn admit<E, S>(&mut self, peer: usize, message: &Message<E, S>, now: u64) -> bool {
-        if let Message::Snapshot { .. } = message {
+        let overdue = |inflight: Option<(u64, u64)>| {
+            inflight.is_none_or(|(at, _)| now >= at.saturating_add(self.interval))
+        };
+        if let Message::Snapshot { index, .. } = message {
             // A snapshot is the largest message there is: one in flight at a time, like an
             // Append with entries (a heartbeat round would otherwise send it again).
-            if self.inflight[peer].is_some_and(|at| now < at.saturating_add(self.interval)) {
+            if !overdue(self.inflight[peer]) {
                 return false;
             }
-            self.inflight[peer] = Some(now);
+            self.inflight[peer] = Some((now, *index));
             return true;
         }
         let Message::Append {
-            entries, commit, ..
+            entries,
+            commit,
+            prev_index,
+            ..
         } = message
         else {
             return true;
         };
         if !entries.is_empty() {
-            if self.inflight[peer].is_some_and(|at| now < at.saturating_add(self.interval)) {
+            if !overdue(self.inflight[peer]) {
                 return false;
             }
-            self.inflight[peer] = Some(now);
+            self.inflight[peer] = Some((now, prev_index + entries.len() as u64));
         }
         self.sent[peer] = Some((now, *commit));
         true
     }
 
-    /// `peer` answered an Append (accepted or rejected it): nothing is in flight to it now.
-    pub fn answered(&mut self, peer: usize) {
+    /// `peer` sent `reply`. A rejection, or an acceptance reaching the last index in flight,
+    /// answers what is in flight: nothing is in flight to it now. An acceptance short of it
+    /// answers an earlier Append (a heartbeat, or one delivered late): what is in flight stays
+    /// so, and the next Append waits for its answer or until it is overdue.
+    /// Anything but an AppendReply answers nothing.
+    pub fn answered<E, S>(&mut self, peer: usize, reply: &Message<E, S>) {
+        let Message::AppendReply {
+            success,
+            match_index,
+            ..
+        } = reply
+        else {
+            return;
+        };
+        if *success && self.inflight[peer].is_some_and(|(_, upto)| *match_index < upto) {
+            return;
+        }
         self.inflight[peer] = None;
     }
 
@@ -143,6 +166,22 @@ mod tests {
         }
     }
 
+    fn accepted(match_index: u64) -> Message<u32> {
+        Message::AppendReply {
+            term: 1,
+            success: true,
+            match_index,
+        }
+    }
+
+    fn rejected() -> Message<u32> {
+        Message::AppendReply {
+            term: 1,
+            success: false,
+            match_index: 0,
+        }
+    }
+
     #[test]
     fn one_snapshot_in_flight_per_peer() {
         let mut flow = Flow::new(3, INTERVAL);
@@ -160,7 +199,7 @@ mod tests {
         assert!(!flow.admit(1, &append(2, 0), 1), "entries wait for it too");
         assert!(flow.admit(2, &snapshot, 1), "other peers are not held");
         assert!(flow.admit(1, &snapshot, INTERVAL), "overdue: sent again");
-        flow.answered(1);
+        flow.answered(1, &accepted(9));
         assert!(
             flow.admit(1, &snapshot, INTERVAL + 1),
             "answered: the next goes"
@@ -187,8 +226,32 @@ mod tests {
         assert!(flow.admit(1, &append(2, 0), 1_050));
         assert!(!flow.admit(1, &append(3, 0), 1_099));
         // An answer (accepted or rejected) frees the peer at once.
-        flow.answered(1);
+        flow.answered(1, &accepted(2));
         assert!(flow.admit(1, &append(3, 0), 1_099));
+        flow.answered(1, &rejected());
+        assert!(flow.admit(1, &append(3, 0), 1_099));
+    }
+
+    #[test]
+    fn an_acceptance_of_an_earlier_append_leaves_the_one_in_flight() {
+        let mut flow = Flow::new(3, INTERVAL);
+        assert!(flow.admit(1, &append(3, 0), 1_000));
+        // The reply to a heartbeat (or a late Append) short of index 3.
+        flow.answered(1, &accepted(1));
+        assert!(!flow.admit(1, &append(4, 0), 1_010), "still in flight");
+        flow.answered(1, &accepted(3));
+        assert!(flow.admit(1, &append(4, 0), 1_010), "answered");
+        // Other messages answer nothing; overdue still resends, whatever the stale answers.
+        flow.answered(
+            1,
+            &Message::<u32>::Vote {
+                term: 1,
+                granted: true,
+            },
+        );
+        assert!(!flow.admit(1, &append(5, 0), 1_020));
+        flow.answered(1, &accepted(0));
+        assert!(flow.admit(1, &append(5, 0), 1_060));
     }
 
     #[test]

@@ -505,10 +505,7 @@ fn handle_raft(
     };
     let message_term = message.term();
     let was_leader = replica.role() == Role::Leader;
-    let answered = matches!(message, Message::AppendReply { .. });
-    if answered {
-        g.flow.answered(from);
-    }
+    g.flow.answered(from, &message);
     let mut out = Vec::new();
     replica.handle_into(from, message, &mut out);
     if acked.is_some() {
