@@ -381,12 +381,12 @@ impl Error {
         Error::invalid_parameter("AttributeValues inside AttributeValueList must be of same type")
     }
 
-    /// (emu) Legacy BETWEEN with the lower bound above the upper one; the bounds as
-    /// `value::describe` prints them.
-    pub(crate) fn comparison_between_bounds_reversed(low: &str, high: &str) -> Error {
-        Error::validation(format!(
-            "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound; lower bound operand: {low}, upper bound operand: {high}"
-        ))
+    /// (emu, dynalite validations/index.js, written against the service: no bounds quoted)
+    /// Legacy BETWEEN with the lower bound above the upper one.
+    pub(crate) fn comparison_between_bounds_reversed() -> Error {
+        Error::validation(
+            "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+        )
     }
 
     /// (emu) An Expected entry with both Exists and ComparisonOperator.
@@ -418,10 +418,20 @@ impl Error {
         ))
     }
 
-    /// (emu) An Expected entry with neither Value nor `Exists: false`.
-    pub(crate) fn expected_value_missing(attribute: &str) -> Error {
+    /// (emu, dynalite validations/index.js) An Expected entry with neither Value nor
+    /// `Exists: false`; the message prints Exists as given, `null` when absent.
+    pub(crate) fn expected_value_missing(attribute: &str, exists: Option<bool>) -> Error {
+        let exists = exists.map_or("null", |e| if e { "true" } else { "false" });
         Error::invalid_parameter(format!(
-            "Value must be provided when Exists is true for Attribute: {attribute}"
+            "Value must be provided when Exists is {exists} for Attribute: {attribute}"
+        ))
+    }
+
+    /// (emu, dynalite validations/index.js) An Expected entry with a ComparisonOperator that
+    /// takes values but neither Value nor AttributeValueList.
+    pub(crate) fn expected_values_missing(operator: &str, attribute: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "Value or AttributeValueList must be used with ComparisonOperator: {operator} for Attribute: {attribute}"
         ))
     }
 

@@ -331,6 +331,14 @@ impl ConstraintErrors {
         }
     }
 
+    /// A list member that must hold at least one element, printed as AWS prints a list
+    /// (`'[]'`).
+    pub fn list_not_empty<T>(&mut self, value: &Option<Vec<T>>, path: &str) {
+        if value.as_ref().is_some_and(Vec::is_empty) {
+            self.push("'[]'", path, &constraint::length_at_least(1));
+        }
+    }
+
     pub fn enumeration(&mut self, value: &Option<String>, path: &str, allowed: &[&str]) {
         if let Some(v) = value
             && !allowed.contains(&v.as_str())

@@ -86,7 +86,7 @@ fn expression_messages_are_pinned() {
         "1 validation error detected: Value null at 'a.member.comparisonOperator' failed to satisfy constraint: Member must not be null",
     );
     pinned(
-        Error::expected_value_missing("a"),
+        Error::expected_value_missing("a", Some(true)),
         ErrorKind::Validation,
         "One or more parameter values were invalid: Value must be provided when Exists is true for Attribute: a",
     );

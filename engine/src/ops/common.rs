@@ -100,7 +100,9 @@ pub(crate) fn write_condition(
             placeholders.condition(ExpressionKind::Condition, &raw)?,
         ));
     }
-    if let Some(expected) = &input.expected {
+    // An empty Expected is accepted and conditions nothing, but not with a ConditionalOperator
+    // (obs: Alternator's test_update_expected_empty, written against the service).
+    if let Some(expected) = input.expected.as_ref().filter(|e| !e.is_empty()) {
         return legacy::expected(expected, input.conditional_operator.as_deref());
     }
     if input.conditional_operator.is_some() {

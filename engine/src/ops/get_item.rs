@@ -70,6 +70,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &GetItemInput, now_ms: u64) ->
 fn validate(engine: &Engine, input: &GetItemInput, now_ms: u64) -> Result<GetItem> {
     let mut errors = ConstraintErrors::new();
     errors.name(&input.table_name, "tableName", true);
+    errors.list_not_empty(&input.attributes_to_get, "attributesToGet");
     errors.enumeration(
         &input.return_consumed_capacity,
         "returnConsumedCapacity",

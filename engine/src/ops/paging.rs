@@ -29,6 +29,7 @@ pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
     if input.index_name.is_some() {
         errors.name(&input.index_name, "indexName", false);
     }
+    errors.list_not_empty(&input.attributes_to_get, "attributesToGet");
     if let Some(limit) = input.limit
         && limit < 1
     {
@@ -58,18 +59,22 @@ pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
 }
 
 /// The mixing rule over a read's members; `filter_name` is the operation's legacy filter
-/// (QueryFilter or ScanFilter).
+/// (QueryFilter or ScanFilter). KeyConditions counts as a legacy parameter only beside a
+/// KeyConditionExpression: with a FilterExpression or ProjectionExpression it is accepted
+/// (dynamodb-facts §3.7). Both lists are in the order the service prints them.
 pub(crate) fn check_no_mixing(
     input: &QueryInput,
     filter_name: &str,
     legacy_filter: &Option<BTreeMap<String, LegacyCondition>>,
 ) -> Result<()> {
+    let key_conditions_conflict =
+        input.key_conditions.is_some() && input.key_condition_expression.is_some();
     super::common::check_no_mixing(
         &[
             ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("KeyConditions", input.key_conditions.is_some()),
             (filter_name, legacy_filter.is_some()),
             ("ConditionalOperator", input.conditional_operator.is_some()),
+            ("KeyConditions", key_conditions_conflict),
         ],
         &[
             (
