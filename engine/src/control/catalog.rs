@@ -5,9 +5,9 @@ use crate::engine::{Engine, table_name_of};
 use crate::error::{ConstraintErrors, Error, Result};
 
 impl Engine {
-    pub(crate) fn named_table(&self, table_name: &Option<String>, path: &str) -> Result<&Table> {
+    pub(crate) fn named_table(&self, table_name: &Option<String>) -> Result<&Table> {
         let mut errors = ConstraintErrors::new();
-        errors.name(table_name, path, true);
+        errors.table_name(table_name, true);
         let name = table_name_of(errors.into_result_with(table_name.as_deref())?);
         self.tables
             .get(name)

@@ -322,12 +322,12 @@ impl Error {
         ))
     }
 
-    /// (obs, the generic constraint form of §2.3) An unknown legacy ComparisonOperator;
-    /// `allowed` joined by ", ".
-    pub(crate) fn comparison_operator_invalid(operator: &str, allowed: &str) -> Error {
+    /// (obs, the generic constraint form of §2.3; the path as dynalite's tests record it) An
+    /// unknown legacy ComparisonOperator at `path`; `allowed` joined by ", ".
+    pub(crate) fn comparison_operator_invalid(path: &str, operator: &str, allowed: &str) -> Error {
         Error::one_constraint_failed(
             &format!("'{operator}'"),
-            "comparisonOperator",
+            path,
             &format!("Member must satisfy enum value set: [{allowed}]"),
         )
     }
@@ -337,16 +337,16 @@ impl Error {
         Error::one_constraint_failed(
             &format!("'{operator}'"),
             "conditionalOperator",
-            "Member must satisfy enum value set: [AND, OR]",
+            "Member must satisfy enum value set: [OR, AND]",
         )
     }
 
     /// (obs, the generic constraint form of §2.3) A QueryFilter or ScanFilter entry without a
     /// ComparisonOperator.
-    pub(crate) fn filter_comparison_operator_missing(attribute: &str) -> Error {
+    pub(crate) fn filter_comparison_operator_missing(member: &str, attribute: &str) -> Error {
         Error::one_constraint_failed(
             "null",
-            &format!("{attribute}.member.comparisonOperator"),
+            &format!("{member}.{attribute}.member.comparisonOperator"),
             "Member must not be null",
         )
     }

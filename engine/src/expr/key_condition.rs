@@ -173,15 +173,23 @@ pub(crate) fn legacy_key_condition(
 ) -> Result<KeyCondition> {
     let mut combined: Option<ResolvedCondition> = None;
     for (name, entry) in conditions {
-        let operator = entry.comparison_operator.as_deref().unwrap_or("");
-        if !["EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"].contains(&operator) {
-            return Err(Error::key_conditions_operator_invalid());
-        }
+        let Some(operator) = entry.comparison_operator.as_deref() else {
+            return Err(Error::filter_comparison_operator_missing(
+                "keyConditions",
+                name,
+            ));
+        };
+        // The values are checked (count, types) before the operator's use on a key, as
+        // dynalite's tests record the service doing.
         let condition = legacy::comparison(
+            "keyConditions",
             name,
             operator,
             entry.attribute_value_list.as_deref().unwrap_or(&[]),
         )?;
+        if !["EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"].contains(&operator) {
+            return Err(Error::key_conditions_operator_invalid());
+        }
         combined = Some(match combined {
             None => condition,
             Some(previous) => Condition::And(Box::new(previous), Box::new(condition)),

@@ -8,20 +8,22 @@ use crate::error::{Error, Result};
 use crate::types::value::{RawValue, Value, ValueType};
 use std::collections::BTreeMap;
 
+/// The legacy comparison operators, in the order the service lists them in its enumeration
+/// message (dynalite's tests, written against the service).
 const OPERATORS: [&str; 13] = [
-    "EQ",
-    "NE",
-    "LE",
+    "IN",
+    "NULL",
+    "BETWEEN",
     "LT",
-    "GE",
+    "NOT_CONTAINS",
+    "EQ",
     "GT",
     "NOT_NULL",
-    "NULL",
-    "CONTAINS",
-    "NOT_CONTAINS",
+    "NE",
+    "LE",
     "BEGINS_WITH",
-    "IN",
-    "BETWEEN",
+    "GE",
+    "CONTAINS",
 ];
 
 fn path(name: &str) -> ResolvedPath {
@@ -48,18 +50,27 @@ fn check_argument_count(operator: &str, count: usize) -> Result<()> {
     }
 }
 
-/// One legacy comparison of attribute `name`.
+/// Rejects an operator outside the enumeration; `member` is the request member the condition
+/// is in (`expected`, `queryFilter`, `scanFilter`, `keyConditions`), for the message's path.
+pub fn check_operator(member: &str, name: &str, operator: &str) -> Result<()> {
+    if OPERATORS.contains(&operator) {
+        return Ok(());
+    }
+    Err(Error::comparison_operator_invalid(
+        &format!("{member}.{name}.member.comparisonOperator"),
+        operator,
+        &OPERATORS.join(", "),
+    ))
+}
+
+/// One legacy comparison of attribute `name`, in request member `member`.
 pub fn comparison(
+    member: &str,
     name: &str,
     operator: &str,
     raw_values: &[RawValue],
 ) -> Result<ResolvedCondition> {
-    if !OPERATORS.contains(&operator) {
-        return Err(Error::comparison_operator_invalid(
-            operator,
-            &OPERATORS.join(", "),
-        ));
-    }
+    check_operator(member, name, operator)?;
     let values = raw_values
         .iter()
         .map(RawValue::check)
@@ -185,7 +196,7 @@ fn expected_entry(name: &str, entry: &ExpectedValue) -> Result<ResolvedCondition
             }
             (None, None) => Vec::new(),
         };
-        return comparison(name, comparison_operator, &values);
+        return comparison("expected", name, comparison_operator, &values);
     }
     if entry.attribute_value_list.is_some() {
         return Err(Error::expected_list_without_operator(name));
@@ -217,17 +228,20 @@ pub fn expected(
     combine(conditions, operator)
 }
 
-/// `QueryFilter` / `ScanFilter` with their `ConditionalOperator`.
+/// `QueryFilter` / `ScanFilter` (`member`: `queryFilter` or `scanFilter`) with their
+/// `ConditionalOperator`.
 pub fn filter(
+    member: &str,
     entries: &BTreeMap<String, LegacyCondition>,
     operator: Option<&str>,
 ) -> Result<Option<ResolvedCondition>> {
     let mut conditions = Vec::new();
     for (name, entry) in entries {
         let Some(comparison_operator) = &entry.comparison_operator else {
-            return Err(Error::filter_comparison_operator_missing(name));
+            return Err(Error::filter_comparison_operator_missing(member, name));
         };
         conditions.push(comparison(
+            member,
             name,
             comparison_operator,
             entry.attribute_value_list.as_deref().unwrap_or(&[]),

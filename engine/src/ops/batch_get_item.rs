@@ -35,7 +35,7 @@ fn check_shape(input: &BatchGetItemInput) -> Result<&BTreeMap<String, KeysAndAtt
     );
     if let Some(request_items) = &input.request_items {
         if request_items.is_empty() {
-            errors.push("{}", "requestItems", &constraint::length_at_least(1));
+            errors.push("'{}'", "requestItems", &constraint::length_at_least(1));
         }
         for (name, entry) in request_items {
             errors.name(&Some(name.clone()), "requestItems.key", true);
@@ -46,7 +46,7 @@ fn check_shape(input: &BatchGetItemInput) -> Result<&BTreeMap<String, KeysAndAtt
                     constraint::NOT_NULL,
                 ),
                 Some(keys) if keys.is_empty() => errors.push(
-                    "[]",
+                    "'[]'",
                     &format!("requestItems.{name}.member.keys"),
                     &constraint::length_at_least(1),
                 ),

@@ -68,7 +68,17 @@ impl ItemWrite for BatchWrite {
     }
 }
 
-/// The shape checks of the whole request, before any table is looked at.
+/// The constraint on each table's list of requests, as the service prints it.
+fn batch_write_list_constraint() -> String {
+    format!(
+        "Map value must satisfy constraint: [{}, {}]",
+        constraint::length_at_most(BATCH_WRITE_REQUEST_COUNT_MAX),
+        constraint::length_at_least(1)
+    )
+}
+
+/// The shape checks of the whole request, before any table is looked at. An empty list of
+/// requests is printed as the service prints the map (`'{t=[]}'`, boto3 issue 483).
 fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<WriteRequest>>> {
     let mut errors = ConstraintErrors::new();
     errors.not_null(&input.request_items, "requestItems");
@@ -84,16 +94,25 @@ fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<Writ
     );
     if let Some(request_items) = &input.request_items {
         if request_items.is_empty() {
-            errors.push("{}", "requestItems", &constraint::length_at_least(1));
+            errors.push("'{}'", "requestItems", &constraint::length_at_least(1));
         }
         for (name, requests) in request_items {
             errors.name(&Some(name.clone()), "requestItems.key", true);
             if requests.is_empty() {
                 errors.push(
-                    "[]",
-                    &format!("requestItems.{name}.member"),
-                    &constraint::length_at_least(1),
+                    &format!("'{{{name}=[]}}'"),
+                    "requestItems",
+                    &batch_write_list_constraint(),
                 );
+            }
+            for (index, request) in requests.iter().enumerate() {
+                let base = format!("requestItems.{name}.member.{}.member", index + 1);
+                if let Some(put) = &request.put_request {
+                    errors.not_null(&put.item, &format!("{base}.putRequest.item"));
+                }
+                if let Some(delete) = &request.delete_request {
+                    errors.not_null(&delete.key, &format!("{base}.deleteRequest.key"));
+                }
             }
         }
     }
@@ -113,13 +132,13 @@ fn plan_table(table: &Table, requests: &[WriteRequest]) -> Result<Vec<BatchWrite
         let write = match (&request.put_request, &request.delete_request) {
             (Some(put), None) => {
                 let Some(raw) = &put.item else {
-                    return Err(Error::required("Item"));
+                    return Err(Error::internal());
                 };
                 BatchWrite::Put(PutItem::new(table, check_item(raw)?)?)
             }
             (None, Some(delete)) => {
                 let Some(raw) = &delete.key else {
-                    return Err(Error::required("Key"));
+                    return Err(Error::internal());
                 };
                 BatchWrite::Delete(DeleteItem::new(table, check_item(raw)?)?)
             }

@@ -232,7 +232,7 @@ pub(crate) fn validate_create(input: &CreateTableInput) -> Result<TableDefinitio
 /// The shape constraints of a CreateTable request, all reported together.
 fn check_create_shape(input: &CreateTableInput) -> Result<CreateShape<'_>> {
     let mut errors = ConstraintErrors::new();
-    errors.name(&input.table_name, "tableName", false);
+    errors.table_name(&input.table_name, false);
     errors.not_null(&input.attribute_definitions, "attributeDefinitions");
     errors.not_null(&input.key_schema, "keySchema");
     let definitions = input
@@ -313,7 +313,7 @@ fn check_key_schema_shape<'a>(
         errors.push("[…]", "keySchema", &constraint::length_at_most(2));
     }
     if schema.is_empty() {
-        errors.push("[]", "keySchema", &constraint::length_at_least(1));
+        errors.push("'[]'", "keySchema", &constraint::length_at_least(1));
     }
     let mut checked = Vec::new();
     for (i, k) in schema.iter().enumerate() {

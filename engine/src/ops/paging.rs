@@ -25,7 +25,7 @@ use std::ops::Bound;
 /// (Scan's segments) before turning them into a result.
 pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
     let mut errors = ConstraintErrors::new();
-    errors.name(&input.table_name, "tableName", true);
+    errors.table_name(&input.table_name, true);
     if input.index_name.is_some() {
         errors.name(&input.index_name, "indexName", false);
     }
@@ -39,10 +39,10 @@ pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
         &input.select,
         "select",
         &[
-            "ALL_ATTRIBUTES",
-            "ALL_PROJECTED_ATTRIBUTES",
             "SPECIFIC_ATTRIBUTES",
             "COUNT",
+            "ALL_ATTRIBUTES",
+            "ALL_PROJECTED_ATTRIBUTES",
         ],
     );
     errors.enumeration(
@@ -53,7 +53,7 @@ pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
     errors.enumeration(
         &input.conditional_operator,
         "conditionalOperator",
-        &["AND", "OR"],
+        &super::common::CONDITIONAL_OPERATORS,
     );
     errors
 }
@@ -167,7 +167,14 @@ pub(crate) fn resolve(
             let raw = parse::parse_condition(ExpressionKind::Filter, text)?;
             Some(placeholders.condition(ExpressionKind::Filter, &raw)?)
         }
-        (None, Some(entries)) => legacy::filter(entries, input.conditional_operator.as_deref())?,
+        (None, Some(entries)) => {
+            let member = if with_key_condition {
+                "queryFilter"
+            } else {
+                "scanFilter"
+            };
+            legacy::filter(member, entries, input.conditional_operator.as_deref())?
+        }
         (None, None) => None,
     };
     let projection = match (&input.projection_expression, &input.attributes_to_get) {

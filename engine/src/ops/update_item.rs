@@ -50,6 +50,7 @@ fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<UpdateIt
     let name = check_common(
         input,
         &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+        ("key", input.key.is_some()),
     )?;
     check_no_mixing(
         &[
@@ -77,7 +78,7 @@ fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<UpdateIt
     let condition = write_condition(input, &mut placeholders)?;
     placeholders.finish()?;
     let Some(raw_key) = &input.key else {
-        return Err(Error::required("Key"));
+        return Err(Error::internal());
     };
     let key_item = check_item(raw_key)?;
     let table = engine.table_for_data(name, now_ms)?;
