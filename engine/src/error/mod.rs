@@ -197,7 +197,8 @@ impl Error {
         Error::new(ErrorKind::UnknownOperation, "")
     }
 
-    /// (doc/emu) "Requested resource not found" for data-plane calls on a missing table.
+    /// (doc/emu; obs 2026 for DescribeTable and DeleteTable, dynamodb-facts §2.3) The control
+    /// plane's answer for a missing table, naming it.
     pub fn table_not_found(table_name: &str) -> Error {
         Error::new(
             ErrorKind::ResourceNotFound,
@@ -205,7 +206,9 @@ impl Error {
         )
     }
 
-    /// (doc) The generic form, used where AWS does not name the table.
+    /// (obs 2026, dynamodb-facts §2.3) The data plane's answer for a missing (or still
+    /// CREATING) table: GetItem, PutItem, DeleteItem, Query, Scan and the batches answer exactly
+    /// this; UpdateItem is taken to answer the same.
     pub fn resource_not_found() -> Error {
         Error::new(ErrorKind::ResourceNotFound, "Requested resource not found")
     }
@@ -345,6 +348,21 @@ impl ConstraintErrors {
         }
         if too_long {
             self.push(&shown, path, &constraint::length_at_most(max));
+        }
+    }
+
+    /// A key attribute name (KeySchemaElement, AttributeDefinition, NonKeyAttributes: 1 to
+    /// 255 characters in the API reference), when present.
+    pub fn attribute_name(&mut self, value: &Option<String>, path: &str) {
+        let Some(name) = value else {
+            return;
+        };
+        let length = name.chars().count();
+        let max = crate::limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX;
+        if length == 0 {
+            self.push("''", path, &constraint::length_at_least(1));
+        } else if length > max {
+            self.push(&format!("'{name}'"), path, &constraint::length_at_most(max));
         }
     }
 

@@ -32,9 +32,9 @@ fn value_and_key_messages_are_pinned() {
         "One or more parameter values were invalid: Input collection [a, a] contains duplicates.",
     );
     pinned(
-        Error::base64_invalid("!!"),
+        Error::base64_last_character_invalid("AB=="),
         ErrorKind::Serialization,
-        "Base64 encoded value is invalid: !!",
+        "'AB==' can not be converted to a Blob: Invalid last non-pad Base64 character dectected",
     );
     pinned(
         Error::hash_key_too_large(2048),

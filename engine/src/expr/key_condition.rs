@@ -79,6 +79,39 @@ fn value_of(operand: &ResolvedOperand) -> Result<Value> {
     }
 }
 
+/// One conjunct of a key condition as the attribute it constrains and the condition.
+fn part_condition(part: &ResolvedCondition) -> Result<(&str, SortCondition)> {
+    Ok(match part {
+        Condition::Compare(comparator, left, right) => {
+            match (attribute_of(left)?, attribute_of(right)?) {
+                (Some(name), None) => (name, SortCondition::Compare(*comparator, value_of(right)?)),
+                (None, Some(name)) => (
+                    name,
+                    SortCondition::Compare(comparator.flipped(), value_of(left)?),
+                ),
+                (Some(_), Some(_)) => return Err(Error::key_condition_many_attributes()),
+                (None, None) => return Err(Error::key_condition_no_attribute()),
+            }
+        }
+        Condition::Between(value, low, high) => {
+            let Some(name) = attribute_of(value)? else {
+                return Err(Error::key_condition_no_attribute());
+            };
+            (
+                name,
+                SortCondition::Between(value_of(low)?, value_of(high)?),
+            )
+        }
+        Condition::Function(FunctionName::BeginsWith, arguments) => {
+            let Some(name) = attribute_of(&arguments[0])? else {
+                return Err(Error::key_condition_no_attribute());
+            };
+            (name, SortCondition::BeginsWith(value_of(&arguments[1])?))
+        }
+        _ => return Err(Error::key_condition_unsupported()),
+    })
+}
+
 /// Turns a resolved key condition into the partition and sort range it selects.
 pub fn analyse_key_condition(
     condition: &ResolvedCondition,
@@ -88,42 +121,12 @@ pub fn analyse_key_condition(
     flatten(condition, &mut parts)?;
     let mut hash: Option<Value> = None;
     let mut sort: Option<SortCondition> = None;
+    // A condition on an attribute outside the key schema is reported after a missing
+    // partition key: querying by a non-key attribute answers "Query condition missed key
+    // schema element" (obs, widely reported service answers).
+    let mut off_schema = false;
     for part in parts {
-        let (name, condition) = match part {
-            Condition::Compare(comparator, left, right) => {
-                match (attribute_of(left)?, attribute_of(right)?) {
-                    (Some(name), None) => {
-                        (name, SortCondition::Compare(*comparator, value_of(right)?))
-                    }
-                    (None, Some(name)) => (
-                        name,
-                        SortCondition::Compare(comparator.flipped(), value_of(left)?),
-                    ),
-                    (Some(_), Some(_)) => {
-                        return Err(Error::key_condition_many_attributes());
-                    }
-                    (None, None) => {
-                        return Err(Error::key_condition_no_attribute());
-                    }
-                }
-            }
-            Condition::Between(value, low, high) => {
-                let Some(name) = attribute_of(value)? else {
-                    return Err(Error::key_condition_no_attribute());
-                };
-                (
-                    name,
-                    SortCondition::Between(value_of(low)?, value_of(high)?),
-                )
-            }
-            Condition::Function(FunctionName::BeginsWith, arguments) => {
-                let Some(name) = attribute_of(&arguments[0])? else {
-                    return Err(Error::key_condition_no_attribute());
-                };
-                (name, SortCondition::BeginsWith(value_of(&arguments[1])?))
-            }
-            _ => return Err(Error::key_condition_unsupported()),
-        };
+        let (name, condition) = part_condition(part)?;
         if name == schema.hash.name {
             if hash.is_some() {
                 return Err(Error::key_condition_key_repeated());
@@ -152,12 +155,15 @@ pub fn analyse_key_condition(
             }
             sort = Some(condition);
         } else {
-            return Err(Error::key_condition_unsupported());
+            off_schema = true;
         }
     }
     let Some(hash) = hash else {
         return Err(Error::key_condition_hash_missing(&schema.hash.name));
     };
+    if off_schema {
+        return Err(Error::key_condition_unsupported());
+    }
     if let Value::S(s) = &hash
         && s.is_empty()
     {

@@ -54,9 +54,12 @@ impl Placeholders {
                     if !valid_key(key, ':') || key.len() > PLACEHOLDER_SIZE_BYTES_MAX {
                         return Err(Error::expression_attribute_value_key_invalid(key));
                     }
-                    let value = raw
-                        .check()
-                        .map_err(|e| Error::expression_attribute_value_invalid(&e.message, key))?;
+                    // Base64 errors come from the JSON framework, before validation: they are
+                    // not wrapped (a SerializationException as for any other value).
+                    let value = raw.check().map_err(|e| match e.kind {
+                        crate::error::ErrorKind::Serialization => e,
+                        _ => Error::expression_attribute_value_invalid(&e.message, key),
+                    })?;
                     checked.insert(key.clone(), value);
                 }
                 Some(checked)

@@ -167,7 +167,19 @@ fn check_index_shapes<'a>(
         let base = format!("{kind}.{}.member", i + 1);
         errors.name(&index.index_name, &format!("{base}.indexName"), false);
         errors.not_null(&index.key_schema, &format!("{base}.keySchema"));
+        for (j, element) in index.key_schema.iter().flatten().enumerate() {
+            let path = format!("{base}.keySchema.{}.member.attributeName", j + 1);
+            errors.attribute_name(&element.attribute_name, &path);
+        }
         errors.not_null(&index.projection, &format!("{base}.projection"));
+        let non_key = index
+            .projection
+            .as_ref()
+            .and_then(|p| p.non_key_attributes.as_ref());
+        for (j, name) in non_key.into_iter().flatten().enumerate() {
+            let path = format!("{base}.projection.nonKeyAttributes.{}.member", j + 1);
+            errors.attribute_name(&Some(name.clone()), &path);
+        }
         shapes.extend(IndexShape::of(index));
     }
     shapes
@@ -290,6 +302,7 @@ fn check_definitions(
     for (i, d) in definitions.iter().enumerate() {
         let base = format!("attributeDefinitions.{}.member", i + 1);
         errors.not_null(&d.attribute_name, &format!("{base}.attributeName"));
+        errors.attribute_name(&d.attribute_name, &format!("{base}.attributeName"));
         errors.not_null(&d.attribute_type, &format!("{base}.attributeType"));
         errors.enumeration(
             &d.attribute_type,
@@ -319,6 +332,7 @@ fn check_key_schema_shape<'a>(
     for (i, k) in schema.iter().enumerate() {
         let base = format!("keySchema.{}.member", i + 1);
         errors.not_null(&k.attribute_name, &format!("{base}.attributeName"));
+        errors.attribute_name(&k.attribute_name, &format!("{base}.attributeName"));
         errors.not_null(&k.key_type, &format!("{base}.keyType"));
         errors.enumeration(&k.key_type, &format!("{base}.keyType"), &["HASH", "RANGE"]);
         if let (Some(name), Some(key_type)) = (&k.attribute_name, &k.key_type) {

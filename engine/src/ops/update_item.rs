@@ -46,12 +46,11 @@ pub(crate) fn execute(engine: &mut Engine, input: &WriteInput, now_ms: u64) -> R
     super::write_item(engine, &plan, now_ms)
 }
 
+/// Every ReturnValues option: UpdateItem takes them all.
+const RETURN_VALUES: [&str; 5] = ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
+
 fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<UpdateItem> {
-    let name = check_common(
-        input,
-        &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
-        ("key", input.key.is_some()),
-    )?;
+    let name = check_common(input, &RETURN_VALUES, ("key", input.key.is_some()))?;
     check_no_mixing(
         &[
             ("AttributeUpdates", input.attribute_updates.is_some()),
