@@ -24,10 +24,11 @@ impl Engine {
             "arn:aws:dynamodb:{}:{}:table/",
             self.config.region, self.config.account_id
         );
-        let Some(name) = arn
-            .strip_prefix(&prefix)
-            .filter(|n| !n.is_empty() && !n.contains('/'))
-        else {
+        let rest = arn.strip_prefix(&prefix);
+        if rest.is_some_and(|r| r.contains("/index/")) {
+            return Err(Error::index_arn_not_taggable(arn));
+        }
+        let Some(name) = rest.filter(|n| !n.is_empty() && !n.contains('/')) else {
             if arn.starts_with("arn:aws:dynamodb:") && arn.contains(":table/") {
                 return Err(Error::resource_arn_not_found(arn));
             }

@@ -449,6 +449,27 @@ fn table_billing(
 
 /// Checks tags: key and value lengths, then no reserved key. The key and value of each tag,
 /// in request order.
+/// A tag's key and value hold only letters, digits, whitespace and `_ . : / = + - @`
+/// (the Developer Guide's tagging restrictions; obs: the service rejects others).
+fn check_tag_characters(tag: &Tag, base: &str) -> Result<()> {
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    if let Some(k) = tag.key.as_deref().filter(|k| !k.chars().all(allowed)) {
+        return Err(Error::tag_characters_invalid(
+            k,
+            &format!("{base}.key"),
+            true,
+        ));
+    }
+    if let Some(v) = tag.value.as_deref().filter(|v| !v.chars().all(allowed)) {
+        return Err(Error::tag_characters_invalid(
+            v,
+            &format!("{base}.value"),
+            false,
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>> {
     let mut errors = ConstraintErrors::new();
     let mut checked = Vec::with_capacity(tags.len());
@@ -477,6 +498,7 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>> {
             ),
             Some(_) => {}
         }
+        check_tag_characters(tag, &base)?;
         if let (Some(k), Some(v)) = (&tag.key, &tag.value) {
             checked.push((k.clone(), v.clone()));
         }
