@@ -70,9 +70,24 @@ impl Error {
         ))
     }
 
-    /// (emu) A set with two equal members; `members` as the client sent them, joined by ", ".
+    /// (emu) A string set with two equal members; `members` as the client sent them, joined
+    /// by ", ".
     pub(crate) fn set_duplicates(members: &str) -> Error {
         Error::invalid_parameter(format!("Input collection [{members}] contains duplicates."))
+    }
+
+    /// (emu, dynalite's tests of the service: no prefix, no members) A number set with two
+    /// equal members (after normalisation).
+    pub(crate) fn number_set_duplicates() -> Error {
+        Error::validation("Input collection contains duplicates")
+    }
+
+    /// (emu, dynalite's tests of the service: no space before "of type" is AWS's) A binary set
+    /// with two equal members, as the client sent them joined by ", ".
+    pub(crate) fn binary_set_duplicates(members: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "Input collection [{members}]of type BS contains duplicates."
+        ))
     }
 
     /// (emu) `{"NULL": false}`.

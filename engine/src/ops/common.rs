@@ -39,7 +39,8 @@ pub(crate) fn check_common<'a>(
     return_values_allowed: &[&str],
     required: (&str, bool),
 ) -> Result<&'a str> {
-    // The order dynalite's exact-match DeleteItem test recorded from the service.
+    // The order dynalite's exact-match DeleteItem and PutItem tests recorded from the
+    // service: PutItem's item comes right after the table name, a key after the enumerations.
     let mut errors = ConstraintErrors::new();
     errors.enumeration(
         &input.return_consumed_capacity,
@@ -47,6 +48,11 @@ pub(crate) fn check_common<'a>(
         &RETURN_CONSUMED_CAPACITY,
     );
     errors.table_name(&input.table_name, true);
+    let (required_path, present) = required;
+    let item_first = required_path == "item";
+    if item_first && !present {
+        errors.push("null", required_path, constraint::NOT_NULL);
+    }
     // Enumerations are listed in the order the service prints them (dynalite's tests).
     errors.enumeration(
         &input.return_values,
@@ -58,8 +64,8 @@ pub(crate) fn check_common<'a>(
         "returnItemCollectionMetrics",
         &["SIZE", "NONE"],
     );
-    if !required.1 {
-        errors.push("null", required.0, constraint::NOT_NULL);
+    if !item_first && !present {
+        errors.push("null", required_path, constraint::NOT_NULL);
     }
     errors.enumeration(
         &input.return_values_on_condition_check_failure,

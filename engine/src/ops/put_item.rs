@@ -57,6 +57,11 @@ fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<PutItem>
         return Err(Error::internal());
     };
     let item = check_item(raw_item)?;
+    // The size is checked before the table is looked up (dynalite's tests of the service: a
+    // too large item on a missing table is a ValidationException).
+    if item_size_bytes(&item) > ITEM_SIZE_BYTES_MAX {
+        return Err(Error::item_too_large());
+    }
     let table = engine.table_for_data(name, now_ms)?;
     let plan = PutItem::new(table, item)?;
     Ok(PutItem {

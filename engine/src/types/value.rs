@@ -227,10 +227,6 @@ fn decode_base64(text: &str) -> Result<Vec<u8>> {
         .map_err(|_| Error::base64_last_character_invalid(text))
 }
 
-fn duplicates(members: &[String]) -> Error {
-    Error::set_duplicates(&members.join(", "))
-}
-
 impl RawValue {
     /// Checks a wire value: exactly one type, DynamoDB's rules for each, nesting depth. The
     /// item the value belongs to counts as the first of the [`NESTING_DEPTH_MAX`] levels, so a
@@ -307,7 +303,7 @@ impl RawValue {
             sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
             sorted.dedup();
             if sorted.len() != ss.len() {
-                return Err(duplicates(ss));
+                return Err(Error::set_duplicates(&ss.join(", ")));
             }
             return Ok(Value::Ss(sorted));
         }
@@ -322,7 +318,7 @@ impl RawValue {
             numbers.sort();
             numbers.dedup();
             if numbers.len() != ns.len() {
-                return Err(duplicates(ns));
+                return Err(Error::number_set_duplicates());
             }
             return Ok(Value::Ns(numbers));
         }
@@ -337,7 +333,7 @@ impl RawValue {
             members.sort();
             members.dedup();
             if members.len() != bs.len() {
-                return Err(duplicates(bs));
+                return Err(Error::binary_set_duplicates(&bs.join(", ")));
             }
             return Ok(Value::Bs(members));
         }
