@@ -233,6 +233,21 @@ impl Error {
         ))
     }
 
+    /// (emu, dynalite's tests of the service; dynamodb-facts §3.3) ADD or DELETE given a value of
+    /// a type it does not take; `operand_type` in words (`STRING`, `NUMBER`, `LIST`, …).
+    pub(crate) fn update_operand_type_incorrect(
+        kind: ExpressionKind,
+        operator: &str,
+        operand_type: &str,
+    ) -> Error {
+        Error::invalid_expression(
+            kind,
+            format!(
+                "Incorrect operand type for operator or function; operator: {operator}, operand type: {operand_type}"
+            ),
+        )
+    }
+
     /// (emu) An operand whose type the operator or function does not take; `operand_type` is a
     /// wire type name (our choice, `docs/compatibility.md`) or "path" (§3.1, §3.3).
     pub(crate) fn operand_type_incorrect(

@@ -157,6 +157,9 @@ struct Parser<'a> {
     position: usize,
     operator_count: usize,
     parens_depth: usize,
+    /// An error found during parsing that the service reports only after later checks pass
+    /// (see [`parse_update_deferring`]).
+    deferred: Option<Error>,
 }
 
 fn check_expression_text(kind: ExpressionKind, text: &str) -> Result<()> {
@@ -179,6 +182,7 @@ impl<'a> Parser<'a> {
             position: 0,
             operator_count: 0,
             parens_depth: 0,
+            deferred: None,
         })
     }
 
@@ -252,8 +256,14 @@ impl<'a> Parser<'a> {
             }
             TokenKind::Identifier => {
                 let word = self.text_of(&token);
-                // Plain names start with a letter or underscore; digits-first words are not names.
-                if word.as_bytes()[0].is_ascii_digit() {
+                // Plain names start with a letter; digits-first words are not names. In an
+                // update, the clause keywords are tokens of the grammar, not names: `SET a = set`
+                // is a syntax error (dynalite's tests of the service), not a reserved word.
+                let clause_keyword = self.kind == ExpressionKind::Update
+                    && ["SET", "REMOVE", "ADD", "DELETE"]
+                        .iter()
+                        .any(|k| word.eq_ignore_ascii_case(k));
+                if word.as_bytes()[0].is_ascii_digit() || clause_keyword {
                     return Err(self.error_here());
                 }
                 if is_reserved(word) {
@@ -502,69 +512,74 @@ impl<'a> Parser<'a> {
                 let token = self.advance();
                 Ok(SetOperand::Value(self.text_of(&token).to_string()))
             }
-            TokenKind::Identifier if self.at_function_call() => {
-                let name = self.text_of(self.peek()).to_string();
-                self.advance();
-                self.advance();
-                self.count_operator()?;
-                self.parens_depth += 1;
-                if self.parens_depth > PARENS_DEPTH_MAX {
-                    return Err(self.error_here());
-                }
-                let result = match name.as_str() {
-                    "if_not_exists" => {
-                        if !matches!(
-                            self.peek().kind,
-                            TokenKind::Identifier | TokenKind::NamePlaceholder
-                        ) || self.at_function_call()
-                        {
-                            return Err(Error::function_requires_path(self.kind, "if_not_exists"));
-                        }
-                        let path = self.path()?;
-                        self.expect_symbol(",")?;
-                        let fallback = self.set_operand()?;
-                        SetOperand::IfNotExists(path, Box::new(fallback))
-                    }
-                    "list_append" => {
-                        let first = self.set_operand()?;
-                        self.expect_symbol(",")?;
-                        let second = self.set_operand()?;
-                        SetOperand::ListAppend(Box::new(first), Box::new(second))
-                    }
-                    "attribute_exists"
-                    | "attribute_not_exists"
-                    | "attribute_type"
-                    | "begins_with"
-                    | "contains"
-                    | "size" => {
-                        return Err(Error::function_not_allowed_in_update(self.kind, &name));
-                    }
-                    _ => {
-                        return Err(Error::function_name_invalid(self.kind, &name));
-                    }
-                };
-                if self.is_symbol(",") {
-                    let count = if matches!(
-                        result,
-                        SetOperand::IfNotExists(..) | SetOperand::ListAppend(..)
-                    ) {
-                        3
-                    } else {
-                        1
-                    };
-                    return Err(Error::operand_count_wrong(self.kind, &name, count));
-                }
-                self.expect_symbol(")")?;
-                self.parens_depth -= 1;
-                Ok(result)
-            }
+            TokenKind::Identifier if self.at_function_call() => self.update_function(),
             _ => Ok(SetOperand::Path(self.path()?)),
         }
+    }
+
+    /// `if_not_exists(...)` or `list_append(...)` in a SET action. Their operand counts and
+    /// if_not_exists's path are checked after names, values and overlapping paths, as the
+    /// service reports them (dynalite's tests): a problem is deferred, and the call stands for
+    /// its first operand meanwhile.
+    fn update_function(&mut self) -> Result<SetOperand<RawName, String>> {
+        let name = self.text_of(self.peek()).to_string();
+        match name.as_str() {
+            "if_not_exists" | "list_append" => {}
+            "attribute_exists"
+            | "attribute_not_exists"
+            | "attribute_type"
+            | "begins_with"
+            | "contains"
+            | "size" => {
+                return Err(Error::function_not_allowed_in_update(self.kind, &name));
+            }
+            _ => return Err(Error::function_name_invalid(self.kind, &name)),
+        }
+        self.advance();
+        self.advance();
+        self.count_operator()?;
+        self.parens_depth += 1;
+        if self.parens_depth > PARENS_DEPTH_MAX {
+            return Err(self.error_here());
+        }
+        let mut arguments = vec![self.set_operand()?];
+        while self.is_symbol(",") {
+            self.advance();
+            arguments.push(self.set_operand()?);
+        }
+        self.expect_symbol(")")?;
+        self.parens_depth -= 1;
+        if arguments.len() != 2 {
+            self.defer(Error::operand_count_wrong(
+                self.kind,
+                &name,
+                arguments.len(),
+            ));
+            return Ok(arguments.swap_remove(0));
+        }
+        let second = arguments.pop().expect("two operands");
+        let first = arguments.pop().expect("two operands");
+        Ok(match (name.as_str(), first) {
+            ("if_not_exists", SetOperand::Path(path)) => {
+                SetOperand::IfNotExists(path, Box::new(second))
+            }
+            ("if_not_exists", first) => {
+                self.defer(Error::function_requires_path(self.kind, "if_not_exists"));
+                first
+            }
+            (_, first) => SetOperand::ListAppend(Box::new(first), Box::new(second)),
+        })
+    }
+
+    /// Keeps the first error found that the service reports after later checks.
+    fn defer(&mut self, error: Error) {
+        self.deferred.get_or_insert(error);
     }
 
     fn update(&mut self) -> Result<RawUpdate> {
         let mut actions = Vec::new();
         let mut seen: Vec<&'static str> = Vec::new();
+        let mut repeated = None;
         loop {
             let clause = if self.is_keyword("SET") {
                 "SET"
@@ -577,8 +592,10 @@ impl<'a> Parser<'a> {
             } else {
                 return Err(self.error_here());
             };
-            if seen.contains(&clause) {
-                return Err(Error::update_clause_repeated(self.kind, clause));
+            // Reported once the whole expression parsed, so that a reserved word later in it
+            // wins (dynalite's tests of the service).
+            if seen.contains(&clause) && repeated.is_none() {
+                repeated = Some(Error::update_clause_repeated(self.kind, clause));
             }
             seen.push(clause);
             self.advance();
@@ -624,7 +641,7 @@ impl<'a> Parser<'a> {
                 }
             }
             if self.peek().kind == TokenKind::End {
-                return Ok(actions);
+                return repeated.map_or(Ok(actions), Err);
             }
         }
     }
@@ -638,11 +655,20 @@ pub fn parse_condition(kind: ExpressionKind, text: &str) -> Result<RawCondition>
     Ok(condition)
 }
 
+/// Parses an UpdateExpression, answering every error at once.
 pub fn parse_update(text: &str) -> Result<RawUpdate> {
+    let (actions, deferred) = parse_update_deferring(text)?;
+    deferred.map_or(Ok(actions), Err)
+}
+
+/// Parses an UpdateExpression; the second value is an error the caller reports after
+/// resolving names and values and checking overlapping paths (a function's operand count, and
+/// if_not_exists's path), which is the order the service reports them in.
+pub fn parse_update_deferring(text: &str) -> Result<(RawUpdate, Option<Error>)> {
     let mut parser = Parser::new(ExpressionKind::Update, text)?;
     let actions = parser.update()?;
     parser.expect_end()?;
-    Ok(actions)
+    Ok((actions, parser.deferred))
 }
 
 pub fn parse_projection(text: &str) -> Result<Vec<RawPath>> {

@@ -276,7 +276,7 @@ impl Placeholders {
                         value.value_type(),
                         ValueType::N | ValueType::Ss | ValueType::Ns | ValueType::Bs
                     ) {
-                        return Err(incorrect_operand_type(kind, "ADD", value.value_type()));
+                        return Err(update_operand_type(kind, "ADD", value.value_type()));
                     }
                     UpdateAction::Add(path, value)
                 }
@@ -287,7 +287,7 @@ impl Placeholders {
                         value.value_type(),
                         ValueType::Ss | ValueType::Ns | ValueType::Bs
                     ) {
-                        return Err(incorrect_operand_type(kind, "DELETE", value.value_type()));
+                        return Err(update_operand_type(kind, "DELETE", value.value_type()));
                     }
                     UpdateAction::Delete(path, value)
                 }
@@ -337,6 +337,22 @@ impl Placeholders {
         }
         Ok(())
     }
+}
+
+/// ADD and DELETE name the operand's type in words (dynalite's tests of the service:
+/// "operator: ADD, operand type: STRING").
+fn update_operand_type(kind: ExpressionKind, operator: &str, value_type: ValueType) -> Error {
+    let name = match value_type {
+        ValueType::S => "STRING",
+        ValueType::N => "NUMBER",
+        ValueType::B => "BINARY",
+        ValueType::Bool => "BOOLEAN",
+        ValueType::Null => "NULL",
+        ValueType::M => "MAP",
+        ValueType::L => "LIST",
+        other => other.name(),
+    };
+    Error::update_operand_type_incorrect(kind, operator, name)
 }
 
 fn incorrect_operand_type(kind: ExpressionKind, function: &str, value_type: ValueType) -> Error {
@@ -399,42 +415,59 @@ fn check_function(
 
 /// Two paths overlap when one is a prefix of the other; they conflict when they address the
 /// same node as both a map and a list.
+/// How two action paths meet: one is a prefix of the other (they overlap), or they address
+/// one node as a map and as a list (they conflict).
+#[derive(PartialEq)]
+enum Meeting {
+    Overlap,
+    Conflict,
+}
+
+fn meeting(a: &ResolvedPath, b: &ResolvedPath) -> Option<Meeting> {
+    for (x, y) in a.elements.iter().zip(&b.elements) {
+        if x == y {
+            continue;
+        }
+        let kinds_differ = matches!(
+            (x, y),
+            (PathElement::Attribute(_), PathElement::Index(_))
+                | (PathElement::Index(_), PathElement::Attribute(_))
+        );
+        return kinds_differ.then_some(Meeting::Conflict);
+    }
+    Some(Meeting::Overlap)
+}
+
+/// Overlapping paths are reported before conflicting ones, whatever their positions
+/// (dynalite's tests of the service: `set d[1] = a, d.b = a, c[1].a = a, c = …` answers the
+/// overlap of `c[1].a` and `c`).
 fn check_overlaps<'a>(
     kind: ExpressionKind,
     paths: impl Iterator<Item = &'a ResolvedPath>,
 ) -> Result<()> {
     let paths: Vec<&ResolvedPath> = paths.collect();
+    let mut conflict = None;
     for (i, a) in paths.iter().enumerate() {
         for b in &paths[i + 1..] {
-            let common = a.elements.len().min(b.elements.len());
-            let mut diverged = false;
-            for position in 0..common {
-                let (x, y) = (&a.elements[position], &b.elements[position]);
-                if x == y {
-                    continue;
-                }
-                if matches!(
-                    (x, y),
-                    (PathElement::Attribute(_), PathElement::Index(_))
-                        | (PathElement::Index(_), PathElement::Attribute(_))
-                ) {
-                    return Err(Error::document_paths_conflict(
+            match meeting(a, b) {
+                Some(Meeting::Overlap) => {
+                    return Err(Error::document_paths_overlap(
                         kind,
                         &a.describe(),
                         &b.describe(),
                     ));
                 }
-                diverged = true;
-                break;
-            }
-            if !diverged {
-                return Err(Error::document_paths_overlap(
-                    kind,
-                    &a.describe(),
-                    &b.describe(),
-                ));
+                Some(Meeting::Conflict) if conflict.is_none() => conflict = Some((*a, *b)),
+                _ => {}
             }
         }
     }
-    Ok(())
+    match conflict {
+        Some((a, b)) => Err(Error::document_paths_conflict(
+            kind,
+            &a.describe(),
+            &b.describe(),
+        )),
+        None => Ok(()),
+    }
 }
