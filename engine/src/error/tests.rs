@@ -190,7 +190,7 @@ fn item_and_read_messages_are_pinned() {
     pinned(
         Error::key_condition_operator_invalid("<>"),
         ErrorKind::Validation,
-        "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: <>",
+        "Invalid operator used in KeyConditionExpression: <>",
     );
 }
 

@@ -75,7 +75,16 @@ fn attribute_of(operand: &ResolvedOperand) -> Result<Option<&str>> {
 fn value_of(operand: &ResolvedOperand) -> Result<Value> {
     match operand {
         Operand::Value(v) => Ok(v.clone()),
-        _ => Err(Error::key_condition_many_attributes()),
+        Operand::Size(_) => Err(Error::key_condition_nested_operation()),
+        Operand::Path(_) => Err(Error::key_condition_many_attributes()),
+    }
+}
+
+/// The attribute a BETWEEN or begins_with constrains: its first operand, which must name it.
+fn first_attribute<'a>(operator: &str, operand: &'a ResolvedOperand) -> Result<&'a str> {
+    match attribute_of(operand)? {
+        Some(name) => Ok(name),
+        None => Err(Error::key_condition_first_operand(operator)),
     }
 }
 
@@ -83,6 +92,12 @@ fn value_of(operand: &ResolvedOperand) -> Result<Value> {
 fn part_condition(part: &ResolvedCondition) -> Result<(&str, SortCondition)> {
     Ok(match part {
         Condition::Compare(comparator, left, right) => {
+            // A second attribute is reported before the second one's nesting, as the service
+            // reads the operands in order (dynalite's tests: `b > a.b`).
+            if matches!(left, Operand::Path(_)) && matches!(right, Operand::Path(_)) {
+                attribute_of(left)?;
+                return Err(Error::key_condition_many_attributes());
+            }
             match (attribute_of(left)?, attribute_of(right)?) {
                 (Some(name), None) => (name, SortCondition::Compare(*comparator, value_of(right)?)),
                 (None, Some(name)) => (
@@ -93,23 +108,57 @@ fn part_condition(part: &ResolvedCondition) -> Result<(&str, SortCondition)> {
                 (None, None) => return Err(Error::key_condition_no_attribute()),
             }
         }
-        Condition::Between(value, low, high) => {
-            let Some(name) = attribute_of(value)? else {
-                return Err(Error::key_condition_no_attribute());
-            };
-            (
-                name,
-                SortCondition::Between(value_of(low)?, value_of(high)?),
-            )
-        }
-        Condition::Function(FunctionName::BeginsWith, arguments) => {
-            let Some(name) = attribute_of(&arguments[0])? else {
-                return Err(Error::key_condition_no_attribute());
-            };
-            (name, SortCondition::BeginsWith(value_of(&arguments[1])?))
-        }
+        Condition::Between(value, low, high) => (
+            first_attribute("BETWEEN", value)?,
+            SortCondition::Between(value_of(low)?, value_of(high)?),
+        ),
+        Condition::Function(FunctionName::BeginsWith, arguments) => (
+            first_attribute("begins_with", &arguments[0])?,
+            SortCondition::BeginsWith(value_of(&arguments[1])?),
+        ),
         _ => return Err(Error::key_condition_unsupported()),
     })
+}
+
+/// The checks of a key condition that need no key schema, which the service makes before it
+/// looks the table up (dynalite's tests of the service): the operators, each condition's
+/// operands, one condition per attribute, then at most two conditions.
+pub fn check_key_condition_shape(condition: &ResolvedCondition) -> Result<()> {
+    let mut parts = Vec::new();
+    flatten(condition, &mut parts)?;
+    let mut names = Vec::new();
+    for part in parts {
+        let (name, _) = part_condition(part)?;
+        if names.contains(&name) {
+            return Err(Error::key_condition_key_repeated());
+        }
+        names.push(name);
+    }
+    if names.len() > 2 {
+        return Err(Error::key_conditions_too_many());
+    }
+    Ok(())
+}
+
+/// The checks of legacy KeyConditions that need no key schema: each operator and its values,
+/// then at most two conditions.
+pub fn check_legacy_key_conditions_shape(
+    conditions: &std::collections::BTreeMap<String, LegacyCondition>,
+) -> Result<()> {
+    for (name, entry) in conditions {
+        let Some(operator) = entry.comparison_operator.as_deref() else {
+            return Err(Error::filter_comparison_operator_missing(
+                "keyConditions",
+                name,
+            ));
+        };
+        let values = entry.attribute_value_list.as_deref().unwrap_or(&[]);
+        legacy::comparison("keyConditions", name, operator, values)?;
+    }
+    if conditions.len() > 2 {
+        return Err(Error::key_conditions_too_many());
+    }
+    Ok(())
 }
 
 /// Turns a resolved key condition into the partition and sort range it selects.
