@@ -273,12 +273,14 @@ impl Error {
         )
     }
 
-    /// (doc/emu) `contains(a, a)`; `path` as `Path::describe` prints it (§3.1).
-    pub(crate) fn contains_operands_not_distinct(kind: ExpressionKind, path: &str) -> Error {
+    /// (doc/emu; dynalite's tests of the service for comparators and every two-operand
+    /// function) `contains(a, a)`, `a = a`; `operator` as written (`contains`, `=`), `path` as
+    /// `Path::describe` prints it (§3.1).
+    pub(crate) fn operands_not_distinct(kind: ExpressionKind, operator: &str, path: &str) -> Error {
         Error::invalid_expression(
             kind,
             format!(
-                "The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: {path}"
+                "The first operand must be distinct from the remaining operands for this operator or function; operator: {operator}, first operand: {path}"
             ),
         )
     }
