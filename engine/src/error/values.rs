@@ -3,8 +3,12 @@
 use super::Error;
 
 impl Error {
-    /// (emu, matching AWS) A number string that is not DynamoDB's number syntax (§1.2).
+    /// (emu, matching AWS) A number string that is not DynamoDB's number syntax (§1.2); an
+    /// empty one is not quoted (dynalite's tests of the service).
     pub(crate) fn number_not_numeric(text: &str) -> Error {
+        if text.is_empty() {
+            return Error::validation("The parameter cannot be converted to a numeric value");
+        }
         Error::validation(format!(
             "The parameter cannot be converted to a numeric value: {text}"
         ))

@@ -12,8 +12,8 @@ use crate::data::mutation::Mutation;
 use crate::data::table::Table;
 use crate::engine::{Engine, table_name_of};
 use crate::error::{ConstraintErrors, Error, Result, constraint};
-use crate::limits::BATCH_WRITE_REQUEST_COUNT_MAX;
-use crate::types::item::Item;
+use crate::limits::{BATCH_WRITE_REQUEST_COUNT_MAX, ITEM_SIZE_BYTES_MAX};
+use crate::types::item::{Item, item_size_bytes};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One write of a batch: a put or a delete, without condition or return values.
@@ -107,11 +107,13 @@ fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<Writ
             }
             for (index, request) in requests.iter().enumerate() {
                 let base = format!("requestItems.{name}.member.{}.member", index + 1);
-                if let Some(put) = &request.put_request {
-                    errors.not_null(&put.item, &format!("{base}.putRequest.item"));
-                }
+                // The delete request's member is reported before the put request's (dynalite's
+                // tests of the service).
                 if let Some(delete) = &request.delete_request {
                     errors.not_null(&delete.key, &format!("{base}.deleteRequest.key"));
+                }
+                if let Some(put) = &request.put_request {
+                    errors.not_null(&put.item, &format!("{base}.putRequest.item"));
                 }
             }
         }
@@ -121,7 +123,32 @@ fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<Writ
     if total > BATCH_WRITE_REQUEST_COUNT_MAX {
         return Err(Error::batch_write_too_many_requests());
     }
+    check_values(request_items)?;
     Ok(request_items)
+}
+
+/// Every request's values and each put's size, before any table is looked up (dynalite's
+/// tests of the service: a bad value or a too large item in a batch for a missing table is a
+/// ValidationException). An empty WriteRequest answers the service's odd message for it.
+fn check_values(request_items: &BTreeMap<String, Vec<WriteRequest>>) -> Result<()> {
+    for request in request_items.values().flatten() {
+        match (&request.put_request, &request.delete_request) {
+            (None, None) => return Err(Error::write_request_empty()),
+            (Some(put), _) => {
+                if let Some(raw) = &put.item
+                    && item_size_bytes(&check_item(raw)?) > ITEM_SIZE_BYTES_MAX
+                {
+                    return Err(Error::item_too_large());
+                }
+            }
+            (None, Some(delete)) => {
+                if let Some(raw) = &delete.key {
+                    check_item(raw)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One table's writes as plans, in request order, with no key twice.
