@@ -182,7 +182,8 @@ impl Engine {
         let name = table_name_of(name_or_arn);
         match self.tables.get(name) {
             Some(t) if t.status(now_ms, &self.config.limits) != Status::Creating => Ok(t),
-            _ => Err(Error::table_not_found(name)),
+            // The data plane does not name the table (dynamodb-facts §2.3, obs 2026).
+            _ => Err(Error::resource_not_found()),
         }
     }
 

@@ -14,7 +14,8 @@ pub const SORT_KEY_SIZE_BYTES_MAX: usize = 1024;
 pub const ATTRIBUTE_NAME_SIZE_BYTES_MAX: usize = 65535;
 /// Key attribute names (table and index keys) are limited to 255 bytes.
 pub const KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX: usize = 255;
-/// Maps and lists nest up to 32 levels.
+/// Documents nest up to 32 levels, the item itself being the first: a value holds at most 31
+/// levels of maps and lists; a projection path has at most 32 elements.
 pub const NESTING_DEPTH_MAX: usize = 32;
 /// Numbers hold up to 38 significant digits.
 pub const NUMBER_DIGITS_MAX: usize = 38;

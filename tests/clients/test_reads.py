@@ -54,7 +54,7 @@ def test_one_megabyte_pages(client, number_table):
 def test_key_condition_errors(client, number_table):
     expect_error(client.query, "ValidationException", "Query condition missed key schema element: pk",
                  TableName=number_table, KeyConditionExpression="sk = :v", ExpressionAttributeValues={":v": {"N": "1"}})
-    expect_error(client.query, "ValidationException", "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: OR",
+    expect_error(client.query, "ValidationException", "Invalid operator used in KeyConditionExpression: OR",
                  TableName=number_table, KeyConditionExpression="pk = :v OR pk = :v", ExpressionAttributeValues={":v": {"S": "1"}})
     expect_error(client.query, "ValidationException", contains="Condition parameter type does not match schema type",
                  TableName=number_table, KeyConditionExpression="pk = :v", ExpressionAttributeValues={":v": {"N": "1"}})

@@ -142,8 +142,8 @@ def test_deep_nesting(port):
     nested = '{"L":[' * 40 + '{"S":"x"}' + "]}" * 40
     body = ('{"TableName":"hostile","Item":{"pk":{"S":"deep"},"d":%s}}' % nested).encode()
     assert_error(call(port, "PutItem", body), 400, VALIDATION,
-                 "One or more parameter values were invalid: Nesting Levels have exceeded "
-                 "supported limits")
+                 "Nesting Levels have exceeded supported limits: Attributes in the item have "
+                 "nested levels beyond supported limit")
 
 
 def test_empty_and_whitespace_bodies_are_empty_objects(port):

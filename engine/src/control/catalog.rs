@@ -5,9 +5,9 @@ use crate::engine::{Engine, table_name_of};
 use crate::error::{ConstraintErrors, Error, Result};
 
 impl Engine {
-    pub(crate) fn named_table(&self, table_name: &Option<String>, path: &str) -> Result<&Table> {
+    pub(crate) fn named_table(&self, table_name: &Option<String>) -> Result<&Table> {
         let mut errors = ConstraintErrors::new();
-        errors.name(table_name, path, true);
+        errors.table_name(table_name, true);
         let name = table_name_of(errors.into_result_with(table_name.as_deref())?);
         self.tables
             .get(name)
@@ -24,10 +24,11 @@ impl Engine {
             "arn:aws:dynamodb:{}:{}:table/",
             self.config.region, self.config.account_id
         );
-        let Some(name) = arn
-            .strip_prefix(&prefix)
-            .filter(|n| !n.is_empty() && !n.contains('/'))
-        else {
+        let rest = arn.strip_prefix(&prefix);
+        if rest.is_some_and(|r| r.contains("/index/")) {
+            return Err(Error::index_arn_not_taggable(arn));
+        }
+        let Some(name) = rest.filter(|n| !n.is_empty() && !n.contains('/')) else {
             if arn.starts_with("arn:aws:dynamodb:") && arn.contains(":table/") {
                 return Err(Error::resource_arn_not_found(arn));
             }

@@ -233,6 +233,21 @@ impl Error {
         ))
     }
 
+    /// (emu, dynalite's tests of the service; dynamodb-facts §3.3) ADD or DELETE given a value of
+    /// a type it does not take; `operand_type` in words (`STRING`, `NUMBER`, `LIST`, …).
+    pub(crate) fn update_operand_type_incorrect(
+        kind: ExpressionKind,
+        operator: &str,
+        operand_type: &str,
+    ) -> Error {
+        Error::invalid_expression(
+            kind,
+            format!(
+                "Incorrect operand type for operator or function; operator: {operator}, operand type: {operand_type}"
+            ),
+        )
+    }
+
     /// (emu) An operand whose type the operator or function does not take; `operand_type` is a
     /// wire type name (our choice, `docs/compatibility.md`) or "path" (§3.1, §3.3).
     pub(crate) fn operand_type_incorrect(
@@ -258,12 +273,14 @@ impl Error {
         )
     }
 
-    /// (doc/emu) `contains(a, a)`; `path` as `Path::describe` prints it (§3.1).
-    pub(crate) fn contains_operands_not_distinct(kind: ExpressionKind, path: &str) -> Error {
+    /// (doc/emu; dynalite's tests of the service for comparators and every two-operand
+    /// function) `contains(a, a)`, `a = a`; `operator` as written (`contains`, `=`), `path` as
+    /// `Path::describe` prints it (§3.1).
+    pub(crate) fn operands_not_distinct(kind: ExpressionKind, operator: &str, path: &str) -> Error {
         Error::invalid_expression(
             kind,
             format!(
-                "The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: {path}"
+                "The first operand must be distinct from the remaining operands for this operator or function; operator: {operator}, first operand: {path}"
             ),
         )
     }
@@ -322,12 +339,12 @@ impl Error {
         ))
     }
 
-    /// (obs, the generic constraint form of §2.3) An unknown legacy ComparisonOperator;
-    /// `allowed` joined by ", ".
-    pub(crate) fn comparison_operator_invalid(operator: &str, allowed: &str) -> Error {
+    /// (obs, the generic constraint form of §2.3; the path as dynalite's tests record it) An
+    /// unknown legacy ComparisonOperator at `path`; `allowed` joined by ", ".
+    pub(crate) fn comparison_operator_invalid(path: &str, operator: &str, allowed: &str) -> Error {
         Error::one_constraint_failed(
             &format!("'{operator}'"),
-            "comparisonOperator",
+            path,
             &format!("Member must satisfy enum value set: [{allowed}]"),
         )
     }
@@ -337,16 +354,16 @@ impl Error {
         Error::one_constraint_failed(
             &format!("'{operator}'"),
             "conditionalOperator",
-            "Member must satisfy enum value set: [AND, OR]",
+            "Member must satisfy enum value set: [OR, AND]",
         )
     }
 
     /// (obs, the generic constraint form of §2.3) A QueryFilter or ScanFilter entry without a
     /// ComparisonOperator.
-    pub(crate) fn filter_comparison_operator_missing(attribute: &str) -> Error {
+    pub(crate) fn filter_comparison_operator_missing(member: &str, attribute: &str) -> Error {
         Error::one_constraint_failed(
             "null",
-            &format!("{attribute}.member.comparisonOperator"),
+            &format!("{member}.{attribute}.member.comparisonOperator"),
             "Member must not be null",
         )
     }
@@ -381,12 +398,12 @@ impl Error {
         Error::invalid_parameter("AttributeValues inside AttributeValueList must be of same type")
     }
 
-    /// (emu) Legacy BETWEEN with the lower bound above the upper one; the bounds as
-    /// `value::describe` prints them.
-    pub(crate) fn comparison_between_bounds_reversed(low: &str, high: &str) -> Error {
-        Error::validation(format!(
-            "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound; lower bound operand: {low}, upper bound operand: {high}"
-        ))
+    /// (emu, dynalite validations/index.js, written against the service: no bounds quoted)
+    /// Legacy BETWEEN with the lower bound above the upper one.
+    pub(crate) fn comparison_between_bounds_reversed() -> Error {
+        Error::validation(
+            "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+        )
     }
 
     /// (emu) An Expected entry with both Exists and ComparisonOperator.
@@ -418,10 +435,20 @@ impl Error {
         ))
     }
 
-    /// (emu) An Expected entry with neither Value nor `Exists: false`.
-    pub(crate) fn expected_value_missing(attribute: &str) -> Error {
+    /// (emu, dynalite validations/index.js) An Expected entry with neither Value nor
+    /// `Exists: false`; the message prints Exists as given, `null` when absent.
+    pub(crate) fn expected_value_missing(attribute: &str, exists: Option<bool>) -> Error {
+        let exists = exists.map_or("null", |e| if e { "true" } else { "false" });
         Error::invalid_parameter(format!(
-            "Value must be provided when Exists is true for Attribute: {attribute}"
+            "Value must be provided when Exists is {exists} for Attribute: {attribute}"
+        ))
+    }
+
+    /// (emu, dynalite validations/index.js) An Expected entry with a ComparisonOperator that
+    /// takes values but neither Value nor AttributeValueList.
+    pub(crate) fn expected_values_missing(operator: &str, attribute: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "Value or AttributeValueList must be used with ComparisonOperator: {operator} for Attribute: {attribute}"
         ))
     }
 

@@ -80,8 +80,13 @@ impl Error {
         ))
     }
 
-    /// (ours, `docs/compatibility.md`) A WriteRequest with none or both of PutRequest and
-    /// DeleteRequest.
+    /// (emu, dynalite's tests of the service: the service answers an empty WriteRequest with
+    /// an AttributeValue's message) A WriteRequest with neither PutRequest nor DeleteRequest.
+    pub(crate) fn write_request_empty() -> Error {
+        Error::attribute_value_many_types()
+    }
+
+    /// (ours, `docs/compatibility.md`) A WriteRequest with both PutRequest and DeleteRequest.
     pub(crate) fn write_request_invalid() -> Error {
         Error::validation(
             "Supplied WriteRequest must contain exactly one of PutRequest or DeleteRequest",

@@ -197,7 +197,8 @@ impl Error {
         Error::new(ErrorKind::UnknownOperation, "")
     }
 
-    /// (doc/emu) "Requested resource not found" for data-plane calls on a missing table.
+    /// (doc/emu; obs 2026 for DescribeTable and DeleteTable, dynamodb-facts §2.3) The control
+    /// plane's answer for a missing table, naming it.
     pub fn table_not_found(table_name: &str) -> Error {
         Error::new(
             ErrorKind::ResourceNotFound,
@@ -205,7 +206,9 @@ impl Error {
         )
     }
 
-    /// (doc) The generic form, used where AWS does not name the table.
+    /// (obs 2026, dynamodb-facts §2.3) The data plane's answer for a missing (or still
+    /// CREATING) table: GetItem, PutItem, DeleteItem, Query, Scan and the batches answer exactly
+    /// this; UpdateItem is taken to answer the same.
     pub fn resource_not_found() -> Error {
         Error::new(ErrorKind::ResourceNotFound, "Requested resource not found")
     }
@@ -233,7 +236,8 @@ impl Error {
         Error::validation("The provided key element does not match the schema")
     }
 
-    /// (emu) A required top-level parameter is missing.
+    /// (obs 2026, dynamodb-facts §2.3, for TableName) A required top-level parameter is
+    /// missing.
     pub fn required(parameter: &str) -> Error {
         Error::validation(format!(
             "The parameter '{parameter}' is required but was not present in the request"
@@ -268,6 +272,9 @@ impl Error {
 #[derive(Default, Debug)]
 pub struct ConstraintErrors {
     failures: Vec<String>,
+    /// A required top-level parameter the service reports on its own, before any constraint
+    /// failure ("The parameter 'TableName' is required but was not present in the request").
+    required_missing: Option<&'static str>,
 }
 
 impl ConstraintErrors {
@@ -291,6 +298,16 @@ impl ConstraintErrors {
         }
     }
 
+    /// Checks an operation's `TableName`: absent, it is reported alone in the short form
+    /// the service uses for it (dynamodb-facts §2.3, obs 2026); present, as [`Self::name`].
+    pub fn table_name(&mut self, value: &Option<String>, allow_arn: bool) {
+        if value.is_none() {
+            self.required_missing.get_or_insert("TableName");
+            return;
+        }
+        self.name(value, "tableName", allow_arn);
+    }
+
     /// Checks a table or index name's length and pattern.
     pub fn name(&mut self, value: &Option<String>, path: &str, allow_arn: bool) {
         let Some(name) = value else {
@@ -306,16 +323,22 @@ impl ConstraintErrors {
         let too_short = length < crate::limits::TABLE_NAME_LENGTH_MIN;
         let too_long = length > max;
         let is_arn = allow_arn && name.starts_with("arn:");
+        // The pattern is `[a-zA-Z0-9_.-]+`: the empty name fails it too.
         let off_pattern = !is_arn
-            && !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+            && (name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-'));
         // Every valid request passes here (a table name per item operation): the quoted value
         // is formatted only for a message that will be reported.
         if !(too_short || too_long || off_pattern) {
             return;
         }
         let shown = format!("'{name}'");
+        // The pattern before the lengths, as dynalite's exact-match tests recorded the service.
+        if off_pattern {
+            self.push(&shown, path, constraint::NAME_PATTERN);
+        }
         if too_short {
             self.push(
                 &shown,
@@ -326,8 +349,28 @@ impl ConstraintErrors {
         if too_long {
             self.push(&shown, path, &constraint::length_at_most(max));
         }
-        if off_pattern {
-            self.push(&shown, path, constraint::NAME_PATTERN);
+    }
+
+    /// A key attribute name (KeySchemaElement, AttributeDefinition, NonKeyAttributes: 1 to
+    /// 255 characters in the API reference), when present.
+    pub fn attribute_name(&mut self, value: &Option<String>, path: &str) {
+        let Some(name) = value else {
+            return;
+        };
+        let length = name.chars().count();
+        let max = crate::limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX;
+        if length == 0 {
+            self.push("''", path, &constraint::length_at_least(1));
+        } else if length > max {
+            self.push(&format!("'{name}'"), path, &constraint::length_at_most(max));
+        }
+    }
+
+    /// A list member that must hold at least one element, printed as AWS prints a list
+    /// (`'[]'`).
+    pub fn list_not_empty<T>(&mut self, value: &Option<Vec<T>>, path: &str) {
+        if value.as_ref().is_some_and(Vec::is_empty) {
+            self.push("'[]'", path, &constraint::length_at_least(1));
         }
     }
 
@@ -344,7 +387,7 @@ impl ConstraintErrors {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.failures.is_empty()
+        self.failures.is_empty() && self.required_missing.is_none()
     }
 
     /// `into_result` for checks that also proved `value` present (a `not_null` or `name`
@@ -357,6 +400,9 @@ impl ConstraintErrors {
     }
 
     pub fn into_result(self) -> Result<()> {
+        if let Some(parameter) = self.required_missing {
+            return Err(Error::required(parameter));
+        }
         if self.failures.is_empty() {
             return Ok(());
         }

@@ -115,55 +115,50 @@ impl Error {
     }
 }
 
-// Key conditions.
+// Key conditions. The service reports the structure of a key condition without the
+// "Invalid KeyConditionExpression: " prefix its parser's errors carry (dynalite's tests).
 impl Error {
     /// (emu, dynamodb-facts §3.2) OR, NOT, IN, <> or a function other than begins_with in a key
     /// condition.
     pub(crate) fn key_condition_operator_invalid(operator: &str) -> Error {
-        Error::invalid_expression(
-            ExpressionKind::KeyCondition,
-            format!("Invalid operator used in KeyConditionExpression: {operator}"),
-        )
+        Error::validation(format!(
+            "Invalid operator used in KeyConditionExpression: {operator}"
+        ))
     }
 
     /// (emu, dynamodb-facts §3.2) A key condition on a nested path.
     pub(crate) fn key_condition_nested_attribute() -> Error {
-        Error::invalid_expression(
-            ExpressionKind::KeyCondition,
-            "KeyConditionExpressions cannot have conditions on nested attributes",
-        )
+        Error::validation("KeyConditionExpressions cannot have conditions on nested attributes")
     }
 
     /// (emu, dynamodb-facts §3.2) size() in a key condition.
     pub(crate) fn key_condition_nested_operation() -> Error {
-        Error::invalid_expression(
-            ExpressionKind::KeyCondition,
-            "KeyConditionExpressions cannot contain nested operations",
-        )
+        Error::validation("KeyConditionExpressions cannot contain nested operations")
     }
 
     /// (emu, dynamodb-facts §3.2) A key condition comparing two attributes.
     pub(crate) fn key_condition_many_attributes() -> Error {
-        Error::invalid_expression(
-            ExpressionKind::KeyCondition,
+        Error::validation(
             "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
         )
     }
 
+    /// (emu, dynalite's tests of the service) A BETWEEN or begins_with key condition whose
+    /// first operand is not the key attribute; `operator` as the service names it.
+    pub(crate) fn key_condition_first_operand(operator: &str) -> Error {
+        Error::validation(format!(
+            "Invalid condition in KeyConditionExpression: {operator} operator must have the key attribute as its first operand"
+        ))
+    }
+
     /// (emu, dynalite validations/index.js) A key condition comparing two values.
     pub(crate) fn key_condition_no_attribute() -> Error {
-        Error::invalid_expression(
-            ExpressionKind::KeyCondition,
-            "Invalid condition in KeyConditionExpression: No key attribute specified",
-        )
+        Error::validation("Invalid condition in KeyConditionExpression: No key attribute specified")
     }
 
     /// (emu, dynamodb-facts §3.2) Two conditions on one key attribute.
     pub(crate) fn key_condition_key_repeated() -> Error {
-        Error::invalid_expression(
-            ExpressionKind::KeyCondition,
-            "KeyConditionExpressions must only contain one condition per key",
-        )
+        Error::validation("KeyConditionExpressions must only contain one condition per key")
     }
 
     /// (emu, dynamodb-facts §3.1; dynalite's condition parser) begins_with on a numeric sort key.

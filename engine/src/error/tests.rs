@@ -32,9 +32,9 @@ fn value_and_key_messages_are_pinned() {
         "One or more parameter values were invalid: Input collection [a, a] contains duplicates.",
     );
     pinned(
-        Error::base64_invalid("!!"),
+        Error::base64_last_character_invalid("AB=="),
         ErrorKind::Serialization,
-        "Base64 encoded value is invalid: !!",
+        "'AB==' can not be converted to a Blob: Invalid last non-pad Base64 character dectected",
     );
     pinned(
         Error::hash_key_too_large(2048),
@@ -76,17 +76,21 @@ fn expression_messages_are_pinned() {
         "Invalid ConditionExpression: Invalid attribute type name found; type: X, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}",
     );
     pinned(
-        Error::comparison_operator_invalid("XX", "EQ, NE"),
+        Error::comparison_operator_invalid(
+            "scanFilter.a.member.comparisonOperator",
+            "XX",
+            "EQ, NE",
+        ),
         ErrorKind::Validation,
-        "1 validation error detected: Value 'XX' at 'comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [EQ, NE]",
+        "1 validation error detected: Value 'XX' at 'scanFilter.a.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [EQ, NE]",
     );
     pinned(
-        Error::filter_comparison_operator_missing("a"),
+        Error::filter_comparison_operator_missing("queryFilter", "a"),
         ErrorKind::Validation,
-        "1 validation error detected: Value null at 'a.member.comparisonOperator' failed to satisfy constraint: Member must not be null",
+        "1 validation error detected: Value null at 'queryFilter.a.member.comparisonOperator' failed to satisfy constraint: Member must not be null",
     );
     pinned(
-        Error::expected_value_missing("a"),
+        Error::expected_value_missing("a", Some(true)),
         ErrorKind::Validation,
         "One or more parameter values were invalid: Value must be provided when Exists is true for Attribute: a",
     );
@@ -186,7 +190,7 @@ fn item_and_read_messages_are_pinned() {
     pinned(
         Error::key_condition_operator_invalid("<>"),
         ErrorKind::Validation,
-        "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: <>",
+        "Invalid operator used in KeyConditionExpression: <>",
     );
 }
 
@@ -207,32 +211,29 @@ fn constraint_texts_are_pinned() {
     );
 }
 
-/// `ConstraintErrors::name`: each failed rule in order (length, then pattern), the value quoted;
+/// `ConstraintErrors::name`: each failed rule in order (pattern, then length), the value quoted;
 /// an ARN skips the pattern where ARNs are allowed; a valid name adds nothing.
 #[test]
 fn name_constraint_messages_are_pinned() {
     use super::ConstraintErrors;
     let message = |value: Option<&str>, allow_arn: bool| {
         let mut errors = ConstraintErrors::new();
-        errors.name(&value.map(str::to_string), "tableName", allow_arn);
+        errors.table_name(&value.map(str::to_string), allow_arn);
         errors.into_result().err().map(|e| e.message)
     };
     assert_eq!(message(Some("Orders-2.v_1"), false), None);
     assert_eq!(message(Some("arn:aws:dynamodb:x:1:table/T"), true), None);
     assert_eq!(
         message(None, true).as_deref(),
-        Some(
-            "1 validation error detected: Value null at 'tableName' failed to satisfy \
-             constraint: Member must not be null"
-        )
+        Some("The parameter 'TableName' is required but was not present in the request")
     );
     assert_eq!(
         message(Some("a!"), true).as_deref(),
         Some(
             "2 validation errors detected: Value 'a!' at 'tableName' failed to satisfy \
-             constraint: Member must have length greater than or equal to 3; Value 'a!' at \
-             'tableName' failed to satisfy constraint: Member must satisfy regular expression \
-             pattern: [a-zA-Z0-9_.-]+"
+             constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+             Value 'a!' at 'tableName' failed to satisfy constraint: Member must have length \
+             greater than or equal to 3"
         )
     );
     let long = "t".repeat(256);

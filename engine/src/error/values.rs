@@ -3,8 +3,12 @@
 use super::Error;
 
 impl Error {
-    /// (emu, matching AWS) A number string that is not DynamoDB's number syntax (§1.2).
+    /// (emu, matching AWS) A number string that is not DynamoDB's number syntax (§1.2); an
+    /// empty one is not quoted (dynalite's tests of the service).
     pub(crate) fn number_not_numeric(text: &str) -> Error {
+        if text.is_empty() {
+            return Error::validation("The parameter cannot be converted to a numeric value");
+        }
         Error::validation(format!(
             "The parameter cannot be converted to a numeric value: {text}"
         ))
@@ -45,15 +49,49 @@ impl Error {
         )
     }
 
-    /// (ours) B or BS text that is not base64: a SerializationException, recorded in
-    /// `docs/compatibility.md` ("Invalid base64").
-    pub(crate) fn base64_invalid(text: &str) -> Error {
-        Error::serialization(format!("Base64 encoded value is invalid: {text}"))
+    /// (emu, dynalite validations/index.js, AWS's JSON framework) B or BS text whose length is
+    /// not a multiple of 4: a SerializationException.
+    pub(crate) fn base64_length_invalid(text: &str) -> Error {
+        Error::serialization(format!(
+            "'{text}' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: {}",
+            text.len()
+        ))
     }
 
-    /// (emu) A set with two equal members; `members` as the client sent them, joined by ", ".
+    /// (emu, dynalite validations/index.js) B or BS text with a character outside base64's
+    /// alphabet, or padding followed by something else.
+    pub(crate) fn base64_character_invalid(text: &str, character: char) -> Error {
+        Error::serialization(format!(
+            "'{text}' can not be converted to a Blob: Invalid Base64 character: '{character}'"
+        ))
+    }
+
+    /// (emu, dynalite validations/index.js; "dectected" is AWS's spelling) B or BS text with
+    /// bits set after its last character.
+    pub(crate) fn base64_last_character_invalid(text: &str) -> Error {
+        Error::serialization(format!(
+            "'{text}' can not be converted to a Blob: Invalid last non-pad Base64 character dectected"
+        ))
+    }
+
+    /// (emu) A string set with two equal members; `members` as the client sent them, joined
+    /// by ", ".
     pub(crate) fn set_duplicates(members: &str) -> Error {
         Error::invalid_parameter(format!("Input collection [{members}] contains duplicates."))
+    }
+
+    /// (emu, dynalite's tests of the service: no prefix, no members) A number set with two
+    /// equal members (after normalisation).
+    pub(crate) fn number_set_duplicates() -> Error {
+        Error::validation("Input collection contains duplicates")
+    }
+
+    /// (emu, dynalite's tests of the service: no space before "of type" is AWS's) A binary set
+    /// with two equal members, as the client sent them joined by ", ".
+    pub(crate) fn binary_set_duplicates(members: &str) -> Error {
+        Error::invalid_parameter(format!(
+            "Input collection [{members}]of type BS contains duplicates."
+        ))
     }
 
     /// (emu) `{"NULL": false}`.
@@ -76,10 +114,13 @@ impl Error {
         Error::invalid_parameter("Binary sets should not be empty")
     }
 
-    /// (ours, after the API's ValidationError list) A document nested deeper than 32 levels;
-    /// recorded in `docs/compatibility.md` ("Nesting depth error").
+    /// (obs 2026-06, a conformance suite run against eu-west-2; the wording varies by
+    /// region) A document nested deeper than 32 levels, the item counted; recorded in
+    /// `docs/compatibility.md` ("Nesting depth").
     pub(crate) fn nesting_too_deep() -> Error {
-        Error::invalid_parameter("Nesting Levels have exceeded supported limits")
+        Error::validation(
+            "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+        )
     }
 
     /// (emu, MOTO) An item being written lacks one of the table's key attributes.

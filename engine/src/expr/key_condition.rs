@@ -75,8 +75,90 @@ fn attribute_of(operand: &ResolvedOperand) -> Result<Option<&str>> {
 fn value_of(operand: &ResolvedOperand) -> Result<Value> {
     match operand {
         Operand::Value(v) => Ok(v.clone()),
-        _ => Err(Error::key_condition_many_attributes()),
+        Operand::Size(_) => Err(Error::key_condition_nested_operation()),
+        Operand::Path(_) => Err(Error::key_condition_many_attributes()),
     }
+}
+
+/// The attribute a BETWEEN or begins_with constrains: its first operand, which must name it.
+fn first_attribute<'a>(operator: &str, operand: &'a ResolvedOperand) -> Result<&'a str> {
+    match attribute_of(operand)? {
+        Some(name) => Ok(name),
+        None => Err(Error::key_condition_first_operand(operator)),
+    }
+}
+
+/// One conjunct of a key condition as the attribute it constrains and the condition.
+fn part_condition(part: &ResolvedCondition) -> Result<(&str, SortCondition)> {
+    Ok(match part {
+        Condition::Compare(comparator, left, right) => {
+            // A second attribute is reported before the second one's nesting, as the service
+            // reads the operands in order (dynalite's tests: `b > a.b`).
+            if matches!(left, Operand::Path(_)) && matches!(right, Operand::Path(_)) {
+                attribute_of(left)?;
+                return Err(Error::key_condition_many_attributes());
+            }
+            match (attribute_of(left)?, attribute_of(right)?) {
+                (Some(name), None) => (name, SortCondition::Compare(*comparator, value_of(right)?)),
+                (None, Some(name)) => (
+                    name,
+                    SortCondition::Compare(comparator.flipped(), value_of(left)?),
+                ),
+                (Some(_), Some(_)) => return Err(Error::key_condition_many_attributes()),
+                (None, None) => return Err(Error::key_condition_no_attribute()),
+            }
+        }
+        Condition::Between(value, low, high) => (
+            first_attribute("BETWEEN", value)?,
+            SortCondition::Between(value_of(low)?, value_of(high)?),
+        ),
+        Condition::Function(FunctionName::BeginsWith, arguments) => (
+            first_attribute("begins_with", &arguments[0])?,
+            SortCondition::BeginsWith(value_of(&arguments[1])?),
+        ),
+        _ => return Err(Error::key_condition_unsupported()),
+    })
+}
+
+/// The checks of a key condition that need no key schema, which the service makes before it
+/// looks the table up (dynalite's tests of the service): the operators, each condition's
+/// operands, one condition per attribute, then at most two conditions.
+pub fn check_key_condition_shape(condition: &ResolvedCondition) -> Result<()> {
+    let mut parts = Vec::new();
+    flatten(condition, &mut parts)?;
+    let mut names = Vec::new();
+    for part in parts {
+        let (name, _) = part_condition(part)?;
+        if names.contains(&name) {
+            return Err(Error::key_condition_key_repeated());
+        }
+        names.push(name);
+    }
+    if names.len() > 2 {
+        return Err(Error::key_conditions_too_many());
+    }
+    Ok(())
+}
+
+/// The checks of legacy KeyConditions that need no key schema: each operator and its values,
+/// then at most two conditions.
+pub fn check_legacy_key_conditions_shape(
+    conditions: &std::collections::BTreeMap<String, LegacyCondition>,
+) -> Result<()> {
+    for (name, entry) in conditions {
+        let Some(operator) = entry.comparison_operator.as_deref() else {
+            return Err(Error::filter_comparison_operator_missing(
+                "keyConditions",
+                name,
+            ));
+        };
+        let values = entry.attribute_value_list.as_deref().unwrap_or(&[]);
+        legacy::comparison("keyConditions", name, operator, values)?;
+    }
+    if conditions.len() > 2 {
+        return Err(Error::key_conditions_too_many());
+    }
+    Ok(())
 }
 
 /// Turns a resolved key condition into the partition and sort range it selects.
@@ -88,42 +170,12 @@ pub fn analyse_key_condition(
     flatten(condition, &mut parts)?;
     let mut hash: Option<Value> = None;
     let mut sort: Option<SortCondition> = None;
+    // A condition on an attribute outside the key schema is reported after a missing
+    // partition key: querying by a non-key attribute answers "Query condition missed key
+    // schema element" (obs, widely reported service answers).
+    let mut off_schema = false;
     for part in parts {
-        let (name, condition) = match part {
-            Condition::Compare(comparator, left, right) => {
-                match (attribute_of(left)?, attribute_of(right)?) {
-                    (Some(name), None) => {
-                        (name, SortCondition::Compare(*comparator, value_of(right)?))
-                    }
-                    (None, Some(name)) => (
-                        name,
-                        SortCondition::Compare(comparator.flipped(), value_of(left)?),
-                    ),
-                    (Some(_), Some(_)) => {
-                        return Err(Error::key_condition_many_attributes());
-                    }
-                    (None, None) => {
-                        return Err(Error::key_condition_no_attribute());
-                    }
-                }
-            }
-            Condition::Between(value, low, high) => {
-                let Some(name) = attribute_of(value)? else {
-                    return Err(Error::key_condition_no_attribute());
-                };
-                (
-                    name,
-                    SortCondition::Between(value_of(low)?, value_of(high)?),
-                )
-            }
-            Condition::Function(FunctionName::BeginsWith, arguments) => {
-                let Some(name) = attribute_of(&arguments[0])? else {
-                    return Err(Error::key_condition_no_attribute());
-                };
-                (name, SortCondition::BeginsWith(value_of(&arguments[1])?))
-            }
-            _ => return Err(Error::key_condition_unsupported()),
-        };
+        let (name, condition) = part_condition(part)?;
         if name == schema.hash.name {
             if hash.is_some() {
                 return Err(Error::key_condition_key_repeated());
@@ -152,12 +204,15 @@ pub fn analyse_key_condition(
             }
             sort = Some(condition);
         } else {
-            return Err(Error::key_condition_unsupported());
+            off_schema = true;
         }
     }
     let Some(hash) = hash else {
         return Err(Error::key_condition_hash_missing(&schema.hash.name));
     };
+    if off_schema {
+        return Err(Error::key_condition_unsupported());
+    }
     if let Value::S(s) = &hash
         && s.is_empty()
     {
@@ -173,15 +228,23 @@ pub(crate) fn legacy_key_condition(
 ) -> Result<KeyCondition> {
     let mut combined: Option<ResolvedCondition> = None;
     for (name, entry) in conditions {
-        let operator = entry.comparison_operator.as_deref().unwrap_or("");
-        if !["EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"].contains(&operator) {
-            return Err(Error::key_conditions_operator_invalid());
-        }
+        let Some(operator) = entry.comparison_operator.as_deref() else {
+            return Err(Error::filter_comparison_operator_missing(
+                "keyConditions",
+                name,
+            ));
+        };
+        // The values are checked (count, types) before the operator's use on a key, as
+        // dynalite's tests record the service doing.
         let condition = legacy::comparison(
+            "keyConditions",
             name,
             operator,
             entry.attribute_value_list.as_deref().unwrap_or(&[]),
         )?;
+        if !["EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"].contains(&operator) {
+            return Err(Error::key_conditions_operator_invalid());
+        }
         combined = Some(match combined {
             None => condition,
             Some(previous) => Condition::And(Box::new(previous), Box::new(condition)),

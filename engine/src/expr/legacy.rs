@@ -5,23 +5,25 @@
 use super::ast::*;
 use crate::api::{AttributeValueUpdate, ExpectedValue, LegacyCondition};
 use crate::error::{Error, Result};
-use crate::types::value::{RawValue, Value, ValueType, describe};
+use crate::types::value::{RawValue, Value, ValueType};
 use std::collections::BTreeMap;
 
+/// The legacy comparison operators, in the order the service lists them in its enumeration
+/// message (dynalite's tests, written against the service).
 const OPERATORS: [&str; 13] = [
-    "EQ",
-    "NE",
-    "LE",
+    "IN",
+    "NULL",
+    "BETWEEN",
     "LT",
-    "GE",
+    "NOT_CONTAINS",
+    "EQ",
     "GT",
     "NOT_NULL",
-    "NULL",
-    "CONTAINS",
-    "NOT_CONTAINS",
+    "NE",
+    "LE",
     "BEGINS_WITH",
-    "IN",
-    "BETWEEN",
+    "GE",
+    "CONTAINS",
 ];
 
 fn path(name: &str) -> ResolvedPath {
@@ -32,36 +34,54 @@ fn type_error(operator: &str, value: &Value) -> Error {
     Error::comparison_operator_type_invalid(operator, value.value_type().name())
 }
 
-/// One legacy comparison of attribute `name`.
+/// How many AttributeValueList values each operator takes: none for NULL and NOT_NULL, two
+/// for BETWEEN, at least one for IN, one for the rest.
+fn check_argument_count(operator: &str, count: usize) -> Result<()> {
+    let fits = match operator {
+        "NOT_NULL" | "NULL" => count == 0,
+        "BETWEEN" => count == 2,
+        "IN" => count > 0,
+        _ => count == 1,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::comparison_argument_count_wrong(operator))
+    }
+}
+
+/// Rejects an operator outside the enumeration; `member` is the request member the condition
+/// is in (`expected`, `queryFilter`, `scanFilter`, `keyConditions`), for the message's path.
+pub fn check_operator(member: &str, name: &str, operator: &str) -> Result<()> {
+    if OPERATORS.contains(&operator) {
+        return Ok(());
+    }
+    Err(Error::comparison_operator_invalid(
+        &format!("{member}.{name}.member.comparisonOperator"),
+        operator,
+        &OPERATORS.join(", "),
+    ))
+}
+
+/// One legacy comparison of attribute `name`, in request member `member`.
 pub fn comparison(
+    member: &str,
     name: &str,
     operator: &str,
     raw_values: &[RawValue],
 ) -> Result<ResolvedCondition> {
-    if !OPERATORS.contains(&operator) {
-        return Err(Error::comparison_operator_invalid(
-            operator,
-            &OPERATORS.join(", "),
-        ));
-    }
+    check_operator(member, name, operator)?;
     let values = raw_values
         .iter()
         .map(RawValue::check)
         .collect::<Result<Vec<_>>>()?;
-    let expected_count = match operator {
-        "NOT_NULL" | "NULL" => Some(0),
-        "BETWEEN" => Some(2),
-        "IN" => None,
-        _ => Some(1),
-    };
-    match expected_count {
-        Some(count) if values.len() != count => {
-            return Err(Error::comparison_argument_count_wrong(operator));
-        }
-        None if values.is_empty() => {
-            return Err(Error::comparison_argument_count_wrong(operator));
-        }
-        _ => {}
+    check_argument_count(operator, values.len())?;
+    // DynamoDB checks that every value has the first one's type before it checks the
+    // operator's types (dynalite's validateConditions, written against the service).
+    if let Some(first) = values.first()
+        && values.iter().any(|v| v.value_type() != first.value_type())
+    {
+        return Err(Error::comparison_values_type_differ());
     }
     let scalar = |v: &Value| matches!(v.value_type(), ValueType::S | ValueType::N | ValueType::B);
     let attribute = Operand::Path(path(name));
@@ -93,12 +113,20 @@ pub fn comparison(
             if !scalar(&values[0]) {
                 return Err(type_error(operator, &values[0]));
             }
-            let contains =
-                Condition::Function(FunctionName::Contains, vec![attribute, value(&values[0])]);
+            let contains = Condition::Function(
+                FunctionName::Contains,
+                vec![attribute.clone(), value(&values[0])],
+            );
             if operator == "CONTAINS" {
                 contains
             } else {
-                Condition::Not(Box::new(contains))
+                // Unlike `NOT contains(...)`, NOT_CONTAINS is false for a missing attribute
+                // (Alternator's check_NOT_CONTAINS, written against the service).
+                let exists = Condition::Function(FunctionName::AttributeExists, vec![attribute]);
+                Condition::And(
+                    Box::new(exists),
+                    Box::new(Condition::Not(Box::new(contains))),
+                )
             }
         }
         "BEGINS_WITH" => {
@@ -118,14 +146,8 @@ pub fn comparison(
             if !scalar(low) {
                 return Err(type_error(operator, low));
             }
-            if low.value_type() != high.value_type() {
-                return Err(Error::comparison_values_type_differ());
-            }
             if low.compare(high) == Some(std::cmp::Ordering::Greater) {
-                return Err(Error::comparison_between_bounds_reversed(
-                    &describe(low),
-                    &describe(high),
-                ));
+                return Err(Error::comparison_between_bounds_reversed());
             }
             Condition::Between(attribute, value(low), value(high))
         }
@@ -153,6 +175,47 @@ fn combine(
     }))
 }
 
+/// One `Expected` entry, its members checked in dynalite's order (written against the
+/// service): Value with AttributeValueList first, then the operator's companions.
+fn expected_entry(name: &str, entry: &ExpectedValue) -> Result<ResolvedCondition> {
+    if entry.value.is_some() && entry.attribute_value_list.is_some() {
+        return Err(Error::expected_value_with_list(name));
+    }
+    if let Some(comparison_operator) = &entry.comparison_operator {
+        if entry.exists.is_some() {
+            return Err(Error::expected_exists_with_operator(name));
+        }
+        let values = match (&entry.value, &entry.attribute_value_list) {
+            (Some(v), _) => vec![v.clone()],
+            (None, Some(list)) => list.clone(),
+            (None, None)
+                if OPERATORS.contains(&comparison_operator.as_str())
+                    && !matches!(comparison_operator.as_str(), "NULL" | "NOT_NULL") =>
+            {
+                return Err(Error::expected_values_missing(comparison_operator, name));
+            }
+            (None, None) => Vec::new(),
+        };
+        return comparison("expected", name, comparison_operator, &values);
+    }
+    if entry.attribute_value_list.is_some() {
+        return Err(Error::expected_list_without_operator(name));
+    }
+    Ok(match (entry.exists, &entry.value) {
+        (Some(false), Some(_)) => return Err(Error::expected_value_with_exists_false(name)),
+        (Some(false), None) => Condition::Function(
+            FunctionName::AttributeNotExists,
+            vec![Operand::Path(path(name))],
+        ),
+        (_, Some(v)) => Condition::Compare(
+            Comparator::Eq,
+            Operand::Path(path(name)),
+            Operand::Value(v.check()?),
+        ),
+        (exists, None) => return Err(Error::expected_value_missing(name, exists)),
+    })
+}
+
 /// `Expected` with its `ConditionalOperator`.
 pub fn expected(
     entries: &BTreeMap<String, ExpectedValue>,
@@ -160,56 +223,25 @@ pub fn expected(
 ) -> Result<Option<ResolvedCondition>> {
     let mut conditions = Vec::new();
     for (name, entry) in entries {
-        let condition = if let Some(comparison_operator) = &entry.comparison_operator {
-            if entry.exists.is_some() {
-                return Err(Error::expected_exists_with_operator(name));
-            }
-            if entry.value.is_some() && entry.attribute_value_list.is_some() {
-                return Err(Error::expected_value_with_list(name));
-            }
-            let values = match (&entry.value, &entry.attribute_value_list) {
-                (Some(v), _) => vec![v.clone()],
-                (None, Some(list)) => list.clone(),
-                (None, None) => Vec::new(),
-            };
-            comparison(name, comparison_operator, &values)?
-        } else if entry.attribute_value_list.is_some() {
-            return Err(Error::expected_list_without_operator(name));
-        } else {
-            match (entry.exists, &entry.value) {
-                (Some(false), Some(_)) => {
-                    return Err(Error::expected_value_with_exists_false(name));
-                }
-                (Some(false), None) => Condition::Function(
-                    FunctionName::AttributeNotExists,
-                    vec![Operand::Path(path(name))],
-                ),
-                (_, Some(v)) => Condition::Compare(
-                    Comparator::Eq,
-                    Operand::Path(path(name)),
-                    Operand::Value(v.check()?),
-                ),
-                (_, None) => {
-                    return Err(Error::expected_value_missing(name));
-                }
-            }
-        };
-        conditions.push(condition);
+        conditions.push(expected_entry(name, entry)?);
     }
     combine(conditions, operator)
 }
 
-/// `QueryFilter` / `ScanFilter` with their `ConditionalOperator`.
+/// `QueryFilter` / `ScanFilter` (`member`: `queryFilter` or `scanFilter`) with their
+/// `ConditionalOperator`.
 pub fn filter(
+    member: &str,
     entries: &BTreeMap<String, LegacyCondition>,
     operator: Option<&str>,
 ) -> Result<Option<ResolvedCondition>> {
     let mut conditions = Vec::new();
     for (name, entry) in entries {
         let Some(comparison_operator) = &entry.comparison_operator else {
-            return Err(Error::filter_comparison_operator_missing(name));
+            return Err(Error::filter_comparison_operator_missing(member, name));
         };
         conditions.push(comparison(
+            member,
             name,
             comparison_operator,
             entry.attribute_value_list.as_deref().unwrap_or(&[]),

@@ -25,6 +25,9 @@ enum TokenKind {
     ValuePlaceholder,
     Integer,
     Symbol(&'static str),
+    /// A character no token starts with (or a `#`/`:` with no name after it). The parser
+    /// never expects one, so the syntax error lands on the first of these it reaches.
+    Unknown,
     End,
 }
 
@@ -39,105 +42,112 @@ fn is_identifier_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-fn lex(kind: ExpressionKind, text: &str) -> Result<Vec<Token>> {
+/// The end of the token that starts at `i` (not whitespace), and its kind. Identifiers start
+/// with a letter (`_version` is a syntax error at `_`: obs, the service's answer quoted in
+/// aws-sdk-java-v2 issue 3279), and an integer is `0` or starts with another digit (so `03`
+/// is `0` then `3`, as the service's `near: "#AMZN_MAPPED_2021-0"` in aws-sdk-java-v2 issue
+/// 2310 shows).
+fn next_token(text: &str, i: usize) -> (TokenKind, usize) {
+    let bytes = text.as_bytes();
+    let b = bytes[i];
+    let run = |from: usize| {
+        let mut end = from;
+        while end < bytes.len() && is_identifier_byte(bytes[end]) {
+            end += 1;
+        }
+        end
+    };
+    if b == b'#' || b == b':' {
+        let end = run(i + 1);
+        return match (end == i + 1, b) {
+            (true, _) => (TokenKind::Unknown, i + 1),
+            (false, b'#') => (TokenKind::NamePlaceholder, end),
+            (false, _) => (TokenKind::ValuePlaceholder, end),
+        };
+    }
+    if b == b'0' {
+        return (TokenKind::Integer, i + 1);
+    }
+    if b.is_ascii_digit() {
+        let mut end = i;
+        while end < bytes.len() && bytes[end].is_ascii_digit() {
+            end += 1;
+        }
+        return (TokenKind::Integer, end);
+    }
+    if b.is_ascii_alphabetic() {
+        return (TokenKind::Identifier, run(i));
+    }
+    let symbol = match (text.get(i..i + 2), b) {
+        (Some("<>"), _) => "<>",
+        (Some("<="), _) => "<=",
+        (Some(">="), _) => ">=",
+        (_, b'(') => "(",
+        (_, b')') => ")",
+        (_, b'[') => "[",
+        (_, b']') => "]",
+        (_, b',') => ",",
+        (_, b'.') => ".",
+        (_, b'=') => "=",
+        (_, b'<') => "<",
+        (_, b'>') => ">",
+        (_, b'+') => "+",
+        (_, b'-') => "-",
+        _ => {
+            let end = i + text[i..].chars().next().map_or(1, char::len_utf8);
+            return (TokenKind::Unknown, end);
+        }
+    };
+    (TokenKind::Symbol(symbol), i + symbol.len())
+}
+
+fn lex(text: &str) -> Vec<Token> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii_whitespace() {
+        if bytes[i].is_ascii_whitespace() {
             i += 1;
             continue;
         }
-        let start = i;
-        let token_kind = if b == b'#' || b == b':' {
-            i += 1;
-            while i < bytes.len() && is_identifier_byte(bytes[i]) {
-                i += 1;
-            }
-            if i == start + 1 {
-                return Err(syntax_error(kind, text, &tokens, start, i));
-            }
-            if b == b'#' {
-                TokenKind::NamePlaceholder
-            } else {
-                TokenKind::ValuePlaceholder
-            }
-        } else if b.is_ascii_digit() {
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-            TokenKind::Integer
-        } else if is_identifier_byte(b) {
-            while i < bytes.len() && is_identifier_byte(bytes[i]) {
-                i += 1;
-            }
-            TokenKind::Identifier
-        } else {
-            let two = text.get(i..i + 2);
-            let symbol = match two {
-                Some("<>") => "<>",
-                Some("<=") => "<=",
-                Some(">=") => ">=",
-                _ => match b {
-                    b'(' => "(",
-                    b')' => ")",
-                    b'[' => "[",
-                    b']' => "]",
-                    b',' => ",",
-                    b'.' => ".",
-                    b'=' => "=",
-                    b'<' => "<",
-                    b'>' => ">",
-                    b'+' => "+",
-                    b'-' => "-",
-                    _ => {
-                        let end = i + text[i..].chars().next().map_or(1, char::len_utf8);
-                        return Err(syntax_error(kind, text, &tokens, start, end));
-                    }
-                },
-            };
-            i += symbol.len();
-            TokenKind::Symbol(symbol)
-        };
+        let (kind, end) = next_token(text, i);
         tokens.push(Token {
-            kind: token_kind,
-            start,
-            end: i,
+            kind,
+            start: i,
+            end,
         });
+        i = end;
     }
     tokens.push(Token {
         kind: TokenKind::End,
         start: bytes.len(),
         end: bytes.len(),
     });
-    Ok(tokens)
+    tokens
 }
 
-/// 'Syntax error; token: "x", near: "a x"': the offending token and the text from the token
-/// before it (emu wording; the "Syntax error" part is observed).
-fn syntax_error(
-    kind: ExpressionKind,
-    text: &str,
-    tokens: &[Token],
-    start: usize,
-    end: usize,
-) -> Error {
-    let (token, near) = if start >= text.len() {
-        let near_start = tokens.last().map_or(0, |t| t.start);
-        ("<EOF>".to_string(), text[near_start..].to_string())
-    } else {
-        let near_start = tokens
-            .iter()
-            .rev()
-            .find(|t| t.end <= start)
-            .map_or(start, |t| t.start);
-        (
-            text[start..end].to_string(),
-            text[near_start..end].to_string(),
-        )
-    };
-    Error::expression_syntax_error(kind, &token, &near)
+/// 'Syntax error; token: "x", near: "a x b"': the offending token (`tokens[index]`) and the
+/// text from the start of the token before it to the end of the token after it, as the
+/// service quotes it (obs: `token: "-", near: "GI-1"` for `GI-1-PK = :v`, `token: "!", near:
+/// "!!"` for `!!`, dynamodb-facts §2.3; `token: "_", near: "_version"`). At the end of the
+/// text the token is `<EOF>`.
+fn syntax_error(kind: ExpressionKind, text: &str, tokens: &[Token], index: usize) -> Error {
+    let token = &tokens[index];
+    let near_start = index
+        .checked_sub(1)
+        .map_or(token.start, |before| tokens[before].start);
+    if token.kind == TokenKind::End {
+        return Error::expression_syntax_error(kind, "<EOF>", &text[near_start..]);
+    }
+    let near_end = tokens
+        .get(index + 1)
+        .filter(|after| after.kind != TokenKind::End)
+        .map_or(token.end, |after| after.end);
+    Error::expression_syntax_error(
+        kind,
+        &text[token.start..token.end],
+        &text[near_start..near_end],
+    )
 }
 
 struct Parser<'a> {
@@ -147,6 +157,9 @@ struct Parser<'a> {
     position: usize,
     operator_count: usize,
     parens_depth: usize,
+    /// An error found during parsing that the service reports only after later checks pass
+    /// (see [`parse_update_deferring`]).
+    deferred: Option<Error>,
 }
 
 fn check_expression_text(kind: ExpressionKind, text: &str) -> Result<()> {
@@ -165,10 +178,11 @@ impl<'a> Parser<'a> {
         Ok(Parser {
             kind,
             text,
-            tokens: lex(kind, text)?,
+            tokens: lex(text),
             position: 0,
             operator_count: 0,
             parens_depth: 0,
+            deferred: None,
         })
     }
 
@@ -193,14 +207,7 @@ impl<'a> Parser<'a> {
     }
 
     fn error_here(&self) -> Error {
-        let token = self.peek();
-        syntax_error(
-            self.kind,
-            self.text,
-            &self.tokens[..self.position],
-            token.start,
-            token.end,
-        )
+        syntax_error(self.kind, self.text, &self.tokens, self.position)
     }
 
     fn is_symbol(&self, symbol: &str) -> bool {
@@ -249,8 +256,14 @@ impl<'a> Parser<'a> {
             }
             TokenKind::Identifier => {
                 let word = self.text_of(&token);
-                // Plain names start with a letter or underscore; digits-first words are not names.
-                if word.as_bytes()[0].is_ascii_digit() {
+                // Plain names start with a letter; digits-first words are not names. In an
+                // update, the clause keywords are tokens of the grammar, not names: `SET a = set`
+                // is a syntax error (dynalite's tests of the service), not a reserved word.
+                let clause_keyword = self.kind == ExpressionKind::Update
+                    && ["SET", "REMOVE", "ADD", "DELETE"]
+                        .iter()
+                        .any(|k| word.eq_ignore_ascii_case(k));
+                if word.as_bytes()[0].is_ascii_digit() || clause_keyword {
                     return Err(self.error_here());
                 }
                 if is_reserved(word) {
@@ -290,6 +303,39 @@ impl<'a> Parser<'a> {
             return Err(Error::document_path_too_deep(self.kind, elements.len()));
         }
         Ok(Path { elements })
+    }
+
+    /// A boolean function call used as a condition; `None` for `size(...)`, which starts a
+    /// comparison the caller parses.
+    fn function_condition(&mut self) -> Result<Option<RawCondition>> {
+        let name = self.text_of(self.peek()).to_string();
+        let function = match name.as_str() {
+            "attribute_exists" => FunctionName::AttributeExists,
+            "attribute_not_exists" => FunctionName::AttributeNotExists,
+            "attribute_type" => FunctionName::AttributeType,
+            "begins_with" => FunctionName::BeginsWith,
+            "contains" => FunctionName::Contains,
+            "size" => return Ok(None),
+            _ => return Err(Error::function_name_invalid(self.kind, &name)),
+        };
+        self.advance();
+        self.advance();
+        self.count_operator()?;
+        let arguments = self.arguments_after_open()?;
+        // A boolean function compared like a value (obs, dynamodb-facts §3.1).
+        if self.at_comparison() {
+            return Err(Error::function_misused(self.kind, &name));
+        }
+        Ok(Some(Condition::Function(function, arguments)))
+    }
+
+    /// Whether the next token continues an operand into a comparison.
+    fn at_comparison(&self) -> bool {
+        matches!(
+            self.peek().kind,
+            TokenKind::Symbol("=" | "<>" | "<" | "<=" | ">" | ">=")
+        ) || self.is_keyword("BETWEEN")
+            || self.is_keyword("IN")
     }
 
     fn at_function_call(&self) -> bool {
@@ -399,27 +445,10 @@ impl<'a> Parser<'a> {
             }
             return Ok(Condition::Parens(Box::new(inner)));
         }
-        if self.at_function_call() {
-            let name = self.text_of(self.peek()).to_string();
-            let function = match name.as_str() {
-                "attribute_exists" => Some(FunctionName::AttributeExists),
-                "attribute_not_exists" => Some(FunctionName::AttributeNotExists),
-                "attribute_type" => Some(FunctionName::AttributeType),
-                "begins_with" => Some(FunctionName::BeginsWith),
-                "contains" => Some(FunctionName::Contains),
-                _ => None,
-            };
-            if let Some(function) = function {
-                self.advance();
-                self.advance();
-                self.count_operator()?;
-                let arguments = self.arguments_after_open()?;
-                return Ok(Condition::Function(function, arguments));
-            }
-            if name != "size" {
-                return Err(Error::function_name_invalid(self.kind, &name));
-            }
-            // size(...) starts a comparison; fall through to operand parsing.
+        if self.at_function_call()
+            && let Some(condition) = self.function_condition()?
+        {
+            return Ok(condition);
         }
         let left = self.operand()?;
         let token = self.peek().clone();
@@ -483,69 +512,74 @@ impl<'a> Parser<'a> {
                 let token = self.advance();
                 Ok(SetOperand::Value(self.text_of(&token).to_string()))
             }
-            TokenKind::Identifier if self.at_function_call() => {
-                let name = self.text_of(self.peek()).to_string();
-                self.advance();
-                self.advance();
-                self.count_operator()?;
-                self.parens_depth += 1;
-                if self.parens_depth > PARENS_DEPTH_MAX {
-                    return Err(self.error_here());
-                }
-                let result = match name.as_str() {
-                    "if_not_exists" => {
-                        if !matches!(
-                            self.peek().kind,
-                            TokenKind::Identifier | TokenKind::NamePlaceholder
-                        ) || self.at_function_call()
-                        {
-                            return Err(Error::function_requires_path(self.kind, "if_not_exists"));
-                        }
-                        let path = self.path()?;
-                        self.expect_symbol(",")?;
-                        let fallback = self.set_operand()?;
-                        SetOperand::IfNotExists(path, Box::new(fallback))
-                    }
-                    "list_append" => {
-                        let first = self.set_operand()?;
-                        self.expect_symbol(",")?;
-                        let second = self.set_operand()?;
-                        SetOperand::ListAppend(Box::new(first), Box::new(second))
-                    }
-                    "attribute_exists"
-                    | "attribute_not_exists"
-                    | "attribute_type"
-                    | "begins_with"
-                    | "contains"
-                    | "size" => {
-                        return Err(Error::function_not_allowed_in_update(self.kind, &name));
-                    }
-                    _ => {
-                        return Err(Error::function_name_invalid(self.kind, &name));
-                    }
-                };
-                if self.is_symbol(",") {
-                    let count = if matches!(
-                        result,
-                        SetOperand::IfNotExists(..) | SetOperand::ListAppend(..)
-                    ) {
-                        3
-                    } else {
-                        1
-                    };
-                    return Err(Error::operand_count_wrong(self.kind, &name, count));
-                }
-                self.expect_symbol(")")?;
-                self.parens_depth -= 1;
-                Ok(result)
-            }
+            TokenKind::Identifier if self.at_function_call() => self.update_function(),
             _ => Ok(SetOperand::Path(self.path()?)),
         }
+    }
+
+    /// `if_not_exists(...)` or `list_append(...)` in a SET action. Their operand counts and
+    /// if_not_exists's path are checked after names, values and overlapping paths, as the
+    /// service reports them (dynalite's tests): a problem is deferred, and the call stands for
+    /// its first operand meanwhile.
+    fn update_function(&mut self) -> Result<SetOperand<RawName, String>> {
+        let name = self.text_of(self.peek()).to_string();
+        match name.as_str() {
+            "if_not_exists" | "list_append" => {}
+            "attribute_exists"
+            | "attribute_not_exists"
+            | "attribute_type"
+            | "begins_with"
+            | "contains"
+            | "size" => {
+                return Err(Error::function_not_allowed_in_update(self.kind, &name));
+            }
+            _ => return Err(Error::function_name_invalid(self.kind, &name)),
+        }
+        self.advance();
+        self.advance();
+        self.count_operator()?;
+        self.parens_depth += 1;
+        if self.parens_depth > PARENS_DEPTH_MAX {
+            return Err(self.error_here());
+        }
+        let mut arguments = vec![self.set_operand()?];
+        while self.is_symbol(",") {
+            self.advance();
+            arguments.push(self.set_operand()?);
+        }
+        self.expect_symbol(")")?;
+        self.parens_depth -= 1;
+        if arguments.len() != 2 {
+            self.defer(Error::operand_count_wrong(
+                self.kind,
+                &name,
+                arguments.len(),
+            ));
+            return Ok(arguments.swap_remove(0));
+        }
+        let second = arguments.pop().expect("two operands");
+        let first = arguments.pop().expect("two operands");
+        Ok(match (name.as_str(), first) {
+            ("if_not_exists", SetOperand::Path(path)) => {
+                SetOperand::IfNotExists(path, Box::new(second))
+            }
+            ("if_not_exists", first) => {
+                self.defer(Error::function_requires_path(self.kind, "if_not_exists"));
+                first
+            }
+            (_, first) => SetOperand::ListAppend(Box::new(first), Box::new(second)),
+        })
+    }
+
+    /// Keeps the first error found that the service reports after later checks.
+    fn defer(&mut self, error: Error) {
+        self.deferred.get_or_insert(error);
     }
 
     fn update(&mut self) -> Result<RawUpdate> {
         let mut actions = Vec::new();
         let mut seen: Vec<&'static str> = Vec::new();
+        let mut repeated = None;
         loop {
             let clause = if self.is_keyword("SET") {
                 "SET"
@@ -558,8 +592,10 @@ impl<'a> Parser<'a> {
             } else {
                 return Err(self.error_here());
             };
-            if seen.contains(&clause) {
-                return Err(Error::update_clause_repeated(self.kind, clause));
+            // Reported once the whole expression parsed, so that a reserved word later in it
+            // wins (dynalite's tests of the service).
+            if seen.contains(&clause) && repeated.is_none() {
+                repeated = Some(Error::update_clause_repeated(self.kind, clause));
             }
             seen.push(clause);
             self.advance();
@@ -605,7 +641,7 @@ impl<'a> Parser<'a> {
                 }
             }
             if self.peek().kind == TokenKind::End {
-                return Ok(actions);
+                return repeated.map_or(Ok(actions), Err);
             }
         }
     }
@@ -619,11 +655,20 @@ pub fn parse_condition(kind: ExpressionKind, text: &str) -> Result<RawCondition>
     Ok(condition)
 }
 
+/// Parses an UpdateExpression, answering every error at once.
 pub fn parse_update(text: &str) -> Result<RawUpdate> {
+    let (actions, deferred) = parse_update_deferring(text)?;
+    deferred.map_or(Ok(actions), Err)
+}
+
+/// Parses an UpdateExpression; the second value is an error the caller reports after
+/// resolving names and values and checking overlapping paths (a function's operand count, and
+/// if_not_exists's path), which is the order the service reports them in.
+pub fn parse_update_deferring(text: &str) -> Result<(RawUpdate, Option<Error>)> {
     let mut parser = Parser::new(ExpressionKind::Update, text)?;
     let actions = parser.update()?;
     parser.expect_end()?;
-    Ok(actions)
+    Ok((actions, parser.deferred))
 }
 
 pub fn parse_projection(text: &str) -> Result<Vec<RawPath>> {

@@ -54,9 +54,12 @@ impl Placeholders {
                     if !valid_key(key, ':') || key.len() > PLACEHOLDER_SIZE_BYTES_MAX {
                         return Err(Error::expression_attribute_value_key_invalid(key));
                     }
-                    let value = raw
-                        .check()
-                        .map_err(|e| Error::expression_attribute_value_invalid(&e.message, key))?;
+                    // Base64 errors come from the JSON framework, before validation: they are
+                    // not wrapped (a SerializationException as for any other value).
+                    let value = raw.check().map_err(|e| match e.kind {
+                        crate::error::ErrorKind::Serialization => e,
+                        _ => Error::expression_attribute_value_invalid(&e.message, key),
+                    })?;
                     checked.insert(key.clone(), value);
                 }
                 Some(checked)
@@ -126,6 +129,10 @@ impl Placeholders {
             Operand::Value(placeholder) => Operand::Value(self.value(kind, placeholder)?),
             Operand::Size(inner) => {
                 let inner = self.operand(kind, inner)?;
+                // size() is a number (dynalite's tests of the service: `size(size(a))`).
+                if matches!(inner, Operand::Size(_)) {
+                    return Err(incorrect_operand_type(kind, "size", ValueType::N));
+                }
                 if let Operand::Value(v) = &inner
                     && matches!(
                         v.value_type(),
@@ -146,31 +153,26 @@ impl Placeholders {
         condition: &RawCondition,
     ) -> Result<ResolvedCondition> {
         Ok(match condition {
-            Condition::Compare(comparator, left, right) => Condition::Compare(
-                *comparator,
-                self.operand(kind, left)?,
-                self.operand(kind, right)?,
-            ),
+            Condition::Compare(comparator, left, right) => {
+                let (left, right) = (self.operand(kind, left)?, self.operand(kind, right)?);
+                // Checked as each comparison resolves, so that it wins over a later undefined
+                // placeholder (dynalite's tests of the service: `a = a AND :undefined > a`).
+                if let (Operand::Path(a), Operand::Path(b)) = (&left, &right)
+                    && a == b
+                {
+                    return Err(Error::operands_not_distinct(
+                        kind,
+                        comparator.symbol(),
+                        &a.describe(),
+                    ));
+                }
+                Condition::Compare(*comparator, left, right)
+            }
             Condition::Between(value, low, high) => {
                 let value = self.operand(kind, value)?;
                 let low = self.operand(kind, low)?;
                 let high = self.operand(kind, high)?;
-                if let (Operand::Value(l), Operand::Value(h)) = (&low, &high) {
-                    if l.value_type() != h.value_type() {
-                        return Err(Error::between_bounds_type_mismatch(
-                            kind,
-                            &describe(l),
-                            &describe(h),
-                        ));
-                    }
-                    if l.compare(h) == Some(std::cmp::Ordering::Greater) {
-                        return Err(Error::between_bounds_reversed(
-                            kind,
-                            &describe(l),
-                            &describe(h),
-                        ));
-                    }
-                }
+                check_between_bounds(kind, &low, &high)?;
                 Condition::Between(value, low, high)
             }
             Condition::In(value, list) => {
@@ -273,7 +275,7 @@ impl Placeholders {
                         value.value_type(),
                         ValueType::N | ValueType::Ss | ValueType::Ns | ValueType::Bs
                     ) {
-                        return Err(incorrect_operand_type(kind, "ADD", value.value_type()));
+                        return Err(update_operand_type(kind, "ADD", value.value_type()));
                     }
                     UpdateAction::Add(path, value)
                 }
@@ -284,7 +286,7 @@ impl Placeholders {
                         value.value_type(),
                         ValueType::Ss | ValueType::Ns | ValueType::Bs
                     ) {
-                        return Err(incorrect_operand_type(kind, "DELETE", value.value_type()));
+                        return Err(update_operand_type(kind, "DELETE", value.value_type()));
                     }
                     UpdateAction::Delete(path, value)
                 }
@@ -336,6 +338,22 @@ impl Placeholders {
     }
 }
 
+/// ADD and DELETE name the operand's type in words (dynalite's tests of the service:
+/// "operator: ADD, operand type: STRING").
+fn update_operand_type(kind: ExpressionKind, operator: &str, value_type: ValueType) -> Error {
+    let name = match value_type {
+        ValueType::S => "STRING",
+        ValueType::N => "NUMBER",
+        ValueType::B => "BINARY",
+        ValueType::Bool => "BOOLEAN",
+        ValueType::Null => "NULL",
+        ValueType::M => "MAP",
+        ValueType::L => "LIST",
+        other => other.name(),
+    };
+    Error::update_operand_type_incorrect(kind, operator, name)
+}
+
 fn incorrect_operand_type(kind: ExpressionKind, function: &str, value_type: ValueType) -> Error {
     Error::operand_type_incorrect(kind, function, value_type.name())
 }
@@ -353,6 +371,18 @@ fn check_function(
     if arguments.len() != expected {
         return Err(Error::operand_count_wrong(kind, name, arguments.len()));
     }
+    // Distinct operands before their types (dynalite's tests of the service).
+    if let [Operand::Path(a), Operand::Path(b)] = arguments
+        && a == b
+    {
+        return Err(Error::operands_not_distinct(kind, name, &a.describe()));
+    }
+    // A size() operand is a number.
+    let type_of = |operand: &ResolvedOperand| match operand {
+        Operand::Value(v) => Some(v.value_type()),
+        Operand::Size(_) => Some(ValueType::N),
+        Operand::Path(_) => None,
+    };
     match function {
         FunctionName::AttributeExists
         | FunctionName::AttributeNotExists
@@ -361,77 +391,108 @@ fn check_function(
                 return Err(Error::function_requires_path(kind, name));
             }
             if function == FunctionName::AttributeType {
-                match &arguments[1] {
-                    Operand::Value(Value::S(type_name))
+                match (&arguments[1], type_of(&arguments[1])) {
+                    (Operand::Value(Value::S(type_name)), _)
                         if ValueType::from_name(type_name).is_some() => {}
-                    Operand::Value(Value::S(type_name)) => {
+                    (Operand::Value(Value::S(type_name)), _) => {
                         return Err(Error::attribute_type_name_invalid(kind, type_name));
                     }
-                    Operand::Value(other) => {
-                        return Err(incorrect_operand_type(kind, name, other.value_type()));
-                    }
+                    (_, Some(other)) => return Err(incorrect_operand_type(kind, name, other)),
                     _ => return Err(Error::operand_type_incorrect(kind, name, "path")),
                 }
             }
         }
         FunctionName::BeginsWith => {
-            for argument in arguments {
-                if let Operand::Value(v) = argument
-                    && !matches!(v.value_type(), ValueType::S | ValueType::B)
-                {
-                    return Err(incorrect_operand_type(kind, name, v.value_type()));
+            for value_type in arguments.iter().filter_map(type_of) {
+                if !matches!(value_type, ValueType::S | ValueType::B) {
+                    return Err(incorrect_operand_type(kind, name, value_type));
                 }
             }
         }
-        FunctionName::Contains => {
-            if let (Operand::Path(a), Operand::Path(b)) = (&arguments[0], &arguments[1])
-                && a == b
-            {
-                return Err(Error::contains_operands_not_distinct(kind, &a.describe()));
-            }
-        }
+        FunctionName::Contains => {}
     }
     Ok(())
 }
 
-/// Two paths overlap when one is a prefix of the other; they conflict when they address the
-/// same node as both a map and a list.
+/// BETWEEN's literal bounds: of one type, the lower not above the upper.
+fn check_between_bounds(
+    kind: ExpressionKind,
+    low: &ResolvedOperand,
+    high: &ResolvedOperand,
+) -> Result<()> {
+    let (Operand::Value(l), Operand::Value(h)) = (low, high) else {
+        return Ok(());
+    };
+    if l.value_type() != h.value_type() {
+        return Err(Error::between_bounds_type_mismatch(
+            kind,
+            &describe(l),
+            &describe(h),
+        ));
+    }
+    if l.compare(h) == Some(std::cmp::Ordering::Greater) {
+        return Err(Error::between_bounds_reversed(
+            kind,
+            &describe(l),
+            &describe(h),
+        ));
+    }
+    Ok(())
+}
+
+/// How two action paths meet: one is a prefix of the other (they overlap), or they address
+/// one node as a map and as a list (they conflict).
+#[derive(PartialEq)]
+enum Meeting {
+    Overlap,
+    Conflict,
+}
+
+fn meeting(a: &ResolvedPath, b: &ResolvedPath) -> Option<Meeting> {
+    for (x, y) in a.elements.iter().zip(&b.elements) {
+        if x == y {
+            continue;
+        }
+        let kinds_differ = matches!(
+            (x, y),
+            (PathElement::Attribute(_), PathElement::Index(_))
+                | (PathElement::Index(_), PathElement::Attribute(_))
+        );
+        return kinds_differ.then_some(Meeting::Conflict);
+    }
+    Some(Meeting::Overlap)
+}
+
+/// Overlapping paths are reported before conflicting ones, whatever their positions
+/// (dynalite's tests of the service: `set d[1] = a, d.b = a, c[1].a = a, c = …` answers the
+/// overlap of `c[1].a` and `c`).
 fn check_overlaps<'a>(
     kind: ExpressionKind,
     paths: impl Iterator<Item = &'a ResolvedPath>,
 ) -> Result<()> {
     let paths: Vec<&ResolvedPath> = paths.collect();
+    let mut conflict = None;
     for (i, a) in paths.iter().enumerate() {
         for b in &paths[i + 1..] {
-            let common = a.elements.len().min(b.elements.len());
-            let mut diverged = false;
-            for position in 0..common {
-                let (x, y) = (&a.elements[position], &b.elements[position]);
-                if x == y {
-                    continue;
-                }
-                if matches!(
-                    (x, y),
-                    (PathElement::Attribute(_), PathElement::Index(_))
-                        | (PathElement::Index(_), PathElement::Attribute(_))
-                ) {
-                    return Err(Error::document_paths_conflict(
+            match meeting(a, b) {
+                Some(Meeting::Overlap) => {
+                    return Err(Error::document_paths_overlap(
                         kind,
                         &a.describe(),
                         &b.describe(),
                     ));
                 }
-                diverged = true;
-                break;
-            }
-            if !diverged {
-                return Err(Error::document_paths_overlap(
-                    kind,
-                    &a.describe(),
-                    &b.describe(),
-                ));
+                Some(Meeting::Conflict) if conflict.is_none() => conflict = Some((*a, *b)),
+                _ => {}
             }
         }
     }
-    Ok(())
+    match conflict {
+        Some((a, b)) => Err(Error::document_paths_conflict(
+            kind,
+            &a.describe(),
+            &b.describe(),
+        )),
+        None => Ok(()),
+    }
 }

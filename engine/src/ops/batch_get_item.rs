@@ -35,7 +35,7 @@ fn check_shape(input: &BatchGetItemInput) -> Result<&BTreeMap<String, KeysAndAtt
     );
     if let Some(request_items) = &input.request_items {
         if request_items.is_empty() {
-            errors.push("{}", "requestItems", &constraint::length_at_least(1));
+            errors.push("'{}'", "requestItems", &constraint::length_at_least(1));
         }
         for (name, entry) in request_items {
             errors.name(&Some(name.clone()), "requestItems.key", true);
@@ -46,7 +46,7 @@ fn check_shape(input: &BatchGetItemInput) -> Result<&BTreeMap<String, KeysAndAtt
                     constraint::NOT_NULL,
                 ),
                 Some(keys) if keys.is_empty() => errors.push(
-                    "[]",
+                    "'[]'",
                     &format!("requestItems.{name}.member.keys"),
                     &constraint::length_at_least(1),
                 ),
@@ -61,6 +61,10 @@ fn check_shape(input: &BatchGetItemInput) -> Result<&BTreeMap<String, KeysAndAtt
         .sum();
     if total > BATCH_GET_KEY_COUNT_MAX {
         return Err(Error::batch_get_too_many_keys());
+    }
+    // Every key's values before any table is looked up (dynalite's tests of the service).
+    for raw in request_items.values().flat_map(|e| e.keys.iter().flatten()) {
+        check_item(raw)?;
     }
     Ok(request_items)
 }

@@ -12,8 +12,8 @@ use crate::data::mutation::Mutation;
 use crate::data::table::Table;
 use crate::engine::{Engine, table_name_of};
 use crate::error::{ConstraintErrors, Error, Result, constraint};
-use crate::limits::BATCH_WRITE_REQUEST_COUNT_MAX;
-use crate::types::item::Item;
+use crate::limits::{BATCH_WRITE_REQUEST_COUNT_MAX, ITEM_SIZE_BYTES_MAX};
+use crate::types::item::{Item, item_size_bytes};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One write of a batch: a put or a delete, without condition or return values.
@@ -68,7 +68,17 @@ impl ItemWrite for BatchWrite {
     }
 }
 
-/// The shape checks of the whole request, before any table is looked at.
+/// The constraint on each table's list of requests, as the service prints it.
+fn batch_write_list_constraint() -> String {
+    format!(
+        "Map value must satisfy constraint: [{}, {}]",
+        constraint::length_at_most(BATCH_WRITE_REQUEST_COUNT_MAX),
+        constraint::length_at_least(1)
+    )
+}
+
+/// The shape checks of the whole request, before any table is looked at. An empty list of
+/// requests is printed as the service prints the map (`'{t=[]}'`, boto3 issue 483).
 fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<WriteRequest>>> {
     let mut errors = ConstraintErrors::new();
     errors.not_null(&input.request_items, "requestItems");
@@ -84,16 +94,27 @@ fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<Writ
     );
     if let Some(request_items) = &input.request_items {
         if request_items.is_empty() {
-            errors.push("{}", "requestItems", &constraint::length_at_least(1));
+            errors.push("'{}'", "requestItems", &constraint::length_at_least(1));
         }
         for (name, requests) in request_items {
             errors.name(&Some(name.clone()), "requestItems.key", true);
             if requests.is_empty() {
                 errors.push(
-                    "[]",
-                    &format!("requestItems.{name}.member"),
-                    &constraint::length_at_least(1),
+                    &format!("'{{{name}=[]}}'"),
+                    "requestItems",
+                    &batch_write_list_constraint(),
                 );
+            }
+            for (index, request) in requests.iter().enumerate() {
+                let base = format!("requestItems.{name}.member.{}.member", index + 1);
+                // The delete request's member is reported before the put request's (dynalite's
+                // tests of the service).
+                if let Some(delete) = &request.delete_request {
+                    errors.not_null(&delete.key, &format!("{base}.deleteRequest.key"));
+                }
+                if let Some(put) = &request.put_request {
+                    errors.not_null(&put.item, &format!("{base}.putRequest.item"));
+                }
             }
         }
     }
@@ -102,7 +123,32 @@ fn check_shape(input: &BatchWriteItemInput) -> Result<&BTreeMap<String, Vec<Writ
     if total > BATCH_WRITE_REQUEST_COUNT_MAX {
         return Err(Error::batch_write_too_many_requests());
     }
+    check_values(request_items)?;
     Ok(request_items)
+}
+
+/// Every request's values and each put's size, before any table is looked up (dynalite's
+/// tests of the service: a bad value or a too large item in a batch for a missing table is a
+/// ValidationException). An empty WriteRequest answers the service's odd message for it.
+fn check_values(request_items: &BTreeMap<String, Vec<WriteRequest>>) -> Result<()> {
+    for request in request_items.values().flatten() {
+        match (&request.put_request, &request.delete_request) {
+            (None, None) => return Err(Error::write_request_empty()),
+            (Some(put), _) => {
+                if let Some(raw) = &put.item
+                    && item_size_bytes(&check_item(raw)?) > ITEM_SIZE_BYTES_MAX
+                {
+                    return Err(Error::item_too_large());
+                }
+            }
+            (None, Some(delete)) => {
+                if let Some(raw) = &delete.key {
+                    check_item(raw)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One table's writes as plans, in request order, with no key twice.
@@ -113,13 +159,13 @@ fn plan_table(table: &Table, requests: &[WriteRequest]) -> Result<Vec<BatchWrite
         let write = match (&request.put_request, &request.delete_request) {
             (Some(put), None) => {
                 let Some(raw) = &put.item else {
-                    return Err(Error::required("Item"));
+                    return Err(Error::internal());
                 };
                 BatchWrite::Put(PutItem::new(table, check_item(raw)?)?)
             }
             (None, Some(delete)) => {
                 let Some(raw) = &delete.key else {
-                    return Err(Error::required("Key"));
+                    return Err(Error::internal());
                 };
                 BatchWrite::Delete(DeleteItem::new(table, check_item(raw)?)?)
             }

@@ -167,7 +167,19 @@ fn check_index_shapes<'a>(
         let base = format!("{kind}.{}.member", i + 1);
         errors.name(&index.index_name, &format!("{base}.indexName"), false);
         errors.not_null(&index.key_schema, &format!("{base}.keySchema"));
+        for (j, element) in index.key_schema.iter().flatten().enumerate() {
+            let path = format!("{base}.keySchema.{}.member.attributeName", j + 1);
+            errors.attribute_name(&element.attribute_name, &path);
+        }
         errors.not_null(&index.projection, &format!("{base}.projection"));
+        let non_key = index
+            .projection
+            .as_ref()
+            .and_then(|p| p.non_key_attributes.as_ref());
+        for (j, name) in non_key.into_iter().flatten().enumerate() {
+            let path = format!("{base}.projection.nonKeyAttributes.{}.member", j + 1);
+            errors.attribute_name(&Some(name.clone()), &path);
+        }
         shapes.extend(IndexShape::of(index));
     }
     shapes
@@ -232,7 +244,7 @@ pub(crate) fn validate_create(input: &CreateTableInput) -> Result<TableDefinitio
 /// The shape constraints of a CreateTable request, all reported together.
 fn check_create_shape(input: &CreateTableInput) -> Result<CreateShape<'_>> {
     let mut errors = ConstraintErrors::new();
-    errors.name(&input.table_name, "tableName", false);
+    errors.table_name(&input.table_name, false);
     errors.not_null(&input.attribute_definitions, "attributeDefinitions");
     errors.not_null(&input.key_schema, "keySchema");
     let definitions = input
@@ -290,6 +302,7 @@ fn check_definitions(
     for (i, d) in definitions.iter().enumerate() {
         let base = format!("attributeDefinitions.{}.member", i + 1);
         errors.not_null(&d.attribute_name, &format!("{base}.attributeName"));
+        errors.attribute_name(&d.attribute_name, &format!("{base}.attributeName"));
         errors.not_null(&d.attribute_type, &format!("{base}.attributeType"));
         errors.enumeration(
             &d.attribute_type,
@@ -313,12 +326,13 @@ fn check_key_schema_shape<'a>(
         errors.push("[…]", "keySchema", &constraint::length_at_most(2));
     }
     if schema.is_empty() {
-        errors.push("[]", "keySchema", &constraint::length_at_least(1));
+        errors.push("'[]'", "keySchema", &constraint::length_at_least(1));
     }
     let mut checked = Vec::new();
     for (i, k) in schema.iter().enumerate() {
         let base = format!("keySchema.{}.member", i + 1);
         errors.not_null(&k.attribute_name, &format!("{base}.attributeName"));
+        errors.attribute_name(&k.attribute_name, &format!("{base}.attributeName"));
         errors.not_null(&k.key_type, &format!("{base}.keyType"));
         errors.enumeration(&k.key_type, &format!("{base}.keyType"), &["HASH", "RANGE"]);
         if let (Some(name), Some(key_type)) = (&k.attribute_name, &k.key_type) {
@@ -435,6 +449,27 @@ fn table_billing(
 
 /// Checks tags: key and value lengths, then no reserved key. The key and value of each tag,
 /// in request order.
+/// A tag's key and value hold only letters, digits, whitespace and `_ . : / = + - @`
+/// (the Developer Guide's tagging restrictions; obs: the service rejects others).
+fn check_tag_characters(tag: &Tag, base: &str) -> Result<()> {
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    if let Some(k) = tag.key.as_deref().filter(|k| !k.chars().all(allowed)) {
+        return Err(Error::tag_characters_invalid(
+            k,
+            &format!("{base}.key"),
+            true,
+        ));
+    }
+    if let Some(v) = tag.value.as_deref().filter(|v| !v.chars().all(allowed)) {
+        return Err(Error::tag_characters_invalid(
+            v,
+            &format!("{base}.value"),
+            false,
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>> {
     let mut errors = ConstraintErrors::new();
     let mut checked = Vec::with_capacity(tags.len());
@@ -463,6 +498,7 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>> {
             ),
             Some(_) => {}
         }
+        check_tag_characters(tag, &base)?;
         if let (Some(k), Some(v)) = (&tag.key, &tag.value) {
             checked.push((k.clone(), v.clone()));
         }

@@ -27,9 +27,9 @@ pub(crate) fn execute(engine: &mut Engine, input: &WriteInput, now_ms: u64) -> R
 }
 
 fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<DeleteItem> {
-    let (name, condition) = put_or_delete_condition(input)?;
+    let (name, condition) = put_or_delete_condition(input, ("key", input.key.is_some()))?;
     let Some(raw_key) = &input.key else {
-        return Err(Error::required("Key"));
+        return Err(Error::internal());
     };
     let key_item = check_item(raw_key)?;
     let table = engine.table_for_data(name, now_ms)?;

@@ -11,7 +11,7 @@ pub(crate) fn execute(
     now_ms: u64,
 ) -> Result<Response> {
     let mut errors = ConstraintErrors::new();
-    errors.name(&input.table_name, "tableName", true);
+    errors.table_name(&input.table_name, true);
     let table_name = errors.into_result_with(input.table_name.as_deref())?;
     let limits = engine.config.limits.clone();
     let name = table_name_of(table_name).to_string();

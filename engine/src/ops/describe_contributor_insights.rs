@@ -14,7 +14,7 @@ impl Engine {
         now_ms: u64,
     ) -> Result<&'a str> {
         let mut errors = ConstraintErrors::new();
-        errors.name(&input.table_name, "tableName", true);
+        errors.table_name(&input.table_name, true);
         if input.index_name.is_some() {
             errors.name(&input.index_name, "indexName", false);
         }

@@ -68,13 +68,16 @@ pub(crate) fn execute(engine: &mut Engine, input: &GetItemInput, now_ms: u64) ->
 }
 
 fn validate(engine: &Engine, input: &GetItemInput, now_ms: u64) -> Result<GetItem> {
+    // The order dynalite's exact-match test recorded from the service.
     let mut errors = ConstraintErrors::new();
-    errors.name(&input.table_name, "tableName", true);
     errors.enumeration(
         &input.return_consumed_capacity,
         "returnConsumedCapacity",
         &RETURN_CONSUMED_CAPACITY,
     );
+    errors.table_name(&input.table_name, true);
+    errors.not_null(&input.key, "key");
+    errors.list_not_empty(&input.attributes_to_get, "attributesToGet");
     let name = errors.into_result_with(input.table_name.as_deref())?;
     check_no_mixing(
         &[("AttributesToGet", input.attributes_to_get.is_some())],
@@ -89,7 +92,7 @@ fn validate(engine: &Engine, input: &GetItemInput, now_ms: u64) -> Result<GetIte
         input.expression_attribute_names.as_ref(),
     )?;
     let Some(raw_key) = &input.key else {
-        return Err(crate::error::Error::required("Key"));
+        return Err(crate::error::Error::internal());
     };
     let key_item = check_item(raw_key)?;
     let name = table_name_of(name);

@@ -25,10 +25,11 @@ use std::ops::Bound;
 /// (Scan's segments) before turning them into a result.
 pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
     let mut errors = ConstraintErrors::new();
-    errors.name(&input.table_name, "tableName", true);
+    errors.table_name(&input.table_name, true);
     if input.index_name.is_some() {
         errors.name(&input.index_name, "indexName", false);
     }
+    errors.list_not_empty(&input.attributes_to_get, "attributesToGet");
     if let Some(limit) = input.limit
         && limit < 1
     {
@@ -38,10 +39,10 @@ pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
         &input.select,
         "select",
         &[
-            "ALL_ATTRIBUTES",
-            "ALL_PROJECTED_ATTRIBUTES",
             "SPECIFIC_ATTRIBUTES",
             "COUNT",
+            "ALL_ATTRIBUTES",
+            "ALL_PROJECTED_ATTRIBUTES",
         ],
     );
     errors.enumeration(
@@ -52,24 +53,28 @@ pub(crate) fn check_constraints(input: &QueryInput) -> ConstraintErrors {
     errors.enumeration(
         &input.conditional_operator,
         "conditionalOperator",
-        &["AND", "OR"],
+        &super::common::CONDITIONAL_OPERATORS,
     );
     errors
 }
 
 /// The mixing rule over a read's members; `filter_name` is the operation's legacy filter
-/// (QueryFilter or ScanFilter).
+/// (QueryFilter or ScanFilter). KeyConditions counts as a legacy parameter only beside a
+/// KeyConditionExpression: with a FilterExpression or ProjectionExpression it is accepted
+/// (dynamodb-facts §3.7). Both lists are in the order the service prints them.
 pub(crate) fn check_no_mixing(
     input: &QueryInput,
     filter_name: &str,
     legacy_filter: &Option<BTreeMap<String, LegacyCondition>>,
 ) -> Result<()> {
+    let key_conditions_conflict =
+        input.key_conditions.is_some() && input.key_condition_expression.is_some();
     super::common::check_no_mixing(
         &[
             ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("KeyConditions", input.key_conditions.is_some()),
             (filter_name, legacy_filter.is_some()),
             ("ConditionalOperator", input.conditional_operator.is_some()),
+            ("KeyConditions", key_conditions_conflict),
         ],
         &[
             (
@@ -162,7 +167,14 @@ pub(crate) fn resolve(
             let raw = parse::parse_condition(ExpressionKind::Filter, text)?;
             Some(placeholders.condition(ExpressionKind::Filter, &raw)?)
         }
-        (None, Some(entries)) => legacy::filter(entries, input.conditional_operator.as_deref())?,
+        (None, Some(entries)) => {
+            let member = if with_key_condition {
+                "queryFilter"
+            } else {
+                "scanFilter"
+            };
+            legacy::filter(member, entries, input.conditional_operator.as_deref())?
+        }
         (None, None) => None,
     };
     let projection = match (&input.projection_expression, &input.attributes_to_get) {

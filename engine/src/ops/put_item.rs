@@ -30,10 +30,11 @@ pub(crate) fn execute(engine: &mut Engine, input: &WriteInput, now_ms: u64) -> R
 
 /// The checks PutItem and DeleteItem share, in DynamoDB's order: the common shapes, the
 /// mixing rule, placeholders and the condition. Returns the table name and the condition.
-pub(crate) fn put_or_delete_condition(
-    input: &WriteInput,
-) -> Result<(&str, Option<ResolvedCondition>)> {
-    let table = check_common(input, &["NONE", "ALL_OLD"])?;
+pub(crate) fn put_or_delete_condition<'a>(
+    input: &'a WriteInput,
+    required: (&str, bool),
+) -> Result<(&'a str, Option<ResolvedCondition>)> {
+    let table = check_common(input, &["NONE", "ALL_OLD"], required)?;
     check_no_mixing(
         &[
             ("Expected", input.expected.is_some()),
@@ -51,11 +52,16 @@ pub(crate) fn put_or_delete_condition(
 }
 
 fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<PutItem> {
-    let (name, condition) = put_or_delete_condition(input)?;
+    let (name, condition) = put_or_delete_condition(input, ("item", input.item.is_some()))?;
     let Some(raw_item) = &input.item else {
-        return Err(Error::required("Item"));
+        return Err(Error::internal());
     };
     let item = check_item(raw_item)?;
+    // The size is checked before the table is looked up (dynalite's tests of the service: a
+    // too large item on a missing table is a ValidationException).
+    if item_size_bytes(&item) > ITEM_SIZE_BYTES_MAX {
+        return Err(Error::item_too_large());
+    }
     let table = engine.table_for_data(name, now_ms)?;
     let plan = PutItem::new(table, item)?;
     Ok(PutItem {

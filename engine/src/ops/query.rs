@@ -6,7 +6,11 @@ use crate::api::{QueryInput, Response};
 use crate::data::page::sort_range;
 use crate::engine::{Engine, table_name_of};
 use crate::error::{Error, Result};
-use crate::expr::key_condition::{analyse_key_condition, legacy_key_condition, top_level_names};
+use crate::expr::key_condition::{
+    analyse_key_condition, check_key_condition_shape, check_legacy_key_conditions_shape,
+    legacy_key_condition, top_level_names,
+};
+use crate::expr::legacy;
 
 pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> Result<Response> {
     let name = paging::check_constraints(input).into_result_with(input.table_name.as_deref())?;
@@ -17,10 +21,23 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
         &input.query_filter,
         &["KeyConditionExpression", "FilterExpression"],
     )?;
+    // The legacy filter and AttributesToGet are checked before the key condition's presence
+    // (dynalite's tests of the service); `paging::resolve` builds them again below.
+    if let Some(filter) = &input.query_filter {
+        legacy::filter("queryFilter", filter, input.conditional_operator.as_deref())?;
+    }
+    if let Some(names) = &input.attributes_to_get {
+        legacy::attributes_to_get(names)?;
+    }
     if input.key_condition_expression.is_none() && input.key_conditions.is_none() {
         return Err(Error::key_condition_required());
     }
     let expressions = paging::resolve(input, &input.query_filter, true)?;
+    match (&expressions.key_condition, &input.key_conditions) {
+        (Some(condition), _) => check_key_condition_shape(condition)?,
+        (None, Some(conditions)) => check_legacy_key_conditions_shape(conditions)?,
+        (None, None) => {}
+    }
     let zone = paging::open(engine, input, table_name_of(name), now_ms);
     let table = engine.table_for_data(name, now_ms)?;
     let index = paging::find_index(table, input, expressions.projection.as_deref())?;

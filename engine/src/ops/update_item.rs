@@ -11,6 +11,7 @@ use crate::data::table::Table;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::expr::eval::project;
+use crate::expr::resolve::Placeholders;
 use crate::expr::update::{apply, touched_paths};
 use crate::expr::{ResolvedCondition, ResolvedPath, ResolvedUpdate, UpdateAction, legacy, parse};
 use crate::limits::ITEM_SIZE_BYTES_MAX;
@@ -46,11 +47,25 @@ pub(crate) fn execute(engine: &mut Engine, input: &WriteInput, now_ms: u64) -> R
     super::write_item(engine, &plan, now_ms)
 }
 
+/// The update's actions, from UpdateExpression or AttributeUpdates. An UpdateExpression's
+/// deferred error (a function's operands) comes after its names, values and paths.
+fn actions_of(input: &WriteInput, placeholders: &mut Placeholders) -> Result<ResolvedUpdate> {
+    match (&input.update_expression, &input.attribute_updates) {
+        (Some(text), _) => {
+            let (raw, deferred) = parse::parse_update_deferring(text)?;
+            let actions = placeholders.update(&raw)?;
+            deferred.map_or(Ok(actions), Err)
+        }
+        (None, Some(updates)) => legacy::attribute_updates(updates),
+        (None, None) => Ok(Vec::new()),
+    }
+}
+
+/// Every ReturnValues option: UpdateItem takes them all.
+const RETURN_VALUES: [&str; 5] = ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
+
 fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<UpdateItem> {
-    let name = check_common(
-        input,
-        &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
-    )?;
+    let name = check_common(input, &RETURN_VALUES, ("key", input.key.is_some()))?;
     check_no_mixing(
         &[
             ("AttributeUpdates", input.attribute_updates.is_some()),
@@ -69,15 +84,11 @@ fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<UpdateIt
             ("ConditionExpression", input.condition_expression.is_some()),
         ],
     )?;
-    let actions: ResolvedUpdate = match (&input.update_expression, &input.attribute_updates) {
-        (Some(text), _) => placeholders.update(&parse::parse_update(text)?)?,
-        (None, Some(updates)) => legacy::attribute_updates(updates)?,
-        (None, None) => Vec::new(),
-    };
+    let actions = actions_of(input, &mut placeholders)?;
     let condition = write_condition(input, &mut placeholders)?;
     placeholders.finish()?;
     let Some(raw_key) = &input.key else {
-        return Err(Error::required("Key"));
+        return Err(Error::internal());
     };
     let key_item = check_item(raw_key)?;
     let table = engine.table_for_data(name, now_ms)?;

@@ -78,7 +78,7 @@ pub(crate) fn execute(
 /// ProvisionedThroughput was given.
 fn check_shape(input: &UpdateTableInput) -> Result<(&str, Option<(u64, u64)>)> {
     let mut errors = ConstraintErrors::new();
-    errors.name(&input.table_name, "tableName", true);
+    errors.table_name(&input.table_name, true);
     errors.enumeration(
         &input.billing_mode,
         "billingMode",

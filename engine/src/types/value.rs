@@ -205,20 +205,34 @@ pub struct RawValue {
     pub bs: Option<Vec<String>>,
 }
 
+/// Decodes B and BS text, refusing what AWS's JSON framework refuses, in its order (dynalite
+/// recorded the messages): a length that is not a multiple of 4, a character outside the
+/// alphabet (or padding followed by anything but padding), then non-zero bits after the last
+/// character (text that does not encode back to itself).
 fn decode_base64(text: &str) -> Result<Vec<u8>> {
+    if !text.len().is_multiple_of(4) {
+        return Err(Error::base64_length_invalid(text));
+    }
+    let bytes = text.as_bytes();
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
+    let bad = bytes.iter().enumerate().find(|&(i, &b)| {
+        !alphabet(b) || (b == b'=' && bytes.get(i + 1).is_some_and(|&next| next != b'='))
+    });
+    if let Some((i, _)) = bad {
+        let character = text[i..].chars().next().unwrap_or('=');
+        return Err(Error::base64_character_invalid(text, character));
+    }
     base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|_| Error::base64_invalid(text))
-}
-
-fn duplicates(members: &[String]) -> Error {
-    Error::set_duplicates(&members.join(", "))
+        .map_err(|_| Error::base64_last_character_invalid(text))
 }
 
 impl RawValue {
-    /// Checks a wire value: exactly one type, DynamoDB's rules for each, nesting depth.
+    /// Checks a wire value: exactly one type, DynamoDB's rules for each, nesting depth. The
+    /// item the value belongs to counts as the first of the [`NESTING_DEPTH_MAX`] levels, so a
+    /// value holds at most 31 levels of maps and lists (obs 2026-06, docs/compatibility.md).
     pub fn check(&self) -> Result<Value> {
-        self.check_at(1)
+        self.check_at(2)
     }
 
     fn check_at(&self, depth: usize) -> Result<Value> {
@@ -289,7 +303,7 @@ impl RawValue {
             sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
             sorted.dedup();
             if sorted.len() != ss.len() {
-                return Err(duplicates(ss));
+                return Err(Error::set_duplicates(&ss.join(", ")));
             }
             return Ok(Value::Ss(sorted));
         }
@@ -304,7 +318,7 @@ impl RawValue {
             numbers.sort();
             numbers.dedup();
             if numbers.len() != ns.len() {
-                return Err(duplicates(ns));
+                return Err(Error::number_set_duplicates());
             }
             return Ok(Value::Ns(numbers));
         }
@@ -319,7 +333,7 @@ impl RawValue {
             members.sort();
             members.dedup();
             if members.len() != bs.len() {
-                return Err(duplicates(bs));
+                return Err(Error::binary_set_duplicates(&bs.join(", ")));
             }
             return Ok(Value::Bs(members));
         }
@@ -437,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn nesting_stops_at_32_levels() {
+    fn nesting_stops_at_32_levels_counting_the_item() {
         let nest = |levels: usize| {
             let mut json = r#"{"S":"x"}"#.to_string();
             for _ in 0..levels {
@@ -445,9 +459,9 @@ mod tests {
             }
             raw(&json)
         };
-        let mut deep = nest(32);
-        assert_eq!(deep.check().unwrap().depth(), 32);
-        deep = nest(33);
+        let mut deep = nest(31);
+        assert_eq!(deep.check().unwrap().depth(), 31);
+        deep = nest(32);
         assert!(deep.check().unwrap_err().message.contains("Nesting Levels"));
     }
 
