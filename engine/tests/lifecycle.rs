@@ -81,3 +81,42 @@ fn statuses_follow_the_clock() {
     };
     assert!(list.table_names.is_empty());
 }
+
+/// DeleteTable answers the service's reduced description: no creation time and no key schema,
+/// the table's or its indexes' (dynamodb-facts.md §12.4); DescribeTable keeps them.
+#[test]
+fn delete_table_answers_a_reduced_description() {
+    let mut engine = Engine::new(Config::default());
+    let create = json!({
+        "TableName": "reduced",
+        "AttributeDefinitions": [
+            {"AttributeName": "k", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "by-g",
+            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }],
+    });
+    engine
+        .execute(Request::CreateTable(request(create)), 1_000)
+        .unwrap();
+    let describe = Request::DescribeTable(request(json!({"TableName": "reduced"})));
+    let described = serde_json::to_value(engine.execute(describe, 2_000).unwrap()).unwrap();
+    assert!(described["Table"]["CreationDateTime"].is_number());
+    assert!(described["Table"]["GlobalSecondaryIndexes"][0]["KeySchema"].is_array());
+    let delete = Request::DeleteTable(request(json!({"TableName": "reduced"})));
+    let deleted = serde_json::to_value(engine.execute(delete, 2_000).unwrap()).unwrap();
+    let table = &deleted["TableDescription"];
+    assert_eq!(table["TableStatus"], "DELETING");
+    assert_eq!(table["TableName"], "reduced");
+    for absent in ["CreationDateTime", "KeySchema"] {
+        assert!(table.get(absent).is_none(), "{absent}: {table}");
+    }
+    let index = &table["GlobalSecondaryIndexes"][0];
+    assert_eq!(index["IndexName"], "by-g");
+    assert!(index.get("KeySchema").is_none(), "{index}");
+}

@@ -27,6 +27,9 @@ def test_create_describe_list_delete(client):
     assert client.describe_table(TableName=table["TableArn"])["Table"]["TableName"] == name
     deleted = client.delete_table(TableName=name)["TableDescription"]
     assert deleted["TableStatus"] == "DELETING"
+    # The service's reduced description (dynamodb-facts.md §12.4, observed).
+    assert "CreationDateTime" not in deleted and "KeySchema" not in deleted, deleted
+    assert deleted["TableName"] == name and deleted["ItemCount"] == 0
     client.get_waiter("table_not_exists").wait(TableName=name)
     expect_error(client.describe_table, "ResourceNotFoundException", TableName=name)
 

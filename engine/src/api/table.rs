@@ -167,6 +167,8 @@ pub struct ProjectionOutput {
 #[serde(rename_all = "PascalCase")]
 pub struct IndexDescription {
     pub index_name: String,
+    /// Empty (and left out) only in DeleteTable's reduced description.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key_schema: Vec<KeySchemaOutput>,
     pub projection: ProjectionOutput,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -205,9 +207,13 @@ pub struct StreamSpecificationOutput {
 pub struct TableDescription {
     pub attribute_definitions: Vec<AttributeDefinitionOutput>,
     pub table_name: String,
+    /// Empty (and left out) only in DeleteTable's reduced description.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key_schema: Vec<KeySchemaOutput>,
     pub table_status: String,
-    pub creation_date_time: f64,
+    /// `None` (left out) only in DeleteTable's reduced description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date_time: Option<f64>,
     pub provisioned_throughput: ProvisionedThroughputDescription,
     pub table_size_bytes: u64,
     pub item_count: u64,

@@ -506,7 +506,7 @@ impl Table {
             table_name: self.name.clone(),
             key_schema,
             table_status: status.name().into(),
-            creation_date_time: seconds(self.created_ms),
+            creation_date_time: Some(seconds(self.created_ms)),
             provisioned_throughput: ProvisionedThroughputDescription {
                 last_increase_date_time: self.throughput.last_increase_ms.map(seconds),
                 last_decrease_date_time: self.throughput.last_decrease_ms.map(seconds),

@@ -1,4 +1,6 @@
-//! DeleteTable: the table is DELETING for a while, then gone.
+//! DeleteTable: the table is DELETING for a while, then gone. Its answer is the service's
+//! reduced description: no CreationDateTime, and no key schema for the table or its indexes
+//! (dynamodb-facts.md §12.4, observed).
 
 use crate::api::*;
 use crate::data::table::Status;
@@ -34,10 +36,25 @@ pub(crate) fn execute(
         return Err(Error::table_deletion_protected());
     }
     table.deleted_at_ms.get_or_insert(now_ms);
-    let description = table.describe(now_ms, &limits);
+    let description = reduced(table.describe(now_ms, &limits));
     engine.expire_deleted_tables(now_ms);
     Ok(Response::Table(Box::new(TableOutput {
         table_description: Some(description),
         table: None,
     })))
+}
+
+/// The description DeleteTable answers: DescribeTable's without the creation time and the key
+/// schemas (the table's and each index's).
+fn reduced(mut description: TableDescription) -> TableDescription {
+    description.creation_date_time = None;
+    description.key_schema.clear();
+    let indexes = [
+        &mut description.global_secondary_indexes,
+        &mut description.local_secondary_indexes,
+    ];
+    for index in indexes.into_iter().flatten().flatten() {
+        index.key_schema.clear();
+    }
+    description
 }
