@@ -373,6 +373,11 @@ struct EndpointRun {
     /// Write each history (JSON lines) into this directory.
     #[arg(long)]
     history: Option<PathBuf>,
+    /// After the final reads, wait this long, then read every value group of a workload's
+    /// index and compare the index with the table (the `index` checker); without it the
+    /// final index is not compared (an endpoint says nothing of when its indexes caught up).
+    #[arg(long)]
+    settle_ms: Option<u64>,
 }
 
 #[cfg(not(madsim))]
@@ -421,6 +426,7 @@ fn against_endpoint_one(options: &EndpointRun, file: &std::path::Path) -> Result
         url: options.endpoint.clone(),
         seed: options.seed,
         duration_ms: options.duration_ms,
+        settle_ms: options.settle_ms,
     };
     let (history, report) = dynasim_sim::endpoint::run(&scenario, &run_options).map_err(|e| {
         eprintln!("dynasim run: {}: {e}", file.display());

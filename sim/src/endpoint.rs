@@ -28,6 +28,10 @@ pub struct Options {
     pub seed: u64,
     /// How long the clients run (default: the scenario's `duration_ms` + `liveness_ms`).
     pub duration_ms: Option<u64>,
+    /// How long to wait after the final reads before reading every value group of a
+    /// workload's index (the endpoint gives no signal that its indexes caught up); `None`:
+    /// the final index reads are skipped and the final index is not compared with the table.
+    pub settle_ms: Option<u64>,
 }
 
 /// The endpoint's address from `http://host:port`.
@@ -300,29 +304,32 @@ fn table_names(scenario: &Scenario, seed: u64) -> Vec<String> {
         .collect()
 }
 
-/// Each workload's final reads (with retries), then one `liveness` event per workload: how many
-/// operations succeeded (an endpoint that answered nothing shows 0).
+/// Each workload's final reads (with retries), then, `settle` later, its final index reads;
+/// then one `liveness` event per workload: how many operations succeeded (an endpoint that
+/// answered nothing shows 0).
 async fn finish(
     recorder: &Recorder,
     scenario: &Scenario,
     tables: &[String],
     address: SocketAddr,
     timeout: Duration,
+    settle: Option<Duration>,
 ) {
     let mut connection = Connection::new(address, timeout);
     let mut process = 1_000_000_000u64;
     for (w, table) in scenario.workloads.iter().zip(tables) {
-        for planned in w.kind.final_reads(w) {
-            for _attempt in 0..20 {
-                let (kind, _) = perform(recorder, &mut connection, table, process, &planned).await;
-                if kind == Kind::Ok {
-                    break;
-                }
-                if kind == Kind::Info {
-                    process += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+        let reads = w.kind.final_reads(w);
+        final_reads(recorder, &mut connection, table, &mut process, &reads).await;
+    }
+    let indexed = scenario
+        .workloads
+        .iter()
+        .any(|w| !w.kind.final_index_reads(w).is_empty());
+    if let (Some(settle), true) = (settle, indexed) {
+        tokio::time::sleep(settle).await;
+        for (w, table) in scenario.workloads.iter().zip(tables) {
+            let reads = w.kind.final_index_reads(w);
+            final_reads(recorder, &mut connection, table, &mut process, &reads).await;
         }
     }
     for (i, w) in scenario.workloads.iter().enumerate() {
@@ -340,6 +347,28 @@ async fn finish(
         let _ = connection
             .call("DeleteTable", &json!({"TableName": table}))
             .await;
+    }
+}
+
+/// Performs each of `reads`, retried (up to 20 times) until answered.
+async fn final_reads(
+    recorder: &Recorder,
+    connection: &mut Connection,
+    table: &str,
+    process: &mut u64,
+    reads: &[Planned],
+) {
+    for planned in reads {
+        for _attempt in 0..20 {
+            let (kind, _) = perform(recorder, connection, table, *process, planned).await;
+            if kind == Kind::Ok {
+                break;
+            }
+            if kind == Kind::Info {
+                *process += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -394,7 +423,8 @@ pub fn run(scenario: &Scenario, options: &Options) -> Result<(History, Report), 
         for task in tasks {
             let _ = task.await;
         }
-        finish(&recorder, scenario, &tables, address, timeout).await;
+        let settle = options.settle_ms.map(Duration::from_millis);
+        finish(&recorder, scenario, &tables, address, timeout, settle).await;
         Ok::<(), String>(())
     })?;
     let history = match recorder.history.lock() {
