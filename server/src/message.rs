@@ -26,6 +26,18 @@ impl HttpRequest {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// Every value of a header that may be sent more than once, joined with commas as HTTP
+    /// reads such lists (RFC 9110 §5.3).
+    pub fn header_list(&self, name: &str) -> String {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        values.join(",")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -59,6 +59,8 @@ pub const NOT_IMPLEMENTED: [&str; 37] = [
 pub use crate::message::{HttpRequest, HttpResponse};
 
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+/// The Streams API's target prefix (dynamodb-facts §2.1), not implemented yet.
+const STREAMS_TARGET_PREFIX: &str = "DynamoDBStreams_20120810.";
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// Responses larger than this are compressed when the client accepts it (obs: 4 KB).
 const COMPRESS_ABOVE_BYTES: usize = 4096;
@@ -124,11 +126,18 @@ fn decode_request(operation: &str, body: &[u8]) -> Result<Request, Error> {
 }
 
 /// Decompresses a request body sent with `Content-Encoding`, refusing more than the body limit.
+/// gzip bodies may hold several members, read as one body (RFC 1952 §2.2). An empty body,
+/// one that does not decode, and an unknown encoding answer InternalServerError, as the
+/// service does (`docs/compatibility.md`).
 fn decompress(encoding: &str, body: &[u8]) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     let limit = REQUEST_BODY_BYTES_MAX as u64 + 1;
     let result = match encoding {
-        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(body)
+        "identity" | "" => return Ok(body.to_vec()),
+        "gzip" | "x-gzip" | "deflate" if body.is_empty() => {
+            return Err(Error::content_encoding_invalid(encoding));
+        }
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(body)
             .take(limit)
             .read_to_end(&mut out),
         "deflate" => {
@@ -145,7 +154,6 @@ fn decompress(encoding: &str, body: &[u8]) -> Result<Vec<u8>, Error> {
                 zlib
             }
         }
-        "identity" | "" => return Ok(body.to_vec()),
         other => {
             return Err(Error::content_encoding_unsupported(other));
         }
@@ -443,6 +451,9 @@ impl Service {
         let page = |text: String, content_type: &str| {
             Err(finish(200, text.into_bytes(), content_type, request_id, ""))
         };
+        if request.refused.is_none() && request.method == "OPTIONS" {
+            return Err(preflight(request, request_id));
+        }
         if request.refused.is_none() && request.method == "GET" {
             match request.path.as_str() {
                 "/metrics" => {
@@ -453,7 +464,7 @@ impl Service {
                     let text = self.with_engine_locked(crate::metrics::series);
                     return page(text, "application/json");
                 }
-                "/" => return page("healthy: dynasim ".to_string(), "text/plain"),
+                "/" => return page(health_text(request), "text/plain"),
                 _ => {}
             }
         }
@@ -527,10 +538,7 @@ pub fn http_response(
     body: Result<Vec<u8>, Error>,
     request_id: &str,
 ) -> HttpResponse {
-    let accept = request
-        .header("accept-encoding")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let accept = request.header_list("accept-encoding");
     let (status, body) = match body {
         Ok(body) => (200, body),
         Err(error) => {
@@ -571,6 +579,9 @@ pub fn decode_http(request: &HttpRequest, now_ms: u64) -> Result<Request, Error>
             return Err(Error::unknown_operation());
         }
         let target = request.header("x-amz-target").unwrap_or("");
+        if let Some(operation) = target.strip_prefix(STREAMS_TARGET_PREFIX) {
+            return Err(Error::streams_api_not_implemented(operation));
+        }
         let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
             return Err(Error::unknown_operation());
         };
@@ -622,25 +633,13 @@ fn finish(
         ("x-amzn-requestid", request_id.to_string()),
         ("content-type", content_type.to_string()),
     ];
-    let body = if body.len() > COMPRESS_ABOVE_BYTES
-        && (accept.contains("gzip") || accept.contains("deflate"))
-    {
-        use std::io::Write;
-        if accept.contains("gzip") {
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            encoder.write_all(&body).expect("writing to memory");
-            headers.push(("content-encoding", "gzip".into()));
-            encoder.finish().expect("writing to memory")
-        } else {
-            let mut encoder =
-                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-            encoder.write_all(&body).expect("writing to memory");
-            headers.push(("content-encoding", "deflate".into()));
-            encoder.finish().expect("writing to memory")
+    headers.extend(common_headers());
+    let body = match accepted_encoding(accept) {
+        Some(encoding) if body.len() > COMPRESS_ABOVE_BYTES => {
+            headers.push(("content-encoding", encoding.into()));
+            compress(encoding, &body)
         }
-    } else {
-        body
+        _ => body,
     };
     // AWS computes the checksum over the bytes it sends (compressed, when compressed).
     headers.push(("x-amz-crc32", crc32fast::hash(&body).to_string()));
@@ -649,4 +648,90 @@ fn finish(
         headers,
         body,
     }
+}
+
+/// The `Server` header and the CORS headers every answer carries (`docs/compatibility.md`).
+fn common_headers() -> [(&'static str, String); 3] {
+    [
+        ("server", "Server".into()),
+        ("access-control-allow-origin", "*".into()),
+        (
+            "access-control-expose-headers",
+            "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,x-amz-crc32,Date".into(),
+        ),
+    ]
+}
+
+/// The encoding to answer in from an `Accept-Encoding` list: gzip (or its alias x-gzip)
+/// first, then deflate; a coding with `q=0` is refused (RFC 9110 §12.5.3).
+fn accepted_encoding(accept: &str) -> Option<&'static str> {
+    let mut gzip = false;
+    let mut deflate = false;
+    for entry in accept.split(',') {
+        let mut parts = entry.split(';');
+        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f64>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip |= !refused,
+            "deflate" => deflate |= !refused,
+            _ => {}
+        }
+    }
+    if gzip {
+        Some("gzip")
+    } else if deflate {
+        Some("deflate")
+    } else {
+        None
+    }
+}
+
+fn compress(encoding: &str, body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    if encoding == "gzip" {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(body).expect("writing to memory");
+        encoder.finish().expect("writing to memory")
+    } else {
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(body).expect("writing to memory");
+        encoder.finish().expect("writing to memory")
+    }
+}
+
+/// The health check's text: `healthy: ` and the host the client addressed (its `Host`
+/// header), as the service answers (Alternator's test_health.py, run against DynamoDB).
+fn health_text(request: &HttpRequest) -> String {
+    let host = request.header("host").map(str::trim).unwrap_or("dynasim");
+    format!("healthy: {host} ")
+}
+
+/// The answer to a CORS preflight (`OPTIONS`): 200 with no body, the requested method and
+/// headers allowed, cached for two days (dynalite's record of the service's answer).
+fn preflight(request: &HttpRequest, request_id: &str) -> HttpResponse {
+    let mut response = finish(200, Vec::new(), CONTENT_TYPE, request_id, "");
+    response.headers.retain(|(name, _)| *name != "content-type");
+    for (asked, allowed) in [
+        (
+            "access-control-request-headers",
+            "access-control-allow-headers",
+        ),
+        (
+            "access-control-request-method",
+            "access-control-allow-methods",
+        ),
+    ] {
+        if let Some(value) = request.header(asked) {
+            response.headers.push((allowed, value.to_string()));
+        }
+    }
+    response
+        .headers
+        .push(("access-control-max-age", "172800".into()));
+    response
 }

@@ -143,6 +143,8 @@ VALIDATION = "com.amazon.coral.validate#ValidationException"
 UNKNOWN_OPERATION = "com.amazon.coral.service#UnknownOperationException"
 INCOMPLETE_SIGNATURE = "com.amazon.coral.service#IncompleteSignatureException"
 SERVICE_UNAVAILABLE = "com.amazon.coral.availability#ServiceUnavailableException"
+INTERNAL = "com.amazonaws.dynamodb.v20120810#InternalServerError"
+INTERNAL_MESSAGE = "The server encountered an internal error trying to fulfill the request."
 
 
 def seed(port):

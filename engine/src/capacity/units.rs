@@ -71,7 +71,45 @@ impl ReturnConsumedCapacity {
     }
 }
 
+/// The index a Query or Scan read, and the units read from it (the rest of the read's units,
+/// an LSI's fetches of non-projected attributes, are the table's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexRead {
+    pub name: String,
+    pub global: bool,
+    pub units: f64,
+}
+
 impl ReturnConsumedCapacity {
+    /// The ConsumedCapacity of a Query or Scan of `units` in all: with INDEXES, a read of an
+    /// index reports the index's units under `GlobalSecondaryIndexes` or
+    /// `LocalSecondaryIndexes` and what is left (0 unless an LSI read fetched from the table)
+    /// under `Table` (`docs/compatibility.md`).
+    pub fn report_read(
+        self,
+        table_name: &str,
+        units: f64,
+        index: Option<&IndexRead>,
+    ) -> Option<ConsumedCapacity> {
+        let mut consumed = self.report(table_name, units, true)?;
+        let (Some(index), ReturnConsumedCapacity::Indexes) = (index, self) else {
+            return Some(consumed);
+        };
+        let capacity = |units: f64| Capacity {
+            capacity_units: units,
+            read_capacity_units: Some(units),
+            write_capacity_units: None,
+        };
+        consumed.table = Some(capacity(units - index.units));
+        let map = std::collections::BTreeMap::from([(index.name.clone(), capacity(index.units))]);
+        if index.global {
+            consumed.global_secondary_indexes = Some(map);
+        } else {
+            consumed.local_secondary_indexes = Some(map);
+        }
+        Some(consumed)
+    }
+
     /// The ConsumedCapacity of a write that also wrote to indexes: the total includes them
     /// and INDEXES mode breaks them down.
     pub fn report_write(

@@ -161,6 +161,12 @@ impl Error {
         Error::invalid_parameter(format!("NonKeyAttributes name exceeds 255 bytes: {name}"))
     }
 
+    /// (ours, `docs/compatibility.md`: no source records the service's words) One index's
+    /// NonKeyAttributes naming an attribute twice.
+    pub(crate) fn non_key_attribute_duplicate(name: &str) -> Error {
+        Error::invalid_parameter(format!("Duplicate value in NonKeyAttributes: {name}"))
+    }
+
     /// (obs?) INCLUDE without NonKeyAttributes.
     pub(crate) fn projection_include_without_attributes() -> Error {
         Error::invalid_parameter("ProjectionType is INCLUDE, but NonKeyAttributes is not specified")

@@ -554,9 +554,12 @@ fn index_projection(projection: &ProjectionInput) -> Result<Projection> {
         (Some("ALL"), None) => Ok(Projection::All),
         (Some("KEYS_ONLY"), None) => Ok(Projection::KeysOnly),
         (Some("INCLUDE"), Some(names)) => {
-            for name in names {
+            for (i, name) in names.iter().enumerate() {
                 if name.len() > limits::KEY_ATTRIBUTE_NAME_SIZE_BYTES_MAX {
                     return Err(Error::non_key_attribute_name_too_long(name));
+                }
+                if names[..i].contains(name) {
+                    return Err(Error::non_key_attribute_duplicate(name));
                 }
             }
             Ok(Projection::Include(names.clone()))

@@ -6,6 +6,7 @@ use super::common::{RETURN_CONSUMED_CAPACITY, check_item};
 use crate::api::LegacyCondition;
 use crate::api::{QueryInput, QueryOutput, Response};
 use crate::capacity::admission::Usage;
+use crate::capacity::units::IndexRead;
 use crate::capacity::units::{ReturnConsumedCapacity, read_units};
 use crate::data::index::Index;
 use crate::data::page::{KeyRange, PageSpec, Source, contains, read_page};
@@ -311,6 +312,8 @@ pub(crate) struct PageRead {
     table: String,
     start_key: Vec<u8>,
     global_index: Option<String>,
+    /// The index read, for the ConsumedCapacity breakdown.
+    index: Option<IndexRead>,
     units: f64,
     count_only: bool,
     page: crate::data::page::Page,
@@ -359,17 +362,22 @@ pub(crate) fn read(engine: &Engine, input: &QueryInput, read: Read<'_>) -> PageR
     let page = read_page(&source, range, &spec);
     let consistent = input.consistent_read.unwrap_or(false);
     let fetched_units = (page.fetched_bytes / READ_UNIT_BYTES) as f64;
-    let units = read_units(page.read_bytes, consistent)
-        + if consistent {
-            fetched_units
-        } else {
-            fetched_units / 2.0
-        };
+    let fetched_units = if consistent {
+        fetched_units
+    } else {
+        fetched_units / 2.0
+    };
+    let index_units = read_units(page.read_bytes, consistent);
     PageRead {
         table: table.name.clone(),
         start_key,
         global_index,
-        units,
+        index: index.map(|i| IndexRead {
+            name: i.name.clone(),
+            global: i.global,
+            units: index_units,
+        }),
+        units: index_units + fetched_units,
         count_only,
         page,
     }
@@ -386,6 +394,7 @@ pub(crate) fn respond(
         table,
         start_key,
         global_index,
+        index,
         units,
         count_only,
         page,
@@ -421,7 +430,7 @@ pub(crate) fn respond(
         scanned_count: page.scanned,
         last_evaluated_key: page.last_evaluated_key,
         consumed_capacity: ReturnConsumedCapacity::parse(input.return_consumed_capacity.as_deref())
-            .report(&table, units, true),
+            .report_read(&table, units, index.as_ref()),
     }))
 }
 fn start_key(table: &Table, index: Option<&Index>, start: &Item) -> Result<Box<[u8]>> {
