@@ -29,6 +29,11 @@ impl Checker for Index {
     }
 
     fn check_history(&self, history: &History, ops: &[Op], report: &mut Report) {
+        // `ops` has index queries expanded into item reads: the queries themselves are read
+        // from the history again, only when it holds some.
+        if !history.events.iter().any(|e| e.f == INDEX_QUERY) {
+            return;
+        }
         let raw = history.ops();
         let queries: Vec<&Op> = raw
             .iter()

@@ -28,14 +28,10 @@ pub(super) fn render(topology: &Topology, region: usize) -> (String, String) {
 /// storage node `node`, for partition `group`: 0 to `unsynced` (all of them only when the
 /// power went just after the last write finished).
 pub fn kept(seed: u64, node: usize, group: u32, unsynced: u64) -> u64 {
-    let mut x = seed
-        ^ (node as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ u64::from(group).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
-    // splitmix64's finalizer: the seed's bits spread over the draw.
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^= x >> 31;
-    x % (unsynced + 1)
+    let mut disk = [0u8; 12];
+    disk[..8].copy_from_slice(&(node as u64).to_le_bytes());
+    disk[8..].copy_from_slice(&group.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64_with_seed(&disk, seed) % (unsynced + 1)
 }
 
 #[cfg(test)]
