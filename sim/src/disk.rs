@@ -18,10 +18,30 @@ use std::sync::{Mutex, MutexGuard};
 struct File {
     /// What a crash keeps; `None`: never synced (a crash may lose the file).
     durable: Option<Vec<u8>>,
-    /// What reads see.
-    current: Vec<u8>,
-    /// Writes since the last sync, in order: (offset, bytes).
-    pending: Vec<(u64, Vec<u8>)>,
+    /// Writes since the last sync, in order: (the disk's write sequence, offset, bytes). What reads see is `durable`
+    /// with these laid over it; a sync lays them into `durable` (so a sync costs what was
+    /// written since the last, not the file's size).
+    pending: Vec<(u64, u64, Vec<u8>)>,
+}
+
+impl File {
+    /// The file's length as reads see it.
+    fn len(&self) -> usize {
+        let durable = self.durable.as_ref().map_or(0, Vec::len);
+        self.pending
+            .iter()
+            .map(|(_, offset, bytes)| *offset as usize + bytes.len())
+            .fold(durable, usize::max)
+    }
+
+    /// The bytes reads see, when writes are pending (a copy).
+    fn current(&self) -> Vec<u8> {
+        let mut data = self.durable.clone().unwrap_or_default();
+        for (_, offset, bytes) in &self.pending {
+            write_into(&mut data, *offset, bytes);
+        }
+        data
+    }
 }
 
 #[derive(Debug)]
@@ -32,6 +52,8 @@ struct State {
     read_error_ppm: u32,
     /// Whether a crash may tear the last write it keeps (part of it reaches the disk).
     tear: bool,
+    /// Writes issued so far, to any file (numbers each write, for [`SimDisk::sync_through`]).
+    writes: u64,
 }
 
 /// A simulated disk (see the module documentation).
@@ -71,6 +93,7 @@ impl SimDisk {
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 read_error_ppm: 0,
                 tear: true,
+                writes: 0,
             }),
         }
     }
@@ -85,6 +108,11 @@ impl SimDisk {
     /// Reads fail with this probability from now on (0 to stop).
     pub fn set_read_errors(&self, probability: f64) {
         self.state().read_error_ppm = (probability.clamp(0.0, 1.0) * 1e6) as u32;
+    }
+
+    /// Draws what the next crashes keep from `seed` from now on.
+    pub fn reseed(&self, seed: u64) {
+        self.state().rng = ChaCha8Rng::seed_from_u64(seed);
     }
 
     /// Whether crashes may tear a write (on by default).
@@ -112,10 +140,10 @@ impl SimDisk {
             }
             let mut data = file.durable.take().unwrap_or_default();
             let kept = (rng.next_u64() % (pending.len() as u64 + 1)) as usize;
-            for (offset, bytes) in &pending[..kept] {
+            for (_, offset, bytes) in &pending[..kept] {
                 write_into(&mut data, *offset, bytes);
             }
-            if let Some((offset, bytes)) = pending.get(kept) {
+            if let Some((_, offset, bytes)) = pending.get(kept) {
                 report.writes_lost += pending.len() - kept;
                 if *tear && !bytes.is_empty() {
                     let part = (rng.next_u64() % bytes.len() as u64) as usize;
@@ -125,9 +153,44 @@ impl SimDisk {
                     }
                 }
             }
-            file.current = data.clone();
             file.durable = Some(data);
         }
+        report
+    }
+
+    /// The mark of the writes issued so far: a sync that begins now covers the writes
+    /// before it, not those issued while it runs ([`sync_through`](Self::sync_through)).
+    pub fn mark(&self) -> u64 {
+        self.state().writes
+    }
+
+    /// A sync of `name` that began at `mark` completed: the file's writes issued before the
+    /// mark are durable (later ones stay pending, as they would if they reached the device
+    /// after the flush began).
+    pub fn sync_through(&self, name: &str, mark: u64) -> io::Result<()> {
+        let mut state = self.state();
+        let file = state.files.get_mut(name).ok_or_else(|| missing(name))?;
+        let covered = file.pending.partition_point(|(seq, ..)| *seq < mark);
+        let mut data = file.durable.take().unwrap_or_default();
+        for (_, offset, bytes) in file.pending.drain(..covered) {
+            write_into(&mut data, offset, &bytes);
+        }
+        file.durable = Some(data);
+        Ok(())
+    }
+
+    /// A crash that keeps exactly what was synced: every write since the last sync of its
+    /// file is lost, and files never synced vanish (the `crash` and `power-loss` faults,
+    /// whose disks are taken to have lost their caches whole).
+    pub fn lose_unsynced(&self) -> CrashReport {
+        let mut state = self.state();
+        let mut report = CrashReport::default();
+        state.files.retain(|_, file| {
+            report.writes_lost += file.pending.len();
+            file.pending.clear();
+            report.files_lost += usize::from(file.durable.is_none());
+            file.durable.is_some()
+        });
         report
     }
 
@@ -145,9 +208,7 @@ impl SimDisk {
             return false;
         };
         *byte ^= 0x08;
-        if let Some(byte) = file.current.get_mut(offset as usize) {
-            *byte ^= 0x08;
-        }
+        // A pending write over the byte hides the flip from reads, as it would on a disk.
         true
     }
 
@@ -169,7 +230,7 @@ impl Storage for SimDisk {
     fn len(&self, name: &str) -> io::Result<u64> {
         let state = self.state();
         let file = state.files.get(name).ok_or_else(|| missing(name))?;
-        Ok(file.current.len() as u64)
+        Ok(file.len() as u64)
     }
 
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> io::Result<()> {
@@ -179,36 +240,44 @@ impl Storage for SimDisk {
         }
         let file = state.files.get(name).ok_or_else(|| missing(name))?;
         let start = offset as usize;
-        let bytes = file
-            .current
-            .get(start..start + buf.len())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, name.to_string()))?;
-        buf.copy_from_slice(bytes);
+        let eof = || io::Error::new(io::ErrorKind::UnexpectedEof, name.to_string());
+        if file.pending.is_empty() {
+            let data = file.durable.as_deref().unwrap_or_default();
+            buf.copy_from_slice(data.get(start..start + buf.len()).ok_or_else(eof)?);
+        } else {
+            let data = file.current();
+            buf.copy_from_slice(data.get(start..start + buf.len()).ok_or_else(eof)?);
+        }
         Ok(())
     }
 
     fn write_at(&self, name: &str, offset: u64, data: &[u8]) -> io::Result<()> {
         let mut state = self.state();
+        let seq = state.writes;
+        state.writes += 1;
         let file = state.files.entry(name.to_string()).or_default();
-        write_into(&mut file.current, offset, data);
-        file.pending.push((offset, data.to_vec()));
+        file.pending.push((seq, offset, data.to_vec()));
         Ok(())
     }
 
     fn sync(&self, name: &str) -> io::Result<()> {
         let mut state = self.state();
         let file = state.files.get_mut(name).ok_or_else(|| missing(name))?;
-        file.pending.clear();
-        file.durable = Some(file.current.clone());
+        let mut data = file.durable.take().unwrap_or_default();
+        for (_, offset, bytes) in file.pending.drain(..) {
+            write_into(&mut data, offset, &bytes);
+        }
+        file.durable = Some(data);
         Ok(())
     }
 
     fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
         let mut state = self.state();
         let file = state.files.get_mut(name).ok_or_else(|| missing(name))?;
-        file.current.truncate(len as usize);
+        let mut data = file.current();
+        data.truncate(len as usize);
         file.pending.clear();
-        file.durable = Some(file.current.clone());
+        file.durable = Some(data);
         Ok(())
     }
 
@@ -228,6 +297,35 @@ impl Storage for SimDisk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sync_covers_the_writes_issued_before_it_began() {
+        let disk = SimDisk::new(2);
+        disk.write_at("f", 0, b"before").unwrap();
+        let mark = disk.mark();
+        disk.write_at("f", 6, b"-during").unwrap();
+        disk.sync_through("f", mark).unwrap();
+        disk.lose_unsynced();
+        let mut data = vec![0; disk.len("f").unwrap() as usize];
+        disk.read_at("f", 0, &mut data).unwrap();
+        assert_eq!(data, b"before");
+    }
+
+    #[test]
+    fn losing_the_unsynced_writes_keeps_exactly_what_was_synced() {
+        let disk = SimDisk::new(1);
+        disk.write_at("f", 0, b"synced").unwrap();
+        disk.sync("f").unwrap();
+        disk.write_at("f", 6, b"-lost").unwrap();
+        disk.write_at("f", 0, b"S").unwrap();
+        disk.write_at("g", 0, b"never synced").unwrap();
+        let report = disk.lose_unsynced();
+        assert_eq!((report.writes_lost, report.files_lost), (3, 1));
+        let mut data = vec![0; disk.len("f").unwrap() as usize];
+        disk.read_at("f", 0, &mut data).unwrap();
+        assert_eq!(data, b"synced");
+        assert_eq!(disk.len("g").unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
 
     #[test]
     fn a_crash_keeps_what_was_synced_and_a_prefix_of_the_rest() {

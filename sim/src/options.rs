@@ -40,9 +40,10 @@ pub enum Bug {
     /// hashes to, as if the index were partitioned with the table, so it misses the items
     /// the other partitions hold.
     IndexQueryOneGroup,
-    /// Storage: recovery does not check the checksum of the record a torn write left half
-    /// written, and takes it for an entry (its writes lost): the replica's log then holds, at
-    /// an index and term its leader also holds, a different command.
+    /// Storage: recovery does not check the checksum of the frame a torn write left half
+    /// written, and takes it for an entry (its index and term at face value, its cut-off
+    /// payload as none): the replica's log then holds, at an index and term its leader also
+    /// holds, a different command.
     TornEntryKept,
 }
 

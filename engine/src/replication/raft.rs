@@ -267,6 +267,15 @@ impl<E: Clone, S: Clone> Replica<E, S> {
         replica
     }
 
+    /// A replica restarting from the persistent state its host read back from disk (see
+    /// `replication::log_file`): a follower that knows committed only what was compacted.
+    pub fn recovered(id: usize, group_size: usize, persistent: Persistent<E, S>) -> Replica<E, S> {
+        let mut replica = Replica::new(id, group_size);
+        replica.volatile = Volatile::recovered(&persistent, group_size);
+        replica.persistent = persistent;
+        replica
+    }
+
     /// From now on the host persists appended entries itself and reports them durable with
     /// [`persisted`](Self::persisted): this replica acknowledges an Append, and a leader counts
     /// its own entries toward a majority, only up to what is durable. The host learns what to
@@ -374,15 +383,6 @@ impl<E: Clone, S: Clone> Replica<E, S> {
         let len = (kept - self.persistent.base_index) as usize;
         self.persistent.log.truncate(len);
         self.restart();
-    }
-
-    /// Replaces the payload of the last entry, keeping its term: what a host reads back
-    /// from a torn write when it does not check the record's checksum (a deliberately broken
-    /// host, for tests; a correct host drops a torn record with [`crash_keeping`](Self::crash_keeping)).
-    pub fn garble_last(&mut self, garbage: E) {
-        if let Some(entry) = self.persistent.log.last_mut() {
-            entry.payload = Some(garbage);
-        }
     }
 
     /// The last index this replica may count or acknowledge as its own.

@@ -24,6 +24,8 @@ use super::change::{Change, ControlChange};
 pub const VERSION: u32 = 1;
 pub const WAL_MAGIC: &[u8; 8] = b"DSIM-WAL";
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"DSIM-SNP";
+/// A replica's log in the simulator (`replication::log_file`), in frames of its own kinds.
+pub const REPLICA_LOG_MAGIC: &[u8; 8] = b"DSIM-RPL";
 pub const HEADER_BYTES: usize = 36;
 /// The largest frame body: an item is at most 400 KB; control changes are small.
 pub const FRAME_BODY_MAX: usize = 8 << 20;
@@ -63,10 +65,10 @@ impl Header {
         if &bytes[..8] != magic {
             return Err(format!(
                 "not a dynasim {} file (its first bytes are {:?}, not {:?})",
-                if magic == WAL_MAGIC {
-                    "log"
-                } else {
-                    "snapshot"
+                match magic {
+                    WAL_MAGIC => "log",
+                    REPLICA_LOG_MAGIC => "replica log",
+                    _ => "snapshot",
                 },
                 String::from_utf8_lossy(&bytes[..8]),
                 String::from_utf8_lossy(magic),
@@ -125,7 +127,7 @@ impl Record<'_> {
 }
 
 /// Appends one frame whose body `body` writes.
-fn frame(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+pub fn frame(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
     let start = out.len();
     out.extend_from_slice(&[0; FRAME_HEADER_BYTES]);
     body(out);
@@ -251,6 +253,28 @@ impl<'a> Cursor<'a> {
     fn bytes(&mut self) -> Result<&'a [u8], String> {
         let length = u32::from_le_bytes(self.take(4)?.try_into().expect("4"));
         self.take(length as usize)
+    }
+}
+
+impl Record<'_> {
+    /// The change a control or item record carries (`None` for the end of a snapshot).
+    pub fn to_change(&self) -> Option<Change> {
+        Some(match self {
+            Record::Control { change, .. } => Change::Control(change.clone()),
+            Record::Put {
+                table, key, item, ..
+            } => Change::Item {
+                table: (*table).to_string(),
+                key: (*key).into(),
+                item: Some((*item).into()),
+            },
+            Record::Delete { table, key, .. } => Change::Item {
+                table: (*table).to_string(),
+                key: (*key).into(),
+                item: None,
+            },
+            Record::End { .. } => return None,
+        })
     }
 }
 

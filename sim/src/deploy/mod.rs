@@ -4,6 +4,7 @@
 //! built with `--cfg madsim`.
 
 mod client;
+mod disk_log;
 mod nemesis;
 mod router;
 mod snapshot;
@@ -18,7 +19,7 @@ use crate::faults::{FaultPoint, Plan};
 use crate::history::{Event, History, Kind, Process};
 use crate::options::{Bug, RunOptions};
 use crate::scenario::Scenario;
-use crate::seeds::{Component, Streams};
+use crate::seeds::{Component, Streams, sub_seed};
 use crate::topology::{GroupInfo, PORT, Placement, Range, Topology};
 use crate::workloads::{Mode, Planned};
 use dynasim_engine::replication::raft::Role;
@@ -155,8 +156,11 @@ pub struct World {
     placement: Mutex<Placement>,
     /// Storage node state, readable by the harness after the run.
     nodes: Mutex<Vec<Option<Arc<Mutex<StorageState>>>>>,
-    /// What each storage node has persisted (survives crashes).
+    /// Each storage node's replicas (their volatile state is rebuilt from `media` when the
+    /// node restarts; the harness reads them after the run).
     disks: Vec<Disk>,
+    /// Each storage node's disk: its replicas' persistent state as bytes (survives crashes).
+    media: Vec<disk_log::NodeDisk>,
     /// Storage nodes whose disks return their logs damaged when they next start.
     damaged: Mutex<BTreeSet<usize>>,
     /// Storage nodes whose disks keep part of their unsynced writes when they next start
@@ -764,6 +768,9 @@ async fn final_reads(world: Arc<World>, t: usize, r: usize, which: FinalReads) {
 pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World> {
     let topology = Topology::new(scenario);
     let storage = topology.storage.len();
+    let media = (0..storage)
+        .map(|n| disk_log::NodeDisk::new(sub_seed(options.seed, &format!("disk-{n}"))))
+        .collect();
     Arc::new(World {
         scenario: scenario.clone(),
         plan,
@@ -778,6 +785,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
         placement: Mutex::new(Placement::new(&topology)),
         nodes: Mutex::new(vec![None; storage]),
         disks: (0..storage).map(|_| Arc::default()).collect(),
+        media,
         damaged: Mutex::new(BTreeSet::new()),
         torn: Mutex::new(BTreeMap::new()),
         stop_clients: AtomicBool::new(false),

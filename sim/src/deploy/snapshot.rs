@@ -57,6 +57,20 @@ impl Snap {
         }
     }
 
+    /// A snapshot read back from a replica's log file.
+    pub fn from_parts(bytes: Vec<u8>, range: Range, log_hash: u64) -> Snap {
+        Snap {
+            bytes,
+            range,
+            log_hash,
+        }
+    }
+
+    /// The engine's state, in the engine's snapshot format.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// A new engine holding what the snapshot holds.
     pub fn engine(&self, world: &World, table: usize, now_ms: u64) -> Engine {
         let storage = MemStorage::new();

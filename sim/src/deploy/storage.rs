@@ -11,6 +11,7 @@ use crate::topology::{Placement, Range, in_range, key_hash};
 use crate::workloads::{self, Mode};
 use dynasim_engine::replication::flow::Flow;
 use dynasim_engine::replication::lease::Lease;
+use dynasim_engine::replication::log_file::Problem;
 use dynasim_engine::replication::proposer::Proposer;
 use dynasim_engine::replication::raft::{LogEntry, Message, Replica, Role};
 use dynasim_engine::storage::change::Change;
@@ -181,6 +182,9 @@ pub(super) async fn storage_node(world: Arc<World>, index: usize) {
                 on_tick(&world, index, &mut s, &mut outgoing);
             }
         }
+        // Terms, votes and new entries reach the disk before anything that depends on them
+        // is sent.
+        save(&world, index);
         start_syncs(&world, index, &mut state.lock().unwrap(), &synced_tx);
         for (to, wire) in outgoing {
             send(&world, &endpoint, to, wire).await;
@@ -194,6 +198,8 @@ struct Synced {
     group: u32,
     index: u64,
     term: u64,
+    /// The disk's writes the sync covers (those issued before it began).
+    mark: u64,
 }
 
 /// Starts a sync for every replica with appended entries not durable and no sync in flight
@@ -223,6 +229,7 @@ fn start_syncs(
             group,
             index: last,
             term,
+            mark: world.media[index].mark(),
         };
         let micros = world.streams.between(Component::DiskSyncs, lo, hi);
         let synced = synced.clone();
@@ -244,6 +251,7 @@ fn on_synced(
 ) {
     let mut disk = world.disks[index].lock().unwrap();
     let group = done.group;
+    world.media[index].sync(group, done.mark);
     let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
         return;
     };
@@ -257,17 +265,27 @@ fn on_synced(
     apply_all(world, index, &mut disk, s, group, outgoing);
 }
 
-/// Recovery: the persisted replicas restart; each engine is rebuilt from the replica's
-/// snapshot (a group created by a split always has one) or the table's start, then by
-/// replaying the log. A group the partition map says exists here but that this node never
-/// created (it installed a parent's snapshot past the split, or crashed before applying it)
-/// starts blank and receives its leader's snapshot.
+/// Writes what the node's replicas changed to its disk (entries synced at once only on a
+/// disk whose syncs take no time).
+fn save(world: &World, index: usize) {
+    let sync_entries = world.scenario.deployment.disk_sync_us == [0, 0];
+    world.media[index].save(&world.disks[index].lock().unwrap(), sync_entries);
+}
+
+/// Recovery: the node's disk loses what it had not synced (keeping a seeded prefix of it,
+/// torn under `torn-write`), and under `corrupt` a bit of a synced entry flips; each replica
+/// is then rebuilt from the bytes its file holds, and its engine from the replica's snapshot
+/// (a group created by a split always has one) or the table's start, then by replaying the
+/// log. A group the partition map says exists here but that this node never created (it
+/// installed a parent's snapshot past the split, or crashed before applying it) starts blank
+/// and receives its leader's snapshot.
 fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
     let placement = world.placement.lock().unwrap().clone();
     let initial = Placement::new(&world.topology);
     let mut groups = BTreeMap::new();
     let damaged = world.take_damage(index);
-    let torn = world.take_tear(index);
+    let media = &world.media[index];
+    media.power_cut(index, world.take_tear(index));
     let mut disk = world.disks[index].lock().unwrap();
     for (g, group) in placement.groups.iter().enumerate() {
         let g = g as u32;
@@ -275,85 +293,79 @@ fn recover(world: &World, index: usize) -> BTreeMap<u32, GroupState> {
             continue;
         };
         let is_initial = (g as usize) < world.topology.groups.len();
-        let persisted = disk.contains_key(&g);
-        if !persisted {
-            if is_initial {
+        if damaged && !peer_repairing(world, index, g, &group.replicas) && media.damage(g) {
+            world.raft_event(g, index, "damaged", 0);
+        }
+        match media.read(g, !world.bug(Bug::TornEntryKept)) {
+            Some(recovered) => {
+                let replica = Replica::recovered(rid, 3, recovered.persistent);
+                let replica = hosted(world, replica);
+                match recovered.problem {
+                    Some(Problem::Torn { .. }) => {
+                        world.raft_event(g, index, "torn", replica.last_index())
+                    }
+                    Some(Problem::Damaged { .. }) => {
+                        world.raft_event(g, index, "repairing", replica.last_index())
+                    }
+                    None => {}
+                }
+                disk.insert(g, replica);
+            }
+            None if is_initial => {
                 let replica = new_replica(world, rid);
                 if replica.role() == Role::Leader {
                     world.leader(g, index, replica.term());
                 }
                 disk.insert(g, replica);
-            } else if group.created {
+            }
+            None if group.created => {
                 disk.insert(g, blank_replica(world, rid));
-            } else {
+            }
+            None => {
+                disk.remove(&g);
                 continue;
             }
         }
-        let replica = disk.get_mut(&g).expect("inserted above");
-        let garble = world.bug(Bug::TornEntryKept);
-        if persisted && crash(replica, torn, index, g, garble) {
-            world.raft_event(g, index, "torn", replica.last_index());
-        }
-        if persisted && damaged && !peer_repairing(world, index, g, &group.replicas) {
-            // The `corrupt` fault: the log unreadable from the middle of what it held on.
-            let (first, last) = (replica.first_index(), replica.last_index());
-            replica.lose_from(first + last.saturating_sub(first).div_ceil(2));
-        }
-        let skip = (replica.first_index()..=replica.last_index())
-            .rev()
-            .find(|&i| {
-                replica
-                    .entry(i)
-                    .is_some_and(|e| e.payload.as_ref().is_some_and(|c| c.is_write()))
-            });
-        let mut state = GroupState::new(world, None, (0, 0), skip);
-        if let Some((base, snap)) = replica.snapshot() {
-            let now = node_clock(world, index);
-            state.engine = Some(snap.engine(world, group.table, now));
-            state.range = snap.range;
-            state.applied = base;
-        } else if is_initial {
-            state.engine = Some(new_engine(world, group.table));
-            state.range = initial.range_of(group.table, g);
-        }
-        groups.insert(g, state);
+        let replica = disk.get(&g).expect("inserted above");
+        groups.insert(
+            g,
+            recovered_state(world, replica, group.table, is_initial, &initial, g, index),
+        );
     }
+    drop(disk);
+    save(world, index);
     groups
 }
 
-/// A persisted replica after its node went down: what its disk had not made durable is lost,
-/// or, on a torn disk (`torn-write`), a prefix of it survived. Returns whether the disk was
-/// torn in the middle of this replica's writes.
-/// (`garble`: the broken variant that takes the torn record for an entry.)
-fn crash(replica: &mut Log, torn: Option<u64>, node: usize, group: u32, garble: bool) -> bool {
-    match (torn, replica.to_persist()) {
-        (Some(seed), Some((first, last))) => {
-            let kept = crate::faults::torn_write::kept(seed, node, group, last - first + 1);
-            if garble && first + kept <= last {
-                // The torn record at `first + kept`, read back as a write of nothing.
-                replica.crash_keeping(first + kept);
-                if let Some(Cmd::Write { key, now_ms, .. }) = replica
-                    .entry(first + kept)
-                    .and_then(|e| e.payload.clone())
-                    .as_deref()
-                {
-                    let garbage = Cmd::Write {
-                        key: key.clone(),
-                        changes: Vec::new(),
-                        now_ms: *now_ms,
-                    };
-                    replica.garble_last(Arc::new(garbage));
-                }
-            } else {
-                replica.crash_keeping(first - 1 + kept);
-            }
-            true
-        }
-        _ => {
-            replica.crash();
-            false
-        }
+/// A recovered replica's volatile state: its engine from its snapshot, or the table's start
+/// for a partition the table began with (none otherwise, until a snapshot arrives).
+fn recovered_state(
+    world: &World,
+    replica: &Log,
+    table: usize,
+    is_initial: bool,
+    initial: &Placement,
+    g: u32,
+    index: usize,
+) -> GroupState {
+    let skip = (replica.first_index()..=replica.last_index())
+        .rev()
+        .find(|&i| {
+            replica
+                .entry(i)
+                .is_some_and(|e| e.payload.as_ref().is_some_and(|c| c.is_write()))
+        });
+    let mut state = GroupState::new(world, None, (0, 0), skip);
+    if let Some((base, snap)) = replica.snapshot() {
+        let now = node_clock(world, index);
+        state.engine = Some(snap.engine(world, table, now));
+        state.range = snap.range;
+        state.applied = base;
+    } else if is_initial {
+        state.engine = Some(new_engine(world, table));
+        state.range = initial.range_of(table, g);
     }
+    state
 }
 
 /// Whether another replica of `group` still repairs a damaged log: the `corrupt` fault
