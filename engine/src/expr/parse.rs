@@ -160,6 +160,24 @@ struct Parser<'a> {
     /// An error found during parsing that the service reports only after later checks pass
     /// (see [`parse_update_deferring`]).
     deferred: Option<Error>,
+    /// The late error of a condition (see [`Late`]) that outranks the others found so far.
+    late: Option<(Late, Error)>,
+}
+
+/// Errors a condition, filter or key condition reports only once the whole expression parsed,
+/// so that a later syntax error wins, and then in this order whatever their places in the text
+/// (the order dynalite's tests of the service show: `a > whatever((:things), ((a)))` is
+/// redundant parentheses, `attRIbute_exIsts((views), #a)` an invalid function name,
+/// `attribute_exists((views), (#a)) > b` a misused function). The first error of each kind
+/// is the one reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Late {
+    Parens,
+    UnknownFunction,
+    MisusedFunction,
+    Reserved,
+    /// `size` with other than one operand.
+    OperandCount,
 }
 
 fn check_expression_text(kind: ExpressionKind, text: &str) -> Result<()> {
@@ -183,6 +201,7 @@ impl<'a> Parser<'a> {
             operator_count: 0,
             parens_depth: 0,
             deferred: None,
+            late: None,
         })
     }
 
@@ -267,7 +286,11 @@ impl<'a> Parser<'a> {
                     return Err(self.error_here());
                 }
                 if is_reserved(word) {
-                    return Err(Error::attribute_name_reserved(self.kind, word));
+                    let error = Error::attribute_name_reserved(self.kind, word);
+                    if !self.reports_late() {
+                        return Err(error);
+                    }
+                    self.defer_late(Late::Reserved, error);
                 }
                 self.advance();
                 Ok(RawName::Plain(word.to_string()))
@@ -277,11 +300,18 @@ impl<'a> Parser<'a> {
     }
 
     fn path(&mut self) -> Result<RawPath> {
-        let mut elements = vec![PathElement::Attribute(self.name()?)];
+        let head = Path {
+            elements: vec![PathElement::Attribute(self.name()?)],
+        };
+        self.path_tail(head)
+    }
+
+    /// The `.name` and `[N]` elements that continue `path`.
+    fn path_tail(&mut self, mut path: RawPath) -> Result<RawPath> {
         loop {
             if self.is_symbol(".") {
                 self.advance();
-                elements.push(PathElement::Attribute(self.name()?));
+                path.elements.push(PathElement::Attribute(self.name()?));
             } else if self.is_symbol("[") {
                 self.advance();
                 let token = self.peek().clone();
@@ -294,48 +324,69 @@ impl<'a> Parser<'a> {
                     .map_err(|_| self.error_here())?;
                 self.advance();
                 self.expect_symbol("]")?;
-                elements.push(PathElement::Index(index));
+                path.elements.push(PathElement::Index(index));
             } else {
                 break;
             }
         }
-        if elements.len() > NESTING_DEPTH_MAX {
-            return Err(Error::document_path_too_deep(self.kind, elements.len()));
+        if path.elements.len() > NESTING_DEPTH_MAX {
+            return Err(Error::document_path_too_deep(
+                self.kind,
+                path.elements.len(),
+            ));
         }
-        Ok(Path { elements })
+        Ok(path)
     }
 
-    /// A boolean function call used as a condition; `None` for `size(...)`, which starts a
-    /// comparison the caller parses.
-    fn function_condition(&mut self) -> Result<Option<RawCondition>> {
-        let name = self.text_of(self.peek()).to_string();
-        let function = match name.as_str() {
-            "attribute_exists" => FunctionName::AttributeExists,
-            "attribute_not_exists" => FunctionName::AttributeNotExists,
-            "attribute_type" => FunctionName::AttributeType,
-            "begins_with" => FunctionName::BeginsWith,
-            "contains" => FunctionName::Contains,
-            "size" => return Ok(None),
-            _ => return Err(Error::function_name_invalid(self.kind, &name)),
+    /// Whether errors of the kinds in [`Late`] wait for the whole expression to parse: in
+    /// conditions, filters and key conditions (dynalite's tests of the service). Update and
+    /// projection expressions report a reserved word where it stands.
+    fn reports_late(&self) -> bool {
+        !matches!(
+            self.kind,
+            ExpressionKind::Update | ExpressionKind::Projection
+        )
+    }
+
+    /// Keeps `error` if it outranks the late error held (the first of each kind is kept).
+    fn defer_late(&mut self, rank: Late, error: Error) {
+        if self.late.as_ref().is_none_or(|(held, _)| rank < *held) {
+            self.late = Some((rank, error));
+        }
+    }
+
+    /// One more level of parentheses (or NOT, or function call), bounded by
+    /// [`PARENS_DEPTH_MAX`]; the caller lowers `parens_depth` when it leaves the level.
+    fn enter_nesting(&mut self) -> Result<()> {
+        self.parens_depth += 1;
+        if self.parens_depth > PARENS_DEPTH_MAX {
+            return Err(self.error_here());
+        }
+        Ok(())
+    }
+
+    /// Whether `token` continues an operand into a comparison.
+    fn continues_comparison(&self, token: &Token) -> bool {
+        let keyword = |k: &str| {
+            token.kind == TokenKind::Identifier && self.text_of(token).eq_ignore_ascii_case(k)
         };
-        self.advance();
-        self.advance();
-        self.count_operator()?;
-        let arguments = self.arguments_after_open()?;
-        // A boolean function compared like a value (obs, dynamodb-facts §3.1).
-        if self.at_comparison() {
-            return Err(Error::function_misused(self.kind, &name));
-        }
-        Ok(Some(Condition::Function(function, arguments)))
+        matches!(
+            token.kind,
+            TokenKind::Symbol("=" | "<>" | "<" | "<=" | ">" | ">=")
+        ) || keyword("BETWEEN")
+            || keyword("IN")
     }
 
-    /// Whether the next token continues an operand into a comparison.
     fn at_comparison(&self) -> bool {
-        matches!(
-            self.peek().kind,
-            TokenKind::Symbol("=" | "<>" | "<" | "<=" | ">" | ">=")
-        ) || self.is_keyword("BETWEEN")
-            || self.is_keyword("IN")
+        self.continues_comparison(self.peek())
+    }
+
+    /// Whether the next token ends a condition (so that a function call before it stood alone).
+    fn ends_condition(&self) -> bool {
+        self.peek().kind == TokenKind::End
+            || self.is_symbol(")")
+            || self.is_keyword("AND")
+            || self.is_keyword("OR")
     }
 
     fn at_function_call(&self) -> bool {
@@ -343,42 +394,142 @@ impl<'a> Parser<'a> {
             && matches!(self.peek_at(1).kind, TokenKind::Symbol("("))
     }
 
-    /// A condition operand: a path, a value placeholder, or `size(...)`.
+    /// Whether the `(` here opens a parenthesised operand rather than a condition: the token
+    /// after its `)` continues a comparison (`(a) = :v`, `(a) BETWEEN …`) or a path (`(m).k`).
+    /// An unclosed `(` is taken as a condition's, whose parse reports the syntax error.
+    fn parens_enclose_operand(&self) -> bool {
+        let mut depth = 0usize;
+        for (index, token) in self.tokens.iter().enumerate().skip(self.position) {
+            match token.kind {
+                TokenKind::Symbol("(") => depth += 1,
+                TokenKind::Symbol(")") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let after = &self.tokens[index + 1];
+                        return self.continues_comparison(after)
+                            || matches!(after.kind, TokenKind::Symbol("." | "["));
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// A condition operand: a path, a value placeholder or a function call, in any number of
+    /// parentheses.
     fn operand(&mut self) -> Result<RawOperand> {
+        Ok(self.operand_marked()?.0)
+    }
+
+    /// An operand, and whether it is an operand in one pair of parentheses, so that another
+    /// pair around it is redundant (`((a))`). A path may continue after its parentheses:
+    /// `(m).k` is `m.k` (inferred from dynalite's tests of the service, `docs/compatibility.md`);
+    /// after a value or a function call, a `.` or `[` is the caller's syntax error.
+    fn operand_marked(&mut self) -> Result<(RawOperand, bool)> {
+        if !self.is_symbol("(") {
+            return Ok((self.bare_operand()?, false));
+        }
+        self.enter_nesting()?;
+        self.advance();
+        let (inner, parenthesised) = self.operand_marked()?;
+        self.expect_symbol(")")?;
+        self.parens_depth -= 1;
+        if parenthesised {
+            self.defer_late(Late::Parens, Error::redundant_parentheses(self.kind));
+        }
+        match inner {
+            Operand::Path(path) if self.is_symbol(".") || self.is_symbol("[") => {
+                Ok((Operand::Path(self.path_tail(path)?), false))
+            }
+            inner => Ok((inner, true)),
+        }
+    }
+
+    /// An operand without parentheses around it.
+    fn bare_operand(&mut self) -> Result<RawOperand> {
         match self.peek().kind {
             TokenKind::ValuePlaceholder => {
                 let token = self.advance();
                 Ok(Operand::Value(self.text_of(&token).to_string()))
             }
             TokenKind::Identifier if self.at_function_call() => {
-                let name = self.text_of(self.peek()).to_string();
-                match name.as_str() {
-                    "size" => {
-                        self.advance();
-                        self.advance();
-                        self.count_operator()?;
-                        let arguments = self.arguments_after_open()?;
-                        if arguments.len() != 1 {
-                            return Err(Error::operand_count_wrong(
-                                self.kind,
-                                "size",
-                                arguments.len(),
-                            ));
-                        }
-                        Ok(Operand::Size(Box::new(
-                            arguments.into_iter().next().expect("one argument"),
-                        )))
-                    }
-                    "attribute_exists"
-                    | "attribute_not_exists"
-                    | "attribute_type"
-                    | "begins_with"
-                    | "contains" => Err(Error::function_misused(self.kind, &name)),
-                    _ => Err(Error::function_name_invalid(self.kind, &name)),
-                }
+                let (name, arguments) = self.call()?;
+                Ok(self.call_as_operand(&name, arguments))
             }
             _ => Ok(Operand::Path(self.path()?)),
         }
+    }
+
+    /// A function call, `name(operand, …)`: the name and the arguments. Whether the name is a
+    /// function, and one allowed where the call stands, is the caller's to check.
+    fn call(&mut self) -> Result<(String, Vec<RawOperand>)> {
+        let name = self.text_of(self.peek()).to_string();
+        self.advance();
+        self.advance();
+        self.count_operator()?;
+        self.enter_nesting()?;
+        let arguments = self.arguments_after_open()?;
+        self.parens_depth -= 1;
+        Ok((name, arguments))
+    }
+
+    /// A call used as an operand: `size(path)`. A boolean function here is misused (obs,
+    /// dynamodb-facts §3.1), another name is no function; both, and size's operand count, are
+    /// late errors, and the call stands for its first argument meanwhile.
+    fn call_as_operand(&mut self, name: &str, mut arguments: Vec<RawOperand>) -> RawOperand {
+        match name {
+            "size" if arguments.len() != 1 => {
+                let error = Error::operand_count_wrong(self.kind, "size", arguments.len());
+                self.defer_late(Late::OperandCount, error);
+            }
+            "size" => {}
+            "attribute_exists"
+            | "attribute_not_exists"
+            | "attribute_type"
+            | "begins_with"
+            | "contains" => {
+                self.defer_late(
+                    Late::MisusedFunction,
+                    Error::function_misused(self.kind, name),
+                );
+            }
+            _ => {
+                let error = Error::function_name_invalid(self.kind, name);
+                self.defer_late(Late::UnknownFunction, error);
+            }
+        }
+        Operand::Size(Box::new(arguments.swap_remove(0)))
+    }
+
+    /// A call standing alone as a condition: a boolean function. `size(…)` alone is misused,
+    /// and another name is no function (late errors); either must end the condition.
+    fn call_as_condition(
+        &mut self,
+        name: &str,
+        arguments: Vec<RawOperand>,
+    ) -> Result<RawCondition> {
+        let function = match name {
+            "attribute_exists" => FunctionName::AttributeExists,
+            "attribute_not_exists" => FunctionName::AttributeNotExists,
+            "attribute_type" => FunctionName::AttributeType,
+            "begins_with" => FunctionName::BeginsWith,
+            "contains" => FunctionName::Contains,
+            _ if !self.ends_condition() => return Err(self.error_here()),
+            "size" => {
+                self.defer_late(
+                    Late::MisusedFunction,
+                    Error::function_misused(self.kind, name),
+                );
+                FunctionName::AttributeExists
+            }
+            _ => {
+                let error = Error::function_name_invalid(self.kind, name);
+                self.defer_late(Late::UnknownFunction, error);
+                FunctionName::AttributeExists
+            }
+        };
+        Ok(Condition::Function(function, arguments))
     }
 
     /// Arguments of a function call whose `(` was consumed.
@@ -419,10 +570,7 @@ impl<'a> Parser<'a> {
             // NOT binds to a whole NOT-level condition; bound the chain like parentheses.
             self.advance();
             self.count_operator()?;
-            self.parens_depth += 1;
-            if self.parens_depth > PARENS_DEPTH_MAX {
-                return Err(self.error_here());
-            }
+            self.enter_nesting()?;
             let inner = self.not_condition()?;
             self.parens_depth -= 1;
             return Ok(Condition::Not(Box::new(inner)));
@@ -431,26 +579,37 @@ impl<'a> Parser<'a> {
     }
 
     fn primary_condition(&mut self) -> Result<RawCondition> {
-        if self.is_symbol("(") {
-            self.parens_depth += 1;
-            if self.parens_depth > PARENS_DEPTH_MAX {
-                return Err(self.error_here());
-            }
-            self.advance();
-            let inner = self.condition()?;
-            self.expect_symbol(")")?;
-            self.parens_depth -= 1;
-            if matches!(inner, Condition::Parens(_)) {
-                return Err(Error::redundant_parentheses(self.kind));
-            }
-            return Ok(Condition::Parens(Box::new(inner)));
+        if self.is_symbol("(") && !self.parens_enclose_operand() {
+            return self.parenthesised_condition();
         }
-        if self.at_function_call()
-            && let Some(condition) = self.function_condition()?
-        {
-            return Ok(condition);
+        let left = if self.at_function_call() {
+            let (name, arguments) = self.call()?;
+            if !self.at_comparison() {
+                return self.call_as_condition(&name, arguments);
+            }
+            self.call_as_operand(&name, arguments)
+        } else {
+            self.operand()?
+        };
+        self.comparison(left)
+    }
+
+    /// `( condition )`; parentheses right around parentheses are redundant (obs,
+    /// dynamodb-facts §3.1), a late error.
+    fn parenthesised_condition(&mut self) -> Result<RawCondition> {
+        self.enter_nesting()?;
+        self.advance();
+        let inner = self.condition()?;
+        self.expect_symbol(")")?;
+        self.parens_depth -= 1;
+        if matches!(inner, Condition::Parens(_)) {
+            self.defer_late(Late::Parens, Error::redundant_parentheses(self.kind));
         }
-        let left = self.operand()?;
+        Ok(Condition::Parens(Box::new(inner)))
+    }
+
+    /// The rest of a comparison, BETWEEN or IN whose first operand is `left`.
+    fn comparison(&mut self, left: RawOperand) -> Result<RawCondition> {
         let token = self.peek().clone();
         match token.kind {
             TokenKind::Symbol(symbol @ ("=" | "<>" | "<" | "<=" | ">" | ">=")) => {
@@ -493,16 +652,7 @@ impl<'a> Parser<'a> {
                 }
                 Ok(Condition::In(left, list))
             }
-            _ => {
-                let ends_condition = self.peek().kind == TokenKind::End
-                    || self.is_symbol(")")
-                    || self.is_keyword("AND")
-                    || self.is_keyword("OR");
-                if matches!(left, Operand::Size(_)) && ends_condition {
-                    return Err(Error::function_misused(self.kind, "size"));
-                }
-                Err(self.error_here())
-            }
+            _ => Err(self.error_here()),
         }
     }
 
@@ -538,10 +688,7 @@ impl<'a> Parser<'a> {
         self.advance();
         self.advance();
         self.count_operator()?;
-        self.parens_depth += 1;
-        if self.parens_depth > PARENS_DEPTH_MAX {
-            return Err(self.error_here());
-        }
+        self.enter_nesting()?;
         let mut arguments = vec![self.set_operand()?];
         while self.is_symbol(",") {
             self.advance();
@@ -652,7 +799,10 @@ pub fn parse_condition(kind: ExpressionKind, text: &str) -> Result<RawCondition>
     let mut parser = Parser::new(kind, text)?;
     let condition = parser.condition()?;
     parser.expect_end()?;
-    Ok(condition)
+    match parser.late {
+        Some((_, error)) => Err(error),
+        None => Ok(condition),
+    }
 }
 
 /// Parses an UpdateExpression, answering every error at once.
@@ -772,6 +922,145 @@ mod tests {
         assert!(message(parse_projection(&long)).contains(
             "Expression size has exceeded the maximum allowed size; expression size: 4097"
         ));
+    }
+
+    fn same_parse(kind: ExpressionKind, with_parens: &str, without: &str) {
+        assert_eq!(
+            parse_condition(kind, with_parens).unwrap(),
+            parse_condition(kind, without).unwrap(),
+            "{with_parens}"
+        );
+    }
+
+    #[test]
+    fn parenthesised_operands_parse_as_bare_ones() {
+        let kind = ExpressionKind::Condition;
+        same_parse(kind, "(a) = :v", "a = :v");
+        same_parse(kind, "a = (:v)", "a = :v");
+        same_parse(kind, "(#n) < (:v)", "#n < :v");
+        same_parse(kind, "a BETWEEN (:lo) AND (:hi)", "a BETWEEN :lo AND :hi");
+        same_parse(kind, "(a)between(:lo)and(:hi)", "a between :lo and :hi");
+        same_parse(kind, "a IN ((:x), :y)", "a IN (:x, :y)");
+        same_parse(kind, "a IN ((:x))", "a IN (:x)");
+        same_parse(kind, "begins_with((a), :p)", "begins_with(a, :p)");
+        same_parse(kind, "size((a)) > :n", "size(a) > :n");
+        same_parse(kind, "(size(a)) > :n", "size(a) > :n");
+        same_parse(kind, "attribute_exists((a))", "attribute_exists(a)");
+        same_parse(kind, "NOT (a) = :v", "NOT a = :v");
+        same_parse(kind, "((a) = :v) AND (b) <> :w", "(a = :v) AND b <> :w");
+        same_parse(kind, "(a.b[1]) = :v", "a.b[1] = :v");
+        same_parse(
+            ExpressionKind::KeyCondition,
+            "(pk) = :v AND begins_with((sk), :p)",
+            "pk = :v AND begins_with(sk, :p)",
+        );
+    }
+
+    #[test]
+    fn a_path_continues_after_its_parentheses() {
+        let kind = ExpressionKind::Filter;
+        same_parse(kind, "(m).k = :v", "m.k = :v");
+        same_parse(kind, "(l)[0] = :v", "l[0] = :v");
+        same_parse(kind, "((m).k) = :v", "m.k = :v");
+        for text in [
+            "(size(a)).b = :v",
+            "(size(a))[0] > a",
+            "(:v).b = a",
+            "(a)between(b.(c.d))and(c)",
+            "(a)between(b.c.d)and((c)",
+        ] {
+            assert!(
+                message(parse_condition(kind, text))
+                    .starts_with("Invalid FilterExpression: Syntax error; "),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            message(parse_condition(kind, "(size(a)).b = :v")),
+            "Invalid FilterExpression: Syntax error; token: \".\", near: \").b\""
+        );
+    }
+
+    #[test]
+    fn rejects_redundant_parentheses_around_operands() {
+        let redundant = "The expression has redundant parentheses;";
+        for (kind, text) in [
+            (ExpressionKind::Condition, "((a)) = :v"),
+            (ExpressionKind::Condition, "a = ((:v))"),
+            (ExpressionKind::Condition, "(((a))) = :v"),
+            (ExpressionKind::Condition, "((a = :v))"),
+            (ExpressionKind::Filter, "a IN (((:x)), :y)"),
+            (ExpressionKind::Filter, "size(((a))) > :n"),
+            (ExpressionKind::Filter, "((size(a))) > :n"),
+            (ExpressionKind::Filter, "(a)between(((b.c)).d)and(c)"),
+            (ExpressionKind::KeyCondition, "((pk)) = :v"),
+        ] {
+            assert_eq!(
+                message(parse_condition(kind, text)),
+                format!("Invalid {}: {redundant}", kind.parameter()),
+                "{text}"
+            );
+        }
+        // One pair inside an IN list's or a function's own parentheses is not redundant.
+        assert!(parse_condition(ExpressionKind::Filter, "a IN ((:x))").is_ok());
+        assert!(parse_condition(ExpressionKind::Filter, "((size(b)) = :b) AND c = :c").is_ok());
+    }
+
+    #[test]
+    fn late_errors_wait_for_the_whole_expression() {
+        let kind = ExpressionKind::Filter;
+        // A later syntax error wins over redundant parentheses, functions and reserved words.
+        for text in [
+            "((a)) = :v AND",
+            "((a = :v)) b",
+            "whatever(a) = :v AND",
+            "comment = :v AND",
+            "attribute_exists(a) = :v OR",
+        ] {
+            assert!(
+                message(parse_condition(kind, text)).contains("Syntax error"),
+                "{text}"
+            );
+        }
+        // Then by kind, whatever their order in the text (dynalite's tests of the service).
+        for (text, expected) in [
+            (
+                "a=a and a > ((views))",
+                "The expression has redundant parentheses;",
+            ),
+            (
+                "a > whatever((:things), ((a)))",
+                "The expression has redundant parentheses;",
+            ),
+            (
+                "comment = :v AND ((a = :v))",
+                "The expression has redundant parentheses;",
+            ),
+            (
+                "a=a and whatever((:things)) > a",
+                "Invalid function name; function: whatever",
+            ),
+            (
+                "attRIbute_exIsts((views), #a)",
+                "Invalid function name; function: attRIbute_exIsts",
+            ),
+            (
+                "a=a and attribute_exists((views), (#a)) > b",
+                "The function is not allowed to be used this way in an expression; function: attribute_exists",
+            ),
+            (
+                "size(views, a) > b",
+                "Attribute name is a reserved keyword; reserved keyword: views",
+            ),
+        ] {
+            assert_eq!(
+                message(parse_condition(kind, text)),
+                format!("Invalid FilterExpression: {expected}"),
+                "{text}"
+            );
+        }
+        // Update expressions still report a reserved word where it stands.
+        assert!(message(parse_update("SET comment = :v ,")).contains("reserved keyword: comment"));
     }
 
     #[test]
