@@ -207,8 +207,8 @@ fn partitioned(c: &mut Criterion) {
                 } else {
                     let partition = parts.partition_of_mut(key);
                     let zone = next % 3;
-                    partition.group.catch_up(now_ms);
-                    black_box(partition.group.read(zone, key, &partition.items));
+                    partition.catch_up(now_ms);
+                    black_box(partition.read(zone, key));
                     Usage {
                         write: false,
                         units: 0.5,

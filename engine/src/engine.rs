@@ -21,6 +21,13 @@ pub struct Config {
     /// The address DescribeEndpoints reports (host and port, no scheme).
     pub endpoint_address: String,
     pub limits: Limits,
+    /// The host partitions and replicates every table itself (the simulator: each storage
+    /// node's engine holds one partition of the host's map): a table is then one partition
+    /// with no replica group of its own, never split or grown by the engine, admitting the
+    /// share of its table's throughput one of the table's partitions would
+    /// (`partition::Partitions::hosted`). Off: the engine partitions and replicates tables
+    /// (`serve`).
+    pub hosted_partitions: bool,
 }
 
 impl Default for Config {
@@ -30,6 +37,7 @@ impl Default for Config {
             account_id: "000000000000".into(),
             endpoint_address: "localhost:8000".into(),
             limits: Limits::default(),
+            hosted_partitions: false,
         }
     }
 }

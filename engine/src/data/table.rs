@@ -54,6 +54,9 @@ pub struct Table {
     /// partitions. Private with `size_bytes` and `indexes`: they change together, through
     /// `apply`, or not at all.
     items: Partitions,
+    /// How many partitions the table would have, for a hosted table (whose items are one
+    /// partition of its host's map): admission gives each hosted partition that share.
+    partition_share: u64,
     /// Admission state: the provisioned pool, the on-demand peak, GSI buckets.
     pub load: TableLoad,
     pub metrics: crate::capacity::metrics::TableMetrics,
@@ -92,6 +95,8 @@ pub struct NewTable {
     pub tags: BTreeMap<String, String>,
     pub created_ms: u64,
     pub partition_count: u64,
+    /// The host partitions and replicates the table ([`Partitions::hosted`]).
+    pub hosted: bool,
     pub load: TableLoad,
     pub metrics: crate::capacity::metrics::TableMetrics,
     pub indexes: Vec<Index>,
@@ -113,10 +118,15 @@ fn seconds(ms: u64) -> f64 {
 }
 
 impl Table {
-    /// An empty table in `spec.partition_count` partitions. Tables with local secondary
-    /// indexes keep each item collection in one partition (DynamoDB's 10 GB collection limit).
+    /// An empty table in `spec.partition_count` partitions (one, if its host partitions
+    /// it). Tables with local secondary indexes keep each item collection in one partition
+    /// (DynamoDB's 10 GB collection limit).
     pub fn new(spec: NewTable) -> Table {
-        let mut items = Partitions::new(spec.partition_count);
+        let mut items = if spec.hosted {
+            Partitions::hosted()
+        } else {
+            Partitions::new(spec.partition_count)
+        };
         items.keep_collections_whole = spec.indexes.iter().any(|i| !i.global);
         Table {
             name: spec.name,
@@ -134,6 +144,7 @@ impl Table {
             updating_until_ms: 0,
             deleted_at_ms: None,
             items,
+            partition_share: spec.partition_count.max(1),
             load: spec.load,
             metrics: spec.metrics,
             size_bytes: 0,
@@ -185,7 +196,13 @@ impl Table {
     /// What admission and charging work on together: the table's admission state, that of
     /// the partition holding `key`, the partition count and the table's ARN.
     pub(crate) fn loads_mut(&mut self, key: &[u8]) -> Loads<'_> {
-        let partitions = self.items.count();
+        // A hosted partition is one of the partitions its table would have: it admits that
+        // share of the table's throughput.
+        let partitions = if self.items.is_hosted() {
+            self.partition_share as usize
+        } else {
+            self.items.count()
+        };
         Loads {
             table: &mut self.load,
             partition: &mut self.items.partition_of_mut(key).load,
@@ -219,13 +236,14 @@ impl Table {
 
     /// Splits partitions until there are `count` (for throughput; items move, none change).
     pub fn grow_partitions_to(&mut self, count: u64) {
+        self.partition_share = self.partition_share.max(count);
         self.items.grow_to(count);
     }
 
     /// Brings every partition's followers up to what is due by `now_ms`.
     pub fn catch_up_replicas(&mut self, now_ms: u64) {
         for partition in self.items.iter_mut() {
-            partition.group.catch_up(now_ms);
+            partition.catch_up(now_ms);
         }
     }
 
@@ -288,7 +306,10 @@ impl Table {
         let deleted = self
             .deleted_at_ms
             .map(|at| at.saturating_add(limits.table_deleting_ms));
-        let replicas = self.items.iter().filter_map(|(_, p)| p.group.next_due_ms());
+        let replicas = self
+            .items
+            .iter()
+            .filter_map(|(_, p)| p.group.as_ref()?.next_due_ms());
         let indexes = self.indexes.iter().filter_map(Index::next_due_ms);
         deleted.into_iter().chain(replicas).chain(indexes).min()
     }
@@ -311,11 +332,8 @@ impl Table {
     /// The item under `key` as replica `zone` holds it at `now_ms`: possibly stale.
     pub fn get_from(&mut self, zone: usize, key: &[u8], now_ms: u64) -> Option<Item> {
         let partition = self.items.partition_of_mut(key);
-        partition.group.catch_up(now_ms);
-        partition
-            .group
-            .read(zone, key, &partition.items)
-            .map(item::decode)
+        partition.catch_up(now_ms);
+        partition.read(zone, key).map(item::decode)
     }
 
     /// Applies a mutation: the one function through which a table's items change. Keeps

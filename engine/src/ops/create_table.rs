@@ -58,6 +58,7 @@ pub(crate) fn execute(
         tags,
         created_ms: now_ms,
         partition_count,
+        hosted: engine.config.hosted_partitions,
         load: crate::capacity::admission::TableLoad::new(&engine.config.limits),
         metrics: crate::capacity::metrics::TableMetrics {
             insights: engine.realism.insights(&name).then(Default::default),

@@ -9,7 +9,10 @@
 //! moves items between stores, so reads that cross partitions are tested to give the same
 //! answer whatever the split.
 //!
-//! Each partition's replicas are a `replication::group::ReplicaGroup` hosted in-process.
+//! Each partition's replicas are a `replication::group::ReplicaGroup` hosted in-process,
+//! unless a host partitions and replicates the table itself ([`Partitions::hosted`], the
+//! simulator): the table is then one partition of the host's map, with no group of its own,
+//! and only the host splits it.
 
 use crate::capacity::admission::PartitionLoad;
 use crate::data::store::{Entry, ItemStore};
@@ -25,18 +28,40 @@ pub struct Partition {
     pub items: ItemStore,
     /// Stored bytes: keys and item encodings.
     pub size_bytes: u64,
-    pub group: ReplicaGroup,
+    /// The partition's replicas; `None` in a hosted table (its host replicates it).
+    pub group: Option<ReplicaGroup>,
     pub load: PartitionLoad,
 }
 
 impl Partition {
-    fn new(id: u64) -> Partition {
+    fn new(id: u64, hosted: bool) -> Partition {
         Partition {
             id,
             items: ItemStore::default(),
             size_bytes: 0,
-            group: ReplicaGroup::new((id % REPLICA_COUNT as u64) as usize),
+            group: (!hosted).then(|| ReplicaGroup::new((id % REPLICA_COUNT as u64) as usize)),
             load: PartitionLoad::default(),
+        }
+    }
+
+    /// Follower `zone`'s view of the item under `key` (the leader's in a hosted table).
+    pub fn read(&self, zone: usize, key: &[u8]) -> Option<&[u8]> {
+        match &self.group {
+            Some(group) => group.read(zone, key, &self.items),
+            None => self.items.get(key),
+        }
+    }
+
+    /// Brings the followers up to what is due by `now_ms`.
+    pub fn catch_up(&mut self, now_ms: u64) {
+        if let Some(group) = &mut self.group {
+            group.catch_up(now_ms);
+        }
+    }
+
+    fn replicate(&mut self, write: Write, now_ms: u64, lags: [u64; REPLICA_COUNT]) {
+        if let Some(group) = &mut self.group {
+            group.write(write, now_ms, lags);
         }
     }
 }
@@ -94,6 +119,9 @@ pub struct Partitions {
     /// Set for tables with local secondary indexes: item collections stay whole.
     pub keep_collections_whole: bool,
     pub splits: u64,
+    /// The host partitions and replicates the table: one partition, no replica group, no
+    /// split of the engine's own.
+    hosted: bool,
 }
 
 impl Default for Partitions {
@@ -105,9 +133,21 @@ impl Default for Partitions {
 impl Partitions {
     /// `count` partitions over equal slices of the hash space.
     pub fn new(count: u64) -> Partitions {
+        Partitions::with_layout(count, false)
+    }
+
+    /// The items of a table whose host partitions and replicates it (the simulator, whose
+    /// storage nodes each hold one partition of its map): one partition over the whole key
+    /// space, without a replica group, that never splits or grows; reads see the leader's
+    /// items, and the host's own partitions and replicas do the rest.
+    pub fn hosted() -> Partitions {
+        Partitions::with_layout(1, true)
+    }
+
+    fn with_layout(count: u64, hosted: bool) -> Partitions {
         let count = count.max(1);
         let parts: Vec<(Box<[u8]>, Partition)> = (0..count)
-            .map(|i| (hash_slice_start(i, count), Partition::new(i)))
+            .map(|i| (hash_slice_start(i, count), Partition::new(i, hosted)))
             .collect();
         Partitions {
             prefixes: parts.iter().map(|(s, _)| hash_of(s)).collect(),
@@ -116,7 +156,13 @@ impl Partitions {
             next_id: count,
             keep_collections_whole: false,
             splits: 0,
+            hosted,
         }
+    }
+
+    /// Whether the host partitions and replicates the table ([`Partitions::hosted`]).
+    pub fn is_hosted(&self) -> bool {
+        self.hosted
     }
 
     /// Items in the table.
@@ -202,7 +248,7 @@ impl Partitions {
             self.len += 1;
         }
         let after = Some(Entry::new(key, item));
-        partition.group.write(Write { before, after }, now_ms, lags);
+        partition.replicate(Write { before, after }, now_ms, lags);
         if partition.size_bytes > limits.partition_size_bytes_max {
             self.split_for_size(key, limits);
         }
@@ -226,7 +272,7 @@ impl Partitions {
             before: Some(old),
             after: None,
         };
-        partition.group.write(write, now_ms, lags);
+        partition.replicate(write, now_ms, lags);
         Some(item)
     }
 
@@ -290,7 +336,11 @@ impl Partitions {
     ) -> impl DoubleEndedIterator<Item = &'a [u8]> + 'a {
         self.range_partitions(lower, upper).iter().flat_map(
             move |(_, p)| -> Box<dyn DoubleEndedIterator<Item = &'a [u8]> + 'a> {
-                let overlay = p.group.overlay(zone);
+                let overlay = p
+                    .group
+                    .as_ref()
+                    .map(|g| g.overlay(zone))
+                    .unwrap_or_default();
                 let current = p.items.range(lower, upper);
                 if overlay.is_empty() {
                     return Box::new(current.map(Entry::item_bytes));
@@ -318,7 +368,10 @@ impl Partitions {
     pub fn split_for_size(&mut self, key: &[u8], limits: &Limits) -> bool {
         let i = self.index_of(key);
         let partition = &self.parts[i].1;
-        if partition.size_bytes <= limits.partition_size_bytes_max || partition.items.len() < 2 {
+        if self.hosted
+            || partition.size_bytes <= limits.partition_size_bytes_max
+            || partition.items.len() < 2
+        {
             return false;
         }
         let half = partition.size_bytes / 2;
@@ -341,7 +394,7 @@ impl Partitions {
     /// enough, and reports whether it did.
     pub fn split_for_heat(&mut self, key: &[u8], limits: &Limits) -> bool {
         let partition = self.partition_of(key);
-        if partition.load.hot_seconds < limits.heat_split_seconds {
+        if self.hosted || partition.load.hot_seconds < limits.heat_split_seconds {
             return false;
         }
         let samples = &partition.load.samples;
@@ -428,7 +481,9 @@ impl Partitions {
         let id = self.next_id;
         self.next_id += 1;
         let partition = &mut self.parts[i].1;
-        partition.group.sync();
+        if let Some(group) = &mut partition.group {
+            group.sync();
+        }
         let (items_before, bytes_before) = (partition.items.len(), partition.size_bytes);
         let moved = partition.items.split_off(&at);
         let moved_bytes: u64 = moved
@@ -436,11 +491,12 @@ impl Partitions {
             .map(|e| entry_bytes(e.key(), e.item_bytes()))
             .sum();
         partition.size_bytes -= moved_bytes;
-        let leader = partition.group.leader();
-        partition.group = ReplicaGroup::new(leader);
+        if let Some(group) = &mut partition.group {
+            *group = ReplicaGroup::new(group.leader());
+        }
         let (kept_load, moved_load) = partition.load.split();
         partition.load = kept_load;
-        let mut upper = Partition::new(id);
+        let mut upper = Partition::new(id, self.hosted);
         upper.items = moved;
         upper.size_bytes = moved_bytes;
         upper.load = moved_load;
@@ -507,7 +563,7 @@ impl Partitions {
     /// Splits partitions at their hash midpoints until there are at least `count` (how
     /// DynamoDB adds partitions when provisioned throughput grows past what they serve).
     pub fn grow_to(&mut self, count: u64) {
-        while (self.parts.len() as u64) < count {
+        while !self.hosted && (self.parts.len() as u64) < count {
             // The partition with the widest hash range.
             let starts = &self.prefixes;
             let widest = (0..starts.len())
@@ -625,6 +681,53 @@ mod tests {
                 .collect::<Vec<_>>(),
             starts
         );
+    }
+
+    #[test]
+    fn a_hosted_table_is_one_partition_that_neither_splits_nor_lags() {
+        let limits = Limits {
+            partition_size_bytes_max: 200,
+            heat_split_seconds: 0,
+            ..Limits::default()
+        };
+        let mut parts = Partitions::hosted();
+        let mut keys = Vec::new();
+        for i in 0..100u64 {
+            let k = key(
+                i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                b"pk",
+                &i.to_be_bytes(),
+            );
+            // Lagging followers and a size far past the limit: a hosted table ignores both.
+            parts.put(&k, b"0123456789", 1_000, [0, 500, 900], &limits);
+            assert!(!parts.split_for_heat(&k, &limits));
+            keys.push(k);
+        }
+        parts.grow_to(8);
+        assert_eq!((parts.count(), parts.splits), (1, 0));
+        assert!(parts.is_hosted());
+        let (_, partition) = parts.iter().next().unwrap();
+        assert!(partition.group.is_none(), "no replica group of its own");
+        for k in &keys {
+            assert_eq!(
+                partition.read(2, k),
+                Some(&b"0123456789"[..]),
+                "no stale view"
+            );
+        }
+        assert_eq!(
+            parts
+                .range_at(1, Bound::Unbounded, Bound::Unbounded)
+                .count(),
+            100
+        );
+        // The same writes in the engine's own layout split and lag.
+        let mut own = Partitions::new(1);
+        for k in &keys {
+            own.put(k, b"0123456789", 1_000, [0, 500, 900], &limits);
+        }
+        assert!(own.count() > 1);
+        assert!(own.range_at(2, Bound::Unbounded, Bound::Unbounded).count() < 100);
     }
 
     #[test]

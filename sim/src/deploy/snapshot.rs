@@ -87,12 +87,18 @@ impl Snap {
 /// when it provisions capacity).
 pub(super) fn empty_engine(world: &World, table: usize) -> Engine {
     let w = &world.scenario.workloads[table];
+    // The storage nodes are the partitions and replicas: the engine keeps its table as one
+    // partition of their map, with no replica group or split of its own.
+    let config = Config {
+        hosted_partitions: true,
+        ..Config::default()
+    };
     if w.provisioned() {
         let mut profile = dynasim_engine::realism::profile::Profile::default();
         profile.defaults.throttling = true;
-        Engine::with_profile(Config::default(), profile, world.options.seed)
+        Engine::with_profile(config, profile, world.options.seed)
     } else {
-        Engine::new(Config::default())
+        Engine::new(config)
     }
 }
 
