@@ -3,7 +3,7 @@
 //! items), with or without snapshots in between; a torn tail is cut off; damage anywhere else,
 //! a foreign format version or a broken snapshot is an error naming the file and offset.
 
-use dynasim_engine::storage::durable::Durable;
+use dynasim_engine::storage::durable::{Durable, PendingSnapshot};
 use dynasim_engine::storage::memory::MemStorage;
 use dynasim_engine::storage::{Storage, wal};
 use dynasim_engine::{Config, Engine, Request};
@@ -36,10 +36,23 @@ fn request(operation: &str, body: Value) -> Request {
     }
 }
 
+/// When a begun snapshot reaches the disk.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Written {
+    /// At once, as `Durable::snapshot` does.
+    Now,
+    /// After the next request, as `serve`'s writer thread does beside the requests.
+    Later,
+    /// Never: the process died while writing every one of them.
+    Lost,
+}
+
 /// An engine that persists into `storage`, as a host drives it: execute, append, sync.
 struct Host {
     engine: Engine,
     durable: Durable,
+    written: Written,
+    pending: Option<PendingSnapshot>,
 }
 
 impl Host {
@@ -47,15 +60,35 @@ impl Host {
         let mut engine = Engine::new(Config::default());
         let (durable, _) =
             Durable::open(storage.clone(), &mut engine, now_ms).map_err(|e| e.to_string())?;
-        Ok(Host { engine, durable })
+        Ok(Host {
+            engine,
+            durable,
+            written: Written::Now,
+            pending: None,
+        })
     }
 
     fn run(&mut self, operation: &str, body: Value, now_ms: u64) -> Value {
         let result = self.engine.execute(request(operation, body), now_ms);
         self.durable.append(&mut self.engine).unwrap();
         self.durable.sync().unwrap();
+        if let Some(pending) = self.pending.take() {
+            let bytes = pending.write().unwrap();
+            self.durable.snapshot_written(bytes);
+        }
         if self.durable.snapshot_due() {
-            self.durable.snapshot(&self.engine).unwrap();
+            let pending = self.durable.begin_snapshot(&self.engine).unwrap();
+            match self.written {
+                Written::Now => {
+                    let bytes = pending.write().unwrap();
+                    self.durable.snapshot_written(bytes);
+                }
+                Written::Later => self.pending = Some(pending),
+                Written::Lost => {
+                    let bytes = self.durable.snapshot_bytes();
+                    self.durable.snapshot_written(bytes);
+                }
+            }
         }
         match result {
             Ok(response) => serde_json::to_value(&response).unwrap(),
@@ -182,8 +215,13 @@ fn workload(host: &mut Host) {
 const OBSERVED_AT: u64 = T0 + 2_000_000;
 
 fn written(snapshot_every_bytes: Option<u64>) -> (Arc<MemStorage>, Value) {
+    written_with(snapshot_every_bytes, Written::Now)
+}
+
+fn written_with(snapshot_every_bytes: Option<u64>, written: Written) -> (Arc<MemStorage>, Value) {
     let storage = Arc::new(MemStorage::new());
     let mut host = Host::open(&storage, T0).unwrap();
+    host.written = written;
     if let Some(bytes) = snapshot_every_bytes {
         host.durable.set_snapshot_log_bytes(bytes);
     }
@@ -210,6 +248,34 @@ fn a_recovered_engine_answers_as_the_one_that_wrote() {
             before,
             "snapshots: {every:?}"
         );
+    }
+}
+
+#[test]
+fn a_snapshot_written_beside_later_appends_or_never_written_loses_nothing() {
+    // `serve` writes a snapshot on a thread of its own while requests append to the segment
+    // it began; a crash may come before it is in place (here: before every one of them).
+    for written in [Written::Later, Written::Lost] {
+        for every in [Some(4_000), Some(0)] {
+            let (storage, before) = written_with(every, written);
+            let mut recovered = Host::open(&storage, OBSERVED_AT).unwrap();
+            assert_eq!(
+                observe(&mut recovered, OBSERVED_AT),
+                before,
+                "{written:?}, snapshots: {every:?}"
+            );
+            let files = storage.list().unwrap();
+            let snapshots = files.iter().filter(|f| f.ends_with(".snap")).count();
+            let segments = files.iter().filter(|f| f.starts_with("wal-")).count();
+            match written {
+                // The segments a snapshot covers are gone once it is in place; the newest
+                // snapshot's own segment, and the one begun after the last (unwritten) one,
+                // stay.
+                Written::Later => assert!(snapshots == 1 && segments <= 2, "{files:?}"),
+                // No snapshot reached the disk: every segment since the start stays.
+                _ => assert!(snapshots == 0 && segments > 2, "{files:?}"),
+            }
+        }
     }
 }
 

@@ -3,6 +3,11 @@
 //! began after their append has returned. One sync at a time runs on a blocking thread and
 //! covers every append made before it began, so concurrent writers share syncs.
 //!
+//! A snapshot is encoded under the engine's lock (its bytes must be the engine as it is at
+//! one lsn) and written on a thread of its own while requests go on appending to the new
+//! segment; until it is in place the previous snapshot and the old segments stay, so a crash
+//! meanwhile recovers from them. One snapshot is written at a time.
+//!
 //! Every answer waits, reads included: a read must not show a write that a crash could still
 //! take back. A failed append or sync stops the service (every later request answers an
 //! InternalServerError): the engine's memory then holds a change the log may lack, and
@@ -10,7 +15,7 @@
 
 use dynasim_engine::Engine;
 use dynasim_engine::storage::Storage;
-use dynasim_engine::storage::durable::Durable;
+use dynasim_engine::storage::durable::{Durable, PendingSnapshot};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -22,6 +27,8 @@ pub struct Durability {
     gate: tokio::sync::Mutex<()>,
     /// Why the log stopped working, once it has.
     failed: OnceLock<String>,
+    /// The thread writing a snapshot, while one is.
+    writer: Mutex<Option<std::thread::JoinHandle<std::io::Result<u64>>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -39,6 +46,7 @@ impl Durability {
             durable_lsn,
             gate: tokio::sync::Mutex::new(()),
             failed: OnceLock::new(),
+            writer: Mutex::new(None),
         }
     }
 
@@ -69,10 +77,15 @@ impl Durability {
                 return None;
             }
         };
+        if !self.collect_snapshot(&mut log, false) {
+            return None;
+        }
         if log.snapshot_due() {
-            match log.snapshot(engine) {
-                Ok(()) => {
+            match log.begin_snapshot(engine) {
+                Ok(pending) => {
+                    // The snapshot's start synced the log.
                     self.durable_lsn.fetch_max(lsn, Ordering::AcqRel);
+                    self.write_snapshot(&mut log, pending);
                 }
                 Err(error) => {
                     self.fail("cannot write a snapshot", &error);
@@ -80,7 +93,57 @@ impl Durability {
                 }
             }
         }
-        Some(lsn)
+        (self.failed.get().is_none()).then_some(lsn)
+    }
+
+    /// Puts a begun snapshot on disk: on a thread of its own, or here in the simulator
+    /// (which forbids threads; its storage is memory).
+    fn write_snapshot(&self, log: &mut Durable, pending: PendingSnapshot) {
+        #[cfg(not(madsim))]
+        {
+            let thread = std::thread::Builder::new()
+                .name(format!("dynasim-snapshot-{}", pending.lsn()))
+                .spawn(move || pending.write());
+            match thread {
+                Ok(handle) => *lock(&self.writer) = Some(handle),
+                Err(error) => {
+                    log.snapshot_written(log.snapshot_bytes());
+                    self.fail("cannot start the snapshot's writer", &error);
+                }
+            }
+        }
+        #[cfg(madsim)]
+        match pending.write() {
+            Ok(bytes) => log.snapshot_written(bytes),
+            Err(error) => {
+                log.snapshot_written(log.snapshot_bytes());
+                self.fail("cannot write a snapshot", &error);
+            }
+        }
+    }
+
+    /// Takes the result of the snapshot being written, once it is (at once if `wait`).
+    /// Returns `false` if writing it failed (the service then stops).
+    fn collect_snapshot(&self, log: &mut Durable, wait: bool) -> bool {
+        let mut writer = lock(&self.writer);
+        let finished = writer.as_ref().is_some_and(|h| wait || h.is_finished());
+        let Some(handle) = writer.take_if(|_| finished) else {
+            return true;
+        };
+        let result = handle
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the snapshot's writer panicked")));
+        match result {
+            Ok(bytes) => {
+                log.snapshot_written(bytes);
+                true
+            }
+            Err(error) => {
+                log.snapshot_written(log.snapshot_bytes());
+                self.fail("cannot write a snapshot", &error);
+                false
+            }
+        }
     }
 
     /// Takes a snapshot now (at shutdown, so that the next start replays nothing).
@@ -89,6 +152,9 @@ impl Durability {
             return;
         }
         let mut log = lock(&self.log);
+        if !self.collect_snapshot(&mut log, true) {
+            return;
+        }
         match log.snapshot(engine) {
             Ok(()) => {
                 self.durable_lsn.fetch_max(log.next_lsn(), Ordering::AcqRel);

@@ -41,6 +41,8 @@ pub struct Durable {
     snapshot_bytes: u64,
     log_bytes: u64,
     snapshot_log_bytes: u64,
+    /// A snapshot began and is not written yet ([`Durable::begin_snapshot`]).
+    snapshotting: bool,
     scratch: Vec<Change>,
 }
 
@@ -142,6 +144,7 @@ impl Durable {
             snapshot_bytes,
             log_bytes,
             snapshot_log_bytes: SNAPSHOT_LOG_BYTES,
+            snapshotting: false,
             scratch: Vec::new(),
         };
         Ok((durable, recovered))
@@ -194,20 +197,31 @@ impl Durable {
 
     /// Whether the log has grown enough since the last snapshot to take one.
     pub fn snapshot_due(&self) -> bool {
-        self.log_bytes > self.snapshot_log_bytes.max(self.snapshot_bytes)
+        !self.snapshotting && self.log_bytes > self.snapshot_log_bytes.max(self.snapshot_bytes)
     }
 
     /// Takes a snapshot of `engine` (which must reflect every change appended), starts a new
     /// segment after it, and removes the files the snapshot makes unnecessary. Everything
     /// appended before is durable when this returns.
     pub fn snapshot(&mut self, engine: &Engine) -> io::Result<()> {
+        let pending = self.begin_snapshot(engine)?;
+        let bytes = pending.write()?;
+        self.snapshot_written(bytes);
+        Ok(())
+    }
+
+    /// The part of a snapshot that needs `engine` as it is now: syncs the log (everything
+    /// appended before is durable when this returns), encodes the snapshot in memory, and
+    /// starts a new segment at its lsn, so that appends go on while [`PendingSnapshot::write`]
+    /// puts it on disk, on another thread if the host likes. Until then the previous
+    /// snapshot and the old segments stay, so a crash recovers from them; no other snapshot
+    /// is due until [`snapshot_written`](Self::snapshot_written).
+    pub fn begin_snapshot(&mut self, engine: &Engine) -> io::Result<PendingSnapshot> {
         let lsn = self.wal.next_lsn();
-        // The old segment stays until the snapshot is in place: sync it, so that a crash
-        // before the rename recovers from it.
         self.wal.sync()?;
         self.histories
             .retain(|name, _| engine.table(name).is_some());
-        self.snapshot_bytes = snapshot::write(&*self.storage, engine, &self.histories, lsn)?;
+        let bytes = snapshot::encode(engine, &self.histories, lsn);
         let previous = self.wal.segment().to_string();
         self.wal = if wal::segment_lsn(&previous) == Some(lsn) {
             // Nothing was appended to the current segment: keep it.
@@ -222,13 +236,57 @@ impl Durable {
             Wal::create(self.storage.clone(), lsn)?
         };
         self.log_bytes = 0;
+        self.snapshotting = true;
+        Ok(PendingSnapshot {
+            storage: self.storage.clone(),
+            lsn,
+            bytes,
+        })
+    }
+
+    /// The snapshot [`begin_snapshot`](Self::begin_snapshot) began is on disk, `bytes` long
+    /// (or failed to be written: `bytes` is then the previous size); the next may begin.
+    pub fn snapshot_written(&mut self, bytes: u64) {
+        self.snapshot_bytes = bytes;
+        self.snapshotting = false;
+    }
+
+    /// Whether a snapshot began and is not written yet.
+    pub fn snapshotting(&self) -> bool {
+        self.snapshotting
+    }
+
+    /// The size of the last snapshot written.
+    pub fn snapshot_bytes(&self) -> u64 {
+        self.snapshot_bytes
+    }
+}
+
+/// A snapshot encoded under the engine's lock, not yet on disk ([`Durable::begin_snapshot`]).
+pub struct PendingSnapshot {
+    storage: Arc<dyn Storage>,
+    lsn: u64,
+    bytes: Vec<u8>,
+}
+
+impl PendingSnapshot {
+    /// The lsn the snapshot is at: every change below it.
+    pub fn lsn(&self) -> u64 {
+        self.lsn
+    }
+
+    /// Writes the snapshot (temporary file, sync, rename), then removes the snapshots and
+    /// segments before its lsn. Returns its size. Needs no engine: it may run beside the
+    /// requests that keep appending to the new segment.
+    pub fn write(self) -> io::Result<u64> {
+        let bytes = snapshot::put(&*self.storage, self.lsn, &self.bytes)?;
         let files = files(&*self.storage).map_err(|e| io::Error::other(e.to_string()))?;
         for (old, name) in files.snapshots.iter().chain(&files.segments) {
-            if *old < lsn {
+            if *old < self.lsn {
                 self.storage.remove(name)?;
             }
         }
-        Ok(())
+        Ok(bytes)
     }
 }
 

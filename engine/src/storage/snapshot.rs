@@ -49,25 +49,20 @@ pub fn write(
     histories: &Histories,
     lsn: u64,
 ) -> io::Result<u64> {
-    let name = snapshot_name(lsn);
-    let temporary = format!("snapshot-{lsn:020}.tmp");
+    put(storage, lsn, &encode(engine, histories, lsn))
+}
+
+/// The bytes of the snapshot of `engine` at `lsn`, in memory: what a host that writes the
+/// snapshot beside its requests takes under the engine's lock ([`put`] writes them after).
+pub fn encode(engine: &Engine, histories: &Histories, lsn: u64) -> Vec<u8> {
     let header = Header {
         magic: *SNAPSHOT_MAGIC,
         lsn,
         table_sequence: engine.table_sequence(),
     };
-    let mut out = Vec::with_capacity(FLUSH_BYTES + (64 << 10));
+    let mut out = Vec::with_capacity(FLUSH_BYTES);
     out.extend_from_slice(&header.encode());
-    let mut offset = 0u64;
     let mut records = 0u64;
-    let mut flush = |out: &mut Vec<u8>, force: bool| -> io::Result<()> {
-        if out.len() >= FLUSH_BYTES || (force && !out.is_empty()) {
-            storage.write_at(&temporary, offset, out)?;
-            offset += out.len() as u64;
-            out.clear();
-        }
-        Ok(())
-    };
     let mut history: Vec<&(u64, ControlChange)> = engine
         .tables()
         .filter_map(|t| histories.get(&t.name))
@@ -77,7 +72,6 @@ pub fn write(
     for (lsn, change) in history {
         format::encode_control(&mut out, *lsn, change);
         records += 1;
-        flush(&mut out, false)?;
     }
     for table in engine.tables().filter(|t| histories.contains_key(&t.name)) {
         for entry in table.partitions().range(Bound::Unbounded, Bound::Unbounded) {
@@ -89,13 +83,24 @@ pub fn write(
                 Some(entry.item_bytes()),
             );
             records += 1;
-            flush(&mut out, false)?;
         }
     }
     format::encode_end(&mut out, records);
-    flush(&mut out, true)?;
+    out
+}
+
+/// Writes a snapshot's bytes ([`encode`]) as the snapshot at `lsn`: to `snapshot-<lsn>.tmp`
+/// in pieces of [`FLUSH_BYTES`], synced, then renamed. Returns its size; durable when this
+/// returns.
+pub fn put(storage: &dyn Storage, lsn: u64, bytes: &[u8]) -> io::Result<u64> {
+    let temporary = format!("snapshot-{lsn:020}.tmp");
+    let mut offset = 0u64;
+    for piece in bytes.chunks(FLUSH_BYTES) {
+        storage.write_at(&temporary, offset, piece)?;
+        offset += piece.len() as u64;
+    }
     storage.sync(&temporary)?;
-    storage.rename(&temporary, &name)?;
+    storage.rename(&temporary, &snapshot_name(lsn))?;
     Ok(offset)
 }
 
