@@ -282,7 +282,13 @@ impl<'a> Parser<'a> {
                     && ["SET", "REMOVE", "ADD", "DELETE"]
                         .iter()
                         .any(|k| word.eq_ignore_ascii_case(k));
-                if word.as_bytes()[0].is_ascii_digit() || clause_keyword {
+                // Likewise the condition grammar's own words in a condition: `a > between` is a
+                // syntax error at `between` (dynalite's tests of the service).
+                let condition_keyword = self.reports_late()
+                    && ["BETWEEN", "IN", "AND", "OR", "NOT"]
+                        .iter()
+                        .any(|k| word.eq_ignore_ascii_case(k));
+                if word.as_bytes()[0].is_ascii_digit() || clause_keyword || condition_keyword {
                     return Err(self.error_here());
                 }
                 if is_reserved(word) {
@@ -1059,6 +1065,22 @@ mod tests {
                 "{text}"
             );
         }
+        // The condition grammar's words are tokens, not names, in conditions only.
+        for (text, near) in [
+            ("a > between", "> between"),
+            ("a = :v AND in = :v", "AND in ="),
+            ("a = :v OR or", "OR or"),
+            ("attribute_exists(or)", "(or)"),
+        ] {
+            let m = message(parse_condition(ExpressionKind::Condition, text));
+            assert!(
+                m.starts_with("Invalid ConditionExpression: Syntax error;"),
+                "{text}: {m}"
+            );
+            assert!(m.contains(&format!("near: \"{near}\"")), "{text}: {m}");
+        }
+        assert!(message(parse_update("SET between = :v")).contains("reserved keyword: between"));
+
         // Update expressions still report a reserved word where it stands.
         assert!(message(parse_update("SET comment = :v ,")).contains("reserved keyword: comment"));
     }
