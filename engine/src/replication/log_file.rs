@@ -171,11 +171,14 @@ impl LogFile {
         codec: &dyn Codec<E, S>,
         sync_entries: bool,
     ) -> io::Result<()> {
-        if (persistent.base_index, persistent.base_term) != self.base {
+        let keep = self.matching(persistent);
+        // A new base, or a log cut short with nothing appended after the cut (no entry frame
+        // could say where it ends now): the file is written again whole.
+        let cut = keep == persistent.log.len() && keep < self.terms.len();
+        if (persistent.base_index, persistent.base_term) != self.base || cut {
             *self = LogFile::create(storage, &self.name, persistent, codec)?;
             return Ok(());
         }
-        let keep = self.matching(persistent);
         let wrote = keep < persistent.log.len();
         if wrote {
             self.buf.clear();
@@ -291,7 +294,8 @@ fn decode<E, S>(body: &[u8], codec: &dyn Codec<E, S>) -> Result<Decoded<E, S>, S
 struct Reading<E, S> {
     p: Persistent<E, S>,
     frames: usize,
-    /// The highest (term, index) of any entry frame read, valid, before or after damage.
+    /// The highest term and, separately, the highest index of any entry frame read, valid,
+    /// before or after damage.
     newest: (u64, u64),
 }
 
@@ -315,7 +319,7 @@ impl<E, S> Reading<E, S> {
                         self.p.base_index + 1
                     ));
                 }
-                self.newest = self.newest.max((entry.term, index));
+                self.saw(entry.term, index);
                 self.p
                     .log
                     .truncate((index - 1 - self.p.base_index) as usize);
@@ -323,6 +327,10 @@ impl<E, S> Reading<E, S> {
             }
         }
         Ok(())
+    }
+
+    fn saw(&mut self, term: u64, index: u64) {
+        self.newest = (self.newest.0.max(term), self.newest.1.max(index));
     }
 
     fn set_state(&mut self, state: HardState) {
@@ -386,6 +394,13 @@ pub fn recover<E, S>(
         let lost_term = term.max(reading.newest.0).max(last_term);
         let lost_index = index.max(reading.newest.1).max(last + 1);
         persistent.repair = Some((lost_term, lost_index));
+        // The hard state read may be older than the newest entries the file showed (a
+        // damaged state frame): the term must not go back behind an entry's. The vote in the
+        // newer term is unknown; a repairing replica casts none.
+        if persistent.term < lost_term {
+            persistent.term = lost_term;
+            persistent.voted_for = None;
+        }
         Problem::Damaged { offset, reason }
     });
     Ok(Some(Recovered {
@@ -457,7 +472,7 @@ fn read_after_damage<E, S>(
         match decode(body, codec) {
             Ok(Decoded::State(state)) => reading.set_state(state),
             Ok(Decoded::Entry(index, entry)) => {
-                reading.newest = reading.newest.max((entry.term, index));
+                reading.saw(entry.term, index);
             }
             Ok(Decoded::Base(..)) | Err(_) => break,
         }

@@ -185,6 +185,53 @@ fn damage_keeps_the_prefix_repairs_and_still_reads_newer_hard_state() {
 }
 
 #[test]
+fn a_damaged_hard_state_never_takes_the_term_back_behind_an_entry() {
+    let storage = MemStorage::new();
+    let mut p = empty();
+    p.term = 1;
+    let mut file = LogFile::create(&storage, "r.log", &p, &Numbers).unwrap();
+    p.log = vec![entry(1, 1)];
+    file.save(&storage, &p, &Numbers, true).unwrap();
+    let before_state = storage.contents("r.log").unwrap().len();
+    p.term = 4;
+    p.voted_for = Some(1);
+    file.save(&storage, &p, &Numbers, true).unwrap();
+    p.log.push(entry(4, 2));
+    p.log.push(entry(4, 3));
+    file.save(&storage, &p, &Numbers, true).unwrap();
+    // Flip a bit in the term-4 state frame's body: the hard state read back is term 1's.
+    let mut bytes = storage.contents("r.log").unwrap();
+    bytes[before_state + FRAME_HEADER_BYTES + 3] ^= 0x01;
+    storage.set_contents("r.log", bytes);
+    let back = read(&storage, true);
+    assert!(
+        matches!(back.problem, Some(Problem::Damaged { .. })),
+        "{:?}",
+        back.problem
+    );
+    assert_eq!(back.persistent.log, vec![entry(1, 1)]);
+    assert_eq!(
+        (back.persistent.term, back.persistent.voted_for),
+        (4, None),
+        "the term of the entries after the damage, no vote known in it"
+    );
+    assert_eq!(back.persistent.repair, Some((4, 3)));
+}
+
+#[test]
+fn a_log_cut_short_without_an_append_reads_back_cut() {
+    let storage = MemStorage::new();
+    let mut p = empty();
+    let mut file = LogFile::create(&storage, "r.log", &p, &Numbers).unwrap();
+    p.log = (0..5).map(|i| entry(1, i)).collect();
+    file.save(&storage, &p, &Numbers, true).unwrap();
+    p.log.truncate(2);
+    file.save(&storage, &p, &Numbers, true).unwrap();
+    let back = read(&storage, true);
+    assert_eq!((back.persistent.log, back.problem), (p.log.clone(), None));
+}
+
+#[test]
 fn a_damaged_header_is_an_error_naming_the_file() {
     let storage = MemStorage::new();
     LogFile::create(&storage, "r.log", &empty(), &Numbers).unwrap();
@@ -202,6 +249,8 @@ enum Step {
     Replace(u8),
     Vote(Option<u8>),
     Compact,
+    /// The last `n` entries dropped with nothing appended after them.
+    Cut(u8),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -210,6 +259,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (1u8..4).prop_map(Step::Replace),
         1 => proptest::option::of(0u8..3).prop_map(Step::Vote),
         1 => Just(Step::Compact),
+        1 => (1u8..3).prop_map(Step::Cut),
     ]
 }
 
@@ -242,6 +292,10 @@ fn apply(p: &mut P, step: &Step, counter: &mut u64) {
             p.snapshot = Some(snapshot);
         }
         Step::Compact => {}
+        Step::Cut(n) => {
+            let keep = p.log.len().saturating_sub(n as usize);
+            p.log.truncate(keep);
+        }
     }
 }
 
