@@ -113,6 +113,10 @@ pub struct Limits {
     pub heat_split_utilization: f64,
     /// ...and splits for heat after this many consecutive hot seconds.
     pub heat_split_seconds: u32,
+    /// An item collection (a partition key's items and their local secondary index entries,
+    /// in tables with an LSI) may grow to this many bytes (10 GB); a write that would grow it
+    /// further fails with ItemCollectionSizeLimitExceededException.
+    pub item_collection_bytes_max: u64,
 }
 
 impl Default for Limits {
@@ -132,6 +136,7 @@ impl Default for Limits {
             table_max_units: TABLE_MAX_READ_CAPACITY_UNITS as f64,
             heat_split_utilization: 0.8,
             heat_split_seconds: 60,
+            item_collection_bytes_max: 10 * 1024 * 1024 * 1024,
         }
     }
 }

@@ -187,3 +187,52 @@ def test_a_bad_profile_is_refused_with_every_error(tmp_path):
     out = subprocess.run([binary, "serve", "--listen", "127.0.0.1:0", "--profile", str(typo)],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "unknown field `throttle`" in out.stderr
+
+
+def test_item_collection_limit_through_boto3(tmp_path):
+    """A profile lowers the 10 GB item-collection limit; boto3 meets
+    ItemCollectionSizeLimitExceededException on the write that would pass it, and a write that
+    does not grow the collection, or goes to another one, still succeeds."""
+    profile = tmp_path / "small-collections.toml"
+    profile.write_text("[limits]\nitem_collection_bytes_max = 3000\n")
+    process, url = launch("--profile", str(profile), "--seed", "1")
+    try:
+        client = dynamodb(url, 1)
+        client.create_table(
+            TableName="collections",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
+                                  for a in ("pk", "sk", "alt")],
+            LocalSecondaryIndexes=[{
+                "IndexName": "by_alt",
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                              {"AttributeName": "alt", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"}}],
+            BillingMode="PAY_PER_REQUEST")
+
+        def put(pk, sk, size):
+            return client.put_item(
+                TableName="collections",
+                Item={"pk": {"S": pk}, "sk": {"S": sk}, "alt": {"S": sk},
+                      "data": {"S": "x" * size}},
+                ReturnItemCollectionMetrics="SIZE")
+
+        written = 0
+        with pytest.raises(ClientError) as refused:
+            while written < 50:
+                answer = put("a", f"s{written:02}", 300)
+                assert answer["ItemCollectionMetrics"]["ItemCollectionKey"] == {"pk": {"S": "a"}}
+                written += 1
+        error = refused.value.response
+        assert error["Error"]["Code"] == "ItemCollectionSizeLimitExceededException"
+        assert error["Error"]["Message"] == "Collection size exceeded."
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert 2 <= written <= 5
+        count = client.query(TableName="collections", KeyConditionExpression="pk = :p",
+                             ExpressionAttributeValues={":p": {"S": "a"}}, Select="COUNT")
+        assert count["Count"] == written, "the refused put wrote nothing"
+        put("a", "s00", 300)        # the same size again: the collection does not grow
+        put("b", "s00", 300)        # another partition key, another collection
+    finally:
+        stop(process)

@@ -61,6 +61,9 @@ pub struct Table {
     pub load: TableLoad,
     pub metrics: crate::capacity::metrics::TableMetrics,
     size_bytes: u64,
+    /// In a table with a local secondary index: each item collection's bytes (its items and
+    /// their LSI entries), by the collection's stored-key prefix. Changes with `items`.
+    collections: BTreeMap<Box<[u8]>, u64>,
     /// Global and local secondary indexes, in definition order.
     indexes: Vec<Index>,
     /// The item changes `apply` made and the host has not taken yet (stored key, encoding or
@@ -148,6 +151,7 @@ impl Table {
             load: spec.load,
             metrics: spec.metrics,
             size_bytes: 0,
+            collections: BTreeMap::new(),
             indexes: spec.indexes,
             journal: None,
         }
@@ -336,6 +340,55 @@ impl Table {
         partition.read(zone, key).map(item::decode)
     }
 
+    /// The bytes `item` adds to its item collection: its own size and that of each of its
+    /// local secondary index entries (0 in a table without an LSI).
+    fn collection_share(&self, item: &Item) -> u64 {
+        if !self.indexes.iter().any(|i| !i.global) {
+            return 0;
+        }
+        let entries: usize = self
+            .indexes
+            .iter()
+            .filter(|i| !i.global && i.key_schema.covers(item))
+            .map(|i| item_size_bytes(&i.project(item, &self.key_schema)))
+            .sum();
+        (item_size_bytes(item) + entries) as u64
+    }
+
+    fn track_collection(&mut self, key: &[u8], old: Option<&Item>, new: Option<&Item>) {
+        let (old, new) = (
+            old.map_or(0, |i| self.collection_share(i)),
+            new.map_or(0, |i| self.collection_share(i)),
+        );
+        if old == new {
+            return;
+        }
+        let prefix = crate::partition::collection_prefix(key);
+        let bytes = self.collections.entry(prefix.into()).or_default();
+        *bytes = (*bytes + new).saturating_sub(old);
+        if *bytes == 0 {
+            self.collections.remove(prefix);
+        }
+    }
+
+    /// The bytes of the item collection `key` belongs to (0 without an LSI).
+    pub fn collection_bytes(&self, key: &[u8]) -> u64 {
+        let prefix = crate::partition::collection_prefix(key);
+        self.collections.get(prefix).copied().unwrap_or(0)
+    }
+
+    /// Whether `mutation` would grow its item collection past `limits`' bound (a write that
+    /// does not grow it is allowed, however large the collection is).
+    pub fn collection_limit_exceeded(&self, mutation: &Mutation<'_>, limits: &Limits) -> bool {
+        let new = mutation
+            .after
+            .as_deref()
+            .map_or(0, |i| self.collection_share(i));
+        let old = mutation.before.map_or(0, |i| self.collection_share(i));
+        new > old
+            && self.collection_bytes(mutation.key) + (new - old) > limits.item_collection_bytes_max
+    }
+
     /// Applies a mutation: the one function through which a table's items change. Keeps
     /// sizes and indexes in step and returns the index writes. `mutation.before` must be the
     /// item stored under the key now (callers read it anyway, for conditions and return
@@ -378,6 +431,7 @@ impl Table {
             self.size_bytes -= item_size_bytes(old) as u64;
         }
         self.size_bytes += item_size_bytes(new_item) as u64;
+        self.track_collection(key, old, Some(new_item));
         self.update_indexes(key, old, Some(new_item), context)
     }
 
@@ -389,6 +443,7 @@ impl Table {
             journal.push((key.into(), None));
         }
         self.size_bytes -= item_size_bytes(&old) as u64;
+        self.track_collection(key, Some(&old), None);
         let writes = self.update_indexes(key, Some(&old), None, context);
         (Some(old), writes)
     }

@@ -231,6 +231,16 @@ impl Error {
         }
     }
 
+    /// (doc) A write that would grow an item collection past its limit (10 GB).
+    pub fn item_collection_size_limit_exceeded() -> Error {
+        Error {
+            kind: ErrorKind::ItemCollectionSizeLimitExceeded,
+            message: "Collection size exceeded.".into(),
+            item: None,
+            throttling_reasons: Vec::new(),
+        }
+    }
+
     /// (obs) A key that does not have exactly the table's key attributes and types.
     pub fn key_schema_mismatch() -> Error {
         Error::validation("The provided key element does not match the schema")

@@ -181,6 +181,24 @@ fn plan_table(table: &Table, requests: &[WriteRequest]) -> Result<Vec<BatchWrite
     Ok(writes)
 }
 
+/// One write of a batch: done (`Ok(Ok)`), or refused by admission and left unprocessed
+/// (`Ok(Err)`). Admission is the only step of a condition-free put or delete that can fail,
+/// but for a put that would grow an item collection past its limit, which fails the request
+/// (`Err`; the writes before it in the batch stay, as a batch is not atomic).
+fn write_one(
+    engine: &mut Engine,
+    write: &BatchWrite,
+    now_ms: u64,
+) -> Result<std::result::Result<super::Written, Error>> {
+    match super::execute_write(engine, write, now_ms) {
+        Ok((written, _)) => Ok(Ok(written)),
+        Err(error) if error.kind == crate::error::ErrorKind::ItemCollectionSizeLimitExceeded => {
+            Err(error)
+        }
+        Err(error) => Ok(Err(error)),
+    }
+}
+
 pub(crate) fn execute(
     engine: &mut Engine,
     input: &BatchWriteItemInput,
@@ -211,9 +229,8 @@ pub(crate) fn execute(
         let mut collections = Vec::new();
         let hash_name = engine.table_by_name(&name).key_schema.hash.name.clone();
         for write in writes {
-            // Admission is the only step of a condition-free put or delete that can fail.
-            let (written, _) = match super::execute_write(engine, &write, now_ms) {
-                Ok(done) => done,
+            let written = match write_one(engine, &write, now_ms)? {
+                Ok(written) => written,
                 Err(error) => {
                     throttled += 1;
                     last_throttle = Some(error);

@@ -176,6 +176,9 @@ pub(crate) fn execute_write(
         }
         Err(Rejection::Invalid(error)) => return Err(error),
     };
+    if table.collection_limit_exceeded(&write.mutation, context.limits) {
+        return Err(Error::item_collection_size_limit_exceeded());
+    }
     let index_writes = table.apply(&write.mutation, &context);
     let attributes = plan.returned(write.mutation);
     Ok((

@@ -109,6 +109,7 @@ pub struct LimitOverrides {
     pub on_demand_scale_s: Option<u64>,
     pub heat_split_utilization: Option<f64>,
     pub heat_split_seconds: Option<u32>,
+    pub item_collection_bytes_max: Option<u64>,
 }
 
 impl Profile {
@@ -183,6 +184,9 @@ impl Profile {
         let l = &self.limits;
         if let Some(v) = l.partition_size_bytes_max {
             limits.partition_size_bytes_max = v;
+        }
+        if let Some(v) = l.item_collection_bytes_max {
+            limits.item_collection_bytes_max = v;
         }
         if let Some(v) = l.partition_read_units_max {
             limits.partition_read_units_max = v;
