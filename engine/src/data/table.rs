@@ -371,6 +371,19 @@ impl Table {
         }
     }
 
+    /// The bytes of the item collection under `prefix`, counted item by item (what
+    /// `collections` keeps; for checking it).
+    fn collection_bytes_counted(&self, prefix: &[u8]) -> u64 {
+        let end = crate::types::keys::prefix_end(prefix);
+        let upper = end
+            .as_deref()
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        self.items
+            .range(std::ops::Bound::Included(prefix), upper)
+            .map(|entry| self.collection_share(&item::decode(entry.item_bytes())))
+            .sum()
+    }
+
     /// The bytes of the item collection `key` belongs to (0 without an LSI).
     pub fn collection_bytes(&self, key: &[u8]) -> u64 {
         let prefix = crate::partition::collection_prefix(key);
@@ -495,22 +508,9 @@ impl Table {
             return None;
         }
         let prefix = self.key_schema.partition_prefix(hash_value);
-        let end = crate::types::keys::prefix_end(&prefix);
-        let upper = end
-            .as_deref()
-            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        let mut bytes = 0usize;
-        for entry in self.items.range(std::ops::Bound::Included(&prefix), upper) {
-            let stored = item::decode(entry.item_bytes());
-            bytes += item_size_bytes(&stored);
-            for index in self
-                .indexes
-                .iter()
-                .filter(|i| !i.global && i.key_schema.covers(&stored))
-            {
-                bytes += item_size_bytes(&index.project(&stored, &self.key_schema));
-            }
-        }
+        // Kept with every write (`track_collection`); debug builds count it again.
+        let bytes = self.collections.get(&prefix[..]).copied().unwrap_or(0) as usize;
+        debug_assert_eq!(bytes as u64, self.collection_bytes_counted(&prefix));
         let gigabytes = (bytes as f64 / (1u64 << 30) as f64).floor();
         let key = [(self.key_schema.hash.name.clone(), hash_value.clone())]
             .into_iter()

@@ -364,15 +364,7 @@ pub fn recover<E, S>(
         .read_at(name, HEADER_BYTES as u64, &mut bytes)
         .map_err(|e| StorageError::new(name, HEADER_BYTES as u64, e.to_string()))?;
     let mut reading = Reading {
-        p: Persistent {
-            term: 0,
-            voted_for: None,
-            base_index: 0,
-            base_term: 0,
-            snapshot: None,
-            log: Vec::new(),
-            repair: None,
-        },
+        p: Persistent::empty(),
         frames: 0,
         newest: (0, 0),
     };

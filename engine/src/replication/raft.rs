@@ -144,6 +144,19 @@ pub struct Persistent<E, S = ()> {
 }
 
 impl<E, S> Persistent<E, S> {
+    /// A new replica's state: term 0, no vote, an empty log, no snapshot.
+    pub fn empty() -> Persistent<E, S> {
+        Persistent {
+            term: 0,
+            voted_for: None,
+            base_index: 0,
+            base_term: 0,
+            snapshot: None,
+            log: Vec::new(),
+            repair: None,
+        }
+    }
+
     fn last_index(&self) -> u64 {
         self.base_index + self.log.len() as u64
     }
@@ -214,15 +227,7 @@ impl<E: Clone, S: Clone> Replica<E, S> {
             group_size <= 64,
             "a group has at most 64 replicas (votes are a u64 bitmap), not {group_size}"
         );
-        let persistent = Persistent {
-            term: 0,
-            voted_for: None,
-            base_index: 0,
-            base_term: 0,
-            snapshot: None,
-            log: Vec::new(),
-            repair: None,
-        };
+        let persistent = Persistent::empty();
         Replica {
             id,
             group_size,

@@ -39,15 +39,7 @@ impl Codec<u64, Vec<u64>> for Numbers {
 type P = Persistent<u64, Vec<u64>>;
 
 fn empty() -> P {
-    Persistent {
-        term: 0,
-        voted_for: None,
-        base_index: 0,
-        base_term: 0,
-        snapshot: None,
-        log: Vec::new(),
-        repair: None,
-    }
+    Persistent::empty()
 }
 
 fn entry(term: u64, payload: u64) -> LogEntry<u64> {
