@@ -55,6 +55,8 @@ pub struct Engine {
     /// Control-plane changes not taken yet, when a host persists changes
     /// (`storage::change`); `None` when it does not.
     pub(crate) journal: Option<Vec<Change>>,
+    /// The streams of deleted tables, readable until their retention ends.
+    pub(crate) retired_streams: Vec<crate::data::stream::Stream>,
 }
 
 /// Accepts a table name or a table ARN where AWS does.
@@ -76,6 +78,7 @@ impl Engine {
             tables: BTreeMap::new(),
             table_sequence: 0,
             journal: None,
+            retired_streams: Vec::new(),
         }
     }
 
@@ -155,6 +158,12 @@ impl Engine {
             Request::ListContributorInsights(input) => {
                 self.list_contributor_insights(&input, now_ms)
             }
+            Request::ListStreams(input) => ops::list_streams::execute(self, &input, now_ms),
+            Request::DescribeStream(input) => ops::describe_stream::execute(self, &input, now_ms),
+            Request::GetShardIterator(input) => {
+                ops::get_shard_iterator::execute(self, &input, now_ms)
+            }
+            Request::GetRecords(input) => ops::get_records::execute(self, &input, now_ms),
         }
     }
 
@@ -175,14 +184,30 @@ impl Engine {
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.expire_deleted_tables(now_ms);
         for table in self.tables.values_mut() {
-            table.handle_timeout(now_ms);
+            table.handle_timeout(now_ms, &self.config.limits);
         }
     }
 
     pub(crate) fn expire_deleted_tables(&mut self, now_ms: u64) {
         let deleting_ms = self.config.limits.table_deleting_ms;
-        self.tables
-            .retain(|_, t| t.deleted_at_ms.is_none_or(|at| now_ms < at + deleting_ms));
+        let gone = |t: &Table| t.deleted_at_ms.is_some_and(|at| now_ms >= at + deleting_ms);
+        if self.tables.values().any(gone) {
+            let names: Vec<String> = self
+                .tables
+                .iter()
+                .filter(|(_, t)| gone(t))
+                .map(|(n, _)| n.clone())
+                .collect();
+            for name in names {
+                if let Some(mut table) = self.tables.remove(&name) {
+                    self.retired_streams.extend(table.take_streams());
+                }
+            }
+        }
+        let limits = &self.config.limits;
+        if !self.retired_streams.is_empty() {
+            self.retired_streams.retain(|s| !s.expired(now_ms, limits));
+        }
     }
 
     /// The table a data-plane request names; CREATING tables are not found yet.
@@ -229,6 +254,7 @@ impl Engine {
                 lags: [0; crate::partition::REPLICA_COUNT],
                 gsi_lag_ms: None,
                 limits,
+                origin: crate::data::stream::Origin::Storage,
             }
         }
         for (n, (key, item)) in selected.into_iter().enumerate() {

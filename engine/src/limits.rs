@@ -29,6 +29,18 @@ pub const TABLE_NAME_LENGTH_MIN: usize = 3;
 pub const TABLE_NAME_LENGTH_MAX: usize = 255;
 /// A table ARN given where a name is expected may be up to 1024 characters.
 pub const TABLE_ARN_LENGTH_MAX: usize = 1024;
+/// The Streams API's member lengths (its API reference): stream ARNs, shard ids, sequence
+/// numbers, shard iterators, as (min, max) characters.
+pub const STREAM_ARN_LENGTH: (usize, usize) = (37, 1024);
+pub const SHARD_ID_LENGTH: (usize, usize) = (28, 65);
+pub const SEQUENCE_NUMBER_LENGTH: (usize, usize) = (21, 40);
+pub const SHARD_ITERATOR_LENGTH: (usize, usize) = (1, 2048);
+/// ListStreams and DescribeStream answer at most 100 streams or shards a page.
+pub const STREAM_LIST_LIMIT_MAX: usize = 100;
+/// GetRecords answers at most 1,000 records...
+pub const GET_RECORDS_LIMIT_MAX: usize = 1000;
+/// ...and at most 1 MB of them.
+pub const GET_RECORDS_BYTES_MAX: u64 = 1024 * 1024;
 
 /// Any expression string: 4 KB.
 pub const EXPRESSION_SIZE_BYTES_MAX: usize = 4096;
@@ -117,6 +129,14 @@ pub struct Limits {
     /// in tables with an LSI) may grow to this many bytes (10 GB); a write that would grow it
     /// further fails with ItemCollectionSizeLimitExceededException.
     pub item_collection_bytes_max: u64,
+    /// Stream records are readable for this long after they are written, and a disabled
+    /// stream for this long after it was disabled (24 hours).
+    pub stream_retention_ms: u64,
+    /// An open stream shard closes and hands over to one child after this long (about four
+    /// hours in the service, not documented; dynamodb-facts Appendix C 9).
+    pub stream_shard_rollover_ms: u64,
+    /// A shard iterator expires this long after it was issued (15 minutes).
+    pub stream_iterator_lifetime_ms: u64,
 }
 
 impl Default for Limits {
@@ -137,6 +157,9 @@ impl Default for Limits {
             heat_split_utilization: 0.8,
             heat_split_seconds: 60,
             item_collection_bytes_max: 10 * 1024 * 1024 * 1024,
+            stream_retention_ms: 24 * 60 * 60 * 1000,
+            stream_shard_rollover_ms: 4 * 60 * 60 * 1000,
+            stream_iterator_lifetime_ms: 15 * 60 * 1000,
         }
     }
 }

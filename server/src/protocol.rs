@@ -59,7 +59,7 @@ pub const NOT_IMPLEMENTED: [&str; 37] = [
 pub use crate::message::{HttpRequest, HttpResponse};
 
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
-/// The Streams API's target prefix (dynamodb-facts §2.1), not implemented yet.
+/// The Streams API's target prefix (dynamodb-facts §2.1).
 const STREAMS_TARGET_PREFIX: &str = "DynamoDBStreams_20120810.";
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// Responses larger than this are compressed when the client accepts it (obs: 4 KB).
@@ -579,11 +579,13 @@ pub fn decode_http(request: &HttpRequest, now_ms: u64) -> Result<Request, Error>
             return Err(Error::unknown_operation());
         }
         let target = request.header("x-amz-target").unwrap_or("");
-        if let Some(operation) = target.strip_prefix(STREAMS_TARGET_PREFIX) {
-            return Err(Error::streams_api_not_implemented(operation));
-        }
-        let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
-            return Err(Error::unknown_operation());
+        let (operation, streams) = match (
+            target.strip_prefix(TARGET_PREFIX),
+            target.strip_prefix(STREAMS_TARGET_PREFIX),
+        ) {
+            (Some(operation), _) => (operation, false),
+            (None, Some(operation)) => (operation, true),
+            (None, None) => return Err(Error::unknown_operation()),
         };
         auth::check_shape(request, now_ms)?;
         let body = match request.header("content-encoding") {
@@ -593,8 +595,23 @@ pub fn decode_http(request: &HttpRequest, now_ms: u64) -> Result<Request, Error>
         if body.len() > REQUEST_BODY_BYTES_MAX {
             return Err(Error::request_too_large());
         }
-        decode_request(operation, &body)
+        if streams {
+            decode_streams_request(operation, &body)
+        } else {
+            decode_request(operation, &body)
+        }
     }
+}
+
+/// The DynamoDB Streams API's operations (`DynamoDBStreams_20120810.*`).
+fn decode_streams_request(operation: &str, body: &[u8]) -> Result<Request, Error> {
+    Ok(match operation {
+        "ListStreams" => Request::ListStreams(decode(body)?),
+        "DescribeStream" => Request::DescribeStream(decode(body)?),
+        "GetShardIterator" => Request::GetShardIterator(decode(body)?),
+        "GetRecords" => Request::GetRecords(decode(body)?),
+        _ => return Err(Error::unknown_operation()),
+    })
 }
 
 /// The `n`-th opaque request id, in AWS's shape: 52 upper-case letters and digits.

@@ -12,6 +12,7 @@ mod capacity;
 mod insights;
 mod item;
 mod query;
+mod streams;
 mod table;
 
 pub use batch::*;
@@ -19,6 +20,7 @@ pub use capacity::*;
 pub use insights::*;
 pub use item::*;
 pub use query::*;
+pub use streams::*;
 pub use table::*;
 
 use crate::types::item::Item;
@@ -64,6 +66,10 @@ pub enum Response {
     BatchWriteItem(BatchWriteItemOutput),
     ContributorInsights(ContributorInsightsOutput),
     ListContributorInsights(ListContributorInsightsOutput),
+    ListStreams(ListStreamsOutput),
+    DescribeStream(Box<DescribeStreamOutput>),
+    GetShardIterator(GetShardIteratorOutput),
+    GetRecords(GetRecordsOutput),
     NoBody,
 }
 
@@ -81,6 +87,10 @@ impl Serialize for Response {
             Response::BatchWriteItem(o) => o.serialize(serializer),
             Response::ContributorInsights(o) => o.serialize(serializer),
             Response::ListContributorInsights(o) => o.serialize(serializer),
+            Response::ListStreams(o) => o.serialize(serializer),
+            Response::DescribeStream(o) => o.serialize(serializer),
+            Response::GetShardIterator(o) => o.serialize(serializer),
+            Response::GetRecords(o) => o.serialize(serializer),
             Response::NoBody => serializer.serialize_unit(),
         }
     }
@@ -110,6 +120,10 @@ pub enum Request {
     UpdateContributorInsights(ContributorInsightsInput),
     DescribeContributorInsights(ContributorInsightsInput),
     ListContributorInsights(ListContributorInsightsInput),
+    ListStreams(ListStreamsInput),
+    DescribeStream(DescribeStreamInput),
+    GetShardIterator(GetShardIteratorInput),
+    GetRecords(GetRecordsInput),
 }
 
 impl Request {

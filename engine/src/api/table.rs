@@ -228,6 +228,10 @@ pub struct TableDescription {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_specification: Option<StreamSpecificationOutput>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_stream_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_stream_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub table_class_summary: Option<TableClassSummary>,
     pub deletion_protection_enabled: bool,
 }

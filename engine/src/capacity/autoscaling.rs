@@ -96,6 +96,6 @@ pub fn evaluate(table: &mut Table, policy: &AutoScaling, now_ms: u64, limits: &L
     }
     if changed {
         let needed = partitions_for(table.billing_mode, &table.throughput, limits);
-        table.grow_partitions_to(needed);
+        table.grow_partitions_to(needed, now_ms, limits);
     }
 }

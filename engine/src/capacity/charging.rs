@@ -179,7 +179,7 @@ impl Engine {
             insights.accessed(partition_key, units);
         }
         if hot {
-            t.split_for_heat(key, limits);
+            t.split_for_heat(key, limits, now_ms);
         }
         if let Some(policy) = self.realism.auto_scaling(table) {
             let limits = self.config.limits.clone();
@@ -207,6 +207,7 @@ impl Engine {
                 lags,
                 gsi_lag_ms,
                 limits,
+                origin: crate::data::stream::Origin::Request,
             },
         ))
     }

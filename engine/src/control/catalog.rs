@@ -1,5 +1,6 @@
 //! The catalog: tables by name and by ARN, as the control and data planes look them up.
 
+use crate::data::stream::Stream;
 use crate::data::table::Table;
 use crate::engine::{Engine, table_name_of};
 use crate::error::{ConstraintErrors, Error, Result};
@@ -38,5 +39,37 @@ impl Engine {
         self.tables
             .get_mut(&name)
             .ok_or_else(|| Error::resource_arn_not_found(arn))
+    }
+}
+
+impl Engine {
+    /// Every stream within its retention, of existing and of deleted tables, brought up to
+    /// `now_ms` (rolled over, trimmed, expired ones forgotten).
+    pub(crate) fn advance_streams(&mut self, now_ms: u64) {
+        self.expire_deleted_tables(now_ms);
+        let limits = &self.config.limits;
+        for table in self.tables.values_mut() {
+            table.advance_streams(now_ms, limits);
+        }
+        for stream in &mut self.retired_streams {
+            stream.advance(now_ms, limits);
+        }
+    }
+
+    /// All streams, of existing tables and then of deleted ones (call `advance_streams` first).
+    pub(crate) fn all_streams(&self) -> impl Iterator<Item = &Stream> {
+        self.tables
+            .values()
+            .flat_map(|t| t.streams().iter())
+            .chain(self.retired_streams.iter())
+    }
+
+    /// The stream `arn` names, as of `now_ms`; a well-formed or malformed ARN of no stream
+    /// this endpoint knows is not found.
+    pub(crate) fn stream_at(&mut self, arn: &str, now_ms: u64) -> Result<&Stream> {
+        self.advance_streams(now_ms);
+        self.all_streams()
+            .find(|s| s.arn == arn)
+            .ok_or_else(|| Error::stream_not_found(arn))
     }
 }

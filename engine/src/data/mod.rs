@@ -6,4 +6,5 @@ pub mod index;
 pub mod mutation;
 pub mod page;
 pub mod store;
+pub mod stream;
 pub mod table;

@@ -6,6 +6,7 @@ use crate::capacity::admission::TableLoad;
 use crate::capacity::throughput::{BillingMode, Throughput};
 use crate::data::index::{Index, IndexWrite, IndexWrites};
 use crate::data::mutation::Mutation;
+use crate::data::stream::{Origin, Stream, ViewType};
 use crate::error::Result;
 use crate::limits::Limits;
 use crate::partition::{Partitions, REPLICA_COUNT};
@@ -69,6 +70,9 @@ pub struct Table {
     /// The item changes `apply` made and the host has not taken yet (stored key, encoding or
     /// `None` for a delete), when the engine journals for a host that persists them.
     journal: Option<Vec<ItemChange>>,
+    /// The table's streams still within their retention, oldest first; the last is the
+    /// latest (LatestStreamArn), recording while it is enabled.
+    streams: Vec<Stream>,
 }
 
 /// An item change a journaling table recorded: the stored key, and the stored encoding
@@ -114,6 +118,8 @@ pub struct WriteContext<'a> {
     /// How long GSIs take to show this write (a profile's `gsi_lag_ms`), if they lag.
     pub gsi_lag_ms: Option<u64>,
     pub limits: &'a Limits,
+    /// Who made the change, for the stream (storage moving items writes no record).
+    pub origin: Origin,
 }
 
 fn seconds(ms: u64) -> f64 {
@@ -154,6 +160,7 @@ impl Table {
             collections: BTreeMap::new(),
             indexes: spec.indexes,
             journal: None,
+            streams: Vec::new(),
         }
     }
 
@@ -234,14 +241,87 @@ impl Table {
     }
 
     /// Splits the partition that holds `key` because it stayed hot (items move, none change).
-    pub fn split_for_heat(&mut self, key: &[u8], limits: &Limits) {
+    pub fn split_for_heat(&mut self, key: &[u8], limits: &Limits, now_ms: u64) {
         self.items.split_for_heat(key, limits);
+        self.follow_splits(now_ms, limits);
     }
 
     /// Splits partitions until there are `count` (for throughput; items move, none change).
-    pub fn grow_partitions_to(&mut self, count: u64) {
+    pub fn grow_partitions_to(&mut self, count: u64, now_ms: u64, limits: &Limits) {
         self.partition_share = self.partition_share.max(count);
         self.items.grow_to(count);
+        self.follow_splits(now_ms, limits);
+    }
+
+    /// The stream's shards follow the partitions: each split closes the split partition's
+    /// shard and opens one for each half.
+    fn follow_splits(&mut self, now_ms: u64, limits: &Limits) {
+        let splits = self.items.take_splits();
+        if let Some(stream) = self.streams.last_mut().filter(|s| s.is_enabled()) {
+            for (parent, upper) in splits {
+                stream.split(parent, upper, now_ms, limits);
+            }
+        }
+    }
+
+    /// The latest stream (enabled or not), if the table ever had one within the retention.
+    pub fn latest_stream(&self) -> Option<&Stream> {
+        self.streams.last()
+    }
+
+    /// The enabled stream, if any.
+    pub fn enabled_stream(&self) -> Option<&Stream> {
+        self.streams.last().filter(|s| s.is_enabled())
+    }
+
+    /// The table's streams within their retention, oldest first.
+    pub fn streams(&self) -> &[Stream] {
+        &self.streams
+    }
+
+    pub fn streams_mut(&mut self) -> &mut [Stream] {
+        &mut self.streams
+    }
+
+    /// Starts a new stream of `view_type` with one shard per partition, ENABLING until
+    /// `enabling_until_ms`. Its label is the time, one millisecond later than an earlier
+    /// stream's if they would meet.
+    pub fn enable_stream(&mut self, view_type: ViewType, now_ms: u64, enabling_until_ms: u64) {
+        let label_ms = self
+            .streams
+            .last()
+            .map_or(now_ms, |s| now_ms.max(s.created_ms + 1));
+        let stream = Stream::new(
+            &self.arn,
+            &self.name,
+            &self.key_schema,
+            view_type,
+            self.items.ids().collect::<Vec<_>>(),
+            label_ms,
+            now_ms,
+            enabling_until_ms,
+        );
+        self.streams.push(stream);
+    }
+
+    /// Disables the enabled stream: DISABLING for `disabling_ms`, then DISABLED.
+    pub fn disable_stream(&mut self, now_ms: u64, disabling_ms: u64, limits: &Limits) {
+        if let Some(stream) = self.streams.last_mut() {
+            stream.disable(now_ms, disabling_ms, limits);
+        }
+    }
+
+    /// Hands the streams to the caller (a deleted table's streams outlive it).
+    pub fn take_streams(&mut self) -> Vec<Stream> {
+        std::mem::take(&mut self.streams)
+    }
+
+    /// Rolls over and trims the streams as of `now_ms`, and forgets those past retention.
+    pub fn advance_streams(&mut self, now_ms: u64, limits: &Limits) {
+        for stream in &mut self.streams {
+            stream.advance(now_ms, limits);
+        }
+        self.streams.retain(|s| !s.expired(now_ms, limits));
     }
 
     /// Brings every partition's followers up to what is due by `now_ms`.
@@ -315,16 +395,23 @@ impl Table {
             .iter()
             .filter_map(|(_, p)| p.group.as_ref()?.next_due_ms());
         let indexes = self.indexes.iter().filter_map(Index::next_due_ms);
-        deleted.into_iter().chain(replicas).chain(indexes).min()
+        let streams = self.enabled_stream().and_then(|s| s.next_due_ms(limits));
+        deleted
+            .into_iter()
+            .chain(replicas)
+            .chain(indexes)
+            .chain(streams)
+            .min()
     }
 
     /// Does what is due by `now_ms`: followers apply what they can, lagging GSIs show what has
     /// propagated. (The catalog removes a table whose DELETING ended.)
-    pub fn handle_timeout(&mut self, now_ms: u64) {
+    pub fn handle_timeout(&mut self, now_ms: u64, limits: &Limits) {
         self.catch_up_replicas(now_ms);
         for index in &mut self.indexes {
             index.catch_up(now_ms);
         }
+        self.advance_streams(now_ms, limits);
     }
 
     /// The item under `key` as the partition's leader holds it (what writes and strongly
@@ -407,7 +494,7 @@ impl Table {
     /// item stored under the key now (callers read it anyway, for conditions and return
     /// values).
     pub fn apply(&mut self, mutation: &Mutation<'_>, context: &WriteContext<'_>) -> IndexWrites {
-        match &mutation.after {
+        let writes = match &mutation.after {
             Some(after) => self.put(mutation.key, after, mutation.before, context),
             None if mutation.before.is_some() => {
                 let (deleted, writes) = self.delete(mutation.key, context);
@@ -417,8 +504,21 @@ impl Table {
                 );
                 writes
             }
-            None => Vec::new(),
+            None => return Vec::new(),
+        };
+        self.follow_splits(context.now_ms, context.limits);
+        if let Some(stream) = self.streams.last_mut().filter(|s| s.is_enabled()) {
+            let partition = self.items.partition_of(mutation.key).id;
+            stream.append(
+                partition,
+                mutation.before,
+                mutation.after.as_deref(),
+                context.origin,
+                context.now_ms,
+                context.limits,
+            );
         }
+        writes
     }
 
     fn put(
@@ -599,7 +699,12 @@ impl Table {
             }),
             local_secondary_indexes: self.describe_indexes(false),
             global_secondary_indexes: self.describe_indexes(true),
-            stream_specification: None,
+            stream_specification: self.enabled_stream().map(|s| StreamSpecificationOutput {
+                stream_enabled: true,
+                stream_view_type: Some(s.view_type.name().into()),
+            }),
+            latest_stream_arn: self.latest_stream().map(|s| s.arn.clone()),
+            latest_stream_label: self.latest_stream().map(|s| s.label.clone()),
             table_class_summary: Some(TableClassSummary {
                 table_class: self.table_class.clone(),
             }),

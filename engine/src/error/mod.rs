@@ -13,6 +13,7 @@ mod expressions;
 mod items;
 pub(crate) mod profiles;
 mod reads;
+mod streams;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -74,6 +75,10 @@ pub enum ErrorKind {
     Throttling,
     RequestLimitExceeded,
     ItemCollectionSizeLimitExceeded,
+    /// The Streams API: a shard iterator older than 15 minutes.
+    ExpiredIterator,
+    /// The Streams API: records past the retention.
+    TrimmedDataAccess,
     InternalServerError,
     /// HTTP 503: the server cannot take the request now (the endpoint's buffering budget).
     ServiceUnavailable,
@@ -101,6 +106,8 @@ impl ErrorKind {
             ErrorKind::ItemCollectionSizeLimitExceeded => {
                 "ItemCollectionSizeLimitExceededException"
             }
+            ErrorKind::ExpiredIterator => "ExpiredIteratorException",
+            ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
             ErrorKind::InternalServerError => "InternalServerError",
             ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
         }

@@ -17,13 +17,6 @@ impl Error {
         )
     }
 
-    /// (ours) A StreamSpecification that enables a stream; recorded in `docs/compatibility.md`.
-    pub(crate) fn streams_not_implemented() -> Error {
-        Error::validation(
-            "dynasim does not implement DynamoDB Streams yet; see docs/compatibility.md",
-        )
-    }
-
     /// (ours) UpdateTable with ReplicaUpdates or SSESpecification; recorded in
     /// `docs/compatibility.md`.
     pub(crate) fn update_table_member_not_implemented() -> Error {

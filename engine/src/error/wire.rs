@@ -203,17 +203,6 @@ impl Error {
         Error::internal()
     }
 
-    /// (ours, docs/compatibility.md) A call to the Streams API (`DynamoDBStreams_20120810.*`),
-    /// which dynasim does not implement yet.
-    pub fn streams_api_not_implemented(operation: &str) -> Error {
-        Error::new(
-            ErrorKind::UnknownOperation,
-            format!(
-                "dynasim does not implement the DynamoDB Streams API (DynamoDBStreams_20120810.{operation}) yet; see docs/compatibility.md"
-            ),
-        )
-    }
-
     /// (obs? the 16 MB limit is observed, dynamodb-facts §2.1; the wording is unverified) A body
     /// over the limit, as sent or once decompressed.
     pub fn request_too_large() -> Error {

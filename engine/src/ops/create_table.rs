@@ -5,6 +5,7 @@
 use crate::api::*;
 use crate::capacity::throughput::{BillingMode, Throughput, partitions_for};
 use crate::data::index::{Index, Projection};
+use crate::data::stream::ViewType;
 use crate::data::table::{NewTable, Status, Table};
 use crate::engine::Engine;
 use crate::error::{ConstraintErrors, Error, Result, constraint};
@@ -26,7 +27,11 @@ pub(crate) fn execute(
         indexes,
         tags,
     } = validate_create(input)?;
-    reject_streams(input.stream_specification.as_ref())?;
+    let stream = match check_stream_specification(input.stream_specification.as_ref())? {
+        Some(StreamChange::Enable(view_type)) => Some(view_type),
+        // CreateTable with StreamEnabled false creates no stream.
+        Some(StreamChange::Disable) | None => None,
+    };
     if engine.tables.contains_key(&name) {
         return Err(Error::table_already_exists(&name));
     }
@@ -67,6 +72,11 @@ pub(crate) fn execute(
         },
         indexes,
     });
+    let mut table = table;
+    if let Some(view_type) = stream {
+        let enabling_until = now_ms + engine.config.limits.table_creating_ms;
+        table.enable_stream(view_type, now_ms, enabling_until);
+    }
     let mut description = table.describe(now_ms, &engine.config.limits);
     // CreateTable always answers CREATING, as DynamoDB does, however short the delay.
     description.table_status = Status::Creating.name().into();
@@ -90,12 +100,42 @@ fn table_id(name: &str, now_ms: u64, sequence: u64) -> String {
     )
 }
 
-/// Streams are not implemented: enabling one is a clear error (docs/compatibility.md).
-pub(crate) fn reject_streams(specification: Option<&StreamSpecificationInput>) -> Result<()> {
-    if specification.is_some_and(|s| s.stream_enabled == Some(true)) {
-        return Err(Error::streams_not_implemented());
+/// What a StreamSpecification asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StreamChange {
+    Enable(ViewType),
+    Disable,
+}
+
+/// Checks a StreamSpecification (CreateTable's or UpdateTable's): StreamEnabled is required,
+/// StreamViewType one of the four, required to enable and refused to disable.
+pub(crate) fn check_stream_specification(
+    specification: Option<&StreamSpecificationInput>,
+) -> Result<Option<StreamChange>> {
+    let Some(specification) = specification else {
+        return Ok(None);
+    };
+    let mut errors = ConstraintErrors::new();
+    errors.not_null(
+        &specification.stream_enabled,
+        "streamSpecification.streamEnabled",
+    );
+    errors.enumeration(
+        &specification.stream_view_type,
+        "streamSpecification.streamViewType",
+        &ViewType::NAMES,
+    );
+    let enabled = errors.into_result_with(specification.stream_enabled)?;
+    let view_type = specification
+        .stream_view_type
+        .as_deref()
+        .and_then(ViewType::from_name);
+    match (enabled, view_type) {
+        (true, Some(view_type)) => Ok(Some(StreamChange::Enable(view_type))),
+        (true, None) => Err(Error::stream_view_type_required()),
+        (false, None) => Ok(Some(StreamChange::Disable)),
+        (false, Some(_)) => Err(Error::stream_view_type_when_disabling()),
     }
-    Ok(())
 }
 
 /// Checks capacity units as AWS does: at least 1, at most the table quota. The read and

@@ -37,6 +37,8 @@ pub(crate) fn execute(
     }
     table.deleted_at_ms.get_or_insert(now_ms);
     let description = reduced(table.describe(now_ms, &limits));
+    // The table's stream stops: DISABLED at once (no DISABLING), readable for the retention.
+    table.disable_stream(now_ms, 0, &limits);
     engine.expire_deleted_tables(now_ms);
     Ok(Response::Table(Box::new(TableOutput {
         table_description: Some(description),

@@ -8,7 +8,9 @@ use crate::data::table::{Status, Table};
 use crate::engine::{Engine, table_name_of};
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::limits::{self, Limits};
-use crate::ops::create_table::{IndexShape, new_throughput, reject_streams};
+use crate::ops::create_table::{
+    IndexShape, StreamChange, check_stream_specification, new_throughput,
+};
 use std::collections::BTreeMap;
 
 pub(crate) fn execute(
@@ -16,7 +18,7 @@ pub(crate) fn execute(
     input: &UpdateTableInput,
     now_ms: u64,
 ) -> Result<Response> {
-    let (table_name, capacity) = check_shape(input)?;
+    let (table_name, capacity, stream) = check_shape(input)?;
     let limits = engine.config.limits.clone();
     let name = table_name_of(table_name).to_string();
     let table = engine
@@ -49,6 +51,15 @@ pub(crate) fn execute(
         None => IndexPlan::default(),
     };
     let throughput = plan_throughput(table, input, new_mode, capacity, &name, now_ms)?;
+    match stream {
+        Some(StreamChange::Enable(_)) if table.enabled_stream().is_some() => {
+            return Err(Error::stream_already_enabled(&name));
+        }
+        Some(StreamChange::Disable) if table.enabled_stream().is_none() => {
+            return Err(Error::stream_not_enabled(&name));
+        }
+        _ => {}
+    }
     if new_mode == BillingMode::PayPerRequest && table.billing_mode != BillingMode::PayPerRequest {
         switch_to_on_demand(table, &limits, now_ms);
     }
@@ -61,9 +72,18 @@ pub(crate) fn execute(
         table.deletion_protection = protection;
     }
     apply_index_plan(table, index_plan, new_mode);
+    match stream {
+        Some(StreamChange::Enable(view_type)) => {
+            table.enable_stream(view_type, now_ms, now_ms + limits.table_updating_ms);
+        }
+        Some(StreamChange::Disable) => {
+            table.disable_stream(now_ms, limits.table_updating_ms, &limits);
+        }
+        None => {}
+    }
     // More throughput than the partitions serve adds partitions (they never merge).
     let needed = partitions_for(table.billing_mode, &table.throughput, &limits);
-    table.grow_partitions_to(needed);
+    table.grow_partitions_to(needed, now_ms, &limits);
     table.updating_until_ms = now_ms + limits.table_updating_ms;
     let mut description = table.describe(now_ms, &limits);
     description.table_status = Status::Updating.name().into();
@@ -76,7 +96,9 @@ pub(crate) fn execute(
 /// The checks before the table is looked up: shape constraints, unimplemented members and
 /// a request that changes something. The table name, and the read and write units when
 /// ProvisionedThroughput was given.
-fn check_shape(input: &UpdateTableInput) -> Result<(&str, Option<(u64, u64)>)> {
+fn check_shape(
+    input: &UpdateTableInput,
+) -> Result<(&str, Option<(u64, u64)>, Option<StreamChange>)> {
     let mut errors = ConstraintErrors::new();
     errors.table_name(&input.table_name, true);
     errors.enumeration(
@@ -96,7 +118,7 @@ fn check_shape(input: &UpdateTableInput) -> Result<(&str, Option<(u64, u64)>)> {
     if input.replica_updates.is_some() || input.sse_specification.is_some() {
         return Err(Error::update_table_member_not_implemented());
     }
-    reject_streams(input.stream_specification.as_ref())?;
+    let stream = check_stream_specification(input.stream_specification.as_ref())?;
     if input.billing_mode.is_none()
         && input.provisioned_throughput.is_none()
         && input.table_class.is_none()
@@ -106,7 +128,7 @@ fn check_shape(input: &UpdateTableInput) -> Result<(&str, Option<(u64, u64)>)> {
     {
         return Err(Error::update_table_without_change());
     }
-    Ok((table_name, capacity))
+    Ok((table_name, capacity, stream))
 }
 
 /// The table's throughput after the update: capacity only when PROVISIONED, a change from

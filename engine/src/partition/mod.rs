@@ -119,6 +119,9 @@ pub struct Partitions {
     /// Set for tables with local secondary indexes: item collections stay whole.
     pub keep_collections_whole: bool,
     pub splits: u64,
+    /// Splits not taken yet (`take_splits`): the split partition's id (kept by the lower
+    /// half) and the upper half's.
+    split_log: Vec<(u64, u64)>,
     /// The host partitions and replicates the table: one partition, no replica group, no
     /// split of the engine's own.
     hosted: bool,
@@ -156,8 +159,20 @@ impl Partitions {
             next_id: count,
             keep_collections_whole: false,
             splits: 0,
+            split_log: Vec::new(),
             hosted,
         }
+    }
+
+    /// The splits since the last call, in order: (the split partition's id, which its lower
+    /// half keeps; the upper half's id).
+    pub fn take_splits(&mut self) -> Vec<(u64, u64)> {
+        std::mem::take(&mut self.split_log)
+    }
+
+    /// The ids of the partitions, in key order.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.parts.iter().map(|(_, p)| p.id)
     }
 
     /// Whether the host partitions and replicates the table ([`Partitions::hosted`]).
@@ -503,6 +518,7 @@ impl Partitions {
         self.prefixes.insert(i + 1, hash_of(&at));
         self.parts.insert(i + 1, (at, upper));
         self.splits += 1;
+        self.split_log.push((self.parts[i].1.id, id));
         self.assert_split(i, items_before, bytes_before);
         true
     }

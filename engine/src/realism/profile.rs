@@ -110,6 +110,8 @@ pub struct LimitOverrides {
     pub heat_split_utilization: Option<f64>,
     pub heat_split_seconds: Option<u32>,
     pub item_collection_bytes_max: Option<u64>,
+    pub stream_retention_ms: Option<u64>,
+    pub stream_shard_rollover_ms: Option<u64>,
 }
 
 impl Profile {
@@ -187,6 +189,12 @@ impl Profile {
         }
         if let Some(v) = l.item_collection_bytes_max {
             limits.item_collection_bytes_max = v;
+        }
+        if let Some(v) = l.stream_retention_ms {
+            limits.stream_retention_ms = v;
+        }
+        if let Some(v) = l.stream_shard_rollover_ms {
+            limits.stream_shard_rollover_ms = v.max(1);
         }
         if let Some(v) = l.partition_read_units_max {
             limits.partition_read_units_max = v;

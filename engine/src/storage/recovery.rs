@@ -140,6 +140,7 @@ impl Engine {
             lags: [0; REPLICA_COUNT],
             gsi_lag_ms: None,
             limits: &self.config.limits,
+            origin: crate::data::stream::Origin::Storage,
         };
         target.apply(&mutation, &context);
         Ok(())
