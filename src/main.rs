@@ -6,6 +6,7 @@ use dynasim_engine::storage::durable::Durable;
 use dynasim_engine::{Config, Engine};
 
 mod metrics;
+mod streams;
 use dynasim_server::Service;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,6 +86,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Watch a table's DynamoDB stream (`dynasim streams tail TABLE`).
+    Streams {
+        #[command(subcommand)]
+        command: StreamsCommand,
+    },
     /// Print a running server's one-minute metrics series and Contributor Insights.
     Metrics {
         /// The server's endpoint.
@@ -93,6 +99,30 @@ enum Command {
         /// Only this table.
         #[arg(long)]
         table: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StreamsCommand {
+    /// Print a table's stream records as they arrive, following shard lineage (a child shard
+    /// after its parent) as the Kinesis adapter does.
+    Tail {
+        table: String,
+        /// The server's endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        endpoint: String,
+        /// Start at the oldest record of every shard instead of after the newest.
+        #[arg(long)]
+        from_start: bool,
+        /// Print each record as its JSON, one per line.
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many records.
+        #[arg(long)]
+        count: Option<u64>,
+        /// How often open shards are polled.
+        #[arg(long, default_value_t = 500)]
+        interval_ms: u64,
     },
 }
 
@@ -133,6 +163,24 @@ fn main() -> ExitCode {
             })
         }
         Command::Metrics { endpoint, table } => metrics::print(&endpoint, table.as_deref()),
+        Command::Streams {
+            command:
+                StreamsCommand::Tail {
+                    table,
+                    endpoint,
+                    from_start,
+                    json,
+                    count,
+                    interval_ms,
+                },
+        } => streams::tail(&streams::Tail {
+            endpoint,
+            table,
+            from_start,
+            json,
+            count,
+            interval_ms,
+        }),
         Command::Check { history, json } => dynasim_sim::cli::check(&history, json),
         Command::Run { args }
             if args

@@ -207,3 +207,25 @@ def test_aws_cli_reads_a_stream(client, endpoint):
         records += aws_streams(endpoint, "get-records", "--shard-iterator", iterator)["Records"]
     assert [r["dynamodb"]["NewImage"] for r in records] == [{"pk": {"S": "cli"}}]
     client.delete_table(TableName=name)
+
+
+def test_streams_tail_prints_records_across_a_split(client, endpoint):
+    if os.environ.get("DYNASIM_ENDPOINT"):
+        pytest.skip("the dynasim CLI's own command")
+    from conftest import ROOT
+    binary = os.environ.get("DYNASIM_BIN", os.path.join(ROOT, "target", "debug", "dynasim"))
+    name, _ = create(client, view="NEW_IMAGE", write_units=900)
+    client.put_item(TableName=name, Item={"pk": {"S": "before"}})
+    client.update_table(TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1800})
+    for i in range(4):
+        client.put_item(TableName=name, Item={"pk": {"S": f"after{i}"}})
+    tail = subprocess.run([binary, "streams", "tail", name, "--endpoint", endpoint, "--from-start", "--json",
+                           "--count", "5", "--interval-ms", "50"], capture_output=True, text=True, timeout=60)
+    assert tail.returncode == 0, tail.stderr
+    records = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert records[0]["dynamodb"]["Keys"] == {"pk": {"S": "before"}}, "the parent shard first"
+    assert sorted(r["dynamodb"]["Keys"]["pk"]["S"] for r in records[1:]) == [f"after{i}" for i in range(4)]
+    human = subprocess.run([binary, "streams", "tail", name, "--endpoint", endpoint, "--from-start",
+                            "--count", "1"], capture_output=True, text=True, timeout=60)
+    assert "INSERT" in human.stdout and '"before"' in human.stdout, human.stdout
+    client.delete_table(TableName=name)

@@ -27,11 +27,7 @@ pub(crate) fn execute(
         indexes,
         tags,
     } = validate_create(input)?;
-    let stream = match check_stream_specification(input.stream_specification.as_ref())? {
-        Some(StreamChange::Enable(view_type)) => Some(view_type),
-        // CreateTable with StreamEnabled false creates no stream.
-        Some(StreamChange::Disable) | None => None,
-    };
+    let stream = stream_to_create(input.stream_specification.as_ref())?;
     if engine.tables.contains_key(&name) {
         return Err(Error::table_already_exists(&name));
     }
@@ -98,6 +94,14 @@ fn table_id(name: &str, now_ms: u64, sequence: u64) -> String {
         (digest >> 56) as u16 & 0xFFF,
         digest as u64 & 0xFFFF_FFFF_FFFF
     )
+}
+
+/// The stream CreateTable's StreamSpecification asks for (StreamEnabled false: none).
+fn stream_to_create(specification: Option<&StreamSpecificationInput>) -> Result<Option<ViewType>> {
+    Ok(match check_stream_specification(specification)? {
+        Some(StreamChange::Enable(view_type)) => Some(view_type),
+        Some(StreamChange::Disable) | None => None,
+    })
 }
 
 /// What a StreamSpecification asks for.

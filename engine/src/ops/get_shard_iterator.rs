@@ -3,7 +3,8 @@
 
 use crate::api::*;
 use crate::data::stream::iterator::ShardIterator;
-use crate::data::stream::parse_sequence;
+use crate::data::stream::shard::Shard;
+use crate::data::stream::{Stream, parse_sequence};
 use crate::engine::Engine;
 use crate::error::{ConstraintErrors, Error, Result};
 use crate::limits;
@@ -15,6 +16,31 @@ const ITERATOR_TYPES: [&str; 4] = [
     "AT_SEQUENCE_NUMBER",
     "AFTER_SEQUENCE_NUMBER",
 ];
+
+/// The sequence number an iterator of `kind` reads from: the oldest record not trimmed, the
+/// one after the newest, or a sequence number within the shard (`at` or after it).
+fn position(stream: &Stream, shard: &Shard, kind: &str, sequence: Option<&str>) -> Result<u64> {
+    let last = shard.ending.unwrap_or(stream.last_sequence());
+    match (kind, sequence) {
+        ("TRIM_HORIZON", _) => Ok(shard.starting.max(shard.trimmed_through + 1)),
+        ("LATEST", _) => Ok(last + 1),
+        (_, Some(text)) => {
+            let n = text
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| parse_sequence(text))
+                .flatten()
+                .filter(|n| (shard.starting..=last).contains(n))
+                .ok_or_else(|| Error::sequence_number_invalid(text, &shard.id))?;
+            Ok(if kind == "AT_SEQUENCE_NUMBER" {
+                n
+            } else {
+                n + 1
+            })
+        }
+        _ => Err(Error::internal()),
+    }
+}
 
 pub(crate) fn execute(
     engine: &mut Engine,
@@ -65,26 +91,7 @@ pub(crate) fn execute(
     let shard = stream
         .shard(shard_id)
         .ok_or_else(|| Error::shard_not_found(shard_id, arn))?;
-    let position = match (kind, sequence) {
-        ("TRIM_HORIZON", _) => shard.starting.max(shard.trimmed_through + 1),
-        ("LATEST", _) => shard.ending.unwrap_or(stream.last_sequence()) + 1,
-        (_, Some(text)) => {
-            let last = shard.ending.unwrap_or(stream.last_sequence());
-            let n = text
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-                .then(|| parse_sequence(text))
-                .flatten()
-                .filter(|n| (shard.starting..=last).contains(n))
-                .ok_or_else(|| Error::sequence_number_invalid(text, shard_id))?;
-            if kind == "AT_SEQUENCE_NUMBER" {
-                n
-            } else {
-                n + 1
-            }
-        }
-        _ => return Err(Error::internal()),
-    };
+    let position = position(stream, shard, kind, sequence)?;
     let iterator = ShardIterator {
         stream_arn: stream.arn.clone(),
         shard_id: shard.id.clone(),

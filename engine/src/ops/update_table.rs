@@ -51,15 +51,7 @@ pub(crate) fn execute(
         None => IndexPlan::default(),
     };
     let throughput = plan_throughput(table, input, new_mode, capacity, &name, now_ms)?;
-    match stream {
-        Some(StreamChange::Enable(_)) if table.enabled_stream().is_some() => {
-            return Err(Error::stream_already_enabled(&name));
-        }
-        Some(StreamChange::Disable) if table.enabled_stream().is_none() => {
-            return Err(Error::stream_not_enabled(&name));
-        }
-        _ => {}
-    }
+    check_stream_change(table, stream, &name)?;
     if new_mode == BillingMode::PayPerRequest && table.billing_mode != BillingMode::PayPerRequest {
         switch_to_on_demand(table, &limits, now_ms);
     }
@@ -72,15 +64,7 @@ pub(crate) fn execute(
         table.deletion_protection = protection;
     }
     apply_index_plan(table, index_plan, new_mode);
-    match stream {
-        Some(StreamChange::Enable(view_type)) => {
-            table.enable_stream(view_type, now_ms, now_ms + limits.table_updating_ms);
-        }
-        Some(StreamChange::Disable) => {
-            table.disable_stream(now_ms, limits.table_updating_ms, &limits);
-        }
-        None => {}
-    }
+    apply_stream_change(table, stream, &limits, now_ms);
     // More throughput than the partitions serve adds partitions (they never merge).
     let needed = partitions_for(table.billing_mode, &table.throughput, &limits);
     table.grow_partitions_to(needed, now_ms, &limits);
@@ -93,12 +77,46 @@ pub(crate) fn execute(
     })))
 }
 
+/// A stream can be enabled only on a table without an enabled one, and disabled only on a
+/// table with one.
+fn check_stream_change(table: &Table, change: Option<StreamChange>, name: &str) -> Result<()> {
+    match change {
+        Some(StreamChange::Enable(_)) if table.enabled_stream().is_some() => {
+            Err(Error::stream_already_enabled(name))
+        }
+        Some(StreamChange::Disable) if table.enabled_stream().is_none() => {
+            Err(Error::stream_not_enabled(name))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A new stream is ENABLING, and a disabled one DISABLING, while the table is UPDATING.
+fn apply_stream_change(
+    table: &mut Table,
+    change: Option<StreamChange>,
+    limits: &Limits,
+    now_ms: u64,
+) {
+    match change {
+        Some(StreamChange::Enable(view_type)) => {
+            table.enable_stream(view_type, now_ms, now_ms + limits.table_updating_ms);
+        }
+        Some(StreamChange::Disable) => {
+            table.disable_stream(now_ms, limits.table_updating_ms, limits)
+        }
+        None => {}
+    }
+}
+
+/// What UpdateTable asks of the table after the shape checks: its name, the read and write
+/// units when ProvisionedThroughput was given, and the stream change.
+type Shape<'a> = (&'a str, Option<(u64, u64)>, Option<StreamChange>);
+
 /// The checks before the table is looked up: shape constraints, unimplemented members and
 /// a request that changes something. The table name, and the read and write units when
 /// ProvisionedThroughput was given.
-fn check_shape(
-    input: &UpdateTableInput,
-) -> Result<(&str, Option<(u64, u64)>, Option<StreamChange>)> {
+fn check_shape(input: &UpdateTableInput) -> Result<Shape<'_>> {
     let mut errors = ConstraintErrors::new();
     errors.table_name(&input.table_name, true);
     errors.enumeration(

@@ -517,10 +517,15 @@ impl Partitions {
         upper.load = moved_load;
         self.prefixes.insert(i + 1, hash_of(&at));
         self.parts.insert(i + 1, (at, upper));
-        self.splits += 1;
-        self.split_log.push((self.parts[i].1.id, id));
+        self.note_split(i, id);
         self.assert_split(i, items_before, bytes_before);
         true
+    }
+
+    /// Counts a split of partition `i` whose upper half is `upper`, for `take_splits`.
+    fn note_split(&mut self, i: usize, upper: u64) {
+        self.splits += 1;
+        self.split_log.push((self.parts[i].1.id, upper));
     }
 
     /// The pair of `split_at`'s guards, on partitions `i` and `i + 1` after a split of one
