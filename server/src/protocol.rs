@@ -479,14 +479,16 @@ type Executed = (Result<Response, Error>, Option<u64>);
 /// 100–300 MB/s, so this is well under a millisecond of the runtime thread's time.
 const OFFLOAD_BODY_BYTES_MIN: usize = 64 * 1024;
 
-/// Query and Scan pages without a small Limit: their answer (up to a 1 MB page, or 16 MB
-/// for BatchGetItem) takes milliseconds to read and render, so they run on the blocking pool.
+/// Query and Scan pages and GetRecords without a small Limit: their answer (up to a 1 MB page,
+/// or 16 MB for BatchGetItem) takes milliseconds to read and render, so they run on the
+/// blocking pool.
 fn answer_may_be_large(request: &Request) -> bool {
     const SMALL_LIMIT: i64 = 100;
     match request {
         Request::Query(input) | Request::Scan(input) => {
             input.limit.is_none_or(|limit| limit > SMALL_LIMIT)
         }
+        Request::GetRecords(input) => input.limit.is_none_or(|limit| limit > SMALL_LIMIT),
         Request::BatchGetItem(_) => true,
         _ => false,
     }
