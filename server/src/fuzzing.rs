@@ -42,14 +42,21 @@ pub fn fixture() -> Service {
     service
 }
 
+/// A signed-in-shape request for `operation` (a DynamoDB operation, or a full target such as
+/// `DynamoDBStreams_20120810.ListStreams`).
 pub fn request(operation: &str, body: &[u8]) -> HttpRequest {
+    let target = if operation.contains('.') {
+        operation.to_string()
+    } else {
+        format!("DynamoDB_20120810.{operation}")
+    };
     HttpRequest {
         method: "POST".into(),
         path: "/".into(),
         query: None,
         headers: vec![
             ("content-type".into(), "application/x-amz-json-1.0".into()),
-            ("x-amz-target".into(), format!("DynamoDB_20120810.{operation}")),
+            ("x-amz-target".into(), target),
             ("x-amz-date".into(), "20261124T120000Z".into()),
             (
                 "authorization".into(),

@@ -46,7 +46,8 @@ def send(endpoint, step):
     """Returns (status, short error type or None, message or None, parsed body or None)."""
     request = AWSRequest(method="POST", url=endpoint + "/", data=_body(step), headers={
         "Content-Type": "application/x-amz-json-1.0",
-        "X-Amz-Target": "DynamoDB_20120810." + step["operation"],
+        # A full target (DynamoDBStreams_20120810.ListStreams) or a DynamoDB operation.
+        "X-Amz-Target": step["operation"] if "." in step["operation"] else "DynamoDB_20120810." + step["operation"],
     })
     credentials = Credentials(CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"])
     SigV4Auth(credentials, "dynamodb", CREDENTIALS["region_name"]).add_auth(request)

@@ -64,9 +64,17 @@ impl Engine {
             .chain(self.retired_streams.iter())
     }
 
-    /// The stream `arn` names, as of `now_ms`; a well-formed or malformed ARN of no stream
-    /// this endpoint knows is not found.
+    /// The stream `arn` names, as of `now_ms`: a malformed ARN is a validation error, a
+    /// well-formed one of no stream this endpoint knows is not found (obs).
     pub(crate) fn stream_at(&mut self, arn: &str, now_ms: u64) -> Result<&Stream> {
+        let well_formed = arn
+            .strip_prefix("arn:aws:dynamodb:")
+            .and_then(|rest| rest.split_once(":table/"))
+            .and_then(|(_, rest)| rest.split_once("/stream/"))
+            .is_some_and(|(table, label)| !table.is_empty() && !label.is_empty());
+        if !well_formed {
+            return Err(Error::stream_arn_invalid());
+        }
         self.advance_streams(now_ms);
         self.all_streams()
             .find(|s| s.arn == arn)

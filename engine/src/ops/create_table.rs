@@ -98,7 +98,7 @@ fn table_id(name: &str, now_ms: u64, sequence: u64) -> String {
 
 /// The stream CreateTable's StreamSpecification asks for (StreamEnabled false: none).
 fn stream_to_create(specification: Option<&StreamSpecificationInput>) -> Result<Option<ViewType>> {
-    Ok(match check_stream_specification(specification)? {
+    Ok(match check_stream_specification(specification, true)? {
         Some(StreamChange::Enable(view_type)) => Some(view_type),
         Some(StreamChange::Disable) | None => None,
     })
@@ -115,6 +115,7 @@ pub(crate) enum StreamChange {
 /// StreamViewType one of the four, required to enable and refused to disable.
 pub(crate) fn check_stream_specification(
     specification: Option<&StreamSpecificationInput>,
+    creating: bool,
 ) -> Result<Option<StreamChange>> {
     let Some(specification) = specification else {
         return Ok(None);
@@ -136,9 +137,9 @@ pub(crate) fn check_stream_specification(
         .and_then(ViewType::from_name);
     match (enabled, view_type) {
         (true, Some(view_type)) => Ok(Some(StreamChange::Enable(view_type))),
-        (true, None) => Err(Error::stream_view_type_required()),
+        (true, None) => Err(Error::stream_view_type_required(creating)),
         (false, None) => Ok(Some(StreamChange::Disable)),
-        (false, Some(_)) => Err(Error::stream_view_type_when_disabling()),
+        (false, Some(_)) => Err(Error::stream_view_type_when_disabling(creating)),
     }
 }
 

@@ -25,8 +25,13 @@ pub(crate) fn execute(
         "shardIterator",
         limits::SHARD_ITERATOR_LENGTH,
     );
-    let limit = check_limit(&mut errors, input.limit, limits::GET_RECORDS_LIMIT_MAX);
+    // Over 1,000 is a parameter error of its own (DynamoDB Local), below 1 a constraint.
+    let limit = match input.limit {
+        Some(l) if l > limits::GET_RECORDS_LIMIT_MAX as i64 => None,
+        other => Some(check_limit(&mut errors, other, limits::GET_RECORDS_LIMIT_MAX)),
+    };
     let text = errors.into_result_with(input.shard_iterator.as_deref())?;
+    let limit = limit.ok_or_else(Error::get_records_limit_too_high)?;
     let iterator = ShardIterator::decode(text).ok_or_else(Error::shard_iterator_invalid)?;
     if now_ms
         >= iterator
@@ -37,10 +42,9 @@ pub(crate) fn execute(
     }
     let region = engine.config.region.clone();
     let stream = engine.stream_at(&iterator.stream_arn, now_ms)?;
-    // A shard that is gone closed and had every record trimmed.
     let shard = stream
         .shard(&iterator.shard_id)
-        .ok_or_else(Error::stream_data_trimmed)?;
+        .ok_or_else(Error::iterator_shard_gone)?;
     if shard.trimmed_at(iterator.position) {
         return Err(Error::stream_data_trimmed());
     }

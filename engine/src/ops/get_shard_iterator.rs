@@ -90,7 +90,7 @@ pub(crate) fn execute(
     let stream = engine.stream_at(arn, now_ms)?;
     let shard = stream
         .shard(shard_id)
-        .ok_or_else(|| Error::shard_not_found(shard_id, arn))?;
+        .ok_or_else(Error::shard_not_found)?;
     let position = position(stream, shard, kind, sequence)?;
     let iterator = ShardIterator {
         stream_arn: stream.arn.clone(),

@@ -136,7 +136,7 @@ fn check_shape(input: &UpdateTableInput) -> Result<Shape<'_>> {
     if input.replica_updates.is_some() || input.sse_specification.is_some() {
         return Err(Error::update_table_member_not_implemented());
     }
-    let stream = check_stream_specification(input.stream_specification.as_ref())?;
+    let stream = check_stream_specification(input.stream_specification.as_ref(), false)?;
     if input.billing_mode.is_none()
         && input.provisioned_throughput.is_none()
         && input.table_class.is_none()
