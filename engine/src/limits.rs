@@ -137,6 +137,11 @@ pub struct Limits {
     pub stream_shard_rollover_ms: u64,
     /// A shard iterator expires this long after it was issued (15 minutes).
     pub stream_iterator_lifetime_ms: u64,
+    /// A GSI created on an existing table allocates resources this long (CREATING, not
+    /// backfilling yet)...
+    pub index_creating_ms: u64,
+    /// ...then backfills for this long per MiB of the table (CREATING, Backfilling).
+    pub index_backfill_ms_per_mib: u64,
 }
 
 impl Default for Limits {
@@ -160,6 +165,8 @@ impl Default for Limits {
             stream_retention_ms: 24 * 60 * 60 * 1000,
             stream_shard_rollover_ms: 4 * 60 * 60 * 1000,
             stream_iterator_lifetime_ms: 15 * 60 * 1000,
+            index_creating_ms: 0,
+            index_backfill_ms_per_mib: 0,
         }
     }
 }

@@ -4,6 +4,7 @@ from the same seed; `/metrics` read by a real Prometheus parser; Contributor Ins
 the hot key of a hot-partition run."""
 import os
 import subprocess
+import time
 import urllib.request
 
 import boto3
@@ -234,5 +235,54 @@ def test_item_collection_limit_through_boto3(tmp_path):
         assert count["Count"] == written, "the refused put wrote nothing"
         put("a", "s00", 300)        # the same size again: the collection does not grow
         put("b", "s00", 300)        # another partition key, another collection
+    finally:
+        stop(process)
+
+
+def test_gsi_created_on_a_populated_table_backfills_through_boto3(tmp_path):
+    """A profile sets how long a new GSI allocates and backfills: boto3 sees CREATING with
+    Backfilling, a query of the index refused meanwhile, a second index refused, then ACTIVE
+    with every item indexed."""
+    profile = tmp_path / "slow-backfill.toml"
+    profile.write_text("[limits]\nindex_creating_ms = 300\nindex_backfill_ms_per_mib = 20000\n")
+    process, url = launch("--profile", str(profile), "--seed", "1")
+    try:
+        client = dynamodb(url, 1)
+        client.create_table(TableName="backfill", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                            BillingMode="PAY_PER_REQUEST")
+        for i in range(40):  # about 80 KB: a backfill of about 1.5 s
+            client.put_item(TableName="backfill", Item={"pk": {"S": f"k{i}"}, "g": {"S": "same"},
+                                                       "pad": {"S": "x" * 2000}})
+
+        def create_index(name, attribute):
+            return client.update_table(
+                TableName="backfill", AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"}],
+                GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": name, "KeySchema": [
+                    {"AttributeName": attribute, "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}}])
+
+        create_index("by_g", "g")
+        seen = set()
+        deadline = time.time() + 20
+        query = dict(TableName="backfill", IndexName="by_g", KeyConditionExpression="g = :g",
+                     ExpressionAttributeValues={":g": {"S": "same"}}, Select="COUNT")
+        while time.time() < deadline:
+            table = client.describe_table(TableName="backfill")["Table"]
+            index = table["GlobalSecondaryIndexes"][0]
+            seen.add((index["IndexStatus"], index.get("Backfilling")))
+            if index["IndexStatus"] == "ACTIVE":
+                break
+            assert table["TableStatus"] == "ACTIVE"
+            with pytest.raises(ClientError) as refused:
+                client.query(**query)
+            assert refused.value.response["Error"]["Message"] == \
+                "Cannot read from backfilling global secondary index: by_g"
+            if index.get("Backfilling"):
+                with pytest.raises(ClientError) as second:
+                    create_index("by_h", "h")
+                assert second.value.response["Error"]["Code"] == "LimitExceededException"
+            time.sleep(0.1)
+        assert ("CREATING", True) in seen and ("ACTIVE", None) in seen, seen
+        assert client.query(**query)["Count"] == 40
     finally:
         stop(process)

@@ -173,6 +173,9 @@ pub struct IndexDescription {
     pub projection: ProjectionOutput,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index_status: Option<String>,
+    /// While a GSI created on an existing table is CREATING: whether it is backfilling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfilling: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provisioned_throughput: Option<ProvisionedThroughputDescription>,
     pub index_size_bytes: u64,

@@ -53,9 +53,19 @@ pub struct Index {
     /// GSI changes not yet visible to readers (a profile's `gsi_lag_ms`), oldest first, with
     /// non-decreasing times.
     pub pending: VecDeque<PendingChange>,
+    /// For a GSI created on an existing table (UpdateTable): until when it allocates
+    /// resources (CREATING, Backfilling false) and until when it backfills (CREATING,
+    /// Backfilling true); ACTIVE after, and readable only then.
+    pub online: Option<(u64, u64)>,
 }
 
 impl Index {
+    /// While the index is CREATING: whether it is backfilling (`None` once it is ACTIVE).
+    pub fn creating(&self, now_ms: u64) -> Option<bool> {
+        let (allocated_ms, active_ms) = self.online?;
+        (now_ms < active_ms).then_some(now_ms >= allocated_ms)
+    }
+
     /// The index key of `item` (stored under `table_key`), or `None` if the item lacks an index
     /// key attribute (sparse index).
     pub fn entry_key(&self, item: &Item, table_key: &[u8]) -> Option<Box<[u8]>> {
@@ -167,7 +177,8 @@ impl Index {
         writes
     }
 
-    pub fn describe(&self, table_arn: &str) -> IndexDescription {
+    pub fn describe(&self, table_arn: &str, now_ms: u64) -> IndexDescription {
+        let creating = self.creating(now_ms);
         let key_schema = self.key_schema.describe();
         let (projection_type, non_key_attributes) = match &self.projection {
             Projection::All => ("ALL", None),
@@ -181,7 +192,15 @@ impl Index {
                 projection_type: projection_type.into(),
                 non_key_attributes,
             },
-            index_status: self.global.then(|| "ACTIVE".to_string()),
+            index_status: self.global.then(|| {
+                if creating.is_some() {
+                    "CREATING"
+                } else {
+                    "ACTIVE"
+                }
+                .to_string()
+            }),
+            backfilling: creating,
             provisioned_throughput: if self.global {
                 Some(match &self.throughput {
                     Some(t) => ProvisionedThroughputDescription {

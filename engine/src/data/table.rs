@@ -191,6 +191,11 @@ impl Table {
         self.size_bytes
     }
 
+    /// The GSI being created (CREATING) at `now_ms`, if any.
+    pub fn index_creating(&self, now_ms: u64) -> Option<&Index> {
+        self.indexes.iter().find(|i| i.creating(now_ms).is_some())
+    }
+
     /// Global and local secondary indexes, in definition order.
     pub fn indexes(&self) -> &[Index] {
         &self.indexes
@@ -624,7 +629,11 @@ impl Table {
     /// Adds a global secondary index to a table that has items: every item that carries the
     /// index's key attributes with valid values is indexed; items whose values the index key
     /// schema rejects are skipped, as DynamoDB's backfill skips them.
-    pub fn add_index(&mut self, mut index: Index) {
+    pub fn add_index(&mut self, mut index: Index, now_ms: u64, limits: &Limits) {
+        let allocated_ms = now_ms + limits.index_creating_ms;
+        let bytes_ms = u128::from(self.size_bytes) * u128::from(limits.index_backfill_ms_per_mib);
+        let backfill_ms = (bytes_ms >> 20) as u64;
+        index.online = Some((allocated_ms, allocated_ms + backfill_ms));
         let entries: Vec<(Box<[u8]>, Item)> = self
             .items
             .range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
@@ -697,8 +706,8 @@ impl Table {
                     .last_update_to_pay_per_request_ms
                     .map(seconds),
             }),
-            local_secondary_indexes: self.describe_indexes(false),
-            global_secondary_indexes: self.describe_indexes(true),
+            local_secondary_indexes: self.describe_indexes(false, now_ms),
+            global_secondary_indexes: self.describe_indexes(true, now_ms),
             stream_specification: self.enabled_stream().map(|s| StreamSpecificationOutput {
                 stream_enabled: true,
                 stream_view_type: Some(s.view_type.name().into()),
@@ -714,12 +723,12 @@ impl Table {
 }
 
 impl Table {
-    fn describe_indexes(&self, global: bool) -> Option<Vec<IndexDescription>> {
+    fn describe_indexes(&self, global: bool, now_ms: u64) -> Option<Vec<IndexDescription>> {
         let described: Vec<IndexDescription> = self
             .indexes
             .iter()
             .filter(|i| i.global == global)
-            .map(|i| i.describe(&self.arn))
+            .map(|i| i.describe(&self.arn, now_ms))
             .collect();
         (!described.is_empty()).then_some(described)
     }

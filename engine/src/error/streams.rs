@@ -35,7 +35,9 @@ impl Error {
 
     /// (obs) UpdateTable disabling a stream on a table without an enabled one.
     pub(crate) fn stream_not_enabled(table: &str) -> Error {
-        Error::validation(format!("Table has no stream to disable: TableName: {table}"))
+        Error::validation(format!(
+            "Table has no stream to disable: TableName: {table}"
+        ))
     }
 }
 
@@ -67,7 +69,10 @@ impl Error {
 
     /// (emu: DynamoDB Local) GetRecords with an iterator of a shard that is gone.
     pub(crate) fn iterator_shard_gone() -> Error {
-        Error::new(ErrorKind::ResourceNotFound, "Invalid ShardId in ShardIterator")
+        Error::new(
+            ErrorKind::ResourceNotFound,
+            "Invalid ShardId in ShardIterator",
+        )
     }
 
     /// (emu: DynamoDB Local; the service's answer is a ValidationException mentioning the

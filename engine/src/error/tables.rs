@@ -317,6 +317,14 @@ impl Error {
         )
     }
 
+    /// (obs?: the text as remembered from the service's answers; no source on this machine)
+    /// Query or Scan of a GSI still CREATING.
+    pub(crate) fn index_backfilling(index_name: &str) -> Error {
+        Error::validation(format!(
+            "Cannot read from backfilling global secondary index: {index_name}"
+        ))
+    }
+
     /// (emu, dynalite actions/updateTable.js; chosen in `docs/compatibility.md`) A second index
     /// creation or deletion while one is pending.
     pub(crate) fn online_index_change_exceeded() -> Error {

@@ -722,6 +722,7 @@ pub(crate) fn build_index(
         _ => None,
     };
     Ok(Index {
+        online: None,
         name,
         global,
         key_schema,

@@ -32,6 +32,10 @@ pub(crate) fn execute(
         }
         Status::Active | Status::Deleting => {}
     }
+    // A table cannot be deleted while a GSI is being created on it (dynamodb-facts §7.2).
+    if table.index_creating(now_ms).is_some() {
+        return Err(Error::table_in_use("updated", &name));
+    }
     if table.deletion_protection {
         return Err(Error::table_deletion_protected());
     }

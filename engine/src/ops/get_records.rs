@@ -28,7 +28,11 @@ pub(crate) fn execute(
     // Over 1,000 is a parameter error of its own (DynamoDB Local), below 1 a constraint.
     let limit = match input.limit {
         Some(l) if l > limits::GET_RECORDS_LIMIT_MAX as i64 => None,
-        other => Some(check_limit(&mut errors, other, limits::GET_RECORDS_LIMIT_MAX)),
+        other => Some(check_limit(
+            &mut errors,
+            other,
+            limits::GET_RECORDS_LIMIT_MAX,
+        )),
     };
     let text = errors.into_result_with(input.shard_iterator.as_deref())?;
     let limit = limit.ok_or_else(Error::get_records_limit_too_high)?;

@@ -88,9 +88,7 @@ pub(crate) fn execute(
         _ => {}
     }
     let stream = engine.stream_at(arn, now_ms)?;
-    let shard = stream
-        .shard(shard_id)
-        .ok_or_else(Error::shard_not_found)?;
+    let shard = stream.shard(shard_id).ok_or_else(Error::shard_not_found)?;
     let position = position(stream, shard, kind, sequence)?;
     let iterator = ShardIterator {
         stream_arn: stream.arn.clone(),

@@ -221,6 +221,7 @@ pub(crate) fn find_index<'a>(
     table: &'a Table,
     input: &QueryInput,
     projection: Option<&[ResolvedPath]>,
+    now_ms: u64,
 ) -> Result<Option<&'a Index>> {
     let Some(name) = &input.index_name else {
         return Ok(None);
@@ -228,6 +229,9 @@ pub(crate) fn find_index<'a>(
     let index = table
         .index(name)
         .ok_or_else(|| Error::index_not_on_table(name))?;
+    if index.creating(now_ms).is_some() {
+        return Err(Error::index_backfilling(name));
+    }
     check_index_read(index, table, input, projection)?;
     Ok(Some(index))
 }

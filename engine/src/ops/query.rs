@@ -40,7 +40,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
     }
     let zone = paging::open(engine, input, table_name_of(name), now_ms);
     let table = engine.table_for_data(name, now_ms)?;
-    let index = paging::find_index(table, input, expressions.projection.as_deref())?;
+    let index = paging::find_index(table, input, expressions.projection.as_deref(), now_ms)?;
     let schema = index.map_or(&table.key_schema, |i| &i.key_schema);
     let key = match (&expressions.key_condition, &input.key_conditions) {
         (Some(condition), _) => analyse_key_condition(condition, schema)?,

@@ -86,7 +86,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
     let expressions = paging::resolve(input, &input.scan_filter, false)?;
     let zone = paging::open(engine, input, table_name_of(name), now_ms);
     let table = engine.table_for_data(name, now_ms)?;
-    let index = paging::find_index(table, input, expressions.projection.as_deref())?;
+    let index = paging::find_index(table, input, expressions.projection.as_deref(), now_ms)?;
     paging::apply_start_key(input, table, index, None, &mut range, true)?;
     let read = Read {
         table,

@@ -47,6 +47,7 @@ pub(crate) fn execute(
             updates,
             input.attribute_definitions.as_deref(),
             new_mode,
+            now_ms,
         )?,
         None => IndexPlan::default(),
     };
@@ -63,7 +64,7 @@ pub(crate) fn execute(
     if let Some(protection) = input.deletion_protection_enabled {
         table.deletion_protection = protection;
     }
-    apply_index_plan(table, index_plan, new_mode);
+    apply_index_plan(table, index_plan, new_mode, now_ms, &limits);
     apply_stream_change(table, stream, &limits, now_ms);
     // More throughput than the partitions serve adds partitions (they never merge).
     let needed = partitions_for(table.billing_mode, &table.throughput, &limits);
@@ -237,7 +238,11 @@ fn plan_index_updates(
     updates: &[GlobalSecondaryIndexUpdate],
     definitions: Option<&[AttributeDefinition]>,
     billing_mode: BillingMode,
+    now_ms: u64,
 ) -> Result<IndexPlan> {
+    // One index created or deleted at a time: while one is CREATING, only it may be deleted,
+    // and only once it backfills.
+    let creating = table.index_creating(now_ms);
     if updates.is_empty() {
         return Err(Error::index_updates_empty());
     }
@@ -251,7 +256,7 @@ fn plan_index_updates(
         let existing = table.index(&name);
         match update {
             IndexUpdate::Create(shape) => {
-                if plan.create.is_some() || plan.delete.is_some() {
+                if plan.create.is_some() || plan.delete.is_some() || creating.is_some() {
                     return Err(Error::online_index_change_exceeded());
                 }
                 if existing.is_some() {
@@ -271,7 +276,12 @@ fn plan_index_updates(
                 plan.create = Some((index, defined.into_iter().collect()));
             }
             IndexUpdate::Delete => {
-                if plan.create.is_some() || plan.delete.is_some() {
+                let deletes_creating =
+                    creating.is_some_and(|i| i.name == name && i.creating(now_ms) == Some(true));
+                if plan.create.is_some()
+                    || plan.delete.is_some()
+                    || (creating.is_some() && !deletes_creating)
+                {
                     return Err(Error::online_index_change_exceeded());
                 }
                 if !existing.is_some_and(|i| i.global) {
@@ -396,13 +406,19 @@ fn index_throughput_update(
 
 /// Applies a checked index plan, and keeps GSI throughput in step with the billing mode:
 /// on-demand GSIs have none; GSIs of a table switched to provisioned take the table's.
-fn apply_index_plan(table: &mut Table, plan: IndexPlan, billing_mode: BillingMode) {
+fn apply_index_plan(
+    table: &mut Table,
+    plan: IndexPlan,
+    billing_mode: BillingMode,
+    now_ms: u64,
+    limits: &Limits,
+) {
     if let Some(name) = plan.delete {
         table.remove_index(&name);
     }
     if let Some((index, definitions)) = plan.create {
         table.attribute_definitions = definitions;
-        table.add_index(index);
+        table.add_index(index, now_ms, limits);
     }
     for (name, throughput) in plan.throughput {
         if let Some(slot) = table.index_throughput_mut(&name) {

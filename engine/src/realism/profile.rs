@@ -112,6 +112,8 @@ pub struct LimitOverrides {
     pub item_collection_bytes_max: Option<u64>,
     pub stream_retention_ms: Option<u64>,
     pub stream_shard_rollover_ms: Option<u64>,
+    pub index_creating_ms: Option<u64>,
+    pub index_backfill_ms_per_mib: Option<u64>,
 }
 
 impl Profile {
@@ -195,6 +197,12 @@ impl Profile {
         }
         if let Some(v) = l.stream_shard_rollover_ms {
             limits.stream_shard_rollover_ms = v.max(1);
+        }
+        if let Some(v) = l.index_creating_ms {
+            limits.index_creating_ms = v;
+        }
+        if let Some(v) = l.index_backfill_ms_per_mib {
+            limits.index_backfill_ms_per_mib = v;
         }
         if let Some(v) = l.partition_read_units_max {
             limits.partition_read_units_max = v;
