@@ -137,6 +137,11 @@ pub struct Limits {
     pub stream_shard_rollover_ms: u64,
     /// A shard iterator expires this long after it was issued (15 minutes).
     pub stream_iterator_lifetime_ms: u64,
+    /// TTL stays ENABLING (DISABLING) this long after UpdateTimeToLive; 0: ENABLED at once, as
+    /// AWS is observed to answer (dynamodb-facts §11).
+    pub ttl_transition_ms: u64,
+    /// A second UpdateTimeToLive within this long of the last change is refused (1 hour).
+    pub ttl_modification_interval_ms: u64,
 }
 
 impl Default for Limits {
@@ -160,6 +165,8 @@ impl Default for Limits {
             stream_retention_ms: 24 * 60 * 60 * 1000,
             stream_shard_rollover_ms: 4 * 60 * 60 * 1000,
             stream_iterator_lifetime_ms: 15 * 60 * 1000,
+            ttl_transition_ms: 0,
+            ttl_modification_interval_ms: 60 * 60 * 1000,
         }
     }
 }

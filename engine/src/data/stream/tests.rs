@@ -18,7 +18,10 @@ fn schema() -> KeySchema {
 fn item(pk: &str, v: i64) -> Item {
     [
         ("pk".to_string(), Value::S(pk.into())),
-        ("v".to_string(), Value::N(crate::types::number::Number::from_i64(v))),
+        (
+            "v".to_string(),
+            Value::N(crate::types::number::Number::from_i64(v)),
+        ),
     ]
     .into_iter()
     .collect()
