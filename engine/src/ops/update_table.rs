@@ -93,12 +93,14 @@ pub(crate) fn execute(
     })))
 }
 
+/// What `check_shape` hands back: the table name, the read and write units when
+/// ProvisionedThroughput was given, and the stream change.
+type Shape<'a> = (&'a str, Option<(u64, u64)>, Option<StreamChange>);
+
 /// The checks before the table is looked up: shape constraints, unimplemented members and
 /// a request that changes something. The table name, and the read and write units when
 /// ProvisionedThroughput was given.
-fn check_shape(
-    input: &UpdateTableInput,
-) -> Result<(&str, Option<(u64, u64)>, Option<StreamChange>)> {
+fn check_shape(input: &UpdateTableInput) -> Result<Shape<'_>> {
     let mut errors = ConstraintErrors::new();
     errors.table_name(&input.table_name, true);
     errors.enumeration(
