@@ -636,3 +636,29 @@ fn a_profile_draws_the_delay_per_table_from_the_seed() {
     };
     assert_eq!(deletion_time(3), deletion_time(3));
 }
+
+#[test]
+fn the_update_is_journaled_as_a_control_request_and_a_deletion_as_an_item_change() {
+    use dynasim_engine::storage::change::{Change, ControlRequest};
+    let mut engine = engine();
+    engine.enable_journal();
+    update_ttl(&mut engine, true, "exp", NOW).unwrap();
+    put(&mut engine, "tbl", "a", Some(seconds(NOW - 1_000)), NOW);
+    let mut changes = Vec::new();
+    engine.take_changes(&mut changes);
+    let control = changes.iter().find_map(|c| match c {
+        Change::Control(c) => Some(&c.request),
+        Change::Item { .. } => None,
+    });
+    assert!(
+        matches!(control, Some(ControlRequest::UpdateTimeToLive(_))),
+        "{changes:?}"
+    );
+    engine.handle_timeout(NOW + 1);
+    let mut changes = Vec::new();
+    engine.take_changes(&mut changes);
+    assert!(
+        matches!(changes.as_slice(), [Change::Item { item: None, .. }]),
+        "{changes:?}"
+    );
+}

@@ -146,12 +146,15 @@ def test_a_profile_shows_enabling(tmp_path):
         stop(process)
 
 
-def test_the_setting_survives_a_restart(tmp_path):
+def test_the_setting_and_the_deletions_survive_a_restart(tmp_path):
     process, url = launch("--data-dir", str(tmp_path / "data"))
     try:
         client, _ = clients(url)
         table = create(client)
         enable(client, table)
+        client.put_item(TableName=table, Item={"pk": {"S": "gone"}, "exp": {"N": str(int(time.time()) - 5)}})
+        client.put_item(TableName=table, Item={"pk": {"S": "kept"}})
+        assert wait_until_gone(client, table, "gone")
     finally:
         stop(process)
     process, url = launch("--data-dir", str(tmp_path / "data"))
@@ -160,5 +163,7 @@ def test_the_setting_survives_a_restart(tmp_path):
         assert client.describe_time_to_live(TableName=table)["TimeToLiveDescription"] == {
             "TimeToLiveStatus": "ENABLED", "AttributeName": "exp"}
         expect_error(enable, "ValidationException", contains="already enabled", client=client, table=table)
+        left = client.scan(TableName=table, ConsistentRead=True)["Items"]
+        assert [item["pk"]["S"] for item in left] == ["kept"], "the deleted item is not back after the restart"
     finally:
         stop(process)

@@ -761,6 +761,10 @@ impl Table {
 
     /// When the sweep next has work: the first due item, once TTL is ENABLED.
     fn ttl_next_due_ms(&self, limits: &Limits) -> Option<u64> {
+        // A DELETING table is never swept: nothing is due (a past time would spin the timer).
+        if self.deleted_at_ms.is_some() {
+            return None;
+        }
         let setting = self.ttl.as_ref()?;
         let enabled_ms = setting.changed_ms.saturating_add(limits.ttl_transition_ms);
         Some(self.ttl_due.as_ref()?.next_due_ms()?.max(enabled_ms))
