@@ -93,8 +93,8 @@ pub(crate) fn execute(
     })))
 }
 
-/// What `check_shape` hands back: the table name, the read and write units when
-/// ProvisionedThroughput was given, and the stream change.
+/// What UpdateTable asks of the table after the shape checks: its name, the read and write
+/// units when ProvisionedThroughput was given, and the stream change.
 type Shape<'a> = (&'a str, Option<(u64, u64)>, Option<StreamChange>);
 
 /// The checks before the table is looked up: shape constraints, unimplemented members and
