@@ -64,6 +64,10 @@ enum Command {
         /// answered 503 ServiceUnavailable (clients retry).
         #[arg(long, default_value_t = dynasim_server::http::Limits::default().buffered_body_bytes_max)]
         buffered_body_bytes_max: usize,
+        /// Delete an expired item (Time to Live) this many milliseconds after its expiry
+        /// (AWS: within a few days); a profile's `ttl_delay_ms` range overrides it per table.
+        #[arg(long, default_value_t = 0)]
+        ttl_delay_ms: u64,
     },
     /// Run scenarios under the seeded simulator (handed to the simulator build, dynasim-sim;
     /// `dynasim run --help` lists its options: --seeds, --seed, --report, --junit, --shard,
@@ -138,6 +142,7 @@ fn main() -> ExitCode {
             data_dir,
             body_read_ms_max,
             buffered_body_bytes_max,
+            ttl_delay_ms,
         } => {
             let profile = match profile.as_deref().map(load_profile).transpose() {
                 Ok(profile) => profile,
@@ -155,6 +160,7 @@ fn main() -> ExitCode {
                 profile,
                 seed,
                 data_dir,
+                ttl_delay_ms,
                 limits: dynasim_server::http::Limits {
                     connection_count_max: connection_count_max(),
                     body_read_ms_max,
@@ -217,6 +223,7 @@ struct Serve {
     profile: Option<Profile>,
     seed: u64,
     data_dir: Option<PathBuf>,
+    ttl_delay_ms: u64,
     limits: dynasim_server::http::Limits,
 }
 
@@ -286,6 +293,7 @@ fn serve(options: Serve) -> ExitCode {
         profile,
         seed,
         data_dir,
+        ttl_delay_ms,
         limits,
     } = options;
     return_large_blocks_to_the_system();
@@ -299,6 +307,7 @@ fn serve(options: Serve) -> ExitCode {
     let config = Config {
         region,
         endpoint_address: listen.to_string(),
+        ttl_delay_ms,
         ..Config::default()
     };
     let engine = match &profile {

@@ -28,6 +28,9 @@ pub struct Config {
     /// (`partition::Partitions::hosted`). Off: the engine partitions and replicates tables
     /// (`serve`).
     pub hosted_partitions: bool,
+    /// How long after its expiry the TTL sweep deletes an item (`serve --ttl-delay-ms`), unless
+    /// a profile draws it; 0: as soon as the timer notices.
+    pub ttl_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -38,6 +41,7 @@ impl Default for Config {
             endpoint_address: "localhost:8000".into(),
             limits: Limits::default(),
             hosted_partitions: false,
+            ttl_delay_ms: 0,
         }
     }
 }
@@ -57,6 +61,9 @@ pub struct Engine {
     pub(crate) journal: Option<Vec<Change>>,
     /// The streams of deleted tables, readable until their retention ends.
     pub(crate) retired_streams: Vec<crate::data::stream::Stream>,
+    /// The broken variant the TTL tests must catch: the sweep deletes what its index says is
+    /// due without re-checking the current item. Off, always, outside those tests.
+    pub ttl_sweep_skips_recheck: bool,
 }
 
 /// Accepts a table name or a table ARN where AWS does.
@@ -79,6 +86,7 @@ impl Engine {
             table_sequence: 0,
             journal: None,
             retired_streams: Vec::new(),
+            ttl_sweep_skips_recheck: false,
         }
     }
 
@@ -164,6 +172,12 @@ impl Engine {
                 ops::get_shard_iterator::execute(self, &input, now_ms)
             }
             Request::GetRecords(input) => ops::get_records::execute(self, &input, now_ms),
+            Request::UpdateTimeToLive(input) => {
+                ops::update_time_to_live::execute(self, &input, now_ms)
+            }
+            Request::DescribeTimeToLive(input) => {
+                ops::describe_time_to_live::execute(self, &input, now_ms)
+            }
         }
     }
 
@@ -185,6 +199,21 @@ impl Engine {
         self.expire_deleted_tables(now_ms);
         for table in self.tables.values_mut() {
             table.handle_timeout(now_ms, &self.config.limits);
+        }
+        self.sweep_ttl(now_ms);
+    }
+
+    /// Deletes the items whose TTL deletion is due (`Table::sweep_ttl`), drawing each delay
+    /// from the table's own seeded stream when the profile says, else `Config::ttl_delay_ms`.
+    /// Only from the timer: requests never sweep. A hosted engine keeps no due index (its host
+    /// will drive TTL through its log), so nothing is swept there.
+    fn sweep_ttl(&mut self, now_ms: u64) {
+        let fixed_ms = self.config.ttl_delay_ms;
+        let recheck = !self.ttl_sweep_skips_recheck;
+        for (name, table) in &mut self.tables {
+            let realism = &mut self.realism;
+            let mut delay = || realism.ttl_delay(name).unwrap_or(fixed_ms);
+            table.sweep_ttl(now_ms, &self.config.limits, &mut delay, recheck);
         }
     }
 

@@ -142,6 +142,11 @@ pub struct Limits {
     pub index_creating_ms: u64,
     /// ...then backfills for this long per MiB of the table (CREATING, Backfilling).
     pub index_backfill_ms_per_mib: u64,
+    /// TTL stays ENABLING (DISABLING) this long after UpdateTimeToLive; 0: ENABLED at once, as
+    /// AWS is observed to answer (dynamodb-facts §11).
+    pub ttl_transition_ms: u64,
+    /// A second UpdateTimeToLive within this long of the last change is refused (1 hour).
+    pub ttl_modification_interval_ms: u64,
 }
 
 impl Default for Limits {
@@ -167,6 +172,8 @@ impl Default for Limits {
             stream_iterator_lifetime_ms: 15 * 60 * 1000,
             index_creating_ms: 0,
             index_backfill_ms_per_mib: 0,
+            ttl_transition_ms: 0,
+            ttl_modification_interval_ms: 60 * 60 * 1000,
         }
     }
 }

@@ -38,7 +38,7 @@ struct Family {
     value: fn(&Counters) -> f64,
 }
 
-const FAMILIES: [Family; 9] = [
+const FAMILIES: [Family; 10] = [
     Family {
         name: "dynasim_consumed_read_capacity_units_total",
         kind: "counter",
@@ -74,6 +74,12 @@ const FAMILIES: [Family; 9] = [
         kind: "counter",
         help: "ReturnedItemCount",
         value: |c| c.returned_item_count as f64,
+    },
+    Family {
+        name: "dynasim_time_to_live_deleted_item_count_total",
+        kind: "counter",
+        help: "TimeToLiveDeletedItemCount",
+        value: |c| c.time_to_live_deleted_item_count as f64,
     },
     Family {
         name: "dynasim_system_errors_total",
@@ -217,6 +223,7 @@ fn counters_json(c: &Counters) -> serde_json::Value {
         "UserErrors": c.user_errors,
         "SystemErrors": c.system_errors,
         "SuccessfulRequests": c.successful_requests,
+        "TimeToLiveDeletedItemCount": c.time_to_live_deleted_item_count,
         "SuccessfulRequestLatencyAverageMs": average_ms,
         "SuccessfulRequestLatencyMaximumMs": c.latency_max_us as f64 / 1000.0,
     })

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 /// The operations of DynamoDB's current API that dynasim does not implement yet. They answer
 /// a clear error rather than "unknown operation"; `docs/compatibility.md` lists them.
-pub const NOT_IMPLEMENTED: [&str; 37] = [
+pub const NOT_IMPLEMENTED: [&str; 35] = [
     "BatchExecuteStatement",
     "CreateBackup",
     "CreateGlobalTable",
@@ -30,7 +30,6 @@ pub const NOT_IMPLEMENTED: [&str; 37] = [
     "DescribeImport",
     "DescribeKinesisStreamingDestination",
     "DescribeTableReplicaAutoScaling",
-    "DescribeTimeToLive",
     "DisableKinesisStreamingDestination",
     "EnableKinesisStreamingDestination",
     "ExecuteStatement",
@@ -53,7 +52,6 @@ pub const NOT_IMPLEMENTED: [&str; 37] = [
     "UpdateGlobalTableSettings",
     "UpdateKinesisStreamingDestination",
     "UpdateTableReplicaAutoScaling",
-    "UpdateTimeToLive",
 ];
 
 pub use crate::message::{HttpRequest, HttpResponse};
@@ -118,6 +116,8 @@ fn decode_request(operation: &str, body: &[u8]) -> Result<Request, Error> {
         "UpdateContributorInsights" => Request::UpdateContributorInsights(decode(body)?),
         "DescribeContributorInsights" => Request::DescribeContributorInsights(decode(body)?),
         "ListContributorInsights" => Request::ListContributorInsights(decode(body)?),
+        "UpdateTimeToLive" => Request::UpdateTimeToLive(decode(body)?),
+        "DescribeTimeToLive" => Request::DescribeTimeToLive(decode(body)?),
         other if NOT_IMPLEMENTED.contains(&other) => {
             return Err(Error::operation_not_implemented(other));
         }

@@ -383,3 +383,24 @@ fn presigned_query_without_credentials_is_refused() {
         "a well-formed presigned query"
     );
 }
+
+#[test]
+fn time_to_live_update_and_describe() {
+    let service = service_with_table();
+    let never = call(&service, "DescribeTimeToLive", r#"{"TableName":"Music"}"#);
+    insta::assert_snapshot!("describe_time_to_live_never_configured", render(&never));
+    let updated = call(
+        &service,
+        "UpdateTimeToLive",
+        r#"{"TableName":"Music","TimeToLiveSpecification":{"Enabled":true,"AttributeName":"expires"}}"#,
+    );
+    insta::assert_snapshot!("update_time_to_live", render(&updated));
+    let enabled = call(&service, "DescribeTimeToLive", r#"{"TableName":"Music"}"#);
+    insta::assert_snapshot!("describe_time_to_live_enabled", render(&enabled));
+    let missing = call(
+        &service,
+        "UpdateTimeToLive",
+        r#"{"TableName":"Music","TimeToLiveSpecification":{}}"#,
+    );
+    insta::assert_snapshot!("update_time_to_live_members_missing", render(&missing));
+}

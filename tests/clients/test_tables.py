@@ -119,4 +119,4 @@ def test_describe_limits_and_endpoints(client, endpoint):
 
 
 def test_unimplemented_operation_is_a_clear_error(client, table):
-    expect_error(client.describe_time_to_live, "UnknownOperationException", contains="does not implement DescribeTimeToLive", TableName=table)
+    expect_error(client.describe_continuous_backups, "UnknownOperationException", contains="does not implement DescribeContinuousBackups", TableName=table)

@@ -14,6 +14,7 @@ mod item;
 mod query;
 mod streams;
 mod table;
+mod ttl;
 
 pub use batch::*;
 pub use capacity::*;
@@ -22,6 +23,7 @@ pub use item::*;
 pub use query::*;
 pub use streams::*;
 pub use table::*;
+pub use ttl::*;
 
 use crate::types::item::Item;
 use crate::types::value::RawValue;
@@ -70,6 +72,8 @@ pub enum Response {
     DescribeStream(Box<DescribeStreamOutput>),
     GetShardIterator(GetShardIteratorOutput),
     GetRecords(GetRecordsOutput),
+    UpdateTimeToLive(UpdateTimeToLiveOutput),
+    DescribeTimeToLive(DescribeTimeToLiveOutput),
     NoBody,
 }
 
@@ -91,6 +95,8 @@ impl Serialize for Response {
             Response::DescribeStream(o) => o.serialize(serializer),
             Response::GetShardIterator(o) => o.serialize(serializer),
             Response::GetRecords(o) => o.serialize(serializer),
+            Response::UpdateTimeToLive(o) => o.serialize(serializer),
+            Response::DescribeTimeToLive(o) => o.serialize(serializer),
             Response::NoBody => serializer.serialize_unit(),
         }
     }
@@ -124,6 +130,8 @@ pub enum Request {
     DescribeStream(DescribeStreamInput),
     GetShardIterator(GetShardIteratorInput),
     GetRecords(GetRecordsInput),
+    UpdateTimeToLive(UpdateTimeToLiveInput),
+    DescribeTimeToLive(TableNameInput),
 }
 
 impl Request {
@@ -141,6 +149,8 @@ impl Request {
             Request::UpdateContributorInsights(i) | Request::DescribeContributorInsights(i) => {
                 i.table_name.as_deref()
             }
+            Request::UpdateTimeToLive(i) => i.table_name.as_deref(),
+            Request::DescribeTimeToLive(i) => i.table_name.as_deref(),
             _ => None,
         }
     }

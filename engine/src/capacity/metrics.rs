@@ -25,6 +25,8 @@ pub struct Counters {
     /// Sum and maximum of successful requests' latency, in microseconds.
     pub latency_sum_us: u64,
     pub latency_max_us: u64,
+    /// Items the TTL sweep deleted (TimeToLiveDeletedItemCount).
+    pub time_to_live_deleted_item_count: u64,
 }
 
 impl Counters {
@@ -40,6 +42,7 @@ impl Counters {
         self.successful_requests += other.successful_requests;
         self.latency_sum_us += other.latency_sum_us;
         self.latency_max_us = self.latency_max_us.max(other.latency_max_us);
+        self.time_to_live_deleted_item_count += other.time_to_live_deleted_item_count;
     }
 }
 

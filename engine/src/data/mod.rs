@@ -8,3 +8,4 @@ pub mod page;
 pub mod store;
 pub mod stream;
 pub mod table;
+pub mod ttl;

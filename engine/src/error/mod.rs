@@ -17,6 +17,7 @@ mod streams;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod ttl;
 mod values;
 mod wire;
 

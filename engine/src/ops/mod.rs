@@ -18,6 +18,7 @@ pub mod describe_endpoints;
 pub mod describe_limits;
 pub mod describe_stream;
 pub mod describe_table;
+pub mod describe_time_to_live;
 pub mod get_item;
 pub mod get_records;
 pub mod get_shard_iterator;
@@ -34,6 +35,7 @@ pub mod untag_resource;
 pub mod update_contributor_insights;
 pub mod update_item;
 pub mod update_table;
+pub mod update_time_to_live;
 
 use crate::api::{ItemOutput, Response, WriteInput};
 use crate::capacity::units::ReturnConsumedCapacity;

@@ -55,6 +55,10 @@ pub struct Behaviour {
     /// Target-tracking auto scaling of provisioned tables' read and write capacity.
     #[serde(default)]
     pub auto_scaling: Option<AutoScaling>,
+    /// An expired item is deleted a uniformly drawn `[min, max]` milliseconds after its
+    /// expiry (AWS: within a few days; without this, `Config::ttl_delay_ms`).
+    #[serde(default)]
+    pub ttl_delay_ms: Option<[u64; 2]>,
 }
 
 /// Target tracking as Application Auto Scaling does it for DynamoDB: scale out when
@@ -83,6 +87,7 @@ impl Default for Behaviour {
             storms: None,
             contributor_insights: false,
             auto_scaling: None,
+            ttl_delay_ms: None,
         }
     }
 }
@@ -114,6 +119,8 @@ pub struct LimitOverrides {
     pub stream_shard_rollover_ms: Option<u64>,
     pub index_creating_ms: Option<u64>,
     pub index_backfill_ms_per_mib: Option<u64>,
+    pub ttl_transition_ms: Option<u64>,
+    pub ttl_modification_interval_ms: Option<u64>,
 }
 
 impl Profile {
@@ -129,6 +136,7 @@ impl Profile {
             for (name, lag) in [
                 ("replica_lag_ms", b.replica_lag_ms),
                 ("gsi_lag_ms", b.gsi_lag_ms),
+                ("ttl_delay_ms", b.ttl_delay_ms),
             ] {
                 if let Some([min, max]) = lag
                     && min > max
@@ -203,6 +211,12 @@ impl Profile {
         }
         if let Some(v) = l.index_backfill_ms_per_mib {
             limits.index_backfill_ms_per_mib = v;
+        }
+        if let Some(v) = l.ttl_transition_ms {
+            limits.ttl_transition_ms = v;
+        }
+        if let Some(v) = l.ttl_modification_interval_ms {
+            limits.ttl_modification_interval_ms = v;
         }
         if let Some(v) = l.partition_read_units_max {
             limits.partition_read_units_max = v;
@@ -337,6 +351,12 @@ impl Realism {
             return None;
         }
         self.profile.behaviour(table).auto_scaling
+    }
+
+    /// How long after its expiry an item of `table` is deleted, when the profile says.
+    pub fn ttl_delay(&mut self, table: &str) -> Option<u64> {
+        let [min, max] = self.profile.behaviour(table).ttl_delay_ms?;
+        Some(min + self.stream(table).next_u64() % (max - min + 1))
     }
 
     pub fn insights(&self, table: &str) -> bool {

@@ -10,7 +10,7 @@
 
 use crate::api::{
     ContributorInsightsInput, CreateTableInput, Request, TableNameInput, TagResourceInput,
-    UntagResourceInput, UpdateTableInput,
+    UntagResourceInput, UpdateTableInput, UpdateTimeToLiveInput,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,7 @@ pub enum ControlRequest {
     TagResource(TagResourceInput),
     UntagResource(UntagResourceInput),
     UpdateContributorInsights(ContributorInsightsInput),
+    UpdateTimeToLive(UpdateTimeToLiveInput),
 }
 
 impl ControlRequest {
@@ -59,6 +60,7 @@ impl ControlRequest {
             Request::UpdateContributorInsights(i) => {
                 ControlRequest::UpdateContributorInsights(i.clone())
             }
+            Request::UpdateTimeToLive(i) => ControlRequest::UpdateTimeToLive(i.clone()),
             _ => return None,
         })
     }
@@ -73,6 +75,7 @@ impl ControlRequest {
             ControlRequest::UpdateContributorInsights(i) => {
                 Request::UpdateContributorInsights(i.clone())
             }
+            ControlRequest::UpdateTimeToLive(i) => Request::UpdateTimeToLive(i.clone()),
         }
     }
 
@@ -85,6 +88,7 @@ impl ControlRequest {
             ControlRequest::TagResource(i) => i.resource_arn.as_deref(),
             ControlRequest::UntagResource(i) => i.resource_arn.as_deref(),
             ControlRequest::UpdateContributorInsights(i) => i.table_name.as_deref(),
+            ControlRequest::UpdateTimeToLive(i) => i.table_name.as_deref(),
         };
         crate::engine::table_name_of(name.unwrap_or_default())
     }
