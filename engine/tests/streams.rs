@@ -711,3 +711,44 @@ fn the_replay_check_catches_dropped_duplicated_and_reordered_records() {
     swapped.swap(of_one[1], of_one[2]);
     assert!(check_replay(&swapped, &table).is_err());
 }
+
+#[test]
+fn get_records_stops_at_one_megabyte_but_returns_at_least_one_record() {
+    let mut engine = engine_with(Limits::default());
+    let arn = create(&mut engine, "orders", "NEW_AND_OLD_IMAGES", 900);
+    let big = "x".repeat(300 * 1024);
+    for (i, v) in [1, 2, 3].iter().enumerate() {
+        let item = json!({"pk": {"S": "a"}, "v": {"N": v.to_string()}, "pad": {"S": big}});
+        ok(
+            &mut engine,
+            "PutItem",
+            json!({"TableName": "orders", "Item": item}),
+            T0 + 1 + i as u64,
+        );
+    }
+    let shard = shards(&mut engine, &arn, T0 + 5)[0]["ShardId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut it = iterator(&mut engine, &arn, &shard, "TRIM_HORIZON", T0 + 5);
+    let mut pages = Vec::new();
+    for _ in 0..4 {
+        let answer = ok(
+            &mut engine,
+            "GetRecords",
+            json!({"ShardIterator": it}),
+            T0 + 6,
+        );
+        let records = answer["Records"].as_array().unwrap();
+        let bytes: u64 = records
+            .iter()
+            .map(|r| r["dynamodb"]["SizeBytes"].as_u64().unwrap())
+            .sum();
+        assert!(records.len() == 1 || bytes <= 1024 * 1024, "{bytes}");
+        pages.push(records.len());
+        it = answer["NextShardIterator"].as_str().unwrap().to_string();
+    }
+    // The insert (about 300 KB) and the first modify (about 600 KB) fit in 1 MB; the second
+    // modify comes alone.
+    assert_eq!(pages, [2, 1, 0, 0]);
+}
