@@ -752,3 +752,101 @@ fn get_records_stops_at_one_megabyte_but_returns_at_least_one_record() {
     // modify comes alone.
     assert_eq!(pages, [2, 1, 0, 0]);
 }
+
+#[test]
+fn stream_arns_stay_unique_across_reenables_and_a_recreated_table() {
+    // Review finding: two streams could share an ARN (re-enabled twice in one millisecond, or
+    // a table deleted and created again with a stream in the same millisecond).
+    let mut engine = engine_with(Limits::default());
+    let mut arns = vec![create(&mut engine, "orders", "KEYS_ONLY", 900)];
+    let update = |enabled: bool| {
+        let spec = if enabled {
+            json!({"StreamEnabled": true, "StreamViewType": "KEYS_ONLY"})
+        } else {
+            json!({"StreamEnabled": false})
+        };
+        json!({"TableName": "orders", "StreamSpecification": spec})
+    };
+    for _ in 0..2 {
+        ok(&mut engine, "UpdateTable", update(false), T0);
+        let answer = ok(&mut engine, "UpdateTable", update(true), T0);
+        arns.push(
+            answer["TableDescription"]["LatestStreamArn"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    ok(
+        &mut engine,
+        "DeleteTable",
+        json!({"TableName": "orders"}),
+        T0,
+    );
+    arns.push(create(&mut engine, "orders", "KEYS_ONLY", 900));
+    let unique: BTreeSet<&String> = arns.iter().collect();
+    assert_eq!(unique.len(), arns.len(), "{arns:?}");
+    let latest = arns.last().unwrap();
+    let described = ok(
+        &mut engine,
+        "DescribeStream",
+        json!({"StreamArn": latest}),
+        T0,
+    );
+    assert_eq!(described["StreamDescription"]["StreamStatus"], "ENABLED");
+    let listed = ok(&mut engine, "ListStreams", json!({}), T0);
+    assert_eq!(listed["Streams"].as_array().unwrap().len(), arns.len());
+}
+
+#[test]
+fn describe_stream_pages_continue_after_a_dropped_start_shard() {
+    // Review finding: a LastEvaluatedShardId dropped past the retention before the next page
+    // ended the listing.
+    let limits = Limits {
+        stream_shard_rollover_ms: 10_000,
+        stream_retention_ms: 100_000,
+        ..Limits::default()
+    };
+    let mut engine = engine_with(limits);
+    let arn = create(&mut engine, "orders", "KEYS_ONLY", 900);
+    let first = ok(
+        &mut engine,
+        "DescribeStream",
+        json!({"StreamArn": arn, "Limit": 2}),
+        T0 + 200_000,
+    );
+    let description = &first["StreamDescription"];
+    let start = description["LastEvaluatedShardId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let all_then = shards(&mut engine, &arn, T0 + 200_000).len();
+    // Twenty seconds on, the two listed shards (and the start shard) are gone.
+    let body = json!({"StreamArn": arn, "ExclusiveStartShardId": start});
+    let next = ok(&mut engine, "DescribeStream", body, T0 + 220_000);
+    let rest = next["StreamDescription"]["Shards"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(
+        rest + 2 >= all_then - 2,
+        "{rest} shards after the dropped start, of {all_then}"
+    );
+    // An empty closed shard answers no NextShardIterator.
+    let closed = shards(&mut engine, &arn, T0 + 220_000)[0].clone();
+    let it = iterator(
+        &mut engine,
+        &arn,
+        closed["ShardId"].as_str().unwrap(),
+        "TRIM_HORIZON",
+        T0 + 220_000,
+    );
+    let answer = ok(
+        &mut engine,
+        "GetRecords",
+        json!({"ShardIterator": it}),
+        T0 + 220_000,
+    );
+    assert_eq!(answer["Records"], json!([]));
+    assert!(answer.get("NextShardIterator").is_none());
+}

@@ -64,6 +64,17 @@ impl Engine {
             .chain(self.retired_streams.iter())
     }
 
+    /// The latest label time among the retired streams of the table `table_arn` (a deleted
+    /// table of that name): a new stream of the name labels after it.
+    pub(crate) fn stream_label_floor(&self, table_arn: &str) -> Option<u64> {
+        let prefix = format!("{table_arn}/stream/");
+        self.retired_streams
+            .iter()
+            .filter(|s| s.arn.starts_with(&prefix))
+            .map(|s| s.label_ms)
+            .max()
+    }
+
     /// The stream `arn` names, as of `now_ms`: a malformed ARN is a validation error, a
     /// well-formed one of no stream this endpoint knows is not found (obs).
     pub(crate) fn stream_at(&mut self, arn: &str, now_ms: u64) -> Result<&Stream> {
@@ -75,7 +86,17 @@ impl Engine {
         if !well_formed {
             return Err(Error::stream_arn_invalid());
         }
-        self.advance_streams(now_ms);
+        // Only the named stream is brought up to now (and its table's expired ones dropped).
+        self.expire_deleted_tables(now_ms);
+        let limits = &self.config.limits;
+        for table in self.tables.values_mut() {
+            if table.streams().iter().any(|s| s.arn == arn) {
+                table.advance_streams(now_ms, limits);
+            }
+        }
+        for stream in self.retired_streams.iter_mut().filter(|s| s.arn == arn) {
+            stream.advance(now_ms, limits);
+        }
         self.all_streams()
             .find(|s| s.arn == arn)
             .ok_or_else(|| Error::stream_not_found(arn))

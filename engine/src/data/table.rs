@@ -299,11 +299,22 @@ impl Table {
     /// Starts a new stream of `view_type` with one shard per partition, ENABLING until
     /// `enabling_until_ms`. Its label is the time, one millisecond later than an earlier
     /// stream's if they would meet.
-    pub fn enable_stream(&mut self, view_type: ViewType, now_ms: u64, enabling_until_ms: u64) {
+    pub fn enable_stream(
+        &mut self,
+        view_type: ViewType,
+        now_ms: u64,
+        enabling_until_ms: u64,
+        limits: &Limits,
+        label_floor_ms: Option<u64>,
+    ) {
+        // Labels (and so ARNs) are unique: after this table's streams and after the streams of
+        // a deleted table of the same name (`label_floor_ms`).
         let label_ms = self
             .streams
-            .last()
-            .map_or(now_ms, |s| now_ms.max(s.created_ms + 1));
+            .iter()
+            .map(|s| s.label_ms + 1)
+            .chain(label_floor_ms.map(|l| l + 1))
+            .fold(now_ms, u64::max);
         let stream = Stream::new(
             &self.arn,
             &self.name,
@@ -313,6 +324,7 @@ impl Table {
             label_ms,
             now_ms,
             enabling_until_ms,
+            limits.stream_shard_rollover_ms,
         );
         self.streams.push(stream);
     }
@@ -408,7 +420,7 @@ impl Table {
             .iter()
             .filter_map(|(_, p)| p.group.as_ref()?.next_due_ms());
         let indexes = self.indexes.iter().filter_map(Index::next_due_ms);
-        let streams = self.enabled_stream().and_then(|s| s.next_due_ms(limits));
+        let streams = self.enabled_stream().and_then(Stream::next_due_ms);
         deleted
             .into_iter()
             .chain(replicas)
@@ -647,10 +659,10 @@ impl Table {
     /// index's key attributes with valid values is indexed; items whose values the index key
     /// schema rejects are skipped, as DynamoDB's backfill skips them.
     pub fn add_index(&mut self, mut index: Index, now_ms: u64, limits: &Limits) {
-        let allocated_ms = now_ms + limits.index_creating_ms;
+        let allocated_ms = now_ms.saturating_add(limits.index_creating_ms);
         let bytes_ms = u128::from(self.size_bytes) * u128::from(limits.index_backfill_ms_per_mib);
         let backfill_ms = (bytes_ms >> 20) as u64;
-        index.online = Some((allocated_ms, allocated_ms + backfill_ms));
+        index.online = Some((allocated_ms, allocated_ms.saturating_add(backfill_ms)));
         let entries: Vec<(Box<[u8]>, Item)> = self
             .items
             .range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)

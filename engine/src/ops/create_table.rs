@@ -70,8 +70,7 @@ pub(crate) fn execute(
     });
     let mut table = table;
     if let Some(view_type) = stream {
-        let enabling_until = now_ms + engine.config.limits.table_creating_ms;
-        table.enable_stream(view_type, now_ms, enabling_until);
+        start_stream(engine, &mut table, view_type, now_ms);
     }
     let mut description = table.describe(now_ms, &engine.config.limits);
     // CreateTable always answers CREATING, as DynamoDB does, however short the delay.
@@ -81,6 +80,15 @@ pub(crate) fn execute(
         table_description: Some(description),
         table: None,
     })))
+}
+
+/// A new table's stream, ENABLING while the table is CREATING, labelled after any stream of
+/// a deleted table of the same name.
+fn start_stream(engine: &Engine, table: &mut Table, view_type: ViewType, now_ms: u64) {
+    let limits = &engine.config.limits;
+    let floor = engine.stream_label_floor(&table.arn);
+    let enabling_until = now_ms + limits.table_creating_ms;
+    table.enable_stream(view_type, now_ms, enabling_until, limits, floor);
 }
 
 /// A table id in UUID form, from the name, the time and the engine's table sequence.

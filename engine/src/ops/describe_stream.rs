@@ -45,10 +45,17 @@ pub(crate) fn execute(
         ));
     }
     let stream = engine.stream_at(arn, now_ms)?;
+    // Pages continue after the start shard's starting number, so a start shard dropped
+    // since (past the retention) still continues where it was; an unknown one ends the list.
+    let after = match &input.exclusive_start_shard_id {
+        Some(id) => stream.shard_starting(id).unwrap_or(u64::MAX),
+        None => 0,
+    };
     let shards: Vec<ShardDescription> = stream
         .shards()
         .iter()
         .filter(|s| children_of.is_none_or(|parent| s.parent.as_deref() == Some(parent)))
+        .filter(|s| input.exclusive_start_shard_id.is_none() || s.starting > after)
         .map(|s| ShardDescription {
             shard_id: s.id.clone(),
             sequence_number_range: SequenceNumberRange {
@@ -58,15 +65,8 @@ pub(crate) fn execute(
             parent_shard_id: s.parent.clone(),
         })
         .collect();
-    let start = match &input.exclusive_start_shard_id {
-        Some(id) => shards
-            .iter()
-            .position(|s| &s.shard_id == id)
-            .map_or(shards.len(), |i| i + 1),
-        None => 0,
-    };
-    let page: Vec<ShardDescription> = shards[start..].iter().take(limit).cloned().collect();
-    let last_evaluated_shard_id = (start + page.len() < shards.len())
+    let page: Vec<ShardDescription> = shards.iter().take(limit).cloned().collect();
+    let last_evaluated_shard_id = (page.len() < shards.len())
         .then(|| page.last().map(|s| s.shard_id.clone()))
         .flatten();
     Ok(Response::DescribeStream(Box::new(DescribeStreamOutput {

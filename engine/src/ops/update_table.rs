@@ -21,6 +21,7 @@ pub(crate) fn execute(
     let (table_name, capacity, stream) = check_shape(input)?;
     let limits = engine.config.limits.clone();
     let name = table_name_of(table_name).to_string();
+    let label_floor = engine.stream_label_floor(&engine.table_arn(&name));
     let table = engine
         .tables
         .get_mut(&name)
@@ -65,7 +66,7 @@ pub(crate) fn execute(
         table.deletion_protection = protection;
     }
     apply_index_plan(table, index_plan, new_mode, now_ms, &limits);
-    apply_stream_change(table, stream, &limits, now_ms);
+    apply_stream_change(table, stream, &limits, now_ms, label_floor);
     // More throughput than the partitions serve adds partitions (they never merge).
     let needed = partitions_for(table.billing_mode, &table.throughput, &limits);
     table.grow_partitions_to(needed, now_ms, &limits);
@@ -98,10 +99,12 @@ fn apply_stream_change(
     change: Option<StreamChange>,
     limits: &Limits,
     now_ms: u64,
+    label_floor: Option<u64>,
 ) {
     match change {
         Some(StreamChange::Enable(view_type)) => {
-            table.enable_stream(view_type, now_ms, now_ms + limits.table_updating_ms);
+            let until = now_ms + limits.table_updating_ms;
+            table.enable_stream(view_type, now_ms, until, limits, label_floor);
         }
         Some(StreamChange::Disable) => {
             table.disable_stream(now_ms, limits.table_updating_ms, limits)

@@ -204,7 +204,8 @@ impl Profile {
             limits.stream_retention_ms = v;
         }
         if let Some(v) = l.stream_shard_rollover_ms {
-            limits.stream_shard_rollover_ms = v.max(1);
+            // At least a second: an idle stream materializes one shard per interval.
+            limits.stream_shard_rollover_ms = v.max(1000);
         }
         if let Some(v) = l.index_creating_ms {
             limits.index_creating_ms = v;

@@ -131,6 +131,15 @@ pub struct Stream {
     open: BTreeMap<u64, usize>,
     /// The last sequence number handed out (to a record or to a shard's start).
     sequence: u64,
+    /// The label's time: a later stream of the table takes a later one.
+    pub label_ms: u64,
+    /// How long an open shard stays open (`Limits::stream_shard_rollover_ms`, fixed at creation).
+    rollover_ms: u64,
+    /// The earliest rollover of an open shard (`u64::MAX`: none open).
+    next_rollover_ms: u64,
+    /// Shards dropped after the retention, by id, with their starting sequence number: a
+    /// DescribeStream page that starts after one still continues where it was.
+    dropped: BTreeMap<String, (u64, u64)>,
 }
 
 impl Stream {
@@ -145,6 +154,7 @@ impl Stream {
         label_ms: u64,
         now_ms: u64,
         enabling_until_ms: u64,
+        rollover_ms: u64,
     ) -> Stream {
         let label = time::label(label_ms);
         let mut stream = Stream {
@@ -159,6 +169,10 @@ impl Stream {
             shards: Vec::new(),
             open: BTreeMap::new(),
             sequence: 0,
+            label_ms,
+            rollover_ms: rollover_ms.max(1),
+            next_rollover_ms: u64::MAX,
+            dropped: BTreeMap::new(),
         };
         for partition in partitions {
             stream.open_shard(partition, None, now_ms);
@@ -190,6 +204,7 @@ impl Stream {
         for (_, index) in std::mem::take(&mut self.open) {
             self.shards[index].close(now_ms);
         }
+        self.recompute_next_rollover();
         self.disabled = Some((now_ms, disabling_ms));
     }
 
@@ -201,12 +216,26 @@ impl Stream {
 
     fn open_shard(&mut self, partition: u64, parent: Option<String>, now_ms: u64) {
         self.sequence += 1;
-        let ordinal = self.shards.len();
-        let digest = xxhash_rust::xxh3::xxh3_64(format!("{}\0{ordinal}", self.arn).as_bytes());
+        // The starting sequence number is unique in the stream, and the ARN across streams.
+        let digest =
+            xxhash_rust::xxh3::xxh3_64(format!("{}\0{}", self.arn, self.sequence).as_bytes());
         let id = format!("shardId-{now_ms:020}-{:08x}", digest as u32);
         self.shards
             .push(Shard::new(id, parent, self.sequence, now_ms));
-        self.open.insert(partition, ordinal);
+        self.open.insert(partition, self.shards.len() - 1);
+        self.next_rollover_ms = self
+            .next_rollover_ms
+            .min(now_ms.saturating_add(self.rollover_ms));
+    }
+
+    /// The earliest rollover of an open shard, after the open shards changed.
+    fn recompute_next_rollover(&mut self) {
+        self.next_rollover_ms = self
+            .open
+            .values()
+            .map(|&i| self.shards[i].opened_ms.saturating_add(self.rollover_ms))
+            .min()
+            .unwrap_or(u64::MAX);
     }
 
     /// Closes partition `parent`'s open shard and opens one for each half of its split (the
@@ -223,13 +252,14 @@ impl Stream {
         let id = self.shards[index].id.clone();
         self.open_shard(parent, Some(id.clone()), now_ms);
         self.open_shard(upper, Some(id), now_ms);
+        self.recompute_next_rollover();
     }
 
     /// Rolls over open shards whose interval ended by `now_ms` (each closes at the end of its
     /// interval and one child opens then), and drops records past the retention.
     pub fn advance(&mut self, now_ms: u64, limits: &Limits) {
-        let rollover = limits.stream_shard_rollover_ms.max(1);
-        if self.disabled.is_none() {
+        let rollover = self.rollover_ms;
+        if self.disabled.is_none() && now_ms >= self.next_rollover_ms {
             let due: Vec<(u64, usize)> = self
                 .open
                 .iter()
@@ -245,18 +275,20 @@ impl Stream {
                     index = self.open[&partition];
                 }
             }
+            self.recompute_next_rollover();
         }
         if let Some(cutoff) = retention_cutoff(now_ms, limits) {
             for shard in &mut self.shards {
                 shard.trim(cutoff);
             }
-            self.drop_expired_shards(cutoff);
+            self.drop_expired_shards(cutoff, now_ms);
         }
     }
 
     /// Drops the closed shards whose records are all trimmed and that closed at or before
     /// `cutoff` (more than the retention ago): DescribeStream lists them no more.
-    fn drop_expired_shards(&mut self, cutoff: u64) {
+    fn drop_expired_shards(&mut self, cutoff: u64, now_ms: u64) {
+        self.dropped.retain(|_, &mut (_, at)| at > cutoff);
         let expired = |s: &Shard| s.closed_ms.is_some_and(|c| c <= cutoff) && s.records.is_empty();
         if !self.shards.iter().any(expired) {
             return;
@@ -266,6 +298,10 @@ impl Stream {
             .iter()
             .map(|(&p, &i)| (p, self.shards[i].id.clone()))
             .collect();
+        for shard in self.shards.iter().filter(|s| expired(s)) {
+            self.dropped
+                .insert(shard.id.clone(), (shard.starting, now_ms));
+        }
         self.shards.retain(|s| !expired(s));
         self.open = open
             .into_iter()
@@ -277,15 +313,8 @@ impl Stream {
     }
 
     /// When `advance` next has something to do: the earliest rollover of an open shard.
-    pub fn next_due_ms(&self, limits: &Limits) -> Option<u64> {
-        self.open
-            .values()
-            .map(|&i| {
-                self.shards[i]
-                    .opened_ms
-                    .saturating_add(limits.stream_shard_rollover_ms.max(1))
-            })
-            .min()
+    pub fn next_due_ms(&self) -> Option<u64> {
+        (self.next_rollover_ms < u64::MAX).then_some(self.next_rollover_ms)
     }
 
     /// Appends the record of a change to an item (`before` and `after` its images) to the
@@ -307,12 +336,9 @@ impl Stream {
             (Some(_), Some(_)) => EventName::Modify,
             (Some(_), None) => EventName::Remove,
         };
-        if self.open.get(&partition).is_none_or(|&i| {
-            self.shards[i]
-                .opened_ms
-                .saturating_add(limits.stream_shard_rollover_ms.max(1))
-                <= now_ms
-        }) {
+        // Every rollover due by now first, whichever partition it is on: a shard's starting
+        // number depends only on the changes and the time.
+        if now_ms >= self.next_rollover_ms {
             self.advance(now_ms, limits);
         }
         if !self.open.contains_key(&partition) {
@@ -352,6 +378,14 @@ impl Stream {
 
     pub fn shard(&self, id: &str) -> Option<&Shard> {
         self.shards.iter().find(|s| s.id == id)
+    }
+
+    /// The starting sequence number of shard `id`, listed or dropped within the last
+    /// retention period (DescribeStream pages after it).
+    pub fn shard_starting(&self, id: &str) -> Option<u64> {
+        self.shard(id)
+            .map(|s| s.starting)
+            .or_else(|| self.dropped.get(id).map(|&(starting, _)| starting))
     }
 
     /// The last sequence number handed out: a LATEST iterator reads from the one after it.

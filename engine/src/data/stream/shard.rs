@@ -123,8 +123,9 @@ impl Shard {
         self.records.range(start..)
     }
 
-    /// Whether a reader at `position` has read everything the closed shard will ever hold.
+    /// Whether a reader at `position` has read everything the closed shard will ever hold
+    /// (an empty closed shard is drained from its start).
     pub fn drained_at(&self, position: u64) -> bool {
-        self.ending.is_some_and(|end| position > end)
+        self.ending.is_some() && self.records_from(position).next().is_none()
     }
 }

@@ -27,17 +27,14 @@ fn item(pk: &str, v: i64) -> Item {
     .collect()
 }
 
+fn stream_with(view: ViewType, partitions: &[u64], limits: &Limits) -> Stream {
+    let rollover = limits.stream_shard_rollover_ms;
+    let partitions = partitions.iter().copied();
+    Stream::new(ARN, "t", &schema(), view, partitions, T0, T0, T0, rollover)
+}
+
 fn stream(view: ViewType, partitions: &[u64]) -> Stream {
-    Stream::new(
-        ARN,
-        "t",
-        &schema(),
-        view,
-        partitions.iter().copied(),
-        T0,
-        T0,
-        T0,
-    )
+    stream_with(view, partitions, &Limits::default())
 }
 
 fn sequences(shard: &Shard) -> Vec<u64> {
@@ -144,11 +141,11 @@ fn open_shards_roll_over_at_fixed_times_whenever_that_is_noticed() {
     };
     let a = item("a", 1);
     // Noticed at every boundary, or only once much later: the same shards.
-    let mut often = stream(ViewType::KeysOnly, &[0]);
+    let mut often = stream_with(ViewType::KeysOnly, &[0], &limits);
     for t in 1..=35 {
         often.advance(T0 + t * 100, &limits);
     }
-    let mut once = stream(ViewType::KeysOnly, &[0]);
+    let mut once = stream_with(ViewType::KeysOnly, &[0], &limits);
     once.advance(T0 + 3500, &limits);
     let ids = |s: &Stream| {
         s.shards()
@@ -162,7 +159,7 @@ fn open_shards_roll_over_at_fixed_times_whenever_that_is_noticed() {
         4,
         "closed at 1 s, 2 s and 3 s, one open"
     );
-    assert_eq!(once.next_due_ms(&limits), Some(T0 + 4000));
+    assert_eq!(once.next_due_ms(), Some(T0 + 4000));
     once.append(0, None, Some(&a), Origin::Request, T0 + 3600, &limits);
     let open: Vec<&Shard> = once.shards().iter().filter(|x| x.is_open()).collect();
     assert_eq!(open.len(), 1);
@@ -177,7 +174,7 @@ fn records_leave_after_the_retention_and_empty_closed_shards_with_them() {
         ..Limits::default()
     };
     let a = item("a", 1);
-    let mut s = stream(ViewType::KeysOnly, &[0]);
+    let mut s = stream_with(ViewType::KeysOnly, &[0], &limits);
     s.append(0, None, Some(&a), Origin::Request, T0 + 1000, &limits);
     let first = s.shards()[0].id.clone();
     s.advance(T0 + 10_999, &limits);
@@ -228,4 +225,42 @@ fn sequence_numbers_render_as_21_digits_and_read_back() {
         parse_sequence("9999999999999999999999999999999999999999"),
         None
     );
+}
+
+#[test]
+fn an_empty_closed_shard_is_drained_from_its_start() {
+    // Review finding: a reader of an empty shard closed by a rollover was never told it ended.
+    let limits = Limits {
+        stream_shard_rollover_ms: 1000,
+        ..Limits::default()
+    };
+    let mut s = stream_with(ViewType::KeysOnly, &[0], &limits);
+    s.advance(T0 + 1000, &limits);
+    let closed = &s.shards()[0];
+    assert!(!closed.is_open());
+    assert!(closed.drained_at(closed.starting));
+    assert!(!s.shards()[1].drained_at(s.shards()[1].starting));
+}
+
+#[test]
+fn rollovers_of_other_partitions_come_before_a_record() {
+    // Review finding: a write to one partition must not take a sequence number before another
+    // partition's due rollover opens its child.
+    let limits = Limits {
+        stream_shard_rollover_ms: 1000,
+        ..Limits::default()
+    };
+    let a = item("a", 1);
+    let run = |touch: bool| {
+        let mut s = stream_with(ViewType::KeysOnly, &[0, 1], &limits);
+        if touch {
+            s.advance(T0 + 1000, &limits);
+        }
+        s.append(1, None, Some(&a), Origin::Request, T0 + 1500, &limits);
+        s.shards()
+            .iter()
+            .map(|x| (x.id.clone(), x.starting, x.ending))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(false), run(true));
 }
