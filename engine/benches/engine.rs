@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the engine's hot paths: expression parsing and evaluation, item
-//! encoding and decoding, and single-item requests on a table of 100,000 items.
+//! encoding and decoding, single-item requests on a table of 100,000 items, and DynamoDB
+//! Streams (GetRecords of 1,000 records; a put on a table with two GSIs and a stream).
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use dynasim_engine::api::*;
@@ -224,5 +225,108 @@ fn partitioned(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, expressions, items, requests, partitioned);
+criterion_group!(benches, expressions, items, requests, partitioned, streams);
 criterion_main!(benches);
+
+/// A table with a stream (and optionally two GSIs): GetRecords of 1,000 records of about
+/// 200-byte items (the engine call, and with the JSON rendering the server adds), and the
+/// cost of a put with two GSIs and a stream beside the same put on a plain table.
+fn streams(c: &mut Criterion) {
+    let table = |name: &str, extras: &str| {
+        serde_json::from_str::<CreateTableInput>(&format!(r#"{{"TableName":"{name}","KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}}],"AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}},{{"AttributeName":"g1","AttributeType":"S"}},{{"AttributeName":"g2","AttributeType":"S"}}],"ProvisionedThroughput":{{"ReadCapacityUnits":1,"WriteCapacityUnits":900}}{extras}}}"#)).unwrap()
+    };
+    let gsis = r#","GlobalSecondaryIndexes":[{"IndexName":"by_g1","KeySchema":[{"AttributeName":"g1","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"},"ProvisionedThroughput":{"ReadCapacityUnits":1,"WriteCapacityUnits":900}},{"IndexName":"by_g2","KeySchema":[{"AttributeName":"g2","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"},"ProvisionedThroughput":{"ReadCapacityUnits":1,"WriteCapacityUnits":900}}]"#;
+    let stream =
+        r#","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"}"#;
+    let mut engine = Engine::new(Config::default());
+    for (name, extras) in [
+        ("plain", String::new()),
+        ("indexed", format!("{gsis}{stream}")),
+    ] {
+        let mut create = table(name, &extras);
+        if name == "plain" {
+            create.attribute_definitions.as_mut().unwrap().truncate(1);
+        }
+        engine.execute(Request::CreateTable(create), 0).unwrap();
+    }
+    let data = "d".repeat(170);
+    let put = |table: &str, i: u64| -> WriteInput {
+        serde_json::from_str(&format!(r#"{{"TableName":"{table}","Item":{{"pk":{{"S":"p{i:06}"}},"g1":{{"S":"a{}"}},"g2":{{"S":"b{}"}},"data":{{"S":"{data}"}}}}}}"#, i % 97, i % 89)).unwrap()
+    };
+    // 1,000 changes into the one shard, 10 ms apart (within 900 WCU).
+    for i in 0..1000 {
+        engine
+            .execute(Request::PutItem(put("indexed", i)), 1000 + i * 10)
+            .unwrap();
+    }
+    let now = 1000 + 1000 * 10;
+    let describe: DescribeStreamInput =
+        serde_json::from_value(serde_json::json!({"StreamArn": stream_arn(&engine)})).unwrap();
+    let shard = match engine
+        .execute(Request::DescribeStream(describe), now)
+        .unwrap()
+    {
+        Response::DescribeStream(d) => d.stream_description.shards[0].shard_id.clone(),
+        _ => unreachable!(),
+    };
+    let iterator_input: GetShardIteratorInput = serde_json::from_value(serde_json::json!({"StreamArn": stream_arn(&engine), "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"})).unwrap();
+    let iterator = match engine
+        .execute(Request::GetShardIterator(iterator_input), now)
+        .unwrap()
+    {
+        Response::GetShardIterator(o) => o.shard_iterator,
+        _ => unreachable!(),
+    };
+    let get: GetRecordsInput =
+        serde_json::from_value(serde_json::json!({"ShardIterator": iterator, "Limit": 1000}))
+            .unwrap();
+    match engine
+        .execute(Request::GetRecords(get.clone()), now)
+        .unwrap()
+    {
+        Response::GetRecords(o) => assert_eq!(o.records.len(), 1000),
+        _ => unreachable!(),
+    }
+    c.bench_function("engine/get_records 1000", |b| {
+        b.iter(|| {
+            engine
+                .execute(Request::GetRecords(get.clone()), now)
+                .unwrap()
+        })
+    });
+    c.bench_function("engine/get_records 1000 + JSON", |b| {
+        b.iter(|| {
+            let answer = engine
+                .execute(Request::GetRecords(get.clone()), now)
+                .unwrap();
+            black_box(serde_json::to_vec(&answer).unwrap())
+        })
+    });
+    // Puts far apart in time so that no bucket runs dry; each changes the item (a new g2).
+    let mut t = now;
+    let mut n = 0u64;
+    for table in ["plain", "indexed"] {
+        c.bench_function(
+            &format!("engine/put_item {table} (two GSIs and a stream: indexed)"),
+            |b| {
+                b.iter(|| {
+                    n += 1;
+                    t += 100;
+                    engine
+                        .execute(Request::PutItem(put(table, n % 1000)), t)
+                        .unwrap()
+                })
+            },
+        );
+    }
+}
+
+fn stream_arn(engine: &Engine) -> String {
+    engine
+        .table("indexed")
+        .unwrap()
+        .latest_stream()
+        .unwrap()
+        .arn
+        .clone()
+}
