@@ -45,6 +45,16 @@ pub enum Bug {
     /// payload as none): the replica's log then holds, at an index and term its leader also
     /// holds, a different command.
     TornEntryKept,
+    /// Stream publisher: when a partition's answers start coming from a new leader, it
+    /// resumes from its last checkpoint but keeps the records it published since, so those
+    /// changes appear twice in the stream.
+    StreamDuplicateOnLeaderChange,
+    /// Stream publisher: the records of one pulled batch are published newest first, so two
+    /// changes of one item in a batch appear in the wrong order.
+    StreamReordersRecords,
+    /// Index propagator: an item whose index key attribute was removed (or that was
+    /// deleted) keeps its entry under the old index key.
+    IndexKeepsRemovedKey,
 }
 
 impl Bug {
@@ -70,7 +80,7 @@ impl Bug {
     }
 }
 
-pub const BUGS: [(&str, Bug); 12] = [
+pub const BUGS: [(&str, Bug); 15] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
@@ -83,6 +93,12 @@ pub const BUGS: [(&str, Bug); 12] = [
     ("lease-renewed-on-send", Bug::LeaseRenewedOnSend),
     ("index-query-one-partition", Bug::IndexQueryOneGroup),
     ("torn-entry-kept", Bug::TornEntryKept),
+    (
+        "stream-duplicate-on-leader-change",
+        Bug::StreamDuplicateOnLeaderChange,
+    ),
+    ("stream-reorders-records", Bug::StreamReordersRecords),
+    ("index-keeps-removed-key", Bug::IndexKeepsRemovedKey),
 ];
 
 impl Bug {

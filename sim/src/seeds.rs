@@ -22,15 +22,18 @@ pub enum Component {
     RouterChoices,
     /// How long each storage node's disk takes to make a replica's entries durable.
     DiskSyncs,
+    /// When each change-feed component (stream publisher, index propagator) pulls next.
+    FeedPulls,
 }
 
 /// Every component with a stream, in the order of [`Streams`]'s generators.
-pub const COMPONENTS: [Component; 5] = [
+pub const COMPONENTS: [Component; 6] = [
     Component::ElectionTimeouts,
     Component::FaultPoints,
     Component::CrossRegionLatency,
     Component::RouterChoices,
     Component::DiskSyncs,
+    Component::FeedPulls,
 ];
 
 impl Component {
@@ -42,6 +45,7 @@ impl Component {
             Component::CrossRegionLatency => "cross-region-latency",
             Component::RouterChoices => "router-choices",
             Component::DiskSyncs => "disk-syncs",
+            Component::FeedPulls => "feed-pulls",
         }
     }
 

@@ -46,6 +46,9 @@ pub struct Topology {
     /// One router per zone of each region: index `region * zones + zone`.
     pub routers: Vec<NodeInfo>,
     pub clients: Vec<NodeInfo>,
+    /// The change-feed components, each on a node of its own in the first region's first
+    /// zone: the stream publisher, then the index propagator, as the deployment has them.
+    pub feeds: Vec<(FeedComponent, NodeInfo)>,
     pub tables: Vec<TableInfo>,
     pub groups: Vec<GroupInfo>,
     pub zones: usize,
@@ -59,6 +62,44 @@ pub const REGION_NAMES: [&str; 5] = [
     "sa-east-1",
 ];
 
+/// A change-feed component: a node that consumes every partition's committed changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedComponent {
+    /// Publishes the tables' streams.
+    StreamPublisher,
+    /// Keeps the tables' global secondary indexes and answers index queries.
+    IndexPropagator,
+}
+
+impl FeedComponent {
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedComponent::StreamPublisher => "stream-publisher",
+            FeedComponent::IndexPropagator => "index-propagator",
+        }
+    }
+}
+
+/// The deployment's change-feed components, each on its own node of the first region.
+fn feed_nodes(d: &crate::scenario::Deployment) -> Vec<(FeedComponent, NodeInfo)> {
+    let mut feeds = Vec::new();
+    for (on, component) in [
+        (d.stream_publisher, FeedComponent::StreamPublisher),
+        (d.index_propagator, FeedComponent::IndexPropagator),
+    ] {
+        if on {
+            let node = NodeInfo {
+                name: component.name().to_string(),
+                region: 0,
+                zone: 0,
+                ip: ip(1, 210 + feeds.len(), 1),
+            };
+            feeds.push((component, node));
+        }
+    }
+    feeds
+}
+
 fn ip(a: usize, b: usize, c: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, a as u8, b as u8, c as u8))
 }
@@ -66,10 +107,8 @@ fn ip(a: usize, b: usize, c: usize) -> IpAddr {
 impl Topology {
     pub fn new(scenario: &Scenario) -> Topology {
         let d = &scenario.deployment;
-        let regions: Vec<String> = REGION_NAMES[..d.regions]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let regions = REGION_NAMES[..d.regions].iter().map(|s| s.to_string());
+        let regions: Vec<String> = regions.collect();
         let mut storage = Vec::new();
         let mut routers = Vec::new();
         let mut clients = Vec::new();
@@ -131,10 +170,16 @@ impl Topology {
             storage,
             routers,
             clients,
+            feeds: feed_nodes(d),
             tables,
             groups,
             zones: d.zones,
         }
+    }
+
+    /// The position of `component` among the deployment's change-feed components.
+    pub fn feed(&self, component: FeedComponent) -> Option<usize> {
+        self.feeds.iter().position(|(c, _)| *c == component)
     }
 
     pub fn group_name(&self, placement: &Placement, group: u32) -> String {

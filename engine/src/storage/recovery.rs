@@ -113,6 +113,13 @@ impl Engine {
             .map(|_| ())
     }
 
+    /// The item stored under `key` in `table` (`None`: no such item or table): what a host
+    /// that applies changes with [`restore_item`](Self::restore_item) reads as the image
+    /// before a change (the simulator's change feed).
+    pub fn item_at(&self, table: &str, key: &[u8]) -> Option<crate::types::item::Item> {
+        self.tables.get(table)?.get(key)
+    }
+
     /// Puts an item back (or removes it, `item` `None`) under its stored key, as of `now_ms`.
     /// The encoding must have passed `types::encoding::check`.
     pub fn restore_item(

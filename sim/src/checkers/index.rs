@@ -10,6 +10,7 @@
 
 use super::{Anomaly, Checker, INDEX_QUERY, Report, Scope, describe, final_read};
 use crate::history::{History, Kind, Op};
+use crate::workloads;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
@@ -46,6 +47,7 @@ impl Checker for Index {
             *report.stats.entry("index_queries".into()).or_default() += 1;
             mismatch(query, report);
         }
+        stale_index_reads(&queries, &raw, report);
         let converged = history
             .named("final")
             .filter(|e| e.f == "converged")
@@ -73,6 +75,17 @@ fn group_of(query: &Op) -> Option<(u64, u64)> {
     Some((group, groups.max(1)))
 }
 
+/// Whether an index query's index is sparse (writes of values divisible by four carry no
+/// index key).
+fn sparse(query: &Op) -> bool {
+    query.input.get("sparse") == Some(&Json::Bool(true))
+}
+
+/// The value group an item of `value` is indexed under (`None`: not indexed).
+fn indexed_under(value: i64, groups: u64, sparse: bool) -> Option<u64> {
+    workloads::index_group(value, groups as usize, sparse)
+}
+
 /// An item returned under a value group its value is not in.
 fn mismatch(query: &Op, report: &mut Report) {
     let Some((group, groups)) = group_of(query) else {
@@ -84,7 +97,7 @@ fn mismatch(query: &Op, report: &mut Report) {
         .into_iter()
         .flatten()
         .filter_map(|(k, v)| Some((k, v.as_i64()?)))
-        .filter(|(_, v)| v.rem_euclid(groups as i64) as u64 != group)
+        .filter(|(_, v)| indexed_under(*v, groups, sparse(query)) != Some(group))
         .collect();
     let Some((item, value)) = wrong.first() else {
         return;
@@ -101,10 +114,88 @@ fn mismatch(query: &Op, report: &mut Report) {
              ({} item(s) under the wrong index key in this query): an index entry must carry \
              the index key of the item it was written with.",
             describe(query),
-            value.rem_euclid(groups as i64),
+            indexed_under(*value, groups, sparse(query))
+                .map_or("none (it carries no index key)".to_string(), |g| g
+                    .to_string()),
             wrong.len()
         ),
     });
+}
+
+/// Index queries (not the final ones) that missed an item whose latest write, acknowledged
+/// before the query began and with no other write after it or beside it, put the item in the
+/// queried value group: a GSI is updated asynchronously, so a read-after-write through it may
+/// miss the write (an observation, `stale-index-read`; the first one is reported, with the
+/// count).
+fn stale_index_reads(queries: &[&Op], raw: &[Op], report: &mut Report) {
+    let mut writes: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
+    for op in raw
+        .iter()
+        .filter(|o| o.f == "write" && o.outcome != Kind::Fail)
+    {
+        if let Some(k) = op.key.as_deref() {
+            writes.entry(k).or_default().push(op);
+        }
+    }
+    let mut found: Vec<(&Op, &Op, &str)> = Vec::new();
+    for query in queries.iter().filter(|q| q.input.get("final").is_none()) {
+        let Some((group, groups)) = group_of(query) else {
+            continue;
+        };
+        let table = query.key.as_deref().and_then(|k| k.rsplit_once('#'));
+        let Some((table, _)) = table else { continue };
+        let prefix = format!("{table}/");
+        for (key, item_writes) in writes.iter().filter(|(k, _)| k.starts_with(&prefix)) {
+            let Some(write) = settled_write(item_writes, query) else {
+                continue;
+            };
+            let into = write
+                .input
+                .as_i64()
+                .and_then(|v| indexed_under(v, groups, sparse(query)));
+            let returned = query.output.get(*key).is_some();
+            if into == Some(group) && !returned {
+                found.push((query, write, key));
+            }
+        }
+    }
+    *report.stats.entry("stale_index_reads".into()).or_default() += found.len() as u64;
+    let Some(&(query, write, key)) = found.first() else {
+        return;
+    };
+    report.anomalies.push(Anomaly {
+        checker: "index",
+        kind: "stale-index-read",
+        violation: false,
+        key: Some(key.to_string()),
+        ops: vec![write.id, query.id],
+        time: query.end_or_max(),
+        explanation: format!(
+            "The {} did not return item {key}, although the {} had put it in that value group \
+             before the query began, and nothing wrote the item since: a global secondary \
+             index is updated asynchronously from the table, so a read through it may not yet \
+             show a write the table acknowledged ({} such miss(es) in the run). DynamoDB \
+             permits it; read the table (GetItem, Query with ConsistentRead) to read your \
+             writes.",
+            describe(query),
+            describe(write),
+            found.len()
+        ),
+    });
+}
+
+/// The item's write that `query` must see if the index were current: acknowledged before the
+/// query began, with no other write of the item that may have taken effect after it before
+/// the query ended.
+fn settled_write<'a>(writes: &[&'a Op], query: &Op) -> Option<&'a Op> {
+    let last = writes
+        .iter()
+        .filter(|w| w.outcome == Kind::Ok && w.end_or_max() < query.start)
+        .max_by_key(|w| w.end_or_max())?;
+    let disturbed = writes
+        .iter()
+        .any(|w| w.id != last.id && w.start < query.end_or_max() && w.end_or_max() > last.start);
+    (!disturbed).then_some(*last)
 }
 
 /// Index entries by item key: each value with the query that returned it.
@@ -116,7 +207,8 @@ fn diverged(table: &str, finals: &[&Op], ops: &[Op], report: &mut Report) {
         *report.stats.entry("index_unchecked".into()).or_default() += 1;
         return;
     };
-    let problems = differences(table, index, ops);
+    let sparse = finals.iter().any(|q| sparse(q));
+    let problems = differences(table, index, ops, sparse);
     let Some((key, ids, first)) = problems.first() else {
         return;
     };
@@ -170,6 +262,7 @@ fn differences<'a>(
     table: &str,
     mut index: Entries<'a>,
     ops: &'a [Op],
+    sparse: bool,
 ) -> Vec<(String, Vec<usize>, String)> {
     let prefix = format!("{table}/");
     let mut by_key: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
@@ -185,8 +278,10 @@ fn differences<'a>(
             continue;
         };
         let shown = last.output.as_i64();
+        // What the index must hold: the final value, unless a sparse index leaves it out.
+        let expected = shown.filter(|&v| !sparse || indexed_under(v, 1, true).is_some());
         let values: Vec<i64> = entries.iter().map(|(v, _)| *v).collect();
-        if values == shown.into_iter().collect::<Vec<_>>() {
+        if values == expected.into_iter().collect::<Vec<_>>() {
             continue;
         }
         let mut ids = vec![last.id];
@@ -196,7 +291,11 @@ fn differences<'a>(
         } else {
             format!("{values:?}")
         };
-        let is = shown.map_or("absent".to_string(), |v| v.to_string());
+        let is = match (shown, expected) {
+            (None, _) => "absent".to_string(),
+            (Some(v), None) => format!("{v} without an index key"),
+            (Some(v), Some(_)) => v.to_string(),
+        };
         let words = format!(
             "item {key} is {is} in the table (the final {}) but the index holds {held}",
             describe(last)

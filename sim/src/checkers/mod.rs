@@ -9,7 +9,8 @@
 //! | `bank` | a read of the bank item whose balances do not sum to the total, or are negative | single-item updates are atomic |
 //! | `eventual` | an eventually consistent read of a value never written, or written only after the read ended (violations); stale and non-monotonic reads (observations: permitted) | eventually consistent reads return committed data, possibly stale |
 //! | `convergence` | replicas of a partition that differ after healing, or never caught up within the bound | replicas converge |
-//! | `index` | an index query that returned an item under another value group's key (`index-mismatch`); after the replicas converged, an index whose items differ from the table's final state: an item missing, stale or twice (`index-diverged`) | a global secondary index holds the table's items under their index keys, eventually |
+//! | `index` | an index query that returned an item under another value group's key (`index-mismatch`); after the replicas converged, an index whose items differ from the table's final state: an item missing, stale or twice (`index-diverged`); an index query that missed an item whose write into its value group was acknowledged before the query began (`stale-index-read`, an observation) | a global secondary index holds the table's items under their index keys, eventually |
+//! | `stream` | per item, in shard-lineage order, a record that repeats an earlier one (`stream-duplicate`), comes before its predecessor (`stream-out-of-order`) or follows a change never recorded (`stream-gap`); an acknowledged write missing from the stream (`stream-incomplete`); a replay of the stream that does not end at the table's final state (`stream-replay-diverged`) | a stream holds each change of an item exactly once, in order; replaying it by shard lineage rebuilds the table |
 //! | `log-agreement` | two replicas of a partition whose committed log prefixes differ (checked from the replicas' logs at the end of the run, not from any operation) | replicas never commit different entries at one index |
 //! | `throttling` | throttled requests (an observation) | throttling is an error the caller retries |
 //!
@@ -23,6 +24,7 @@ mod index;
 pub mod linearizable;
 mod log_agreement;
 mod lost_write;
+mod stream;
 mod throttling;
 
 use crate::history::{History, Kind, Op};
@@ -228,7 +230,7 @@ pub trait Checker: Sync {
 
 /// Every checker, in the order their anomalies are reported: per item (items in key order),
 /// then over the whole history.
-pub const CHECKERS: [&dyn Checker; 9] = [
+pub const CHECKERS: [&dyn Checker; 10] = [
     &linearizable::Linearizable,
     &counter::Counter,
     &lost_write::LostWrite,
@@ -236,6 +238,7 @@ pub const CHECKERS: [&dyn Checker; 9] = [
     &bank::Bank,
     &convergence::Convergence,
     &index::Index,
+    &stream::Stream,
     &log_agreement::LogAgreement,
     &throttling::Throttling,
 ];

@@ -437,3 +437,160 @@ fn every_checker_is_documented_with_its_promise() {
         );
     }
 }
+
+#[test]
+fn an_index_query_that_misses_a_settled_write_is_a_stale_index_read() {
+    let kinds = |h: &History| -> Vec<&'static str> {
+        check(h)
+            .anomalies
+            .iter()
+            .map(|a| a.kind)
+            .collect::<Vec<_>>()
+    };
+    // Both q/1/0 (4) and q/1/1 (6) are in group 0 once their writes ended at 30.
+    let h = index_query(indexed_writes(), 0, false, json!({}), (40, 50)).build();
+    assert!(kinds(&h).contains(&"stale-index-read"), "{:?}", kinds(&h));
+    let report = check(&h);
+    let stale = report
+        .anomalies
+        .iter()
+        .find(|a| a.kind == "stale-index-read")
+        .unwrap();
+    assert!(!stale.violation);
+    assert!(
+        stale.explanation.contains("asynchronously"),
+        "{}",
+        stale.explanation
+    );
+    assert_eq!(report.stats["stale_index_reads"], 2);
+    // Current: nothing to observe.
+    let found = json!({"q/1/0": 4, "q/1/1": 6});
+    let h = index_query(indexed_writes(), 0, false, found, (40, 50)).build();
+    assert!(!kinds(&h).contains(&"stale-index-read"));
+    // A query that began before the writes ended may miss them.
+    let h = index_query(indexed_writes(), 0, false, json!({}), (25, 50)).build();
+    assert!(!kinds(&h).contains(&"stale-index-read"));
+}
+
+#[test]
+fn a_sparse_index_holds_only_items_with_an_index_key() {
+    let sparse_query = |b: B, group: u64, output: Json, t: (u64, u64)| {
+        let input = json!({"group": group, "groups": 2, "sparse": true, "final": true});
+        let key = format!("q#{group}");
+        b.op(
+            4 + group,
+            INDEX_QUERY,
+            &key,
+            input,
+            false,
+            t,
+            Kind::Ok,
+            output,
+        )
+    };
+    // q/1/0's final value 4 is divisible by four: written without an index key.
+    let b = sparse_query(indexed_writes(), 0, json!({"q/1/1": 6}), (160, 170));
+    let h = sparse_query(b, 1, json!({}), (160, 170)).build();
+    assert_eq!(violations(&h), Vec::<&str>::new());
+    // Its old entry (3, group 1) kept after the index key was removed.
+    let b = sparse_query(indexed_writes(), 0, json!({"q/1/1": 6}), (160, 170));
+    let h = sparse_query(b, 1, json!({"q/1/0": 3}), (160, 170)).build();
+    assert_eq!(violations(&h), vec!["index-diverged"]);
+    let report = check(&h);
+    let explanation = &report.violations().next().unwrap().explanation;
+    assert!(
+        explanation.contains("without an index key"),
+        "{explanation}"
+    );
+}
+
+/// A `stream-shard` event of table `r`: shard `n`, its parent, and its records.
+fn shard(b: B, n: u64, parent: Option<u64>, records: Json) -> B {
+    let value =
+        json!({"shard": n, "parent": parent, "group": n, "caught_up": true, "records": records});
+    b.final_event("stream-shard", "r", value, 200)
+}
+
+/// A stream record of r/0: sequence, old value, new value.
+type Rec = (u64, Json, Json);
+
+/// Writes of r/0 (1, then 2, then 3), read finally as 3.
+fn streamed_writes() -> B {
+    B::default()
+        .write(1, "r/0", 1, (0, 10))
+        .write(1, "r/0", 2, (20, 30))
+        .write(1, "r/0", 3, (40, 50))
+        .read(2, "r/0", json!(3), true, (100, 110))
+}
+
+#[test]
+fn a_stream_must_chain_each_items_changes_once_in_order() {
+    let records =
+        |rs: &[Rec]| Json::Array(rs.iter().map(|(s, o, n)| json!([s, "r/0", o, n])).collect());
+    let n = Json::Null;
+    // Across a split: the parent's records first, then the child's (listed first here).
+    let b = shard(
+        streamed_writes(),
+        1,
+        Some(0),
+        records(&[(3, json!(2), json!(3))]),
+    );
+    let b = shard(
+        b,
+        0,
+        None,
+        records(&[(1, n.clone(), json!(1)), (2, json!(1), json!(2))]),
+    );
+    assert_eq!(violations(&b.build()), Vec::<&str>::new());
+    let cases: [(&[Rec], &str); 4] = [
+        // The change 1 -> 2 published twice.
+        (
+            &[
+                (1, n.clone(), json!(1)),
+                (2, json!(1), json!(2)),
+                (3, json!(1), json!(2)),
+                (4, json!(2), json!(3)),
+            ],
+            "stream-duplicate",
+        ),
+        // 2 -> 3 published before 1 -> 2.
+        (
+            &[
+                (1, n.clone(), json!(1)),
+                (2, json!(2), json!(3)),
+                (3, json!(1), json!(2)),
+            ],
+            "stream-out-of-order",
+        ),
+        // 1 -> 2 never published: a gap, and the acknowledged write of 2 is missing.
+        (
+            &[(1, n.clone(), json!(1)), (2, json!(2), json!(3))],
+            "stream-gap",
+        ),
+        // The last change missing: the replay ends at 2.
+        (
+            &[(1, n.clone(), json!(1)), (2, json!(1), json!(2))],
+            "stream-replay-diverged",
+        ),
+    ];
+    for (rs, kind) in cases {
+        let h = shard(streamed_writes(), 0, None, records(rs)).build();
+        let found = violations(&h);
+        assert!(found.contains(&kind), "{kind}: {found:?}");
+    }
+    let h = shard(
+        streamed_writes(),
+        0,
+        None,
+        records(&[(1, n.clone(), json!(1)), (2, json!(2), json!(3))]),
+    )
+    .build();
+    assert!(violations(&h).contains(&"stream-incomplete"));
+    // A publisher that had not caught up is not judged.
+    let value = json!({"shard": 0, "parent": null, "group": 0, "caught_up": false, "records": []});
+    let h = streamed_writes()
+        .final_event("stream-shard", "r", value, 200)
+        .build();
+    assert_eq!(violations(&h), Vec::<&str>::new());
+    assert_eq!(check(&h).stats["stream_unchecked"], 1);
+}

@@ -5,7 +5,7 @@ use super::{MOVED, Req, TAG, Wire, World, send};
 use crate::history::{Event, Kind, Process};
 use crate::options::Bug;
 use crate::scenario::Transport;
-use crate::topology::Range;
+use crate::topology::{FeedComponent, Range};
 use crate::workloads::{self, Generator, Mode, Planned, Step};
 use dynasim_engine::Request;
 use madsim::net::Endpoint;
@@ -327,6 +327,11 @@ impl Performing<'_> {
                     })
                     .collect()
             }
+            Step::IndexQuery { .. } if self.propagator().is_some() => {
+                // The index propagator keeps the index: one query, to it.
+                let (r, m) = workloads::request(&self.table_name, planned);
+                vec![(r, m, None, None)]
+            }
             Step::IndexQuery { group } => {
                 // A global secondary index holds items of every partition: its query goes to
                 // each (the broken variant asks only the partition its index key hashes to).
@@ -399,6 +404,16 @@ impl Performing<'_> {
         }
     }
 
+    /// The index propagator's address, for an index query when the deployment has one.
+    fn propagator(&self) -> Option<SocketAddr> {
+        if !matches!(self.planned.step, Step::IndexQuery { .. }) {
+            return None;
+        }
+        let topology = &self.world.topology;
+        let c = topology.feed(FeedComponent::IndexPropagator)?;
+        Some(topology.feeds[c].1.addr())
+    }
+
     /// The operation as one DynamoDB HTTP call; it always ends the operation.
     async fn send_http(&self, http: &mut HttpConnection) -> PartResult {
         let (operation, body, _) = workloads::request_json(&self.table_name, self.planned);
@@ -442,11 +457,19 @@ impl Performing<'_> {
         for attempt in 0..attempts {
             let mut copy = req.clone();
             copy.hops = attempt;
-            let wire = Wire::Route {
-                req: Box::new(copy),
-                group,
-            };
-            send(world, self.endpoint, self.router, wire).await;
+            if let Some(propagator) = self.propagator() {
+                // An index query, to the index propagator that keeps the index.
+                let wire = Wire::Exec {
+                    req: Box::new(copy),
+                };
+                send(world, self.endpoint, propagator, wire).await;
+            } else {
+                let wire = Wire::Route {
+                    req: Box::new(copy),
+                    group,
+                };
+                send(world, self.endpoint, self.router, wire).await;
+            }
             let deadline = if attempt + 1 == attempts {
                 overall
             } else {

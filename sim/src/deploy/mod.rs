@@ -4,7 +4,9 @@
 //! built with `--cfg madsim`.
 
 mod client;
+mod consumer;
 mod disk_log;
+mod feed;
 mod nemesis;
 mod router;
 mod snapshot;
@@ -128,6 +130,24 @@ enum Wire {
         mid: u64,
         new_group: u32,
     },
+    /// A change-feed component asks a group's replicas for the changes from `from` on (it
+    /// made durable what it consumed up to `durable`).
+    Pull {
+        group: u32,
+        component: usize,
+        from: u64,
+        durable: u64,
+        reply_to: SocketAddr,
+    },
+    /// A group's leader answers a pull: the entries of `from..=upto` that changed something,
+    /// from storage node `source.0` in term `source.1`.
+    Pulled {
+        group: u32,
+        from: u64,
+        upto: u64,
+        entries: Vec<(u64, Arc<feed::FeedEntry>)>,
+        source: (usize, u64),
+    },
 }
 
 /// A storage node's persisted replicas, by group: what survives a crash.
@@ -161,6 +181,9 @@ pub struct World {
     disks: Vec<Disk>,
     /// Each storage node's disk: its replicas' persistent state as bytes (survives crashes).
     media: Vec<disk_log::NodeDisk>,
+    /// Each change-feed component's state (`topology.feeds`): what it consumed and built,
+    /// live and as of its last checkpoint (what survives its crash).
+    feeds: Vec<Mutex<consumer::ComponentState>>,
     /// Storage nodes whose disks return their logs damaged when they next start.
     damaged: Mutex<BTreeSet<usize>>,
     /// Storage nodes whose disks keep part of their unsynced writes when they next start
@@ -432,10 +455,19 @@ pub async fn run(world: Arc<World>) -> History {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    // The change-feed components catch up with every partition's leader, within the bound.
+    let feeds_caught_up = loop {
+        let caught_up = consumer::caught_up(&world);
+        if caught_up || world.topology.feeds.is_empty() || Instant::now() >= bound {
+            break caught_up;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     // A global secondary index is read only eventually: once every replica caught up.
     read_final_index(&world, &client_nodes).await;
     record_final_state(&world, &converged);
     record_logs(&world);
+    consumer::record_streams(&world, feeds_caught_up);
     std::mem::take(&mut *world.history.lock().unwrap())
 }
 
@@ -492,8 +524,9 @@ fn record_logs(world: &World) {
     }
 }
 
-/// Creates the storage nodes, the routers and the client nodes; returns every node's id and
-/// region (storage nodes first, then routers, then clients) and the client nodes.
+/// Creates the storage nodes, the routers, the client nodes and the change-feed components;
+/// returns every node's id and region (storage nodes first, then routers, then clients, then
+/// the components) and the client nodes.
 fn create_nodes(
     world: &Arc<World>,
     handle: &Handle,
@@ -532,6 +565,17 @@ fn create_nodes(
         ids.push(node.id());
         region_of.push(info.region);
         client_nodes.push(node);
+    }
+    for (c, (_, info)) in world.topology.feeds.iter().enumerate() {
+        let w = world.clone();
+        let node = handle
+            .create_node()
+            .name(info.name.clone())
+            .ip(info.ip)
+            .init(move || consumer::feed_node(w.clone(), c))
+            .build();
+        ids.push(node.id());
+        region_of.push(info.region);
     }
     (ids, region_of, client_nodes)
 }
@@ -787,6 +831,9 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
         disks: (0..storage).map(|_| Arc::default()).collect(),
         media,
         damaged: Mutex::new(BTreeSet::new()),
+        feeds: (0..topology.feeds.len())
+            .map(|_| Mutex::new(consumer::ComponentState::new(&topology)))
+            .collect(),
         torn: Mutex::new(BTreeMap::new()),
         stop_clients: AtomicBool::new(false),
         ops: Mutex::new(0),

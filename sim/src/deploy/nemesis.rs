@@ -141,6 +141,14 @@ impl Nemesis {
                 let lag = Duration::from_millis(*lag_ms);
                 self.world.set_router_lag(*router, lag, on);
             }
+            (Fault::FeedCrash { component }, on) => {
+                let id = self.ids[self.ids.len() - self.world.topology.feeds.len() + component];
+                if on {
+                    self.handle.kill(id);
+                } else {
+                    self.handle.restart(id);
+                }
+            }
             (Fault::Isolate { node }, on) => {
                 for (other, &id) in storage.iter().enumerate() {
                     if other != *node {

@@ -2,6 +2,7 @@
 //! partition replica; the engine's leader leases, vote loyalty and flow control applied on
 //! madsim's clock; splits; and the replies to clients.
 
+use super::feed::{self, Feed, FeedEntry, ItemChange, Pull};
 use super::snapshot::{self, Log, RaftMessage, Snap, empty_engine};
 use super::{Cmd, EPOCH_MS, MOVED, Req, TAG, Wire, World, node_clock, send};
 use crate::faults::FaultPoint;
@@ -54,6 +55,8 @@ pub struct GroupState {
     /// skew and jumps do not touch.
     lease: Lease,
     flow: Flow,
+    /// What this replica applied, for the change-feed components (`None` without any).
+    pub feed: Option<Feed>,
 }
 
 impl GroupState {
@@ -78,6 +81,8 @@ impl GroupState {
             proposer_term: None,
             lease,
             flow: Flow::new(3, nanos(heartbeat_interval(world))),
+            feed: (!world.topology.feeds.is_empty())
+                .then(|| Feed::new(0, world.topology.feeds.len())),
         }
     }
 }
@@ -361,6 +366,9 @@ fn recovered_state(
         state.engine = Some(snap.engine(world, table, now));
         state.range = snap.range;
         state.applied = base;
+        if let Some(feed) = &mut state.feed {
+            feed.reset(base);
+        }
     } else if is_initial {
         state.engine = Some(new_engine(world, table));
         state.range = initial.range_of(table, g);
@@ -481,6 +489,22 @@ pub(super) fn handle(
             new_group,
         } => handle_split(world, index, group, mid, new_group, outgoing),
         Wire::Exec { req } => handle_exec(world, index, s, req, outgoing),
+        Wire::Pull {
+            group,
+            component,
+            from,
+            durable,
+            reply_to,
+        } => {
+            let pull = Pull {
+                group,
+                component,
+                from,
+                durable,
+                reply_to,
+            };
+            feed::handle_pull(world, index, s, pull, outgoing);
+        }
         _ => {}
     }
 }
@@ -882,6 +906,9 @@ pub(super) fn apply_all(
                 vacant.insert(replica);
                 let mut state = GroupState::new(world, Some(created.engine), created.range, None);
                 state.applied = 1;
+                if let Some(feed) = &mut state.feed {
+                    feed.reset(1);
+                }
                 s.groups.insert(created.group, state);
             }
             world
@@ -913,7 +940,11 @@ fn compact_if_due(world: &World, replica: &mut Log, g: &mut GroupState, group: u
             }
         }
         Some(taken) => g.snapshot = Some(taken),
-        None if g.applied >= replica.first_index() + deployment.compact_after_entries => {
+        // With change-feed components, never past what each of them made durable: a
+        // component that crashes pulls those entries again.
+        None if g.applied >= replica.first_index() + deployment.compact_after_entries
+            && g.feed.as_ref().is_none_or(|f| g.applied <= f.floor()) =>
+        {
             let at = g.applied.min(replica.compactable());
             let table = world.placement.lock().unwrap().groups[group as usize].table;
             let hash = snapshot::log_hash_at(replica, at);
@@ -949,6 +980,9 @@ fn install_snapshot(
     g.engine = Some(snap.engine(world, table, node_clock(world, index)));
     g.range = snap.range;
     g.applied = base;
+    if let Some(feed) = &mut g.feed {
+        feed.reset(base);
+    }
     g.pending.retain(|&i, _| i > base);
     g.proposer_term = None;
     g.snapshot = None;
@@ -1017,7 +1051,15 @@ fn apply_entry(
             mid,
             new_group,
             now_ms,
-        } => return apply_split(world, g, mid, new_group, now_ms),
+        } => {
+            let created = apply_split(world, g, mid, new_group, now_ms);
+            if created.is_some()
+                && let Some(feed) = &mut g.feed
+            {
+                feed.record(index, FeedEntry::Split { new_group });
+            }
+            return created;
+        }
         Cmd::Write {
             key,
             changes,
@@ -1035,7 +1077,7 @@ fn apply_entry(
                 now_ms: *now_ms,
                 pending,
             };
-            apply_write(node_name, g, write, outgoing);
+            apply_write(node_name, g, (index, write), outgoing);
         }
         &Cmd::Read { now_ms } => {
             // Only the replica that proposed a read executes it, on what it applied.
@@ -1106,7 +1148,7 @@ struct Applied<'a> {
 fn apply_write(
     node_name: &str,
     g: &mut GroupState,
-    write: Applied<'_>,
+    (index, write): (u64, Applied<'_>),
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
     let Applied {
@@ -1127,12 +1169,33 @@ fn apply_write(
         .engine
         .as_mut()
         .expect("the caller checked the engine exists");
+    let mut fed = Vec::new();
     for change in changes {
         if let Change::Item { table, key, item } = change {
+            // The image before, for the change feed (only when a component consumes it).
+            let before = g.feed.as_ref().and_then(|_| engine.item_at(table, key));
             engine
                 .restore_item(table, key, item.as_deref(), now_ms)
                 .expect("a write's table exists on every replica");
+            if g.feed.is_some() {
+                let after = engine.item_at(table, key);
+                if before != after {
+                    let table = table.clone();
+                    fed.push(ItemChange {
+                        table,
+                        before,
+                        after,
+                    });
+                }
+            }
         }
+    }
+    if let Some(feed) = &mut g.feed {
+        let entry = FeedEntry::Write {
+            now_ms,
+            changes: fed,
+        };
+        feed.record(index, entry);
     }
     // Only the replica that proposed it answers, with what it computed when it proposed.
     if let Some(Pending {

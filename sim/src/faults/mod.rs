@@ -8,6 +8,7 @@ mod clog;
 mod corrupt;
 mod crash;
 mod delay;
+mod feed_crash;
 mod isolate;
 mod loss;
 mod partition;
@@ -66,6 +67,9 @@ pub enum Fault {
     /// Every storage node of a region loses power in the middle of its writes: each replica
     /// log keeps what it synced and a prefix (drawn from `seed`) of what it had not.
     TornWrite { region: usize, seed: u64 },
+    /// Crash a change-feed component (`topology.feeds`); it restarts when the fault ends,
+    /// from its last checkpoint.
+    FeedCrash { component: usize },
 }
 
 /// A fault kind, as scenario files name it in `faults.weights`.
@@ -86,11 +90,12 @@ pub enum FaultKind {
     PowerLoss,
     Corrupt,
     TornWrite,
+    FeedCrash,
 }
 
 /// Every fault kind, in the order a plan weighs them (do not reorder: a seed's plan depends
 /// on it).
-pub const FAULT_KINDS: [FaultKind; 14] = [
+pub const FAULT_KINDS: [FaultKind; 15] = [
     FaultKind::Partition,
     FaultKind::Clog,
     FaultKind::Crash,
@@ -105,6 +110,7 @@ pub const FAULT_KINDS: [FaultKind; 14] = [
     FaultKind::PowerLoss,
     FaultKind::Corrupt,
     FaultKind::TornWrite,
+    FaultKind::FeedCrash,
 ];
 
 impl FaultKind {
@@ -124,6 +130,7 @@ impl FaultKind {
             FaultKind::PowerLoss => "power-loss",
             FaultKind::Corrupt => "corrupt",
             FaultKind::TornWrite => "torn-write",
+            FaultKind::FeedCrash => "feed-crash",
         }
     }
 
@@ -135,6 +142,7 @@ impl FaultKind {
     pub fn unsupported(self, deployment: &Deployment) -> Option<&'static str> {
         match self {
             FaultKind::Partition => partition::unsupported(deployment),
+            FaultKind::FeedCrash => feed_crash::unsupported(deployment),
             _ => None,
         }
     }
@@ -156,6 +164,7 @@ impl FaultKind {
             FaultKind::PowerLoss => power_loss::draw(d),
             FaultKind::Corrupt => corrupt::draw(d),
             FaultKind::TornWrite => torn_write::draw(d),
+            FaultKind::FeedCrash => feed_crash::draw(d),
         }
     }
 }
@@ -177,6 +186,7 @@ impl Fault {
             Fault::PowerLoss { .. } => FaultKind::PowerLoss,
             Fault::Corrupt { .. } => FaultKind::Corrupt,
             Fault::TornWrite { .. } => FaultKind::TornWrite,
+            Fault::FeedCrash { .. } => FaultKind::FeedCrash,
         }
     }
 
@@ -201,6 +211,7 @@ impl Fault {
             Fault::PowerLoss { region } => power_loss::render(topology, region),
             Fault::Corrupt { node } => corrupt::render(topology, node),
             Fault::TornWrite { region, .. } => torn_write::render(topology, region),
+            Fault::FeedCrash { component } => feed_crash::render(topology, component),
         }
     }
 }
@@ -246,9 +257,13 @@ pub(crate) struct Draw<'a> {
     /// Request routers: one per zone of each region.
     routers: usize,
     tables: usize,
+    /// Change-feed components (stream publisher, index propagator) the deployment has.
+    components: usize,
     down_until: &'a mut [u64],
     /// Until when a router lags (one at a time: the others learn leaders at once).
     router_lag_until: &'a mut u64,
+    /// Until when a change-feed component is down (one at a time).
+    feed_down_until: &'a mut u64,
 }
 
 impl Draw<'_> {
@@ -329,6 +344,7 @@ fn schedule(
     let mut t = between(rng, f.interval_ms);
     let mut down_until: Vec<u64> = vec![0; storage_nodes];
     let mut router_lag_until = 0;
+    let mut feed_down_until = 0;
     while total > 0 && t < scenario.duration_ms {
         let mut pick = below(rng, total);
         let kind = enabled
@@ -355,8 +371,11 @@ fn schedule(
             regions: scenario.deployment.regions,
             routers: scenario.deployment.regions * scenario.deployment.zones,
             tables: scenario.workloads.len(),
+            components: usize::from(scenario.deployment.stream_publisher)
+                + usize::from(scenario.deployment.index_propagator),
             down_until: &mut down_until,
             router_lag_until: &mut router_lag_until,
+            feed_down_until: &mut feed_down_until,
         };
         if let Some(fault) = kind.draw(&mut draw) {
             assert!(

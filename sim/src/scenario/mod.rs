@@ -87,6 +87,9 @@ pub struct Workload {
     /// value (the `query` workload): some eventually consistent reads query it across every
     /// partition, and the final state of the index must equal the table's.
     pub index: bool,
+    /// With `index`: writes of a value divisible by four carry no index key (the item leaves
+    /// the index).
+    pub sparse: bool,
 }
 
 impl Workload {

@@ -58,6 +58,21 @@ pub struct Deployment {
     /// (µs, drawn per sync). A replica acknowledges entries, and a leader counts its own,
     /// only once they are durable; a crash loses what was not. `[0, 0]`: durable on append.
     pub disk_sync_us: [u64; 2],
+    /// A stream publisher on a node of its own: it pulls every partition's committed
+    /// changes from the partition's leader and publishes them as a DynamoDB stream (one
+    /// shard per partition, a closed parent and two children at a split); the `stream`
+    /// checker reads its shards at the end.
+    pub stream_publisher: bool,
+    /// An index propagator on a node of its own: every `index = true` workload's global
+    /// secondary index is kept there from the partitions' committed changes, and index
+    /// queries go to it (not to the partitions).
+    pub index_propagator: bool,
+    /// How long a change-feed component (publisher, propagator) waits between two pulls of
+    /// a partition's changes (ms, drawn per pull): its lag behind the table.
+    pub feed_pull_ms: [u64; 2],
+    /// How often a change-feed component makes its state durable (ms); a crash (the
+    /// `feed-crash` fault) loses what it did since and it pulls those changes again.
+    pub feed_checkpoint_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -89,6 +104,9 @@ pub struct WorkloadSpec {
     pub read_units: Option<u64>,
     /// A global secondary index on the item's value group (the `query` workload only).
     pub index: bool,
+    /// With `index`: writes of a value divisible by four leave out the index key, so that
+    /// the item leaves the index (a sparse index).
+    pub sparse: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -140,6 +158,10 @@ impl Default for Deployment {
             compact_after_entries: 1024,
             compact_keep_entries: 256,
             disk_sync_us: [100, 400],
+            stream_publisher: false,
+            index_propagator: false,
+            feed_pull_ms: [5, 40],
+            feed_checkpoint_ms: 100,
         }
     }
 }
@@ -161,6 +183,7 @@ impl Default for WorkloadSpec {
             write_units: None,
             read_units: None,
             index: false,
+            sparse: false,
         }
     }
 }
@@ -192,7 +215,7 @@ const TOP: [&str; 12] = [
     "workload",
     "faults",
 ];
-const DEPLOYMENT: [&str; 10] = [
+const DEPLOYMENT: [&str; 14] = [
     "regions",
     "zones",
     "nodes_per_zone",
@@ -203,8 +226,12 @@ const DEPLOYMENT: [&str; 10] = [
     "compact_after_entries",
     "compact_keep_entries",
     "disk_sync_us",
+    "stream_publisher",
+    "index_propagator",
+    "feed_pull_ms",
+    "feed_checkpoint_ms",
 ];
-const WORKLOAD: [&str; 15] = [
+const WORKLOAD: [&str; 16] = [
     "kind",
     "name",
     "region",
@@ -219,6 +246,7 @@ const WORKLOAD: [&str; 15] = [
     "write_units",
     "read_units",
     "index",
+    "sparse",
     "comment",
 ];
 const FAULTS: [&str; 6] = [
@@ -373,6 +401,7 @@ impl Deployment {
             ),
             ("deployment.election_timeout_ms", d.election_timeout_ms),
             ("deployment.disk_sync_us", d.disk_sync_us),
+            ("deployment.feed_pull_ms", d.feed_pull_ms),
         ] {
             range_not_empty(name, range, errors);
         }
@@ -381,6 +410,11 @@ impl Deployment {
                 "deployment.election_timeout_ms: must exceed twice heartbeat_ms ({})",
                 d.heartbeat_ms
             ));
+        }
+        if d.feed_pull_ms[0] == 0 || d.feed_checkpoint_ms == 0 {
+            errors.push(
+                "deployment.feed_pull_ms and feed_checkpoint_ms: must be at least 1 ms".into(),
+            );
         }
         if d.heartbeat_ms == 0 {
             errors.push("deployment.heartbeat_ms: must be positive".into());
@@ -423,6 +457,9 @@ fn validate_workloads(
             errors.push(format!(
                 "{at}.index: only the query workload has an index (its items' value groups)"
             ));
+        }
+        if w.sparse && !w.index {
+            errors.push(format!("{at}.sparse: a sparse index needs index = true"));
         }
         if let Some(kind) = kind {
             let name = if w.name.is_empty() {
@@ -503,6 +540,7 @@ impl WorkloadSpec {
             write_units: self.write_units,
             read_units: self.read_units,
             index: self.index,
+            sparse: self.sparse,
         }
     }
 }

@@ -21,7 +21,7 @@ mod rmw_counter;
 mod scan;
 
 pub use bank::{BANK_ACCOUNTS, BANK_BALANCE, account};
-pub use query::{INDEX, QUERY_ITEMS, group_key, value_group};
+pub use query::{INDEX, QUERY_ITEMS, group_key, index_group, value_group};
 pub use scan::scan_request;
 
 use crate::checkers::Model;
@@ -181,12 +181,12 @@ pub enum Step {
         consistent: bool,
     },
     /// A PutItem of one item of a collection: partition key `pk`, sort key `sk`, and with
-    /// an index of `index_groups` value groups, the index key `g`.
+    /// an index of `index_groups` value groups (and whether it is sparse), the index key `g`.
     PutInCollection {
         pk: String,
         sk: i64,
         value: i64,
-        index_groups: Option<usize>,
+        index_groups: Option<(usize, bool)>,
     },
     /// An eventually consistent Query of value group `group` of the index, on every partition.
     IndexQuery {

@@ -19,6 +19,12 @@ pub fn value_group(value: i64, groups: usize) -> u64 {
     value.rem_euclid(groups as i64) as u64
 }
 
+/// The value group whose index key a write of `value` carries; `None` when a sparse index's
+/// write leaves the index key out (values divisible by four).
+pub fn index_group(value: i64, groups: usize, sparse: bool) -> Option<u64> {
+    (!(sparse && value.rem_euclid(4) == 0)).then(|| value_group(value, groups))
+}
+
 /// The index key (attribute `g`) of value group `group` of the table `table`.
 pub fn group_key(table: &str, group: u64) -> String {
     format!("{table}#{group}")
@@ -44,7 +50,10 @@ pub(super) fn step(g: &mut Generator, read: bool, consistent: bool) -> Planned {
             pk: collection,
             sk,
             value,
-            index_groups: g.workload.index.then_some(g.workload.keys),
+            index_groups: g
+                .workload
+                .index
+                .then_some((g.workload.keys, g.workload.sparse)),
         },
     }
 }
@@ -53,6 +62,9 @@ pub(super) fn step(g: &mut Generator, read: bool, consistent: bool) -> Planned {
 /// one of the final reads, once the replicas converged).
 fn index_query_op(w: &Workload, group: u64, last: bool) -> Planned {
     let mut input = json!({"group": group, "groups": w.keys});
+    if w.sparse {
+        input["sparse"] = json!(true);
+    }
     if last {
         input["final"] = json!(true);
     }
@@ -122,8 +134,10 @@ pub(super) fn request_json(table: &str, planned: &Planned) -> (&'static str, Jso
             index_groups,
         } => {
             let mut item = json!({"pk": {"S": pk}, "sk": n(*sk), "v": n(*value)});
-            if let Some(groups) = *index_groups {
-                item["g"] = json!({"S": group_key(table, value_group(*value, groups))});
+            if let Some((groups, sparse)) = *index_groups
+                && let Some(group) = index_group(*value, groups, sparse)
+            {
+                item["g"] = json!({"S": group_key(table, group)});
             }
             (
                 "PutItem",
