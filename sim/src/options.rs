@@ -55,6 +55,9 @@ pub enum Bug {
     /// Index propagator: an item whose index key attribute was removed (or that was
     /// deleted) keeps its entry under the old index key.
     IndexKeepsRemovedKey,
+    /// TTL sweeper: deletes an expired item unconditionally, without re-checking its current
+    /// expiry, so an item whose TTL a write just extended is deleted.
+    TtlSweepSkipsRecheck,
 }
 
 impl Bug {
@@ -80,7 +83,7 @@ impl Bug {
     }
 }
 
-pub const BUGS: [(&str, Bug); 15] = [
+pub const BUGS: [(&str, Bug); 16] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
@@ -99,6 +102,7 @@ pub const BUGS: [(&str, Bug); 15] = [
     ),
     ("stream-reorders-records", Bug::StreamReordersRecords),
     ("index-keeps-removed-key", Bug::IndexKeepsRemovedKey),
+    ("ttl-sweep-skips-recheck", Bug::TtlSweepSkipsRecheck),
 ];
 
 impl Bug {

@@ -47,7 +47,8 @@ pub struct Topology {
     pub routers: Vec<NodeInfo>,
     pub clients: Vec<NodeInfo>,
     /// The change-feed components, each on a node of its own in the first region's first
-    /// zone: the stream publisher, then the index propagator, as the deployment has them.
+    /// zone: the stream publisher, the index propagator and the TTL sweeper, as the
+    /// deployment has them.
     pub feeds: Vec<(FeedComponent, NodeInfo)>,
     pub tables: Vec<TableInfo>,
     pub groups: Vec<GroupInfo>,
@@ -69,6 +70,8 @@ pub enum FeedComponent {
     StreamPublisher,
     /// Keeps the tables' global secondary indexes and answers index queries.
     IndexPropagator,
+    /// Deletes expired items (Time to Live).
+    TtlSweeper,
 }
 
 impl FeedComponent {
@@ -76,6 +79,7 @@ impl FeedComponent {
         match self {
             FeedComponent::StreamPublisher => "stream-publisher",
             FeedComponent::IndexPropagator => "index-propagator",
+            FeedComponent::TtlSweeper => "ttl-sweeper",
         }
     }
 }
@@ -86,6 +90,7 @@ fn feed_nodes(d: &crate::scenario::Deployment) -> Vec<(FeedComponent, NodeInfo)>
     for (on, component) in [
         (d.stream_publisher, FeedComponent::StreamPublisher),
         (d.index_propagator, FeedComponent::IndexPropagator),
+        (d.ttl_sweeper, FeedComponent::TtlSweeper),
     ] {
         if on {
             let node = NodeInfo {

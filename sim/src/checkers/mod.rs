@@ -8,6 +8,7 @@
 //! | `counter` | a final counter below the acknowledged increments (lost update) or above all attempted ones | ADD is atomic |
 //! | `bank` | a read of the bank item whose balances do not sum to the total, or are negative | single-item updates are atomic |
 //! | `eventual` | an eventually consistent read of a value never written, or written only after the read ended (violations); stale and non-monotonic reads (observations: permitted) | eventually consistent reads return committed data, possibly stale |
+//! | `ttl` | a Time to Live delete of an item whose latest write had not expired at the sweeper's clock: deleted early, or after its TTL was extended (`ttl-deleted-unexpired`); a final read that finds an item gone that no TTL delete followed (`ttl-lost-item`) | Time to Live deletes an item only once it expired, never after its TTL was extended |
 //! | `convergence` | replicas of a partition that differ after healing, or never caught up within the bound | replicas converge |
 //! | `index` | an index query that returned an item under another value group's key (`index-mismatch`); after the replicas converged, an index whose items differ from the table's final state: an item missing, stale or twice (`index-diverged`); an index query that missed an item whose write into its value group was acknowledged before the query began (`stale-index-read`, an observation) | a global secondary index holds the table's items under their index keys, eventually |
 //! | `stream` | per item, in shard-lineage order, a record that repeats an earlier one (`stream-duplicate`), comes before its predecessor (`stream-out-of-order`) or follows a change never recorded (`stream-gap`); an acknowledged write missing from the stream (`stream-incomplete`); a replay of the stream that does not end at the table's final state (`stream-replay-diverged`) | a stream holds each change of an item exactly once, in order; replaying it by shard lineage rebuilds the table |
@@ -26,6 +27,7 @@ mod log_agreement;
 mod lost_write;
 mod stream;
 mod throttling;
+mod ttl;
 
 use crate::history::{History, Kind, Op};
 use serde::Serialize;
@@ -185,6 +187,9 @@ pub enum Model {
     Counter,
     /// The bank item: transfers and reads of every balance.
     Bank,
+    /// An item with a Time to Live: writes with an expiry (`put-ttl`), reads, and the TTL
+    /// sweeper's deletes (`ttl-delete`).
+    Ttl,
 }
 
 impl Model {
@@ -196,6 +201,12 @@ impl Model {
     /// The model of an item whose operations have these names (`f`).
     pub fn of_names<'a>(names: impl IntoIterator<Item = &'a str> + Clone) -> Model {
         if names
+            .clone()
+            .into_iter()
+            .any(|f| f == "put-ttl" || f == "ttl-delete")
+        {
+            Model::Ttl
+        } else if names
             .clone()
             .into_iter()
             .any(|f| f == "transfer" || f == "read-bank")
@@ -230,12 +241,13 @@ pub trait Checker: Sync {
 
 /// Every checker, in the order their anomalies are reported: per item (items in key order),
 /// then over the whole history.
-pub const CHECKERS: [&dyn Checker; 10] = [
+pub const CHECKERS: [&dyn Checker; 11] = [
     &linearizable::Linearizable,
     &counter::Counter,
     &lost_write::LostWrite,
     &eventual::Eventual,
     &bank::Bank,
+    &ttl::Ttl,
     &convergence::Convergence,
     &index::Index,
     &stream::Stream,

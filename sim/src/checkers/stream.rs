@@ -7,7 +7,7 @@
 //! record's new image (the first's: absent): a record that repeats an earlier one is a
 //! duplicate (`stream-duplicate`), one whose missing predecessor comes later is out of order
 //! (`stream-out-of-order`), anything else a gap (`stream-gap`). Every acknowledged write of a
-//! register must be in the stream (`stream-incomplete`), and the last image of every item must
+//! register (or of a `ttl` item) must be in the stream (`stream-incomplete`), and the last image of every item must
 //! be what the final strongly consistent read returned (`stream-replay-diverged`).
 
 use super::{Anomaly, Checker, Model, Report, Scope, final_read, show};
@@ -185,13 +185,14 @@ fn broken_chain(table: &str, key: &str, records: &[Record]) -> Option<Anomaly> {
 
 /// An acknowledged write of a register whose value no record of the item carries.
 fn missing_write(table: &str, key: &str, ops: &[&Op], records: &[Record]) -> Option<Anomaly> {
-    if Model::of(ops) != Model::Register {
+    if !matches!(Model::of(ops), Model::Register | Model::Ttl) {
         return None;
     }
     let write = ops.iter().find(|o| {
         let value = match o.f.as_str() {
             "write" => o.input.as_i64(),
             "cas" => o.input.get(1).and_then(Json::as_i64),
+            "put-ttl" => o.input.get("v").and_then(Json::as_i64),
             _ => None,
         };
         o.outcome == Kind::Ok
@@ -215,10 +216,11 @@ fn missing_write(table: &str, key: &str, ops: &[&Op], records: &[Record]) -> Opt
 
 /// The item's image after replaying its records, against the final strongly consistent read.
 fn replay_differs(table: &str, key: &str, ops: &[&Op], records: &[Record]) -> Option<Anomaly> {
-    if !matches!(Model::of(ops), Model::Register | Model::Counter) {
-        return None;
-    }
-    let last = final_read(ops)?;
+    let last = match Model::of(ops) {
+        Model::Register | Model::Counter => final_read(ops)?,
+        Model::Ttl => super::ttl::final_read_of(ops)?,
+        Model::Bank => return None,
+    };
     let replayed = records.last().map_or(Json::Null, |r| r.new.clone());
     if replayed == last.output {
         return None;

@@ -594,3 +594,57 @@ fn a_stream_must_chain_each_items_changes_once_in_order() {
     assert_eq!(violations(&h), Vec::<&str>::new());
     assert_eq!(check(&h).stats["stream_unchecked"], 1);
 }
+
+/// A `put-ttl` of `v` expiring at `exp` on t/0.
+fn put_ttl(b: B, v: i64, exp: i64, t: (u64, u64)) -> B {
+    let input = json!({"v": v, "exp": exp});
+    b.op(1, "put-ttl", "t/0", input.clone(), true, t, Kind::Ok, input)
+}
+
+/// The sweeper's delete of t/0 at epoch second `now` (its own process `p`).
+fn ttl_delete(b: B, p: u64, now: i64, t: (u64, u64), outcome: Kind) -> B {
+    let input = json!({"exp": 100, "now": now});
+    b.op(p, "ttl-delete", "t/0", input, true, t, outcome, Json::Null)
+}
+
+#[test]
+fn ttl_deletes_only_expired_items() {
+    let final_absent = |b: B| b.read(2, "t/0", Json::Null, true, (500, 510));
+    // Expired at 100, deleted at 101: fine.
+    let h = final_absent(ttl_delete(
+        put_ttl(B::default(), 1, 100, (0, 10)),
+        9,
+        101,
+        (20, 30),
+        Kind::Ok,
+    ))
+    .build();
+    assert_eq!(violations(&h), Vec::<&str>::new());
+    assert_eq!(check(&h).stats["ttl_deletes"], 1);
+    // Extended to 5000 by a write acknowledged before the delete began: deleted anyway.
+    let b = put_ttl(put_ttl(B::default(), 1, 100, (0, 10)), 2, 5000, (12, 15));
+    let h = final_absent(ttl_delete(b, 9, 101, (20, 30), Kind::Ok)).build();
+    assert_eq!(violations(&h), vec!["ttl-deleted-unexpired"]);
+    let report = check(&h);
+    assert!(
+        report
+            .violations()
+            .next()
+            .unwrap()
+            .explanation
+            .contains("re-check")
+    );
+    // The extending write concurrent with the delete: either order is possible.
+    let b = put_ttl(put_ttl(B::default(), 1, 100, (0, 10)), 2, 5000, (18, 25));
+    let h = final_absent(ttl_delete(b, 9, 101, (20, 30), Kind::Ok)).build();
+    assert_eq!(violations(&h), Vec::<&str>::new());
+    // A failed (conditional) delete deletes nothing; an item gone with no delete after its
+    // last write is lost.
+    let b = put_ttl(B::default(), 1, 100, (0, 10));
+    let h = final_absent(ttl_delete(b, 9, 101, (20, 30), Kind::Fail)).build();
+    assert_eq!(violations(&h), vec!["ttl-lost-item"]);
+    let h = put_ttl(B::default(), 1, 100, (0, 10))
+        .read(2, "t/0", json!(1), true, (500, 510))
+        .build();
+    assert_eq!(violations(&h), Vec::<&str>::new());
+}

@@ -9,6 +9,7 @@
 //! for the `stream` checker.
 
 use super::feed::{FeedEntry, ItemChange, Pull, pull_group};
+use super::sweeper;
 use super::{Req, TAG, Wire, World, send};
 use crate::history::{Event, Kind, Process};
 use crate::options::Bug;
@@ -29,6 +30,8 @@ use tokio::time::Instant;
 pub struct ComponentState {
     pub live: Progress,
     pub durable: Progress,
+    /// The TTL sweeper's deletes in flight (volatile).
+    pub sweeps: sweeper::Sweeps,
 }
 
 /// What a component consumed (per group, the last log index) and what it built from it.
@@ -41,6 +44,8 @@ pub struct Progress {
     last_batch: BTreeMap<u32, u64>,
     pub stream: StreamLog,
     index: BTreeMap<(usize, String), Item>,
+    /// The TTL sweeper's items with an expiry.
+    pub due: sweeper::DueItems,
 }
 
 /// The streams the publisher built: every shard of every table, in creation order.
@@ -78,6 +83,7 @@ impl ComponentState {
         ComponentState {
             live: Progress::initial(topology),
             durable: Progress::initial(topology),
+            sweeps: sweeper::Sweeps::default(),
         }
     }
 }
@@ -138,7 +144,7 @@ impl StreamLog {
 }
 
 /// The item's key as the history names it: `pk`, or `pk/sk` in a table with a sort key.
-fn history_key(item: &Item) -> Option<String> {
+pub(super) fn history_key(item: &Item) -> Option<String> {
     let Some(Value::S(pk)) = item.get(workloads::PARTITION_KEY) else {
         return None;
     };
@@ -163,6 +169,7 @@ pub(super) async fn feed_node(world: Arc<World>, c: usize) {
     {
         let mut state = world.feeds[c].lock().unwrap();
         state.live = state.durable.clone();
+        state.sweeps.restart();
     }
     let endpoint = Arc::new(Endpoint::bind(info.addr()).await.expect("bind"));
     // A receiver task owns `recv_from_raw`, which is not cancel-safe (see `storage_node`).
@@ -200,6 +207,9 @@ pub(super) async fn feed_node(world: Arc<World>, c: usize) {
                 }
                 if now >= next_pull {
                     pull_all(&world, c, &endpoint).await;
+                    if component == FeedComponent::TtlSweeper {
+                        sweeper::sweep(&world, c, &endpoint).await;
+                    }
                     let [lo, hi] = deployment.feed_pull_ms;
                     let wait = world.streams.between(Component::FeedPulls, lo, hi);
                     next_pull = now + Duration::from_millis(wait);
@@ -262,6 +272,10 @@ fn handle(
                 source,
             };
             consume(world, component, &mut state.live, batch);
+            None
+        }
+        Wire::Reply { id, result, .. } if component == FeedComponent::TtlSweeper => {
+            sweeper::on_reply(world, c, id, result);
             None
         }
         Wire::Exec { req } if component == FeedComponent::IndexPropagator => {
@@ -346,6 +360,11 @@ fn apply(
         FeedComponent::IndexPropagator => {
             for (_, change) in writes.iter() {
                 index_change(world, &mut live.index, change);
+            }
+        }
+        FeedComponent::TtlSweeper => {
+            for (_, change) in writes.iter() {
+                sweeper::note(world, &mut live.due, change);
             }
         }
     }

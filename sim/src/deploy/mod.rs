@@ -11,6 +11,7 @@ mod nemesis;
 mod router;
 mod snapshot;
 mod storage;
+mod sweeper;
 
 use client::{HttpConnection, client_process, client_region, perform};
 use router::router_node;

@@ -1,5 +1,5 @@
-//! The `feed-crash` fault: a change-feed component (the stream publisher or the index
-//! propagator) killed; it restarts when the fault ends from its last checkpoint and pulls
+//! The `feed-crash` fault: a change-feed component (the stream publisher, the index
+//! propagator or the TTL sweeper) killed; it restarts when the fault ends from its last checkpoint and pulls
 //! again what it had consumed since. Needs a deployment with one (`stream_publisher` or
 //! `index_propagator`); one is down at a time.
 
@@ -8,8 +8,10 @@ use crate::scenario::Deployment;
 use crate::topology::Topology;
 
 pub(super) fn unsupported(deployment: &Deployment) -> Option<&'static str> {
-    (!deployment.stream_publisher && !deployment.index_propagator)
-        .then_some("needs a change-feed component (stream_publisher or index_propagator)")
+    (!deployment.stream_publisher && !deployment.index_propagator && !deployment.ttl_sweeper)
+        .then_some(
+            "needs a change-feed component (stream_publisher, index_propagator or ttl_sweeper)",
+        )
 }
 
 /// One component down at a time (a restart must follow its own crash).

@@ -372,7 +372,8 @@ fn schedule(
             routers: scenario.deployment.regions * scenario.deployment.zones,
             tables: scenario.workloads.len(),
             components: usize::from(scenario.deployment.stream_publisher)
-                + usize::from(scenario.deployment.index_propagator),
+                + usize::from(scenario.deployment.index_propagator)
+                + usize::from(scenario.deployment.ttl_sweeper),
             down_until: &mut down_until,
             router_lag_until: &mut router_lag_until,
             feed_down_until: &mut feed_down_until,

@@ -67,6 +67,12 @@ pub struct Deployment {
     /// secondary index is kept there from the partitions' committed changes, and index
     /// queries go to it (not to the partitions).
     pub index_propagator: bool,
+    /// A Time to Live sweeper on a node of its own: it keeps every item's expiry (attribute
+    /// `exp`) from the partitions' committed changes and deletes expired items through the
+    /// routers, each delete conditional on the item's current expiry.
+    pub ttl_sweeper: bool,
+    /// How long after an item's expiry the sweeper deletes it (ms).
+    pub ttl_sweep_delay_ms: u64,
     /// How long a change-feed component (publisher, propagator) waits between two pulls of
     /// a partition's changes (ms, drawn per pull): its lag behind the table.
     pub feed_pull_ms: [u64; 2],
@@ -160,6 +166,8 @@ impl Default for Deployment {
             disk_sync_us: [100, 400],
             stream_publisher: false,
             index_propagator: false,
+            ttl_sweeper: false,
+            ttl_sweep_delay_ms: 100,
             feed_pull_ms: [5, 40],
             feed_checkpoint_ms: 100,
         }
@@ -215,7 +223,7 @@ const TOP: [&str; 12] = [
     "workload",
     "faults",
 ];
-const DEPLOYMENT: [&str; 14] = [
+const DEPLOYMENT: [&str; 16] = [
     "regions",
     "zones",
     "nodes_per_zone",
@@ -228,6 +236,8 @@ const DEPLOYMENT: [&str; 14] = [
     "disk_sync_us",
     "stream_publisher",
     "index_propagator",
+    "ttl_sweeper",
+    "ttl_sweep_delay_ms",
     "feed_pull_ms",
     "feed_checkpoint_ms",
 ];

@@ -11,6 +11,7 @@
 //! | `rmw-counter` | `name/k` | a strong read then an unconditional PutItem of value + 1 | (teaching) loses updates |
 //! | `bank` | one item `name/0` with a map of balances | conditional transfers in one UpdateItem, reads | the total never changes |
 //! | `scan` | `name/k` registers | PutItem, and a Scan of every partition (strong or eventual), started over when a split moved a range | per-item linearizability of what the scan saw and missed |
+//! | `ttl` | `name/k`, attributes `v` and `exp` (Time to Live, epoch seconds) | PutItem of a fresh value expiring soon or in a day (`put-ttl`), GetItem; a deployment's `ttl_sweeper` deletes expired items (`ttl-delete`) | no item deleted before its expiry or after a write extended it (checker `ttl`) |
 //! | `query` | item collections `name/c` of [`QUERY_ITEMS`](query::QUERY_ITEMS) items `name/c/s` (partition key `name/c`, sort key `s`) | PutItem of one item, and a Query of a whole collection (strong or eventual); with `index = true`, also eventually consistent Queries of the GSI [`INDEX`] (`g`, the value's group) on every partition | per-item linearizability of what the query saw and missed; what the index returned was written and is under its value's group; the final index equals the final table (checker `index`) |
 
 mod bank;
@@ -19,6 +20,7 @@ mod query;
 mod register;
 mod rmw_counter;
 mod scan;
+pub mod ttl;
 
 pub use bank::{BANK_ACCOUNTS, BANK_BALANCE, account};
 pub use query::{INDEX, QUERY_ITEMS, group_key, index_group, value_group};
@@ -43,16 +45,18 @@ pub enum WorkloadKind {
     Scan,
     RmwCounter,
     Query,
+    Ttl,
 }
 
 /// Every workload kind.
-pub const WORKLOAD_KINDS: [WorkloadKind; 6] = [
+pub const WORKLOAD_KINDS: [WorkloadKind; 7] = [
     WorkloadKind::Register,
     WorkloadKind::Counter,
     WorkloadKind::Bank,
     WorkloadKind::Scan,
     WorkloadKind::RmwCounter,
     WorkloadKind::Query,
+    WorkloadKind::Ttl,
 ];
 
 impl WorkloadKind {
@@ -64,6 +68,7 @@ impl WorkloadKind {
             WorkloadKind::Scan => "scan",
             WorkloadKind::RmwCounter => "rmw-counter",
             WorkloadKind::Query => "query",
+            WorkloadKind::Ttl => "ttl",
         }
     }
 
@@ -80,6 +85,7 @@ impl WorkloadKind {
             WorkloadKind::Scan => scan::step(g, read, consistent),
             WorkloadKind::RmwCounter => rmw_counter::step(g),
             WorkloadKind::Query => query::step(g, read, consistent),
+            WorkloadKind::Ttl => ttl::step(g, read, consistent),
         }
     }
 
@@ -116,6 +122,7 @@ impl WorkloadKind {
             WorkloadKind::Register | WorkloadKind::Scan | WorkloadKind::Query => Model::Register,
             WorkloadKind::Counter | WorkloadKind::RmwCounter => Model::Counter,
             WorkloadKind::Bank => Model::Bank,
+            WorkloadKind::Ttl => Model::Ttl,
         }
     }
 
@@ -194,6 +201,11 @@ pub enum Step {
     },
     /// The bank's initial balances.
     Setup,
+    /// A PutItem of a fresh value with the Time to Live attribute `exp` (epoch seconds).
+    PutTtl {
+        value: i64,
+        exp: i64,
+    },
 }
 
 /// Draws one process's operations.
@@ -345,6 +357,7 @@ pub fn request_json(table: &str, planned: &Planned) -> (&'static str, Json, Mode
         Step::Query { .. } | Step::PutInCollection { .. } | Step::IndexQuery { .. } => {
             query::request_json(table, planned)
         }
+        Step::PutTtl { .. } => ttl::request_json(table, planned),
     }
 }
 
@@ -374,7 +387,7 @@ pub fn output(planned: &Planned, response: &Json) -> Json {
         Step::Write(_) | Step::Cas(..) | Step::Transfer { .. } | Step::Setup => {
             planned.input.clone()
         }
-        Step::PutInCollection { .. } => planned.input.clone(),
+        Step::PutInCollection { .. } | Step::PutTtl { .. } => planned.input.clone(),
     }
 }
 
