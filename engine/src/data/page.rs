@@ -179,6 +179,14 @@ impl<'a> Source<'a> {
                     Box::new(entries.rev())
                 }
             }
+            (Some(index), Some(zone)) if !index.global => {
+                let view = stale_local_view(self, index, zone, (lower, upper));
+                if forward {
+                    Box::new(view.into_values())
+                } else {
+                    Box::new(view.into_values().rev())
+                }
+            }
             (Some(index), _) => {
                 let resolve = move |table_key: &[u8]| {
                     let bytes = table
@@ -221,6 +229,46 @@ impl<'a> Source<'a> {
         }
         key
     }
+}
+
+/// A local secondary index over a range as replica `zone` holds it: the index of the
+/// replica's (possibly stale) items. The candidates are the items the current index holds
+/// there and every item the replica has not caught up on; each is read as the replica holds
+/// it and placed under its index key, if it has one within the range.
+fn stale_local_view(
+    source: &Source<'_>,
+    index: &Index,
+    zone: usize,
+    (lower, upper): (Bound<&[u8]>, Bound<&[u8]>),
+) -> BTreeMap<Box<[u8]>, Item> {
+    let partitions = source.table.partitions();
+    let mut candidates: std::collections::BTreeSet<&[u8]> = index
+        .entries
+        .range::<[u8], _>((lower, upper))
+        .map(|(_, table_key)| &**table_key)
+        .collect();
+    candidates.extend(partitions.lagging_keys(zone));
+    let mut view = BTreeMap::new();
+    for table_key in candidates {
+        let at = Bound::Included(table_key);
+        let Some(bytes) = partitions.range_at(zone, at, at).next() else {
+            continue;
+        };
+        let item = item::decode(bytes);
+        let Some(key) = index.entry_key(&item, table_key) else {
+            continue;
+        };
+        if !crate::data::store::within(&key, lower, upper) {
+            continue;
+        }
+        let shown = if source.fetch_from_table {
+            item
+        } else {
+            index.project(&item, &source.table.key_schema)
+        };
+        view.insert(key, shown);
+    }
+    view
 }
 
 /// What a lagging GSI shows over a range: the current entries with the changes readers

@@ -191,16 +191,26 @@ pub(crate) fn resolve(
     })
 }
 
-/// Draws the replica an eventually consistent table read goes to, and brings what is due by
-/// now into view: the replicas' applied state and a lagging GSI's propagated entries.
-/// (Index reads go to the index, which is not replicated here.)
+/// Draws the replica an eventually consistent read of the table or of a local secondary index
+/// goes to, and brings what is due by now into view: the replicas' applied state and a
+/// lagging GSI's propagated entries. (GSI reads go to the index, which is not replicated
+/// here.)
 pub(crate) fn open(
     engine: &mut Engine,
     input: &QueryInput,
     table: &str,
     now_ms: u64,
 ) -> Option<usize> {
-    let zone = if input.consistent_read == Some(true) || input.index_name.is_some() {
+    // A GSI is read from the index (not replicated here); the table and its local secondary
+    // indexes from a replica, possibly stale.
+    let global = input.index_name.as_ref().is_some_and(|name| {
+        engine
+            .tables
+            .get(table)
+            .and_then(|t| t.index(name))
+            .is_none_or(|index| index.global)
+    });
+    let zone = if input.consistent_read == Some(true) || global {
         None
     } else {
         engine.realism.read_zone(table)

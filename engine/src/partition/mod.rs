@@ -378,6 +378,16 @@ impl Partitions {
         )
     }
 
+    /// The stored keys replica `zone` of some partition has not caught up on (its view of
+    /// each differs from the leader's, or may).
+    pub fn lagging_keys(&self, zone: usize) -> Vec<&[u8]> {
+        self.parts
+            .iter()
+            .filter_map(|(_, p)| p.group.as_ref())
+            .flat_map(|g| g.overlay(zone).into_keys())
+            .collect()
+    }
+
     /// Splits the partition holding `key` if it outgrew `limits`, and reports whether it
     /// did.
     pub fn split_for_size(&mut self, key: &[u8], limits: &Limits) -> bool {
