@@ -173,6 +173,7 @@ fn partitioned(c: &mut Criterion) {
         adaptive: true,
         limits: &limits,
         table_arn: "arn:aws:dynamodb:us-east-1:000000000000:table/bench",
+        gsi_read: false,
     };
     for key in &keys {
         parts.insert(key, &item);

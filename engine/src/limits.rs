@@ -149,6 +149,17 @@ pub struct Limits {
     pub ttl_modification_interval_ms: u64,
 }
 
+impl Limits {
+    /// A partition's ceiling for writes (`write`) or reads, in units per second.
+    pub fn partition_ceiling(&self, write: bool) -> f64 {
+        if write {
+            self.partition_write_units_max
+        } else {
+            self.partition_read_units_max
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

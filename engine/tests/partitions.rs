@@ -946,3 +946,180 @@ fn eventually_consistent_lsi_queries_can_be_stale_and_converge() {
         assert_eq!(eventual, ["a-new"]);
     }
 }
+
+/// An on-demand table with a GSI on `g`, under a throttling profile.
+fn gsi_table(limits: Limits) -> Engine {
+    let mut engine = engine_with(limits, r#"{"defaults": {"throttling": true}}"#, 0);
+    run(
+        &mut engine,
+        "CreateTable",
+        json!({
+            "TableName": "gsi",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "g", "AttributeType": "S"}],
+            "GlobalSecondaryIndexes": [{"IndexName": "by_g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+            "BillingMode": "PAY_PER_REQUEST",
+        }),
+        0,
+    )
+    .unwrap();
+    engine
+}
+
+fn put_g(engine: &mut Engine, pk: &str, g: Option<&str>, now_ms: u64) -> Result<Response, Error> {
+    let mut item = json!({"pk": {"S": pk}});
+    if let Some(g) = g {
+        item["g"] = json!({"S": g});
+    }
+    run(
+        engine,
+        "PutItem",
+        json!({"TableName": "gsi", "Item": item}),
+        now_ms,
+    )
+}
+
+/// A GSI is partitioned by its own key: writes spread over the table's partitions but all
+/// under one index key fill that index partition's ceiling (1,000 writes a second) and are
+/// throttled with the index's reason, writing nothing; the same writes without the index key,
+/// or spread over index keys, are not.
+#[test]
+fn a_hot_gsi_key_throttles_writes_on_its_index_partition() {
+    let mut engine = gsi_table(Limits::default());
+    let mut throttled = None;
+    for i in 0..1_500 {
+        match put_g(&mut engine, &format!("item-{i}"), Some("hot"), 1_000) {
+            Ok(_) => {}
+            Err(error) => {
+                throttled = Some((i, error));
+                break;
+            }
+        }
+    }
+    let (at, error) = throttled.expect("the index partition's ceiling is reached");
+    assert_eq!(
+        at, 1_000,
+        "a partition's 1,000 writes a second, then throttled"
+    );
+    assert_eq!(error.kind, ErrorKind::Throttling);
+    assert_eq!(
+        error.throttling_reasons[0].reason,
+        "IndexWriteKeyRangeThroughputExceeded"
+    );
+    assert!(
+        error.throttling_reasons[0]
+            .resource
+            .ends_with("/index/by_g")
+    );
+    let written = run(
+        &mut engine,
+        "GetItem",
+        json!({"TableName": "gsi", "Key": {"pk": {"S": format!("item-{at}")}}}),
+        1_000,
+    )
+    .unwrap();
+    assert!(
+        to_json(&written).get("Item").is_none(),
+        "a throttled write writes nothing"
+    );
+    // Writes without the index key still pass this second, and so do those under index keys
+    // on the other index partitions (three of its four).
+    for i in 0..200 {
+        put_g(&mut engine, &format!("sparse-{i}"), None, 1_000).unwrap();
+    }
+    let spread = (0..200)
+        .filter(|i| {
+            let g = format!("g{i}");
+            put_g(&mut engine, &format!("spread-{i}"), Some(&g), 1_000).is_ok()
+        })
+        .count();
+    assert!((100..200).contains(&spread), "{spread} of 200 passed");
+    // The next second the hot key's partition serves again.
+    put_g(&mut engine, "later", Some("hot"), 2_000).unwrap();
+}
+
+/// Reads of one hot index key are judged by the index partition holding it (3,000 read units
+/// a second), whatever the table's partitions serve.
+#[test]
+fn a_hot_gsi_key_throttles_queries_on_its_index_partition() {
+    let mut engine = gsi_table(Limits::default());
+    put_g(&mut engine, "a", Some("hot"), 0).unwrap();
+    let query = json!({"TableName": "gsi", "IndexName": "by_g",
+        "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "hot"}}});
+    // An eventually consistent query of a small item costs half a unit: 6,000 a second.
+    let mut served = 0;
+    let error = loop {
+        match run(&mut engine, "Query", query.clone(), 1_000) {
+            Ok(_) => served += 1,
+            Err(error) => break error,
+        }
+        assert!(served <= 7_000, "never throttled");
+    };
+    assert_eq!(served, 6_000);
+    assert_eq!(
+        error.throttling_reasons[0].reason,
+        "IndexReadKeyRangeThroughputExceeded"
+    );
+    let other = json!({"TableName": "gsi", "IndexName": "by_g",
+        "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "cold"}}});
+    run(&mut engine, "Query", other, 1_000).unwrap();
+}
+
+/// An index partition that runs hot for `heat_split_seconds` splits between its hot keys:
+/// two keys that shared one partition's ceiling (1,000 writes a second) get one each.
+#[test]
+fn a_hot_gsi_partition_splits_between_its_hot_keys() {
+    let limits = Limits {
+        heat_split_seconds: 3,
+        heat_split_utilization: 0.5,
+        ..Limits::default()
+    };
+    let mut engine = engine_with(limits, r#"{"defaults": {"throttling": true}}"#, 0);
+    // The table has four partitions; its index (1,000 write units) starts with one.
+    let throughput = json!({"ReadCapacityUnits": 4000, "WriteCapacityUnits": 4000});
+    let index_throughput = json!({"ReadCapacityUnits": 1000, "WriteCapacityUnits": 1000});
+    run(
+        &mut engine,
+        "CreateTable",
+        json!({
+            "TableName": "gsi",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "g", "AttributeType": "S"}],
+            "GlobalSecondaryIndexes": [{"IndexName": "by_g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "ProvisionedThroughput": index_throughput}],
+            "ProvisionedThroughput": throughput,
+        }),
+        0,
+    )
+    .unwrap();
+    let mut ok = |second: u64, n: usize| -> usize {
+        (0..n)
+            .filter(|i| {
+                let g = if i % 2 == 0 { "k-a" } else { "k-b" };
+                let pk = format!("{second}-{i}");
+                put_g(&mut engine, &pk, Some(g), second * 1000).is_ok()
+            })
+            .count()
+    };
+    assert_eq!(
+        ok(0, 1_200),
+        1_000,
+        "both keys share one partition's ceiling"
+    );
+    for second in 1..=4 {
+        assert_eq!(
+            ok(second, 600),
+            600,
+            "second {second}: hot, under the ceiling"
+        );
+    }
+    assert_eq!(ok(5, 1_200), 1_200, "split: a partition for each key");
+}

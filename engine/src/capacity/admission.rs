@@ -73,7 +73,7 @@ pub struct PartitionLoad {
 const SAMPLED_KEYS_MAX: usize = 256;
 
 impl PartitionLoad {
-    fn utilization(&self, limits: &Limits) -> f64 {
+    pub(crate) fn utilization(&self, limits: &Limits) -> f64 {
         self.read_units / limits.partition_read_units_max
             + self.write_units / limits.partition_write_units_max
     }
@@ -150,6 +150,9 @@ pub struct TableLoad {
     scaling: VecDeque<(u64, f64, f64)>,
     /// Provisioned GSIs: (read, write) buckets by index name.
     pub indexes: BTreeMap<String, (Bucket, Bucket)>,
+    /// Every GSI's own partitions, by index name (created on first use, kept only while
+    /// throttling is on).
+    pub index_partitions: BTreeMap<String, super::index_partitions::IndexPartitions>,
     /// The last minute auto scaling judged.
     pub autoscaled_minute: u64,
 }
@@ -190,6 +193,9 @@ pub struct Admission<'a> {
     pub adaptive: bool,
     pub limits: &'a Limits,
     pub table_arn: &'a str,
+    /// A read of a GSI: the table's partition is not involved (the index's own partitions
+    /// judge it, `index_partitions`).
+    pub gsi_read: bool,
 }
 
 impl TableLoad {
@@ -246,11 +252,7 @@ impl TableLoad {
         let limits = a.limits;
         load.roll(now_ms, limits);
         self.roll(now_ms, limits);
-        let ceiling = if write {
-            limits.partition_write_units_max
-        } else {
-            limits.partition_read_units_max
-        };
+        let ceiling = limits.partition_ceiling(write);
         let throttled = |this: &mut TableLoad, limit: Limit, index: Option<&str>| {
             if write {
                 this.demand.write += min_units;
@@ -259,7 +261,7 @@ impl TableLoad {
             }
             Err((limit, index.map(str::to_string)))
         };
-        if load.utilization(limits) + min_units / ceiling > 1.0 + 1e-9 {
+        if !a.gsi_read && load.utilization(limits) + min_units / ceiling > 1.0 + 1e-9 {
             return throttled(self, Limit::KeyRange, None);
         }
         match a.capacity {
@@ -277,7 +279,8 @@ impl TableLoad {
                 };
                 pool.refill(now_ms, rate, burst);
                 own.refill(now_ms, share, burst);
-                if pool.tokens < min_units || (own.tokens < min_units && !a.adaptive) {
+                if pool.tokens < min_units || (own.tokens < min_units && !a.adaptive && !a.gsi_read)
+                {
                     return throttled(self, Limit::Provisioned, None);
                 }
                 for (name, (read_bucket, write_bucket)) in &mut self.indexes {
@@ -441,6 +444,7 @@ mod tests {
             adaptive: false,
             limits: &limits,
             table_arn: "arn",
+            gsi_read: false,
         };
         let mut table = TableLoad::new(&limits);
         let mut part = PartitionLoad::default();

@@ -3,10 +3,30 @@
 //! account series and in Contributor Insights, heat splits, and the auto-scaling trigger.
 
 use crate::capacity::admission::{Admission, Capacity, Limit, Usage, throttle_error};
+use crate::capacity::index_partitions;
 use crate::capacity::metrics::Counters;
 use crate::data::table::{self, Table};
 use crate::engine::{Engine, table_name_of};
 use crate::error::{ErrorKind, Result};
+
+/// A GSI read was served by the index partition holding its start.
+fn record_index_read(
+    t: &mut Table,
+    key: &[u8],
+    index_units: &[(&str, f64)],
+    now_ms: u64,
+    limits: &crate::limits::Limits,
+) {
+    let hash = index_partitions::hash_of(key);
+    for (name, units) in index_units {
+        if let Some(p) = t.index_partitions_mut(name, limits) {
+            p.record(hash, false, *units, now_ms, limits);
+        }
+    }
+}
+
+/// A write's replica lags and GSI lag, as drawn for it.
+pub(crate) type WriteLags = ([u64; crate::partition::REPLICA_COUNT], Option<u64>);
 
 impl Engine {
     /// Records a request's outcome in the account and table series (the host measures the
@@ -76,6 +96,7 @@ impl Engine {
             ))
         } else {
             t.refill_index_buckets(now_ms, limits);
+            let gsi_read = index.is_some() && !write;
             let loads = t.loads_mut(key);
             let admission = Admission {
                 capacity,
@@ -83,14 +104,49 @@ impl Engine {
                 adaptive,
                 limits,
                 table_arn: loads.arn,
+                gsi_read,
             };
-            loads
-                .table
-                .admit(loads.partition, write, min_units, index, now_ms, &admission)
+            let admitted =
+                loads
+                    .table
+                    .admit(loads.partition, write, min_units, index, now_ms, &admission);
+            match (admitted, index) {
+                // A GSI read is judged by the index partition holding its start.
+                (Ok(()), Some(name)) if gsi_read => {
+                    let hash = index_partitions::hash_of(key);
+                    let room = t
+                        .index_partitions_mut(name, limits)
+                        .is_none_or(|p| p.admit(hash, false, min_units, now_ms, limits));
+                    if room {
+                        Ok(())
+                    } else {
+                        Err((Limit::KeyRange, Some(name.to_string())))
+                    }
+                }
+                (admitted, _) => admitted,
+            }
         };
         let Err((limit, index)) = result else {
             return Ok(());
         };
+        Err(self.throttled(table, key, write, (limit, index), now_ms))
+    }
+
+    /// Records a throttled request in the table's (or index's) series and Contributor
+    /// Insights, and returns the error it answers.
+    fn throttled(
+        &mut self,
+        table: &str,
+        key: &[u8],
+        write: bool,
+        (limit, index): (Limit, Option<String>),
+        now_ms: u64,
+    ) -> crate::error::Error {
+        let t = self
+            .tables
+            .get_mut(table)
+            .expect("admission found the table");
+        let capacity = t.capacity();
         let mut delta = Counters {
             throttled_requests: 1,
             ..Counters::default()
@@ -114,13 +170,61 @@ impl Engine {
         {
             insights.throttled(partition_key);
         }
-        Err(throttle_error(
-            limit,
-            index.as_deref(),
-            write,
-            capacity,
-            &t.arn,
-        ))
+        throttle_error(limit, index.as_deref(), write, capacity, &t.arn)
+    }
+
+    /// Admits a table write's GSI writes on the index partitions they land on (`touched`, from
+    /// `Table::index_writes_of`): a write whose index entry goes to an index partition at its
+    /// ceiling is throttled (GSI back-pressure), before anything is written. Only while the
+    /// profile turns throttling on.
+    pub(crate) fn admit_index_writes(
+        &mut self,
+        table: &str,
+        key: &[u8],
+        touched: &[(String, u64)],
+        now_ms: u64,
+    ) -> Result<()> {
+        let limits = &self.config.limits;
+        let Some(t) = self.tables.get_mut(table) else {
+            return Ok(());
+        };
+        for (name, hash) in touched {
+            let room = t
+                .index_partitions_mut(name, limits)
+                .is_none_or(|p| p.admit(*hash, true, 1.0, now_ms, limits));
+            if !room {
+                let index = Some(name.clone());
+                return Err(self.throttled(table, key, true, (Limit::KeyRange, index), now_ms));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether admission judges `table`'s GSI partitions (a profile turns throttling on).
+    pub(crate) fn tracks_index_partitions(&self, table: &str) -> bool {
+        self.realism.active && self.realism.throttling(table)
+    }
+
+    /// Records a table write's GSI writes on the index partitions they landed on, splitting
+    /// one that stayed hot.
+    pub(crate) fn record_index_writes(
+        &mut self,
+        table: &str,
+        touched: &[(String, u64)],
+        index_writes: &crate::data::index::IndexWrites,
+        now_ms: u64,
+    ) {
+        let limits = &self.config.limits;
+        let Some(t) = self.tables.get_mut(table) else {
+            return;
+        };
+        for write in index_writes.iter().filter(|w| w.global && w.units > 0.0) {
+            for (_, hash) in touched.iter().filter(|(n, _)| *n == write.index) {
+                if let Some(p) = t.index_partitions_mut(&write.index, limits) {
+                    p.record(*hash, true, write.units, now_ms, limits);
+                }
+            }
+        }
     }
 
     /// Charges what an admitted request consumed, records it in the metrics, and splits the
@@ -133,11 +237,16 @@ impl Engine {
             returned,
         } = usage;
         let adaptive = self.realism.adaptive(table);
+        let track_index = self.realism.active && self.realism.throttling(table);
         let limits = &self.config.limits;
         let Some(t) = self.tables.get_mut(table) else {
             return;
         };
         let capacity = t.capacity();
+        let gsi_read = !write && !index_units.is_empty();
+        if gsi_read && track_index {
+            record_index_read(t, key, index_units, now_ms, limits);
+        }
         let loads = t.loads_mut(key);
         let admission = Admission {
             capacity,
@@ -145,6 +254,7 @@ impl Engine {
             adaptive,
             limits,
             table_arn: loads.arn,
+            gsi_read,
         };
         loads
             .table
@@ -189,18 +299,21 @@ impl Engine {
         }
     }
 
-    /// Admits a single-item write and returns its table and write context.
-    pub(crate) fn begin_write(
+    /// Draws an admitted write's replica and GSI lags (right after admission, whatever the
+    /// write then does, so that the profile's draws do not depend on the outcome).
+    pub(crate) fn draw_write_lags(&mut self, name: &str) -> WriteLags {
+        (self.realism.lags(name), self.realism.gsi_lag(name))
+    }
+
+    /// An admitted write's table and write context, with the lags drawn for it.
+    pub(crate) fn write_context(
         &mut self,
         name: &str,
-        key: &[u8],
+        (lags, gsi_lag_ms): WriteLags,
         now_ms: u64,
-    ) -> Result<(&mut Table, table::WriteContext<'_>)> {
-        self.admit(name, key, true, 1.0, None, now_ms)?;
-        let lags = self.realism.lags(name);
-        let gsi_lag_ms = self.realism.gsi_lag(name);
+    ) -> (&mut Table, table::WriteContext<'_>) {
         let (table, limits) = self.table_and_limits(name);
-        Ok((
+        (
             table,
             table::WriteContext {
                 now_ms,
@@ -209,7 +322,7 @@ impl Engine {
                 limits,
                 origin: crate::data::stream::Origin::Request,
             },
-        ))
+        )
     }
 
     /// A failed condition still consumes write capacity: the existing item's size, or one

@@ -3,6 +3,7 @@
 
 use crate::api::*;
 use crate::capacity::admission::TableLoad;
+use crate::capacity::index_partitions::IndexPartitions;
 use crate::capacity::throughput::{BillingMode, Throughput};
 use crate::data::index::{Index, IndexWrite, IndexWrites};
 use crate::data::mutation::Mutation;
@@ -233,6 +234,53 @@ impl Table {
             partitions,
             arn: &self.arn,
         }
+    }
+
+    /// The partitions of GSI `name` (created with as many as its throughput asks for, the
+    /// way a table starts), or `None` when the table has no such GSI.
+    pub(crate) fn index_partitions_mut(
+        &mut self,
+        name: &str,
+        limits: &Limits,
+    ) -> Option<&mut crate::capacity::index_partitions::IndexPartitions> {
+        let index = self.indexes.iter().find(|i| i.global && i.name == name)?;
+        let count = match &index.throughput {
+            Some(throughput) => {
+                crate::capacity::throughput::partitions_for(self.billing_mode, throughput, limits)
+            }
+            // On demand: as many as a new on-demand table (the throughput is not read).
+            None => crate::capacity::throughput::partitions_for(
+                BillingMode::PayPerRequest,
+                &Throughput {
+                    read_capacity_units: 0,
+                    write_capacity_units: 0,
+                    last_increase_ms: None,
+                    last_decrease_ms: None,
+                    decreases_today: 0,
+                },
+                limits,
+            ),
+        };
+        let partitions = self.load.index_partitions.entry(name.to_string());
+        Some(partitions.or_insert_with(|| IndexPartitions::new(count)))
+    }
+
+    /// The GSI partitions a change to the item under `mutation.key` writes to: per GSI, the
+    /// index partition key hash of its entry before and after (each once).
+    pub(crate) fn index_writes_of(&self, mutation: &Mutation<'_>) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = Vec::new();
+        for index in self.indexes.iter().filter(|i| i.global) {
+            let images = [mutation.before, mutation.after.as_deref()];
+            for item in images.into_iter().flatten() {
+                if let Some(key) = index.entry_key(item, mutation.key) {
+                    let hash = crate::capacity::index_partitions::hash_of(&key);
+                    if !out.iter().any(|(n, h)| n == &index.name && *h == hash) {
+                        out.push((index.name.clone(), hash));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Refills every provisioned GSI's token buckets up to `now_ms`.

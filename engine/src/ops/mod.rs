@@ -167,7 +167,9 @@ pub(crate) fn execute_write(
     now_ms: u64,
 ) -> Result<(Written, Option<Item>)> {
     let target = plan.target();
-    let (table, context) = engine.begin_write(&target.table, &target.key, now_ms)?;
+    engine.admit(&target.table, &target.key, true, 1.0, None, now_ms)?;
+    let lags = engine.draw_write_lags(&target.table);
+    let table = engine.table_by_name(&target.table);
     let previous = table.get(&target.key);
     let write = match plan.apply(table, previous.as_ref()) {
         Ok(write) => write,
@@ -182,10 +184,23 @@ pub(crate) fn execute_write(
         }
         Err(Rejection::Invalid(error)) => return Err(error),
     };
-    if table.collection_limit_exceeded(&write.mutation, context.limits) {
+    if table.collection_limit_exceeded(&write.mutation, &engine.config.limits) {
         return Err(Error::item_collection_size_limit_exceeded());
     }
+    // GSI back-pressure: the index partitions the write lands on must have room.
+    let touched = if engine.tracks_index_partitions(&target.table) {
+        let table = engine.table_by_name(&target.table);
+        let touched = table.index_writes_of(&write.mutation);
+        engine.admit_index_writes(&target.table, &target.key, &touched, now_ms)?;
+        touched
+    } else {
+        Vec::new()
+    };
+    let (table, context) = engine.write_context(&target.table, lags, now_ms);
     let index_writes = table.apply(&write.mutation, &context);
+    if !touched.is_empty() {
+        engine.record_index_writes(&target.table, &touched, &index_writes, now_ms);
+    }
     let attributes = plan.returned(write.mutation);
     Ok((
         Written {
