@@ -185,6 +185,8 @@ pub struct World {
     /// Each change-feed component's state (`topology.feeds`): what it consumed and built,
     /// live and as of its last checkpoint (what survives its crash).
     feeds: Vec<Mutex<consumer::ComponentState>>,
+    /// Storage nodes the nemesis killed and has not restarted yet.
+    down: Mutex<BTreeSet<usize>>,
     /// Storage nodes whose disks return their logs damaged when they next start.
     damaged: Mutex<BTreeSet<usize>>,
     /// Storage nodes whose disks keep part of their unsynced writes when they next start
@@ -832,6 +834,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
         disks: (0..storage).map(|_| Arc::default()).collect(),
         media,
         damaged: Mutex::new(BTreeSet::new()),
+        down: Mutex::new(BTreeSet::new()),
         feeds: (0..topology.feeds.len())
             .map(|_| Mutex::new(consumer::ComponentState::new(&topology)))
             .collect(),

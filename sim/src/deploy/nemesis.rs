@@ -75,6 +75,21 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
     }
 }
 
+/// Kills storage node `node` (madsim id `id`) and forgets its volatile state.
+fn kill(world: &World, handle: &Handle, id: NodeId, node: usize) {
+    handle.kill(id);
+    world.crashed(node);
+    world.down.lock().unwrap().insert(node);
+}
+
+/// Restarts storage node `node` unless it is up: two faults that overlap on one node (a
+/// churn round that outlives its fault, then a crash) restart it once.
+fn restart(world: &World, handle: &Handle, id: NodeId, node: usize) {
+    if world.down.lock().unwrap().remove(&node) {
+        handle.restart(id);
+    }
+}
+
 impl Nemesis {
     /// Every storage node of `region` loses power (`on`) or gets it back; with `torn`, their
     /// disks keep part of what they had not synced (`torn-write`, drawn from the seed).
@@ -83,13 +98,12 @@ impl Nemesis {
         let nodes = (0..storage.len()).filter(|&n| topology.storage[n].region == region);
         for node in nodes {
             if on {
-                self.handle.kill(storage[node]);
-                self.world.crashed(node);
+                kill(&self.world, &self.handle, storage[node], node);
                 if let Some(seed) = torn {
                     self.world.tear_disk(node, seed);
                 }
             } else {
-                self.handle.restart(storage[node]);
+                restart(&self.world, &self.handle, storage[node], node);
             }
         }
     }
@@ -100,17 +114,17 @@ impl Nemesis {
         match (fault, on) {
             (Fault::Partition { region }, on) => self.set_partition(*region, on),
             (Fault::Clog { a, b }, on) => self.set_link(storage[*a], storage[*b], on),
-            (Fault::Crash { node }, true) => {
-                self.handle.kill(storage[*node]);
-                self.world.crashed(*node);
+            (Fault::Crash { node }, true) => kill(&self.world, &self.handle, storage[*node], *node),
+            (Fault::Crash { node }, false) => {
+                restart(&self.world, &self.handle, storage[*node], *node)
             }
-            (Fault::Crash { node }, false) => self.handle.restart(storage[*node]),
             (Fault::Corrupt { node }, true) => {
-                self.handle.kill(storage[*node]);
-                self.world.crashed(*node);
+                kill(&self.world, &self.handle, storage[*node], *node);
                 self.world.damage_disk(*node);
             }
-            (Fault::Corrupt { node }, false) => self.handle.restart(storage[*node]),
+            (Fault::Corrupt { node }, false) => {
+                restart(&self.world, &self.handle, storage[*node], *node)
+            }
             (Fault::PowerLoss { region }, on) => self.power(*region, on, None),
             (Fault::TornWrite { region, seed }, on) => self.power(*region, on, Some(*seed)),
             (Fault::Skew { node, offset_ms }, true) => self.world.set_skew(*node, *offset_ms),
@@ -212,10 +226,9 @@ impl Nemesis {
                         net.unclog_link(other, storage[node]);
                     }
                 } else {
-                    handle.kill(storage[node]);
-                    world.crashed(node);
+                    kill(&world, &handle, storage[node], node);
                     tokio::time::sleep(hold).await;
-                    handle.restart(storage[node]);
+                    restart(&world, &handle, storage[node], node);
                 }
                 tokio::time::sleep(hold / 2).await;
             }
