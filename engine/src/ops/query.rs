@@ -11,6 +11,7 @@ use crate::expr::key_condition::{
     legacy_key_condition, top_level_names,
 };
 use crate::expr::legacy;
+use crate::types::index_keys::IndexKeySchema;
 
 pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> Result<Response> {
     let name = paging::check_constraints(input).into_result_with(input.table_name.as_deref())?;
@@ -33,18 +34,34 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
         return Err(Error::key_condition_required());
     }
     let expressions = paging::resolve(input, &input.query_filter, true)?;
-    match (&expressions.key_condition, &input.key_conditions) {
-        (Some(condition), _) => check_key_condition_shape(condition)?,
-        (None, Some(conditions)) => check_legacy_key_conditions_shape(conditions)?,
-        (None, None) => {}
-    }
+    let on_index = input.index_name.is_some();
+    let condition_count = match (&expressions.key_condition, &input.key_conditions) {
+        (Some(condition), _) => check_key_condition_shape(condition, on_index)?,
+        (None, Some(conditions)) => {
+            check_legacy_key_conditions_shape(conditions, on_index)?;
+            conditions.len()
+        }
+        (None, None) => 0,
+    };
     let zone = paging::open(engine, input, table_name_of(name), now_ms);
     let table = engine.table_for_data(name, now_ms)?;
     let index = paging::find_index(table, input, expressions.projection.as_deref(), now_ms)?;
-    let schema = index.map_or(&table.key_schema, |i| &i.key_schema);
+    let schema: IndexKeySchema = index.map_or_else(
+        || IndexKeySchema::from(&table.key_schema),
+        |i| i.key_schema.clone(),
+    );
+    // More than two conditions passed the shape checks only because they name an index: a
+    // single-attribute one has room for two.
+    if condition_count > 2 && !schema.is_multi_attribute() {
+        return Err(Error::key_conditions_too_many());
+    }
     let key = match (&expressions.key_condition, &input.key_conditions) {
-        (Some(condition), _) => analyse_key_condition(condition, schema)?,
-        (None, Some(conditions)) => legacy_key_condition(conditions, schema)?,
+        (Some(condition), _) => analyse_key_condition(condition, &schema)?,
+        (None, Some(_)) if schema.is_multi_attribute() => {
+            let index_name = index.map_or("", |i| i.name.as_str());
+            return Err(Error::key_conditions_multi_attribute(index_name));
+        }
+        (None, Some(conditions)) => legacy_key_condition(conditions, &schema)?,
         (None, None) => {
             return Err(Error::key_condition_required());
         }
@@ -62,7 +79,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
         }
     }
     let forward = input.scan_index_forward.unwrap_or(true);
-    let mut range = sort_range(schema, &key, index.is_some());
+    let mut range = sort_range(&schema, &key, index.is_some());
     paging::apply_start_key(input, table, index, Some(&key), &mut range, forward)?;
     let read = Read {
         table,
