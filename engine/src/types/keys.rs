@@ -1,6 +1,6 @@
 //! Primary keys: extraction and checks against a table's key schema, and the byte encoding
-//! under which the table's ordered map keeps items; index key schemas (`IndexKeySchema`: up
-//! to four partition and four sort key attributes, for multi-attribute GSI keys).
+//! under which the table's ordered map keeps items, and the value encodings index keys share
+//! (`types::index_keys` builds secondary index keys from them).
 //!
 //! Stored key = `hash(partition key)` (8 bytes, big-endian) + length-prefixed partition key +
 //! the sort key's order-preserving encoding. Items of one partition key are therefore
