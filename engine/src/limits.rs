@@ -73,6 +73,8 @@ pub const TAG_VALUE_LENGTH_MAX: usize = 256;
 /// GSIs and LSIs per table.
 pub const GSI_COUNT_MAX: usize = 20;
 pub const LSI_COUNT_MAX: usize = 5;
+/// Partition key attributes, and sort key attributes, of a GSI's multi-attribute key.
+pub const INDEX_KEY_ATTRIBUTE_COUNT_MAX: usize = 4;
 /// Projected non-key attributes over all indexes of a table.
 pub const PROJECTED_ATTRIBUTE_COUNT_MAX: usize = 100;
 

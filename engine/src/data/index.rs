@@ -1,15 +1,17 @@
 //! Secondary indexes: global and local, kept in step with their table on every write.
 //!
 //! An index is an ordered map from an index key to the table's stored key. The index key is
-//! the index partition's prefix (hash ‖ length-prefixed value, as for tables), the terminated
-//! sort value, then the table's stored key, so that entries with equal index keys stay distinct
-//! and ordered. DynamoDB propagates GSI writes asynchronously; here they are applied with the
+//! the index partition's prefix (hash ‖ length-prefixed value, as for tables; for a
+//! multi-attribute partition key, of the tuple of its values), the terminated sort values left
+//! to right, then the table's stored key, so that entries with equal index keys stay distinct
+//! and ordered (`types::index_keys`). DynamoDB propagates GSI writes asynchronously; here they are applied with the
 //! write (a later issue adds the lag), which is one of the states DynamoDB can show.
 
 use crate::api::{IndexDescription, ProjectionOutput, ProvisionedThroughputDescription};
 use crate::capacity::throughput::Throughput;
+use crate::types::index_keys::IndexKeySchema;
 use crate::types::item::{Item, item_size_bytes};
-use crate::types::keys::{KeySchema, encode_terminated};
+use crate::types::keys::KeySchema;
 use std::collections::{BTreeMap, VecDeque};
 
 /// One index write a table write caused, and what it costs.
@@ -43,7 +45,7 @@ pub enum Projection {
 pub struct Index {
     pub name: String,
     pub global: bool,
-    pub key_schema: KeySchema,
+    pub key_schema: IndexKeySchema,
     pub projection: Projection,
     /// GSIs of provisioned tables have their own throughput.
     pub throughput: Option<Throughput>,
@@ -67,19 +69,11 @@ impl Index {
     }
 
     /// The index key of `item` (stored under `table_key`), or `None` if the item lacks an index
-    /// key attribute (sparse index).
+    /// key attribute, any one of a multi-attribute key's (sparse index).
     pub fn entry_key(&self, item: &Item, table_key: &[u8]) -> Option<Box<[u8]>> {
-        if !self.key_schema.covers(item) {
-            return None;
-        }
-        let mut key = self
-            .key_schema
-            .partition_prefix(&item[&self.key_schema.hash.name]);
-        if let Some(range) = &self.key_schema.range {
-            encode_terminated(&item[&range.name], &mut key);
-        }
-        key.extend_from_slice(table_key);
-        Some(key.into_boxed_slice())
+        self.key_schema
+            .covers(item)
+            .then(|| self.key_schema.entry_key(item, table_key))
     }
 
     /// Whether `name` is projected into this index (table and index keys always are).

@@ -8,8 +8,9 @@ use crate::expr::eval::{evaluate, project};
 use crate::expr::key_condition::{KeyCondition, SortCondition};
 use crate::expr::{Comparator, ResolvedCondition};
 use crate::limits::READ_UNIT_BYTES;
+use crate::types::index_keys::IndexKeySchema;
 use crate::types::item::{self, Item, item_size_bytes};
-use crate::types::keys::{KeySchema, encode_sort_value, encode_terminated, prefix_end};
+use crate::types::keys::{encode_sort_value, encode_terminated, prefix_end};
 use crate::types::value::Value;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -22,13 +23,22 @@ pub(crate) struct KeyRange {
 
 /// The stored-key range a key condition selects. Tables end stored keys with the raw sort
 /// value; indexes (`terminated`) end it with a terminated sort value followed by the table key,
-/// so every bound there covers all entries that start with the value's encoding.
+/// so every bound there covers all entries that start with the value's encoding. The values a
+/// multi-attribute sort key's first attributes are equal to extend the partition prefix: the
+/// condition on the last one used then selects within it, as on a single sort key.
 pub(crate) fn sort_range(
-    schema: &KeySchema,
+    schema: &IndexKeySchema,
     condition: &KeyCondition,
     terminated: bool,
 ) -> KeyRange {
-    let prefix = schema.partition_prefix(&condition.hash);
+    let hash: Vec<&Value> = condition.hash.iter().collect();
+    let mut prefix = schema.partition_prefix(&hash);
+    if !condition.sort_prefix.is_empty() {
+        assert!(terminated, "only index keys have multi-attribute sort keys");
+    }
+    for value in &condition.sort_prefix {
+        encode_terminated(value, &mut prefix);
+    }
     let partition_end = prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
     let encoded = |v: &Value| {
         let mut out = prefix.clone();

@@ -187,6 +187,30 @@ impl Error {
         ))
     }
 
+    /// (obs?, the wording of a missed partition key attribute) A multi-attribute sort key's
+    /// condition that skips a sort key attribute: the first one skipped.
+    pub(crate) fn key_condition_range_skipped(range_name: &str) -> Error {
+        Error::validation(format!(
+            "Query condition missed key schema element: {range_name}"
+        ))
+    }
+
+    /// (ours, `docs/compatibility.md`) A condition other than `=` on a sort key attribute of a
+    /// multi-attribute key that is not the last one the condition uses.
+    pub(crate) fn key_condition_range_not_last(range_name: &str) -> Error {
+        Error::validation(format!(
+            "Query key condition not supported: only the last sort key attribute used may have a condition other than =; attribute: {range_name}"
+        ))
+    }
+
+    /// (ours, `docs/compatibility.md`; Alternator's test_gsi_composite_keys.py records that the
+    /// service refuses it) Legacy KeyConditions on an index with a multi-attribute key.
+    pub(crate) fn key_conditions_multi_attribute(index_name: &str) -> Error {
+        Error::validation(format!(
+            "KeyConditions cannot be used on an index with a multi-attribute key; use KeyConditionExpression. IndexName: {index_name}"
+        ))
+    }
+
     /// (obs, dynamodb-facts §1.3) A partition key condition on "".
     pub(crate) fn key_condition_hash_empty(hash_name: &str) -> Error {
         Error::invalid_parameter(format!(

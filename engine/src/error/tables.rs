@@ -149,6 +149,32 @@ impl Error {
         Error::invalid_parameter(format!("Invalid KeySchema for index: {index_name}"))
     }
 
+    /// (ours, `docs/compatibility.md`: no source records the service's words) A GSI key schema
+    /// with a HASH element after a RANGE element.
+    pub(crate) fn index_key_schema_hash_after_range(index_name: &str) -> Error {
+        Error::validation(format!(
+            "Invalid KeySchema: The HASH KeySchemaElements must come before the RANGE KeySchemaElements for index: {index_name}"
+        ))
+    }
+
+    /// (ours, `docs/compatibility.md`; the limit is [API:CreateTableInput]'s "up to 4
+    /// partition keys and up to 4 sort keys") A GSI key schema with more than four HASH or
+    /// more than four RANGE elements.
+    pub(crate) fn index_key_schema_too_many(key_type: &str, index_name: &str) -> Error {
+        Error::validation(format!(
+            "Invalid KeySchema: More than {} {key_type} KeySchemaElements for index: {index_name}",
+            limits::INDEX_KEY_ATTRIBUTE_COUNT_MAX
+        ))
+    }
+
+    /// (ours, `docs/compatibility.md`) A multi-attribute GSI key schema naming an attribute
+    /// twice (two elements, one HASH and one RANGE, keep `key_schema_same_name`).
+    pub(crate) fn index_key_schema_duplicate(attribute: &str, index_name: &str) -> Error {
+        Error::validation(format!(
+            "Invalid KeySchema: Duplicate KeySchemaElement attribute name: {attribute} for index: {index_name}"
+        ))
+    }
+
     /// (obs?) A NonKeyAttributes name over 255 bytes.
     pub(crate) fn non_key_attribute_name_too_long(name: &str) -> Error {
         Error::invalid_parameter(format!("NonKeyAttributes name exceeds 255 bytes: {name}"))

@@ -1,6 +1,8 @@
 //! Key conditions: a Query's KeyConditionExpression or legacy KeyConditions, checked against
-//! the key schema of the table or index it reads, as the partition key value and an optional
-//! condition on the sort key.
+//! the key schema of the table or index it reads, as the partition key value (one per partition
+//! key attribute of a multi-attribute GSI key) and an optional condition on the sort key (for a
+//! multi-attribute sort key: `=` on its first attributes, left to right without a gap, and any
+//! sort key condition on the last one used).
 
 use crate::api::LegacyCondition;
 use crate::error::{Error, Result};
@@ -8,7 +10,7 @@ use crate::expr::{
     Comparator, Condition, FunctionName, Operand, PathElement, ResolvedCondition, ResolvedOperand,
     legacy,
 };
-use crate::types::keys::KeySchema;
+use crate::types::index_keys::IndexKeySchema;
 use crate::types::value::Value;
 
 /// A condition on the sort key, already checked against the schema.
@@ -22,7 +24,12 @@ pub enum SortCondition {
 /// A Query's key condition: the partition and an optional sort-key condition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyCondition {
-    pub hash: Value,
+    /// The value of each partition key attribute, in key schema order.
+    pub hash: Vec<Value>,
+    /// The values the sort key attributes before the last one used are equal to, in key schema
+    /// order (only a multi-attribute sort key has any).
+    pub sort_prefix: Vec<Value>,
+    /// The condition on the last sort key attribute used.
     pub sort: Option<SortCondition>,
 }
 
@@ -122,8 +129,10 @@ fn part_condition(part: &ResolvedCondition) -> Result<(&str, SortCondition)> {
 
 /// The checks of a key condition that need no key schema, which the service makes before it
 /// looks the table up (dynalite's tests of the service): the operators, each condition's
-/// operands, one condition per attribute, then at most two conditions.
-pub fn check_key_condition_shape(condition: &ResolvedCondition) -> Result<()> {
+/// operands, one condition per attribute, then at most two conditions, or on an index at most
+/// as many as a multi-attribute key has attributes (the query then checks the two against a
+/// single-attribute index). The number of conditions.
+pub fn check_key_condition_shape(condition: &ResolvedCondition, on_index: bool) -> Result<usize> {
     let mut parts = Vec::new();
     flatten(condition, &mut parts)?;
     let mut names = Vec::new();
@@ -134,16 +143,27 @@ pub fn check_key_condition_shape(condition: &ResolvedCondition) -> Result<()> {
         }
         names.push(name);
     }
-    if names.len() > 2 {
+    if names.len() > key_conditions_max(on_index) {
         return Err(Error::key_conditions_too_many());
     }
-    Ok(())
+    Ok(names.len())
+}
+
+/// How many key conditions can pass before the key schema is known: two on a table, as many
+/// as a multi-attribute GSI key has attributes on an index.
+fn key_conditions_max(on_index: bool) -> usize {
+    if on_index {
+        2 * crate::limits::INDEX_KEY_ATTRIBUTE_COUNT_MAX
+    } else {
+        2
+    }
 }
 
 /// The checks of legacy KeyConditions that need no key schema: each operator and its values,
 /// then at most two conditions.
 pub fn check_legacy_key_conditions_shape(
     conditions: &std::collections::BTreeMap<String, LegacyCondition>,
+    on_index: bool,
 ) -> Result<()> {
     for (name, entry) in conditions {
         let Some(operator) = entry.comparison_operator.as_deref() else {
@@ -155,7 +175,7 @@ pub fn check_legacy_key_conditions_shape(
         let values = entry.attribute_value_list.as_deref().unwrap_or(&[]);
         legacy::comparison("keyConditions", name, operator, values)?;
     }
-    if conditions.len() > 2 {
+    if conditions.len() > key_conditions_max(on_index) {
         return Err(Error::key_conditions_too_many());
     }
     Ok(())
@@ -164,67 +184,104 @@ pub fn check_legacy_key_conditions_shape(
 /// Turns a resolved key condition into the partition and sort range it selects.
 pub fn analyse_key_condition(
     condition: &ResolvedCondition,
-    schema: &KeySchema,
+    schema: &IndexKeySchema,
 ) -> Result<KeyCondition> {
     let mut parts = Vec::new();
     flatten(condition, &mut parts)?;
-    let mut hash: Option<Value> = None;
-    let mut sort: Option<SortCondition> = None;
+    let mut hash: Vec<Option<Value>> = vec![None; schema.hash.len()];
+    let mut sort: Vec<Option<SortCondition>> = vec![None; schema.range.len()];
     // A condition on an attribute outside the key schema is reported after a missing
     // partition key: querying by a non-key attribute answers "Query condition missed key
     // schema element" (obs, widely reported service answers).
     let mut off_schema = false;
     for part in parts {
         let (name, condition) = part_condition(part)?;
-        if name == schema.hash.name {
-            if hash.is_some() {
+        if let Some(i) = schema.hash.iter().position(|a| a.name == name) {
+            if hash[i].is_some() {
                 return Err(Error::key_condition_key_repeated());
             }
             let SortCondition::Compare(Comparator::Eq, value) = condition else {
                 return Err(Error::key_condition_unsupported());
             };
-            if value.value_type().name() != schema.hash.scalar_type.name() {
+            if value.value_type().name() != schema.hash[i].scalar_type.name() {
                 return Err(Error::key_condition_type_mismatch());
             }
-            hash = Some(value);
-        } else if let Some(range) = schema.range.as_ref().filter(|r| r.name == name) {
-            if sort.is_some() {
+            hash[i] = Some(value);
+        } else if let Some(i) = schema.range.iter().position(|a| a.name == name) {
+            if sort[i].is_some() {
                 return Err(Error::key_condition_key_repeated());
             }
-            let expected = range.scalar_type.name();
-            let values: Vec<&Value> = match &condition {
-                SortCondition::Compare(_, v) | SortCondition::BeginsWith(v) => vec![v],
-                SortCondition::Between(a, b) => vec![a, b],
-            };
-            if values.iter().any(|v| v.value_type().name() != expected) {
-                return Err(Error::key_condition_type_mismatch());
-            }
-            if matches!(condition, SortCondition::BeginsWith(_)) && expected == "N" {
-                return Err(Error::key_condition_begins_with_number());
-            }
-            sort = Some(condition);
+            check_sort_condition(&condition, schema.range[i].scalar_type.name())?;
+            sort[i] = Some(condition);
         } else {
             off_schema = true;
         }
     }
-    let Some(hash) = hash else {
-        return Err(Error::key_condition_hash_missing(&schema.hash.name));
-    };
+    if let Some(missing) = hash.iter().position(Option::is_none) {
+        return Err(Error::key_condition_hash_missing(
+            &schema.hash[missing].name,
+        ));
+    }
     if off_schema {
         return Err(Error::key_condition_unsupported());
     }
-    if let Value::S(s) = &hash
-        && s.is_empty()
-    {
-        return Err(Error::key_condition_hash_empty(&schema.hash.name));
+    let (sort_prefix, sort) = sort_conditions(schema, sort)?;
+    let hash: Vec<Value> = hash.into_iter().flatten().collect();
+    for (value, attribute) in hash.iter().zip(&schema.hash) {
+        if let Value::S(s) = value
+            && s.is_empty()
+        {
+            return Err(Error::key_condition_hash_empty(&attribute.name));
+        }
     }
-    Ok(KeyCondition { hash, sort })
+    Ok(KeyCondition {
+        hash,
+        sort_prefix,
+        sort,
+    })
+}
+
+/// Checks a condition on a sort key attribute of type `expected`: its values' types, and no
+/// begins_with on a number.
+fn check_sort_condition(condition: &SortCondition, expected: &str) -> Result<()> {
+    let values: Vec<&Value> = match condition {
+        SortCondition::Compare(_, v) | SortCondition::BeginsWith(v) => vec![v],
+        SortCondition::Between(a, b) => vec![a, b],
+    };
+    if values.iter().any(|v| v.value_type().name() != expected) {
+        return Err(Error::key_condition_type_mismatch());
+    }
+    if matches!(condition, SortCondition::BeginsWith(_)) && expected == "N" {
+        return Err(Error::key_condition_begins_with_number());
+    }
+    Ok(())
+}
+
+/// The conditions on the sort key attributes, in key schema order, as the values of those
+/// before the last one used (each must be there, with `=`) and the condition on the last.
+fn sort_conditions(
+    schema: &IndexKeySchema,
+    mut sort: Vec<Option<SortCondition>>,
+) -> Result<(Vec<Value>, Option<SortCondition>)> {
+    let Some(last) = sort.iter().rposition(Option::is_some) else {
+        return Ok((Vec::new(), None));
+    };
+    let condition = sort[last].take();
+    let mut prefix = Vec::with_capacity(last);
+    for (i, earlier) in sort.into_iter().take(last).enumerate() {
+        match earlier {
+            None => return Err(Error::key_condition_range_skipped(&schema.range[i].name)),
+            Some(SortCondition::Compare(Comparator::Eq, value)) => prefix.push(value),
+            Some(_) => return Err(Error::key_condition_range_not_last(&schema.range[i].name)),
+        }
+    }
+    Ok((prefix, condition))
 }
 
 /// The legacy KeyConditions as a key condition.
 pub(crate) fn legacy_key_condition(
     conditions: &std::collections::BTreeMap<String, LegacyCondition>,
-    schema: &KeySchema,
+    schema: &IndexKeySchema,
 ) -> Result<KeyCondition> {
     let mut combined: Option<ResolvedCondition> = None;
     for (name, entry) in conditions {
@@ -254,7 +311,7 @@ pub(crate) fn legacy_key_condition(
         return Err(Error::key_conditions_too_many());
     }
     let Some(condition) = combined else {
-        return Err(Error::key_condition_hash_missing(&schema.hash.name));
+        return Err(Error::key_condition_hash_missing(&schema.hash[0].name));
     };
     analyse_key_condition(&condition, schema)
 }

@@ -10,6 +10,7 @@ use crate::data::table::{NewTable, Status, Table};
 use crate::engine::Engine;
 use crate::error::{ConstraintErrors, Error, Result, constraint};
 use crate::limits::{self};
+use crate::types::index_keys::IndexKeySchema;
 use crate::types::keys::{KeyAttribute, KeySchema, ScalarType};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -564,11 +565,14 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>> {
     Ok(checked)
 }
 
+/// An index's key schema from its elements: one HASH and an optional RANGE, or for a GSI up to
+/// four HASH elements followed by up to four RANGE elements (multi-attribute keys).
 fn index_key_schema(
     elements: &[KeySchemaElement],
     defined: &BTreeMap<String, ScalarType>,
     index_name: &str,
-) -> Result<KeySchema> {
+    global: bool,
+) -> Result<IndexKeySchema> {
     let attribute = |e: &KeySchemaElement| -> Result<KeyAttribute> {
         let name = e
             .attribute_name
@@ -579,27 +583,75 @@ fn index_key_schema(
             .expect("undefined attributes were rejected earlier");
         Ok(KeyAttribute { name, scalar_type })
     };
-    fn key_type(e: &KeySchemaElement) -> &str {
-        e.key_type.as_deref().unwrap_or("")
+    let multi_attribute = global
+        && key_type(elements.first()) == "HASH"
+        && (elements.len() > 2 || key_type(elements.get(1)) == "HASH");
+    if multi_attribute {
+        return multi_attribute_key_schema(elements, index_name, attribute);
     }
     match elements {
-        [hash] if key_type(hash) == "HASH" => Ok(KeySchema {
-            hash: attribute(hash)?,
-            range: None,
+        [hash] if key_type(Some(hash)) == "HASH" => Ok(IndexKeySchema {
+            hash: vec![attribute(hash)?],
+            range: Vec::new(),
         }),
-        [hash, range] if key_type(hash) == "HASH" && key_type(range) == "RANGE" => {
+        [hash, range] if key_type(Some(hash)) == "HASH" && key_type(Some(range)) == "RANGE" => {
             if hash.attribute_name == range.attribute_name {
                 return Err(Error::key_schema_same_name());
             }
-            Ok(KeySchema {
-                hash: attribute(hash)?,
-                range: Some(attribute(range)?),
+            Ok(IndexKeySchema {
+                hash: vec![attribute(hash)?],
+                range: vec![attribute(range)?],
             })
         }
-        [first, ..] if key_type(first) != "HASH" => Err(Error::key_schema_first_not_hash()),
+        [first, ..] if key_type(Some(first)) != "HASH" => Err(Error::key_schema_first_not_hash()),
         [_, _] => Err(Error::key_schema_second_not_range()),
         _ => Err(Error::index_key_schema_invalid(index_name)),
     }
+}
+
+fn key_type(element: Option<&KeySchemaElement>) -> &str {
+    element.and_then(|e| e.key_type.as_deref()).unwrap_or("")
+}
+
+/// A GSI key schema of several elements, the first HASH: HASH elements, then RANGE elements,
+/// at most four of each, no attribute twice.
+fn multi_attribute_key_schema(
+    elements: &[KeySchemaElement],
+    index_name: &str,
+    attribute: impl Fn(&KeySchemaElement) -> Result<KeyAttribute>,
+) -> Result<IndexKeySchema> {
+    let hash_count = elements
+        .iter()
+        .take_while(|e| key_type(Some(e)) == "HASH")
+        .count();
+    let rest = &elements[hash_count..];
+    if let Some(misplaced) = rest.iter().find(|e| key_type(Some(e)) != "RANGE") {
+        if key_type(Some(misplaced)) == "HASH" {
+            return Err(Error::index_key_schema_hash_after_range(index_name));
+        }
+        return Err(Error::index_key_schema_invalid(index_name));
+    }
+    if hash_count > limits::INDEX_KEY_ATTRIBUTE_COUNT_MAX {
+        return Err(Error::index_key_schema_too_many("HASH", index_name));
+    }
+    if rest.len() > limits::INDEX_KEY_ATTRIBUTE_COUNT_MAX {
+        return Err(Error::index_key_schema_too_many("RANGE", index_name));
+    }
+    let mut names = BTreeSet::new();
+    for element in elements {
+        if let Some(name) = &element.attribute_name
+            && !names.insert(name.as_str())
+        {
+            return Err(Error::index_key_schema_duplicate(name, index_name));
+        }
+    }
+    Ok(IndexKeySchema {
+        hash: elements[..hash_count]
+            .iter()
+            .map(&attribute)
+            .collect::<Result<_>>()?,
+        range: rest.iter().map(&attribute).collect::<Result<_>>()?,
+    })
 }
 
 fn index_projection(projection: &ProjectionInput) -> Result<Projection> {
@@ -694,19 +746,21 @@ pub(crate) fn build_index(
     billing_mode: BillingMode,
 ) -> Result<Index> {
     let name = shape.name;
-    let key_schema = index_key_schema(shape.key_schema, defined, &name)?;
+    let key_schema = index_key_schema(shape.key_schema, defined, &name, global)?;
     if !global {
         if table_schema.range.is_none() {
             return Err(Error::local_index_without_table_range_key());
         }
-        if key_schema.hash != table_schema.hash {
+        // An LSI's key schema is one HASH and at most one RANGE (multi-attribute keys are for
+        // GSIs only), so its first partition key attribute is its only one.
+        if key_schema.hash[0] != table_schema.hash {
             return Err(Error::local_index_hash_key_differs(
                 &name,
-                &key_schema.hash.name,
+                &key_schema.hash[0].name,
                 &table_schema.hash.name,
             ));
         }
-        if key_schema.range.is_none() {
+        if key_schema.range.is_empty() {
             return Err(Error::local_index_without_range_key(&name));
         }
     }

@@ -17,8 +17,8 @@ use crate::expr::key_condition::KeyCondition;
 use crate::expr::resolve::Placeholders;
 use crate::expr::{ExpressionKind, ResolvedCondition, ResolvedPath, legacy, parse};
 use crate::limits::READ_UNIT_BYTES;
+use crate::types::index_keys::IndexKeySchema;
 use crate::types::item::Item;
-use crate::types::keys::KeySchema;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -289,14 +289,22 @@ pub(crate) fn apply_start_key(
     let Some(raw_start) = &input.exclusive_start_key else {
         return Ok(());
     };
-    let schema: &KeySchema = index.map_or(&table.key_schema, |i| &i.key_schema);
+    let schema: IndexKeySchema = index.map_or_else(
+        || IndexKeySchema::from(&table.key_schema),
+        |i| i.key_schema.clone(),
+    );
     let start_item = check_item(raw_start)?;
-    if key.is_some() && index.is_none() && schema.range.is_none() {
+    if key.is_some() && index.is_none() && schema.range.is_empty() {
         return Err(Error::start_key_single_row());
     }
     let start = start_key(table, index, &start_item)?;
     if let Some(condition) = key {
-        if start_item.get(&schema.hash.name) != Some(&condition.hash) {
+        let outside = schema
+            .hash
+            .iter()
+            .zip(&condition.hash)
+            .any(|(attribute, value)| start_item.get(&attribute.name) != Some(value));
+        if outside {
             return Err(Error::start_key_outside_partition());
         }
         if !contains(range, &start) {

@@ -3,14 +3,16 @@
 
 use super::paging::{self, Read};
 use crate::api::{QueryInput, Response};
+use crate::data::index::Index;
 use crate::data::page::sort_range;
 use crate::engine::{Engine, table_name_of};
 use crate::error::{Error, Result};
 use crate::expr::key_condition::{
-    analyse_key_condition, check_key_condition_shape, check_legacy_key_conditions_shape,
-    legacy_key_condition, top_level_names,
+    KeyCondition, analyse_key_condition, check_key_condition_shape,
+    check_legacy_key_conditions_shape, legacy_key_condition, top_level_names,
 };
 use crate::expr::legacy;
+use crate::types::index_keys::IndexKeySchema;
 
 pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> Result<Response> {
     let name = paging::check_constraints(input).into_result_with(input.table_name.as_deref())?;
@@ -33,22 +35,23 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
         return Err(Error::key_condition_required());
     }
     let expressions = paging::resolve(input, &input.query_filter, true)?;
-    match (&expressions.key_condition, &input.key_conditions) {
-        (Some(condition), _) => check_key_condition_shape(condition)?,
-        (None, Some(conditions)) => check_legacy_key_conditions_shape(conditions)?,
-        (None, None) => {}
-    }
+    let on_index = input.index_name.is_some();
+    let condition_count = match (&expressions.key_condition, &input.key_conditions) {
+        (Some(condition), _) => check_key_condition_shape(condition, on_index)?,
+        (None, Some(conditions)) => {
+            check_legacy_key_conditions_shape(conditions, on_index)?;
+            conditions.len()
+        }
+        (None, None) => 0,
+    };
     let zone = paging::open(engine, input, table_name_of(name), now_ms);
     let table = engine.table_for_data(name, now_ms)?;
     let index = paging::find_index(table, input, expressions.projection.as_deref(), now_ms)?;
-    let schema = index.map_or(&table.key_schema, |i| &i.key_schema);
-    let key = match (&expressions.key_condition, &input.key_conditions) {
-        (Some(condition), _) => analyse_key_condition(condition, schema)?,
-        (None, Some(conditions)) => legacy_key_condition(conditions, schema)?,
-        (None, None) => {
-            return Err(Error::key_condition_required());
-        }
-    };
+    let schema: IndexKeySchema = index.map_or_else(
+        || IndexKeySchema::from(&table.key_schema),
+        |i| i.key_schema.clone(),
+    );
+    let key = key_condition(input, &expressions, &schema, index, condition_count)?;
     if let Some(filter) = &expressions.filter {
         let mut names = Vec::new();
         top_level_names(filter, &mut names);
@@ -62,7 +65,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
         }
     }
     let forward = input.scan_index_forward.unwrap_or(true);
-    let mut range = sort_range(schema, &key, index.is_some());
+    let mut range = sort_range(&schema, &key, index.is_some());
     paging::apply_start_key(input, table, index, Some(&key), &mut range, forward)?;
     let read = Read {
         table,
@@ -74,4 +77,28 @@ pub(crate) fn execute(engine: &mut Engine, input: &QueryInput, now_ms: u64) -> R
     };
     let page = paging::read(engine, input, read);
     paging::respond(engine, input, page, now_ms)
+}
+
+/// The key condition checked against the key schema of the table or index read.
+fn key_condition(
+    input: &QueryInput,
+    expressions: &paging::Expressions,
+    schema: &IndexKeySchema,
+    index: Option<&Index>,
+    condition_count: usize,
+) -> Result<KeyCondition> {
+    // More than two conditions passed the shape checks only because they name an index: a
+    // single-attribute one has room for two.
+    if condition_count > 2 && !schema.is_multi_attribute() {
+        return Err(Error::key_conditions_too_many());
+    }
+    match (&expressions.key_condition, &input.key_conditions) {
+        (Some(condition), _) => analyse_key_condition(condition, schema),
+        (None, Some(_)) if schema.is_multi_attribute() => {
+            let index_name = index.map_or("", |i| i.name.as_str());
+            Err(Error::key_conditions_multi_attribute(index_name))
+        }
+        (None, Some(conditions)) => legacy_key_condition(conditions, schema),
+        (None, None) => Err(Error::key_condition_required()),
+    }
 }

@@ -1,5 +1,6 @@
 //! Primary keys: extraction and checks against a table's key schema, and the byte encoding
-//! under which the table's ordered map keeps items.
+//! under which the table's ordered map keeps items, and the value encodings index keys share
+//! (`types::index_keys` builds secondary index keys from them).
 //!
 //! Stored key = `hash(partition key)` (8 bytes, big-endian) + length-prefixed partition key +
 //! the sort key's order-preserving encoding. Items of one partition key are therefore
@@ -37,7 +38,7 @@ impl ScalarType {
         }
     }
 
-    fn matches(self, value: &Value) -> bool {
+    pub(crate) fn matches(self, value: &Value) -> bool {
         matches!(
             (self, value.value_type()),
             (ScalarType::S, ValueType::S)
@@ -60,7 +61,7 @@ pub struct KeySchema {
 }
 
 /// Raw bytes of a key value, for hashing and sizing.
-fn key_bytes(value: &Value) -> Vec<u8> {
+pub(crate) fn key_bytes(value: &Value) -> Vec<u8> {
     match value {
         Value::S(s) => s.as_bytes().to_vec(),
         Value::B(b) => b.clone(),
@@ -154,13 +155,18 @@ impl KeySchema {
 
     /// The stored-key prefix shared by every item with this partition key value.
     pub fn partition_prefix(&self, hash_value: &Value) -> Vec<u8> {
-        let bytes = key_bytes(hash_value);
-        let mut out = Vec::with_capacity(8 + 2 + bytes.len() + 16);
-        out.extend_from_slice(&partition_hash(hash_value).to_be_bytes());
-        out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-        out.extend_from_slice(&bytes);
-        out
+        encode_partition(&key_bytes(hash_value))
     }
+}
+
+/// A partition's key prefix from the bytes of its partition key value: their hash (8 bytes,
+/// big-endian), their length (2 bytes), then the bytes.
+pub(crate) fn encode_partition(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 2 + bytes.len() + 16);
+    out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(bytes).to_be_bytes());
+    out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+    out.extend_from_slice(bytes);
+    out
 }
 
 /// Appends a sort-key value's order-preserving encoding: raw bytes for S and B (the sort key
@@ -174,7 +180,7 @@ pub fn encode_sort_value(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn check_key_value(
+pub(crate) fn check_key_value(
     attribute: &KeyAttribute,
     value: &Value,
     is_hash: bool,
@@ -240,54 +246,6 @@ pub fn encode_terminated(value: &Value, out: &mut Vec<u8>) {
             out.push(0);
         }
         _ => unreachable!("key values are scalars"),
-    }
-}
-
-impl KeySchema {
-    /// Checks the key attributes of this (index) schema that an item carries: type, emptiness,
-    /// size. Absent attributes are fine: the item is simply not in the index.
-    pub fn check_index_attributes(&self, item: &Item, index_name: &str) -> Result<()> {
-        let mut attributes = vec![(&self.hash, true)];
-        if let Some(range) = &self.range {
-            attributes.push((range, false));
-        }
-        for (attribute, is_hash) in attributes {
-            let Some(value) = item.get(&attribute.name) else {
-                continue;
-            };
-            let empty = matches!(value, Value::S(s) if s.is_empty())
-                || matches!(value, Value::B(b) if b.is_empty());
-            if empty && attribute.scalar_type.matches(value) {
-                let empty_type = if matches!(value, Value::S(_)) {
-                    "string"
-                } else {
-                    "binary"
-                };
-                return Err(Error::index_key_value_empty(
-                    empty_type,
-                    index_name,
-                    &attribute.name,
-                ));
-            }
-            check_key_value(attribute, value, is_hash, |actual| {
-                Error::index_key_type_mismatch(
-                    &attribute.name,
-                    attribute.scalar_type.name(),
-                    actual.name(),
-                    index_name,
-                )
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Whether an item has every attribute of this schema (and so belongs in its index).
-    pub fn covers(&self, item: &Item) -> bool {
-        item.contains_key(&self.hash.name)
-            && self
-                .range
-                .as_ref()
-                .is_none_or(|r| item.contains_key(&r.name))
     }
 }
 

@@ -4,6 +4,7 @@
 //! leaf cluster.
 
 pub mod encoding;
+pub mod index_keys;
 pub mod item;
 pub mod keys;
 pub mod number;
