@@ -90,6 +90,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check one of the engine's state machines exhaustively with stateright (exit status 1
+    /// on a violation). Models: replication (the engine's Raft replica under message loss,
+    /// reordering, duplication and crashes).
+    Model {
+        /// The model to check: replication.
+        name: String,
+        /// Serve stateright's Explorer on this address (e.g. 127.0.0.1:3000) instead.
+        #[arg(long)]
+        explore: Option<String>,
+        /// Checker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Watch a table's DynamoDB stream (`dynasim streams tail TABLE`).
     Streams {
         #[command(subcommand)]
@@ -144,14 +157,8 @@ fn main() -> ExitCode {
             buffered_body_bytes_max,
             ttl_delay_ms,
         } => {
-            let profile = match profile.as_deref().map(load_profile).transpose() {
-                Ok(profile) => profile,
-                Err(errors) => {
-                    for error in errors {
-                        eprintln!("dynasim: {error}");
-                    }
-                    return ExitCode::from(2);
-                }
+            let Some(profile) = profile_or_report(profile.as_deref()) else {
+                return ExitCode::from(2);
             };
             serve(Serve {
                 listen,
@@ -188,6 +195,11 @@ fn main() -> ExitCode {
             interval_ms,
         }),
         Command::Check { history, json } => dynasim_sim::cli::check(&history, json),
+        Command::Model {
+            name,
+            explore,
+            threads,
+        } => model(&name, explore.as_deref(), threads),
         Command::Run { args }
             if args
                 .iter()
@@ -562,6 +574,52 @@ fn simulator(command: &str, args: Vec<String>) -> ExitCode {
                 program.display()
             );
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `dynasim model NAME`: checks the model exhaustively and prints what it found.
+fn model(name: &str, explore: Option<&str>, threads: usize) -> ExitCode {
+    use dynasim_model::replication::ReplicationModel;
+    if name != "replication" {
+        let names: Vec<&str> = dynasim_model::MODELS.iter().map(|(n, _)| *n).collect();
+        eprintln!(
+            "dynasim model: unknown model {name:?} (models: {})",
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let model = ReplicationModel::default();
+    if let Some(address) = explore {
+        eprintln!("dynasim model: serving stateright's Explorer on http://{address}");
+        dynasim_model::explore(model.clone(), address);
+    }
+    println!("checking {name}: {model:?}");
+    let outcome = dynasim_model::check(model, threads.max(1));
+    println!(
+        "{} states ({} unique), depth {}, {:.1} s",
+        outcome.states, outcome.unique_states, outcome.max_depth, outcome.seconds
+    );
+    if outcome.failures.is_empty() {
+        println!("every property holds within the bounds");
+        return ExitCode::SUCCESS;
+    }
+    for (property, path) in &outcome.failures {
+        println!("VIOLATION {property}:\n{path}");
+    }
+    ExitCode::from(1)
+}
+
+/// The profile a `serve` names (`Some(None)`: none), or `None` after printing why it does not
+/// load.
+fn profile_or_report(path: Option<&std::path::Path>) -> Option<Option<Profile>> {
+    match path.map(load_profile).transpose() {
+        Ok(profile) => Some(profile),
+        Err(errors) => {
+            for error in errors {
+                eprintln!("dynasim: {error}");
+            }
+            None
         }
     }
 }

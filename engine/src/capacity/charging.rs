@@ -219,9 +219,16 @@ impl Engine {
             return;
         };
         for write in index_writes.iter().filter(|w| w.global && w.units > 0.0) {
-            for (_, hash) in touched.iter().filter(|(n, _)| *n == write.index) {
+            let hashes: Vec<u64> = touched
+                .iter()
+                .filter(|(n, _)| *n == write.index)
+                .map(|(_, h)| *h)
+                .collect();
+            // A moved entry is two index writes: each partition it touched served its share.
+            let share = write.units / hashes.len().max(1) as f64;
+            for hash in hashes {
                 if let Some(p) = t.index_partitions_mut(&write.index, limits) {
-                    p.record(*hash, true, write.units, now_ms, limits);
+                    p.record(hash, true, share, now_ms, limits);
                 }
             }
         }

@@ -46,6 +46,22 @@ impl Checker for Convergence {
                         ),
                     });
                 }
+                "feed-caught-up" if event.value == Json::Bool(false) => {
+                    report.anomalies.push(Anomaly {
+                        checker: self.name(),
+                        kind: "feed-not-caught-up",
+                        violation: true,
+                        key: event.key.clone(),
+                        ops: Vec::new(),
+                        time: event.time,
+                        explanation: format!(
+                            "Once writes stopped, the change-feed component {} had not consumed \
+                             every partition's committed changes within the convergence bound: a \
+                             stream, index or TTL sweeper that never catches up.",
+                            event.key.as_deref().unwrap_or("?")
+                        ),
+                    });
+                }
                 "converged" if event.value == Json::Bool(false) => {
                     report.anomalies.push(Anomaly {
                         checker: self.name(),

@@ -40,8 +40,6 @@ pub struct Progress {
     pub cursors: BTreeMap<u32, u64>,
     /// Per group: the storage node and term whose answer was consumed last.
     sources: BTreeMap<u32, (usize, u64)>,
-    /// Per group: where the last batch with entries began.
-    last_batch: BTreeMap<u32, u64>,
     pub stream: StreamLog,
     index: BTreeMap<(usize, String), Item>,
     /// The TTL sweeper's items with an expiry.
@@ -55,6 +53,9 @@ pub struct StreamLog {
     /// Per group, its open shard.
     open: BTreeMap<u32, usize>,
     next_sequence: u64,
+    /// Per group, the records of the last batch published (what the broken variant
+    /// `stream-duplicate-on-leader-change` publishes again).
+    last: BTreeMap<u32, Vec<Record>>,
 }
 
 #[derive(Clone, Debug)]
@@ -123,13 +124,29 @@ impl StreamLog {
             return;
         };
         self.next_sequence += 1;
-        self.shards[shard].records.push(Record {
+        let record = Record {
             sequence: self.next_sequence,
             created_ms,
             key,
             old: change.before.as_ref().map_or(Json::Null, value_of),
             new: change.after.as_ref().map_or(Json::Null, value_of),
-        });
+        };
+        self.last.entry(group).or_default().push(record.clone());
+        self.shards[shard].records.push(record);
+    }
+
+    /// Publishes the records of `group`'s last batch again, under new sequence numbers.
+    fn republish_last(&mut self, group: u32) {
+        let (Some(&shard), Some(last)) = (self.open.get(&group), self.last.get(&group)) else {
+            return;
+        };
+        for record in last.clone() {
+            self.next_sequence += 1;
+            let sequence = self.next_sequence;
+            self.shards[shard]
+                .records
+                .push(Record { sequence, ..record });
+        }
     }
 
     /// `group` split: its shard closes; it and `new_group` continue in two children.
@@ -307,17 +324,13 @@ fn consume(world: &World, component: FeedComponent, live: &mut Progress, batch: 
     }
     let previous = live.sources.insert(group, batch.source);
     if world.bug(Bug::StreamDuplicateOnLeaderChange)
+        && component == FeedComponent::StreamPublisher
         && previous.is_some_and(|p| p != batch.source)
-        && let Some(&last) = live.last_batch.get(&group)
     {
-        // Broken: on a new leader the publisher asks again from the start of the last batch
-        // the old leader sent (as if it had not been acknowledged), and publishes it again.
-        live.cursors.insert(group, last - 1);
-        live.last_batch.remove(&group);
-        return;
-    }
-    if !batch.entries.is_empty() {
-        live.last_batch.insert(group, batch.from);
+        // Broken: when a partition's answers come from a new leader, the publisher publishes
+        // the records of the old leader's last batch again (as if they had not been
+        // acknowledged).
+        live.stream.republish_last(group);
     }
     let mut writes: Vec<(u64, &ItemChange)> = Vec::new();
     for (_, entry) in &batch.entries {
@@ -349,6 +362,9 @@ fn apply(
 ) {
     match component {
         FeedComponent::StreamPublisher => {
+            if !writes.is_empty() {
+                live.stream.last.insert(group, Vec::new());
+            }
             if world.bug(Bug::StreamReordersRecords) {
                 // Broken: a batch's records published newest first.
                 writes.reverse();
@@ -437,9 +453,14 @@ fn req_component(world: &World) -> usize {
 
 /// Whether every component consumed everything each group's leader applied.
 pub(super) fn caught_up(world: &World) -> bool {
+    (0..world.feeds.len()).all(|c| caught_up_one(world, c))
+}
+
+/// Whether component `c` consumed everything each group's leader applied.
+pub(super) fn caught_up_one(world: &World, c: usize) -> bool {
     let placement = world.placement.lock().unwrap().clone();
     let nodes = world.nodes.lock().unwrap();
-    (0..world.feeds.len()).all(|c| {
+    {
         let state = world.feeds[c].lock().unwrap();
         placement
             .groups
@@ -456,12 +477,32 @@ pub(super) fn caught_up(world: &World) -> bool {
                     .and_then(|s| s.lock().unwrap().groups.get(&group).map(|g| g.applied));
                 state.live.cursors.get(&group).copied() >= applied
             })
-    })
+    }
+}
+
+/// Records whether each component caught up (`feed-caught-up`, judged by the `convergence`
+/// checker) and the publisher's shards.
+pub(super) fn record_feeds(world: &World) {
+    let time = world.now_ns();
+    for (c, (_, info)) in world.topology.feeds.iter().enumerate() {
+        let mut e = Event::new(
+            Process::Named("final".into()),
+            Kind::Info,
+            "feed-caught-up",
+            time,
+        );
+        e.key = Some(info.name.clone());
+        e.value = json!(caught_up_one(world, c));
+        world.record(e);
+    }
+    if let Some(c) = world.topology.feed(FeedComponent::StreamPublisher) {
+        record_streams(world, caught_up_one(world, c));
+    }
 }
 
 /// Records the publisher's shards, one `stream-shard` event each (what the `stream` checker
 /// reads), and whether it had caught up.
-pub(super) fn record_streams(world: &World, caught_up: bool) {
+fn record_streams(world: &World, caught_up: bool) {
     let Some(c) = world.topology.feed(FeedComponent::StreamPublisher) else {
         return;
     };

@@ -92,6 +92,8 @@ impl Feed {
         }
         let floor = self.floor();
         self.entries.retain(|&i, _| i > floor);
+        // What was dropped is no longer served: nobody may ask for it again.
+        self.complete_after = self.complete_after.max(floor);
     }
 
     /// The entries from `from` up to `applied` (at most [`PULL_ENTRIES_MAX`] of them),

@@ -448,6 +448,11 @@ pub async fn run(world: Arc<World>) -> History {
     for t in tasks {
         let _ = t.await;
     }
+    // The TTL sweeper stops with the clients; its deletes in flight complete (or time out).
+    let quiet = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms + 100);
+    while world.feeds.iter().any(|f| f.lock().unwrap().sweeps.busy()) && Instant::now() < quiet {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     read_final_state(&world, &client_nodes).await;
     // Convergence: every replica of every group caught up with its leader, within the bound.
     let bound = Instant::now() + Duration::from_millis(world.scenario.converge_within_ms);
@@ -459,18 +464,19 @@ pub async fn run(world: Arc<World>) -> History {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     // The change-feed components catch up with every partition's leader, within the bound.
-    let feeds_caught_up = loop {
-        let caught_up = consumer::caught_up(&world);
-        if caught_up || world.topology.feeds.is_empty() || Instant::now() >= bound {
-            break caught_up;
+    // (Within a bound of their own: the replicas may have used theirs catching up.)
+    let bound = Instant::now() + Duration::from_millis(world.scenario.converge_within_ms);
+    while !world.topology.feeds.is_empty() && !consumer::caught_up(&world) {
+        if Instant::now() >= bound {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    }
     // A global secondary index is read only eventually: once every replica caught up.
     read_final_index(&world, &client_nodes).await;
     record_final_state(&world, &converged);
     record_logs(&world);
-    consumer::record_streams(&world, feeds_caught_up);
+    consumer::record_feeds(&world);
     std::mem::take(&mut *world.history.lock().unwrap())
 }
 

@@ -932,6 +932,11 @@ fn compact_if_due(world: &World, replica: &mut Log, g: &mut GroupState, group: u
     let Some(engine) = &g.engine else { return };
     let deployment = &world.scenario.deployment;
     match g.snapshot.take() {
+        // With change-feed components, never past what each of them made durable: a
+        // component that crashes pulls those entries again (the snapshot waits).
+        Some((at, snap)) if g.feed.as_ref().is_some_and(|f| at > f.floor()) => {
+            g.snapshot = Some((at, snap));
+        }
         Some((at, snap)) if g.applied >= at + deployment.compact_keep_entries => {
             // Dropped if a snapshot installed since covers it.
             let current = at >= replica.first_index() && at <= replica.compactable();
@@ -940,11 +945,7 @@ fn compact_if_due(world: &World, replica: &mut Log, g: &mut GroupState, group: u
             }
         }
         Some(taken) => g.snapshot = Some(taken),
-        // With change-feed components, never past what each of them made durable: a
-        // component that crashes pulls those entries again.
-        None if g.applied >= replica.first_index() + deployment.compact_after_entries
-            && g.feed.as_ref().is_none_or(|f| g.applied <= f.floor()) =>
-        {
+        None if g.applied >= replica.first_index() + deployment.compact_after_entries => {
             let at = g.applied.min(replica.compactable());
             let table = world.placement.lock().unwrap().groups[group as usize].table;
             let hash = snapshot::log_hash_at(replica, at);

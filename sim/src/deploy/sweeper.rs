@@ -50,6 +50,11 @@ pub struct Sweeps {
 }
 
 impl Sweeps {
+    /// Whether a delete is in flight.
+    pub fn busy(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
     /// After a restart: nothing in flight.
     pub fn restart(&mut self) {
         self.in_flight.clear();
@@ -98,6 +103,11 @@ pub(super) async fn sweep(world: &World, c: usize, endpoint: &Arc<Endpoint>) {
     let delay = world.scenario.deployment.ttl_sweep_delay_ms;
     let timeout_ns = world.scenario.op_timeout_ms * 1_000_000;
     let mut out = Vec::new();
+    // Once the clients stopped the sweeper stops too (the final reads and the convergence
+    // wait need the tables quiet); what it has in flight completes.
+    let stopped = world
+        .stop_clients
+        .load(std::sync::atomic::Ordering::Relaxed);
     {
         let mut state = world.feeds[c].lock().unwrap();
         let state = &mut *state;
@@ -122,7 +132,7 @@ pub(super) async fn sweep(world: &World, c: usize, endpoint: &Arc<Endpoint>) {
             .map(|(item, d)| (item.clone(), d.clone()))
             .collect();
         for (item, due) in expired {
-            if state.sweeps.in_flight.len() >= IN_FLIGHT_MAX {
+            if stopped || state.sweeps.in_flight.len() >= IN_FLIGHT_MAX {
                 break;
             }
             state.sweeps.next += 1;

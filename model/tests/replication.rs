@@ -1,0 +1,68 @@
+//! The replication model: the engine's Raft replica passes every property within the small
+//! bounds (its state count pinned), and each broken rule is caught with a counterexample.
+
+use dynasim_engine::replication::raft::BrokenRule;
+use dynasim_model::check;
+use dynasim_model::replication::ReplicationModel;
+
+#[test]
+fn the_real_replica_keeps_every_property_within_the_small_bounds() {
+    let outcome = check(ReplicationModel::small(), 1);
+    eprintln!("{outcome:?}");
+    assert!(outcome.failures.is_empty(), "{:#?}", outcome.failures);
+    assert_eq!(
+        outcome.unique_states, 1_576_431,
+        "the small bounds' state count"
+    );
+}
+
+/// A broken rule of the replica's, and the property whose counterexample shows it.
+fn caught(model: ReplicationModel, property: &str) {
+    let rule = model.broken;
+    let outcome = check(model, 1);
+    let found = outcome.failures.iter().find(|(name, _)| name == property);
+    let (_, path) = found.unwrap_or_else(|| panic!("{rule:?} escaped: {outcome:?}"));
+    eprintln!("{rule:?}: {property}, after:\n{path}");
+    assert!(path.lines().count() > 3, "a readable trace: {path}");
+}
+
+#[test]
+fn a_leader_that_commits_on_a_minority_loses_acknowledged_writes() {
+    let model = ReplicationModel {
+        broken: Some(BrokenRule::CommitOnMinority),
+        ..ReplicationModel::small()
+    };
+    caught(model, "no acknowledged write lost");
+}
+
+#[test]
+fn votes_without_the_log_check_break_the_replicas_own_invariants() {
+    // A leader elected without the log check overwrites a committed entry: the follower's
+    // commit index would pass its log, which the replica asserts against.
+    let model = ReplicationModel {
+        broken: Some(BrokenRule::VoteWithoutLogCheck),
+        ..ReplicationModel::small()
+    };
+    caught(model, "no replica assertion fails");
+}
+
+#[test]
+fn a_follower_keeping_a_conflicting_entry_commits_two_values_at_one_index() {
+    let model = ReplicationModel {
+        broken: Some(BrokenRule::KeepConflictingEntry),
+        values: 2,
+        ..ReplicationModel::small()
+    };
+    caught(model, "no two values committed at one index");
+}
+
+#[test]
+fn an_append_acknowledged_before_it_is_durable_is_lost_in_a_crash() {
+    let model = ReplicationModel {
+        broken: Some(BrokenRule::AckBeforePersist),
+        asynchronous: true,
+        crashes: 1,
+        ..ReplicationModel::small()
+    };
+    caught(model, "no acknowledged write lost");
+}
