@@ -480,9 +480,9 @@ pub(super) fn caught_up_one(world: &World, c: usize) -> bool {
     }
 }
 
-/// Records whether each component caught up (`feed-caught-up`, judged by the `convergence`
-/// checker) and the publisher's shards.
-pub(super) fn record_feeds(world: &World) {
+/// Records whether each component had caught up when the wait ended (`feed-caught-up`,
+/// judged by the `convergence` checker) and the publisher's shards.
+pub(super) fn record_feeds(world: &World, caught_up: &[bool]) {
     let time = world.now_ns();
     for (c, (_, info)) in world.topology.feeds.iter().enumerate() {
         let mut e = Event::new(
@@ -492,11 +492,11 @@ pub(super) fn record_feeds(world: &World) {
             time,
         );
         e.key = Some(info.name.clone());
-        e.value = json!(caught_up_one(world, c));
+        e.value = json!(caught_up[c]);
         world.record(e);
     }
     if let Some(c) = world.topology.feed(FeedComponent::StreamPublisher) {
-        record_streams(world, caught_up_one(world, c));
+        record_streams(world, caught_up[c]);
     }
 }
 

@@ -472,11 +472,16 @@ pub async fn run(world: Arc<World>) -> History {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Judged now: the final index reads below take time, and entries (a new term's first,
+    // say) may be appended meanwhile.
+    let feeds_caught_up: Vec<bool> = (0..world.feeds.len())
+        .map(|c| consumer::caught_up_one(&world, c))
+        .collect();
     // A global secondary index is read only eventually: once every replica caught up.
     read_final_index(&world, &client_nodes).await;
     record_final_state(&world, &converged);
     record_logs(&world);
-    consumer::record_feeds(&world);
+    consumer::record_feeds(&world, &feeds_caught_up);
     std::mem::take(&mut *world.history.lock().unwrap())
 }
 
