@@ -171,6 +171,14 @@ pub(super) fn history_key(item: &Item) -> Option<String> {
     })
 }
 
+/// The table (its position in the topology) and history key of the item a change changed.
+pub(super) fn changed_item(world: &World, change: &ItemChange) -> Option<(usize, String)> {
+    let tables = &world.topology.tables;
+    let table = tables.iter().position(|t| t.name == change.table)?;
+    let image = change.after.as_ref().or(change.before.as_ref());
+    Some((table, image.and_then(history_key)?))
+}
+
 /// An item's value as the history names it: its attribute `v` (null without one).
 fn value_of(item: &Item) -> Json {
     match item.get("v") {
@@ -390,16 +398,7 @@ fn apply(
 /// Keeps the index entry of a changed item: under its new index key, or gone when the item
 /// or its index key is.
 fn index_change(world: &World, index: &mut BTreeMap<(usize, String), Item>, change: &ItemChange) {
-    let Some(table) = world
-        .topology
-        .tables
-        .iter()
-        .position(|t| t.name == change.table)
-    else {
-        return;
-    };
-    let image = change.after.as_ref().or(change.before.as_ref());
-    let Some(key) = image.and_then(history_key) else {
+    let Some((table, key)) = changed_item(world, change) else {
         return;
     };
     match &change.after {

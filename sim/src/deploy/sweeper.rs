@@ -63,16 +63,7 @@ impl Sweeps {
 
 /// Keeps the expiry of a changed item (none: deleted, or no expiry).
 pub(super) fn note(world: &World, due: &mut BTreeMap<(usize, String), Due>, change: &ItemChange) {
-    let Some(table) = world
-        .topology
-        .tables
-        .iter()
-        .position(|t| t.name == change.table)
-    else {
-        return;
-    };
-    let image = change.after.as_ref().or(change.before.as_ref());
-    let Some(key) = image.and_then(super::consumer::history_key) else {
+    let Some((table, key)) = super::consumer::changed_item(world, change) else {
         return;
     };
     match change.after.as_ref().and_then(expiry_of) {
