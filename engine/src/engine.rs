@@ -64,6 +64,14 @@ pub struct Engine {
     /// The broken variant the TTL tests must catch: the sweep deletes what its index says is
     /// due without re-checking the current item. Off, always, outside those tests.
     pub ttl_sweep_skips_recheck: bool,
+    /// Transactions: a participant per table, the ledger, the ClientRequestToken window.
+    pub(crate) transactions: crate::txn::host::Transactions,
+    /// Transactions waiting out the profile's commit delay, their items held prepared.
+    pub(crate) pending_transactions:
+        BTreeMap<crate::txn::TxId, crate::ops::transact_write_items::PendingCommit>,
+    /// Answers of delayed transactions the timer committed, kept until their host asks
+    /// (`finish_transaction`), with when they were committed.
+    pub(crate) finished_transactions: BTreeMap<crate::txn::TxId, (u64, Response)>,
 }
 
 /// Accepts a table name or a table ARN where AWS does.
@@ -87,6 +95,9 @@ impl Engine {
             journal: None,
             retired_streams: Vec::new(),
             ttl_sweep_skips_recheck: false,
+            transactions: crate::txn::host::Transactions::default(),
+            pending_transactions: BTreeMap::new(),
+            finished_transactions: BTreeMap::new(),
         }
     }
 
@@ -178,6 +189,12 @@ impl Engine {
             Request::DescribeTimeToLive(input) => {
                 ops::describe_time_to_live::execute(self, &input, now_ms)
             }
+            Request::TransactWriteItems(input) => {
+                ops::transact_write_items::execute(self, &input, now_ms)
+            }
+            Request::TransactGetItems(input) => {
+                ops::transact_get_items::execute(self, &input, now_ms)
+            }
         }
     }
 
@@ -187,15 +204,19 @@ impl Engine {
     /// that never drives timers gets the same answers to its requests.
     pub fn poll_timeout(&self) -> Option<u64> {
         let limits = &self.config.limits;
+        let commits = self.pending_transactions.values().map(|p| p.due_ms);
         self.tables
             .values()
             .filter_map(|t| t.next_due_ms(limits))
+            .chain(commits)
             .min()
     }
 
     /// Does the time-driven work due by `now_ms`: tables whose DELETING ended are gone,
-    /// followers apply what they can, lagging GSIs show what has propagated.
+    /// followers apply what they can, lagging GSIs show what has propagated, delayed
+    /// transactions commit.
     pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.commit_due_transactions(now_ms);
         self.expire_deleted_tables(now_ms);
         for table in self.tables.values_mut() {
             table.handle_timeout(now_ms, &self.config.limits);
@@ -213,7 +234,10 @@ impl Engine {
         for (name, table) in &mut self.tables {
             let realism = &mut self.realism;
             let mut delay = || realism.ttl_delay(name).unwrap_or(fixed_ms);
-            table.sweep_ttl(now_ms, &self.config.limits, &mut delay, recheck);
+            // An item a transaction holds prepared waits for a later sweep.
+            let transactions = &self.transactions;
+            let held = |key: &[u8]| transactions.is_prepared(name, key);
+            table.sweep_ttl(now_ms, &self.config.limits, &mut delay, recheck, &held);
         }
     }
 
@@ -229,6 +253,7 @@ impl Engine {
                 .collect();
             for name in names {
                 if let Some(mut table) = self.tables.remove(&name) {
+                    self.transactions.drop_table(&name);
                     self.retired_streams.extend(table.take_streams());
                 }
             }

@@ -19,6 +19,7 @@ pub mod partition;
 pub mod realism;
 pub mod replication;
 pub mod storage;
+pub mod txn;
 pub mod types;
 
 pub use api::{Request, Response};

@@ -59,6 +59,10 @@ pub const BATCH_GET_KEY_COUNT_MAX: usize = 100;
 pub const BATCH_GET_RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// BatchWriteItem: put and delete requests across all tables.
 pub const BATCH_WRITE_REQUEST_COUNT_MAX: usize = 25;
+/// TransactWriteItems and TransactGetItems: 1 to 100 actions (raised from 25 in 2022).
+pub const TRANSACTION_ACTIONS_MAX: usize = 100;
+/// A transaction's aggregate size (its items and values): 4 MB.
+pub const TRANSACTION_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// ListTables: names per page.
 pub const LIST_TABLES_LIMIT_MAX: usize = 100;

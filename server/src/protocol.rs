@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 /// The operations of DynamoDB's current API that dynasim does not implement yet. They answer
 /// a clear error rather than "unknown operation"; `docs/compatibility.md` lists them.
-pub const NOT_IMPLEMENTED: [&str; 35] = [
+pub const NOT_IMPLEMENTED: [&str; 33] = [
     "BatchExecuteStatement",
     "CreateBackup",
     "CreateGlobalTable",
@@ -45,8 +45,6 @@ pub const NOT_IMPLEMENTED: [&str; 35] = [
     "RestoreTableFromBackup",
     "RestoreTableToPointInTime",
     "SearchVectors",
-    "TransactGetItems",
-    "TransactWriteItems",
     "UpdateContinuousBackups",
     "UpdateGlobalTable",
     "UpdateGlobalTableSettings",
@@ -111,6 +109,8 @@ fn decode_request(operation: &str, body: &[u8]) -> Result<Request, Error> {
         "DeleteItem" => Request::DeleteItem(decode(body)?),
         "BatchGetItem" => Request::BatchGetItem(decode(body)?),
         "BatchWriteItem" => Request::BatchWriteItem(decode(body)?),
+        "TransactWriteItems" => Request::TransactWriteItems(decode(body)?),
+        "TransactGetItems" => Request::TransactGetItems(decode(body)?),
         "Query" => Request::Query(decode(body)?),
         "Scan" => Request::Scan(decode(body)?),
         "UpdateContributorInsights" => Request::UpdateContributorInsights(decode(body)?),
@@ -178,6 +178,14 @@ pub fn error_body(error: &Error) -> Vec<u8> {
             serde_json::to_value(item).expect("items serialize"),
         );
     }
+    if error.kind == ErrorKind::TransactionCanceled {
+        let reasons: Vec<serde_json::Value> = error
+            .cancellation_reasons
+            .iter()
+            .map(cancellation_reason)
+            .collect();
+        body.insert("CancellationReasons".into(), reasons.into());
+    }
     if !error.throttling_reasons.is_empty() {
         // The service model spells the member in lower camel case on ThrottlingException.
         let member = if error.kind == ErrorKind::Throttling {
@@ -193,6 +201,22 @@ pub fn error_body(error: &Error) -> Vec<u8> {
         body.insert(member.into(), reasons.into());
     }
     serde_json::to_vec(&body).expect("maps serialize")
+}
+
+/// One `{Code, Message?, Item?}` of a TransactionCanceledException.
+fn cancellation_reason(reason: &dynasim_engine::error::CancellationReason) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    out.insert("Code".into(), reason.code.clone().into());
+    if let Some(message) = &reason.message {
+        out.insert("Message".into(), message.clone().into());
+    }
+    if let Some(item) = &reason.item {
+        out.insert(
+            "Item".into(),
+            serde_json::to_value(item).expect("items serialize"),
+        );
+    }
+    out.into()
 }
 
 impl Service {
@@ -285,7 +309,8 @@ impl Service {
     /// Executes one engine request, turning a panic into an InternalServerError so that one
     /// bad request cannot take the server down.
     pub fn execute(&self, request: Request, now_ms: u64) -> Result<Response, Error> {
-        let (result, wait) = self.execute_logged(request, now_ms);
+        let executed = self.execute_logged(request, now_ms);
+        let (result, wait) = self.settle_pending_blocking(executed, now_ms);
         self.settle_blocking(result, wait)
     }
 
@@ -408,7 +433,8 @@ impl Service {
             decoded
         } else {
             match self.try_execute_logged(decoded, now_ms) {
-                Ok((answer, wait)) => {
+                Ok(executed) => {
+                    let (answer, wait) = self.settle_pending(executed, now_ms).await;
                     let response = render(&request, answer, &request_id);
                     return (request, (response, wait));
                 }
@@ -417,7 +443,8 @@ impl Service {
         };
         let service = self.clone();
         let answered = off_runtime(move || {
-            let (answer, wait) = service.execute_logged(decoded, now_ms);
+            let executed = service.execute_logged(decoded, now_ms);
+            let (answer, wait) = service.settle_pending_blocking(executed, now_ms);
             let response = render(&request, answer, &request_id);
             (request, (response, wait))
         });
@@ -436,8 +463,53 @@ impl Service {
             Ok(decoded) => decoded,
             Err(response) => return (response, None),
         };
-        let (answer, wait) = self.execute_logged(decoded, now_ms);
+        let executed = self.execute_logged(decoded, now_ms);
+        let (answer, wait) = self.settle_pending_blocking(executed, now_ms);
         (render(request, answer, &request_id), wait)
+    }
+
+    /// A transaction waiting out the profile's commit delay (`Response::Pending`): its answer
+    /// once the delay has passed, asked of the engine at the commit's due time (the timer may
+    /// have committed it already). Any other answer as it is.
+    async fn settle_pending(&self, executed: Executed, now_ms: u64) -> Executed {
+        let (Ok(Response::Pending(pending)), _) = &executed else {
+            return executed;
+        };
+        let pending = *pending;
+        let wait = pending.due_ms.saturating_sub(now_ms);
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        self.finish_pending(pending)
+    }
+
+    /// [`settle_pending`](Self::settle_pending) on a blocking-pool thread (in the simulator,
+    /// which runs such work inline, without the wait: the timer cannot run meanwhile).
+    fn settle_pending_blocking(&self, executed: Executed, now_ms: u64) -> Executed {
+        let (Ok(Response::Pending(pending)), _) = &executed else {
+            return executed;
+        };
+        let pending = *pending;
+        #[cfg(not(madsim))]
+        std::thread::sleep(std::time::Duration::from_millis(
+            pending.due_ms.saturating_sub(now_ms),
+        ));
+        #[cfg(madsim)]
+        let _ = now_ms;
+        self.finish_pending(pending)
+    }
+
+    fn finish_pending(&self, pending: dynasim_engine::api::PendingTransaction) -> Executed {
+        let mut engine = match self.engine.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let result = engine.finish_transaction(pending.tx, pending.due_ms);
+        match &self.durability {
+            None => (result, None),
+            Some(durability) => match durability.append(&mut engine) {
+                Some(lsn) => (result, Some(lsn)),
+                None => (Err(storage_failed()), None),
+            },
+        }
     }
 
     /// Everything before execution: the health and metrics pages (answered here), and the

@@ -108,6 +108,37 @@ fn query_page_with_last_evaluated_key() {
 }
 
 #[test]
+fn transactions() {
+    let service = service_with_table();
+    let put = r#"{"TableName":"Music","Item":{"Artist":{"S":"a"},"SongTitle":{"S":"s"},"Plays":{"N":"1"}}}"#;
+    assert_eq!(call(&service, "PutItem", put).status, 200);
+    insta::assert_snapshot!(
+        "transaction_committed",
+        render(&call(
+            &service,
+            "TransactWriteItems",
+            r#"{"TransactItems":[{"Update":{"TableName":"Music","Key":{"Artist":{"S":"a"},"SongTitle":{"S":"s"}},"UpdateExpression":"SET Plays = Plays + :one","ExpressionAttributeValues":{":one":{"N":"1"}}}},{"Put":{"TableName":"Music","Item":{"Artist":{"S":"b"},"SongTitle":{"S":"t"}}}}],"ReturnConsumedCapacity":"INDEXES"}"#,
+        ))
+    );
+    insta::assert_snapshot!(
+        "transaction_canceled",
+        render(&call(
+            &service,
+            "TransactWriteItems",
+            r#"{"TransactItems":[{"Put":{"TableName":"Music","Item":{"Artist":{"S":"c"},"SongTitle":{"S":"u"}}}},{"ConditionCheck":{"TableName":"Music","Key":{"Artist":{"S":"a"},"SongTitle":{"S":"s"}},"ConditionExpression":"Plays > :n","ExpressionAttributeValues":{":n":{"N":"5"}},"ReturnValuesOnConditionCheckFailure":"ALL_OLD"}}]}"#,
+        ))
+    );
+    insta::assert_snapshot!(
+        "transact_get_items",
+        render(&call(
+            &service,
+            "TransactGetItems",
+            r#"{"TransactItems":[{"Get":{"TableName":"Music","Key":{"Artist":{"S":"a"},"SongTitle":{"S":"s"}}}},{"Get":{"TableName":"Music","Key":{"Artist":{"S":"z"},"SongTitle":{"S":"z"}}}}],"ReturnConsumedCapacity":"TOTAL"}"#,
+        ))
+    );
+}
+
+#[test]
 fn protocol_errors() {
     let service = service_with_table();
     insta::assert_snapshot!(
@@ -116,7 +147,7 @@ fn protocol_errors() {
     );
     insta::assert_snapshot!(
         "not_implemented",
-        render(&call(&service, "TransactWriteItems", "{}"))
+        render(&call(&service, "ExecuteTransaction", "{}"))
     );
     insta::assert_snapshot!(
         "malformed_json",

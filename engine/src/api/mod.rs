@@ -14,6 +14,7 @@ mod item;
 mod query;
 mod streams;
 mod table;
+mod transact;
 mod ttl;
 
 pub use batch::*;
@@ -23,6 +24,7 @@ pub use item::*;
 pub use query::*;
 pub use streams::*;
 pub use table::*;
+pub use transact::*;
 pub use ttl::*;
 
 use crate::types::item::Item;
@@ -74,6 +76,11 @@ pub enum Response {
     GetRecords(GetRecordsOutput),
     UpdateTimeToLive(UpdateTimeToLiveOutput),
     DescribeTimeToLive(DescribeTimeToLiveOutput),
+    TransactWriteItems(TransactWriteItemsOutput),
+    TransactGetItems(TransactGetItemsOutput),
+    /// Not an answer yet: a transaction waiting out the commit delay (never serialized; the
+    /// host finishes it with `Engine::finish_transaction`).
+    Pending(PendingTransaction),
     NoBody,
 }
 
@@ -97,6 +104,12 @@ impl Serialize for Response {
             Response::GetRecords(o) => o.serialize(serializer),
             Response::UpdateTimeToLive(o) => o.serialize(serializer),
             Response::DescribeTimeToLive(o) => o.serialize(serializer),
+            Response::TransactWriteItems(o) => o.serialize(serializer),
+            Response::TransactGetItems(o) => o.serialize(serializer),
+            Response::Pending(_) => {
+                use serde::ser::SerializeMap;
+                serializer.serialize_map(Some(0))?.end()
+            }
             Response::NoBody => serializer.serialize_unit(),
         }
     }
@@ -132,6 +145,8 @@ pub enum Request {
     GetRecords(GetRecordsInput),
     UpdateTimeToLive(UpdateTimeToLiveInput),
     DescribeTimeToLive(TableNameInput),
+    TransactWriteItems(TransactWriteItemsInput),
+    TransactGetItems(TransactGetItemsInput),
 }
 
 impl Request {

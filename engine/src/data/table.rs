@@ -843,6 +843,7 @@ impl Table {
     /// `Origin::TimeToLive` (no admission, no capacity). An item reaching its expiry first
     /// draws its delay (`delay`); 0 deletes it at once. Each deletion re-checks the current
     /// item (`ttl::eligible`) unless `recheck` is off (the broken variant tests must catch).
+    /// An item `held` says a transaction holds prepared is left for a second later.
     /// Returns how many items it deleted.
     pub fn sweep_ttl(
         &mut self,
@@ -850,6 +851,7 @@ impl Table {
         limits: &Limits,
         delay: &mut dyn FnMut() -> u64,
         recheck: bool,
+        held: &dyn Fn(&[u8]) -> bool,
     ) -> u64 {
         let Some(attribute) = self.ttl.as_ref().map(|s| s.attribute.clone()) else {
             return 0;
@@ -880,6 +882,20 @@ impl Table {
                     );
                     continue;
                 }
+            }
+            if held(&key) {
+                // A transaction holds the item prepared: look again in a second.
+                let at_ms = now_ms.saturating_add(1000);
+                let scheduled = true;
+                due_index.insert(
+                    &key,
+                    ttl::Due {
+                        at_ms,
+                        scheduled,
+                        ..due
+                    },
+                );
+                continue;
             }
             due_index.remove(&key);
             let Some(current) = self.get(&key) else {

@@ -17,6 +17,7 @@ mod streams;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod transactions;
 mod ttl;
 mod values;
 mod wire;
@@ -76,6 +77,10 @@ pub enum ErrorKind {
     Throttling,
     RequestLimitExceeded,
     ItemCollectionSizeLimitExceeded,
+    TransactionCanceled,
+    TransactionConflict,
+    TransactionInProgress,
+    IdempotentParameterMismatch,
     /// The Streams API: a shard iterator older than 15 minutes.
     ExpiredIterator,
     /// The Streams API: records past the retention.
@@ -107,6 +112,10 @@ impl ErrorKind {
             ErrorKind::ItemCollectionSizeLimitExceeded => {
                 "ItemCollectionSizeLimitExceededException"
             }
+            ErrorKind::TransactionCanceled => "TransactionCanceledException",
+            ErrorKind::TransactionConflict => "TransactionConflictException",
+            ErrorKind::TransactionInProgress => "TransactionInProgressException",
+            ErrorKind::IdempotentParameterMismatch => "IdempotentParameterMismatchException",
             ErrorKind::ExpiredIterator => "ExpiredIteratorException",
             ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
             ErrorKind::InternalServerError => "InternalServerError",
@@ -156,6 +165,16 @@ pub struct Error {
     pub item: Option<Item>,
     /// Throttling errors say which limit was hit (`ThrottlingReasons`).
     pub throttling_reasons: Vec<ThrottlingReason>,
+    /// TransactionCanceledException: one reason per action, in request order.
+    pub cancellation_reasons: Vec<CancellationReason>,
+}
+
+/// One `{Code, Message?, Item?}` of a TransactionCanceledException (`dynamodb-facts.md` §9.1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CancellationReason {
+    pub code: String,
+    pub message: Option<String>,
+    pub item: Option<Item>,
 }
 
 /// One `{reason, resource}` of a throttling error (`dynamodb-facts.md` §6.6).
@@ -182,6 +201,7 @@ impl Error {
             message: message.into(),
             item: None,
             throttling_reasons: Vec::new(),
+            cancellation_reasons: Vec::new(),
         }
     }
 
@@ -236,6 +256,7 @@ impl Error {
             message: "The conditional request failed".into(),
             item,
             throttling_reasons: Vec::new(),
+            cancellation_reasons: Vec::new(),
         }
     }
 
@@ -246,6 +267,7 @@ impl Error {
             message: "Collection size exceeded.".into(),
             item: None,
             throttling_reasons: Vec::new(),
+            cancellation_reasons: Vec::new(),
         }
     }
 

@@ -26,7 +26,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &WriteInput, now_ms: u64) -> R
     super::write_item(engine, &plan, now_ms)
 }
 
-fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<DeleteItem> {
+pub(crate) fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<DeleteItem> {
     let (name, condition) = put_or_delete_condition(input, ("key", input.key.is_some()))?;
     let Some(raw_key) = &input.key else {
         return Err(Error::internal());

@@ -13,12 +13,12 @@ use crate::types::item::item_size_bytes;
 
 /// A checked GetItem.
 #[derive(Debug)]
-struct GetItem {
-    table: String,
-    key: Box<[u8]>,
+pub(crate) struct GetItem {
+    pub(crate) table: String,
+    pub(crate) key: Box<[u8]>,
     consistent: bool,
-    projection: Option<Vec<ResolvedPath>>,
-    capacity: ReturnConsumedCapacity,
+    pub(crate) projection: Option<Vec<ResolvedPath>>,
+    pub(crate) capacity: ReturnConsumedCapacity,
 }
 
 pub(crate) fn execute(engine: &mut Engine, input: &GetItemInput, now_ms: u64) -> Result<Response> {
@@ -67,7 +67,7 @@ pub(crate) fn execute(engine: &mut Engine, input: &GetItemInput, now_ms: u64) ->
     }))
 }
 
-fn validate(engine: &Engine, input: &GetItemInput, now_ms: u64) -> Result<GetItem> {
+pub(crate) fn validate(engine: &Engine, input: &GetItemInput, now_ms: u64) -> Result<GetItem> {
     // The order dynalite's exact-match test recorded from the service.
     let mut errors = ConstraintErrors::new();
     errors.enumeration(

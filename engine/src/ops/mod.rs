@@ -5,7 +5,7 @@
 //! written. A single-item write's plan implements [`ItemWrite`]: `apply` is pure and turns the
 //! item it read into a [`Mutation`] (or an item-dependent error), and [`write_item`] runs the
 //! shared sequence once for all of them: admit, read the previous item, apply, write through
-//! `Table::apply`, charge, respond. Batches and (later) transactions reuse the same plans.
+//! `Table::apply`, charge, respond. Batches and transactions reuse the same plans.
 
 pub mod batch_get_item;
 pub mod batch_write_item;
@@ -31,6 +31,8 @@ pub mod put_item;
 pub mod query;
 pub mod scan;
 pub mod tag_resource;
+pub mod transact_get_items;
+pub mod transact_write_items;
 pub mod untag_resource;
 pub mod update_contributor_insights;
 pub mod update_item;
@@ -168,6 +170,11 @@ pub(crate) fn execute_write(
 ) -> Result<(Written, Option<Item>)> {
     let target = plan.target();
     engine.admit(&target.table, &target.key, true, 1.0, None, now_ms)?;
+    // A transaction holding the item prepared refuses the write (the participant's rule).
+    engine
+        .transactions
+        .single_write(&target.table, &target.key)
+        .map_err(|_| Error::transaction_conflict())?;
     let lags = engine.draw_write_lags(&target.table);
     let table = engine.table_by_name(&target.table);
     let previous = table.get(&target.key);

@@ -51,7 +51,7 @@ pub(crate) fn put_or_delete_condition<'a>(
     Ok((table, condition))
 }
 
-fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<PutItem> {
+pub(crate) fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<PutItem> {
     let (name, condition) = put_or_delete_condition(input, ("item", input.item.is_some()))?;
     let Some(raw_item) = &input.item else {
         return Err(Error::internal());

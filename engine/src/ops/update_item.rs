@@ -64,7 +64,7 @@ fn actions_of(input: &WriteInput, placeholders: &mut Placeholders) -> Result<Res
 /// Every ReturnValues option: UpdateItem takes them all.
 const RETURN_VALUES: [&str; 5] = ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
 
-fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<UpdateItem> {
+pub(crate) fn validate(engine: &Engine, input: &WriteInput, now_ms: u64) -> Result<UpdateItem> {
     let name = check_common(input, &RETURN_VALUES, ("key", input.key.is_some()))?;
     check_no_mixing(
         &[

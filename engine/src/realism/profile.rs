@@ -27,6 +27,20 @@ pub struct Profile {
     /// Limits to change (tiny partitions, short bursts, fast on-demand scaling).
     #[serde(default)]
     pub limits: LimitOverrides,
+    /// How transactions behave.
+    #[serde(default)]
+    pub transactions: TransactionBehaviour,
+}
+
+/// Transactions span tables, so their behaviour is the profile's, not a table's.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionBehaviour {
+    /// A TransactWriteItems waits a uniformly drawn `[min, max]` milliseconds between its
+    /// prepare and its commit, its items held prepared: concurrent writes of them meet
+    /// TransactionConflict, as in the service.
+    #[serde(default)]
+    pub commit_delay_ms: Option<[u64; 2]>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -123,6 +137,37 @@ pub struct LimitOverrides {
     pub ttl_modification_interval_ms: Option<u64>,
 }
 
+/// The checks of one table's (or the defaults') behaviour, `at` naming it in messages.
+fn validate_behaviour(at: &str, b: &Behaviour, errors: &mut Vec<String>) {
+    for (name, lag) in [
+        ("replica_lag_ms", b.replica_lag_ms),
+        ("gsi_lag_ms", b.gsi_lag_ms),
+        ("ttl_delay_ms", b.ttl_delay_ms),
+    ] {
+        if let Some([min, max]) = lag
+            && min > max
+        {
+            errors.push(profiles::lag_range_inverted(at, name, min, max));
+        }
+    }
+    if let Some(a) = &b.auto_scaling {
+        if !(0.2..=0.9).contains(&a.target_utilization) {
+            errors.push(profiles::auto_scaling_target_out_of_range(at));
+        }
+        if a.min_capacity == 0 || a.min_capacity > a.max_capacity {
+            errors.push(profiles::auto_scaling_capacity_bounds_invalid(at));
+        }
+    }
+    if let Some(s) = &b.storms {
+        if s.every_s == 0 || s.duration_s > s.every_s {
+            errors.push(profiles::storms_duration_invalid(at));
+        }
+        if !(0.0..=1.0).contains(&s.probability) {
+            errors.push(profiles::storms_probability_out_of_range(at));
+        }
+    }
+}
+
 impl Profile {
     /// Checks values a type cannot: every error at once.
     pub fn validate(&self) -> Result<(), Vec<String>> {
@@ -133,33 +178,17 @@ impl Profile {
                 .map(|(name, b)| (format!("tables.{name}"), b)),
         );
         for (at, b) in behaviours {
-            for (name, lag) in [
-                ("replica_lag_ms", b.replica_lag_ms),
-                ("gsi_lag_ms", b.gsi_lag_ms),
-                ("ttl_delay_ms", b.ttl_delay_ms),
-            ] {
-                if let Some([min, max]) = lag
-                    && min > max
-                {
-                    errors.push(profiles::lag_range_inverted(&at, name, min, max));
-                }
-            }
-            if let Some(a) = &b.auto_scaling {
-                if !(0.2..=0.9).contains(&a.target_utilization) {
-                    errors.push(profiles::auto_scaling_target_out_of_range(&at));
-                }
-                if a.min_capacity == 0 || a.min_capacity > a.max_capacity {
-                    errors.push(profiles::auto_scaling_capacity_bounds_invalid(&at));
-                }
-            }
-            if let Some(s) = &b.storms {
-                if s.every_s == 0 || s.duration_s > s.every_s {
-                    errors.push(profiles::storms_duration_invalid(&at));
-                }
-                if !(0.0..=1.0).contains(&s.probability) {
-                    errors.push(profiles::storms_probability_out_of_range(&at));
-                }
-            }
+            validate_behaviour(&at, b, &mut errors);
+        }
+        if let Some([min, max]) = self.transactions.commit_delay_ms
+            && min > max
+        {
+            errors.push(profiles::lag_range_inverted(
+                "transactions",
+                "commit_delay_ms",
+                min,
+                max,
+            ));
         }
         let l = &self.limits;
         for (name, value) in [
@@ -358,6 +387,12 @@ impl Realism {
     pub fn ttl_delay(&mut self, table: &str) -> Option<u64> {
         let [min, max] = self.profile.behaviour(table).ttl_delay_ms?;
         Some(min + self.stream(table).next_u64() % (max - min + 1))
+    }
+
+    /// How long a transaction waits between prepare and commit, when the profile says.
+    pub fn commit_delay(&mut self) -> Option<u64> {
+        let [min, max] = self.profile.transactions.commit_delay_ms?;
+        Some(min + self.stream("#transactions").next_u64() % (max - min + 1))
     }
 
     pub fn insights(&self, table: &str) -> bool {
