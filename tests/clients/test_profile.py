@@ -121,22 +121,30 @@ def test_profile_shows_stale_reads_and_throttling_reproducibly(tmp_path):
     assert session(profile, 12)[0] != seen, "another seed sends reads to other replicas"
 
 
-def test_hot_partition_run_names_the_hot_key():
-    process, url = launch("--profile", os.path.join(PROFILES, "hot-partition.toml"), "--seed", "1")
+def test_hot_partition_run_names_the_hot_key(tmp_path):
+    # hot-partition.toml with partitions of 5 WCU instead of 20: the ceiling holds per
+    # wall-clock second, and with 3 writes of every 4 to the hot key, more than 5 of them fall
+    # in one second at any pace faster than about 120 ms a request (more than 20 needed one
+    # faster than 37 ms).
+    text = open(os.path.join(PROFILES, "hot-partition.toml")).read()
+    assert "partition_write_units_max = 20\n" in text
+    profile = tmp_path / "hotter-partition.toml"
+    profile.write_text(text.replace("partition_write_units_max = 20\n", "partition_write_units_max = 5\n"))
+    process, url = launch("--profile", str(profile), "--seed", "1")
     try:
         client = dynamodb(url, 1)
         create(client, "events", BillingMode="PAY_PER_REQUEST")
         insights = client.describe_contributor_insights(TableName="events")
         assert insights["ContributorInsightsStatus"] == "ENABLED"
         throttled = 0
-        for i in range(60):
+        for i in range(30):
             for key in ("hot-key", "hot-key", "hot-key", f"cold-{i}"):
                 try:
                     client.put_item(TableName="events", Item={"pk": {"S": key}})
                 except ClientError as e:
                     assert e.response["Error"]["Code"] == "ThrottlingException"
                     throttled += 1
-        assert throttled > 0, "20 writes per second per partition cannot take this"
+        assert throttled > 0, "5 writes per second per partition cannot take this"
         samples = metrics(url)
         accessed = {labels: v for (name, labels), v in samples.items()
                     if name == "dynasim_contributor_insights_key" and ("kind", "accessed") in labels}
