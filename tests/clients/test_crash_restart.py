@@ -19,6 +19,7 @@ from conftest import CREDENTIALS, launch, stop
 
 ROUNDS = 20
 WRITERS = 4
+PUTS_PER_ROUND = 10  # more than this many acknowledged before each kill
 TABLE = "crash_test"
 
 
@@ -61,11 +62,13 @@ class Writers:
         self.payload_bytes = [rng.randrange(10, 3000) for _ in range(WRITERS)]
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        # Built here, before the clock of the round starts (and not concurrently in threads).
+        self.clients = [connect(url) for _ in range(WRITERS)]
         self.threads = [threading.Thread(target=self.write, args=(i,), daemon=True)
                         for i in range(WRITERS)]
 
     def write(self, writer):
-        client = connect(self.url)
+        client = self.clients[writer]
         n = 0
         while not self.stop.is_set():
             n += 1
@@ -88,6 +91,15 @@ class Writers:
     def start(self):
         for t in self.threads:
             t.start()
+
+    def wait_for(self, count, timeout):
+        """Until more than `count` puts were acknowledged, or `timeout` seconds passed."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if len(self.acked) > count:
+                    return
+            time.sleep(0.01)
 
     def join(self):
         self.stop.set()
@@ -143,6 +155,9 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
     for round_number in range(ROUNDS):
         writers = Writers(url, round_number, rng)
         writers.start()
+        # More than 10 acknowledged puts per round (so more than ROUNDS * 10 in all, below),
+        # then the kill at a random moment after that.
+        writers.wait_for(PUTS_PER_ROUND, timeout=10)
         time.sleep(rng.uniform(0.05, 0.5))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
@@ -156,7 +171,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
         assert time.time() - started < 240, "the crash test is bounded in time"
     stop(process)
     print(f"{ROUNDS} kills, {total_acked} acknowledged puts, increments {increments}")
-    assert total_acked > ROUNDS * 10, f"only {total_acked} writes were acknowledged in all"
+    assert total_acked > ROUNDS * PUTS_PER_ROUND, f"only {total_acked} writes were acknowledged in all"
     # A clean stop leaves a snapshot; the next start recovers from it.
     process, url = launch("--data-dir", data_dir)
     assert check_recovered(connect(url), acked, increments) >= len(acked)

@@ -3,6 +3,7 @@ ProvisionedThroughputExceededException and the SDK's retry succeeding, the same 
 from the same seed; `/metrics` read by a real Prometheus parser; Contributor Insights naming
 the hot key of a hot-partition run."""
 import os
+import re
 import subprocess
 import time
 import urllib.request
@@ -42,16 +43,26 @@ def metrics(url):
     return samples
 
 
-def session(seed):
+def stale_profile(tmp_path):
+    """ci-stale-and-throttled.toml with a 30 s replica lag instead of 3 s: the reads below
+    must fall inside the lag however slowly this machine serves them (the profile's other
+    settings, no burst credit among them, are kept)."""
+    text = open(os.path.join(PROFILES, "ci-stale-and-throttled.toml")).read()
+    assert "replica_lag_ms = [3000, 3000]" in text
+    profile = tmp_path / "stale-and-throttled.toml"
+    profile.write_text(text.replace("replica_lag_ms = [3000, 3000]", "replica_lag_ms = [30000, 30000]"))
+    return str(profile)
+
+
+def session(profile, seed):
     """One server run: what the client saw, for comparing runs."""
-    process, url = launch("--profile", os.path.join(PROFILES, "ci-stale-and-throttled.toml"),
-                          "--seed", str(seed))
+    process, url = launch("--profile", profile, "--seed", str(seed))
     try:
         once, retrying = dynamodb(url, 1), dynamodb(url, 10)
         create(once, "stale", BillingMode="PAY_PER_REQUEST")
         once.put_item(TableName="stale", Item={"pk": {"S": "k"}, "v": {"S": "v1"}})
         once.put_item(TableName="stale", Item={"pk": {"S": "k"}, "v": {"S": "v2"}})
-        # Within the profile's 3 s lag, followers have not applied v2 (nor v1).
+        # Within the profile's 30 s lag, followers have not applied v2 (nor v1).
         seen = []
         for _ in range(24):
             item = once.get_item(TableName="stale", Key={"pk": {"S": "k"}}).get("Item")
@@ -60,10 +71,19 @@ def session(seed):
             assert strong["Item"]["v"]["S"] == "v2", "strongly consistent reads are never stale"
 
         create(once, "slow", ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 2})
-        accepted, error = 0, None
+        # The bucket holds 2 units (no burst credit) and refills 2 a second. A write is
+        # admitted while it holds at least 1 and then charged its full cost: the first put
+        # (1 unit) leaves at least 1, the second (about 5 KB, 5 units) is admitted and leaves
+        # the bucket 3 to 4 units in debt, so the third put, and the retrying client's first
+        # attempt, are throttled unless 2 s or more have passed since the second put.
+        accepted, consumed, error = 0, 0.0, None
         for i in range(20):
+            item = {"pk": {"S": f"k{i}"}}
+            if i == 1:
+                item["pad"] = {"S": "x" * 5000}
             try:
-                once.put_item(TableName="slow", Item={"pk": {"S": f"k{i}"}})
+                answer = once.put_item(TableName="slow", Item=item, ReturnConsumedCapacity="TOTAL")
+                consumed += answer["ConsumedCapacity"]["CapacityUnits"]
                 accepted += 1
             except ClientError as e:
                 error = e
@@ -82,41 +102,50 @@ def session(seed):
         samples = metrics(url)
         throttles = samples[("dynasim_write_throttle_events_total", (("table", "slow"),))]
         assert throttles >= 1 + retries - 1
-        assert samples[("dynasim_consumed_write_capacity_units_total", (("table", "slow"),))] == accepted + 1
+        assert samples[("dynasim_consumed_write_capacity_units_total", (("table", "slow"),))] == consumed + 1
         assert samples[("dynasim_provisioned_write_capacity_units", (("table", "slow"),))] == 2
         assert samples[("dynasim_partitions", (("table", "stale"),))] == 4
-        return seen, accepted
+        return seen, accepted, consumed
     finally:
         stop(process)
 
 
-def test_profile_shows_stale_reads_and_throttling_reproducibly():
-    first = session(11)
-    seen, accepted = first
+def test_profile_shows_stale_reads_and_throttling_reproducibly(tmp_path):
+    profile = stale_profile(tmp_path)
+    first = session(profile, 11)
+    seen, accepted, consumed = first
     assert "v2" in seen, "reads that reach the leader are fresh"
     assert any(value != "v2" for value in seen), f"some eventually consistent reads are stale: {seen}"
     assert set(seen) <= {"v2", None}
-    assert accepted == 2, "one second of 2 WCU, then a throttle"
-    assert session(11) == first, "the same seed gives the same answers"
-    assert session(12)[0] != seen, "another seed sends reads to other replicas"
+    assert (accepted, consumed) == (2, 6.0), "1 unit, then 5 units into debt, then a throttle"
+    assert session(profile, 11) == first, "the same seed gives the same answers"
+    assert session(profile, 12)[0] != seen, "another seed sends reads to other replicas"
 
 
-def test_hot_partition_run_names_the_hot_key():
-    process, url = launch("--profile", os.path.join(PROFILES, "hot-partition.toml"), "--seed", "1")
+def test_hot_partition_run_names_the_hot_key(tmp_path):
+    # hot-partition.toml with partitions of 5 WCU instead of 20: the ceiling holds per
+    # wall-clock second, and with 3 writes of every 4 to the hot key, more than 5 of them fall
+    # in one second at any pace faster than about 120 ms a request (more than 20 needed one
+    # faster than 37 ms).
+    text = open(os.path.join(PROFILES, "hot-partition.toml")).read()
+    assert "partition_write_units_max = 20\n" in text
+    profile = tmp_path / "hotter-partition.toml"
+    profile.write_text(text.replace("partition_write_units_max = 20\n", "partition_write_units_max = 5\n"))
+    process, url = launch("--profile", str(profile), "--seed", "1")
     try:
         client = dynamodb(url, 1)
         create(client, "events", BillingMode="PAY_PER_REQUEST")
         insights = client.describe_contributor_insights(TableName="events")
         assert insights["ContributorInsightsStatus"] == "ENABLED"
         throttled = 0
-        for i in range(60):
+        for i in range(30):
             for key in ("hot-key", "hot-key", "hot-key", f"cold-{i}"):
                 try:
                     client.put_item(TableName="events", Item={"pk": {"S": key}})
                 except ClientError as e:
                     assert e.response["Error"]["Code"] == "ThrottlingException"
                     throttled += 1
-        assert throttled > 0, "20 writes per second per partition cannot take this"
+        assert throttled > 0, "5 writes per second per partition cannot take this"
         samples = metrics(url)
         accessed = {labels: v for (name, labels), v in samples.items()
                     if name == "dynasim_contributor_insights_key" and ("kind", "accessed") in labels}
@@ -163,9 +192,12 @@ def test_dynasim_metrics_prints_the_series():
         assert out.returncode == 0, out.stderr
         # A new on-demand table serves 4,000 WRU at once: 200 partitions of 20 WCU here.
         assert "table printed (200 partitions)" in out.stdout
-        row = [line for line in out.stdout.splitlines() if line.strip()[:2].isdigit()][0].split()
-        # minute, read CU, write CU, ...: 5 eventually consistent gets, 5 puts.
-        assert (float(row[1]), float(row[2])) == (2.5, 5.0)
+        # One row per wall-clock minute (HH:MM, read CU, write CU, ...): the requests may
+        # straddle a minute boundary, so the rows are summed. 5 eventually consistent gets, 5 puts.
+        rows = [line.split() for line in out.stdout.splitlines()
+                if re.fullmatch(r"\d\d:\d\d", (line.split() or [""])[0])]
+        assert rows, out.stdout
+        assert (sum(float(r[1]) for r in rows), sum(float(r[2]) for r in rows)) == (2.5, 5.0), out.stdout
         assert "most accessed keys" in out.stdout and "key-0" in out.stdout
         missing = subprocess.run([binary, "metrics", "--endpoint", url, "--table", "absent"],
                                  capture_output=True, text=True, timeout=30)
