@@ -92,9 +92,11 @@ enum Command {
     },
     /// Check one of the engine's state machines exhaustively with stateright (exit status 1
     /// on a violation). Models: replication (the engine's Raft replica under message loss,
-    /// reordering, duplication and crashes).
+    /// reordering, duplication and crashes), transactions (the engine's transaction
+    /// coordinator, participant rules and ledger under skewed clocks, reordering, duplication
+    /// and coordinator crashes).
     Model {
-        /// The model to check: replication.
+        /// The model to check: replication or transactions.
         name: String,
         /// Serve stateright's Explorer on this address (e.g. 127.0.0.1:3000) instead.
         #[arg(long)]
@@ -581,15 +583,27 @@ fn simulator(command: &str, args: Vec<String>) -> ExitCode {
 /// `dynasim model NAME`: checks the model exhaustively and prints what it found.
 fn model(name: &str, explore: Option<&str>, threads: usize) -> ExitCode {
     use dynasim_model::replication::ReplicationModel;
-    if name != "replication" {
-        let names: Vec<&str> = dynasim_model::MODELS.iter().map(|(n, _)| *n).collect();
-        eprintln!(
-            "dynasim model: unknown model {name:?} (models: {})",
-            names.join(", ")
-        );
-        return ExitCode::from(2);
+    use dynasim_model::transactions::TransactionsModel;
+    match name {
+        "replication" => run_model(name, ReplicationModel::default(), explore, threads),
+        "transactions" => run_model(name, TransactionsModel::default(), explore, threads),
+        _ => {
+            let names: Vec<&str> = dynasim_model::MODELS.iter().map(|(n, _)| *n).collect();
+            eprintln!(
+                "dynasim model: unknown model {name:?} (models: {})",
+                names.join(", ")
+            );
+            ExitCode::from(2)
+        }
     }
-    let model = ReplicationModel::default();
+}
+
+fn run_model<M>(name: &str, model: M, explore: Option<&str>, threads: usize) -> ExitCode
+where
+    M: dynasim_model::stateright::Model + Clone + std::fmt::Debug + Send + Sync + 'static,
+    M::State: Send + Sync + std::fmt::Debug + std::hash::Hash + Clone + PartialEq,
+    M::Action: Send + Sync + std::fmt::Debug + Clone + PartialEq,
+{
     if let Some(address) = explore {
         eprintln!("dynasim model: serving stateright's Explorer on http://{address}");
         dynasim_model::explore(model.clone(), address);

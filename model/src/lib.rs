@@ -6,17 +6,28 @@
 //! | model | explores | properties |
 //! |---|---|---|
 //! | `replication` | the engine's Raft replica: three replicas, a lossy, reordering, duplicating network, crashes keeping the persistent state, asynchronous persistence | no acknowledged write lost; no two values committed at one index |
+//! | `transactions` | the engine's transaction coordinator, participant rules and ledger: two coordinators with skewed clocks, single-item writes interleaved, messages reordered and duplicated, a coordinator crash finished by another from the ledger | committed transactions serializable; no partial commit; a cancelled transaction leaves no trace; each item's writes in timestamp order |
 
 pub mod replication;
+pub mod transactions;
+
+/// The checker the models run on, for hosts that name its traits.
+pub use stateright;
 
 use stateright::{Checker, Model};
 use std::time::Instant;
 
 /// A model `dynasim model` can check: its name and what it is.
-pub const MODELS: [(&str, &str); 1] = [(
-    "replication",
-    "the engine's Raft replica under loss, reordering, duplication and crashes",
-)];
+pub const MODELS: [(&str, &str); 2] = [
+    (
+        "replication",
+        "the engine's Raft replica under loss, reordering, duplication and crashes",
+    ),
+    (
+        "transactions",
+        "the engine's transaction coordinator, participants and ledger under skewed clocks, reordering, duplication and coordinator crashes",
+    ),
+];
 
 /// What an exhaustive check found.
 #[derive(Debug)]

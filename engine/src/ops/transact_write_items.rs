@@ -413,7 +413,7 @@ fn cancel(
         let target = plan.actions[i].target();
         engine
             .transactions
-            .cancel(&target.table, &target.key, coordinator.tx);
+            .cancel(&target.table, &target.key, coordinator.tx, coordinator.ts);
         if let Some(p) = &prepared[i] {
             charge(engine, target, p, 1.0, &IndexWrites::new(), now_ms);
         }

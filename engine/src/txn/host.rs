@@ -89,10 +89,8 @@ impl Transactions {
         applied
     }
 
-    pub(crate) fn cancel(&mut self, table: &str, key: &[u8], tx: TxId) {
-        if let Some(participant) = self.participants.get_mut(table) {
-            participant.cancel(&key.into(), tx);
-        }
+    pub(crate) fn cancel(&mut self, table: &str, key: &[u8], tx: TxId, ts: Timestamp) {
+        self.participant(table).cancel(&key.into(), tx, ts);
     }
 
     /// A single-item write's check: refused while a transaction holds the item. No stamp is

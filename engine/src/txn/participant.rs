@@ -132,12 +132,16 @@ impl<K: Ord + Clone> Participant<K> {
         }
     }
 
-    /// Cancels the transaction's mark on the item, if it holds one. The stamp stays: the
-    /// prepare was accepted, so nothing older may prepare after it.
-    pub fn cancel(&mut self, key: &K, tx: TxId) {
+    /// Cancels the transaction's mark on the item, if it holds one, and stamps the item with
+    /// the transaction's timestamp: a prepare of it still in flight (the network reorders, and
+    /// a recovering coordinator cancels without waiting for votes) then arrives too old and is
+    /// refused, instead of marking the item for a transaction nobody will finish.
+    pub fn cancel(&mut self, key: &K, tx: TxId, ts: Timestamp) {
         if self.marks.get(key).is_some_and(|m| m.tx == tx) {
             self.marks.remove(key);
         }
+        let stamp = self.stamp(key).max(ts);
+        self.stamps.insert(key.clone(), stamp);
     }
 
     /// A single-item write at the participant's clock `now`: refused while the item is
@@ -216,7 +220,7 @@ mod tests {
         assert_eq!(p.write(&1, ts(50)), Ok(ts(50)));
         assert_eq!(p.prepare(&1, 7, ts(40)), Err(Refusal::Stale));
         assert_eq!(p.prepare(&1, 7, ts(60)), Ok(()));
-        p.cancel(&1, 7);
+        p.cancel(&1, 7, ts(60));
         assert_eq!(p.mark(&1), None);
         assert_eq!(p.prepare(&1, 8, ts(55)), Err(Refusal::Stale));
         p.bug = ParticipantBug::PrepareIgnoresStamp;
@@ -227,11 +231,19 @@ mod tests {
     fn a_late_commit_changes_nothing_unless_the_rule_is_broken() {
         let mut p = Participant::<u8>::default();
         p.prepare(&1, 7, ts(10)).unwrap();
-        p.cancel(&1, 7);
+        p.cancel(&1, 7, ts(10));
         p.prepare(&1, 8, ts(20)).unwrap();
         assert_eq!(p.commit(&1, 7, ts(10)), Applied::Nothing);
         p.bug = ParticipantBug::CommitIgnoresNewerPrepare;
         assert_eq!(p.commit(&1, 7, ts(10)), Applied::Write);
+    }
+
+    #[test]
+    fn a_prepare_arriving_after_its_cancel_is_refused() {
+        let mut p = Participant::<u8>::default();
+        p.cancel(&1, 7, ts(10));
+        assert_eq!(p.prepare(&1, 7, ts(10)), Err(Refusal::Stale));
+        assert_eq!(p.mark(&1), None);
     }
 
     #[test]
