@@ -99,13 +99,12 @@ pub(super) fn anomaly(
     txns: &[u32],
     explanation: String,
 ) -> Anomaly {
-    let mut ops: Vec<usize> = Vec::with_capacity(txns.len());
-    for &t in txns {
-        let id = words.run.op(t).id;
-        if !ops.contains(&id) {
-            ops.push(id);
-        }
-    }
+    let mut seen = HashSet::new();
+    let ops: Vec<usize> = txns
+        .iter()
+        .map(|&t| words.run.op(t).id)
+        .filter(|id| seen.insert(*id))
+        .collect();
     Anomaly {
         checker: "transactions",
         kind,

@@ -60,7 +60,7 @@ pub(super) fn dependencies(run: &Run, orders: &[Order]) -> Vec<Edge> {
     for (key, order) in orders.iter().enumerate() {
         let key = key as u32;
         let elements = &order.elements;
-        let writer = |pos: usize| committed(run.writer(key, elements[pos]));
+        let writer = |pos: usize| committed(order.writers[pos]);
         for pos in 1..elements.len() {
             add(writer(pos - 1), writer(pos), Dep::Ww, key, pos);
         }

@@ -4,9 +4,9 @@
 //! ending in an append its transaction followed with another to the key (`G1b`).
 
 use super::explain::{Words, anomaly};
-use super::{Run, element};
+use super::{Run, Writer, element};
 use crate::checkers::Report;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One key's version order.
 pub(super) struct Order {
@@ -16,6 +16,8 @@ pub(super) struct Order {
     pub longest: Option<usize>,
     /// Per read of the key: whether its list is a prefix of `elements`.
     pub compatible: Vec<bool>,
+    /// Who appended each of `elements` (looked up once here, used by every later pass).
+    pub writers: Vec<Option<Writer>>,
 }
 
 /// Each key's order, reporting the reads that contradict it or observe what they should not.
@@ -51,10 +53,12 @@ fn order_of(run: &Run, key: u32) -> Order {
         .iter()
         .map(|r| (0..r.list.len()).all(|i| element(r.list, i) == elements[i]))
         .collect();
+    let writers = elements.iter().map(|&e| run.writer(key, e)).collect();
     Order {
         elements,
         longest,
         compatible,
+        writers,
     }
 }
 
@@ -137,14 +141,14 @@ struct Bad {
 fn bad_elements(words: &Words, key: u32, order: &Order, report: &mut Report) {
     let run = words.run;
     let reads = &run.reads[key as usize];
-    let classify = |e: i64| match run.writer(key, e) {
+    let classify = |w: Option<Writer>| match w {
         None => Some(("garbage-read", None)),
         Some(w) if !run.committed(w.txn) => Some(("G1a", Some(w.txn))),
         Some(_) => None,
     };
     let mut bad: Vec<Bad> = Vec::new();
     for (position, &e) in order.elements.iter().enumerate() {
-        let Some((kind, writer)) = classify(e) else {
+        let Some((kind, writer)) = classify(order.writers[position]) else {
             continue;
         };
         let seen: Vec<usize> = (0..reads.len())
@@ -158,24 +162,35 @@ fn bad_elements(words: &Words, key: u32, order: &Order, report: &mut Report) {
             example: seen[0],
         });
     }
+    let mut index: HashMap<i64, usize> = bad
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.element, i))
+        .collect();
     for (i, read) in reads.iter().enumerate() {
         if order.compatible[i] {
             continue;
         }
         for e in (0..read.list.len()).map(|j| element(read.list, j)) {
-            let Some((kind, writer)) = classify(e) else {
+            let Some((kind, writer)) = classify(run.writer(key, e)) else {
                 continue;
             };
-            match bad.iter_mut().find(|b| b.element == e) {
-                Some(b) if !b.readers.contains(&read.txn) => b.readers.push(read.txn),
+            match index.get(&e) {
+                // A read's elements are handled together, so a reader already counted is last.
+                Some(&b) if bad[b].readers.last() != Some(&read.txn) => {
+                    bad[b].readers.push(read.txn)
+                }
                 Some(_) => {}
-                None => bad.push(Bad {
-                    element: e,
-                    kind,
-                    writer,
-                    readers: vec![read.txn],
-                    example: i,
-                }),
+                None => {
+                    index.insert(e, bad.len());
+                    bad.push(Bad {
+                        element: e,
+                        kind,
+                        writer,
+                        readers: vec![read.txn],
+                        example: i,
+                    });
+                }
             }
         }
     }
@@ -223,7 +238,7 @@ fn intermediate(words: &Words, key: u32, order: &Order, report: &mut Report) {
         if !order.compatible[i] || length == 0 {
             continue;
         }
-        if let Some(w) = run.writer(key, order.elements[length - 1])
+        if let Some(w) = order.writers[length - 1]
             && w.intermediate
             && w.txn != read.txn
             && run.committed(w.txn)
@@ -233,9 +248,7 @@ fn intermediate(words: &Words, key: u32, order: &Order, report: &mut Report) {
     }
     for (position, readers) in ending {
         let e = order.elements[position];
-        let writer = run
-            .writer(key, e)
-            .expect("an intermediate element has a writer");
+        let writer = order.writers[position].expect("an intermediate element has a writer");
         let read = reads[readers[0]];
         let more = match readers.len() - 1 {
             0 => String::new(),
