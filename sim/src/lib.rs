@@ -17,7 +17,7 @@
 //!   clients of the simulator and of `--endpoint`).
 //! - [`history`]: the JSON-lines history every run records.
 //! - [`checkers`]: the checkers, one file each (linearizability per key, lost writes,
-//!   counters, bank, eventual reads, convergence, throttling).
+//!   counters, bank, eventual reads, convergence, transactions, throttling).
 //! - [`options`]: a run's seed, broken variant, plan and operation budget.
 //! - [`run`]: one seed end to end, judging, repro commands, shrinking.
 

@@ -13,6 +13,7 @@
 //! | `index` | an index query that returned an item under another value group's key (`index-mismatch`); after the replicas converged, an index whose items differ from the table's final state: an item missing, stale or twice (`index-diverged`); an index query that missed an item whose write into its value group was acknowledged before the query began (`stale-index-read`, an observation) | a global secondary index holds the table's items under their index keys, eventually |
 //! | `stream` | per item, in shard-lineage order, a record that repeats an earlier one (`stream-duplicate`), comes before its predecessor (`stream-out-of-order`) or follows a change never recorded (`stream-gap`); an acknowledged write missing from the stream (`stream-incomplete`); a replay of the stream that does not end at the table's final state (`stream-replay-diverged`) | a stream holds each change of an item exactly once, in order; replaying it by shard lineage rebuilds the table |
 //! | `log-agreement` | two replicas of a partition whose committed log prefixes differ (checked from the replicas' logs at the end of the run, not from any operation) | replicas never commit different entries at one index |
+//! | `transactions` | transactions (`txn`: appends to and reads of list items) that no serial order explains, as Elle finds them: reads that contradict the key's version order (`incompatible-order`), see a failed transaction's append (`G1a`), an intermediate state (`G1b`), an element nobody appended (`garbage-read`) or one twice (`duplicate-elements`); cycles of ww, wr and rw dependencies (`G0`, `G1c`, `G-single`, `G2-item`) | TransactWriteItems and TransactGetItems are serializable |
 //! | `throttling` | throttled requests (an observation) | throttling is an error the caller retries |
 //!
 //! Observations are not failures: DynamoDB permits them. Teaching scenarios expect them.
@@ -20,6 +21,7 @@
 mod bank;
 mod convergence;
 mod counter;
+pub mod elle;
 mod eventual;
 mod index;
 pub mod linearizable;
@@ -241,7 +243,7 @@ pub trait Checker: Sync {
 
 /// Every checker, in the order their anomalies are reported: per item (items in key order),
 /// then over the whole history.
-pub const CHECKERS: [&dyn Checker; 11] = [
+pub const CHECKERS: [&dyn Checker; 12] = [
     &linearizable::Linearizable,
     &counter::Counter,
     &lost_write::LostWrite,
@@ -252,6 +254,7 @@ pub const CHECKERS: [&dyn Checker; 11] = [
     &index::Index,
     &stream::Stream,
     &log_agreement::LogAgreement,
+    &elle::Transactions,
     &throttling::Throttling,
 ];
 
