@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the engine's hot paths: expression parsing and evaluation, item
-//! encoding and decoding, single-item requests on a table of 100,000 items, and DynamoDB
+//! encoding and decoding, single-item requests and a ten-action TransactWriteItems on a table of
+//! 100,000 items, and DynamoDB
 //! Streams (GetRecords of 1,000 records; a put on a table with two GSIs and a stream).
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
@@ -119,6 +120,20 @@ fn requests(c: &mut Criterion) {
         b.iter(|| {
             engine
                 .execute(Request::UpdateItem(update.clone()), 2)
+                .unwrap()
+        })
+    });
+    // Ten actions: nine updates and a condition check, on items of one table of 100k items.
+    let mut actions: Vec<String> = (0..9)
+        .map(|i| format!(r#"{{"Update":{{"TableName":"bench","Key":{{"pk":{{"S":"p00060{i}"}},"sk":{{"S":"s00001"}}}},"UpdateExpression":"ADD cnt :one","ExpressionAttributeValues":{{":one":{{"N":"1"}}}}}}}}"#))
+        .collect();
+    actions.push(r#"{"ConditionCheck":{"TableName":"bench","Key":{"pk":{"S":"p000700"},"sk":{"S":"s00001"}},"ConditionExpression":"attribute_exists(pk)"}}"#.to_string());
+    let transaction: TransactWriteItemsInput =
+        serde_json::from_str(&format!(r#"{{"TransactItems":[{}]}}"#, actions.join(","))).unwrap();
+    c.bench_function("engine/transact_write_items 10 actions (100k items)", |b| {
+        b.iter(|| {
+            engine
+                .execute(Request::TransactWriteItems(transaction.clone()), 2)
                 .unwrap()
         })
     });
