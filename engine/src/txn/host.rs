@@ -90,7 +90,11 @@ impl Transactions {
     }
 
     pub(crate) fn cancel(&mut self, table: &str, key: &[u8], tx: TxId, ts: Timestamp) {
-        self.participant(table).cancel(&key.into(), tx, ts);
+        let participant = self.participant(table);
+        participant.cancel(&key.into(), tx, ts);
+        if participant.stamps_len() > STAMPS_KEPT {
+            participant.prune(ts);
+        }
     }
 
     /// A single-item write's check: refused while a transaction holds the item. No stamp is
@@ -161,5 +165,29 @@ impl Transactions {
             t.committed = true;
             t.completed_ms = now_ms;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_stay_bounded_however_many_transactions_commit_or_cancel() {
+        let mut host = Transactions::default();
+        for i in 0..10_000u32 {
+            let (tx, ts) = host.begin(1, u64::from(i));
+            let key = i.to_be_bytes();
+            host.prepare("t", &key, tx, ts).unwrap();
+            if i % 2 == 0 {
+                host.cancel("t", &key, tx, ts);
+            } else {
+                assert!(host.commit("t", &key, tx, ts));
+            }
+        }
+        assert!(host.participants["t"].stamps_len() <= STAMPS_KEPT + 1);
+        // A transaction after them all still prepares: the floor is older than its timestamp.
+        let (tx, ts) = host.begin(1, 20_000);
+        assert_eq!(host.prepare("t", &[0], tx, ts), Ok(()));
     }
 }
