@@ -24,6 +24,6 @@ pub mod types;
 
 pub use api::{Request, Response};
 pub use engine::{Config, Engine};
-pub use error::{Error, ErrorKind};
+pub use error::{CancellationReason, Error, ErrorKind};
 pub use types::item::Item;
 pub use types::value::Value;

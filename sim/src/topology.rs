@@ -50,6 +50,8 @@ pub struct Topology {
     /// zone: the stream publisher, the index propagator and the TTL sweeper, as the
     /// deployment has them.
     pub feeds: Vec<(FeedComponent, NodeInfo)>,
+    /// Transaction coordinators, each on a node of its own in the first region.
+    pub coordinators: Vec<NodeInfo>,
     pub tables: Vec<TableInfo>,
     pub groups: Vec<GroupInfo>,
     pub zones: usize,
@@ -176,6 +178,14 @@ impl Topology {
             routers,
             clients,
             feeds: feed_nodes(d),
+            coordinators: (0..d.coordinators)
+                .map(|c| NodeInfo {
+                    name: format!("coordinator-{c}"),
+                    region: 0,
+                    zone: c % d.zones,
+                    ip: ip(1, 230 + c, 1),
+                })
+                .collect(),
             tables,
             groups,
             zones: d.zones,

@@ -6,7 +6,7 @@ use crate::types::item::Item;
 impl Error {
     /// (doc, message format MOTO) A cancelled transaction: one reason per action, in request
     /// order, their codes listed in the message.
-    pub(crate) fn transaction_canceled(reasons: Vec<CancellationReason>) -> Error {
+    pub fn transaction_canceled(reasons: Vec<CancellationReason>) -> Error {
         let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
         let mut error = Error::new(
             ErrorKind::TransactionCanceled,
@@ -20,7 +20,7 @@ impl Error {
     }
 
     /// (doc, the API model's description) A single-item write of an item a transaction holds.
-    pub(crate) fn transaction_conflict() -> Error {
+    pub fn transaction_conflict() -> Error {
         Error::new(
             ErrorKind::TransactionConflict,
             "Operation was rejected because there is an ongoing transaction for the item.",
@@ -68,7 +68,7 @@ impl Error {
 
 impl CancellationReason {
     /// (obs) An action that did not cause the cancellation: the code "None", no message.
-    pub(crate) fn none() -> CancellationReason {
+    pub fn none() -> CancellationReason {
         CancellationReason {
             code: "None".into(),
             message: None,
@@ -87,7 +87,7 @@ impl CancellationReason {
 
     /// (doc) An action on an item another transaction holds, or whose timestamp is older than
     /// what the item has seen.
-    pub(crate) fn conflict() -> CancellationReason {
+    pub fn conflict() -> CancellationReason {
         CancellationReason {
             code: "TransactionConflict".into(),
             message: Some("Transaction is ongoing for the item.".into()),
@@ -97,7 +97,7 @@ impl CancellationReason {
 
     /// (doc) An action refused with `error`: throttled (ProvisionedThroughputExceeded,
     /// ThrottlingError), an item collection full, or an item-dependent ValidationError.
-    pub(crate) fn from_error(error: Error) -> CancellationReason {
+    pub fn from_error(error: Error) -> CancellationReason {
         let code = match error.kind {
             ErrorKind::ProvisionedThroughputExceeded => "ProvisionedThroughputExceeded",
             ErrorKind::Throttling => "ThrottlingError",

@@ -179,6 +179,47 @@ impl<K: Ord + Clone> Participant<K> {
         self.floor = floor;
     }
 
+    /// The participant's state as parts, for a host that persists it (the simulator's
+    /// snapshots): the marks, the stamps and the floor.
+    #[allow(clippy::type_complexity)]
+    pub fn parts(&self) -> (Vec<(K, Mark)>, Vec<(K, Timestamp)>, Timestamp) {
+        let marks = self.marks.iter().map(|(k, m)| (k.clone(), *m)).collect();
+        let stamps = self.stamps.iter().map(|(k, t)| (k.clone(), *t)).collect();
+        (marks, stamps, self.floor)
+    }
+
+    /// A participant with the state [`parts`](Self::parts) gave, running the rules `bug`
+    /// breaks.
+    pub fn from_parts(
+        marks: Vec<(K, Mark)>,
+        stamps: Vec<(K, Timestamp)>,
+        floor: Timestamp,
+        bug: ParticipantBug,
+    ) -> Self {
+        Participant {
+            marks: marks.into_iter().collect(),
+            stamps: stamps.into_iter().collect(),
+            floor,
+            bug,
+        }
+    }
+
+    /// A participant for keys split off this one: nothing prepared (a host splits only
+    /// without marks), every stamp folded into the floor, so that it refuses at least what
+    /// this one would.
+    pub fn split_off(&self) -> Self {
+        let floor = self
+            .stamps
+            .values()
+            .copied()
+            .fold(self.floor, Timestamp::max);
+        Participant {
+            floor,
+            bug: self.bug,
+            ..Participant::default()
+        }
+    }
+
     /// How many stamps are kept (for the host's pruning policy).
     pub fn stamps_len(&self) -> usize {
         self.stamps.len()

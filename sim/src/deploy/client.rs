@@ -276,7 +276,8 @@ fn record_invoke(world: &World, process: u64, planned: &Planned) {
         planned.f,
         world.now_ns(),
     );
-    invoke.key = Some(planned.key.clone());
+    // A transaction spans items: it names none.
+    invoke.key = (planned.f != "txn").then(|| planned.key.clone());
     invoke.value = planned.input.clone();
     invoke.consistent = planned.consistent;
     world.record(invoke);
@@ -291,7 +292,7 @@ fn record_completion(
     (kind, value, error, node): Outcome,
 ) -> (Kind, Json) {
     let mut done = Event::new(Process::Client(process), kind, planned.f, world.now_ns());
-    done.key = Some(planned.key.clone());
+    done.key = (planned.f != "txn").then(|| planned.key.clone());
     done.value = value.clone();
     done.error = error;
     // Which replica answered matters for eventually consistent reads only.
@@ -371,6 +372,9 @@ impl Performing<'_> {
         if world.scenario.transport == Transport::Http {
             return self.send_http(http).await;
         }
+        if let Step::Txn { single: false, .. } = self.planned.step {
+            return self.send_txn(id).await;
+        }
         let req = Req {
             id,
             client: self.endpoint.local_addr().expect("bound"),
@@ -381,6 +385,7 @@ impl Performing<'_> {
             request,
             hops: 0,
             range,
+            txn: None,
         };
         match self.send_wire(req, group).await {
             None => PartResult::Stop((Kind::Info, Json::Null, Some("RequestTimeout".into()), None)),
@@ -401,6 +406,37 @@ impl Performing<'_> {
                 ))
             }
             Some((Ok(response), node)) => PartResult::Answer(response, node),
+        }
+    }
+
+    /// A transaction, to a coordinator (chosen by the request id): sent once, answered within
+    /// the operation's timeout or of unknown outcome.
+    async fn send_txn(&self, id: u64) -> PartResult {
+        let world = self.world;
+        let (operation, body, _) = workloads::request_json(&self.table_name, self.planned);
+        let coordinators = &world.topology.coordinators;
+        let to = coordinators[id as usize % coordinators.len()].addr();
+        let client = self.endpoint.local_addr().expect("bound");
+        let wire = Wire::Txn {
+            id,
+            client,
+            operation,
+            body,
+        };
+        send(world, self.endpoint, to, wire).await;
+        let deadline = Instant::now() + Duration::from_millis(world.scenario.op_timeout_ms);
+        match await_reply(self.endpoint, id, deadline).await {
+            None => PartResult::Stop((Kind::Info, Json::Null, Some("RequestTimeout".into()), None)),
+            Some((Ok(response), node)) => PartResult::Answer(response, node),
+            Some((Err(error), node)) => {
+                let k = if error.kind == dynasim_engine::ErrorKind::InternalServerError {
+                    Kind::Info
+                } else {
+                    Kind::Fail
+                };
+                let error = Some(error.kind.name().to_string());
+                PartResult::Stop((k, Json::Null, error, Some(node)))
+            }
         }
     }
 

@@ -8,6 +8,7 @@
 
 use super::Cmd;
 use super::snapshot::{Log, Snap};
+use super::txn;
 use crate::disk::SimDisk;
 use crate::topology::Range;
 use dynasim_engine::replication::log_file::{self, Codec, LogFile, Recovered};
@@ -23,6 +24,7 @@ pub struct CmdCodec;
 const WRITE: u8 = 1;
 const READ: u8 = 2;
 const SPLIT: u8 = 3;
+const TXN: u8 = 4;
 
 fn put_u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(&n.to_le_bytes());
@@ -78,6 +80,10 @@ impl Codec<Arc<Cmd>, Arc<Snap>> for CmdCodec {
                     put_u64(out, n);
                 }
             }
+            Cmd::Txn(t) => {
+                out.push(TXN);
+                txn::encode_cmd(t, out, |out, change| format::encode_change(out, 0, change));
+            }
         }
     }
 
@@ -110,6 +116,15 @@ impl Codec<Arc<Cmd>, Arc<Snap>> for CmdCodec {
                 new_group: u32::try_from(b.u64()?).map_err(|_| "a group beyond u32")?,
                 now_ms: b.u64()?,
             },
+            TXN => {
+                let cmd = txn::decode_cmd(b.0, |bytes| {
+                    let mut rest = Bytes(bytes);
+                    let c = change(&mut rest)?;
+                    Ok((c, bytes.len() - rest.0.len()))
+                })?;
+                b.0 = &[];
+                Cmd::Txn(cmd)
+            }
             kind => return Err(format!("an unknown command kind {kind}")),
         };
         if !b.0.is_empty() {
@@ -122,6 +137,7 @@ impl Codec<Arc<Cmd>, Arc<Snap>> for CmdCodec {
         for n in [snap.range.0, snap.range.1, snap.log_hash] {
             put_u64(out, n);
         }
+        txn::encode(snap.txn_state(), out);
         out.extend_from_slice(snap.bytes());
     }
 
@@ -129,7 +145,9 @@ impl Codec<Arc<Cmd>, Arc<Snap>> for CmdCodec {
         let mut b = Bytes(bytes);
         let range: Range = (b.u64()?, b.u64()?);
         let log_hash = b.u64()?;
-        Ok(Arc::new(Snap::from_parts(b.0.to_vec(), range, log_hash)))
+        let (participant, rest) = txn::decode(b.0)?;
+        let snap = Snap::from_parts(rest.to_vec(), range, log_hash, participant);
+        Ok(Arc::new(snap))
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod client;
 mod consumer;
+mod coordinator;
 mod disk_log;
 mod feed;
 mod nemesis;
@@ -12,6 +13,7 @@ mod router;
 mod snapshot;
 mod storage;
 mod sweeper;
+mod txn;
 
 use client::{HttpConnection, client_process, client_region, perform};
 use router::router_node;
@@ -71,12 +73,25 @@ pub enum Cmd {
         /// The leader's clock when it was proposed (the moved items' write time).
         now_ms: u64,
     },
+    /// A transaction's prepare, commit or cancel of one item, as the leader decided it
+    /// (`txn`).
+    Txn(txn::TxnCmd),
 }
 
 impl Cmd {
     /// A write a replica replays from its log (not a read, not a split).
     fn is_write(&self) -> bool {
         matches!(self, Cmd::Write { .. })
+    }
+
+    /// The item images the entry writes when it applies (a write's, a commit's), for the
+    /// leader's proposer.
+    fn changes(&self) -> Option<&[Change]> {
+        match self {
+            Cmd::Write { changes, .. } => Some(changes),
+            Cmd::Txn(txn::TxnCmd::Commit { changes, .. }) => Some(changes),
+            _ => None,
+        }
     }
 }
 
@@ -92,6 +107,8 @@ struct Req {
     hops: u8,
     /// Scans of one partition: the hash range the client expects the partition to own.
     range: Option<Range>,
+    /// A coordinator's message about one item of a transaction (`None`: a client's request).
+    txn: Option<txn::TxnPart>,
 }
 
 /// The message a scan gets when its partition's range changed (a split): the client re-reads
@@ -120,6 +137,19 @@ enum Wire {
         id: u64,
         result: Result<Json, dynasim_engine::Error>,
         node: String,
+    },
+    /// A client's transaction (TransactWriteItems or TransactGetItems, as the JSON an SDK
+    /// sends) to a coordinator.
+    Txn {
+        id: u64,
+        client: SocketAddr,
+        operation: &'static str,
+        body: Json,
+    },
+    /// A partition's answer to a coordinator about one item of a transaction.
+    TxnReply {
+        id: u64,
+        result: Result<txn::TxnAnswer, dynasim_engine::Error>,
     },
     LeaderHint {
         group: u32,
@@ -197,6 +227,9 @@ pub struct World {
     /// Client requests that were answered ok, after the last fault healed (liveness).
     progress_after_heal: Mutex<BTreeMap<usize, u64>>,
     healed: AtomicBool,
+    /// The coordinators' ledger and what it keeps of each transaction (the service's ledger
+    /// table: it outlives any coordinator).
+    ledger: Mutex<coordinator::Books>,
 }
 
 impl World {
@@ -591,6 +624,17 @@ fn create_nodes(
         ids.push(node.id());
         region_of.push(info.region);
     }
+    for (c, info) in world.topology.coordinators.iter().enumerate() {
+        let w = world.clone();
+        let node = handle
+            .create_node()
+            .name(info.name.clone())
+            .ip(info.ip)
+            .init(move || coordinator::coordinator_node(w.clone(), c))
+            .build();
+        ids.push(node.id());
+        region_of.push(info.region);
+    }
     (ids, region_of, client_nodes)
 }
 
@@ -854,6 +898,7 @@ pub fn world(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<World>
         ops: Mutex::new(0),
         progress_after_heal: Mutex::new(BTreeMap::new()),
         healed: AtomicBool::new(false),
+        ledger: Mutex::new(coordinator::Books::default()),
         topology,
     })
 }

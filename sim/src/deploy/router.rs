@@ -234,6 +234,7 @@ pub(super) async fn http_request(
             request: decoded,
             hops: 0,
             range: None,
+            txn: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let routed = {

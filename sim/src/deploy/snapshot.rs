@@ -16,6 +16,7 @@ use dynasim_engine::replication::raft::{LogEntry, Message, Replica};
 use dynasim_engine::storage::change::{Change, ControlChange, ControlRequest};
 use dynasim_engine::storage::memory::MemStorage;
 use dynasim_engine::storage::snapshot::{self, Histories};
+use dynasim_engine::txn::Participant;
 use dynasim_engine::{Config, Engine};
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub struct Snap {
     bytes: Vec<u8>,
     pub range: Range,
     pub log_hash: u64,
+    /// The transaction participant's state (marks and stamps) at the snapshot's index.
+    txn: Participant<String>,
 }
 
 /// The name the snapshot's bytes take in the in-memory storage that encodes and decodes them.
@@ -54,15 +57,39 @@ impl Snap {
             bytes: storage.contents(NAME).expect("the snapshot was written"),
             range,
             log_hash,
+            txn: Participant::default(),
         }
     }
 
+    /// The snapshot with the transaction participant's state `txn`.
+    pub fn with_txn(mut self, txn: Participant<String>) -> Snap {
+        self.txn = txn;
+        self
+    }
+
+    /// The transaction participant's state, running the run's broken rule, if any.
+    pub fn txn(&self, world: &World) -> Participant<String> {
+        let _ = world;
+        self.txn.clone()
+    }
+
+    /// The participant's state as kept (for the replica's disk).
+    pub fn txn_state(&self) -> &Participant<String> {
+        &self.txn
+    }
+
     /// A snapshot read back from a replica's log file.
-    pub fn from_parts(bytes: Vec<u8>, range: Range, log_hash: u64) -> Snap {
+    pub fn from_parts(
+        bytes: Vec<u8>,
+        range: Range,
+        log_hash: u64,
+        txn: Participant<String>,
+    ) -> Snap {
         Snap {
             bytes,
             range,
             log_hash,
+            txn,
         }
     }
 
@@ -153,6 +180,12 @@ fn content_hash(cmd: &Cmd) -> u64 {
             for n in [*mid, u64::from(*new_group), *now_ms] {
                 bytes.extend_from_slice(&n.to_le_bytes());
             }
+        }
+        Cmd::Txn(t) => {
+            bytes.push(4);
+            super::txn::encode_cmd(t, &mut bytes, |out, change| {
+                dynasim_engine::storage::format::encode_change(out, 0, change)
+            });
         }
     }
     xxhash_rust::xxh3::xxh3_64(&bytes)

@@ -4,6 +4,7 @@
 
 use super::feed::{self, Feed, FeedEntry, ItemChange, Pull};
 use super::snapshot::{self, Log, RaftMessage, Snap, empty_engine};
+use super::txn::{self, Decided, TxnCmd, TxnPart};
 use super::{Cmd, EPOCH_MS, MOVED, Req, TAG, Wire, World, node_clock, send};
 use crate::faults::FaultPoint;
 use crate::options::Bug;
@@ -16,6 +17,7 @@ use dynasim_engine::replication::log_file::Problem;
 use dynasim_engine::replication::proposer::Proposer;
 use dynasim_engine::replication::raft::{LogEntry, Message, Replica, Role};
 use dynasim_engine::storage::change::Change;
+use dynasim_engine::txn::Participant;
 use dynasim_engine::{Engine, Request};
 use madsim::net::Endpoint;
 use serde_json::Value as Json;
@@ -49,7 +51,7 @@ pub struct GroupState {
     heard_stamp: Option<u64>,
     /// The leader's proposals as mutations (the newest proposed image of each key), in step
     /// with the log's unapplied suffix in term `proposer_term`.
-    proposer: Proposer,
+    pub(super) proposer: Proposer,
     proposer_term: Option<u64>,
     /// Leader leases and vote loyalty, on the monotonic clock ([`World::now_ns`]), which clock
     /// skew and jumps do not touch.
@@ -57,6 +59,10 @@ pub struct GroupState {
     flow: Flow,
     /// What this replica applied, for the change-feed components (`None` without any).
     pub feed: Option<Feed>,
+    /// The transaction participant as of the applied index (`txn`), and the leader's view of
+    /// it (what it applied plus its log's unapplied suffix) in the term it was built for.
+    pub txn: Participant<String>,
+    pub txn_view: Option<(u64, Participant<String>)>,
 }
 
 impl GroupState {
@@ -83,6 +89,8 @@ impl GroupState {
             flow: Flow::new(3, nanos(heartbeat_interval(world))),
             feed: (!world.topology.feeds.is_empty())
                 .then(|| Feed::new(0, world.topology.feeds.len())),
+            txn: txn::participant(Default::default()),
+            txn_view: None,
         }
     }
 }
@@ -114,12 +122,15 @@ struct Pending {
     term: u64,
     req: Box<Req>,
     answer: Option<Result<Json, dynasim_engine::Error>>,
+    /// A transaction's prepare: the vote (the after image) to send once it is applied.
+    vote: Option<Vec<Change>>,
 }
 
 /// A split a replica applied: the group it creates, with its share of the data.
 pub(super) struct Created {
     group: u32,
     engine: Engine,
+    txn: Participant<String>,
     range: Range,
     table: usize,
     mid: u64,
@@ -364,6 +375,7 @@ fn recovered_state(
     if let Some((base, snap)) = replica.snapshot() {
         let now = node_clock(world, index);
         state.engine = Some(snap.engine(world, table, now));
+        state.txn = snap.txn(world);
         state.range = snap.range;
         state.applied = base;
         if let Some(feed) = &mut state.feed {
@@ -487,7 +499,7 @@ pub(super) fn handle(
             group,
             mid,
             new_group,
-        } => handle_split(world, index, group, mid, new_group, outgoing),
+        } => handle_split(world, (index, s), group, mid, new_group, outgoing),
         Wire::Exec { req } => handle_exec(world, index, s, req, outgoing),
         Wire::Pull {
             group,
@@ -591,17 +603,18 @@ fn announce_leader(
 /// The control plane asks for a split: a leader orders it in its log.
 fn handle_split(
     world: &World,
-    index: usize,
+    (index, s): (usize, &mut StorageState),
     group: u32,
     mid: u64,
     new_group: u32,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
     let mut disk = world.disks[index].lock().unwrap();
-    let Some(replica) = disk.get_mut(&group) else {
+    let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
         return;
     };
-    if replica.role() != Role::Leader {
+    // A transaction's marks stay with their partition: the control plane asks again later.
+    if replica.role() != Role::Leader || txn::view(g, replica).has_marks() {
         return;
     }
     let cmd = Arc::new(Cmd::Split {
@@ -650,6 +663,11 @@ fn handle_exec(
         return;
     }
     let now = node_clock(world, index);
+    if let Some(part) = req.txn.clone() {
+        handle_txn(world, (index, group, replica, g), req, part, outgoing);
+        apply_all(world, index, &mut disk, s, group, outgoing);
+        return;
+    }
     let is_write = req.mode == Mode::Write;
     if req.mode == Mode::Strong
         && g.lease.serves_reads(replica, g.applied, world.now_ns())
@@ -679,9 +697,59 @@ fn handle_exec(
         term: replica.term(),
         req,
         answer,
+        vote: None,
     };
     propose(world, (group, replica, g), cmd, pending, outgoing);
     apply_all(world, index, &mut disk, s, group, outgoing);
+}
+
+/// A coordinator's message about one item, at the partition's leader: a read-only
+/// transaction's read (under the lease from what it applied, otherwise through the log), or
+/// a prepare, commit or cancel decided on the leader's view and proposed.
+fn handle_txn(
+    world: &World,
+    (index, group, replica, g): (usize, u32, &mut Log, &mut GroupState),
+    req: Box<Req>,
+    part: TxnPart,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    let node_name = &world.topology.storage[index].name;
+    let now = node_clock(world, index);
+    if let TxnPart::Read = part {
+        if g.lease.serves_reads(replica, g.applied, world.now_ns())
+            && let Some(engine) = g.engine.as_mut()
+        {
+            outgoing.push(txn::read(engine, &g.txn, (g.range, req), now, node_name));
+        } else {
+            let pending = Pending {
+                term: replica.term(),
+                req,
+                answer: None,
+                vote: None,
+            };
+            propose(
+                world,
+                (group, replica, g),
+                Cmd::Read { now_ms: now },
+                pending,
+                outgoing,
+            );
+        }
+        return;
+    }
+    sync_proposer(replica, g);
+    match txn::decide(g, replica, &req, &part, (now, node_name)) {
+        Decided::Answer(answer) => outgoing.push(answer),
+        Decided::Propose(cmd, vote) => {
+            let pending = Pending {
+                term: replica.term(),
+                req,
+                answer: None,
+                vote,
+            };
+            propose(world, (group, replica, g), cmd, pending, outgoing);
+        }
+    }
 }
 
 /// A leader proposes `cmd` for the client of `pending` and sends what replicates it.
@@ -694,9 +762,14 @@ fn propose(
 ) {
     let mut out = Vec::new();
     let cmd = Arc::new(cmd);
+    // The view is in step with the log before the entry joins it, and takes the entry after.
+    txn::view(g, replica);
     if let Some(at) = replica.propose_into(cmd.clone(), &mut out) {
-        if let Cmd::Write { changes, .. } = &*cmd {
+        if let Some(changes) = cmd.changes() {
             g.proposer.proposed(at, changes);
+        }
+        if let Some((_, view)) = g.txn_view.as_mut() {
+            txn::apply(view, &cmd);
         }
         g.pending.insert(at, pending);
     }
@@ -722,19 +795,19 @@ fn execute_write(
         outgoing.push(reroute(Box::new(req.clone())));
         return None;
     }
-    let engine = g.engine.as_mut()?;
-    if g.proposer_term != Some(replica.term()) {
-        // A new term: the log's unapplied suffix may hold earlier terms' entries, which
-        // commit before this leader's own.
-        let suffix = (g.applied + 1..=replica.last_index()).filter_map(|i| {
-            match replica.entry(i)?.payload.as_deref()? {
-                Cmd::Write { changes, .. } => Some((i, changes.as_slice())),
-                _ => None,
-            }
-        });
-        g.proposer.rebuild(suffix);
-        g.proposer_term = Some(replica.term());
+    g.engine.as_ref()?;
+    if txn::write_conflicts(g, replica, &req.request) {
+        // The item is prepared by a transaction: DynamoDB refuses the write.
+        let reply = Wire::Reply {
+            id: req.id,
+            result: Err(dynasim_engine::Error::transaction_conflict()),
+            node: "leader".into(),
+        };
+        outgoing.push((req.client, reply));
+        return None;
     }
+    sync_proposer(replica, g);
+    let engine = g.engine.as_mut()?;
     let request = req.request.clone();
     let proposal = if world.bug(Bug::LostIncrement) {
         g.proposer.execute_ignoring_proposals(engine, request, now)
@@ -750,6 +823,17 @@ fn execute_write(
         now_ms: now,
     };
     Some((cmd, Some(answer)))
+}
+
+/// Brings the leader's proposer in step with its log in a new term: the log's unapplied
+/// suffix may hold earlier terms' entries, which commit before this leader's own.
+fn sync_proposer(replica: &Log, g: &mut GroupState) {
+    if g.proposer_term != Some(replica.term()) {
+        let suffix = (g.applied + 1..=replica.last_index())
+            .filter_map(|i| Some((i, replica.entry(i)?.payload.as_deref()?.changes()?)));
+        g.proposer.rebuild(suffix);
+        g.proposer_term = Some(replica.term());
+    }
 }
 
 /// A request at a replica that is not the leader: forwarded to the leader it knows (and the
@@ -898,13 +982,15 @@ pub(super) fn apply_all(
             if let Entry::Vacant(vacant) = disk.entry(created.group) {
                 // The new group's replica, persisted from now on: it starts from a snapshot
                 // of the parent's share (a replica created blank receives it).
-                let snap = Snap::of(&created.engine, created.table, world, created.range, 0);
+                let snap = Snap::of(&created.engine, created.table, world, created.range, 0)
+                    .with_txn(created.txn.clone());
                 let replica = child_replica(world, rid, Arc::new(snap));
                 if replica.role() == Role::Leader {
                     world.leader(created.group, index, replica.term());
                 }
                 vacant.insert(replica);
                 let mut state = GroupState::new(world, Some(created.engine), created.range, None);
+                state.txn = created.txn;
                 state.applied = 1;
                 if let Some(feed) = &mut state.feed {
                     feed.reset(1);
@@ -949,7 +1035,7 @@ fn compact_if_due(world: &World, replica: &mut Log, g: &mut GroupState, group: u
             let at = g.applied.min(replica.compactable());
             let table = world.placement.lock().unwrap().groups[group as usize].table;
             let hash = snapshot::log_hash_at(replica, at);
-            let snap = Snap::of(engine, table, world, g.range, hash);
+            let snap = Snap::of(engine, table, world, g.range, hash).with_txn(g.txn.clone());
             g.snapshot = Some((at, Arc::new(snap)));
         }
         None => {}
@@ -979,6 +1065,8 @@ fn install_snapshot(
     let table = placement.groups[group as usize].table;
     world.raft_event(group, index, "snapshot", base);
     g.engine = Some(snap.engine(world, table, node_clock(world, index)));
+    g.txn = snap.txn(world);
+    g.txn_view = None;
     g.range = snap.range;
     g.applied = base;
     if let Some(feed) = &mut g.feed {
@@ -1068,6 +1156,7 @@ fn apply_entry(
         } => {
             let pending = take_pending(g, index, entry.term);
             g.proposer.applied(index);
+            txn::apply(&mut g.txn, cmd);
             if g.skip == Some(index) && world.bug(Bug::SkipOnRestart) {
                 // Broken: the replay after a restart skips one logged write.
                 return None;
@@ -1086,12 +1175,62 @@ fn apply_entry(
                 && let Some(engine) = g.engine.as_mut()
             {
                 let range = g.range;
-                let answer = answer_locally(engine, range, pending.req, now_ms, node_name);
+                let answer = if pending.req.txn.is_some() {
+                    txn::read(engine, &g.txn, (range, pending.req), now_ms, node_name)
+                } else {
+                    answer_locally(engine, range, pending.req, now_ms, node_name)
+                };
                 outgoing.push(answer);
             }
         }
+        Cmd::Txn(t) => {
+            let pending = take_pending(g, index, entry.term);
+            g.proposer.applied(index);
+            apply_txn(node_name, g, (index, t, cmd), pending, outgoing);
+        }
     }
     None
+}
+
+/// Applies a transaction entry: the participant's rule, and a commit's write if it applies;
+/// the proposing replica answers the coordinator.
+fn apply_txn(
+    node_name: &str,
+    g: &mut GroupState,
+    (index, t, cmd): (u64, &TxnCmd, &Cmd),
+    pending: Option<Pending>,
+    outgoing: &mut Vec<(SocketAddr, Wire)>,
+) {
+    // A key a split ordered before this entry gave away: nothing applies (the leader refuses
+    // transactions while a split waits in its log, so only a cancel of an unmarked key).
+    let key = match t {
+        TxnCmd::Prepare { key, .. } | TxnCmd::Commit { key, .. } | TxnCmd::Cancel { key, .. } => {
+            key
+        }
+    };
+    if !in_range(key_hash(key), g.range) {
+        if let Some(pending) = pending {
+            outgoing.push(reroute(pending.req));
+        }
+        return;
+    }
+    let writes = txn::apply(&mut g.txn, cmd);
+    if let TxnCmd::Commit {
+        changes, now_ms, ..
+    } = t
+        && writes
+    {
+        let write = Applied {
+            key: Some(key),
+            changes,
+            now_ms: *now_ms,
+            pending: None,
+        };
+        apply_write(node_name, g, (index, write), outgoing);
+    }
+    if let Some(pending) = pending {
+        outgoing.push(txn::applied_answer(&pending.req, pending.vote, node_name));
+    }
 }
 
 /// A split entry: the group gives `[mid, ..)` of its range (and the items there) to
@@ -1116,6 +1255,7 @@ fn apply_split(
     let created = Created {
         group: new_group,
         engine,
+        txn: g.txn.split_off(),
         range: (mid, g.range.1),
         table,
         mid,

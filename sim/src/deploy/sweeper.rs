@@ -172,6 +172,7 @@ fn delete_request(
         request,
         hops: 0,
         range: None,
+        txn: None,
     };
     (
         router,

@@ -79,6 +79,11 @@ pub struct Deployment {
     /// How often a change-feed component makes its state durable (ms); a crash (the
     /// `feed-crash` fault) loses what it did since and it pulls those changes again.
     pub feed_checkpoint_ms: u64,
+    /// Transaction coordinators, each on a node of its own (`list-append` transactions and
+    /// the bank's `transactions = true` go to them).
+    pub coordinators: usize,
+    /// Each coordinator's clock offset (ms; missing: 0): transaction timestamps come from it.
+    pub coordinator_skew_ms: Vec<i64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -170,6 +175,8 @@ impl Default for Deployment {
             ttl_sweep_delay_ms: 100,
             feed_pull_ms: [5, 40],
             feed_checkpoint_ms: 100,
+            coordinators: 0,
+            coordinator_skew_ms: Vec::new(),
         }
     }
 }
@@ -223,7 +230,7 @@ const TOP: [&str; 12] = [
     "workload",
     "faults",
 ];
-const DEPLOYMENT: [&str; 16] = [
+const DEPLOYMENT: [&str; 18] = [
     "regions",
     "zones",
     "nodes_per_zone",
@@ -240,6 +247,8 @@ const DEPLOYMENT: [&str; 16] = [
     "ttl_sweep_delay_ms",
     "feed_pull_ms",
     "feed_checkpoint_ms",
+    "coordinators",
+    "coordinator_skew_ms",
 ];
 const WORKLOAD: [&str; 16] = [
     "kind",
@@ -325,6 +334,12 @@ impl ScenarioSpec {
             ));
         }
         let workloads = validate_workloads(&self.workloads, &self.deployment, &mut errors);
+        if self.deployment.coordinators == 0 && workloads.iter().any(|w| w.kind.transactional()) {
+            errors.push(
+                "deployment.coordinators: transactions (the list-append workload) need at least one"
+                    .into(),
+            );
+        }
         if transport == Some(Transport::Http)
             && workloads.iter().any(|w| w.kind.wire_only() || w.index)
         {
@@ -383,6 +398,15 @@ impl ScenarioSpec {
 impl Deployment {
     fn validate(&self, errors: &mut Vec<String>) {
         let d = self;
+        if d.coordinators > 8 {
+            errors.push(format!(
+                "deployment.coordinators: {} is not in 0..=8",
+                d.coordinators
+            ));
+        }
+        if d.coordinator_skew_ms.len() > d.coordinators {
+            errors.push("deployment.coordinator_skew_ms: more offsets than coordinators".into());
+        }
         if !(1..=5).contains(&d.regions) {
             errors.push(format!("deployment.regions: {} is not in 1..=5", d.regions));
         }

@@ -16,6 +16,7 @@
 
 mod bank;
 mod counter;
+pub mod list_append;
 mod query;
 mod register;
 mod rmw_counter;
@@ -46,10 +47,11 @@ pub enum WorkloadKind {
     RmwCounter,
     Query,
     Ttl,
+    ListAppend,
 }
 
 /// Every workload kind.
-pub const WORKLOAD_KINDS: [WorkloadKind; 7] = [
+pub const WORKLOAD_KINDS: [WorkloadKind; 8] = [
     WorkloadKind::Register,
     WorkloadKind::Counter,
     WorkloadKind::Bank,
@@ -57,6 +59,7 @@ pub const WORKLOAD_KINDS: [WorkloadKind; 7] = [
     WorkloadKind::RmwCounter,
     WorkloadKind::Query,
     WorkloadKind::Ttl,
+    WorkloadKind::ListAppend,
 ];
 
 impl WorkloadKind {
@@ -69,6 +72,7 @@ impl WorkloadKind {
             WorkloadKind::RmwCounter => "rmw-counter",
             WorkloadKind::Query => "query",
             WorkloadKind::Ttl => "ttl",
+            WorkloadKind::ListAppend => "list-append",
         }
     }
 
@@ -86,6 +90,7 @@ impl WorkloadKind {
             WorkloadKind::RmwCounter => rmw_counter::step(g),
             WorkloadKind::Query => query::step(g, read, consistent),
             WorkloadKind::Ttl => ttl::step(g, read, consistent),
+            WorkloadKind::ListAppend => list_append::step(g, read),
         }
     }
 
@@ -103,6 +108,7 @@ impl WorkloadKind {
         match self {
             WorkloadKind::Bank => bank::final_reads(workload),
             WorkloadKind::Query => query::final_reads(workload),
+            WorkloadKind::ListAppend => list_append::final_reads(workload),
             _ => register::final_reads(workload),
         }
     }
@@ -119,7 +125,10 @@ impl WorkloadKind {
     /// What the checkers take its items for (which decides the checkers that judge them).
     pub fn model(self) -> Model {
         match self {
-            WorkloadKind::Register | WorkloadKind::Scan | WorkloadKind::Query => Model::Register,
+            WorkloadKind::Register
+            | WorkloadKind::Scan
+            | WorkloadKind::Query
+            | WorkloadKind::ListAppend => Model::Register,
             WorkloadKind::Counter | WorkloadKind::RmwCounter => Model::Counter,
             WorkloadKind::Bank => Model::Bank,
             WorkloadKind::Ttl => Model::Ttl,
@@ -133,7 +142,12 @@ impl WorkloadKind {
 
     /// Whether only the wire transport can carry it (a scan addresses partitions one by one).
     pub fn wire_only(self) -> bool {
-        self == WorkloadKind::Scan
+        matches!(self, WorkloadKind::Scan | WorkloadKind::ListAppend)
+    }
+
+    /// Whether its operations are transactions (which go to the deployment's coordinators).
+    pub fn transactional(self) -> bool {
+        self == WorkloadKind::ListAppend
     }
 }
 
@@ -205,6 +219,11 @@ pub enum Step {
     PutTtl {
         value: i64,
         exp: i64,
+    },
+    /// A transaction of appends or reads (`single`: one append as a plain UpdateItem).
+    Txn {
+        ops: Vec<list_append::Micro>,
+        single: bool,
     },
 }
 
@@ -358,6 +377,7 @@ pub fn request_json(table: &str, planned: &Planned) -> (&'static str, Json, Mode
             query::request_json(table, planned)
         }
         Step::PutTtl { .. } => ttl::request_json(table, planned),
+        Step::Txn { ops, single } => list_append::request_json(table, ops, *single),
     }
 }
 
@@ -369,6 +389,12 @@ pub fn request(table: &str, planned: &Planned) -> (Request, Mode) {
         "PutItem" => Request::PutItem(write_input(body)),
         "UpdateItem" => Request::UpdateItem(write_input(body)),
         "Query" => Request::Query(serde_json::from_value(body).expect("a valid Query")),
+        "TransactWriteItems" => Request::TransactWriteItems(
+            serde_json::from_value(body).expect("a valid TransactWriteItems"),
+        ),
+        "TransactGetItems" => Request::TransactGetItems(
+            serde_json::from_value(body).expect("a valid TransactGetItems"),
+        ),
         _ => Request::Scan(serde_json::from_value(body).expect("a valid Scan")),
     };
     (request, mode)
@@ -388,6 +414,7 @@ pub fn output(planned: &Planned, response: &Json) -> Json {
             planned.input.clone()
         }
         Step::PutInCollection { .. } | Step::PutTtl { .. } => planned.input.clone(),
+        Step::Txn { ops, .. } => list_append::output(planned, ops, response),
     }
 }
 
