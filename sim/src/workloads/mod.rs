@@ -13,6 +13,7 @@
 //! | `scan` | `name/k` registers | PutItem, and a Scan of every partition (strong or eventual), started over when a split moved a range | per-item linearizability of what the scan saw and missed |
 //! | `ttl` | `name/k`, attributes `v` and `exp` (Time to Live, epoch seconds) | PutItem of a fresh value expiring soon or in a day (`put-ttl`), GetItem; a deployment's `ttl_sweeper` deletes expired items (`ttl-delete`) | no item deleted before its expiry or after a write extended it (checker `ttl`) |
 //! | `query` | item collections `name/c` of [`QUERY_ITEMS`](query::QUERY_ITEMS) items `name/c/s` (partition key `name/c`, sort key `s`) | PutItem of one item, and a Query of a whole collection (strong or eventual); with `index = true`, also eventually consistent Queries of the GSI [`INDEX`] (`g`, the value's group) on every partition | per-item linearizability of what the query saw and missed; what the index returned was written and is under its value's group; the final index equals the final table (checker `index`) |
+//! | `list-append` | list items `name/k` (attribute `l`) | TransactWriteItems of one to three appends, TransactGetItems of one to three reads (to the deployment's coordinators), and single appends as a plain UpdateItem, each a `txn` operation | serializability (checker `transactions`) |
 
 mod bank;
 mod counter;
