@@ -107,11 +107,25 @@ fn feed_nodes(d: &crate::scenario::Deployment) -> Vec<(FeedComponent, NodeInfo)>
     feeds
 }
 
+/// The deployment's transaction coordinators, each on its own node of the first region.
+fn coordinator_nodes(d: &crate::scenario::Deployment) -> Vec<NodeInfo> {
+    (0..d.coordinators)
+        .map(|c| NodeInfo {
+            name: format!("coordinator-{c}"),
+            region: 0,
+            zone: c % d.zones,
+            ip: ip(1, 230 + c, 1),
+        })
+        .collect()
+}
+
 fn ip(a: usize, b: usize, c: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, a as u8, b as u8, c as u8))
 }
 
 impl Topology {
+    /// The layout of `scenario`: a partition's replicas sit in three consecutive zones,
+    /// rotating with the group so that leaders spread out.
     pub fn new(scenario: &Scenario) -> Topology {
         let d = &scenario.deployment;
         let regions = REGION_NAMES[..d.regions].iter().map(|s| s.to_string());
@@ -151,7 +165,6 @@ impl Topology {
             let mut ids = Vec::new();
             for p in 0..d.partitions {
                 let id = groups.len() as u32;
-                // Three consecutive zones, rotating with the group so leaders spread out.
                 let mut replicas = [0; 3];
                 for (i, slot) in replicas.iter_mut().enumerate() {
                     let zone = (id as usize + i) % d.zones;
@@ -178,14 +191,7 @@ impl Topology {
             routers,
             clients,
             feeds: feed_nodes(d),
-            coordinators: (0..d.coordinators)
-                .map(|c| NodeInfo {
-                    name: format!("coordinator-{c}"),
-                    region: 0,
-                    zone: c % d.zones,
-                    ip: ip(1, 230 + c, 1),
-                })
-                .collect(),
+            coordinators: coordinator_nodes(d),
             tables,
             groups,
             zones: d.zones,

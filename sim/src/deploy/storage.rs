@@ -643,12 +643,10 @@ fn handle_exec(
     // A group this node has not created yet, or has no data of yet (its split is not applied
     // here): back to the router, which retries after a pause.
     let (Some(replica), Some(g)) = (disk.get_mut(&group), s.groups.get_mut(&group)) else {
-        outgoing.push(reroute(req));
-        return;
+        return outgoing.push(reroute(req));
     };
     if g.engine.is_none() {
-        outgoing.push(reroute(req));
-        return;
+        return outgoing.push(reroute(req));
     }
     if req.mode == Mode::Eventual {
         if let Some(engine) = g.engine.as_mut() {
