@@ -554,12 +554,7 @@ async fn recovery(world: Arc<World>, c: usize, port: u16) {
         };
         let items = world.ledger.lock().unwrap().books[&tx].items.clone();
         let recorded = decide(world.as_ref(), tx, Decision::Cancel, Vec::new());
-        let mut coordinator = Coordinator::recover(
-            tx,
-            record.ts,
-            record.actions,
-            record.decision.or(Some(recorded)),
-        );
+        let mut coordinator = Coordinator::recover(tx, record.ts, record.actions, Some(recorded));
         let sends = coordinator.decided(recorded);
         let finished = finish(&world, &mut session, tx, &items, sends).await;
         record_recovery(&world, c, tx, recorded, finished);

@@ -137,7 +137,7 @@ impl Codec<Arc<Cmd>, Arc<Snap>> for CmdCodec {
         for n in [snap.range.0, snap.range.1, snap.log_hash] {
             put_u64(out, n);
         }
-        txn::encode(snap.txn_state(), out);
+        txn::encode(snap.txn(), out);
         out.extend_from_slice(snap.bytes());
     }
 

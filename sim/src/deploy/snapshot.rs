@@ -67,14 +67,8 @@ impl Snap {
         self
     }
 
-    /// The transaction participant's state, running the run's broken rule, if any.
-    pub fn txn(&self, world: &World) -> Participant<String> {
-        let _ = world;
-        self.txn.clone()
-    }
-
-    /// The participant's state as kept (for the replica's disk).
-    pub fn txn_state(&self) -> &Participant<String> {
+    /// The transaction participant's state (marks and stamps) at the snapshot's index.
+    pub fn txn(&self) -> &Participant<String> {
         &self.txn
     }
 

@@ -89,7 +89,7 @@ impl GroupState {
             flow: Flow::new(3, nanos(heartbeat_interval(world))),
             feed: (!world.topology.feeds.is_empty())
                 .then(|| Feed::new(0, world.topology.feeds.len())),
-            txn: txn::participant(Default::default()),
+            txn: Participant::default(),
             txn_view: None,
         }
     }
@@ -375,7 +375,7 @@ fn recovered_state(
     if let Some((base, snap)) = replica.snapshot() {
         let now = node_clock(world, index);
         state.engine = Some(snap.engine(world, table, now));
-        state.txn = snap.txn(world);
+        state.txn = snap.txn().clone();
         state.range = snap.range;
         state.applied = base;
         if let Some(feed) = &mut state.feed {
@@ -711,13 +711,12 @@ fn handle_txn(
     part: TxnPart,
     outgoing: &mut Vec<(SocketAddr, Wire)>,
 ) {
-    let node_name = &world.topology.storage[index].name;
     let now = node_clock(world, index);
     if let TxnPart::Read = part {
         if g.lease.serves_reads(replica, g.applied, world.now_ns())
             && let Some(engine) = g.engine.as_mut()
         {
-            outgoing.push(txn::read(engine, &g.txn, (g.range, req), now, node_name));
+            outgoing.push(txn::read(engine, &g.txn, (g.range, req), now));
         } else {
             let pending = Pending {
                 term: replica.term(),
@@ -736,7 +735,7 @@ fn handle_txn(
         return;
     }
     sync_proposer(replica, g);
-    match txn::decide(g, replica, &req, &part, (now, node_name)) {
+    match txn::decide(g, replica, &req, &part, now) {
         Decided::Answer(answer) => outgoing.push(answer),
         Decided::Propose(cmd, vote) => {
             let pending = Pending {
@@ -1063,7 +1062,7 @@ fn install_snapshot(
     let table = placement.groups[group as usize].table;
     world.raft_event(group, index, "snapshot", base);
     g.engine = Some(snap.engine(world, table, node_clock(world, index)));
-    g.txn = snap.txn(world);
+    g.txn = snap.txn().clone();
     g.txn_view = None;
     g.range = snap.range;
     g.applied = base;
@@ -1174,7 +1173,7 @@ fn apply_entry(
             {
                 let range = g.range;
                 let answer = if pending.req.txn.is_some() {
-                    txn::read(engine, &g.txn, (range, pending.req), now_ms, node_name)
+                    txn::read(engine, &g.txn, (range, pending.req), now_ms)
                 } else {
                     answer_locally(engine, range, pending.req, now_ms, node_name)
                 };
@@ -1227,7 +1226,7 @@ fn apply_txn(
         apply_write(node_name, g, (index, write), outgoing);
     }
     if let Some(pending) = pending {
-        outgoing.push(txn::applied_answer(&pending.req, pending.vote, node_name));
+        outgoing.push(txn::applied_answer(&pending.req, pending.vote));
     }
 }
 

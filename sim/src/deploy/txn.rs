@@ -81,11 +81,6 @@ pub enum TxnAnswer {
     Read { response: Json, stamp: Timestamp },
 }
 
-/// The participant a replica starts with, breaking the run's broken participant rule.
-pub fn participant(bug: ParticipantBug) -> Participant<String> {
-    Participant::with_bug(bug)
-}
-
 /// The timestamp of a single-item write a leader executed at its clock `now_ms` (every
 /// replica computes the same stamp from the entry).
 fn write_stamp(now_ms: u64) -> Timestamp {
@@ -144,8 +139,7 @@ pub fn split_pending(g: &GroupState, replica: &Log) -> bool {
     })
 }
 
-fn reply(req: &Req, result: Result<TxnAnswer, Error>, node: &str) -> (SocketAddr, Wire) {
-    let _ = node;
+fn reply(req: &Req, result: Result<TxnAnswer, Error>) -> (SocketAddr, Wire) {
     let wire = Wire::TxnReply { id: req.id, result };
     (req.client, wire)
 }
@@ -159,31 +153,23 @@ pub enum Decided {
 
 /// Decides a prepare, a commit or a cancel at the leader (the proposer is in step with the
 /// log's suffix: the caller rebuilt it).
-pub fn decide(
-    g: &mut GroupState,
-    replica: &Log,
-    req: &Req,
-    part: &TxnPart,
-    (now, node): (u64, &str),
-) -> Decided {
+pub fn decide(g: &mut GroupState, replica: &Log, req: &Req, part: &TxnPart, now: u64) -> Decided {
     if let Misrouted::Reroute = misrouted(req, g.range) {
         return Decided::Answer(reroute(Box::new(req.clone())));
     }
     let Some(key) = request_key(&req.request) else {
-        return Decided::Answer(reply(req, Err(no_key()), node));
+        return Decided::Answer(reply(req, Err(no_key())));
     };
     if split_pending(g, replica) {
         return match part {
             TxnPart::Prepare { .. } => {
-                Decided::Answer(reply(req, Err(Error::transaction_conflict()), node))
+                Decided::Answer(reply(req, Err(Error::transaction_conflict())))
             }
             _ => Decided::Answer(reroute(Box::new(req.clone()))),
         };
     }
     match part {
-        &TxnPart::Prepare { tx, ts, check } => {
-            prepare(g, replica, req, (tx, ts, check), key, (now, node))
-        }
+        &TxnPart::Prepare { tx, ts, check } => prepare(g, replica, req, (tx, ts, check), key, now),
         TxnPart::Commit { tx, ts, changes } => {
             let mut p = view(g, replica).clone();
             let writes = p.commit(&key, *tx, *ts) == Applied::Write;
@@ -200,7 +186,7 @@ pub fn decide(
         &TxnPart::Cancel { tx, ts } => {
             Decided::Propose(Cmd::Txn(TxnCmd::Cancel { tx, ts, key }), None)
         }
-        TxnPart::Read => Decided::Answer(reply(req, Err(no_key()), node)),
+        TxnPart::Read => Decided::Answer(reply(req, Err(no_key()))),
     }
 }
 
@@ -220,18 +206,18 @@ fn prepare(
     req: &Req,
     (tx, ts, check): (TxId, Timestamp, bool),
     key: String,
-    (now, node): (u64, &str),
+    now: u64,
 ) -> Decided {
     let mut p = view(g, replica).clone();
     if p.prepare(&key, tx, ts).is_err() {
-        return Decided::Answer(reply(req, Err(Error::transaction_conflict()), node));
+        return Decided::Answer(reply(req, Err(Error::transaction_conflict())));
     }
     let Some(engine) = g.engine.as_mut() else {
         return Decided::Answer(reroute(Box::new(req.clone())));
     };
     let proposal = g.proposer.execute(engine, req.request.clone(), now);
     if let Err(error) = proposal.result {
-        return Decided::Answer(reply(req, Err(error), node));
+        return Decided::Answer(reply(req, Err(error)));
     }
     let changes = if check { Vec::new() } else { proposal.changes };
     Decided::Propose(Cmd::Txn(TxnCmd::Prepare { tx, ts, key }), Some(changes))
@@ -245,14 +231,13 @@ pub fn read(
     p: &Participant<String>,
     (range, req): (crate::topology::Range, Box<Req>),
     now: u64,
-    node: &str,
 ) -> (SocketAddr, Wire) {
     match misrouted(&req, range) {
         Misrouted::No => {}
         _ => return reroute(req),
     }
     let Some(key) = request_key(&req.request) else {
-        return reply(&req, Err(no_key()), node);
+        return reply(&req, Err(no_key()));
     };
     let result = match p.read(&key) {
         Err(_) => Err(Error::transaction_conflict()),
@@ -263,16 +248,16 @@ pub fn read(
                 stamp,
             }),
     };
-    reply(&req, result, node)
+    reply(&req, result)
 }
 
 /// The answer a replica sends once it applied the entry it proposed for `req`.
-pub fn applied_answer(req: &Req, vote: Option<Vec<Change>>, node: &str) -> (SocketAddr, Wire) {
+pub fn applied_answer(req: &Req, vote: Option<Vec<Change>>) -> (SocketAddr, Wire) {
     let answer = match vote {
         Some(changes) => TxnAnswer::Voted(changes),
         None => TxnAnswer::Done,
     };
-    reply(req, Ok(answer), node)
+    reply(req, Ok(answer))
 }
 
 /// Whether a single-item write of `request` must be refused: its item is prepared in the
@@ -428,7 +413,7 @@ mod tests {
 
     #[test]
     fn a_participant_state_reads_back_as_written() {
-        let mut p = participant(ParticipantBug::None);
+        let mut p = Participant::default();
         p.prepare(&"a/1".to_string(), 7, Timestamp::new(10, 1, 2))
             .unwrap();
         p.write(&"a/2".to_string(), Timestamp::new(20, 3, 0))
