@@ -235,6 +235,19 @@ mod tests {
     }
 
     #[test]
+    fn a_split_off_participant_refuses_what_its_parent_would() {
+        let mut p = Participant::<u8>::default();
+        p.write(&1, ts(30)).unwrap();
+        p.write(&2, ts(10)).unwrap();
+        let child = p.split_off();
+        assert!(!child.has_marks());
+        assert_eq!(child.stamp(&2), ts(30), "every stamp folded into the floor");
+        assert_eq!(child.clone().prepare(&9, 1, ts(20)), Err(Refusal::Stale));
+        let (marks, stamps, floor) = p.parts();
+        assert_eq!(Participant::from_parts(marks, stamps, floor, p.bug), p);
+    }
+
+    #[test]
     fn a_prepared_item_refuses_writes_and_other_transactions_until_commit() {
         let mut p = Participant::<u8>::default();
         assert_eq!(p.prepare(&1, 7, ts(10)), Ok(()));
