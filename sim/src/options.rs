@@ -58,6 +58,13 @@ pub enum Bug {
     /// TTL sweeper: deletes an expired item unconditionally, without re-checking its current
     /// expiry, so an item whose TTL a write just extended is deleted.
     TtlSweepSkipsRecheck,
+    /// Participant: a commit is applied whenever it arrives, even for a transaction that no
+    /// longer holds the item (a duplicate or late commit, as recovery sends), so its old
+    /// after image overwrites what was written since.
+    TxnCommitIgnoresNewerPrepare,
+    /// Coordinator: a read-only transaction reads every item once and answers, without the
+    /// second read that shows nothing changed between its reads.
+    TxnReadsOnce,
 }
 
 impl Bug {
@@ -73,6 +80,15 @@ impl Bug {
         }
     }
 
+    /// The participant rule a broken variant breaks in every partition.
+    pub fn participant_bug(self) -> dynasim_engine::txn::ParticipantBug {
+        use dynasim_engine::txn::ParticipantBug;
+        match self {
+            Bug::TxnCommitIgnoresNewerPrepare => ParticipantBug::CommitIgnoresNewerPrepare,
+            _ => ParticipantBug::None,
+        }
+    }
+
     /// The lease rule a broken variant breaks in every replica, if it is one of those.
     pub fn broken_lease(self) -> Option<dynasim_engine::replication::lease::BrokenLease> {
         use dynasim_engine::replication::lease::BrokenLease;
@@ -83,7 +99,7 @@ impl Bug {
     }
 }
 
-pub const BUGS: [(&str, Bug); 16] = [
+pub const BUGS: [(&str, Bug); 18] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
@@ -103,6 +119,11 @@ pub const BUGS: [(&str, Bug); 16] = [
     ("stream-reorders-records", Bug::StreamReordersRecords),
     ("index-keeps-removed-key", Bug::IndexKeepsRemovedKey),
     ("ttl-sweep-skips-recheck", Bug::TtlSweepSkipsRecheck),
+    (
+        "txn-commit-ignores-newer-prepare",
+        Bug::TxnCommitIgnoresNewerPrepare,
+    ),
+    ("txn-reads-once", Bug::TxnReadsOnce),
 ];
 
 impl Bug {

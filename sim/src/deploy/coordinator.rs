@@ -23,6 +23,7 @@
 use super::txn::{TxnAnswer, TxnPart};
 use super::{EPOCH_MS, Req, TAG, Wire, World, send};
 use crate::history::{Event, Kind, Process};
+use crate::options::Bug;
 use crate::workloads::Mode;
 use dynasim_engine::storage::change::Change;
 use dynasim_engine::txn::{Coordinator, Decision, Ledger, Send, Timestamp, TxId};
@@ -55,12 +56,16 @@ pub struct ItemPart {
 
 /// What the ledger keeps of one transaction besides its record.
 struct Book {
+    /// The coordinator that began it.
+    by: usize,
     ts: Timestamp,
     items: Vec<ItemPart>,
     /// The after images, recorded before a commit decision.
     images: Vec<Vec<Change>>,
     /// When a coordinator last worked on it ([`World::now_ns`]).
     touched_ns: u64,
+    /// Items whose partition acknowledged the decision.
+    acked: usize,
 }
 
 /// The ledger and the transactions' items: shared by every coordinator (the service keeps
@@ -269,13 +274,29 @@ fn begin(world: &World, c: usize, items: &[ItemPart]) -> (TxId, Timestamp) {
     let ts = Timestamp::new(clock_us(world, c), c as u32, tx as u32);
     books.ledger.begin(tx, ts, items.len());
     let book = Book {
+        by: c,
         ts,
         items: items.to_vec(),
         images: Vec::new(),
         touched_ns: world.now_ns(),
+        acked: 0,
     };
     books.books.insert(tx, book);
     (tx, ts)
+}
+
+/// Whether coordinator `c` is in the middle of committing a transaction it began: the
+/// commit is recorded, and some partitions acknowledged it but not all (the window a
+/// `coordinator-crash` waits for).
+pub(super) fn committing(world: &World, c: usize) -> bool {
+    let books = world.ledger.lock().unwrap();
+    books.ledger.unfinished().any(|(tx, record)| {
+        record.decision == Some(Decision::Commit)
+            && books
+                .books
+                .get(&tx)
+                .is_some_and(|b| b.by == c && b.acked > 0 && b.acked < b.items.len())
+    })
 }
 
 /// Records `decision` (with the after images, for whoever finishes a commit) unless one is
@@ -325,7 +346,12 @@ async fn finish(
         touch(world, tx);
         let deadline = Instant::now() + Duration::from_millis(RESEND_MS * 4);
         let mut on_answer = |_: usize, answer: Result<TxnAnswer, Error>| match answer {
-            Ok(_) => Flow::Done,
+            Ok(_) => {
+                if let Some(book) = world.ledger.lock().unwrap().books.get_mut(&tx) {
+                    book.acked += 1;
+                }
+                Flow::Done
+            }
             Err(_) => Flow::Again,
         };
         let done = exchange(
@@ -471,6 +497,9 @@ async fn read(world: &World, session: &mut Session, body: &Json) -> Result<Json,
         let Some(first) = read_round(world, session, &items, &all).await else {
             continue;
         };
+        if world.bug(Bug::TxnReadsOnce) {
+            return Ok(responses(first));
+        }
         let Some(second) = read_round(world, session, &items, &all).await else {
             continue;
         };

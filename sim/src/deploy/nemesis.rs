@@ -3,7 +3,7 @@
 //! split.
 
 use super::{NEMESIS_IP, Wire, World, send};
-use crate::faults::Fault;
+use crate::faults::{Fault, Scheduled};
 use crate::history::Kind;
 use crate::topology::PORT;
 use madsim::net::{Endpoint, NetSim};
@@ -63,12 +63,13 @@ pub(super) async fn nemesis(world: Arc<World>, ids: Vec<NodeId>, region_of: Vec<
         if at > now {
             tokio::time::sleep(Duration::from_millis(at - now)).await;
         }
-        let fault = &world.plan.faults[i].fault;
+        let scheduled = &world.plan.faults[i];
+        let fault = &scheduled.fault;
         let value = serde_json::to_value(fault).expect("faults serialize");
         if start {
             world.nemesis(Kind::Invoke, fault.name(), value.clone());
         }
-        nemesis.execute(fault, start);
+        nemesis.execute(scheduled, start);
         if !start {
             world.nemesis(Kind::Ok, fault.name(), value);
         }
@@ -109,7 +110,8 @@ impl Nemesis {
     }
 
     /// Starts (`on`) or ends a fault.
-    fn execute(&self, fault: &Fault, on: bool) {
+    fn execute(&self, scheduled: &Scheduled, on: bool) {
+        let fault = &scheduled.fault;
         let (net, storage) = (&self.net, &self.storage);
         match (fault, on) {
             (Fault::Partition { region }, on) => self.set_partition(*region, on),
@@ -156,13 +158,14 @@ impl Nemesis {
                 self.world.set_router_lag(*router, lag, on);
             }
             (Fault::FeedCrash { component }, on) => {
-                let id = self.ids[self.ids.len() - self.world.topology.feeds.len() + component];
-                if on {
-                    self.handle.kill(id);
-                } else {
-                    self.handle.restart(id);
-                }
+                let t = &self.world.topology;
+                let first = self.ids.len() - t.coordinators.len() - t.feeds.len();
+                self.set_down(self.ids[first + component], on);
             }
+            (Fault::CoordinatorCrash { coordinator }, true) => {
+                self.crash_coordinator(*coordinator, scheduled.end_ms)
+            }
+            (Fault::CoordinatorCrash { .. }, false) => {}
             (Fault::Isolate { node }, on) => {
                 for (other, &id) in storage.iter().enumerate() {
                     if other != *node {
@@ -170,6 +173,36 @@ impl Nemesis {
                     }
                 }
             }
+        }
+    }
+
+    /// The `coordinator-crash` fault, in a task of its own: waits (up to half the fault's
+    /// time) until the coordinator is committing a transaction, so that the crash falls
+    /// between its decision and the partitions' acknowledgements, kills it, and restarts it
+    /// when the fault ends.
+    fn crash_coordinator(&self, c: usize, end_ms: u64) {
+        let world = self.world.clone();
+        let handle = self.handle.clone();
+        let first = self.ids.len() - world.topology.coordinators.len();
+        let id = self.ids[first + c];
+        madsim::task::spawn(async move {
+            let give_up = world.elapsed_ms() + end_ms.saturating_sub(world.elapsed_ms()) / 2;
+            while world.elapsed_ms() < give_up && !super::coordinator::committing(&world, c) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            handle.kill(id);
+            let now = world.elapsed_ms();
+            tokio::time::sleep(Duration::from_millis(end_ms.saturating_sub(now))).await;
+            handle.restart(id);
+        });
+    }
+
+    /// Kills a node (`on`) or restarts it.
+    fn set_down(&self, id: NodeId, on: bool) {
+        if on {
+            self.handle.kill(id);
+        } else {
+            self.handle.restart(id);
         }
     }
 

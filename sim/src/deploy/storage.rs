@@ -89,7 +89,7 @@ impl GroupState {
             flow: Flow::new(3, nanos(heartbeat_interval(world))),
             feed: (!world.topology.feeds.is_empty())
                 .then(|| Feed::new(0, world.topology.feeds.len())),
-            txn: Participant::default(),
+            txn: Participant::with_bug(txn::participant_bug(world)),
             txn_view: None,
         }
     }
@@ -375,7 +375,7 @@ fn recovered_state(
     if let Some((base, snap)) = replica.snapshot() {
         let now = node_clock(world, index);
         state.engine = Some(snap.engine(world, table, now));
-        state.txn = snap.txn().clone();
+        state.txn = txn::restored(world, snap);
         state.range = snap.range;
         state.applied = base;
         if let Some(feed) = &mut state.feed {
@@ -1062,7 +1062,7 @@ fn install_snapshot(
     let table = placement.groups[group as usize].table;
     world.raft_event(group, index, "snapshot", base);
     g.engine = Some(snap.engine(world, table, node_clock(world, index)));
-    g.txn = snap.txn().clone();
+    g.txn = txn::restored(world, snap);
     g.txn_view = None;
     g.range = snap.range;
     g.applied = base;

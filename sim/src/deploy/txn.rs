@@ -13,9 +13,9 @@
 //! heard can be lost with a leader. A single-item write is stamped when it applies and refused
 //! (`TransactionConflictException`) while its item is prepared in the leader's view.
 
-use super::snapshot::Log;
+use super::snapshot::{Log, Snap};
 use super::storage::{GroupState, Misrouted, misrouted, request_key, reroute};
-use super::{Cmd, Req, Wire};
+use super::{Cmd, Req, Wire, World};
 use dynasim_engine::storage::change::Change;
 use dynasim_engine::txn::{Applied, Participant, ParticipantBug, Timestamp, TxId};
 use dynasim_engine::{Engine, Error, Request};
@@ -79,6 +79,21 @@ pub enum TxnAnswer {
     Done,
     /// A read-only transaction's read: the GetItem response and the item's stamp.
     Read { response: Json, stamp: Timestamp },
+}
+
+/// The participant rule the run's broken variant breaks (none unless it is one of those).
+pub fn participant_bug(world: &World) -> ParticipantBug {
+    world
+        .options
+        .bug
+        .map_or(ParticipantBug::None, |b| b.participant_bug())
+}
+
+/// A snapshot's participant state, running the run's rules.
+pub fn restored(world: &World, snap: &Snap) -> Participant<String> {
+    let mut p = snap.txn().clone();
+    p.bug = participant_bug(world);
+    p
 }
 
 /// The timestamp of a single-item write a leader executed at its clock `now_ms` (every

@@ -5,6 +5,7 @@
 
 mod churn;
 mod clog;
+mod coordinator_crash;
 mod corrupt;
 mod crash;
 mod delay;
@@ -70,6 +71,9 @@ pub enum Fault {
     /// Crash a change-feed component (`topology.feeds`); it restarts when the fault ends,
     /// from its last checkpoint.
     FeedCrash { component: usize },
+    /// Crash a transaction coordinator (`topology.coordinators`); it restarts when the fault
+    /// ends, with only the ledger.
+    CoordinatorCrash { coordinator: usize },
 }
 
 /// A fault kind, as scenario files name it in `faults.weights`.
@@ -91,11 +95,12 @@ pub enum FaultKind {
     Corrupt,
     TornWrite,
     FeedCrash,
+    CoordinatorCrash,
 }
 
 /// Every fault kind, in the order a plan weighs them (do not reorder: a seed's plan depends
 /// on it).
-pub const FAULT_KINDS: [FaultKind; 15] = [
+pub const FAULT_KINDS: [FaultKind; 16] = [
     FaultKind::Partition,
     FaultKind::Clog,
     FaultKind::Crash,
@@ -111,6 +116,7 @@ pub const FAULT_KINDS: [FaultKind; 15] = [
     FaultKind::Corrupt,
     FaultKind::TornWrite,
     FaultKind::FeedCrash,
+    FaultKind::CoordinatorCrash,
 ];
 
 impl FaultKind {
@@ -131,6 +137,7 @@ impl FaultKind {
             FaultKind::Corrupt => "corrupt",
             FaultKind::TornWrite => "torn-write",
             FaultKind::FeedCrash => "feed-crash",
+            FaultKind::CoordinatorCrash => "coordinator-crash",
         }
     }
 
@@ -143,6 +150,7 @@ impl FaultKind {
         match self {
             FaultKind::Partition => partition::unsupported(deployment),
             FaultKind::FeedCrash => feed_crash::unsupported(deployment),
+            FaultKind::CoordinatorCrash => coordinator_crash::unsupported(deployment),
             _ => None,
         }
     }
@@ -165,6 +173,7 @@ impl FaultKind {
             FaultKind::Corrupt => corrupt::draw(d),
             FaultKind::TornWrite => torn_write::draw(d),
             FaultKind::FeedCrash => feed_crash::draw(d),
+            FaultKind::CoordinatorCrash => coordinator_crash::draw(d),
         }
     }
 }
@@ -187,6 +196,7 @@ impl Fault {
             Fault::Corrupt { .. } => FaultKind::Corrupt,
             Fault::TornWrite { .. } => FaultKind::TornWrite,
             Fault::FeedCrash { .. } => FaultKind::FeedCrash,
+            Fault::CoordinatorCrash { .. } => FaultKind::CoordinatorCrash,
         }
     }
 
@@ -212,6 +222,9 @@ impl Fault {
             Fault::Corrupt { node } => corrupt::render(topology, node),
             Fault::TornWrite { region, .. } => torn_write::render(topology, region),
             Fault::FeedCrash { component } => feed_crash::render(topology, component),
+            Fault::CoordinatorCrash { coordinator } => {
+                coordinator_crash::render(topology, coordinator)
+            }
         }
     }
 }
@@ -264,6 +277,10 @@ pub(crate) struct Draw<'a> {
     router_lag_until: &'a mut u64,
     /// Until when a change-feed component is down (one at a time).
     feed_down_until: &'a mut u64,
+    /// Transaction coordinators the deployment has.
+    coordinators: usize,
+    /// Until when a coordinator is down (one at a time).
+    coordinator_down_until: &'a mut u64,
 }
 
 impl Draw<'_> {
@@ -345,6 +362,7 @@ fn schedule(
     let mut down_until: Vec<u64> = vec![0; storage_nodes];
     let mut router_lag_until = 0;
     let mut feed_down_until = 0;
+    let mut coordinator_down_until = 0;
     while total > 0 && t < scenario.duration_ms {
         let mut pick = below(rng, total);
         let kind = enabled
@@ -377,6 +395,8 @@ fn schedule(
             down_until: &mut down_until,
             router_lag_until: &mut router_lag_until,
             feed_down_until: &mut feed_down_until,
+            coordinators: scenario.deployment.coordinators,
+            coordinator_down_until: &mut coordinator_down_until,
         };
         if let Some(fault) = kind.draw(&mut draw) {
             assert!(
