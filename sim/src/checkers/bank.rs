@@ -1,5 +1,6 @@
-//! The `bank` checker: a read of the bank item whose balances do not sum to the total set up,
-//! or include a negative balance.
+//! The `bank` checker: a read of the bank (one item, or with `txn-bank` one item per account
+//! read in one transaction) whose balances do not sum to the total set up, or include a
+//! negative balance.
 
 use super::{Anomaly, Checker, Model, Report, Scope, describe};
 use crate::history::{Kind, Op};
@@ -13,7 +14,7 @@ impl Checker for Bank {
     }
 
     fn promise(&self) -> &'static str {
-        "single-item updates are atomic"
+        "transfers are atomic (one UpdateItem, or one transaction over the accounts' items)"
     }
 
     fn scope(&self) -> Scope {

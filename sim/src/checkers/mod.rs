@@ -6,7 +6,7 @@
 //! | `linearizability` | a strongly consistent read, write, conditional write or atomic counter that no real-time order explains; `unchecked` (an observation) when the search gives up after [`LINEAR_STEPS`](linearizable::LINEAR_STEPS) steps on one item | strongly consistent operations on an item are linearizable |
 //! | `lost-write` | an acknowledged write missing from the final state | acknowledged writes are durable |
 //! | `counter` | a final counter below the acknowledged increments (lost update) or above all attempted ones | ADD is atomic |
-//! | `bank` | a read of the bank item whose balances do not sum to the total, or are negative | single-item updates are atomic |
+//! | `bank` | a read of the bank (its item, or every account's item in one transaction) whose balances do not sum to the total, or are negative | transfers are atomic (one UpdateItem, or one transaction over the accounts' items) |
 //! | `eventual` | an eventually consistent read of a value never written, or written only after the read ended (violations); stale and non-monotonic reads (observations: permitted) | eventually consistent reads return committed data, possibly stale |
 //! | `ttl` | a Time to Live delete of an item whose latest write had not expired at the sweeper's clock: deleted early, or after its TTL was extended (`ttl-deleted-unexpired`); a final read that finds an item gone that no TTL delete followed (`ttl-lost-item`) | Time to Live deletes an item only once it expired, never after its TTL was extended |
 //! | `convergence` | replicas of a partition that differ after healing, or never caught up within the bound; a change-feed component that never caught up (`feed-not-caught-up`) | replicas converge |

@@ -372,7 +372,7 @@ impl Performing<'_> {
         if world.scenario.transport == Transport::Http {
             return self.send_http(http).await;
         }
-        if let Step::Txn { single: false, .. } = self.planned.step {
+        if self.planned.step.transaction() {
             return self.send_txn(id).await;
         }
         let req = Req {

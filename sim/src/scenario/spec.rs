@@ -336,7 +336,7 @@ impl ScenarioSpec {
         let workloads = validate_workloads(&self.workloads, &self.deployment, &mut errors);
         if self.deployment.coordinators == 0 && workloads.iter().any(|w| w.kind.transactional()) {
             errors.push(
-                "deployment.coordinators: transactions (the list-append workload) need at least one"
+                "deployment.coordinators: transactions (the list-append and txn-bank workloads) need at least one"
                     .into(),
             );
         }

@@ -13,6 +13,7 @@
 //! | `scan` | `name/k` registers | PutItem, and a Scan of every partition (strong or eventual), started over when a split moved a range | per-item linearizability of what the scan saw and missed |
 //! | `ttl` | `name/k`, attributes `v` and `exp` (Time to Live, epoch seconds) | PutItem of a fresh value expiring soon or in a day (`put-ttl`), GetItem; a deployment's `ttl_sweeper` deletes expired items (`ttl-delete`) | no item deleted before its expiry or after a write extended it (checker `ttl`) |
 //! | `query` | item collections `name/c` of [`QUERY_ITEMS`](query::QUERY_ITEMS) items `name/c/s` (partition key `name/c`, sort key `s`) | PutItem of one item, and a Query of a whole collection (strong or eventual); with `index = true`, also eventually consistent Queries of the GSI [`INDEX`] (`g`, the value's group) on every partition | per-item linearizability of what the query saw and missed; what the index returned was written and is under its value's group; the final index equals the final table (checker `index`) |
+//! | `txn-bank` | one item per account `name/acct{i}` (attribute `b`) | transfers as a TransactWriteItems of two Updates (the debit conditional), reads as a TransactGetItems of every account (to the deployment's coordinators), recorded on the key `name/bank` | the total never changes (checker `bank`) |
 //! | `list-append` | list items `name/k` (attribute `l`) | TransactWriteItems of one to three appends, TransactGetItems of one to three reads (to the deployment's coordinators), and single appends as a plain UpdateItem, each a `txn` operation | serializability (checker `transactions`) |
 
 mod bank;
@@ -23,6 +24,7 @@ mod register;
 mod rmw_counter;
 mod scan;
 pub mod ttl;
+mod txn_bank;
 
 pub use bank::{BANK_ACCOUNTS, BANK_BALANCE, account};
 pub use query::{INDEX, QUERY_ITEMS, group_key, index_group, value_group};
@@ -49,10 +51,11 @@ pub enum WorkloadKind {
     Query,
     Ttl,
     ListAppend,
+    TxnBank,
 }
 
 /// Every workload kind.
-pub const WORKLOAD_KINDS: [WorkloadKind; 8] = [
+pub const WORKLOAD_KINDS: [WorkloadKind; 9] = [
     WorkloadKind::Register,
     WorkloadKind::Counter,
     WorkloadKind::Bank,
@@ -61,6 +64,7 @@ pub const WORKLOAD_KINDS: [WorkloadKind; 8] = [
     WorkloadKind::Query,
     WorkloadKind::Ttl,
     WorkloadKind::ListAppend,
+    WorkloadKind::TxnBank,
 ];
 
 impl WorkloadKind {
@@ -74,6 +78,7 @@ impl WorkloadKind {
             WorkloadKind::Query => "query",
             WorkloadKind::Ttl => "ttl",
             WorkloadKind::ListAppend => "list-append",
+            WorkloadKind::TxnBank => "txn-bank",
         }
     }
 
@@ -92,6 +97,7 @@ impl WorkloadKind {
             WorkloadKind::Query => query::step(g, read, consistent),
             WorkloadKind::Ttl => ttl::step(g, read, consistent),
             WorkloadKind::ListAppend => list_append::step(g, read),
+            WorkloadKind::TxnBank => txn_bank::step(g, read),
         }
     }
 
@@ -100,6 +106,7 @@ impl WorkloadKind {
     pub fn setup(self, workload: &Workload) -> Option<Planned> {
         match self {
             WorkloadKind::Bank => Some(bank::setup(workload)),
+            WorkloadKind::TxnBank => Some(txn_bank::setup(workload)),
             _ => None,
         }
     }
@@ -110,6 +117,7 @@ impl WorkloadKind {
             WorkloadKind::Bank => bank::final_reads(workload),
             WorkloadKind::Query => query::final_reads(workload),
             WorkloadKind::ListAppend => list_append::final_reads(workload),
+            WorkloadKind::TxnBank => txn_bank::final_reads(workload),
             _ => register::final_reads(workload),
         }
     }
@@ -131,7 +139,7 @@ impl WorkloadKind {
             | WorkloadKind::Query
             | WorkloadKind::ListAppend => Model::Register,
             WorkloadKind::Counter | WorkloadKind::RmwCounter => Model::Counter,
-            WorkloadKind::Bank => Model::Bank,
+            WorkloadKind::Bank | WorkloadKind::TxnBank => Model::Bank,
             WorkloadKind::Ttl => Model::Ttl,
         }
     }
@@ -143,12 +151,15 @@ impl WorkloadKind {
 
     /// Whether only the wire transport can carry it (a scan addresses partitions one by one).
     pub fn wire_only(self) -> bool {
-        matches!(self, WorkloadKind::Scan | WorkloadKind::ListAppend)
+        matches!(
+            self,
+            WorkloadKind::Scan | WorkloadKind::ListAppend | WorkloadKind::TxnBank
+        )
     }
 
     /// Whether its operations are transactions (which go to the deployment's coordinators).
     pub fn transactional(self) -> bool {
-        self == WorkloadKind::ListAppend
+        matches!(self, WorkloadKind::ListAppend | WorkloadKind::TxnBank)
     }
 }
 
@@ -226,6 +237,15 @@ pub enum Step {
         ops: Vec<list_append::Micro>,
         single: bool,
     },
+    /// An operation of the transactional bank.
+    BankTxn(txn_bank::BankTxn),
+}
+
+impl Step {
+    /// Whether the step is a transaction (sent to a coordinator, not to a router).
+    pub fn transaction(&self) -> bool {
+        matches!(self, Step::Txn { single: false, .. } | Step::BankTxn(_))
+    }
 }
 
 /// Draws one process's operations.
@@ -379,6 +399,10 @@ pub fn request_json(table: &str, planned: &Planned) -> (&'static str, Json, Mode
         }
         Step::PutTtl { .. } => ttl::request_json(table, planned),
         Step::Txn { ops, single } => list_append::request_json(table, ops, *single),
+        Step::BankTxn(step) => {
+            let (operation, body) = txn_bank::request_json(table, step);
+            (operation, body, Mode::Write)
+        }
     }
 }
 
@@ -416,6 +440,7 @@ pub fn output(planned: &Planned, response: &Json) -> Json {
         }
         Step::PutInCollection { .. } | Step::PutTtl { .. } => planned.input.clone(),
         Step::Txn { ops, .. } => list_append::output(planned, ops, response),
+        Step::BankTxn(step) => txn_bank::output(planned, step, response),
     }
 }
 
