@@ -1,6 +1,7 @@
 //! The replication model: the engine's Raft replica passes every property within the small
 //! bounds (its state count pinned), and each broken rule is caught with a counterexample.
 
+use dynasim_engine::replication::lease::BrokenLease;
 use dynasim_engine::replication::raft::BrokenRule;
 use dynasim_model::check;
 use dynasim_model::replication::ReplicationModel;
@@ -16,9 +17,18 @@ fn the_real_replica_keeps_every_property_within_the_small_bounds() {
     );
 }
 
-/// A broken rule of the replica's, and the property whose counterexample shows it.
+#[test]
+fn the_real_replica_and_lease_keep_every_property_within_the_lease_bounds() {
+    let outcome = check(ReplicationModel::leases(), 1);
+    eprintln!("{outcome:?}");
+    assert!(outcome.failures.is_empty(), "{:#?}", outcome.failures);
+    assert_eq!(outcome.unique_states, 0, "the lease bounds' state count");
+}
+
+/// A broken rule of the replica's or its lease's, and the property whose counterexample
+/// shows it.
 fn caught(model: ReplicationModel, property: &str) {
-    let rule = model.broken;
+    let rule = (model.broken, model.broken_lease);
     let outcome = check(model, 1);
     let found = outcome.failures.iter().find(|(name, _)| name == property);
     let (_, path) = found.unwrap_or_else(|| panic!("{rule:?} escaped: {outcome:?}"));
@@ -65,4 +75,26 @@ fn an_append_acknowledged_before_it_is_durable_is_lost_in_a_crash() {
         ..ReplicationModel::small()
     };
     caught(model, "no acknowledged write lost");
+}
+
+#[test]
+fn a_replica_that_votes_inside_the_lease_window_lets_a_leased_read_go_stale() {
+    // A follower votes for a new leader while the old one still holds its lease; the new
+    // leader acknowledges a write the old one, still leased, does not return.
+    let model = ReplicationModel {
+        broken_lease: Some(BrokenLease::Disloyal),
+        ..ReplicationModel::leases()
+    };
+    caught(model, "a leased strong read never returns a stale value");
+}
+
+#[test]
+fn a_lease_renewed_on_send_outlives_the_followers_loyalty_and_goes_stale() {
+    // A leader whose heartbeats are not (yet) heard renews its lease by sending them; its
+    // followers' loyalty ends and they elect another leader, which acknowledges a write.
+    let model = ReplicationModel {
+        broken_lease: Some(BrokenLease::RenewedOnSend),
+        ..ReplicationModel::leases()
+    };
+    caught(model, "a leased strong read never returns a stale value");
 }
