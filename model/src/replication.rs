@@ -35,7 +35,7 @@
 //!
 //! The bounds (terms, values, crashes, messages in flight, time) keep the state space finite;
 //! `ReplicationModel::small` (no leases, 1,576,431 states) and `ReplicationModel::leases`
-//! (leases, 8,3 states) are what the test suite and `dynasim model replication` check
+//! (leases, 4,720,042 states) are what the test suite and `dynasim model replication` check
 //! exhaustively. A broken rule (`BrokenRule`, or a `BrokenLease`) makes the checker find a
 //! counterexample, printed as the actions that lead to it.
 
