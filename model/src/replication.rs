@@ -35,8 +35,8 @@
 //!
 //! The bounds (terms, values, crashes, messages in flight, time) keep the state space finite;
 //! `ReplicationModel::small` (no leases, 1,576,431 states) and `ReplicationModel::leases`
-//! (leases, 4,720,042 states) are what the test suite and `dynasim model replication` check
-//! exhaustively. A broken rule (`BrokenRule`, or a `BrokenLease`) makes the checker find a
+//! (leases, 4,720,042 states) are what the test suite checks exhaustively; `dynasim model
+//! replication` checks `small`. A broken rule (`BrokenRule`, or a `BrokenLease`) makes the checker find a
 //! counterexample, printed as the actions that lead to it.
 
 use dynasim_engine::replication::lease::{BrokenLease, Lease};
