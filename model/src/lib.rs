@@ -14,7 +14,7 @@ pub mod transactions;
 /// The checker the models run on, for hosts that name its traits.
 pub use stateright;
 
-use stateright::{Checker, Model};
+use stateright::{Checker, HasDiscoveries, Model};
 use std::time::Instant;
 
 /// A model `dynasim model` can check: its name and what it is.
@@ -48,9 +48,37 @@ where
     M::State: Send + Sync + std::fmt::Debug + std::hash::Hash + Clone + PartialEq,
     M::Action: Send + Sync + std::fmt::Debug + Clone + PartialEq,
 {
+    run(model, threads, HasDiscoveries::All)
+}
+
+/// Checks `model` breadth first on one thread until `property` has a discovery (a
+/// counterexample, for an `always`), or exhaustively if it has none. The checker stops at
+/// the first block of states holding one, so the path is (about) the shortest and ends at the
+/// violation (an exhaustive run reports the last violating state it visited, often a long
+/// path past it). The other properties' outcomes are those of a partial run.
+pub fn find<M>(model: M, property: &'static str) -> Outcome
+where
+    M: Model + Send + Sync + 'static,
+    M::State: Send + Sync + std::fmt::Debug + std::hash::Hash + Clone + PartialEq,
+    M::Action: Send + Sync + std::fmt::Debug + Clone + PartialEq,
+{
+    run(model, 1, HasDiscoveries::AnyOf([property].into()))
+}
+
+fn run<M>(model: M, threads: usize, until: HasDiscoveries) -> Outcome
+where
+    M: Model + Send + Sync + 'static,
+    M::State: Send + Sync + std::fmt::Debug + std::hash::Hash + Clone + PartialEq,
+    M::Action: Send + Sync + std::fmt::Debug + Clone + PartialEq,
+{
     let started = Instant::now();
     let properties = model.properties();
-    let checker = model.checker().threads(threads).spawn_bfs().join();
+    let checker = model
+        .checker()
+        .threads(threads)
+        .finish_when(until)
+        .spawn_bfs()
+        .join();
     let mut failures = Vec::new();
     for property in properties {
         let found = checker.discovery(property.name);

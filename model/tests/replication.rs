@@ -3,7 +3,7 @@
 
 use dynasim_engine::replication::lease::BrokenLease;
 use dynasim_engine::replication::raft::BrokenRule;
-use dynasim_model::check;
+use dynasim_model::{check, find};
 use dynasim_model::replication::ReplicationModel;
 
 #[test]
@@ -78,23 +78,52 @@ fn an_append_acknowledged_before_it_is_durable_is_lost_in_a_crash() {
 }
 
 #[test]
-fn a_replica_that_votes_inside_the_lease_window_lets_a_leased_read_go_stale() {
-    // A follower votes for a new leader while the old one still holds its lease; the new
-    // leader acknowledges a write the old one, still leased, does not return.
+fn the_real_replica_and_lease_keep_every_property_within_the_lease_fault_bounds() {
+    let outcome = check(ReplicationModel::lease_faults(), 1);
+    eprintln!("{outcome:?}");
+    assert!(outcome.failures.is_empty(), "{:#?}", outcome.failures);
+    assert_eq!(
+        outcome.unique_states, 2_097_903,
+        "the lease fault bounds' state count"
+    );
+    assert_eq!(outcome.max_depth, 40, "the lease fault bounds' depth");
+}
+
+const STALE_READ: &str = "a leased strong read never returns a stale value";
+
+/// A broken lease rule, caught within the lease fault bounds: the search stops at the first
+/// stale leased read, and the trace ends with it.
+fn stale_read(rule: BrokenLease) -> String {
     let model = ReplicationModel {
-        broken_lease: Some(BrokenLease::Disloyal),
-        ..ReplicationModel::leases()
+        broken_lease: Some(rule),
+        ..ReplicationModel::lease_faults()
     };
-    caught(model, "a leased strong read never returns a stale value");
+    let outcome = find(model, STALE_READ);
+    let found = outcome.failures.iter().find(|(name, _)| name == STALE_READ);
+    let (_, path) = found.unwrap_or_else(|| panic!("{rule:?} escaped: {outcome:?}"));
+    eprintln!(
+        "{rule:?}: {STALE_READ}, after ({} states, {:.1} s):\n{path}",
+        outcome.unique_states, outcome.seconds
+    );
+    let last = path.lines().last().unwrap_or_default();
+    assert!(last.contains("StrongRead"), "ends with the read: {path}");
+    path.clone()
+}
+
+#[test]
+fn a_replica_that_votes_inside_the_lease_window_lets_a_leased_read_go_stale() {
+    // A follower that just heard the leased leader campaigns, and the other (loyal since it
+    // started) votes for it; the new leader acknowledges a write the old one, still leased,
+    // does not return.
+    let path = stale_read(BrokenLease::Disloyal);
+    assert_eq!(path.lines().count(), 13, "the shortest trace: {path}");
 }
 
 #[test]
 fn a_lease_renewed_on_send_outlives_the_followers_loyalty_and_goes_stale() {
-    // A leader whose heartbeats are not (yet) heard renews its lease by sending them; its
-    // followers' loyalty ends and they elect another leader, which acknowledges a write.
-    let model = ReplicationModel {
-        broken_lease: Some(BrokenLease::RenewedOnSend),
-        ..ReplicationModel::leases()
-    };
-    caught(model, "a leased strong read never returns a stale value");
+    // The followers' loyalty ends; one is elected (the old leader never hears the
+    // candidate) and acknowledges a write; the old leader sends a heartbeat nobody has heard
+    // yet, which renews its lease, and answers a read without the write.
+    let path = stale_read(BrokenLease::RenewedOnSend);
+    assert_eq!(path.lines().count(), 18, "the shortest trace: {path}");
 }
