@@ -6,6 +6,7 @@
 //! | model | explores | properties |
 //! |---|---|---|
 //! | `replication` | the engine's Raft replica: three replicas, a lossy, reordering, duplicating network, crashes keeping the persistent state, asynchronous persistence | no acknowledged write lost; no two values committed at one index |
+//! | `replication-leases` | the same with the engine's leader leases (`Lease`) on a discrete clock, applied as the simulator's storage node applies them, and leased strong reads | the same; a leased strong read never returns a stale value |
 //! | `transactions` | the engine's transaction coordinator, participant rules and ledger: two coordinators with skewed clocks, single-item writes interleaved, messages reordered and duplicated, a coordinator crash finished by another from the ledger | committed transactions serializable; no partial commit; a cancelled transaction leaves no trace; each item's writes in timestamp order |
 
 pub mod replication;
@@ -18,10 +19,14 @@ use stateright::{Checker, HasDiscoveries, Model};
 use std::time::Instant;
 
 /// A model `dynasim model` can check: its name and what it is.
-pub const MODELS: [(&str, &str); 2] = [
+pub const MODELS: [(&str, &str); 3] = [
     (
         "replication",
         "the engine's Raft replica under loss, reordering, duplication and crashes",
+    ),
+    (
+        "replication-leases",
+        "the engine's Raft replica with its leader leases on a discrete clock, serving leased strong reads",
     ),
     (
         "transactions",
