@@ -92,11 +92,12 @@ enum Command {
     },
     /// Check one of the engine's state machines exhaustively with stateright (exit status 1
     /// on a violation). Models: replication (the engine's Raft replica under message loss,
-    /// reordering, duplication and crashes), transactions (the engine's transaction
+    /// reordering, duplication and crashes), replication-leases (the same with its leader
+    /// leases and leased strong reads), transactions (the engine's transaction
     /// coordinator, participant rules and ledger under skewed clocks, reordering, duplication
     /// and coordinator crashes).
     Model {
-        /// The model to check: replication or transactions.
+        /// The model to check: replication, replication-leases or transactions.
         name: String,
         /// Serve stateright's Explorer on this address (e.g. 127.0.0.1:3000) instead.
         #[arg(long)]
@@ -586,6 +587,7 @@ fn model(name: &str, explore: Option<&str>, threads: usize) -> ExitCode {
     use dynasim_model::transactions::TransactionsModel;
     match name {
         "replication" => run_model(name, ReplicationModel::default(), explore, threads),
+        "replication-leases" => run_model(name, ReplicationModel::leases(), explore, threads),
         "transactions" => run_model(name, TransactionsModel::default(), explore, threads),
         _ => {
             let names: Vec<&str> = dynasim_model::MODELS.iter().map(|(n, _)| *n).collect();

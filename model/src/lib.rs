@@ -6,6 +6,7 @@
 //! | model | explores | properties |
 //! |---|---|---|
 //! | `replication` | the engine's Raft replica: three replicas, a lossy, reordering, duplicating network, crashes keeping the persistent state, asynchronous persistence | no acknowledged write lost; no two values committed at one index |
+//! | `replication-leases` | the same with the engine's leader leases (`Lease`) on a discrete clock, applied as the simulator's storage node applies them, and leased strong reads | the same; a leased strong read never returns a stale value |
 //! | `transactions` | the engine's transaction coordinator, participant rules and ledger: two coordinators with skewed clocks, single-item writes interleaved, messages reordered and duplicated, a coordinator crash finished by another from the ledger | committed transactions serializable; no partial commit; a cancelled transaction leaves no trace; each item's writes in timestamp order |
 
 pub mod replication;
@@ -14,14 +15,18 @@ pub mod transactions;
 /// The checker the models run on, for hosts that name its traits.
 pub use stateright;
 
-use stateright::{Checker, Model};
+use stateright::{Checker, HasDiscoveries, Model};
 use std::time::Instant;
 
 /// A model `dynasim model` can check: its name and what it is.
-pub const MODELS: [(&str, &str); 2] = [
+pub const MODELS: [(&str, &str); 3] = [
     (
         "replication",
         "the engine's Raft replica under loss, reordering, duplication and crashes",
+    ),
+    (
+        "replication-leases",
+        "the engine's Raft replica with its leader leases on a discrete clock, serving leased strong reads",
     ),
     (
         "transactions",
@@ -48,9 +53,37 @@ where
     M::State: Send + Sync + std::fmt::Debug + std::hash::Hash + Clone + PartialEq,
     M::Action: Send + Sync + std::fmt::Debug + Clone + PartialEq,
 {
+    run(model, threads, HasDiscoveries::All)
+}
+
+/// Checks `model` breadth first on one thread until `property` has a discovery (a
+/// counterexample, for an `always`), or exhaustively if it has none. The checker stops at
+/// the first block of states holding one, so the path is (about) the shortest and ends at the
+/// violation (an exhaustive run reports the last violating state it visited, often a long
+/// path past it). The other properties' outcomes are those of a partial run.
+pub fn find<M>(model: M, property: &'static str) -> Outcome
+where
+    M: Model + Send + Sync + 'static,
+    M::State: Send + Sync + std::fmt::Debug + std::hash::Hash + Clone + PartialEq,
+    M::Action: Send + Sync + std::fmt::Debug + Clone + PartialEq,
+{
+    run(model, 1, HasDiscoveries::AnyOf([property].into()))
+}
+
+fn run<M>(model: M, threads: usize, until: HasDiscoveries) -> Outcome
+where
+    M: Model + Send + Sync + 'static,
+    M::State: Send + Sync + std::fmt::Debug + std::hash::Hash + Clone + PartialEq,
+    M::Action: Send + Sync + std::fmt::Debug + Clone + PartialEq,
+{
     let started = Instant::now();
     let properties = model.properties();
-    let checker = model.checker().threads(threads).spawn_bfs().join();
+    let checker = model
+        .checker()
+        .threads(threads)
+        .finish_when(until)
+        .spawn_bfs()
+        .join();
     let mut failures = Vec::new();
     for property in properties {
         let found = checker.discovery(property.name);
