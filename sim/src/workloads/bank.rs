@@ -19,9 +19,7 @@ pub(super) fn step(g: &mut Generator, read: bool, consistent: bool) -> Planned {
     if read {
         return read_bank(key, consistent);
     }
-    let from = (g.rng.next_u64() % BANK_ACCOUNTS as u64) as usize;
-    let to = (from + 1 + (g.rng.next_u64() % (BANK_ACCOUNTS as u64 - 1)) as usize) % BANK_ACCOUNTS;
-    let amount = 1 + (g.rng.next_u64() % 20) as i64;
+    let (from, to, amount) = draw_transfer(g);
     Planned {
         f: "transfer",
         key,
@@ -29,6 +27,15 @@ pub(super) fn step(g: &mut Generator, read: bool, consistent: bool) -> Planned {
         consistent: None,
         step: Step::Transfer { from, to, amount },
     }
+}
+
+/// A transfer's accounts (two different ones) and amount (1 to 20), drawn in this order by
+/// both bank workloads.
+pub(super) fn draw_transfer(g: &mut Generator) -> (usize, usize, i64) {
+    let from = (g.rng.next_u64() % BANK_ACCOUNTS as u64) as usize;
+    let to = (from + 1 + (g.rng.next_u64() % (BANK_ACCOUNTS as u64 - 1)) as usize) % BANK_ACCOUNTS;
+    let amount = 1 + (g.rng.next_u64() % 20) as i64;
+    (from, to, amount)
 }
 
 fn read_bank(key: String, consistent: bool) -> Planned {

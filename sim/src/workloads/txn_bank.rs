@@ -7,10 +7,9 @@
 //! the total and no balance is negative, which holds only if transfers are atomic across
 //! items and reads are serializable.
 
-use super::bank::{BANK_ACCOUNTS, BANK_BALANCE, account};
+use super::bank::{BANK_ACCOUNTS, BANK_BALANCE, account, draw_transfer};
 use super::{Generator, Planned, Step, n, number};
 use crate::scenario::Workload;
-use rand_core::RngCore;
 use serde_json::{Value as Json, json};
 
 /// One operation of the transactional bank.
@@ -40,10 +39,7 @@ pub(super) fn step(g: &mut Generator, read: bool) -> Planned {
     if read {
         return read_all(key);
     }
-    let accounts = BANK_ACCOUNTS as u64;
-    let from = (g.rng.next_u64() % accounts) as usize;
-    let to = (from + 1 + (g.rng.next_u64() % (accounts - 1)) as usize) % BANK_ACCOUNTS;
-    let amount = 1 + (g.rng.next_u64() % 20) as i64;
+    let (from, to, amount) = draw_transfer(g);
     Planned {
         f: "transfer",
         key,
