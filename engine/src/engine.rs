@@ -204,7 +204,7 @@ impl Engine {
     /// that never drives timers gets the same answers to its requests.
     pub fn poll_timeout(&self) -> Option<u64> {
         let limits = &self.config.limits;
-        let commits = self.pending_transactions.values().map(|p| p.due_ms);
+        let commits = self.pending_transactions.values().map(|p| p.next_due_ms());
         self.tables
             .values()
             .filter_map(|t| t.next_due_ms(limits))

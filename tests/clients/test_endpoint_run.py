@@ -54,6 +54,9 @@ def test_teaching_scenarios_show_their_anomaly_against_serve(realistic_endpoint)
     assert "expected anomalies shown: lost-update" in output, output
     assert "expected anomalies shown: stale-read" in output, output
     assert "expected anomalies shown: throttled" in output, output
+    # The profile's commit spread: a GetItem reads one item of a transaction committed and,
+    # after it, another not yet (serializable, not strictly serializable).
+    assert "expected anomalies shown: G-single-realtime" in output, output
 
 
 def test_a_bad_endpoint_is_a_clear_error():

@@ -288,3 +288,52 @@ def test_concurrent_requests_meet_a_transaction_held_prepared(delayed):
         S("by the transaction")
     client.put_item(TableName=name, Item={**key("held"), "v": S("after the commit")})
     client.delete_table(TableName=name)
+
+
+@pytest.fixture(scope="module")
+def spread(tmp_path_factory):
+    if os.environ.get("DYNASIM_ENDPOINT"):
+        pytest.skip("starts its own dynasim server with a commit spread")
+    profile = tmp_path_factory.mktemp("txn") / "commit-spread.toml"
+    profile.write_text("[transactions]\ncommit_spread_ms = [0, 1500]\n")
+    process, url = launch("--profile", str(profile), "--seed", "3")
+    config = Config(retries={"max_attempts": 1})
+    yield boto3.client("dynamodb", endpoint_url=url, config=config, **CREDENTIALS)
+    stop(process)
+
+
+def test_a_commit_spread_shows_one_item_committed_and_another_not_yet(spread):
+    """Under `commit_spread_ms` each item commits at its own point: GetItems one after another
+    see the transaction on some items and not on others (serializable, not strictly), an item
+    not yet committed refuses a single-item write, and the answer comes after the last."""
+    client = spread
+    name = new_table(client)
+    names = [f"item{i}" for i in range(6)]
+    items = [{"Put": {"TableName": name, "Item": {**key(n), "v": S("new")}}} for n in names]
+    wait = in_background(client.transact_write_items, TransactItems=items)
+    mixed, conflict = False, False
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        seen = [client.get_item(TableName=name, Key=key(n), ConsistentRead=True).get("Item")
+                for n in names]
+        done = [item is not None for item in seen]
+        if any(done) and not all(done):
+            mixed = True
+            if not conflict:
+                pending = names[done.index(False)]
+                try:
+                    # The condition keeps the item as the transaction wrote it should the
+                    # commit reach it first (ConditionalCheckFailed, and another try).
+                    client.put_item(TableName=name, Item={**key(pending), "v": S("single")},
+                                    ConditionExpression="attribute_not_exists(pk)")
+                except ClientError as error:
+                    conflict = error.response["Error"]["Code"] == "TransactionConflictException"
+        if all(done):
+            break
+    answer, error = wait()
+    assert error is None and answer is not None, error
+    assert mixed, "no GetItem round saw the items committed at different times"
+    assert conflict, "a single-item write of an item not yet committed was not refused"
+    for n in names:
+        assert client.get_item(TableName=name, Key=key(n), ConsistentRead=True)["Item"]["v"] == S("new")
+    client.delete_table(TableName=name)

@@ -74,13 +74,25 @@ struct Prepared {
     units: f64,
 }
 
-/// A prepared transaction waiting out the commit delay.
+/// A transaction decided to commit whose items are not all committed yet: waiting out the
+/// commit delay, or (under a commit spread) committed one item at a time.
 #[derive(Debug)]
 pub(crate) struct PendingCommit {
     plan: Plan,
     prepared: Vec<Prepared>,
     coordinator: Coordinator,
+    /// The actions still to commit and when each is due, soonest first.
+    left: Vec<(u64, usize)>,
+    usage: Usage,
+    /// When the last action is due: the answer waits for it.
     pub(crate) due_ms: u64,
+}
+
+impl PendingCommit {
+    /// When the next action is due.
+    pub(crate) fn next_due_ms(&self) -> u64 {
+        self.left.first().map_or(self.due_ms, |(due, _)| *due)
+    }
 }
 
 pub(crate) fn execute(
@@ -332,20 +344,51 @@ fn run(engine: &mut Engine, plan: Plan, now_ms: u64) -> Result<Response> {
         return Err(Error::transaction_canceled(reasons));
     }
     let prepared: Vec<Prepared> = prepared.into_iter().flatten().collect();
-    match engine.realism.commit_delay() {
-        Some(delay) if delay > 0 => {
-            let due_ms = now_ms + delay;
-            let pending = PendingCommit {
-                plan,
-                prepared,
-                coordinator,
-                due_ms,
-            };
-            engine.pending_transactions.insert(tx, pending);
-            Ok(Response::Pending(PendingTransaction { tx, due_ms }))
-        }
-        _ => Ok(commit(engine, plan, &prepared, &mut coordinator, now_ms)),
+    let mut pending = decided(engine, plan, prepared, coordinator, now_ms);
+    if pending.due_ms <= now_ms {
+        commit_due(engine, &mut pending, now_ms, now_ms);
+        return Ok(answer(pending));
     }
+    let due_ms = pending.due_ms;
+    engine.pending_transactions.insert(tx, pending);
+    Ok(Response::Pending(PendingTransaction { tx, due_ms }))
+}
+
+/// The commit decided: when each action's commit is due. After the profile's commit delay (if
+/// any), each action is committed at its own drawn point of the profile's commit spread (if
+/// any), as the service's commits reach their partitions one by one; without either, now.
+fn decided(
+    engine: &mut Engine,
+    plan: Plan,
+    prepared: Vec<Prepared>,
+    mut coordinator: Coordinator,
+    now_ms: u64,
+) -> PendingCommit {
+    let start = now_ms + engine.realism.commit_delay().unwrap_or(0);
+    let mut left: Vec<(u64, usize)> = coordinator
+        .decided(Decision::Commit)
+        .into_iter()
+        .filter_map(|send| match send {
+            Send::Commit(i) => Some(i),
+            _ => None,
+        })
+        .map(|i| (start + engine.realism.commit_spread().unwrap_or(0), i))
+        .collect();
+    left.sort_unstable();
+    let due_ms = left.last().map_or(start, |(due, _)| *due);
+    PendingCommit {
+        plan,
+        prepared,
+        coordinator,
+        left,
+        usage: Usage::default(),
+        due_ms,
+    }
+}
+
+/// The answer of a transaction whose every action committed.
+fn answer(pending: PendingCommit) -> Response {
+    Response::TransactWriteItems(pending.usage.output(pending.plan.capacity))
 }
 
 /// One action's prepare on its participant: throttling first, then the participant's rule
@@ -423,20 +466,21 @@ fn cancel(
     engine.transactions.ledger.forget_finished();
 }
 
-/// Commits every action: each participant releases its mark and the write it prepared is
-/// applied. Capacity is charged twice per item (prepare and commit).
-fn commit(
-    engine: &mut Engine,
-    plan: Plan,
-    prepared: &[Prepared],
-    coordinator: &mut Coordinator,
-    now_ms: u64,
-) -> Response {
+/// Commits the actions due by `due_by` (at `now_ms`): each participant releases its mark and
+/// the write it prepared is applied. Capacity is charged twice per item (prepare and commit).
+/// Once the last is committed the transaction is finished in the ledger; returns whether it is.
+fn commit_due(engine: &mut Engine, pending: &mut PendingCommit, due_by: u64, now_ms: u64) -> bool {
+    let PendingCommit {
+        plan,
+        prepared,
+        coordinator,
+        left,
+        usage,
+        ..
+    } = pending;
     let (tx, ts) = (coordinator.tx, coordinator.ts);
-    let mut usage = Usage::default();
-    let sends = coordinator.decided(Decision::Commit);
-    for send in sends {
-        let Send::Commit(i) = send else { continue };
+    let due = left.iter().take_while(|(at, _)| *at <= due_by).count();
+    for (_, i) in left.drain(..due) {
         let (action, p) = (&plan.actions[i], &prepared[i]);
         let target = action.target();
         let applies = engine
@@ -452,9 +496,12 @@ fn commit(
         usage.add(engine, action, p, &index_writes);
         coordinator.on_ack(i);
     }
+    if !left.is_empty() {
+        return false;
+    }
     engine.transactions.ledger.finish(tx);
     engine.transactions.ledger.forget_finished();
-    Response::TransactWriteItems(usage.output(plan.capacity))
+    true
 }
 
 /// Writes a committed after image through the one write path.
@@ -510,12 +557,12 @@ fn charge(
 }
 
 /// What the answer reports, per table.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Usage {
     tables: BTreeMap<String, TableUsage>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct TableUsage {
     write_units: f64,
     read_units: f64,
@@ -624,36 +671,37 @@ impl Engine {
             .ok_or_else(Error::internal)
     }
 
-    fn commit_pending(&mut self, pending: PendingCommit, now_ms: u64) -> Response {
-        let PendingCommit {
-            plan,
-            prepared,
-            mut coordinator,
-            ..
-        } = pending;
-        let token = plan.token.clone();
-        let answer = commit(self, plan, &prepared, &mut coordinator, now_ms);
-        if let Some(token) = token {
+    /// Commits every action still pending (its host waited until the last was due) and
+    /// answers.
+    fn commit_pending(&mut self, mut pending: PendingCommit, now_ms: u64) -> Response {
+        commit_due(self, &mut pending, u64::MAX, now_ms);
+        if let Some(token) = pending.plan.token.clone() {
             self.transactions.complete_token(&token, true, now_ms);
         }
-        answer
+        answer(pending)
     }
 
-    /// Commits the delayed transactions due by `now_ms`, keeping each answer for its host
-    /// (for a minute: a host that went away never asks).
+    /// Commits the delayed transactions' actions due by `now_ms`, keeping the answer of each
+    /// transaction now wholly committed for its host (for a minute: a host that went away
+    /// never asks).
     pub(crate) fn commit_due_transactions(&mut self, now_ms: u64) {
         self.finished_transactions
             .retain(|_, (at, _)| now_ms < at.saturating_add(60_000));
         let due: Vec<TxId> = self
             .pending_transactions
             .iter()
-            .filter(|(_, p)| p.due_ms <= now_ms)
+            .filter(|(_, p)| p.next_due_ms() <= now_ms)
             .map(|(tx, _)| *tx)
             .collect();
         for tx in due {
-            if let Some(pending) = self.pending_transactions.remove(&tx) {
+            let Some(mut pending) = self.pending_transactions.remove(&tx) else {
+                continue;
+            };
+            if commit_due(self, &mut pending, now_ms, now_ms) {
                 let answer = self.commit_pending(pending, now_ms);
                 self.finished_transactions.insert(tx, (now_ms, answer));
+            } else {
+                self.pending_transactions.insert(tx, pending);
             }
         }
     }

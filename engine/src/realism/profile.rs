@@ -41,6 +41,12 @@ pub struct TransactionBehaviour {
     /// TransactionConflict, as in the service.
     #[serde(default)]
     pub commit_delay_ms: Option<[u64; 2]>,
+    /// After the decision (and the commit delay), each item of a TransactWriteItems is
+    /// committed at its own uniformly drawn `[min, max]` milliseconds, as the service's commits
+    /// reach their partitions one by one: meanwhile a GetItem can read one item committed and
+    /// another not yet. The answer waits for the last.
+    #[serde(default)]
+    pub commit_spread_ms: Option<[u64; 2]>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -180,15 +186,15 @@ impl Profile {
         for (at, b) in behaviours {
             validate_behaviour(&at, b, &mut errors);
         }
-        if let Some([min, max]) = self.transactions.commit_delay_ms
-            && min > max
-        {
-            errors.push(profiles::lag_range_inverted(
-                "transactions",
-                "commit_delay_ms",
-                min,
-                max,
-            ));
+        for (name, range) in [
+            ("commit_delay_ms", self.transactions.commit_delay_ms),
+            ("commit_spread_ms", self.transactions.commit_spread_ms),
+        ] {
+            if let Some([min, max]) = range
+                && min > max
+            {
+                errors.push(profiles::lag_range_inverted("transactions", name, min, max));
+            }
         }
         let l = &self.limits;
         for (name, value) in [
@@ -392,6 +398,13 @@ impl Realism {
     /// How long a transaction waits between prepare and commit, when the profile says.
     pub fn commit_delay(&mut self) -> Option<u64> {
         let [min, max] = self.profile.transactions.commit_delay_ms?;
+        Some(min + self.stream("#transactions").next_u64() % (max - min + 1))
+    }
+
+    /// When one item of a committing transaction is committed after the decision, when the
+    /// profile spreads commits.
+    pub fn commit_spread(&mut self) -> Option<u64> {
+        let [min, max] = self.profile.transactions.commit_spread_ms?;
         Some(min + self.stream("#transactions").next_u64() % (max - min + 1))
     }
 

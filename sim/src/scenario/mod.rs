@@ -76,6 +76,8 @@ pub struct Workload {
     pub eventual_fraction: f64,
     /// Fraction of writes that are conditional (register).
     pub cas_fraction: f64,
+    /// Fraction of the list-append reads of one item sent as a plain GetItem.
+    pub get_fraction: f64,
     /// Fraction of operations aimed at key 0 (a hot key).
     pub hot_fraction: f64,
     /// Run every process on the client node of the table's own region.

@@ -105,6 +105,9 @@ pub struct WorkloadSpec {
     pub eventual_fraction: f64,
     /// Fraction of writes that are conditional (register).
     pub cas_fraction: f64,
+    /// Fraction of the list-append reads of one item sent as a plain GetItem (strongly
+    /// consistent) instead of a TransactGetItems.
+    pub get_fraction: f64,
     /// Fraction of operations aimed at key 0 (a hot key).
     pub hot_fraction: f64,
     /// Run every process on the client node of the table's own region (default: spread over
@@ -193,6 +196,7 @@ impl Default for WorkloadSpec {
             read_fraction: 0.5,
             eventual_fraction: 0.3,
             cas_fraction: 0.3,
+            get_fraction: 0.0,
             hot_fraction: 0.0,
             local_clients: false,
             write_units: None,
@@ -250,7 +254,7 @@ const DEPLOYMENT: [&str; 18] = [
     "coordinators",
     "coordinator_skew_ms",
 ];
-const WORKLOAD: [&str; 16] = [
+const WORKLOAD: [&str; 17] = [
     "kind",
     "name",
     "region",
@@ -260,6 +264,7 @@ const WORKLOAD: [&str; 16] = [
     "read_fraction",
     "eventual_fraction",
     "cas_fraction",
+    "get_fraction",
     "hot_fraction",
     "local_clients",
     "write_units",
@@ -544,6 +549,7 @@ impl WorkloadSpec {
             ("read_fraction", w.read_fraction),
             ("eventual_fraction", w.eventual_fraction),
             ("cas_fraction", w.cas_fraction),
+            ("get_fraction", w.get_fraction),
             ("hot_fraction", w.hot_fraction),
         ] {
             if !(0.0..=1.0).contains(&v) {
@@ -569,6 +575,7 @@ impl WorkloadSpec {
             read_fraction: self.read_fraction,
             eventual_fraction: self.eventual_fraction,
             cas_fraction: self.cas_fraction,
+            get_fraction: self.get_fraction,
             hot_fraction: self.hot_fraction,
             local_clients: self.local_clients,
             write_units: self.write_units,

@@ -3,7 +3,9 @@
 //! inside a write transaction, so an operation either appends to one to three items (a
 //! TransactWriteItems of Updates `SET l = list_append(if_not_exists(l, :empty), :v)`) or
 //! reads one to three items (a TransactGetItems); a share of single appends go as a plain
-//! UpdateItem, a single-item write interleaved with the transactions. Every operation is
+//! UpdateItem, a single-item write interleaved with the transactions, and with `get_fraction`
+//! a share of reads go as strongly consistent GetItems of their items, one after another
+//! (each its own operation, read-committed as DynamoDB documents). Every operation is
 //! recorded as `txn` (`docs/history.md`); appended values are unique per run. Checked by the
 //! `transactions` checker (serializability).
 
@@ -31,6 +33,12 @@ pub(super) fn step(g: &mut Generator, read: bool) -> Planned {
             keys.push(key);
         }
     }
+    if read && g.workload.get_fraction > 0.0 && unit(&mut g.rng) < g.workload.get_fraction {
+        // The items are read one after another, each with its own GetItem.
+        let first = keys.remove(0);
+        g.gets.extend(keys);
+        return get(first);
+    }
     let ops: Vec<Micro> = keys
         .into_iter()
         .map(|k| {
@@ -43,6 +51,11 @@ pub(super) fn step(g: &mut Generator, read: bool) -> Planned {
         .collect();
     let single = !read && ops.len() == 1 && unit(&mut g.rng) < SINGLE_FRACTION;
     planned(ops, single)
+}
+
+/// A strongly consistent GetItem of one item (recorded as a `txn` of one read).
+pub(super) fn get(key: String) -> Planned {
+    planned(vec![Micro::Read(key)], true)
 }
 
 fn planned(ops: Vec<Micro>, single: bool) -> Planned {
@@ -80,10 +93,17 @@ fn append_update(table: &str, key: &str, value: i64) -> Json {
 }
 
 /// The request of a `txn` step: a TransactWriteItems, a TransactGetItems, or (a single
-/// append) an UpdateItem.
+/// append or read) an UpdateItem or a strongly consistent GetItem.
 pub(super) fn request_json(table: &str, ops: &[Micro], single: bool) -> (&'static str, Json, Mode) {
-    if single && let [Micro::Append(k, v)] = ops {
-        return ("UpdateItem", append_update(table, k, *v), Mode::Write);
+    match ops {
+        [Micro::Append(k, v)] if single => {
+            return ("UpdateItem", append_update(table, k, *v), Mode::Write);
+        }
+        [Micro::Read(k)] if single => {
+            let get = json!({"TableName": table, "Key": {"pk": {"S": k}}, "ConsistentRead": true});
+            return ("GetItem", get, Mode::Strong);
+        }
+        _ => {}
     }
     if ops.iter().all(|o| matches!(o, Micro::Read(_))) {
         let gets: Vec<Json> = ops
@@ -115,14 +135,14 @@ pub(super) fn request_json(table: &str, ops: &[Micro], single: bool) -> (&'stati
 }
 
 /// A `txn`'s output: its micro-operations with each read's list filled in from the
-/// TransactGetItems response (`[]` for an absent item).
+/// TransactGetItems (or GetItem) response (`[]` for an absent item).
 pub(super) fn output(planned: &Planned, ops: &[Micro], response: &Json) -> Json {
-    let mut reads = response
-        .get("Responses")
-        .and_then(Json::as_array)
-        .cloned()
-        .unwrap_or_default()
-        .into_iter();
+    let responses = match response.get("Responses").and_then(Json::as_array) {
+        Some(responses) => responses.clone(),
+        // A GetItem: its response is the one read's.
+        None => vec![response.clone()],
+    };
+    let mut reads = responses.into_iter();
     let filled: Vec<Json> = ops
         .iter()
         .map(|op| match op {

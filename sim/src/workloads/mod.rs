@@ -256,6 +256,8 @@ pub struct Generator {
     written: u64,
     /// A read-modify-write in progress: the key and the value read.
     rmw: Option<(String, i64)>,
+    /// list-append: the items still to read, each with a GetItem, before the next draw.
+    gets: std::collections::VecDeque<String>,
 }
 
 fn unit(rng: &mut ChaCha8Rng) -> f64 {
@@ -270,6 +272,7 @@ impl Generator {
             process,
             written: 0,
             rmw: None,
+            gets: Default::default(),
         }
     }
 
@@ -302,6 +305,9 @@ impl Generator {
     }
 
     pub fn step(&mut self) -> Planned {
+        if let Some(key) = self.gets.pop_front() {
+            return list_append::get(key);
+        }
         let read = unit(&mut self.rng) < self.workload.read_fraction;
         let consistent = unit(&mut self.rng) >= self.workload.eventual_fraction;
         self.workload.kind.step(self, read, consistent)

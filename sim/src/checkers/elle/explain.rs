@@ -99,6 +99,17 @@ pub(super) fn anomaly(
     txns: &[u32],
     explanation: String,
 ) -> Anomaly {
+    observed(words, kind, key, txns, explanation, true)
+}
+
+fn observed(
+    words: &Words,
+    kind: &'static str,
+    key: Option<u32>,
+    txns: &[u32],
+    explanation: String,
+    violation: bool,
+) -> Anomaly {
     let mut seen = HashSet::new();
     let ops: Vec<usize> = txns
         .iter()
@@ -108,7 +119,7 @@ pub(super) fn anomaly(
     Anomaly {
         checker: "transactions",
         kind,
-        violation: true,
+        violation,
         key: key.map(|k| words.key(k).to_string()),
         ops,
         time: txns.iter().map(|&t| words.done_at(t)).max().unwrap_or(0),
@@ -129,19 +140,41 @@ pub(super) fn cycle(run: &Run, orders: &[Order], cycle: &Cycle) -> Anomaly {
     };
     let mut clauses: Vec<String> = Vec::with_capacity(cycle.edges.len());
     for edge in &cycle.edges {
-        let order = &orders[edge.key as usize].elements;
-        clauses.push(clause(&words, &mut name, order, edge));
+        clauses.push(match edge.dep {
+            Dep::Rt => realtime_clause(&words, &mut name, edge),
+            _ => clause(&words, &mut name, &orders[edge.key as usize].elements, edge),
+        });
     }
     let first = cycle.edges[0].from;
+    let realtime = cycle.edges.iter().any(|e| e.dep == Dep::Rt);
+    let verdict = if realtime {
+        "a serial order exists, but none in which each transaction follows every one that \
+         completed before it began: serializable, not strictly serializable, which DynamoDB \
+         permits (its transactions promise serializability)"
+    } else {
+        "no serial order exists"
+    };
     let explanation = format!(
-        "{} cycle of {} transactions: {}; back to {}: no serial order exists.",
+        "{} cycle of {} transactions: {}; back to {}: {verdict}.",
         cycle.kind,
         cycle.edges.len(),
         clauses.join("; "),
         words.short(first)
     );
     let txns: Vec<u32> = cycle.edges.iter().map(|e| e.from).collect();
-    anomaly(&words, cycle.kind, None, &txns, explanation)
+    observed(&words, cycle.kind, None, &txns, explanation, !realtime)
+}
+
+/// `from` completed before `to` began.
+fn realtime_clause(words: &Words, name: &mut impl FnMut(u32) -> String, e: &Edge) -> String {
+    let a = name(e.from);
+    let b = name(e.to);
+    format!(
+        "{a} completed before {b} began (at {}), so in real time {} comes before {} (rt)",
+        secs(words.run.op(e.to).start),
+        words.short(e.from),
+        words.short(e.to)
+    )
 }
 
 fn clause(words: &Words, name: &mut impl FnMut(u32) -> String, order: &[i64], e: &Edge) -> String {
@@ -176,6 +209,7 @@ fn clause(words: &Words, name: &mut impl FnMut(u32) -> String, order: &[i64], e:
                 words.short(e.to)
             )
         }
+        Dep::Rt => realtime_clause(words, name, e),
         Dep::Rw => {
             let a = name(e.from);
             let b = name(e.to);

@@ -2,10 +2,15 @@
 //! connected components, then in each component a short cycle found by breadth-first search,
 //! trying the most specific anomaly first (ww edges only, then ww and wr, then exactly one rw,
 //! then any).
+//!
+//! A second pass adds real-time edges (one transaction completed before another began) and
+//! reports the cycles that need one of them: serial orders exist, but none that respects real
+//! time. They are what serializability permits and strict serializability does not.
 
 use super::versions::Order;
 use super::{Run, Writer};
-use std::collections::VecDeque;
+use crate::history::Kind;
+use std::collections::{HashMap, VecDeque};
 
 /// How many rw edges of one component are tried as the single rw edge of a `G-single` cycle
 /// before settling for any cycle. Each try is a search of the component, so this bounds the
@@ -18,6 +23,8 @@ pub(super) enum Dep {
     Ww,
     Wr,
     Rw,
+    /// Real time: `from` completed before `to` was invoked (no key: `key` and `pos` are 0).
+    Rt,
 }
 
 /// `from` must come before `to`, because of the element at `pos` of `key`'s order: ww, `to`
@@ -82,9 +89,68 @@ pub(super) fn dependencies(run: &Run, orders: &[Order]) -> Vec<Edge> {
     edges
 }
 
+/// The real-time order of the committed transactions, transitively reduced as Elle reduces
+/// it: each transaction follows the `ok` ones that completed before it was invoked and that no
+/// other such transaction followed. A transaction whose outcome is unknown follows others but
+/// precedes none (it may have taken effect at any time after its invocation).
+pub(super) fn realtime(run: &Run) -> Vec<Edge> {
+    // (time, 0 for an invocation and 1 for a completion, transaction): at equal times an
+    // invocation comes first, so that operations sharing an instant are concurrent.
+    let mut events: Vec<(u64, u8, u32)> = Vec::new();
+    for txn in 0..run.txns.len() as u32 {
+        if !run.committed(txn) {
+            continue;
+        }
+        let op = run.op(txn);
+        events.push((op.start, 0, txn));
+        if op.outcome == Kind::Ok
+            && let Some(end) = op.end
+        {
+            events.push((end, 1, txn));
+        }
+    }
+    events.sort_unstable();
+    let mut frontier: Vec<u32> = Vec::new();
+    let mut preds: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut edges = Vec::new();
+    for (_, completion, txn) in events {
+        if completion == 0 {
+            edges.extend(frontier.iter().map(|&from| Edge {
+                from,
+                to: txn,
+                dep: Dep::Rt,
+                key: 0,
+                pos: 0,
+            }));
+            preds.insert(txn, frontier.clone());
+        } else {
+            let before = preds.remove(&txn).unwrap_or_default();
+            frontier.retain(|f| !before.contains(f));
+            frontier.push(txn);
+        }
+    }
+    edges
+}
+
 /// One cycle per non-trivial strongly connected component, in the order of the components'
 /// first transactions.
 pub(super) fn cycles(txn_count: usize, edges: Vec<Edge>) -> Vec<Cycle> {
+    cycles_where(txn_count, edges, false)
+}
+
+/// The cycles of `edges` and `realtime` together that need a real-time edge: one per
+/// component that holds no cycle of `edges` alone ([`cycles`] reports those).
+pub(super) fn realtime_cycles(
+    txn_count: usize,
+    edges: Vec<Edge>,
+    realtime: Vec<Edge>,
+) -> Vec<Cycle> {
+    let mut all = edges;
+    all.extend(realtime);
+    cycles_where(txn_count, all, true)
+}
+
+fn cycles_where(txn_count: usize, edges: Vec<Edge>, realtime: bool) -> Vec<Cycle> {
     let graph = Graph::new(txn_count, edges);
     let mut components = graph.components(&|_| true);
     for c in &mut components {
@@ -94,7 +160,10 @@ pub(super) fn cycles(txn_count: usize, edges: Vec<Edge>) -> Vec<Cycle> {
     let mut out = Vec::new();
     for component in components {
         let (sub, global) = graph.induced(&component);
-        let mut edges = sub.worst_cycle();
+        if realtime && !sub.components(&|d| d != Dep::Rt).is_empty() {
+            continue;
+        }
+        let mut edges = sub.worst_cycle(realtime);
         for e in &mut edges {
             e.from = global[e.from as usize];
             e.to = global[e.to as usize];
@@ -108,15 +177,20 @@ pub(super) fn cycles(txn_count: usize, edges: Vec<Edge>) -> Vec<Cycle> {
 }
 
 /// Adya's names, by the cycle's edges: ww only `G0`; ww and wr `G1c`; one rw `G-single`;
-/// more `G2-item`.
+/// more `G2-item`; with `-realtime` (Elle's names) when a real-time edge closes the cycle.
 pub(super) fn classify(edges: &[Edge]) -> &'static str {
     let rw = edges.iter().filter(|e| e.dep == Dep::Rw).count();
     let wr = edges.iter().any(|e| e.dep == Dep::Wr);
-    match (rw, wr) {
-        (0, false) => "G0",
-        (0, true) => "G1c",
-        (1, _) => "G-single",
-        _ => "G2-item",
+    let rt = edges.iter().any(|e| e.dep == Dep::Rt);
+    match (rw, wr, rt) {
+        (0, false, false) => "G0",
+        (0, true, false) => "G1c",
+        (1, _, false) => "G-single",
+        (_, _, false) => "G2-item",
+        (0, false, true) => "G0-realtime",
+        (0, true, true) => "G1c-realtime",
+        (1, _, true) => "G-single-realtime",
+        (_, _, true) => "G2-item-realtime",
     }
 }
 
@@ -163,10 +237,12 @@ impl Graph {
         (Graph::new(nodes.len(), edges), nodes.to_vec())
     }
 
-    /// In a strongly connected graph: the most specific cycle it holds.
-    fn worst_cycle(&self) -> Vec<Edge> {
-        let ww = |d: Dep| d == Dep::Ww;
-        let ww_wr = |d: Dep| d != Dep::Rw;
+    /// In a strongly connected graph: the most specific cycle it holds (real-time edges, when
+    /// `realtime`, allowed alongside every kind).
+    fn worst_cycle(&self, realtime: bool) -> Vec<Edge> {
+        let rt = move |d: Dep| realtime && d == Dep::Rt;
+        let ww = move |d: Dep| d == Dep::Ww || rt(d);
+        let ww_wr = move |d: Dep| matches!(d, Dep::Ww | Dep::Wr) || rt(d);
         for allowed in [&ww as &dyn Fn(Dep) -> bool, &ww_wr] {
             if let Some(c) = self.components(allowed).first() {
                 return self

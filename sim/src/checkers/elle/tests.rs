@@ -219,6 +219,63 @@ fn unobserved_failed_append_is_fine() {
     assert_eq!(report.stats["transactions"], 4);
 }
 
+/// A GetItem of x sees T0's append; the same process's next GetItem, of y, misses T0's other
+/// append (a last read shows it). Serializable (the read of y first, then T0, then the other
+/// reads), but not in real time: an observation, not a violation.
+#[test]
+fn reads_out_of_real_time_order_are_an_observation() {
+    let t = T::default()
+        .ok(1, json!([["append", "x", 1], ["append", "y", 1]]))
+        .ok(2, json!([["r", "x", [1]]]))
+        .ok(2, json!([["r", "y", []]]))
+        .ok(3, json!([["r", "y", [1]]]));
+    let report = t.report();
+    assert_eq!(kinds(&report), vec!["G-single-realtime"], "{report:#?}");
+    let a = &report.anomalies[0];
+    assert!(!a.violation);
+    assert_eq!(report.violations().count(), 0);
+    let mut ops = a.ops.clone();
+    ops.sort_unstable();
+    assert_eq!(ops, vec![0, 2, 4]);
+    assert!(
+        a.explanation.contains(
+            "T2 completed before T4 began (at 0.000 s), so in real time T2 comes before T4 (rt)"
+        ),
+        "{}",
+        a.explanation
+    );
+    assert!(
+        a.explanation
+            .contains("serializable, not strictly serializable"),
+        "{}",
+        a.explanation
+    );
+    assert_eq!(report.stats["transactions_realtime_cycles"], 1);
+}
+
+/// The same reads before and after the transaction, in real-time order: nothing to report.
+#[test]
+fn reads_in_real_time_order_add_nothing() {
+    let t = T::default()
+        .ok(2, json!([["r", "y", []]]))
+        .ok(1, json!([["append", "x", 1], ["append", "y", 1]]))
+        .ok(2, json!([["r", "x", [1]]]));
+    let report = t.report();
+    assert_eq!(kinds(&report), Vec::<&str>::new());
+    assert!(!report.stats.contains_key("transactions_realtime_cycles"));
+}
+
+/// A transaction whose outcome is unknown may have taken effect at any time after its
+/// invocation, so a transaction invoked after its client gave up does not follow it.
+#[test]
+fn unknown_outcome_precedes_nothing_in_real_time() {
+    let t = T::default()
+        .info(1, json!([["append", "x", 1]]))
+        .ok(2, json!([["r", "x", []]]))
+        .ok(3, json!([["r", "x", [1]]]));
+    assert_eq!(kinds(&t.report()), Vec::<&str>::new());
+}
+
 /// A serial execution: each transaction applied in turn to a map of lists, each read seeing
 /// the state so far (its own transaction's earlier appends included). Script entries are
 /// (process, micro-operations as (append?, key)); values count up from 1.
