@@ -1,11 +1,12 @@
 //! The write-ahead log and snapshots over in-memory storage: an engine recovered from its
 //! directory answers every read as the engine that wrote it (tables, indexes, settings, tags,
 //! items), with or without snapshots in between; a torn tail is cut off; damage anywhere else,
-//! a foreign format version or a broken snapshot is an error naming the file and offset.
+//! a foreign format version or a broken snapshot is an error naming the file and offset; a
+//! transaction cut short at the log's tail comes back all or nothing.
 
 use dynasim_engine::storage::durable::{Durable, PendingSnapshot};
 use dynasim_engine::storage::memory::MemStorage;
-use dynasim_engine::storage::{Storage, wal};
+use dynasim_engine::storage::{RecoveryBug, Storage, wal};
 use dynasim_engine::{Config, Engine, Request};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -29,6 +30,8 @@ fn request(operation: &str, body: Value) -> Request {
         "UpdateItem" => Request::UpdateItem(decode(body)),
         "DeleteItem" => Request::DeleteItem(decode(body)),
         "BatchWriteItem" => Request::BatchWriteItem(decode(body)),
+        "TransactWriteItems" => Request::TransactWriteItems(decode(body)),
+        "GetItem" => Request::GetItem(decode(body)),
         "Scan" => Request::Scan(decode(body)),
         "Query" => Request::Query(decode(body)),
         "ListTables" => Request::ListTables(decode(body)),
@@ -353,7 +356,9 @@ fn a_foreign_version_or_a_broken_snapshot_is_refused() {
     storage.set_contents(&segment, bytes);
     let error = Host::open(&storage, OBSERVED_AT).err().unwrap();
     assert!(
-        error.contains("at offset 0: format version 9; this dynasim reads version 1"),
+        error.contains(
+            "at offset 0: format version 9; this dynasim reads log segments of versions 1 to 2"
+        ),
         "{error}"
     );
 
@@ -424,4 +429,101 @@ fn the_observation_covers_what_it_claims() {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
     assert!(!text.contains("\"team\""), "the tag was removed");
+}
+
+/// The three items of the transaction below, as a recovered engine holds them (`None`: absent).
+fn transacted(storage: &Arc<MemStorage>, bug: Option<RecoveryBug>) -> Vec<Option<String>> {
+    let mut engine = Engine::new(Config::default());
+    Durable::open_broken(storage.clone(), &mut engine, OBSERVED_AT, bug).unwrap();
+    ["old", "new1", "new2"]
+        .iter()
+        .map(|key| {
+            let get = json!({"TableName": "orders", "Key": {"pk": {"S": key}, "sk": {"N": "0"}}});
+            let answer = engine
+                .execute(request("GetItem", get), OBSERVED_AT)
+                .unwrap();
+            let answer = serde_json::to_value(&answer).unwrap();
+            answer["Item"]["v"]["S"].as_str().map(String::from)
+        })
+        .collect()
+}
+
+fn item(key: &str, v: &str) -> Value {
+    json!({"pk": {"S": key}, "sk": {"N": "0"}, "st": {"S": "open"}, "v": {"S": v}})
+}
+
+/// A log whose last group is a three-item TransactWriteItems that overwrites an item; the
+/// segment's bytes before the transaction and after it.
+fn transaction_logged() -> (Arc<MemStorage>, String, Vec<u8>, Vec<u8>) {
+    let storage = Arc::new(MemStorage::new());
+    let mut host = Host::open(&storage, T0).unwrap();
+    workload(&mut host);
+    let old = json!({"TableName": "orders", "Item": item("old", "before")});
+    host.run("PutItem", old, OBSERVED_AT);
+    let segment = last_segment(&storage);
+    let before = storage.contents(&segment).unwrap();
+    let puts: Vec<Value> = [("old", "after"), ("new1", "after"), ("new2", "after")]
+        .iter()
+        .map(|(k, v)| json!({"Put": {"TableName": "orders", "Item": item(k, v)}}))
+        .collect();
+    let answer = host.run(
+        "TransactWriteItems",
+        json!({"TransactItems": puts}),
+        OBSERVED_AT,
+    );
+    assert!(answer.get("error").is_none(), "{answer}");
+    let after = storage.contents(&segment).unwrap();
+    (storage, segment, before, after)
+}
+
+#[test]
+fn a_transaction_cut_short_recovers_all_or_nothing() {
+    let (storage, segment, before, after) = transaction_logged();
+    let old = vec![Some("before".to_string()), None, None];
+    let new = vec![Some("after".to_string()); 3];
+    let lsn_before = Host::open(&storage, OBSERVED_AT)
+        .unwrap()
+        .durable
+        .next_lsn()
+        - 3;
+    assert!(after.len() > before.len() + 3 * 8, "three frames");
+    for cut in before.len()..=after.len() {
+        storage.set_contents(&segment, after[..cut].to_vec());
+        let expected = if cut == after.len() { &new } else { &old };
+        assert_eq!(&transacted(&storage, None), expected, "cut at {cut}");
+        // The log goes on after the last whole group, reusing the cut group's lsns.
+        let mut host = Host::open(&storage, OBSERVED_AT).unwrap();
+        let lsn = host.durable.next_lsn();
+        assert_eq!(lsn, lsn_before + if cut == after.len() { 3 } else { 0 });
+        let put = json!({"TableName": "orders", "Item": item("later", "x")});
+        host.run("PutItem", put, OBSERVED_AT);
+        assert_eq!(host.durable.next_lsn(), lsn + 1);
+        assert_eq!(
+            &transacted(&storage, None),
+            expected,
+            "cut at {cut}, then a put"
+        );
+    }
+}
+
+#[test]
+fn the_cut_transaction_catches_a_recovery_that_replays_part_of_a_group() {
+    let (storage, segment, before, after) = transaction_logged();
+    let bug = Some(RecoveryBug::ReplaysIncompleteGroups);
+    let mixed: Vec<usize> = (before.len()..after.len())
+        .filter(|&cut| {
+            storage.set_contents(&segment, after[..cut].to_vec());
+            let items = transacted(&storage, bug);
+            let new = items
+                .iter()
+                .filter(|v| v.as_deref() == Some("after"))
+                .count();
+            let old = items == [Some("before".to_string()), None, None];
+            !(old || new == 3)
+        })
+        .collect();
+    assert!(
+        !mixed.is_empty(),
+        "the broken recovery never mixed old and new"
+    );
 }

@@ -4,8 +4,12 @@
 //! exactly the state of a prefix of the log that holds every acknowledged write, or, where the
 //! disk damaged what was synced, refuse with an error. Never a wrong state.
 //!
+//! Some writes are TransactWriteItems of several items, whose changes the log keeps as one
+//! group: recovery must end at a request's boundary, never inside a transaction.
+//!
 //! Each deliberately broken variant of the storage path (acknowledging before the sync, a
-//! recovery that skips the last entry, a checksum not checked) is caught by the same sweep.
+//! recovery that skips the last entry, a checksum not checked, a torn transaction's whole
+//! frames replayed) is caught by the same sweep.
 
 use dynasim_engine::storage::RecoveryBug;
 use dynasim_engine::storage::durable::Durable;
@@ -91,6 +95,8 @@ struct Run {
     broken: Broken,
     faults: Faults,
     effects: Vec<Effect>,
+    /// The lsns at which a request's changes end (where a recovery may end).
+    boundaries: std::collections::BTreeSet<u64>,
     /// Every change below this lsn was acknowledged.
     acked: u64,
     /// A fault that may make recovery fail happened since the last recovery.
@@ -132,6 +138,9 @@ impl Run {
     /// Executes one request and logs what it changed; acknowledges after a sync (sometimes
     /// several requests share one: group commit).
     fn write(&mut self, step: u64) {
+        if self.chance(15) {
+            return self.transact(step);
+        }
         let key = format!("k{}", self.rng.next_u64() % KEYS);
         let exists = model(&self.effects, self.effects.len() as u64)
             .is_some_and(|state| state.contains_key(&key));
@@ -149,13 +158,37 @@ impl Run {
             )
         };
         self.engine.execute(request, NOW + step).unwrap();
+        self.logged(effect.into_iter().collect());
+    }
+
+    /// A TransactWriteItems putting two or three distinct keys.
+    fn transact(&mut self, step: u64) {
+        let first = self.rng.next_u64() % KEYS;
+        let count = 2 + self.rng.next_u64() % 2;
+        let keys: Vec<String> = (0..count)
+            .map(|i| format!("k{}", (first + i) % KEYS))
+            .collect();
+        let puts: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"Put": {"TableName": "faulty", "Item": {"k": {"S": k}, "v": {"N": step.to_string()}}}}))
+            .collect();
+        let body = json!({"TransactItems": puts});
+        let request = Request::TransactWriteItems(request(body));
+        self.engine.execute(request, NOW + step).unwrap();
+        self.logged(keys.into_iter().map(|k| Effect::Put(k, step)).collect());
+    }
+
+    /// Appends what the request just executed changed (`effects`, in any order: they touch
+    /// distinct keys); snapshots when due; acknowledges after a sync.
+    fn logged(&mut self, effects: Vec<Effect>) {
         let lsn = self.durable.append(&mut self.engine).unwrap();
-        self.effects.extend(effect);
+        self.effects.extend(effects);
         assert_eq!(
             lsn,
             self.effects.len() as u64,
             "one change per effective write"
         );
+        self.boundaries.insert(lsn);
         if self.durable.snapshot_due() {
             self.durable.snapshot(&self.engine).unwrap();
             self.acked = lsn;
@@ -221,6 +254,10 @@ impl Run {
             recovered <= self.effects.len() as u64,
             "seed {seed}: more than was written"
         );
+        assert!(
+            self.boundaries.contains(&recovered),
+            "seed {seed}: recovered {recovered} changes, which ends inside a request's changes"
+        );
         assert_eq!(
             observe(&mut engine),
             model(&self.effects, recovered),
@@ -230,6 +267,7 @@ impl Run {
             self.stats.lost_unsynced += 1;
         }
         self.effects.truncate(recovered as usize);
+        self.boundaries.retain(|&lsn| lsn <= recovered);
         self.acked = recovered;
         self.damaged = false;
         (self.engine, self.durable) = (engine, durable);
@@ -256,6 +294,7 @@ fn run(seed: u64, faults: Faults, broken: Broken) -> Stats {
         broken,
         faults,
         effects: vec![Effect::CreateTable],
+        boundaries: [acked].into(),
         acked,
         damaged: false,
         stats: Stats::default(),
@@ -341,4 +380,9 @@ fn the_sweeps_catch_each_broken_storage_path() {
         Broken::Recovery(RecoveryBug::UncheckedChecksums),
     );
     assert!(error.contains("seed"), "{error}");
+    let error = caught(
+        Faults::Crashes,
+        Broken::Recovery(RecoveryBug::ReplaysIncompleteGroups),
+    );
+    assert!(error.contains("inside a request's changes"), "{error}");
 }

@@ -114,6 +114,7 @@ impl LogFile {
         let mut out = Vec::new();
         let header = Header {
             magic: *format::REPLICA_LOG_MAGIC,
+            version: format::VERSION,
             lsn: persistent.base_index,
             table_sequence: 0,
         };

@@ -7,7 +7,12 @@
 //! segment, where a crash during an append leaves a torn or partial frame. That tail was never
 //! synced, so no write in it was acknowledged; it is cut off. It counts as a torn tail only if
 //! no valid frame follows it; otherwise the damage is in the middle of the log, and that is an
-//! error.
+//! error. The changes of one append are a group (version-2 segments): a group cut short at the
+//! tail is cut off from its first byte, so a request's changes come back all or none.
+//!
+//! A version-1 segment (an older build's) is read, each frame its own group, but never
+//! appended to: when the newest segment is version 1, its torn tail is cut off and the log
+//! continues in a new version-2 segment.
 
 use super::change::Change;
 use super::format::{self, HEADER_BYTES};
@@ -354,7 +359,7 @@ impl Replay<'_> {
             return Ok((wal, 0));
         };
         for (first, name) in earlier {
-            let end = self.segment(*first, name)?;
+            let (end, _, _) = self.segment(*first, name)?;
             if let Some((offset, reason)) = end.problem {
                 return Err(StorageError::new(name, offset, reason));
             }
@@ -378,10 +383,10 @@ impl Replay<'_> {
             let wal = Wal::create(storage, first).map_err(|e| StorageError::io(last, 0, &e))?;
             return Ok((wal, log_bytes));
         }
-        let end = self.segment(first, last)?;
+        let (end, version, mode) = self.segment(first, last)?;
         if let Some((offset, reason)) = end.problem {
-            if let Some(at) = reader::valid_frame_after(self.storage, last, offset, self.next_lsn)?
-            {
+            let after = reader::valid_frame_after(self.storage, last, mode, offset, self.next_lsn)?;
+            if let Some(at) = after {
                 return Err(StorageError::new(
                     last,
                     offset,
@@ -390,15 +395,35 @@ impl Replay<'_> {
                     ),
                 ));
             }
-            self.recovered.torn = Some((last.clone(), offset, end.len - offset));
+            self.recovered.torn = Some((last.clone(), end.valid_end, end.len - end.valid_end));
         }
         log_bytes += end.valid_end;
-        let wal = Wal::resume(storage, last.clone(), end.valid_end, self.next_lsn)?;
+        if version == format::WAL_VERSION {
+            let wal = Wal::resume(storage, last.clone(), end.valid_end, self.next_lsn)?;
+            return Ok((wal, log_bytes));
+        }
+        // A version-1 segment is not appended to: cut its torn tail, and continue in a new
+        // segment (in place of this one if it holds no change, since it has the new one's name).
+        if first == self.next_lsn {
+            storage
+                .remove(last)
+                .map_err(|e| StorageError::io(last, 0, &e))?;
+        } else {
+            wal::cut(&*storage, last, end.valid_end)?;
+        }
+        let name = wal::segment_name(self.next_lsn);
+        let wal =
+            Wal::create(storage, self.next_lsn).map_err(|e| StorageError::io(&name, 0, &e))?;
         Ok((wal, log_bytes))
     }
 
-    /// Replays one segment whose first lsn its name gives.
-    fn segment(&mut self, first: u64, name: &str) -> Result<reader::End, StorageError> {
+    /// Replays one segment whose first lsn its name gives; returns where its valid frames
+    /// end, its format version, and how its frames were read.
+    fn segment(
+        &mut self,
+        first: u64,
+        name: &str,
+    ) -> Result<(reader::End, u32, reader::Mode), StorageError> {
         if first > self.next_lsn {
             return Err(StorageError::new(
                 name,
@@ -418,8 +443,13 @@ impl Replay<'_> {
             ));
         }
         let mut expected = first;
-        let verify = self.bug != Some(RecoveryBug::UncheckedChecksums);
-        reader::frames_checked(self.storage, name, verify, |offset, record| {
+        let flagged = header.version >= 2;
+        let mode = reader::Mode {
+            verify: self.bug != Some(RecoveryBug::UncheckedChecksums),
+            flagged,
+            whole_groups: flagged && self.bug != Some(RecoveryBug::ReplaysIncompleteGroups),
+        };
+        let end = reader::read(self.storage, name, mode, |offset, record| {
             let lsn = record
                 .lsn()
                 .ok_or_else(|| StorageError::new(name, offset, "an end record in a log segment"))?;
@@ -446,7 +476,8 @@ impl Replay<'_> {
             self.next_lsn = lsn + 1;
             self.recovered.replayed += 1;
             Ok(())
-        })
+        })?;
+        Ok((end, header.version, mode))
     }
 
     fn apply(
@@ -476,5 +507,108 @@ impl Replay<'_> {
             format::Record::End { .. } => unreachable!("the caller rejects end records"),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory::MemStorage;
+    use crate::{Config, Request};
+    use serde_json::json;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn run(engine: &mut Engine, durable: &mut Durable, request: Request) {
+        engine.execute(request, NOW).unwrap();
+        durable.append(engine).unwrap();
+    }
+
+    fn put(key: &str) -> Request {
+        let item = json!({"TableName": "tbl", "Item": {"k": {"S": key}}});
+        Request::PutItem(serde_json::from_value(item).unwrap())
+    }
+
+    fn open(storage: &Arc<MemStorage>) -> (Engine, Durable, Recovered) {
+        let mut engine = Engine::new(Config::default());
+        let (durable, recovered) = Durable::open(storage.clone(), &mut engine, NOW).unwrap();
+        (engine, durable, recovered)
+    }
+
+    fn keys(engine: &mut Engine) -> usize {
+        let scan = Request::Scan(serde_json::from_value(json!({"TableName": "tbl"})).unwrap());
+        let answer = serde_json::to_value(engine.execute(scan, NOW).unwrap()).unwrap();
+        answer["Count"].as_u64().unwrap() as usize
+    }
+
+    /// Rewrites segment `name`'s header as version 1 (its frames, one change per request,
+    /// are version-1 frames already).
+    fn as_version_1(storage: &MemStorage, name: &str) -> Vec<u8> {
+        let mut bytes = storage.contents(name).unwrap();
+        let mut header: [u8; HEADER_BYTES] = bytes[..HEADER_BYTES].try_into().unwrap();
+        let mut decoded = format::Header::decode(&header, format::WAL_MAGIC).unwrap();
+        decoded.version = 1;
+        header = decoded.encode();
+        bytes[..HEADER_BYTES].copy_from_slice(&header);
+        storage.set_contents(name, bytes.clone());
+        bytes
+    }
+
+    fn version(storage: &MemStorage, name: &str) -> u32 {
+        u32::from_le_bytes(storage.contents(name).unwrap()[8..12].try_into().unwrap())
+    }
+
+    #[test]
+    fn a_version_1_segment_is_read_but_not_appended_to() {
+        let storage = Arc::new(MemStorage::new());
+        let (mut engine, mut durable, _) = open(&storage);
+        let create = json!({"TableName": "tbl", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"});
+        run(
+            &mut engine,
+            &mut durable,
+            Request::CreateTable(serde_json::from_value(create).unwrap()),
+        );
+        run(&mut engine, &mut durable, put("a"));
+        run(&mut engine, &mut durable, put("b"));
+        let old = wal::segment_name(0);
+        let mut v1 = as_version_1(&storage, &old);
+        // An older build's torn append at the end.
+        let whole = v1.len();
+        v1.extend_from_slice(&[7, 0, 0]);
+        storage.set_contents(&old, v1);
+        let (mut engine, mut durable, recovered) = open(&storage);
+        assert_eq!((durable.next_lsn(), keys(&mut engine)), (3, 2));
+        assert_eq!(recovered.torn, Some((old.clone(), whole as u64, 3)));
+        assert_eq!(
+            storage.contents(&old).unwrap().len(),
+            whole,
+            "the torn tail is cut"
+        );
+        let new = wal::segment_name(3);
+        assert_eq!(durable.segment(), new);
+        assert_eq!(version(&storage, &new), format::WAL_VERSION);
+        run(&mut engine, &mut durable, put("c"));
+        assert_eq!(
+            storage.contents(&old).unwrap().len(),
+            whole,
+            "not appended to"
+        );
+        assert_eq!(version(&storage, &old), 1);
+        let (mut engine, durable, recovered) = open(&storage);
+        assert_eq!((durable.next_lsn(), keys(&mut engine)), (4, 3));
+        assert_eq!((durable.segment(), recovered.torn), (new.as_str(), None));
+    }
+
+    #[test]
+    fn an_empty_version_1_segment_is_started_again_at_version_2() {
+        let storage = Arc::new(MemStorage::new());
+        drop(open(&storage));
+        let name = wal::segment_name(0);
+        as_version_1(&storage, &name);
+        let (_, durable, _) = open(&storage);
+        assert_eq!(durable.segment(), name);
+        assert_eq!(version(&storage, &name), format::WAL_VERSION);
+        assert_eq!(storage.list().unwrap(), [name]);
     }
 }

@@ -60,6 +60,9 @@ pub enum RecoveryBug {
     SkipLastReplayed,
     /// Frames are accepted without checking their checksums.
     UncheckedChecksums,
+    /// The whole frames of a group cut short at the log's tail are replayed (part of a
+    /// request's changes, such as part of a transaction), as if each frame stood alone.
+    ReplaysIncompleteGroups,
 }
 
 /// Why a data directory cannot be used: the file and byte offset where the problem is, and

@@ -57,6 +57,7 @@ pub fn write(
 pub fn encode(engine: &Engine, histories: &Histories, lsn: u64) -> Vec<u8> {
     let header = Header {
         magic: *SNAPSHOT_MAGIC,
+        version: format::VERSION,
         lsn,
         table_sequence: engine.table_sequence(),
     };
