@@ -1,6 +1,8 @@
 //! The `bank` checker: a read of the bank (one item, or with `txn-bank` one item per account
 //! read in one transaction) whose balances do not sum to the total set up, or include a
-//! negative balance.
+//! negative balance; and (`txn-bank`, whose debit asks ReturnValuesOnConditionCheckFailure
+//! ALL_OLD) a transfer cancelled because its debit's condition failed whose reason carries an
+//! account that covers the amount (`cancellation-item`).
 
 use super::{Anomaly, Checker, Model, Report, Scope, describe};
 use crate::history::{Kind, Op};
@@ -14,7 +16,8 @@ impl Checker for Bank {
     }
 
     fn promise(&self) -> &'static str {
-        "transfers are atomic (one UpdateItem, or one transaction over the accounts' items)"
+        "transfers are atomic (one UpdateItem, or one transaction over the accounts' items), \
+         and a cancelled debit shows an account short of the amount"
     }
 
     fn scope(&self) -> Scope {
@@ -73,5 +76,54 @@ impl Checker for Bank {
             }
         }
         *report.stats.entry("bank_reads".into()).or_default() += checked;
+        cancelled_debits(key, ops, report);
+    }
+}
+
+/// Transfers cancelled with their debit's condition failed (`b >= amount`): the item the
+/// reason carries is the account the condition judged, so its balance is short of the amount.
+fn cancelled_debits(key: &str, ops: &[&Op], report: &mut Report) {
+    let mut seen = 0u64;
+    for op in ops
+        .iter()
+        .filter(|o| o.f == "transfer" && o.outcome == Kind::Fail)
+    {
+        let Some(debit) = op.output.as_array().and_then(|r| r.first()) else {
+            continue;
+        };
+        if debit["Code"] != "ConditionalCheckFailed" {
+            continue;
+        }
+        let Some(item) = debit.get("Item") else {
+            continue;
+        };
+        seen += 1;
+        let balance = item["b"]["N"].as_str().and_then(|n| n.parse::<i64>().ok());
+        let amount = op.input["amount"].as_i64();
+        if let (Some(b), Some(amount)) = (balance, amount)
+            && b < amount
+        {
+            continue;
+        }
+        report.anomalies.push(Anomaly {
+            checker: "bank",
+            kind: "cancellation-item",
+            violation: true,
+            key: Some(key.to_string()),
+            ops: vec![op.id],
+            time: op.end_or_max(),
+            explanation: format!(
+                "Bank {key}: a transfer of {} from {} was cancelled because its debit's \
+                 condition (the balance covers the amount) failed, but the account the \
+                 cancellation reason returned is {}: it covers the amount.",
+                op.input["amount"], op.input["from"], item
+            ),
+        });
+    }
+    if seen > 0 {
+        *report
+            .stats
+            .entry("bank_cancelled_debits_with_item".into())
+            .or_default() += seen;
     }
 }

@@ -214,6 +214,47 @@ fn bank_total_is_checked() {
     assert_eq!(kinds(&good), Vec::<&str>::new());
 }
 
+/// A cancelled transfer's debit reason carries the account as the condition judged it: short
+/// of the amount passes; an account that covers it (the wrong item, or a condition misjudged)
+/// is caught.
+#[test]
+fn cancelled_debit_reports_an_account_short_of_the_amount() {
+    let transfer = |balance: &str| {
+        let input = json!({"from": "a", "to": "b", "amount": 30});
+        let reasons = json!([
+            {"Code": "ConditionalCheckFailed", "Item": {"pk": {"S": "x"}, "b": {"N": balance}}},
+            {"Code": "None"}
+        ]);
+        let setup = json!({"a": 20, "b": 80});
+        B::default()
+            .op(
+                0,
+                "write",
+                "bank/0",
+                setup.clone(),
+                true,
+                (0, 1),
+                Kind::Ok,
+                setup,
+            )
+            .op(
+                1,
+                "transfer",
+                "bank/0",
+                input,
+                true,
+                (2, 5),
+                Kind::Fail,
+                reasons,
+            )
+            .build()
+    };
+    let short = transfer("20");
+    assert_eq!(kinds(&short), Vec::<&str>::new());
+    assert_eq!(check(&short).stats["bank_cancelled_debits_with_item"], 1);
+    assert_eq!(kinds(&transfer("30")), vec!["cancellation-item"]);
+}
+
 #[test]
 fn eventual_reads_may_be_stale_but_not_invented() {
     let stale = B::default()

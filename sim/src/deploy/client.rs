@@ -434,8 +434,9 @@ impl Performing<'_> {
                 } else {
                     Kind::Fail
                 };
+                let reasons = cancellation_reasons(&error);
                 let error = Some(error.kind.name().to_string());
-                PartResult::Stop((k, Json::Null, error, Some(node)))
+                PartResult::Stop((k, reasons, error, Some(node)))
             }
         }
     }
@@ -549,4 +550,20 @@ pub(super) async fn await_reply(
             }
         }
     }
+}
+
+/// A cancelled transaction's reasons, as the history records them (`[{"Code", "Item"?}, ...]`
+/// in action order, the item as wire JSON); `null` for any other error.
+fn cancellation_reasons(error: &dynasim_engine::Error) -> Json {
+    if error.cancellation_reasons.is_empty() {
+        return Json::Null;
+    }
+    let reasons = error.cancellation_reasons.iter().map(|r| {
+        let mut reason = serde_json::json!({"Code": r.code});
+        if let Some(item) = &r.item {
+            reason["Item"] = serde_json::to_value(item).expect("items serialize");
+        }
+        reason
+    });
+    Json::Array(reasons.collect())
 }

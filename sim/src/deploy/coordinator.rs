@@ -163,10 +163,9 @@ fn items(world: &World, body: &Json) -> Result<Vec<ItemPart>, Error> {
             .as_object()
             .and_then(|o| o.iter().next())
             .ok_or_else(invalid)?;
+        // ReturnValuesOnConditionCheckFailure stays: the single-item write the item prepares
+        // honours it, and its failure's item becomes the action's cancellation reason's.
         let mut input = member.clone();
-        if let Some(o) = input.as_object_mut() {
-            o.remove("ReturnValuesOnConditionCheckFailure");
-        }
         let name = input["TableName"].as_str().ok_or_else(invalid)?;
         let table = world
             .topology

@@ -216,6 +216,9 @@ pub(super) async fn http_request(
     let decoded = dynasim_server::protocol::decode_http(&request, now);
     let result: Result<Json, dynasim_engine::Error> = async {
         let decoded = decoded?;
+        if let Some(operation) = transaction_operation(&decoded) {
+            return transaction(world, endpoint, state, id, operation, &request.body).await;
+        }
         let name = decoded.table_name().unwrap_or_default().to_string();
         let Some(table) = world.topology.tables.iter().position(|t| t.name == name) else {
             return Err(dynasim_engine::Error::new(
@@ -262,6 +265,53 @@ pub(super) async fn http_request(
     .await;
     let body = result.map(|json| serde_json::to_vec(&json).expect("JSON serializes"));
     dynasim_server::protocol::http_response(&request, body, &request_id)
+}
+
+/// The operation name of a transaction request (one for the deployment's coordinators).
+fn transaction_operation(request: &Request) -> Option<&'static str> {
+    match request {
+        Request::TransactWriteItems(_) => Some("TransactWriteItems"),
+        Request::TransactGetItems(_) => Some("TransactGetItems"),
+        _ => None,
+    }
+}
+
+/// A transaction that came over HTTP, passed to a coordinator (chosen by the request id, as a
+/// wire client chooses) with the request's body, and answered with the coordinator's reply (a
+/// 500 after the timeout: its outcome unknown). The body is the JSON the client sent (the
+/// simulator's HTTP clients do not compress requests).
+async fn transaction(
+    world: &World,
+    endpoint: &Arc<Endpoint>,
+    state: &Mutex<RouterState>,
+    id: u64,
+    operation: &'static str,
+    body: &[u8],
+) -> Result<Json, dynasim_engine::Error> {
+    let body: Json = serde_json::from_slice(body).map_err(|_| dynasim_engine::Error::internal())?;
+    let coordinators = &world.topology.coordinators;
+    if coordinators.is_empty() {
+        return Err(dynasim_engine::Error::internal());
+    }
+    let to = coordinators[id as usize % coordinators.len()].addr();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    state.lock().unwrap().waiting.insert(id, tx);
+    let client = endpoint.local_addr().expect("bound");
+    let wire = Wire::Txn {
+        id,
+        client,
+        operation,
+        body,
+    };
+    send(world, endpoint, to, wire).await;
+    let timeout = Duration::from_millis(world.scenario.op_timeout_ms);
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(result)) => result,
+        _ => {
+            state.lock().unwrap().waiting.remove(&id);
+            Err(dynasim_engine::Error::internal())
+        }
+    }
 }
 
 /// How a decoded request must travel: writes and strongly consistent reads through the log.

@@ -351,7 +351,7 @@ impl ScenarioSpec {
             errors.push(
                 "transport: the scan workload and an index query read each partition separately, \
                  which only the wire transport can address; use register, counter, bank, \
-                 rmw-counter or query without an index over http"
+                 rmw-counter, txn-bank, list-append or query without an index over http"
                     .into(),
             );
         }

@@ -151,10 +151,7 @@ impl WorkloadKind {
 
     /// Whether only the wire transport can carry it (a scan addresses partitions one by one).
     pub fn wire_only(self) -> bool {
-        matches!(
-            self,
-            WorkloadKind::Scan | WorkloadKind::ListAppend | WorkloadKind::TxnBank
-        )
+        matches!(self, WorkloadKind::Scan)
     }
 
     /// Whether its operations are transactions (which go to the deployment's coordinators).

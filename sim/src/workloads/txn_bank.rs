@@ -99,6 +99,7 @@ pub(super) fn request_json(table: &str, step: &BankTxn) -> (&'static str, Json) 
                 "UpdateExpression": "SET b = b - :n",
                 "ConditionExpression": "b >= :n",
                 "ExpressionAttributeValues": {":n": n(amount)},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }});
             let credit = json!({"Update": {
                 "TableName": table,
