@@ -95,9 +95,11 @@ enum Command {
     /// reordering, duplication and crashes), replication-leases (the same with its leader
     /// leases and leased strong reads), transactions (the engine's transaction
     /// coordinator, participant rules and ledger under skewed clocks, reordering, duplication
-    /// and coordinator crashes).
+    /// and coordinator crashes), global-tables (the engine's last-writer-wins replicas and
+    /// hybrid logical clocks across regions, deliveries in any order, a clock stepping
+    /// backwards, tombstones dropped).
     Model {
-        /// The model to check: replication, replication-leases or transactions.
+        /// The model to check: replication, replication-leases, transactions or global-tables.
         name: String,
         /// Serve stateright's Explorer on this address (e.g. 127.0.0.1:3000) instead.
         #[arg(long)]
@@ -583,9 +585,11 @@ fn simulator(command: &str, args: Vec<String>) -> ExitCode {
 
 /// `dynasim model NAME`: checks the model exhaustively and prints what it found.
 fn model(name: &str, explore: Option<&str>, threads: usize) -> ExitCode {
+    use dynasim_model::global_tables::GlobalTablesModel;
     use dynasim_model::replication::ReplicationModel;
     use dynasim_model::transactions::TransactionsModel;
     match name {
+        "global-tables" => run_model(name, GlobalTablesModel::default(), explore, threads),
         "replication" => run_model(name, ReplicationModel::default(), explore, threads),
         "replication-leases" => run_model(name, ReplicationModel::leases(), explore, threads),
         "transactions" => run_model(name, TransactionsModel::default(), explore, threads),

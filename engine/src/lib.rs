@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod fuzzing;
+pub mod global;
 pub mod limits;
 pub mod ops;
 pub mod partition;

@@ -8,7 +8,9 @@
 //! | `replication` | the engine's Raft replica: three replicas, a lossy, reordering, duplicating network, crashes keeping the persistent state, asynchronous persistence | no acknowledged write lost; no two values committed at one index |
 //! | `replication-leases` | the same with the engine's leader leases (`Lease`) on a discrete clock, applied as the simulator's storage node applies them, and leased strong reads | the same; a leased strong read never returns a stale value |
 //! | `transactions` | the engine's transaction coordinator, participant rules and ledger: two coordinators with skewed clocks, single-item writes interleaved, messages reordered and duplicated, a coordinator crash finished by another from the ledger | committed transactions serializable; no partial commit; a cancelled transaction leaves no trace; each item's writes in timestamp order |
+//! | `global-tables` | the engine's last-writer-wins replicas (`global::lww`) and hybrid logical clocks: regions writing and deleting one item at their own physical clocks (ticking, stepping backwards), deliveries interleaved in any order, frontier reports and tombstone drops | quiescent implies all replicas equal |
 
+pub mod global_tables;
 pub mod replication;
 pub mod transactions;
 
@@ -19,7 +21,7 @@ use stateright::{Checker, HasDiscoveries, Model};
 use std::time::Instant;
 
 /// A model `dynasim model` can check: its name and what it is.
-pub const MODELS: [(&str, &str); 3] = [
+pub const MODELS: [(&str, &str); 4] = [
     (
         "replication",
         "the engine's Raft replica under loss, reordering, duplication and crashes",
@@ -31,6 +33,10 @@ pub const MODELS: [(&str, &str); 3] = [
     (
         "transactions",
         "the engine's transaction coordinator, participants and ledger under skewed clocks, reordering, duplication and coordinator crashes",
+    ),
+    (
+        "global-tables",
+        "the engine's last-writer-wins replicas and hybrid logical clocks: regions writing and deleting one item, deliveries in any order, clocks stepping backwards, tombstones dropped",
     ),
 ];
 
