@@ -201,7 +201,9 @@ impl Engine {
     /// When `handle_timeout` next has something to do (milliseconds on the caller's clock), or
     /// `None` when nothing is pending. quinn-proto's pair: a host sleeps until then (or until a
     /// request comes), then calls `handle_timeout`. Requests do the same work lazily, so a host
-    /// that never drives timers gets the same answers to its requests.
+    /// that never drives timers gets the same answers to its requests, except that a delayed
+    /// or spread commit then happens only when its host asks for the answer
+    /// (`finish_transaction`), all at once.
     pub fn poll_timeout(&self) -> Option<u64> {
         let limits = &self.config.limits;
         let commits = self.pending_transactions.values().map(|p| p.next_due_ms());

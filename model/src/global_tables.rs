@@ -3,8 +3,8 @@
 //! own physical clock (which ticks, and may step backwards); every write goes to every other
 //! region over a link of its own, and the regions' deliveries interleave in any order (each
 //! link delivers its region's writes in order, as a region's stream is consumed). Regions
-//! report what they applied to a region holding a tombstone (an earlier report says less, so
-//! none is needed before), which drops it when the engine's rule allows.
+//! report what they applied to each other (at once: a report is the sender's frontier when it
+//! is sent), and a region drops a tombstone when the engine's rule allows.
 //!
 //! - `quiescent implies all replicas equal`: once every write reached every region, the
 //!   regions show the same item (the same value, or none);
@@ -141,13 +141,10 @@ impl Model for GlobalTablesModel {
                 if !state.links[r][to].is_empty() {
                     actions.push(Action::Deliver { from: r, to });
                 }
-                // Reports matter only to a region holding a tombstone (they decide its drop), and
-                // one sent earlier says less: so a report is sent only to such a region.
+                // A report (delivered at once) may go at any time its frontier is news: one
+                // sent before a tombstone arrived is what the drop rule must also be safe with.
                 let frontier = state.replicas[r].frontier();
-                let tombstone = state.replicas[to]
-                    .entry(&KEY)
-                    .is_some_and(|e| e.value.is_none());
-                if tombstone && state.reports[to].get(&(r as Region)) != Some(frontier) {
+                if state.reports[to].get(&(r as Region)) != Some(frontier) {
                     actions.push(Action::Report { from: r, to });
                 }
             }

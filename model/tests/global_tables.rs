@@ -14,7 +14,7 @@ fn the_real_rules_converge_within_the_small_bounds() {
     eprintln!("{outcome:?}");
     assert!(outcome.failures.is_empty(), "{:#?}", outcome.failures);
     assert_eq!(
-        outcome.unique_states, 139_178,
+        outcome.unique_states, 230_368,
         "the small bounds' state count"
     );
 }

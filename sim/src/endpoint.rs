@@ -11,6 +11,7 @@
 
 use crate::checkers::{self, Report};
 use crate::history::{Event, History, Kind, Process};
+use crate::http_call::Failure;
 use crate::scenario::{Scenario, Workload};
 use crate::workloads::{self, Generator, Planned, Step};
 use serde_json::{Value as Json, json};
@@ -66,7 +67,7 @@ impl Connection {
 
     /// One call: `None` when no answer came in time (the outcome is unknown), otherwise the
     /// body or the error's type name.
-    async fn call(&mut self, operation: &str, body: &Json) -> Option<Result<Json, String>> {
+    async fn call(&mut self, operation: &str, body: &Json) -> Option<Result<Json, Failure>> {
         use http_body_util::BodyExt;
         let deadline = tokio::time::Instant::now() + self.timeout;
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
@@ -82,7 +83,7 @@ impl Connection {
             match tokio::time::timeout(self.timeout, connect).await {
                 Ok(Some(sender)) => self.sender = Some(sender),
                 // Nothing was sent: the request certainly did not happen.
-                _ => return Some(Err("ConnectionRefused".into())),
+                _ => return Some(Err(Failure::new("ConnectionRefused"))),
             }
         }
         let sender = self.sender.as_mut()?;
@@ -152,8 +153,8 @@ async fn perform(
             let (operation, body, _) = workloads::request_json(table, planned);
             match connection.call(operation, &body).await {
                 None => (Kind::Info, Json::Null, Some("RequestTimeout".to_string())),
-                Some(Err(e)) if indeterminate(&e) => (Kind::Info, Json::Null, Some(e)),
-                Some(Err(e)) => (Kind::Fail, Json::Null, Some(e)),
+                Some(Err(e)) if indeterminate(&e.kind) => (Kind::Info, Json::Null, Some(e.kind)),
+                Some(Err(e)) => (Kind::Fail, e.reasons, Some(e.kind)),
                 Some(Ok(response)) => (Kind::Ok, workloads::output(planned, &response), None),
             }
         }
@@ -183,7 +184,7 @@ async fn scan(
         match connection.call("Scan", &body).await {
             None => return (Kind::Info, Json::Null, Some("RequestTimeout".into())),
             // A read changes nothing: a failed page fails the read, whatever the error.
-            Some(Err(e)) => return (Kind::Fail, Json::Null, Some(e)),
+            Some(Err(e)) => return (Kind::Fail, Json::Null, Some(e.kind)),
             Some(Ok(page)) => {
                 if let Json::Object(m) = workloads::output(planned, &page) {
                     merged.extend(m);

@@ -3,7 +3,9 @@
 //! each action on its table's participant (conflicts, throttling, the condition, the
 //! collection limit), the decision recorded in the ledger, then commit (the prepared after
 //! images written through `Table::apply`, so streams and indexes see committed writes only)
-//! or cancel. With the profile's commit delay the commit waits, the items held prepared.
+//! or cancel. With the profile's commit delay the commit waits, the items held prepared; with
+//! its commit spread each item commits at its own drawn point (`commit_due`), the rest held
+//! prepared meanwhile, and the answer waits for the last.
 
 use super::common::RETURN_CONSUMED_CAPACITY;
 use super::delete_item::{self, DeleteItem};
@@ -674,7 +676,14 @@ impl Engine {
     /// Commits every action still pending (its host waited until the last was due) and
     /// answers.
     fn commit_pending(&mut self, mut pending: PendingCommit, now_ms: u64) -> Response {
-        commit_due(self, &mut pending, u64::MAX, now_ms);
+        if !pending.left.is_empty() {
+            commit_due(self, &mut pending, u64::MAX, now_ms);
+        }
+        self.committed(pending, now_ms)
+    }
+
+    /// The answer of a transaction whose every action committed, its token completed.
+    fn committed(&mut self, pending: PendingCommit, now_ms: u64) -> Response {
         if let Some(token) = pending.plan.token.clone() {
             self.transactions.complete_token(&token, true, now_ms);
         }
@@ -698,7 +707,7 @@ impl Engine {
                 continue;
             };
             if commit_due(self, &mut pending, now_ms, now_ms) {
-                let answer = self.commit_pending(pending, now_ms);
+                let answer = self.committed(pending, now_ms);
                 self.finished_transactions.insert(tx, (now_ms, answer));
             } else {
                 self.pending_transactions.insert(tx, pending);

@@ -402,15 +402,7 @@ impl Replay<'_> {
             let wal = Wal::resume(storage, last.clone(), end.valid_end, self.next_lsn)?;
             return Ok((wal, log_bytes));
         }
-        // A version-1 segment is not appended to: cut its torn tail, and continue in a new
-        // segment (in place of this one if it holds no change, since it has the new one's name).
-        if first == self.next_lsn {
-            storage
-                .remove(last)
-                .map_err(|e| StorageError::io(last, 0, &e))?;
-        } else {
-            wal::cut(&*storage, last, end.valid_end)?;
-        }
+        retire_version_1(&*storage, last, first == self.next_lsn, end.valid_end)?;
         let name = wal::segment_name(self.next_lsn);
         let wal =
             Wal::create(storage, self.next_lsn).map_err(|e| StorageError::io(&name, 0, &e))?;
@@ -510,6 +502,26 @@ impl Replay<'_> {
     }
 }
 
+/// A version-1 segment is not appended to: its torn tail is cut and it is synced (its frames
+/// may not all be on disk, if the build that wrote them was killed, and no later sync covers
+/// it), or, holding no change, it is removed, since the new segment takes its name.
+fn retire_version_1(
+    storage: &dyn Storage,
+    last: &str,
+    empty: bool,
+    valid_end: u64,
+) -> Result<(), StorageError> {
+    if empty {
+        return storage
+            .remove(last)
+            .map_err(|e| StorageError::io(last, 0, &e));
+    }
+    wal::cut(storage, last, valid_end)?;
+    storage
+        .sync(last)
+        .map_err(|e| StorageError::io(last, valid_end, &e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -598,6 +610,75 @@ mod tests {
         let (mut engine, durable, recovered) = open(&storage);
         assert_eq!((durable.next_lsn(), keys(&mut engine)), (4, 3));
         assert_eq!((durable.segment(), recovered.torn), (new.as_str(), None));
+    }
+
+    /// A store that remembers which files were synced.
+    struct Syncs {
+        inner: MemStorage,
+        synced: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Storage for Syncs {
+        fn list(&self) -> io::Result<Vec<String>> {
+            self.inner.list()
+        }
+        fn len(&self, name: &str) -> io::Result<u64> {
+            self.inner.len(name)
+        }
+        fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+            self.inner.read_at(name, offset, buf)
+        }
+        fn write_at(&self, name: &str, offset: u64, data: &[u8]) -> io::Result<()> {
+            self.inner.write_at(name, offset, data)
+        }
+        fn sync(&self, name: &str) -> io::Result<()> {
+            self.synced.lock().unwrap().push(name.to_string());
+            self.inner.sync(name)
+        }
+        fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
+            self.inner.truncate(name, len)
+        }
+        fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+            self.inner.rename(from, to)
+        }
+        fn remove(&self, name: &str) -> io::Result<()> {
+            self.inner.remove(name)
+        }
+    }
+
+    /// An older build killed before its last appends were synced: the version-1 segment's
+    /// frames are replayed, and synced before the log goes on in a new segment (no later sync
+    /// covers the old one, so without it a power cut could lose changes the new segment's
+    /// numbering follows).
+    #[test]
+    fn a_version_1_segment_is_synced_before_the_log_moves_past_it() {
+        let storage = Arc::new(MemStorage::new());
+        let (mut engine, mut durable, _) = open(&storage);
+        let create = json!({"TableName": "tbl", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"});
+        run(
+            &mut engine,
+            &mut durable,
+            Request::CreateTable(serde_json::from_value(create).unwrap()),
+        );
+        run(&mut engine, &mut durable, put("a"));
+        let old = wal::segment_name(0);
+        let bytes = as_version_1(&storage, &old);
+        let syncs = Arc::new(Syncs {
+            inner: MemStorage::new(),
+            synced: Default::default(),
+        });
+        syncs.inner.set_contents(&old, bytes);
+        let mut engine = Engine::new(Config::default());
+        let (durable, _) = Durable::open(syncs.clone(), &mut engine, NOW).unwrap();
+        assert_eq!(durable.segment(), wal::segment_name(2));
+        let synced = syncs.synced.lock().unwrap().clone();
+        let old_synced = synced.iter().position(|n| *n == old);
+        let new_synced = synced.iter().position(|n| *n == wal::segment_name(2));
+        assert!(
+            old_synced.is_some() && old_synced < new_synced,
+            "synced in order: {synced:?}"
+        );
     }
 
     #[test]

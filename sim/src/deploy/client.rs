@@ -138,7 +138,7 @@ pub(super) async fn http_call(
     router: SocketAddr,
     operation: &str,
     body: &Json,
-) -> Option<Result<Json, String>> {
+) -> Option<Result<Json, crate::http_call::Failure>> {
     use http_body_util::BodyExt;
     let timeout = Duration::from_millis(world.scenario.op_timeout_ms);
     let deadline = Instant::now() + timeout;
@@ -155,7 +155,7 @@ pub(super) async fn http_call(
         match tokio::time::timeout(timeout, connect).await {
             Ok(Some(sender)) => *connection = Some(sender),
             // Nothing was sent: the request certainly did not happen.
-            _ => return Some(Err("ConnectionRefused".into())),
+            _ => return Some(Err(crate::http_call::Failure::new("ConnectionRefused"))),
         }
     }
     let sender = connection.as_mut().expect("connected above");
@@ -458,13 +458,12 @@ impl Performing<'_> {
         let answer = http_call(self.world, http, router_http, operation, &body).await;
         PartResult::Stop(match answer {
             None => (Kind::Info, Json::Null, Some("RequestTimeout".into()), None),
-            Some(Err(kind)) => {
-                let k = if kind == "InternalServerError" {
-                    Kind::Info
+            Some(Err(failure)) => {
+                if failure.kind == "InternalServerError" {
+                    (Kind::Info, Json::Null, Some(failure.kind), None)
                 } else {
-                    Kind::Fail
-                };
-                (k, Json::Null, Some(kind), None)
+                    (Kind::Fail, failure.reasons, Some(failure.kind), None)
+                }
             }
             Some(Ok(response)) => (
                 Kind::Ok,
