@@ -536,6 +536,12 @@ mod tests {
         durable.append(engine).unwrap();
     }
 
+    fn create_table() -> Request {
+        let create = json!({"TableName": "tbl", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"});
+        Request::CreateTable(serde_json::from_value(create).unwrap())
+    }
+
     fn put(key: &str) -> Request {
         let item = json!({"TableName": "tbl", "Item": {"k": {"S": key}}});
         Request::PutItem(serde_json::from_value(item).unwrap())
@@ -574,13 +580,7 @@ mod tests {
     fn a_version_1_segment_is_read_but_not_appended_to() {
         let storage = Arc::new(MemStorage::new());
         let (mut engine, mut durable, _) = open(&storage);
-        let create = json!({"TableName": "tbl", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"});
-        run(
-            &mut engine,
-            &mut durable,
-            Request::CreateTable(serde_json::from_value(create).unwrap()),
-        );
+        run(&mut engine, &mut durable, create_table());
         run(&mut engine, &mut durable, put("a"));
         run(&mut engine, &mut durable, put("b"));
         let old = wal::segment_name(0);
@@ -654,13 +654,7 @@ mod tests {
     fn a_version_1_segment_is_synced_before_the_log_moves_past_it() {
         let storage = Arc::new(MemStorage::new());
         let (mut engine, mut durable, _) = open(&storage);
-        let create = json!({"TableName": "tbl", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"});
-        run(
-            &mut engine,
-            &mut durable,
-            Request::CreateTable(serde_json::from_value(create).unwrap()),
-        );
+        run(&mut engine, &mut durable, create_table());
         run(&mut engine, &mut durable, put("a"));
         let old = wal::segment_name(0);
         let bytes = as_version_1(&storage, &old);

@@ -253,14 +253,7 @@ pub(super) async fn http_request(
             }
         };
         send(world, endpoint, to, wire).await;
-        let timeout = Duration::from_millis(world.scenario.op_timeout_ms);
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            _ => {
-                state.lock().unwrap().waiting.remove(&id);
-                Err(dynasim_engine::Error::internal())
-            }
-        }
+        answer_of(world, state, id, rx).await
     }
     .await;
     let body = result.map(|json| serde_json::to_vec(&json).expect("JSON serializes"));
@@ -304,6 +297,17 @@ async fn transaction(
         body,
     };
     send(world, endpoint, to, wire).await;
+    answer_of(world, state, id, rx).await
+}
+
+/// The reply request `id` waits for, or (after the operation's timeout, its waiter removed)
+/// an internal error: its outcome unknown.
+async fn answer_of(
+    world: &World,
+    state: &Mutex<RouterState>,
+    id: u64,
+    rx: tokio::sync::oneshot::Receiver<Result<Json, dynasim_engine::Error>>,
+) -> Result<Json, dynasim_engine::Error> {
     let timeout = Duration::from_millis(world.scenario.op_timeout_ms);
     match tokio::time::timeout(timeout, rx).await {
         Ok(Ok(result)) => result,
