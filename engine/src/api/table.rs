@@ -94,9 +94,41 @@ pub struct UpdateTableInput {
     pub stream_specification: Option<StreamSpecificationInput>,
     #[serde(rename = "SSESpecification")]
     pub sse_specification: Option<super::Present>,
-    pub replica_updates: Option<Vec<super::Present>>,
+    pub replica_updates: Option<Vec<ReplicationGroupUpdate>>,
     pub table_class: Option<String>,
     pub deletion_protection_enabled: Option<bool>,
+    pub multi_region_consistency: Option<String>,
+    pub global_table_witness_updates: Option<Vec<super::Present>>,
+}
+
+/// One entry of UpdateTable's ReplicaUpdates (global tables version 2019.11.21): exactly one
+/// of its members.
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationGroupUpdate {
+    pub create: Option<ReplicaAction>,
+    pub update: Option<ReplicaAction>,
+    pub delete: Option<ReplicaAction>,
+}
+
+/// A replica's Create, Update or Delete action. Delete has only `RegionName`; the
+/// overrides are accepted as members and not applied (`docs/compatibility.md`).
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicaAction {
+    pub region_name: Option<String>,
+    #[serde(rename = "KMSMasterKeyId")]
+    pub kms_master_key_id: Option<String>,
+    pub provisioned_throughput_override: Option<ReadCapacityOverride>,
+    pub on_demand_throughput_override: Option<super::Present>,
+    pub global_secondary_indexes: Option<Vec<super::Present>>,
+    pub table_class_override: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReadCapacityOverride {
+    pub read_capacity_units: Option<i64>,
 }
 
 /// One entry of UpdateTable's GlobalSecondaryIndexUpdates: exactly one of its members.
@@ -237,6 +269,26 @@ pub struct TableDescription {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table_class_summary: Option<TableClassSummary>,
     pub deletion_protection_enabled: bool,
+    /// A global table's other replicas (the region described is not listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<Vec<ReplicaDescription>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global_table_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_region_consistency: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicaDescription {
+    pub region_name: String,
+    pub replica_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_status_percent_progress: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioned_throughput_override: Option<ReadCapacityOverride>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_table_class_summary: Option<TableClassSummary>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]

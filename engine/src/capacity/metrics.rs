@@ -27,6 +27,9 @@ pub struct Counters {
     pub latency_max_us: u64,
     /// Items the TTL sweep deleted (TimeToLiveDeletedItemCount).
     pub time_to_live_deleted_item_count: u64,
+    /// Write units of writes replicated into this table from another region's replica
+    /// (a global table's replicated write units, billed per replica write).
+    pub replicated_write_capacity_units: f64,
 }
 
 impl Counters {
@@ -43,6 +46,7 @@ impl Counters {
         self.latency_sum_us += other.latency_sum_us;
         self.latency_max_us = self.latency_max_us.max(other.latency_max_us);
         self.time_to_live_deleted_item_count += other.time_to_live_deleted_item_count;
+        self.replicated_write_capacity_units += other.replicated_write_capacity_units;
     }
 }
 

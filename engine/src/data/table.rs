@@ -795,6 +795,9 @@ impl Table {
                 table_class: self.table_class.clone(),
             }),
             deletion_protection_enabled: self.deletion_protection,
+            replicas: None,
+            global_table_version: None,
+            multi_region_consistency: None,
         }
     }
 }

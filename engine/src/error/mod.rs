@@ -19,6 +19,7 @@ mod tables;
 mod tests;
 mod transactions;
 mod ttl;
+mod global;
 mod values;
 mod wire;
 

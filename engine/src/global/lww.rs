@@ -108,6 +108,19 @@ impl<K: Ord + Clone, V: Clone> Replica<K, V> {
         newer
     }
 
+    /// A new region's replica started from this one's items (a replica added by copying this
+    /// region's table): the same entries, what this one applied of every region, and its
+    /// clock, so that the writes still on their way here must also go to the copy.
+    pub fn copy_for(&self, region: Region) -> Replica<K, V> {
+        Replica {
+            region,
+            clock: self.clock.clone(),
+            items: self.items.clone(),
+            applied: self.applied.clone(),
+            bug: self.bug,
+        }
+    }
+
     /// The next sequence this replica expects from `region`.
     pub fn expects(&self, region: Region) -> u64 {
         self.applied.get(&region).copied().unwrap_or(0) + 1

@@ -11,3 +11,7 @@
 
 pub mod hlc;
 pub mod lww;
+pub mod regions;
+mod replica_table;
+pub mod replicas;
+pub mod replication;

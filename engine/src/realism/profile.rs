@@ -30,6 +30,24 @@ pub struct Profile {
     /// How transactions behave.
     #[serde(default)]
     pub transactions: TransactionBehaviour,
+    /// How global tables replicate between the regions of one host.
+    #[serde(default)]
+    pub global_tables: GlobalTableBehaviour,
+}
+
+/// Global tables span regions, so their behaviour is the profile's, not a table's.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalTableBehaviour {
+    /// Each replicated write reaches another region a uniformly drawn `[min, max]`
+    /// milliseconds after its own region applied it (in order per pair of regions).
+    /// Without it: `global::regions::DEFAULT_REPLICATION_DELAY_MS`.
+    #[serde(default)]
+    pub replication_delay_ms: Option<[u64; 2]>,
+    /// A region's physical clock runs this many milliseconds ahead of the host's (behind when
+    /// negative): the clock its hybrid logical clock stamps writes from.
+    #[serde(default)]
+    pub clock_offset_ms: BTreeMap<String, i64>,
 }
 
 /// Transactions span tables, so their behaviour is the profile's, not a table's.
@@ -186,14 +204,27 @@ impl Profile {
         for (at, b) in behaviours {
             validate_behaviour(&at, b, &mut errors);
         }
-        for (name, range) in [
-            ("commit_delay_ms", self.transactions.commit_delay_ms),
-            ("commit_spread_ms", self.transactions.commit_spread_ms),
+        for (at, name, range) in [
+            (
+                "transactions",
+                "commit_delay_ms",
+                self.transactions.commit_delay_ms,
+            ),
+            (
+                "transactions",
+                "commit_spread_ms",
+                self.transactions.commit_spread_ms,
+            ),
+            (
+                "global_tables",
+                "replication_delay_ms",
+                self.global_tables.replication_delay_ms,
+            ),
         ] {
             if let Some([min, max]) = range
                 && min > max
             {
-                errors.push(profiles::lag_range_inverted("transactions", name, min, max));
+                errors.push(profiles::lag_range_inverted(at, name, min, max));
             }
         }
         let l = &self.limits;

@@ -1,0 +1,326 @@
+//! Global tables across the regions of one host (`global::regions::Regions`): replicas added
+//! and removed with UpdateTable's ReplicaUpdates, each region's own catalog, asynchronous
+//! replication with seeded delays, last writer wins by version, tombstones, and the errors
+//! of each wrong combination.
+
+use dynasim_engine::global::lww::LwwBug;
+use dynasim_engine::global::regions::Regions;
+use dynasim_engine::realism::profile::Profile;
+use dynasim_engine::{Config, Engine, ErrorKind, Request, Response};
+use serde_json::{Value as Json, json};
+
+const EAST: &str = "us-east-1";
+const WEST: &str = "us-west-2";
+
+fn de<T: serde::de::DeserializeOwned>(body: Json) -> T {
+    serde_json::from_value(body).unwrap()
+}
+
+fn regions(profile: Json) -> Regions {
+    let profile: Profile = serde_json::from_value(profile).unwrap();
+    Regions::new(Engine::with_profile(Config::default(), profile, 3))
+}
+
+fn request(operation: &str, body: Json) -> Request {
+    match operation {
+        "CreateTable" => Request::CreateTable(de(body)),
+        "UpdateTable" => Request::UpdateTable(de(body)),
+        "DescribeTable" => Request::DescribeTable(de(body)),
+        "DeleteTable" => Request::DeleteTable(de(body)),
+        "ListTables" => Request::ListTables(de(body)),
+        "PutItem" => Request::PutItem(de(body)),
+        "DeleteItem" => Request::DeleteItem(de(body)),
+        "GetItem" => Request::GetItem(de(body)),
+        "UpdateTimeToLive" => Request::UpdateTimeToLive(de(body)),
+        "DescribeTimeToLive" => Request::DescribeTimeToLive(de(body)),
+        "TransactWriteItems" => Request::TransactWriteItems(de(body)),
+        other => panic!("{other}"),
+    }
+}
+
+fn call(r: &mut Regions, region: &str, operation: &str, body: Json, now: u64) -> Json {
+    match r.execute(region, request(operation, body), now) {
+        Ok(Response::NoBody) => json!({}),
+        Ok(response) => serde_json::to_value(&response).unwrap(),
+        Err(e) => json!({"__type": e.kind.name(), "message": e.message}),
+    }
+}
+
+fn create(r: &mut Regions, region: &str, now: u64) -> Json {
+    let body = json!({
+        "TableName": "gtab",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    });
+    call(r, region, "CreateTable", body, now)
+}
+
+fn add_replica(r: &mut Regions, from: &str, to: &str, now: u64) -> Json {
+    let body = json!({"TableName": "gtab", "ReplicaUpdates": [{"Create": {"RegionName": to}}]});
+    call(r, from, "UpdateTable", body, now)
+}
+
+fn put(r: &mut Regions, region: &str, key: &str, value: &str, now: u64) -> Json {
+    let item = json!({"pk": {"S": key}, "v": {"S": value}});
+    call(r, region, "PutItem", json!({"TableName": "gtab", "Item": item}), now)
+}
+
+fn get(r: &mut Regions, region: &str, key: &str, now: u64) -> Option<String> {
+    let body = json!({"TableName": "gtab", "Key": {"pk": {"S": key}}, "ConsistentRead": true});
+    let answer = call(r, region, "GetItem", body, now);
+    assert!(answer.get("__type").is_none(), "{answer}");
+    answer["Item"]["v"]["S"].as_str().map(str::to_string)
+}
+
+/// Runs the host's timers up to `until`.
+fn settle(r: &mut Regions, until: u64) {
+    while let Some(due) = r.poll_timeout().filter(|&d| d <= until) {
+        r.handle_timeout(due);
+    }
+    r.handle_timeout(until);
+}
+
+fn two_regions(profile: Json) -> Regions {
+    let mut r = regions(profile);
+    create(&mut r, EAST, 0);
+    let answer = add_replica(&mut r, EAST, WEST, 0);
+    assert_eq!(answer["TableDescription"]["TableStatus"], "UPDATING", "{answer}");
+    r
+}
+
+#[test]
+fn each_region_has_its_own_catalog() {
+    let mut r = regions(json!({}));
+    create(&mut r, EAST, 0);
+    let west = call(&mut r, WEST, "ListTables", json!({}), 0);
+    assert_eq!(west["TableNames"], json!([]));
+    let east = call(&mut r, EAST, "ListTables", json!({}), 0);
+    assert_eq!(east["TableNames"], json!(["gtab"]));
+    let described = call(&mut r, EAST, "DescribeTable", json!({"TableName": "gtab"}), 0);
+    let arn = described["Table"]["TableArn"].as_str().unwrap();
+    assert!(arn.starts_with("arn:aws:dynamodb:us-east-1:"), "{arn}");
+    assert!(described["Table"].get("Replicas").is_none());
+}
+
+#[test]
+fn a_replica_is_described_in_every_region_and_holds_the_items() {
+    let mut r = regions(json!({}));
+    create(&mut r, EAST, 0);
+    put(&mut r, EAST, "before", "1", 0);
+    add_replica(&mut r, EAST, WEST, 10);
+    assert_eq!(get(&mut r, WEST, "before", 10).as_deref(), Some("1"));
+    let east = call(&mut r, EAST, "DescribeTable", json!({"TableName": "gtab"}), 20);
+    assert_eq!(east["Table"]["GlobalTableVersion"], "2019.11.21");
+    assert_eq!(
+        east["Table"]["Replicas"],
+        json!([{"RegionName": WEST, "ReplicaStatus": "ACTIVE"}])
+    );
+    assert_eq!(
+        east["Table"]["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
+    let west = call(&mut r, WEST, "DescribeTable", json!({"TableName": "gtab"}), 20);
+    assert_eq!(
+        west["Table"]["Replicas"],
+        json!([{"RegionName": EAST, "ReplicaStatus": "ACTIVE"}])
+    );
+    let arn = west["Table"]["TableArn"].as_str().unwrap();
+    assert!(arn.starts_with("arn:aws:dynamodb:us-west-2:"), "{arn}");
+}
+
+#[test]
+fn a_write_reaches_the_other_region_after_the_drawn_delay() {
+    let mut r = two_regions(json!({"global_tables": {"replication_delay_ms": [300, 300]}}));
+    put(&mut r, EAST, "k", "east", 1000);
+    assert_eq!(get(&mut r, EAST, "k", 1000).as_deref(), Some("east"));
+    assert_eq!(get(&mut r, WEST, "k", 1299), None, "not yet replicated");
+    assert_eq!(get(&mut r, WEST, "k", 1300).as_deref(), Some("east"));
+    let latency = r.replication_latency();
+    assert_eq!(latency.len(), 1);
+    let (table, from, to, l) = latency[0];
+    assert_eq!((table, from, to, l.last_ms), ("gtab", EAST, WEST, 300));
+}
+
+#[test]
+fn concurrent_writes_converge_on_the_newer_version_in_both_regions() {
+    for seed in 0..20 {
+        let profile = json!({"global_tables": {"replication_delay_ms": [0, 500]}});
+        let profile: Profile = serde_json::from_value(profile).unwrap();
+        let mut r = Regions::new(Engine::with_profile(Config::default(), profile, seed));
+        create(&mut r, EAST, 0);
+        add_replica(&mut r, EAST, WEST, 0);
+        // Both acknowledged; the later one (in HLC time) wins everywhere.
+        put(&mut r, EAST, "k", "east", 1000);
+        put(&mut r, WEST, "k", "west", 1001);
+        settle(&mut r, 3000);
+        assert_eq!(get(&mut r, EAST, "k", 3000).as_deref(), Some("west"), "seed {seed}");
+        assert_eq!(get(&mut r, WEST, "k", 3000).as_deref(), Some("west"), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_clock_behind_loses_to_an_earlier_write_from_a_clock_ahead() {
+    // West's clock runs 500 ms ahead: its write at host time 1000 is stamped 1500, newer than
+    // east's write at host time 1200; east's write is acknowledged and still lost.
+    let profile = json!({"global_tables": {
+        "replication_delay_ms": [100, 100],
+        "clock_offset_ms": {"us-west-2": 500},
+    }});
+    let mut r = two_regions(profile);
+    put(&mut r, WEST, "k", "west", 1000);
+    put(&mut r, EAST, "k", "east", 1050);
+    settle(&mut r, 2000);
+    assert_eq!(get(&mut r, EAST, "k", 2000).as_deref(), Some("west"));
+    assert_eq!(get(&mut r, WEST, "k", 2000).as_deref(), Some("west"));
+}
+
+#[test]
+fn a_tie_broken_by_arrival_diverges() {
+    let profile = json!({"global_tables": {"replication_delay_ms": [100, 100]}});
+    let profile: Profile = serde_json::from_value(profile).unwrap();
+    let mut r = Regions::new(Engine::with_profile(Config::default(), profile, 1));
+    r.set_bug(LwwBug::TieByArrival);
+    create(&mut r, EAST, 0);
+    add_replica(&mut r, EAST, WEST, 0);
+    put(&mut r, EAST, "k", "east", 1000);
+    put(&mut r, WEST, "k", "west", 1000);
+    settle(&mut r, 2000);
+    assert_ne!(get(&mut r, EAST, "k", 2000), get(&mut r, WEST, "k", 2000));
+}
+
+#[test]
+fn a_delete_wins_over_an_older_write_still_in_flight() {
+    let profile = json!({"global_tables": {"replication_delay_ms": [200, 200]}});
+    let mut r = two_regions(profile);
+    put(&mut r, EAST, "k", "first", 0);
+    settle(&mut r, 500);
+    // West's put and east's later delete cross: east keeps a tombstone newer than the put.
+    put(&mut r, WEST, "k", "old", 1000);
+    let delete = json!({"TableName": "gtab", "Key": {"pk": {"S": "k"}}});
+    call(&mut r, EAST, "DeleteItem", delete, 1100);
+    settle(&mut r, 3000);
+    assert_eq!(get(&mut r, EAST, "k", 3000), None);
+    assert_eq!(get(&mut r, WEST, "k", 3000), None);
+}
+
+#[test]
+fn a_transaction_reaches_the_other_region_item_by_item() {
+    let profile = json!({"global_tables": {"replication_delay_ms": [0, 400]}});
+    let mut r = two_regions(profile);
+    let items: Vec<Json> = (0..4)
+        .map(|i| json!({"Put": {"TableName": "gtab", "Item": {"pk": {"S": format!("t{i}")}, "v": {"S": "x"}}}}))
+        .collect();
+    call(&mut r, EAST, "TransactWriteItems", json!({"TransactItems": items}), 1000);
+    let mut partial = false;
+    for now in 1000..=1400 {
+        let seen = (0..4)
+            .filter(|i| get(&mut r, WEST, &format!("t{i}"), now).is_some())
+            .count();
+        partial |= seen > 0 && seen < 4;
+    }
+    assert!(partial, "the four writes arrive at their own times");
+    assert!((0..4).all(|i| get(&mut r, WEST, &format!("t{i}"), 1400).is_some()));
+}
+
+#[test]
+fn replica_updates_refuse_each_wrong_combination() {
+    let mut r = two_regions(json!({}));
+    let update = |updates: Json| json!({"TableName": "gtab", "ReplicaUpdates": updates});
+    let cases = [
+        (json!([{}]), "exactly one of Create, Update or Delete"),
+        (json!([{"Create": {}}]), "RegionName is required"),
+        (json!([{"Create": {"RegionName": "mars-1"}}]), "mars-1 is not a valid region name"),
+        (
+            json!([{"Create": {"RegionName": "eu-west-1"}}, {"Delete": {"RegionName": "eu-west-1"}}]),
+            "appears more than once",
+        ),
+        (json!([{"Create": {"RegionName": EAST}}]), "the table is in this region already"),
+        (json!([{"Create": {"RegionName": WEST}}]), "already existed as tables"),
+        (json!([{"Delete": {"RegionName": "eu-west-1"}}]), "has no replica in eu-west-1"),
+        (json!([{"Delete": {"RegionName": EAST}}]), "use DeleteTable"),
+    ];
+    for (updates, message) in cases {
+        let answer = call(&mut r, EAST, "UpdateTable", update(updates.clone()), 10);
+        assert_eq!(answer["__type"], "ValidationException", "{updates}: {answer}");
+        let text = answer["message"].as_str().unwrap();
+        assert!(text.contains(message), "{updates}: {text}");
+    }
+    let combined = json!({"TableName": "gtab", "BillingMode": "PAY_PER_REQUEST",
+        "ReplicaUpdates": [{"Create": {"RegionName": "eu-west-1"}}]});
+    let answer = call(&mut r, EAST, "UpdateTable", combined, 10);
+    assert!(answer["message"].as_str().unwrap().contains("cannot be combined"));
+    let stream_off = json!({"TableName": "gtab", "StreamSpecification": {"StreamEnabled": false}});
+    let answer = call(&mut r, WEST, "UpdateTable", stream_off, 10);
+    assert_eq!(answer["__type"], "ValidationException", "{answer}");
+    let missing = json!({"TableName": "nope", "ReplicaUpdates": [{"Create": {"RegionName": WEST}}]});
+    let answer = call(&mut r, EAST, "UpdateTable", missing, 10);
+    assert_eq!(answer["__type"], "ResourceNotFoundException");
+}
+
+#[test]
+fn a_table_with_another_stream_view_type_cannot_get_a_replica() {
+    let mut r = regions(json!({}));
+    let body = json!({
+        "TableName": "gtab",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "KEYS_ONLY"},
+    });
+    call(&mut r, EAST, "CreateTable", body, 0);
+    let answer = add_replica(&mut r, EAST, WEST, 0);
+    assert!(answer["message"].as_str().unwrap().contains("KEYS_ONLY"), "{answer}");
+}
+
+#[test]
+fn a_deleted_replica_stops_replicating_and_a_protected_one_is_refused() {
+    let mut r = two_regions(json!({"global_tables": {"replication_delay_ms": [50, 50]}}));
+    let protect = json!({"TableName": "gtab", "DeletionProtectionEnabled": true});
+    call(&mut r, WEST, "UpdateTable", protect, 10);
+    let delete = json!({"TableName": "gtab", "ReplicaUpdates": [{"Delete": {"RegionName": WEST}}]});
+    let answer = call(&mut r, EAST, "UpdateTable", delete.clone(), 20);
+    assert_eq!(answer["__type"], "ResourceInUseException", "{answer}");
+    let unprotect = json!({"TableName": "gtab", "DeletionProtectionEnabled": false});
+    call(&mut r, WEST, "UpdateTable", unprotect, 30);
+    put(&mut r, EAST, "k", "v", 40);
+    let answer = call(&mut r, EAST, "UpdateTable", delete, 50);
+    assert!(answer.get("__type").is_none(), "{answer}");
+    settle(&mut r, 1000);
+    let west = call(&mut r, WEST, "DescribeTable", json!({"TableName": "gtab"}), 1000);
+    assert_eq!(west["__type"], "ResourceNotFoundException", "{west}");
+    let east = call(&mut r, EAST, "DescribeTable", json!({"TableName": "gtab"}), 1000);
+    assert!(east["Table"].get("Replicas").is_none(), "no longer global: {east}");
+    assert_eq!(r.replication_in_flight(), 0);
+}
+
+#[test]
+fn time_to_live_and_deletes_of_a_replica_pass_between_regions() {
+    let mut r = two_regions(json!({}));
+    let ttl = json!({"TableName": "gtab", "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "exp"}});
+    call(&mut r, EAST, "UpdateTimeToLive", ttl, 10);
+    let west = call(&mut r, WEST, "DescribeTimeToLive", json!({"TableName": "gtab"}), 20);
+    assert_eq!(west["TimeToLiveDescription"]["AttributeName"], "exp", "{west}");
+    let answer = call(&mut r, WEST, "DeleteTable", json!({"TableName": "gtab"}), 30);
+    assert!(answer.get("__type").is_none(), "{answer}");
+    let east = call(&mut r, EAST, "DescribeTable", json!({"TableName": "gtab"}), 40);
+    assert!(east["Table"].get("Replicas").is_none(), "{east}");
+}
+
+#[test]
+fn a_host_clock_stepping_back_still_stamps_later_writes_newer() {
+    for (bug, converge) in [(LwwBug::None, true), (LwwBug::PhysicalClock, false)] {
+        let profile = json!({"global_tables": {"replication_delay_ms": [100, 100]}});
+        let profile: Profile = serde_json::from_value(profile).unwrap();
+        let mut r = Regions::new(Engine::with_profile(Config::default(), profile, 1));
+        r.set_bug(bug);
+        create(&mut r, EAST, 0);
+        add_replica(&mut r, EAST, WEST, 0);
+        put(&mut r, EAST, "k", "first", 1000);
+        put(&mut r, EAST, "k", "second", 900); // the host's clock stepped back
+        settle(&mut r, 2000);
+        let (east, west) = (get(&mut r, EAST, "k", 2000), get(&mut r, WEST, "k", 2000));
+        assert_eq!(east.as_deref(), Some("second"));
+        assert_eq!(east == west, converge, "{bug:?}: {east:?} {west:?}");
+    }
+}
