@@ -29,13 +29,16 @@ enum Command {
     /// Serve the DynamoDB JSON protocol over HTTP, for unmodified DynamoDB clients.
     ///
     /// Without --data-dir, tables and items live in memory only: stopping or restarting the
-    /// server empties it. Every credential, whatever its access key id or region, sees the
-    /// same one account (signatures are checked for shape, not verified).
+    /// server empties it. Each region has its own tables: a request is answered by the region
+    /// of its credential scope (what an SDK's region_name sets), and global tables replicate
+    /// between them. Every access key id sees the same one account (signatures are checked for
+    /// shape, not verified).
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8000")]
         listen: SocketAddr,
-        /// Region reported in table ARNs.
+        /// The default region: the one /metrics shows without ?region=, and the only one
+        /// served with --data-dir (the others answer an error that says so).
         #[arg(long, default_value = "us-east-1")]
         region: String,
         /// Runtime worker threads; 1 runs everything on one thread (the engine is behind one
@@ -121,6 +124,9 @@ enum Command {
         /// Only this table.
         #[arg(long)]
         table: Option<String>,
+        /// The region whose tables to show (default: the server's --region).
+        #[arg(long)]
+        region: Option<String>,
     },
 }
 
@@ -133,6 +139,9 @@ enum StreamsCommand {
         /// The server's endpoint.
         #[arg(long, default_value = "http://127.0.0.1:8000")]
         endpoint: String,
+        /// The region whose table it is.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
         /// Start at the oldest record of every shard instead of after the newest.
         #[arg(long)]
         from_start: bool,
@@ -180,25 +189,12 @@ fn main() -> ExitCode {
                 },
             })
         }
-        Command::Metrics { endpoint, table } => metrics::print(&endpoint, table.as_deref()),
-        Command::Streams {
-            command:
-                StreamsCommand::Tail {
-                    table,
-                    endpoint,
-                    from_start,
-                    json,
-                    count,
-                    interval_ms,
-                },
-        } => streams::tail(&streams::Tail {
+        Command::Metrics {
             endpoint,
             table,
-            from_start,
-            json,
-            count,
-            interval_ms,
-        }),
+            region,
+        } => metrics::print(&endpoint, table.as_deref(), region.as_deref()),
+        Command::Streams { command } => streams_command(command),
         Command::Check { history, json } => dynasim_sim::cli::check(&history, json),
         Command::Model {
             name,
@@ -215,6 +211,27 @@ fn main() -> ExitCode {
         Command::Run { args } => simulator("run", args),
         Command::Repro { args } => simulator("repro", args),
     }
+}
+
+fn streams_command(command: StreamsCommand) -> ExitCode {
+    let StreamsCommand::Tail {
+        table,
+        endpoint,
+        region,
+        from_start,
+        json,
+        count,
+        interval_ms,
+    } = command;
+    streams::tail(&streams::Tail {
+        endpoint,
+        region,
+        table,
+        from_start,
+        json,
+        count,
+        interval_ms,
+    })
 }
 
 /// Reads and checks a profile, reporting every error at once.

@@ -40,8 +40,16 @@ fn clock(epoch_seconds: u64) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
-pub fn print(endpoint: &str, only: Option<&str>) -> ExitCode {
-    let body = match fetch(endpoint, "/metrics/series") {
+/// The series page of `region` (the server's default region without one).
+fn series_path(region: Option<&str>) -> String {
+    match region {
+        Some(region) => format!("/metrics/series?region={region}"),
+        None => "/metrics/series".to_string(),
+    }
+}
+
+pub fn print(endpoint: &str, only: Option<&str>, region: Option<&str>) -> ExitCode {
+    let body = match fetch(endpoint, &series_path(region)) {
         Ok(body) => body,
         Err(e) => {
             eprintln!("dynasim: {e}");

@@ -9,11 +9,24 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// A well-formed SigV4 header (the endpoint checks the shape; signatures are not verified).
-const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDDYNASIMTAIL/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000000000000000000000000000000000000000000000000000000000000000";
+/// A well-formed SigV4 header scoped to `region` (the endpoint checks the shape and answers
+/// from that region's catalog; signatures are not verified).
+fn authorization(region: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDDYNASIMTAIL/20260101/{region}/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000000000000000000000000000000000000000000000000000000000000000"
+    )
+}
+
+/// The server and the region asked.
+struct Endpoint<'a> {
+    url: &'a str,
+    region: &'a str,
+}
 
 pub struct Tail {
     pub endpoint: String,
+    /// The region whose table it is.
+    pub region: String,
     pub table: String,
     /// Start at each shard's oldest record instead of after its newest.
     pub from_start: bool,
@@ -25,8 +38,15 @@ pub struct Tail {
 }
 
 /// One call: `target` is `DynamoDB_20120810` or `DynamoDBStreams_20120810`.
-fn call(endpoint: &str, target: &str, operation: &str, body: &Value) -> Result<Value, String> {
+fn call(
+    endpoint: &Endpoint<'_>,
+    target: &str,
+    operation: &str,
+    body: &Value,
+) -> Result<Value, String> {
+    let authorization = authorization(endpoint.region);
     let address = endpoint
+        .url
         .strip_prefix("http://")
         .ok_or("the endpoint must start with http://")?
         .trim_end_matches('/');
@@ -36,7 +56,7 @@ fn call(endpoint: &str, target: &str, operation: &str, body: &Value) -> Result<V
     let body = body.to_string();
     write!(
         stream,
-        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: {target}.{operation}\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: {AUTHORIZATION}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: {target}.{operation}\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .map_err(|e| e.to_string())?;
@@ -60,12 +80,12 @@ fn call(endpoint: &str, target: &str, operation: &str, body: &Value) -> Result<V
     ))
 }
 
-fn streams(endpoint: &str, operation: &str, body: Value) -> Result<Value, String> {
+fn streams(endpoint: &Endpoint<'_>, operation: &str, body: Value) -> Result<Value, String> {
     call(endpoint, "DynamoDBStreams_20120810", operation, &body)
 }
 
 /// Every shard of the stream, all pages.
-fn shards(endpoint: &str, arn: &str) -> Result<Vec<Value>, String> {
+fn shards(endpoint: &Endpoint<'_>, arn: &str) -> Result<Vec<Value>, String> {
     let mut all = Vec::new();
     let mut start: Option<String> = None;
     loop {
@@ -143,7 +163,10 @@ pub fn tail(options: &Tail) -> ExitCode {
 }
 
 fn run(options: &Tail) -> Result<(), String> {
-    let endpoint = &options.endpoint;
+    let endpoint = &Endpoint {
+        url: &options.endpoint,
+        region: &options.region,
+    };
     let table = call(
         endpoint,
         "DynamoDB_20120810",

@@ -63,7 +63,13 @@ fn add_replica(r: &mut Regions, from: &str, to: &str, now: u64) -> Json {
 
 fn put(r: &mut Regions, region: &str, key: &str, value: &str, now: u64) -> Json {
     let item = json!({"pk": {"S": key}, "v": {"S": value}});
-    call(r, region, "PutItem", json!({"TableName": "gtab", "Item": item}), now)
+    call(
+        r,
+        region,
+        "PutItem",
+        json!({"TableName": "gtab", "Item": item}),
+        now,
+    )
 }
 
 fn get(r: &mut Regions, region: &str, key: &str, now: u64) -> Option<String> {
@@ -85,7 +91,10 @@ fn two_regions(profile: Json) -> Regions {
     let mut r = regions(profile);
     create(&mut r, EAST, 0);
     let answer = add_replica(&mut r, EAST, WEST, 0);
-    assert_eq!(answer["TableDescription"]["TableStatus"], "UPDATING", "{answer}");
+    assert_eq!(
+        answer["TableDescription"]["TableStatus"], "UPDATING",
+        "{answer}"
+    );
     r
 }
 
@@ -97,7 +106,13 @@ fn each_region_has_its_own_catalog() {
     assert_eq!(west["TableNames"], json!([]));
     let east = call(&mut r, EAST, "ListTables", json!({}), 0);
     assert_eq!(east["TableNames"], json!(["gtab"]));
-    let described = call(&mut r, EAST, "DescribeTable", json!({"TableName": "gtab"}), 0);
+    let described = call(
+        &mut r,
+        EAST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        0,
+    );
     let arn = described["Table"]["TableArn"].as_str().unwrap();
     assert!(arn.starts_with("arn:aws:dynamodb:us-east-1:"), "{arn}");
     assert!(described["Table"].get("Replicas").is_none());
@@ -110,7 +125,13 @@ fn a_replica_is_described_in_every_region_and_holds_the_items() {
     put(&mut r, EAST, "before", "1", 0);
     add_replica(&mut r, EAST, WEST, 10);
     assert_eq!(get(&mut r, WEST, "before", 10).as_deref(), Some("1"));
-    let east = call(&mut r, EAST, "DescribeTable", json!({"TableName": "gtab"}), 20);
+    let east = call(
+        &mut r,
+        EAST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        20,
+    );
     assert_eq!(east["Table"]["GlobalTableVersion"], "2019.11.21");
     assert_eq!(
         east["Table"]["Replicas"],
@@ -120,7 +141,13 @@ fn a_replica_is_described_in_every_region_and_holds_the_items() {
         east["Table"]["StreamSpecification"]["StreamViewType"],
         "NEW_AND_OLD_IMAGES"
     );
-    let west = call(&mut r, WEST, "DescribeTable", json!({"TableName": "gtab"}), 20);
+    let west = call(
+        &mut r,
+        WEST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        20,
+    );
     assert_eq!(
         west["Table"]["Replicas"],
         json!([{"RegionName": EAST, "ReplicaStatus": "ACTIVE"}])
@@ -154,8 +181,16 @@ fn concurrent_writes_converge_on_the_newer_version_in_both_regions() {
         put(&mut r, EAST, "k", "east", 1000);
         put(&mut r, WEST, "k", "west", 1001);
         settle(&mut r, 3000);
-        assert_eq!(get(&mut r, EAST, "k", 3000).as_deref(), Some("west"), "seed {seed}");
-        assert_eq!(get(&mut r, WEST, "k", 3000).as_deref(), Some("west"), "seed {seed}");
+        assert_eq!(
+            get(&mut r, EAST, "k", 3000).as_deref(),
+            Some("west"),
+            "seed {seed}"
+        );
+        assert_eq!(
+            get(&mut r, WEST, "k", 3000).as_deref(),
+            Some("west"),
+            "seed {seed}"
+        );
     }
 }
 
@@ -211,7 +246,13 @@ fn a_transaction_reaches_the_other_region_item_by_item() {
     let items: Vec<Json> = (0..4)
         .map(|i| json!({"Put": {"TableName": "gtab", "Item": {"pk": {"S": format!("t{i}")}, "v": {"S": "x"}}}}))
         .collect();
-    call(&mut r, EAST, "TransactWriteItems", json!({"TransactItems": items}), 1000);
+    call(
+        &mut r,
+        EAST,
+        "TransactWriteItems",
+        json!({"TransactItems": items}),
+        1000,
+    );
     let mut partial = false;
     for now in 1000..=1400 {
         let seen = (0..4)
@@ -230,30 +271,51 @@ fn replica_updates_refuse_each_wrong_combination() {
     let cases = [
         (json!([{}]), "exactly one of Create, Update or Delete"),
         (json!([{"Create": {}}]), "RegionName is required"),
-        (json!([{"Create": {"RegionName": "mars-1"}}]), "mars-1 is not a valid region name"),
+        (
+            json!([{"Create": {"RegionName": "mars-1"}}]),
+            "mars-1 is not a valid region name",
+        ),
         (
             json!([{"Create": {"RegionName": "eu-west-1"}}, {"Delete": {"RegionName": "eu-west-1"}}]),
             "appears more than once",
         ),
-        (json!([{"Create": {"RegionName": EAST}}]), "the table is in this region already"),
-        (json!([{"Create": {"RegionName": WEST}}]), "already existed as tables"),
-        (json!([{"Delete": {"RegionName": "eu-west-1"}}]), "has no replica in eu-west-1"),
+        (
+            json!([{"Create": {"RegionName": EAST}}]),
+            "the table is in this region already",
+        ),
+        (
+            json!([{"Create": {"RegionName": WEST}}]),
+            "already existed as tables",
+        ),
+        (
+            json!([{"Delete": {"RegionName": "eu-west-1"}}]),
+            "has no replica in eu-west-1",
+        ),
         (json!([{"Delete": {"RegionName": EAST}}]), "use DeleteTable"),
     ];
     for (updates, message) in cases {
         let answer = call(&mut r, EAST, "UpdateTable", update(updates.clone()), 10);
-        assert_eq!(answer["__type"], "ValidationException", "{updates}: {answer}");
+        assert_eq!(
+            answer["__type"], "ValidationException",
+            "{updates}: {answer}"
+        );
         let text = answer["message"].as_str().unwrap();
         assert!(text.contains(message), "{updates}: {text}");
     }
     let combined = json!({"TableName": "gtab", "BillingMode": "PAY_PER_REQUEST",
         "ReplicaUpdates": [{"Create": {"RegionName": "eu-west-1"}}]});
     let answer = call(&mut r, EAST, "UpdateTable", combined, 10);
-    assert!(answer["message"].as_str().unwrap().contains("cannot be combined"));
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be combined")
+    );
     let stream_off = json!({"TableName": "gtab", "StreamSpecification": {"StreamEnabled": false}});
     let answer = call(&mut r, WEST, "UpdateTable", stream_off, 10);
     assert_eq!(answer["__type"], "ValidationException", "{answer}");
-    let missing = json!({"TableName": "nope", "ReplicaUpdates": [{"Create": {"RegionName": WEST}}]});
+    let missing =
+        json!({"TableName": "nope", "ReplicaUpdates": [{"Create": {"RegionName": WEST}}]});
     let answer = call(&mut r, EAST, "UpdateTable", missing, 10);
     assert_eq!(answer["__type"], "ResourceNotFoundException");
 }
@@ -270,7 +332,10 @@ fn a_table_with_another_stream_view_type_cannot_get_a_replica() {
     });
     call(&mut r, EAST, "CreateTable", body, 0);
     let answer = add_replica(&mut r, EAST, WEST, 0);
-    assert!(answer["message"].as_str().unwrap().contains("KEYS_ONLY"), "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("KEYS_ONLY"),
+        "{answer}"
+    );
 }
 
 #[test]
@@ -287,10 +352,25 @@ fn a_deleted_replica_stops_replicating_and_a_protected_one_is_refused() {
     let answer = call(&mut r, EAST, "UpdateTable", delete, 50);
     assert!(answer.get("__type").is_none(), "{answer}");
     settle(&mut r, 1000);
-    let west = call(&mut r, WEST, "DescribeTable", json!({"TableName": "gtab"}), 1000);
+    let west = call(
+        &mut r,
+        WEST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        1000,
+    );
     assert_eq!(west["__type"], "ResourceNotFoundException", "{west}");
-    let east = call(&mut r, EAST, "DescribeTable", json!({"TableName": "gtab"}), 1000);
-    assert!(east["Table"].get("Replicas").is_none(), "no longer global: {east}");
+    let east = call(
+        &mut r,
+        EAST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        1000,
+    );
+    assert!(
+        east["Table"].get("Replicas").is_none(),
+        "no longer global: {east}"
+    );
     assert_eq!(r.replication_in_flight(), 0);
 }
 
@@ -299,11 +379,32 @@ fn time_to_live_and_deletes_of_a_replica_pass_between_regions() {
     let mut r = two_regions(json!({}));
     let ttl = json!({"TableName": "gtab", "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "exp"}});
     call(&mut r, EAST, "UpdateTimeToLive", ttl, 10);
-    let west = call(&mut r, WEST, "DescribeTimeToLive", json!({"TableName": "gtab"}), 20);
-    assert_eq!(west["TimeToLiveDescription"]["AttributeName"], "exp", "{west}");
-    let answer = call(&mut r, WEST, "DeleteTable", json!({"TableName": "gtab"}), 30);
+    let west = call(
+        &mut r,
+        WEST,
+        "DescribeTimeToLive",
+        json!({"TableName": "gtab"}),
+        20,
+    );
+    assert_eq!(
+        west["TimeToLiveDescription"]["AttributeName"], "exp",
+        "{west}"
+    );
+    let answer = call(
+        &mut r,
+        WEST,
+        "DeleteTable",
+        json!({"TableName": "gtab"}),
+        30,
+    );
     assert!(answer.get("__type").is_none(), "{answer}");
-    let east = call(&mut r, EAST, "DescribeTable", json!({"TableName": "gtab"}), 40);
+    let east = call(
+        &mut r,
+        EAST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        40,
+    );
     assert!(east["Table"].get("Replicas").is_none(), "{east}");
 }
 

@@ -19,8 +19,9 @@ struct Signature<'a> {
     date: Option<&'a str>,
 }
 
-/// Checks that the request carries a well-formed SigV4 header or presigned query.
-pub fn check_shape(request: &HttpRequest, _now_ms: u64) -> Result<(), Error> {
+/// Checks that the request carries a well-formed SigV4 header or presigned query, and returns
+/// its credential scope's region (the region whose catalog answers it).
+pub fn check_shape(request: &HttpRequest, _now_ms: u64) -> Result<String, Error> {
     let query: Vec<(String, String)> = request
         .query
         .as_deref()
@@ -114,7 +115,8 @@ fn header_parts<'a>(request: &'a HttpRequest, header: &'a str) -> Result<Signatu
 }
 
 /// The checks both forms share: algorithm, date format, credential scope, `host` signed.
-fn check_parts(signature: &Signature<'_>) -> Result<(), Error> {
+/// The scope's region.
+fn check_parts(signature: &Signature<'_>) -> Result<String, Error> {
     if signature.algorithm != ALGORITHM {
         return Err(Error::signature_algorithm_unsupported(signature.algorithm));
     }
@@ -147,7 +149,7 @@ fn check_parts(signature: &Signature<'_>) -> Result<(), Error> {
     {
         return Err(Error::host_not_signed());
     }
-    Ok(())
+    Ok(scope[2].to_string())
 }
 
 #[cfg(test)]
@@ -168,7 +170,10 @@ mod tests {
     /// Issue 12: `?X-Amz-Algorithm=` alone switched every check off.
     #[test]
     fn presigned_queries_are_checked_like_the_header() {
-        assert_eq!(check_shape(&presigned(GOOD), 0), Ok(()));
+        assert_eq!(
+            check_shape(&presigned(GOOD), 0),
+            Ok("us-east-1".to_string())
+        );
         let error = check_shape(&presigned("X-Amz-Algorithm="), 0).unwrap_err();
         assert_eq!(error.kind.name(), "IncompleteSignatureException");
         assert_eq!(

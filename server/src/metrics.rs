@@ -4,6 +4,7 @@
 use dynasim_engine::Engine;
 use dynasim_engine::capacity::metrics::{Counters, Insights, Series};
 use dynasim_engine::capacity::throughput::Throughput;
+use dynasim_engine::global::regions::Regions;
 use std::fmt::Write;
 
 /// Heavy hitters listed per table and kind.
@@ -38,7 +39,7 @@ struct Family {
     value: fn(&Counters) -> f64,
 }
 
-const FAMILIES: [Family; 10] = [
+const FAMILIES: [Family; 11] = [
     Family {
         name: "dynasim_consumed_read_capacity_units_total",
         kind: "counter",
@@ -99,11 +100,68 @@ const FAMILIES: [Family; 10] = [
         help: "SuccessfulRequestLatency: successful requests",
         value: |c| c.successful_requests as f64,
     },
+    Family {
+        name: "dynasim_replicated_write_capacity_units_total",
+        kind: "counter",
+        help: "Replicated write units: writes another region's replica of a global table made here",
+        value: |c| c.replicated_write_capacity_units,
+    },
 ];
+
+/// The region a metrics page asks for (`?region=NAME`), if any.
+pub fn region_asked(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == "region")
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The engine of the region asked for, or of the server's default region. A region no
+/// request named has no tables yet: `None`.
+fn engine_of<'a>(regions: &'a Regions, region: Option<&str>) -> Option<&'a Engine> {
+    match region {
+        Some(region) => regions.engine(region),
+        None => Some(regions.default_engine()),
+    }
+}
+
+/// The Prometheus exposition of one region's tables ([`render_engine`]) and the replication
+/// latency of its global tables towards every other region (CloudWatch publishes
+/// ReplicationLatency in the source region).
+pub fn render(regions: &Regions, region: Option<String>) -> String {
+    let region = region.unwrap_or_else(|| regions.default_region().to_string());
+    let mut out = match regions.engine(&region) {
+        Some(engine) => render_engine(engine),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "# HELP dynasim_replication_latency_ms ReplicationLatency: from a write in this region to its apply in the destination (sum, count, maximum, last)"
+    );
+    let _ = writeln!(out, "# TYPE dynasim_replication_latency_ms gauge");
+    for (table, from, to, latency) in regions.replication_latency() {
+        if from != region {
+            continue;
+        }
+        for (stat, value) in [
+            ("sum", latency.sum_ms),
+            ("count", latency.count),
+            ("max", latency.max_ms),
+            ("last", latency.last_ms),
+        ] {
+            let _ = writeln!(
+                out,
+                "dynasim_replication_latency_ms{{table=\"{}\",destination=\"{}\",stat=\"{stat}\"}} {value}",
+                escape(table),
+                escape(to)
+            );
+        }
+    }
+    out
+}
 
 /// The Prometheus exposition of every table's and GSI's totals, provisioned capacity,
 /// partition counts, account errors and Contributor Insights.
-pub fn render(engine: &Engine) -> String {
+pub fn render_engine(engine: &Engine) -> String {
     let mut out = String::new();
     let tables: Vec<_> = engine.tables().collect();
     for family in &FAMILIES {
@@ -224,6 +282,7 @@ fn counters_json(c: &Counters) -> serde_json::Value {
         "SystemErrors": c.system_errors,
         "SuccessfulRequests": c.successful_requests,
         "TimeToLiveDeletedItemCount": c.time_to_live_deleted_item_count,
+        "ReplicatedWriteCapacityUnits": c.replicated_write_capacity_units,
         "SuccessfulRequestLatencyAverageMs": average_ms,
         "SuccessfulRequestLatencyMaximumMs": c.latency_max_us as f64 / 1000.0,
     })
@@ -242,8 +301,17 @@ fn series_json(series: &Series) -> serde_json::Value {
     serde_json::json!({"Totals": counters_json(&series.totals), "Minutes": minutes})
 }
 
+/// Every one-minute series of the region asked for (the default region's without one), as
+/// JSON; a region no request named has none.
+pub fn series(regions: &Regions, region: Option<String>) -> String {
+    match engine_of(regions, region.as_deref()) {
+        Some(engine) => series_engine(engine),
+        None => serde_json::json!({"Account": {}, "Tables": {}}).to_string(),
+    }
+}
+
 /// Every one-minute series (start of the minute in epoch seconds) as JSON.
-pub fn series(engine: &Engine) -> String {
+pub fn series_engine(engine: &Engine) -> String {
     let mut tables = serde_json::Map::new();
     for table in engine.tables() {
         let mut value = series_json(&table.metrics.table);

@@ -6,6 +6,7 @@ use crate::auth;
 use crate::durability::Durability;
 use dynasim_engine::api::*;
 use dynasim_engine::error::{Error, ErrorKind};
+use dynasim_engine::global::regions::Regions;
 use dynasim_engine::limits::REQUEST_BODY_BYTES_MAX;
 use dynasim_engine::{Config, Engine};
 use serde::de::DeserializeOwned;
@@ -68,9 +69,11 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// One engine behind a lock, plus what the wire needs around it.
+/// The regions' engines behind one lock (`global::regions`: each region's catalog, made when
+/// a request's credential scope first names it, and the global tables between them), plus
+/// what the wire needs around them.
 pub struct Service {
-    engine: Mutex<Engine>,
+    regions: Mutex<Regions>,
     /// With `--data-dir`: the log every change goes to before its answer.
     durability: Option<Durability>,
     request_count: AtomicU64,
@@ -225,9 +228,10 @@ impl Service {
     }
 
     /// A service around an engine built elsewhere (with a realism profile, say).
+    /// The engine answers its `Config::region`; other regions get engines made like it.
     pub fn with_engine(engine: Engine) -> Service {
         Service {
-            engine: Mutex::new(engine),
+            regions: Mutex::new(Regions::new(engine)),
             durability: None,
             request_count: AtomicU64::new(0),
         }
@@ -235,9 +239,12 @@ impl Service {
 
     /// A service whose engine was recovered by `log` (`Durable::open`): every change is
     /// appended to the log, and every answer waits until what it shows is durable.
+    /// Only the engine's region is served (replication is not persisted yet).
     pub fn with_log(engine: Engine, log: dynasim_engine::storage::durable::Durable) -> Service {
+        let mut regions = Regions::new(engine);
+        regions.set_durable();
         Service {
-            engine: Mutex::new(engine),
+            regions: Mutex::new(regions),
             durability: Some(Durability::new(log)),
             request_count: AtomicU64::new(0),
         }
@@ -245,61 +252,61 @@ impl Service {
 
     /// The address DescribeEndpoints reports (known once the listener is bound).
     pub fn set_endpoint_address(&self, address: String) {
-        let mut engine = match self.engine.lock() {
+        self.lock().set_endpoint_address(address);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Regions> {
+        match self.regions.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
-        };
-        engine.set_endpoint_address(address);
+        }
+    }
+
+    fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, Regions>> {
+        match self.regions.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// At shutdown: snapshots the engine, so that the next start replays no log.
     pub fn close(&self) {
         if let Some(durability) = &self.durability {
-            let engine = match self.engine.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            durability.snapshot(&engine);
+            durability.snapshot(self.lock().default_engine());
         }
     }
 
-    /// Runs `f` with the engine locked (for `/metrics` and tests).
+    /// Runs `f` with the default region's engine locked (for tests).
     pub fn with_engine_locked<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
-        let engine = match self.engine.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&engine)
+        f(self.lock().default_engine())
+    }
+
+    /// Runs `f` with every region locked (for `/metrics` and tests).
+    pub fn with_regions_locked<T>(&self, f: impl FnOnce(&Regions) -> T) -> T {
+        f(&self.lock())
     }
 
     /// Does the engine's time-driven work due by `now_ms` and returns when more is next due
     /// (the engine's `handle_timeout`, then `poll_timeout`).
     pub fn handle_timeout(&self, now_ms: u64) -> Option<u64> {
-        let mut engine = match self.engine.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        self.handle_timeout_locked(&mut engine, now_ms)
+        self.handle_timeout_locked(&mut self.lock(), now_ms)
     }
 
     /// [`handle_timeout`](Self::handle_timeout) if the engine's lock is free now (`None` when
     /// a request on the blocking pool holds it: the runtime's thread does not wait for it).
     pub fn try_handle_timeout(&self, now_ms: u64) -> Option<Option<u64>> {
-        let mut engine = match self.engine.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return None,
-        };
-        Some(self.handle_timeout_locked(&mut engine, now_ms))
+        let mut regions = self.try_lock()?;
+        Some(self.handle_timeout_locked(&mut regions, now_ms))
     }
 
-    fn handle_timeout_locked(&self, engine: &mut Engine, now_ms: u64) -> Option<u64> {
-        engine.handle_timeout(now_ms);
+    fn handle_timeout_locked(&self, regions: &mut Regions, now_ms: u64) -> Option<u64> {
+        regions.handle_timeout(now_ms);
         if let Some(durability) = &self.durability {
             // Time-driven changes answer nobody; the next sync makes them durable.
-            durability.append(engine);
+            durability.append(regions.default_engine_mut());
         }
-        engine.poll_timeout()
+        regions.poll_timeout()
     }
 
     fn request_id(&self) -> String {
@@ -308,9 +315,17 @@ impl Service {
 
     /// Executes one engine request, turning a panic into an InternalServerError so that one
     /// bad request cannot take the server down.
+    /// (In the default region; [`execute_in`](Self::execute_in) names one.)
     pub fn execute(&self, request: Request, now_ms: u64) -> Result<Response, Error> {
-        let executed = self.execute_logged(request, now_ms);
-        let (result, wait) = self.settle_pending_blocking(executed, now_ms);
+        let region = self.lock().default_region().to_string();
+        self.execute_in((region, request), now_ms)
+    }
+
+    /// [`execute`](Self::execute) in the region the request is scoped to.
+    pub fn execute_in(&self, scoped: Scoped, now_ms: u64) -> Result<Response, Error> {
+        let region = scoped.0.clone();
+        let executed = self.execute_logged(scoped, now_ms);
+        let (result, wait) = self.settle_pending_blocking(&region, executed, now_ms);
         self.settle_blocking(result, wait)
     }
 
@@ -326,29 +341,23 @@ impl Service {
 
     /// [`execute`](Self::execute) without waiting: the result, and the log position that
     /// must be durable before it is given to the client.
-    fn execute_logged(&self, request: Request, now_ms: u64) -> Executed {
+    fn execute_logged(&self, scoped: Scoped, now_ms: u64) -> Executed {
         if self.failed() {
             return (Err(storage_failed()), None);
         }
-        let mut engine = match self.engine.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        self.execute_locked(&mut engine, request, now_ms)
+        self.execute_locked(&mut self.lock(), scoped, now_ms)
     }
 
     /// [`execute_logged`](Self::execute_logged) if the engine's lock is free now; the request
     /// back if another thread holds it.
-    fn try_execute_logged(&self, request: Request, now_ms: u64) -> Result<Executed, Box<Request>> {
+    fn try_execute_logged(&self, scoped: Scoped, now_ms: u64) -> Result<Executed, Box<Scoped>> {
         if self.failed() {
             return Ok((Err(storage_failed()), None));
         }
-        let mut engine = match self.engine.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Err(Box::new(request)),
+        let Some(mut regions) = self.try_lock() else {
+            return Err(Box::new(scoped));
         };
-        Ok(self.execute_locked(&mut engine, request, now_ms))
+        Ok(self.execute_locked(&mut regions, scoped, now_ms))
     }
 
     fn failed(&self) -> bool {
@@ -358,24 +367,27 @@ impl Service {
     }
 
     /// Executes `request` on the locked engine: the only part of answering that holds it.
-    fn execute_locked(&self, engine: &mut Engine, request: Request, now_ms: u64) -> Executed {
+    fn execute_locked(&self, regions: &mut Regions, scoped: Scoped, now_ms: u64) -> Executed {
+        let (region, request) = scoped;
         let table = request.table_name().map(str::to_string);
         let started = std::time::Instant::now();
-        let result =
-            match std::panic::catch_unwind(AssertUnwindSafe(|| engine.execute(request, now_ms))) {
-                Ok(result) => result,
-                Err(_) => Err(Error::internal()),
-            };
+        let executed = AssertUnwindSafe(|| regions.execute(&region, request, now_ms));
+        let result = match std::panic::catch_unwind(executed) {
+            Ok(result) => result,
+            Err(_) => Err(Error::internal()),
+        };
         let latency_us = started.elapsed().as_micros() as u64;
-        engine.record_request(
-            table.as_deref(),
-            result.as_ref().err().map(|e| e.kind),
-            latency_us,
-            now_ms,
-        );
+        if let Some(engine) = regions.engine_if_made(&region) {
+            engine.record_request(
+                table.as_deref(),
+                result.as_ref().err().map(|e| e.kind),
+                latency_us,
+                now_ms,
+            );
+        }
         match &self.durability {
             None => (result, None),
-            Some(durability) => match durability.append(engine) {
+            Some(durability) => match durability.append(regions.default_engine_mut()) {
                 Some(lsn) => (result, Some(lsn)),
                 None => (Err(storage_failed()), None),
             },
@@ -429,12 +441,13 @@ impl Service {
             Ok(decoded) => decoded,
             Err(response) => return (request, (response, None)),
         };
-        let decoded = if answer_may_be_large(&decoded) {
+        let region = decoded.0.clone();
+        let decoded = if answer_may_be_large(&decoded.1) {
             decoded
         } else {
             match self.try_execute_logged(decoded, now_ms) {
                 Ok(executed) => {
-                    let (answer, wait) = self.settle_pending(executed, now_ms).await;
+                    let (answer, wait) = self.settle_pending(&region, executed, now_ms).await;
                     let response = render(&request, answer, &request_id);
                     return (request, (response, wait));
                 }
@@ -444,7 +457,7 @@ impl Service {
         let service = self.clone();
         let answered = off_runtime(move || {
             let executed = service.execute_logged(decoded, now_ms);
-            let (answer, wait) = service.settle_pending_blocking(executed, now_ms);
+            let (answer, wait) = service.settle_pending_blocking(&region, executed, now_ms);
             let response = render(&request, answer, &request_id);
             (request, (response, wait))
         });
@@ -463,27 +476,28 @@ impl Service {
             Ok(decoded) => decoded,
             Err(response) => return (response, None),
         };
+        let region = decoded.0.clone();
         let executed = self.execute_logged(decoded, now_ms);
-        let (answer, wait) = self.settle_pending_blocking(executed, now_ms);
+        let (answer, wait) = self.settle_pending_blocking(&region, executed, now_ms);
         (render(request, answer, &request_id), wait)
     }
 
     /// A transaction waiting out the profile's commit delay (`Response::Pending`): its answer
     /// once the delay has passed, asked of the engine at the commit's due time (the timer may
     /// have committed it already). Any other answer as it is.
-    async fn settle_pending(&self, executed: Executed, now_ms: u64) -> Executed {
+    async fn settle_pending(&self, region: &str, executed: Executed, now_ms: u64) -> Executed {
         let (Ok(Response::Pending(pending)), _) = &executed else {
             return executed;
         };
         let pending = *pending;
         let wait = pending.due_ms.saturating_sub(now_ms);
         tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-        self.finish_pending(pending)
+        self.finish_pending(region, pending)
     }
 
     /// [`settle_pending`](Self::settle_pending) on a blocking-pool thread (in the simulator,
     /// which runs such work inline, without the wait: the timer cannot run meanwhile).
-    fn settle_pending_blocking(&self, executed: Executed, now_ms: u64) -> Executed {
+    fn settle_pending_blocking(&self, region: &str, executed: Executed, now_ms: u64) -> Executed {
         let (Ok(Response::Pending(pending)), _) = &executed else {
             return executed;
         };
@@ -494,18 +508,19 @@ impl Service {
         ));
         #[cfg(madsim)]
         let _ = now_ms;
-        self.finish_pending(pending)
+        self.finish_pending(region, pending)
     }
 
-    fn finish_pending(&self, pending: dynasim_engine::api::PendingTransaction) -> Executed {
-        let mut engine = match self.engine.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let result = engine.finish_transaction(pending.tx, pending.due_ms);
+    fn finish_pending(
+        &self,
+        region: &str,
+        pending: dynasim_engine::api::PendingTransaction,
+    ) -> Executed {
+        let mut regions = self.lock();
+        let result = regions.finish_transaction(region, pending.tx, pending.due_ms);
         match &self.durability {
             None => (result, None),
-            Some(durability) => match durability.append(&mut engine) {
+            Some(durability) => match durability.append(regions.default_engine_mut()) {
                 Some(lsn) => (result, Some(lsn)),
                 None => (Err(storage_failed()), None),
             },
@@ -519,7 +534,7 @@ impl Service {
         request: &HttpRequest,
         request_id: &str,
         now_ms: u64,
-    ) -> Result<Request, HttpResponse> {
+    ) -> Result<Scoped, HttpResponse> {
         let page = |text: String, content_type: &str| {
             Err(finish(200, text.into_bytes(), content_type, request_id, ""))
         };
@@ -529,23 +544,29 @@ impl Service {
         if request.refused.is_none() && request.method == "GET" {
             match request.path.as_str() {
                 "/metrics" => {
-                    let text = self.with_engine_locked(crate::metrics::render);
+                    let region = crate::metrics::region_asked(request.query.as_deref());
+                    let text = self.with_regions_locked(|r| crate::metrics::render(r, region));
                     return page(text, "text/plain; version=0.0.4");
                 }
                 "/metrics/series" => {
-                    let text = self.with_engine_locked(crate::metrics::series);
+                    let region = crate::metrics::region_asked(request.query.as_deref());
+                    let text = self.with_regions_locked(|r| crate::metrics::series(r, region));
                     return page(text, "application/json");
                 }
                 "/" => return page(health_text(request), "text/plain"),
                 _ => {}
             }
         }
-        decode_http(request, now_ms).map_err(|error| http_response(request, Err(error), request_id))
+        decode_http_scoped(request, now_ms)
+            .map_err(|error| http_response(request, Err(error), request_id))
     }
 }
 
 /// What executing a request gives: the answer, and the log position it waits for.
 type Executed = (Result<Response, Error>, Option<u64>);
+
+/// A request and the region of its credential scope.
+pub type Scoped = (String, Request);
 
 /// Bodies larger than this are decoded on the blocking pool: serde_json reads about
 /// 100–300 MB/s, so this is well under a millisecond of the runtime thread's time.
@@ -632,6 +653,11 @@ pub fn http_response(
 /// Checks an HTTP request's method, path, content type, target and signature shape, and
 /// decodes its body into an engine request: everything the service does before executing.
 pub fn decode_http(request: &HttpRequest, now_ms: u64) -> Result<Request, Error> {
+    decode_http_scoped(request, now_ms).map(|(_, request)| request)
+}
+
+/// [`decode_http`], with the region of the request's credential scope.
+pub fn decode_http_scoped(request: &HttpRequest, now_ms: u64) -> Result<(String, Request), Error> {
     if let Some(refused) = &request.refused {
         return Err(refused.clone());
     }
@@ -661,7 +687,7 @@ pub fn decode_http(request: &HttpRequest, now_ms: u64) -> Result<Request, Error>
             (None, Some(operation)) => (operation, true),
             (None, None) => return Err(Error::unknown_operation()),
         };
-        auth::check_shape(request, now_ms)?;
+        let region = auth::check_shape(request, now_ms)?;
         let body = match request.header("content-encoding") {
             Some(encoding) => decompress(&encoding.trim().to_ascii_lowercase(), &request.body)?,
             None => request.body.clone(),
@@ -669,11 +695,12 @@ pub fn decode_http(request: &HttpRequest, now_ms: u64) -> Result<Request, Error>
         if body.len() > REQUEST_BODY_BYTES_MAX {
             return Err(Error::request_too_large());
         }
-        if streams {
+        let decoded = if streams {
             decode_streams_request(operation, &body)
         } else {
             decode_request(operation, &body)
-        }
+        };
+        decoded.map(|request| (region, request))
     }
 }
 

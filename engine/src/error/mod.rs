@@ -10,6 +10,7 @@ use std::fmt;
 
 mod capacity;
 mod expressions;
+mod global;
 mod items;
 pub(crate) mod profiles;
 mod reads;
@@ -19,7 +20,6 @@ mod tables;
 mod tests;
 mod transactions;
 mod ttl;
-mod global;
 mod values;
 mod wire;
 

@@ -114,7 +114,7 @@ impl<K: Ord + Clone, V: Clone> Replica<K, V> {
     pub fn copy_for(&self, region: Region) -> Replica<K, V> {
         Replica {
             region,
-            clock: self.clock.clone(),
+            clock: self.clock,
             items: self.items.clone(),
             applied: self.applied.clone(),
             bug: self.bug,

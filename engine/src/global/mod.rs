@@ -12,6 +12,6 @@
 pub mod hlc;
 pub mod lww;
 pub mod regions;
-mod replica_table;
+pub mod replica_table;
 pub mod replicas;
 pub mod replication;

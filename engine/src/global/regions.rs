@@ -100,6 +100,12 @@ impl Regions {
         self.engines.get(region)
     }
 
+    /// The engine of `region`, mutably, if a request named it (made by
+    /// [`execute`](Self::execute), not here).
+    pub fn engine_if_made(&mut self, region: &str) -> Option<&mut Engine> {
+        self.engines.get_mut(region)
+    }
+
     pub fn regions(&self) -> impl Iterator<Item = (&str, &Engine)> {
         self.engines.iter().map(|(name, e)| (name.as_str(), e))
     }
@@ -186,12 +192,7 @@ impl Regions {
     }
 
     /// Finishes a transaction a profile's commit delay held (`Engine::finish_transaction`).
-    pub fn finish_transaction(
-        &mut self,
-        region: &str,
-        tx: u64,
-        now_ms: u64,
-    ) -> Result<Response> {
+    pub fn finish_transaction(&mut self, region: &str, tx: u64, now_ms: u64) -> Result<Response> {
         self.deliver_due(now_ms);
         let result = self.engine_mut(region).finish_transaction(tx, now_ms);
         self.replicate_changes(region, now_ms);
@@ -242,9 +243,10 @@ impl Regions {
             };
             let group = self.groups.get_mut(&id).expect("a member's group exists");
             let member = group.members.get_mut(region).expect("a member");
-            let version = member
-                .versions
-                .write(key.clone(), item.is_some().then_some(()), physical_ms);
+            let version =
+                member
+                    .versions
+                    .write(key.clone(), item.is_some().then_some(()), physical_ms);
             let others: Vec<String> = group
                 .members
                 .keys()

@@ -11,9 +11,12 @@ use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::ops::Bound;
 
+/// Items as (stored key, stored encoding).
+pub type StoredItems = Vec<(Box<[u8]>, Box<[u8]>)>;
+
 impl Engine {
     /// Every item of `table` as its stored key and stored encoding, in key order.
-    pub fn stored_items(&self, table: &str) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>> {
+    pub fn stored_items(&self, table: &str) -> Result<StoredItems> {
         let table = self
             .tables
             .get(table)

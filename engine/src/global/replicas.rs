@@ -160,7 +160,9 @@ impl Regions {
         }
         let engine = self.engine_mut(region);
         let limits = engine.config().limits.clone();
-        let table = engine.table(&name).expect("checked above");
+        let table = engine
+            .table(&name)
+            .ok_or_else(|| Error::table_not_found(&name))?;
         let mut description = table.describe(now_ms, &limits);
         description.table_status = Status::Updating.name().into();
         Ok(Response::Table(Box::new(TableOutput {
@@ -204,9 +206,8 @@ impl Regions {
         group: Option<u64>,
         action: &Action<'_>,
     ) -> Result<()> {
-        let member = |target: &str| {
-            group.is_some_and(|g| self.groups[&g].members.contains_key(target))
-        };
+        let member =
+            |target: &str| group.is_some_and(|g| self.groups[&g].members.contains_key(target));
         match *action {
             Action::Create(target, _) => {
                 if target == region {
@@ -216,11 +217,16 @@ impl Regions {
                 if member(target) || exists {
                     return Err(Error::replica_already_exists(name, target));
                 }
-                let table = self.engines[region].table(name).expect("checked");
+                let table = self.engines[region]
+                    .table(name)
+                    .ok_or_else(|| Error::table_not_found(name))?;
                 if let Some(stream) = table.enabled_stream()
                     && stream.view_type.name() != "NEW_AND_OLD_IMAGES"
                 {
-                    return Err(Error::replica_stream_view_type(name, stream.view_type.name()));
+                    return Err(Error::replica_stream_view_type(
+                        name,
+                        stream.view_type.name(),
+                    ));
                 }
             }
             Action::Update(target, _) if !member(target) && target != region => {
@@ -270,7 +276,9 @@ impl Regions {
         }
         let source = &self.engines[region];
         let limits = source.config().limits.clone();
-        let table = source.table(name).expect("checked");
+        let table = source
+            .table(name)
+            .ok_or_else(|| Error::table_not_found(name))?;
         let description = table.describe(now_ms, &limits);
         let ttl = table
             .ttl_setting()
@@ -284,7 +292,10 @@ impl Regions {
             engine.restore_item(name, key, Some(item), now_ms)?;
         }
         if let Some(attribute) = ttl {
-            engine.execute(Request::UpdateTimeToLive(ttl_input(name, &attribute, true)), now_ms)?;
+            engine.execute(
+                Request::UpdateTimeToLive(ttl_input(name, &attribute, true)),
+                now_ms,
+            )?;
         }
         engine.enable_journal();
         engine.discard_changes();
@@ -305,13 +316,17 @@ impl Regions {
                 let bug = self.replication.bug;
                 let me = self.region_id(region);
                 let mut members = BTreeMap::new();
-                members.insert(region.to_string(), member(super::lww::Replica::new(me, bug)));
+                members.insert(
+                    region.to_string(),
+                    member(super::lww::Replica::new(me, bug)),
+                );
                 let id = self.new_group(Group {
                     name: name.to_string(),
                     members,
                     latency: BTreeMap::new(),
                 });
-                self.membership.insert((region.to_string(), name.to_string()), id);
+                self.membership
+                    .insert((region.to_string(), name.to_string()), id);
                 id
             }
         };
@@ -325,7 +340,8 @@ impl Regions {
         joined.table_class_override = action.table_class_override.clone();
         group.members.insert(target.to_string(), joined);
         self.replication.copy_in_flight(id, region, target);
-        self.membership.insert((target.to_string(), name.to_string()), id);
+        self.membership
+            .insert((target.to_string(), name.to_string()), id);
     }
 
     /// A replica's Update action: its read capacity and table class overrides, recorded and
@@ -464,11 +480,7 @@ impl Regions {
         let Response::Table(output) = &mut response else {
             return response;
         };
-        let Some(description) = output
-            .table
-            .as_mut()
-            .or(output.table_description.as_mut())
-        else {
+        let Some(description) = output.table.as_mut().or(output.table_description.as_mut()) else {
             return response;
         };
         let Some(group) = self.group_of(region, &description.table_name) else {
@@ -495,17 +507,15 @@ impl Regions {
         now_ms: u64,
     ) -> ReplicaDescription {
         let engine = &self.engines[region];
-        let status = engine
-            .table(name)
-            .map_or("DELETING", |t| t.status(now_ms, &engine.config().limits).name());
+        let status = engine.table(name).map_or("DELETING", |t| {
+            t.status(now_ms, &engine.config().limits).name()
+        });
         ReplicaDescription {
             region_name: region.to_string(),
             replica_status: status.to_string(),
             replica_status_percent_progress: (status == "CREATING").then(|| "0".into()),
-            provisioned_throughput_override: member.read_override.map(|r| {
-                ReadCapacityOverride {
-                    read_capacity_units: Some(r),
-                }
+            provisioned_throughput_override: member.read_override.map(|r| ReadCapacityOverride {
+                read_capacity_units: Some(r),
             }),
             replica_table_class_summary: member.table_class_override.as_ref().map(|c| {
                 TableClassSummary {
@@ -571,45 +581,54 @@ fn passed_on(request: &Request, name: &str) -> Option<Request> {
     }
 }
 
+fn keys_of(schema: &[KeySchemaOutput]) -> Vec<KeySchemaElement> {
+    schema
+        .iter()
+        .map(|k| KeySchemaElement {
+            attribute_name: Some(k.attribute_name.clone()),
+            key_type: Some(k.key_type.clone()),
+        })
+        .collect()
+}
+
+/// A throughput to create with: none unless the table is PROVISIONED.
+fn throughput_of(
+    provisioned: bool,
+    t: &ProvisionedThroughputDescription,
+    read: Option<i64>,
+) -> Option<ProvisionedThroughputInput> {
+    provisioned.then(|| ProvisionedThroughputInput {
+        read_capacity_units: Some(read.unwrap_or(t.read_capacity_units as i64)),
+        write_capacity_units: Some(t.write_capacity_units as i64),
+    })
+}
+
+/// CreateTable's index inputs for the indexes `list` describes.
+fn indexes_of(provisioned: bool, list: &Option<Vec<IndexDescription>>) -> Option<Vec<IndexInput>> {
+    list.as_ref().map(|list| {
+        list.iter()
+            .map(|i| IndexInput {
+                index_name: Some(i.index_name.clone()),
+                key_schema: Some(keys_of(&i.key_schema)),
+                projection: Some(ProjectionInput {
+                    projection_type: Some(i.projection.projection_type.clone()),
+                    non_key_attributes: i.projection.non_key_attributes.clone(),
+                }),
+                provisioned_throughput: i
+                    .provisioned_throughput
+                    .as_ref()
+                    .and_then(|t| throughput_of(provisioned, t, None)),
+            })
+            .collect()
+    })
+}
+
 /// CreateTable for a replica of the table `description` describes.
 fn create_input_of(description: &TableDescription, action: &ReplicaAction) -> CreateTableInput {
-    let keys = |schema: &[KeySchemaOutput]| {
-        schema
-            .iter()
-            .map(|k| KeySchemaElement {
-                attribute_name: Some(k.attribute_name.clone()),
-                key_type: Some(k.key_type.clone()),
-            })
-            .collect::<Vec<_>>()
-    };
     let provisioned = description
         .billing_mode_summary
         .as_ref()
         .is_none_or(|b| b.billing_mode == "PROVISIONED");
-    let throughput = |t: &ProvisionedThroughputDescription, read: Option<i64>| {
-        provisioned.then(|| ProvisionedThroughputInput {
-            read_capacity_units: Some(read.unwrap_or(t.read_capacity_units as i64)),
-            write_capacity_units: Some(t.write_capacity_units as i64),
-        })
-    };
-    let indexes = |list: &Option<Vec<IndexDescription>>| {
-        list.as_ref().map(|list| {
-            list.iter()
-                .map(|i| IndexInput {
-                    index_name: Some(i.index_name.clone()),
-                    key_schema: Some(keys(&i.key_schema)),
-                    projection: Some(ProjectionInput {
-                        projection_type: Some(i.projection.projection_type.clone()),
-                        non_key_attributes: i.projection.non_key_attributes.clone(),
-                    }),
-                    provisioned_throughput: i
-                        .provisioned_throughput
-                        .as_ref()
-                        .and_then(|t| throughput(t, None)),
-                })
-                .collect()
-        })
-    };
     let read = action
         .provisioned_throughput_override
         .as_ref()
@@ -626,14 +645,18 @@ fn create_input_of(description: &TableDescription, action: &ReplicaAction) -> Cr
                 })
                 .collect(),
         ),
-        key_schema: Some(keys(&description.key_schema)),
+        key_schema: Some(keys_of(&description.key_schema)),
         billing_mode: description
             .billing_mode_summary
             .as_ref()
             .map(|b| b.billing_mode.clone()),
-        provisioned_throughput: throughput(&description.provisioned_throughput, read),
-        local_secondary_indexes: indexes(&description.local_secondary_indexes),
-        global_secondary_indexes: indexes(&description.global_secondary_indexes),
+        provisioned_throughput: throughput_of(
+            provisioned,
+            &description.provisioned_throughput,
+            read,
+        ),
+        local_secondary_indexes: indexes_of(provisioned, &description.local_secondary_indexes),
+        global_secondary_indexes: indexes_of(provisioned, &description.global_secondary_indexes),
         stream_specification: Some(new_and_old_images()),
         tags: None,
         table_class: action.table_class_override.clone().or_else(|| {
