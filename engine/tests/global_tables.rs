@@ -425,3 +425,196 @@ fn a_host_clock_stepping_back_still_stamps_later_writes_newer() {
         assert_eq!(east == west, converge, "{bug:?}: {east:?} {west:?}");
     }
 }
+
+const EAST2: &str = "us-east-2";
+
+/// A table made MRSC across east, east-2 and west with a 200 ms coordination window.
+fn strong_regions() -> Regions {
+    let mut r = regions(json!({"global_tables": {"replication_delay_ms": [200, 200]}}));
+    create(&mut r, EAST, 0);
+    let body = json!({"TableName": "gtab", "MultiRegionConsistency": "STRONG", "ReplicaUpdates": [
+        {"Create": {"RegionName": EAST2}}, {"Create": {"RegionName": WEST}}]});
+    let answer = call(&mut r, EAST, "UpdateTable", body, 0);
+    assert!(answer.get("__type").is_none(), "{answer}");
+    r
+}
+
+#[test]
+fn a_strong_table_is_read_everywhere_at_once_and_refuses_a_concurrent_write() {
+    let mut r = strong_regions();
+    let described = call(
+        &mut r,
+        WEST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        10,
+    );
+    assert_eq!(described["Table"]["MultiRegionConsistency"], "STRONG");
+    assert_eq!(described["Table"]["Replicas"].as_array().unwrap().len(), 2);
+    put(&mut r, EAST, "k", "east", 1000);
+    assert_eq!(
+        get(&mut r, WEST, "k", 1000).as_deref(),
+        Some("east"),
+        "no delay"
+    );
+    assert_eq!(get(&mut r, EAST2, "k", 1000).as_deref(), Some("east"));
+    let answer = put(&mut r, WEST, "k", "west", 1100);
+    assert_eq!(
+        answer["__type"], "ReplicatedWriteConflictException",
+        "{answer}"
+    );
+    assert_eq!(get(&mut r, EAST, "k", 1100).as_deref(), Some("east"));
+    // The same region may write again; another region once the coordination is over.
+    assert!(
+        put(&mut r, EAST, "k", "east2", 1150)
+            .get("__type")
+            .is_none()
+    );
+    r.handle_timeout(1400);
+    assert!(put(&mut r, WEST, "k", "west", 1400).get("__type").is_none());
+    assert_eq!(get(&mut r, EAST, "k", 1400).as_deref(), Some("west"));
+    // A conditional write sees the latest version from any region.
+    let conditional = json!({"TableName": "gtab", "Item": {"pk": {"S": "k"}, "v": {"S": "x"}},
+        "ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": {"S": "west"}}});
+    let answer = call(&mut r, EAST2, "PutItem", conditional, 2000);
+    assert!(answer.get("__type").is_none(), "{answer}");
+}
+
+#[test]
+fn a_strong_table_refuses_what_mrsc_does_not_support() {
+    let mut r = strong_regions();
+    let txn =
+        json!({"TransactItems": [{"Put": {"TableName": "gtab", "Item": {"pk": {"S": "t"}}}}]});
+    let answer = call(&mut r, EAST, "TransactWriteItems", txn, 10);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("A transaction is not supported"),
+        "{answer}"
+    );
+    let ttl = json!({"TableName": "gtab", "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "exp"}});
+    let answer = call(&mut r, WEST, "UpdateTimeToLive", ttl, 10);
+    assert!(
+        answer["message"].as_str().unwrap().contains("Time to Live"),
+        "{answer}"
+    );
+    let add =
+        json!({"TableName": "gtab", "ReplicaUpdates": [{"Create": {"RegionName": "eu-west-1"}}]});
+    let answer = call(&mut r, EAST, "UpdateTable", add, 10);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("Adding a replica"),
+        "{answer}"
+    );
+    let partial =
+        json!({"TableName": "gtab", "ReplicaUpdates": [{"Delete": {"RegionName": WEST}}]});
+    let answer = call(&mut r, EAST, "UpdateTable", partial, 10);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("removed together"),
+        "{answer}"
+    );
+    let eventual = json!({"TableName": "gtab", "MultiRegionConsistency": "EVENTUAL",
+        "ReplicaUpdates": [{"Delete": {"RegionName": WEST}}, {"Delete": {"RegionName": EAST2}}]});
+    let answer = call(&mut r, EAST, "UpdateTable", eventual, 10);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be changed"),
+        "{answer}"
+    );
+    let all = json!({"TableName": "gtab",
+        "ReplicaUpdates": [{"Delete": {"RegionName": WEST}}, {"Delete": {"RegionName": EAST2}}]});
+    let answer = call(&mut r, EAST, "UpdateTable", all, 10);
+    assert!(answer.get("__type").is_none(), "{answer}");
+    let described = call(
+        &mut r,
+        EAST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        20,
+    );
+    assert!(
+        described["Table"].get("MultiRegionConsistency").is_none(),
+        "{described}"
+    );
+}
+
+#[test]
+fn becoming_strong_needs_three_regions_of_one_set_an_empty_table_and_a_witness_counts() {
+    let strong = |updates: Json, witness: Option<&str>| {
+        let mut body = json!({"TableName": "gtab", "MultiRegionConsistency": "STRONG", "ReplicaUpdates": updates});
+        if let Some(w) = witness {
+            body["GlobalTableWitnessUpdates"] = json!([{"Create": {"RegionName": w}}]);
+        }
+        body
+    };
+    let cases = [
+        (
+            strong(json!([{"Create": {"RegionName": WEST}}]), None),
+            "exactly three regions",
+        ),
+        (
+            strong(
+                json!([{"Create": {"RegionName": WEST}}, {"Create": {"RegionName": "eu-west-1"}}]),
+                None,
+            ),
+            "one region set",
+        ),
+    ];
+    for (body, message) in cases {
+        let mut r = regions(json!({}));
+        create(&mut r, EAST, 0);
+        let answer = call(&mut r, EAST, "UpdateTable", body.clone(), 10);
+        assert!(
+            answer["message"].as_str().unwrap().contains(message),
+            "{body}: {answer}"
+        );
+    }
+    let mut r = regions(json!({}));
+    create(&mut r, EAST, 0);
+    put(&mut r, EAST, "k", "v", 5);
+    let answer = call(
+        &mut r,
+        EAST,
+        "UpdateTable",
+        strong(json!([{"Create": {"RegionName": WEST}}]), Some(EAST2)),
+        10,
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be empty"),
+        "{answer}"
+    );
+    let mut r = regions(json!({}));
+    create(&mut r, EAST, 0);
+    let answer = call(
+        &mut r,
+        EAST,
+        "UpdateTable",
+        strong(json!([{"Create": {"RegionName": WEST}}]), Some(EAST2)),
+        10,
+    );
+    assert!(answer.get("__type").is_none(), "{answer}");
+    let described = call(
+        &mut r,
+        WEST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        20,
+    );
+    assert_eq!(
+        described["Table"]["GlobalTableWitnesses"],
+        json!([{"RegionName": EAST2, "WitnessStatus": "ACTIVE"}])
+    );
+    let listed = call(&mut r, EAST2, "ListTables", json!({}), 20);
+    assert_eq!(listed["TableNames"], json!([]), "a witness holds no table");
+}

@@ -2,7 +2,9 @@
 each region's own catalog (chosen by the client's region_name, the SigV4 scope), a replica
 added with UpdateTable's ReplicaUpdates and described in both regions, a write in one region
 read in the other only after the replication delay, a conflict resolved by last writer wins
-(a write acknowledged in one region and lost), and the errors of wrong replica updates.
+(a write acknowledged in one region and lost), the errors of wrong replica updates, and a
+multi-Region strongly consistent table (the latest write read in every region, the conflict of
+a concurrent write from another region).
 
 The server runs a profile with a fixed replication delay and a clock offset for one region,
 in a server of its own."""
@@ -17,7 +19,7 @@ import pytest
 from botocore.config import Config
 
 from conftest import launch, stop
-from helpers import expect_error
+from helpers import error_of, expect_error
 
 EAST, WEST = "us-east-1", "us-west-2"
 DELAY_MS = 800
@@ -165,7 +167,7 @@ def test_wrong_replica_updates_are_refused(east, west, global_table):
                  updates=[{"Delete": {"RegionName": "eu-west-1"}}])
     expect_error(west.update_table, "ValidationException", contains="cannot be disabled",
                  TableName=global_table, StreamSpecification={"StreamEnabled": False})
-    expect_error(east.update_table, "ValidationException", contains="STRONG",
+    expect_error(east.update_table, "ValidationException", contains="cannot be changed",
                  TableName=global_table, MultiRegionConsistency="STRONG",
                  ReplicaUpdates=[{"Create": {"RegionName": "us-east-2"}}])
 
@@ -177,3 +179,35 @@ def test_a_table_with_another_stream_view_type_gets_no_replica(east):
                      TableName=name, ReplicaUpdates=[{"Create": {"RegionName": WEST}}])
     finally:
         east.delete_table(TableName=name)
+
+
+def test_a_strong_table_reads_the_latest_everywhere_and_refuses_a_concurrent_write(server, east, west):
+    east2 = client_in(server, "us-east-2")
+    name = new_table(east)
+    east.update_table(TableName=name, MultiRegionConsistency="STRONG", ReplicaUpdates=[
+        {"Create": {"RegionName": WEST}}, {"Create": {"RegionName": "us-east-2"}}])
+    try:
+        described = west.describe_table(TableName=name)["Table"]
+        assert described["MultiRegionConsistency"] == "STRONG"
+        east.put_item(TableName=name, Item={"pk": {"S": "k"}, "v": {"S": "east"}})
+        assert value(west, name, "k") == "east", "a strongly consistent read sees the latest write"
+        assert value(east2, name, "k") == "east"
+        # Within the coordination window of east's write, west's write of the item conflicts.
+        response = expect_conflict(west, name)
+        assert response["Error"]["Message"] == (
+            "The request was rejected because one or more items in the request are being "
+            "modified by a request in another Region.")
+        expect_error(east.transact_write_items, "ValidationException", contains="not supported",
+                     TransactItems=[{"Put": {"TableName": name, "Item": {"pk": {"S": "t"}}}}])
+    finally:
+        east.update_table(TableName=name, ReplicaUpdates=[
+            {"Delete": {"RegionName": WEST}}, {"Delete": {"RegionName": "us-east-2"}}])
+        east.delete_table(TableName=name)
+
+
+def expect_conflict(client, table):
+
+    response = error_of(client.put_item, TableName=table, Item={"pk": {"S": "k"}, "v": {"S": "west"}})
+    assert response["Error"]["Code"] == "ReplicatedWriteConflictException", response["Error"]
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    return response

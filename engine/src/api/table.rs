@@ -98,7 +98,21 @@ pub struct UpdateTableInput {
     pub table_class: Option<String>,
     pub deletion_protection_enabled: Option<bool>,
     pub multi_region_consistency: Option<String>,
-    pub global_table_witness_updates: Option<Vec<super::Present>>,
+    pub global_table_witness_updates: Option<Vec<WitnessUpdate>>,
+}
+
+/// One entry of UpdateTable's GlobalTableWitnessUpdates: exactly one of its members.
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct WitnessUpdate {
+    pub create: Option<WitnessAction>,
+    pub delete: Option<WitnessAction>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct WitnessAction {
+    pub region_name: Option<String>,
 }
 
 /// One entry of UpdateTable's ReplicaUpdates (global tables version 2019.11.21): exactly one
@@ -276,6 +290,15 @@ pub struct TableDescription {
     pub global_table_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multi_region_consistency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global_table_witnesses: Option<Vec<WitnessDescription>>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct WitnessDescription {
+    pub region_name: String,
+    pub witness_status: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]

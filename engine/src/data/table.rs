@@ -798,6 +798,7 @@ impl Table {
             replicas: None,
             global_table_version: None,
             multi_region_consistency: None,
+            global_table_witnesses: None,
         }
     }
 }

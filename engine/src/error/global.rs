@@ -120,10 +120,66 @@ impl Error {
         )
     }
 
-    /// (ours) Multi-Region strong consistency and witnesses, not implemented yet.
-    pub(crate) fn strong_consistency_not_implemented() -> Error {
-        Error::validation(
-            "dynasim does not implement MultiRegionConsistency STRONG or GlobalTableWitnessUpdates yet; see docs/compatibility.md",
+    /// (doc: API reference, ReplicatedWriteConflictException) A write to an item of a
+    /// multi-Region strongly consistent table that another region is modifying.
+    pub(crate) fn replicated_write_conflict() -> Error {
+        Error::new(
+            ErrorKind::ReplicatedWriteConflict,
+            "The request was rejected because one or more items in the request are being modified by a request in another Region.",
         )
+    }
+
+    /// (ours; doc: MultiRegionConsistency is set in the request that creates the global
+    /// table) STRONG asked of a table that has replicas already, or EVENTUAL of an MRSC one.
+    pub(crate) fn consistency_fixed(table: &str) -> Error {
+        Error::validation(format!(
+            "One or more parameter values were invalid: MultiRegionConsistency of table {table} is set when its replicas are created and cannot be changed"
+        ))
+    }
+
+    /// (ours; doc: three regions, or two and a witness) An MRSC table of another shape.
+    pub(crate) fn strong_needs_three_regions() -> Error {
+        Error::validation(
+            "One or more parameter values were invalid: A table with MultiRegionConsistency STRONG needs exactly three regions: two new replicas, or one new replica and a witness",
+        )
+    }
+
+    /// (ours; doc: the region sets of CreateGlobalTableWitnessGroupMemberAction) Regions of
+    /// an MRSC table from more than one region set.
+    pub(crate) fn strong_region_set(regions: &str) -> Error {
+        Error::validation(format!(
+            "One or more parameter values were invalid: The regions of a table with MultiRegionConsistency STRONG must be in one region set (US: us-east-1, us-east-2, us-west-2; EU: eu-west-1, eu-west-2, eu-west-3, eu-central-1; AP: ap-northeast-1, ap-northeast-2, ap-northeast-3): {regions}"
+        ))
+    }
+
+    /// (doc: AWS's MRSC example: the table must be empty) Converting a table with items.
+    pub(crate) fn strong_table_not_empty(table: &str) -> Error {
+        Error::validation(format!(
+            "One or more parameter values were invalid: Table {table} must be empty to become a global table with MultiRegionConsistency STRONG"
+        ))
+    }
+
+    /// (obs?, dynamodb-facts §10.2: reported restrictions) What an MRSC table does not support:
+    /// local secondary indexes, Time to Live, transactions, replicas added later.
+    pub(crate) fn strong_unsupported(table: &str, what: &str) -> Error {
+        Error::validation(format!(
+            "One or more parameter values were invalid: {what} is not supported for table {table}, which has MultiRegionConsistency STRONG"
+        ))
+    }
+
+    /// (ours; doc: removing the witness needs removing a replica too) Deleting part of an MRSC
+    /// table's regions, leaving it with two.
+    pub(crate) fn strong_partial_delete(table: &str) -> Error {
+        Error::validation(format!(
+            "One or more parameter values were invalid: Replicas and the witness of table {table} (MultiRegionConsistency STRONG) can only be removed together, leaving a single-region table"
+        ))
+    }
+
+    /// (ours) A witness update of a table without MultiRegionConsistency STRONG, or a witness
+    /// entry with no region or both actions.
+    pub(crate) fn witness_update_invalid(why: &str) -> Error {
+        Error::validation(format!(
+            "One or more parameter values were invalid: GlobalTableWitnessUpdates: {why}"
+        ))
     }
 }

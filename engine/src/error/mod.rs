@@ -82,6 +82,8 @@ pub enum ErrorKind {
     TransactionConflict,
     TransactionInProgress,
     IdempotentParameterMismatch,
+    /// A multi-Region strongly consistent table: the item is being modified from another region.
+    ReplicatedWriteConflict,
     /// The Streams API: a shard iterator older than 15 minutes.
     ExpiredIterator,
     /// The Streams API: records past the retention.
@@ -117,6 +119,7 @@ impl ErrorKind {
             ErrorKind::TransactionConflict => "TransactionConflictException",
             ErrorKind::TransactionInProgress => "TransactionInProgressException",
             ErrorKind::IdempotentParameterMismatch => "IdempotentParameterMismatchException",
+            ErrorKind::ReplicatedWriteConflict => "ReplicatedWriteConflictException",
             ErrorKind::ExpiredIterator => "ExpiredIteratorException",
             ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
             ErrorKind::InternalServerError => "InternalServerError",
@@ -152,6 +155,8 @@ impl ErrorKind {
         match self {
             ErrorKind::InternalServerError => 500,
             ErrorKind::ServiceUnavailable => 503,
+            // botocore's retry table expects 409 for it (dynamodb-facts §10.2).
+            ErrorKind::ReplicatedWriteConflict => 409,
             _ => 400,
         }
     }

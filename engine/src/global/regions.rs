@@ -17,6 +17,9 @@ use crate::realism::profile::Profile;
 use crate::storage::change::Change;
 use std::collections::BTreeMap;
 
+/// An MRSC item being modified: the region writing it, and until when.
+type Modifying = (String, u64);
+
 /// What DescribeTable reports of a global table.
 pub const GLOBAL_TABLE_VERSION: &str = "2019.11.21";
 
@@ -36,6 +39,9 @@ pub struct Regions {
     pub(super) membership: BTreeMap<(String, String), u64>,
     next_group: u64,
     pub(super) replication: Replication,
+    /// Items of multi-Region strongly consistent tables being modified: (group, key) → the
+    /// region writing and until when.
+    modifying: BTreeMap<(u64, Box<[u8]>), Modifying>,
     /// With `--data-dir`: one region, no global tables (replication is not persisted).
     durable: bool,
 }
@@ -62,6 +68,7 @@ impl Regions {
             groups: BTreeMap::new(),
             membership: BTreeMap::new(),
             next_group: 0,
+            modifying: BTreeMap::new(),
             replication: Replication::new(seed, delay, global.clock_offset_ms),
             durable: false,
         };
@@ -168,6 +175,63 @@ impl Regions {
         id
     }
 
+    /// What a multi-Region strongly consistent table refuses: transactions, Time to Live, and
+    /// a write to an item another region is modifying.
+    fn check_strong(&mut self, region: &str, request: &Request, now_ms: u64) -> Result<()> {
+        let strong = |regions: &Regions, table: &str| {
+            regions
+                .group_of(region, table)
+                .filter(|g| regions.groups[g].strong)
+        };
+        let transaction_tables: Vec<&str> = match request {
+            Request::TransactWriteItems(input) => input
+                .transact_items
+                .iter()
+                .flatten()
+                .flat_map(|i| [&i.put, &i.update, &i.delete, &i.condition_check])
+                .flatten()
+                .filter_map(|a| a.table_name.as_deref())
+                .collect(),
+            Request::TransactGetItems(input) => input
+                .transact_items
+                .iter()
+                .flatten()
+                .filter_map(|i| i.get.as_ref()?.table_name.as_deref())
+                .collect(),
+            _ => Vec::new(),
+        };
+        if let Some(table) = transaction_tables
+            .iter()
+            .find(|t| strong(self, t).is_some())
+        {
+            return Err(Error::strong_unsupported(
+                table_name_of(table),
+                "A transaction",
+            ));
+        }
+        if let Request::UpdateTimeToLive(input) = request
+            && let Some(table) = input.table_name.as_deref()
+            && strong(self, table).is_some()
+        {
+            return Err(Error::strong_unsupported(
+                table_name_of(table),
+                "Time to Live",
+            ));
+        }
+        let Some((table, key)) = self.engine_mut(region).write_key(request) else {
+            return Ok(());
+        };
+        let Some(group) = strong(self, &table) else {
+            return Ok(());
+        };
+        match self.modifying.get(&(group, key)) {
+            Some((writer, until)) if writer != region && *until > now_ms => {
+                Err(Error::replicated_write_conflict())
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(super) fn durable(&self) -> bool {
         self.durable
     }
@@ -180,6 +244,7 @@ impl Regions {
         }
         self.deliver_due(now_ms);
         let global = request.table_name().and_then(|t| self.group_of(region, t));
+        self.check_strong(region, &request, now_ms)?;
         let result = match (&request, global) {
             (Request::UpdateTable(input), _) if super::replicas::changes_replicas(input) => {
                 self.update_replicas(region, input, now_ms)
@@ -211,6 +276,7 @@ impl Regions {
         for group in self.groups.values_mut() {
             group.drop_tombstones();
         }
+        self.modifying.retain(|_, (_, until)| *until > now_ms);
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) next has work.
@@ -253,6 +319,14 @@ impl Regions {
                 .filter(|r| *r != region)
                 .cloned()
                 .collect();
+            let strong = group.strong;
+            if strong {
+                // Coordinated with the other regions before the answer: applied there now,
+                // and the item is being modified for the coordination's drawn time.
+                let until = now_ms + self.replication.draw_delay();
+                let mark = (region.to_string(), until);
+                self.modifying.insert((id, key.clone()), mark);
+            }
             for to in others {
                 let delivery = Delivery {
                     group: id,
@@ -263,7 +337,11 @@ impl Regions {
                     version,
                     sent_ms: now_ms,
                 };
-                self.replication.send(delivery, now_ms);
+                if strong {
+                    self.apply_delivery(delivery, now_ms);
+                } else {
+                    self.replication.send(delivery, now_ms);
+                }
             }
         }
     }
@@ -271,11 +349,18 @@ impl Regions {
     /// Applies the writes due by `now_ms` from other regions: each where its version is newer.
     fn deliver_due(&mut self, now_ms: u64) {
         for delivery in self.replication.take_due(now_ms) {
+            self.apply_delivery(delivery, now_ms);
+        }
+    }
+
+    /// Applies one write from another region where its version is newer than the item's.
+    fn apply_delivery(&mut self, delivery: Delivery, now_ms: u64) {
+        {
             let Some(group) = self.groups.get_mut(&delivery.group) else {
-                continue;
+                return;
             };
             let Some(member) = group.members.get_mut(&delivery.to) else {
-                continue;
+                return;
             };
             let presence = delivery.item.is_some().then_some(());
             let newer = member
@@ -288,7 +373,7 @@ impl Regions {
                 .or_default()
                 .record(latency);
             if !newer {
-                continue;
+                return;
             }
             let name = group.name.clone();
             let engine = self.engine_mut(&delivery.to);

@@ -67,6 +67,26 @@ impl Engine {
         Ok(units)
     }
 
+    /// The table and stored key a single-item write names (PutItem's item, UpdateItem's and
+    /// DeleteItem's key), when the request is one and its key checks out (otherwise the
+    /// request's own execution answers the error).
+    pub fn write_key(&self, request: &crate::api::Request) -> Option<(String, Box<[u8]>)> {
+        use crate::api::Request;
+        let (input, raw) = match request {
+            Request::PutItem(input) => (input, input.item.as_ref()?),
+            Request::UpdateItem(input) | Request::DeleteItem(input) => (input, input.key.as_ref()?),
+            _ => return None,
+        };
+        let name = crate::engine::table_name_of(input.table_name.as_deref()?);
+        let table = self.tables.get(name)?;
+        let item = crate::ops::common::check_item(raw).ok()?;
+        let key = match request {
+            Request::PutItem(_) => table.key_schema.item_key(&item).ok()?,
+            _ => table.key_schema.key_parameter(&item).ok()?,
+        };
+        Some((name.to_string(), key))
+    }
+
     /// Shows `table` UPDATING until `until_ms` (a replica of it being added elsewhere).
     pub fn set_table_updating_until(&mut self, table: &str, until_ms: u64) {
         if let Some(table) = self.tables.get_mut(table) {

@@ -69,9 +69,55 @@ enum Action<'a> {
     Delete(&'a str),
 }
 
+/// The region sets an MRSC table's regions must all come from.
+const STRONG_REGION_SETS: [&[&str]; 3] = [
+    &["us-east-1", "us-east-2", "us-west-2"],
+    &["eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"],
+    &["ap-northeast-1", "ap-northeast-2", "ap-northeast-3"],
+];
+
+/// One checked witness action: (create, region).
+type Witness<'a> = Option<(bool, &'a str)>;
+
+/// What UpdateTable asks of the replicas once its shape is checked.
+struct Asked<'a> {
+    name: &'a str,
+    actions: Vec<Action<'a>>,
+    consistency: Option<&'a str>,
+    witness: Witness<'a>,
+}
+
+/// The witness update: at most one, with exactly one action naming a valid region.
+fn check_witness(input: &UpdateTableInput) -> Result<Witness<'_>> {
+    let Some(updates) = &input.global_table_witness_updates else {
+        return Ok(None);
+    };
+    let [update] = updates.as_slice() else {
+        return Err(Error::witness_update_invalid(
+            "exactly one entry is allowed per request",
+        ));
+    };
+    let (create, action) = match (&update.create, &update.delete) {
+        (Some(a), None) => (true, a),
+        (None, Some(a)) => (false, a),
+        _ => {
+            return Err(Error::witness_update_invalid(
+                "an entry has exactly one of Create or Delete",
+            ));
+        }
+    };
+    let Some(region) = action.region_name.as_deref() else {
+        return Err(Error::replica_region_missing());
+    };
+    if !AWS_REGIONS.contains(&region) {
+        return Err(Error::replica_region_invalid(region));
+    }
+    Ok(Some((create, region)))
+}
+
 /// The shape checks: the table's name, the consistency asked, exactly one action per entry,
 /// each with a valid region named once, and nothing else changed in the same request.
-fn check_shape(input: &UpdateTableInput) -> Result<(&str, Vec<Action<'_>>)> {
+fn check_shape(input: &UpdateTableInput) -> Result<Asked<'_>> {
     let mut errors = ConstraintErrors::new();
     errors.table_name(&input.table_name, true);
     errors.enumeration(
@@ -83,13 +129,11 @@ fn check_shape(input: &UpdateTableInput) -> Result<(&str, Vec<Action<'_>>)> {
         errors.push("'[]'", "replicaUpdates", &constraint::length_at_least(1));
     }
     let name = errors.into_result_with(input.table_name.as_deref())?;
-    if input.multi_region_consistency.as_deref() == Some("STRONG")
-        || input.global_table_witness_updates.is_some()
-    {
-        return Err(Error::strong_consistency_not_implemented());
-    }
-    let Some(updates) = &input.replica_updates else {
-        return Err(Error::replica_updates_required());
+    let witness = check_witness(input)?;
+    let updates: &[ReplicationGroupUpdate] = match (&input.replica_updates, witness) {
+        (Some(updates), _) => updates,
+        (None, Some(_)) => &[],
+        (None, None) => return Err(Error::replica_updates_required()),
     };
     let others = input.attribute_definitions.is_some()
         || input.billing_mode.is_some()
@@ -126,7 +170,24 @@ fn check_shape(input: &UpdateTableInput) -> Result<(&str, Vec<Action<'_>>)> {
             _ => Action::Delete(region),
         });
     }
-    Ok((name, actions))
+    if let Some((_, region)) = witness
+        && !seen.insert(region)
+    {
+        return Err(Error::replica_region_twice(region));
+    }
+    Ok(Asked {
+        name,
+        actions,
+        consistency: input.multi_region_consistency.as_deref(),
+        witness,
+    })
+}
+
+/// Whether `regions` all come from one of the MRSC region sets.
+fn one_region_set(regions: &[&str]) -> bool {
+    STRONG_REGION_SETS
+        .iter()
+        .any(|set| regions.iter().all(|r| set.contains(r)))
 }
 
 impl Regions {
@@ -137,26 +198,34 @@ impl Regions {
         input: &UpdateTableInput,
         now_ms: u64,
     ) -> Result<Response> {
-        let (name, actions) = check_shape(input)?;
-        let name = table_name_of(name).to_string();
+        let asked = check_shape(input)?;
+        let name = table_name_of(asked.name).to_string();
         if self.durable() {
             return Err(Error::replicas_not_durable());
         }
         self.check_table_ready(region, &name, now_ms)?;
         let group = self.group_of(region, &name);
-        for action in &actions {
+        let strong = self.check_consistency(region, &name, group, &asked)?;
+        for action in &asked.actions {
             self.check_action(region, &name, group, action)?;
         }
+        let actions = asked.actions;
         for action in &actions {
             match action {
                 Action::Create(target, create) => {
-                    self.add_replica(region, &name, target, create, now_ms)?
+                    self.add_replica(region, &name, target, create, strong, now_ms)?
                 }
                 Action::Update(target, update) => {
                     self.update_replica(&name, target, update, now_ms)?
                 }
                 Action::Delete(target) => self.remove_replica(target, &name, now_ms, true)?,
             }
+        }
+        if let Some((create, witness)) = asked.witness
+            && let Some(group) = self.group_of(region, &name)
+            && let Some(group) = self.groups.get_mut(&group)
+        {
+            group.witness = create.then(|| witness.to_string());
         }
         let engine = self.engine_mut(region);
         let limits = engine.config().limits.clone();
@@ -169,6 +238,74 @@ impl Regions {
             table_description: Some(description),
             table: None,
         })))
+    }
+
+    /// The multi-Region consistency rules; whether the table is (or becomes) MRSC. STRONG is
+    /// set when the replicas are created: three regions (two new replicas, or one and a
+    /// witness) of one region set, an empty table, no LSI, no Time to Live. An MRSC table gets
+    /// no replica later, and loses its other regions only all at once.
+    fn check_consistency(
+        &self,
+        region: &str,
+        name: &str,
+        group: Option<u64>,
+        asked: &Asked<'_>,
+    ) -> Result<bool> {
+        let current = group.map(|g| &self.groups[&g]);
+        match (asked.consistency, current) {
+            (Some("STRONG"), Some(g)) if !g.strong => return Err(Error::consistency_fixed(name)),
+            (Some("EVENTUAL"), Some(g)) if g.strong => return Err(Error::consistency_fixed(name)),
+            _ => {}
+        }
+        let strong = asked.consistency == Some("STRONG") || current.is_some_and(|g| g.strong);
+        if !strong {
+            if asked.witness.is_some() {
+                return Err(Error::witness_update_invalid(
+                    "only a table with MultiRegionConsistency STRONG has a witness",
+                ));
+            }
+            return Ok(false);
+        }
+        match current {
+            None => self.check_new_strong(region, name, asked)?,
+            Some(g) => check_strong_removal(name, g, asked)?,
+        }
+        Ok(true)
+    }
+
+    /// A table becoming MRSC.
+    fn check_new_strong(&self, region: &str, name: &str, asked: &Asked<'_>) -> Result<()> {
+        let mut regions = vec![region];
+        for action in &asked.actions {
+            match action {
+                Action::Create(target, _) => regions.push(target),
+                _ => return Err(Error::strong_needs_three_regions()),
+            }
+        }
+        match asked.witness {
+            Some((true, witness)) => regions.push(witness),
+            Some((false, _)) => return Err(Error::strong_needs_three_regions()),
+            None => {}
+        }
+        if regions.len() != 3 {
+            return Err(Error::strong_needs_three_regions());
+        }
+        if !one_region_set(&regions) {
+            return Err(Error::strong_region_set(&regions.join(", ")));
+        }
+        let table = self.engines[region]
+            .table(name)
+            .ok_or_else(|| Error::table_not_found(name))?;
+        if !table.partitions().is_empty() {
+            return Err(Error::strong_table_not_empty(name));
+        }
+        if table.indexes().iter().any(|i| !i.global) {
+            return Err(Error::strong_unsupported(name, "A local secondary index"));
+        }
+        if table.ttl_setting().is_some_and(|s| s.enabled) {
+            return Err(Error::strong_unsupported(name, "Time to Live"));
+        }
+        Ok(())
     }
 
     /// The table exists in `region` and it, and every replica of it, is ACTIVE.
@@ -260,12 +397,14 @@ impl Regions {
         name: &str,
         target: &str,
         action: &ReplicaAction,
+        strong: bool,
         now_ms: u64,
     ) -> Result<()> {
         let stream_missing = self.engines[region]
             .table(name)
             .is_some_and(|t| t.enabled_stream().is_none());
-        if stream_missing {
+        // Replication reads the stream; an MRSC table's regions write synchronously instead.
+        if stream_missing && !strong {
             let enable = UpdateTableInput {
                 table_name: Some(name.to_string()),
                 stream_specification: Some(new_and_old_images()),
@@ -285,7 +424,8 @@ impl Regions {
             .filter(|s| s.enabled)
             .map(|s| s.attribute.clone());
         let items = source.stored_items(name)?;
-        let create = create_input_of(&description, action);
+        let stream = (!strong || !stream_missing).then(new_and_old_images);
+        let create = create_input_of(&description, action, stream);
         let engine = self.engine_mut(target);
         engine.execute(Request::CreateTable(create), now_ms)?;
         for (key, item) in &items {
@@ -303,13 +443,20 @@ impl Regions {
         let source = self.engine_mut(region);
         source.enable_journal();
         source.set_table_updating_until(name, creating_until);
-        self.join_group(region, name, target, action);
+        self.join_group(region, name, target, action, strong);
         Ok(())
     }
 
     /// Makes `target` a member of `region`'s global table `name` (a group made if this is
     /// the table's first replica), its versions copied from `region`'s.
-    fn join_group(&mut self, region: &str, name: &str, target: &str, action: &ReplicaAction) {
+    fn join_group(
+        &mut self,
+        region: &str,
+        name: &str,
+        target: &str,
+        action: &ReplicaAction,
+        strong: bool,
+    ) {
         let id = match self.group_of(region, name) {
             Some(id) => id,
             None => {
@@ -324,6 +471,8 @@ impl Regions {
                     name: name.to_string(),
                     members,
                     latency: BTreeMap::new(),
+                    strong,
+                    witness: None,
                 });
                 self.membership
                     .insert((region.to_string(), name.to_string()), id);
@@ -495,7 +644,14 @@ impl Regions {
             .collect();
         description.replicas = Some(replicas);
         description.global_table_version = Some(GLOBAL_TABLE_VERSION.into());
-        description.multi_region_consistency = Some("EVENTUAL".into());
+        let consistency = if group.strong { "STRONG" } else { "EVENTUAL" };
+        description.multi_region_consistency = Some(consistency.into());
+        description.global_table_witnesses = group.witness.as_ref().map(|w| {
+            vec![WitnessDescription {
+                region_name: w.clone(),
+                witness_status: "ACTIVE".into(),
+            }]
+        });
         response
     }
 
@@ -524,6 +680,31 @@ impl Regions {
             }),
         }
     }
+}
+
+/// An MRSC table's regions are removed all at once (every other replica and the witness),
+/// and none is added.
+fn check_strong_removal(name: &str, group: &Group, asked: &Asked<'_>) -> Result<()> {
+    let mut deleted = 0;
+    for action in &asked.actions {
+        match action {
+            Action::Create(..) => return Err(Error::strong_unsupported(name, "Adding a replica")),
+            Action::Delete(_) => deleted += 1,
+            Action::Update(..) => {}
+        }
+    }
+    let witness_removed = match (asked.witness, &group.witness) {
+        (Some((true, _)), _) => return Err(Error::strong_unsupported(name, "Adding a witness")),
+        (Some((false, w)), Some(current)) if w == current => true,
+        (Some((false, w)), _) => return Err(Error::replica_not_found(name, w)),
+        (None, _) => false,
+    };
+    let others = group.members.len() - 1;
+    let everything = deleted == others && (witness_removed || group.witness.is_none());
+    if (deleted > 0 || witness_removed) && !everything {
+        return Err(Error::strong_partial_delete(name));
+    }
+    Ok(())
 }
 
 fn member(versions: super::lww::Replica<Box<[u8]>, ()>) -> Member {
@@ -624,7 +805,11 @@ fn indexes_of(provisioned: bool, list: &Option<Vec<IndexDescription>>) -> Option
 }
 
 /// CreateTable for a replica of the table `description` describes.
-fn create_input_of(description: &TableDescription, action: &ReplicaAction) -> CreateTableInput {
+fn create_input_of(
+    description: &TableDescription,
+    action: &ReplicaAction,
+    stream: Option<StreamSpecificationInput>,
+) -> CreateTableInput {
     let provisioned = description
         .billing_mode_summary
         .as_ref()
@@ -657,7 +842,7 @@ fn create_input_of(description: &TableDescription, action: &ReplicaAction) -> Cr
         ),
         local_secondary_indexes: indexes_of(provisioned, &description.local_secondary_indexes),
         global_secondary_indexes: indexes_of(provisioned, &description.global_secondary_indexes),
-        stream_specification: Some(new_and_old_images()),
+        stream_specification: stream,
         tags: None,
         table_class: action.table_class_override.clone().or_else(|| {
             description

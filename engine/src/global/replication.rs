@@ -48,6 +48,10 @@ impl Latency {
 pub struct Group {
     pub name: String,
     pub members: BTreeMap<String, Member>,
+    /// MultiRegionConsistency STRONG: writes applied in every region before the answer.
+    pub strong: bool,
+    /// An MRSC table's witness region (it stores no items here: it only counts).
+    pub witness: Option<String>,
     /// By (source region, destination region).
     pub latency: BTreeMap<(String, String), Latency>,
 }
@@ -118,10 +122,15 @@ impl Replication {
         now_ms.saturating_add_signed(offset)
     }
 
+    /// A replication delay drawn from the profile's range.
+    pub fn draw_delay(&mut self) -> u64 {
+        let [min, max] = self.delay_ms;
+        min + self.rng.next_u64() % (max - min + 1)
+    }
+
     /// Sends `delivery` at `now_ms`: due a drawn delay later, and not before the link's last.
     pub fn send(&mut self, delivery: Delivery, now_ms: u64) {
-        let [min, max] = self.delay_ms;
-        let delay = min + self.rng.next_u64() % (max - min + 1);
+        let delay = self.draw_delay();
         let link = (delivery.from.clone(), delivery.to.clone());
         let due = self
             .link_due
