@@ -618,3 +618,77 @@ fn becoming_strong_needs_three_regions_of_one_set_an_empty_table_and_a_witness_c
     let listed = call(&mut r, EAST2, "ListTables", json!({}), 20);
     assert_eq!(listed["TableNames"], json!([]), "a witness holds no table");
 }
+
+/// Two hosts, one region each, replicating by pulls (the simulator's shape).
+fn hosts(bug: LwwBug) -> (Regions, Regions) {
+    let make = |region: &str| {
+        let config = Config {
+            region: region.to_string(),
+            ..Config::default()
+        };
+        let mut host = Regions::new(Engine::new(config));
+        host.set_bug(bug);
+        create(&mut host, region, 0);
+        host.join_remote(region, "gtab", &[(EAST, 0), (WEST, 1)])
+            .unwrap();
+        host
+    };
+    (make(EAST), make(WEST))
+}
+
+/// `to` pulls from `from` once.
+fn pull(to: &mut Regions, to_region: &str, from: &mut Regions, from_region: &str, now: u64) {
+    let request = to.pull_request(to_region, "gtab", from_region).unwrap();
+    let shipped = from.answer_pull(&request, 100);
+    to.apply_shipped(to_region, "gtab", from_region, shipped, now);
+    to.handle_timeout(now);
+    from.handle_timeout(now);
+}
+
+#[test]
+fn hosts_that_pull_converge_and_keep_a_tombstone_until_it_is_safe() {
+    for (bug, converge) in [(LwwBug::None, true), (LwwBug::EarlyTombstoneDrop, false)] {
+        let (mut a, mut b) = hosts(bug);
+        put(&mut a, EAST, "k", "x", 0);
+        pull(&mut b, WEST, &mut a, EAST, 10);
+        assert_eq!(get(&mut b, WEST, "k", 10).as_deref(), Some("x"));
+        put(&mut b, WEST, "k", "old", 50);
+        let delete = json!({"TableName": "gtab", "Key": {"pk": {"S": "k"}}});
+        call(&mut a, EAST, "DeleteItem", delete, 100);
+        a.handle_timeout(110);
+        for now in [200, 300, 400] {
+            pull(&mut a, EAST, &mut b, WEST, now);
+            pull(&mut b, WEST, &mut a, EAST, now + 1);
+        }
+        let (east, west) = (get(&mut a, EAST, "k", 500), get(&mut b, WEST, "k", 500));
+        assert_eq!(east == west, converge, "{bug:?}: {east:?} {west:?}");
+        if converge {
+            assert_eq!(east, None);
+        }
+    }
+}
+
+#[test]
+fn a_lost_pull_only_delays_and_the_log_is_trimmed_once_applied() {
+    let (mut a, mut b) = hosts(LwwBug::None);
+    for i in 0..10 {
+        put(&mut a, EAST, &format!("k{i}"), "v", i);
+    }
+    let request = b.pull_request(WEST, "gtab", EAST).unwrap();
+
+    let lost = a.answer_pull(&request, 4);
+    assert_eq!(lost.len(), 4);
+    // The answer is lost; the next pull asks again from the same point.
+    let request = b.pull_request(WEST, "gtab", EAST).unwrap();
+    assert_eq!(request.next_seq, 1);
+    let first = a.answer_pull(&request, 4);
+    b.apply_shipped(WEST, "gtab", EAST, first, 20);
+    b.apply_shipped(WEST, "gtab", EAST, lost, 20); // a late duplicate is ignored
+    while get(&mut b, WEST, "k9", 30).is_none() {
+        pull(&mut b, WEST, &mut a, EAST, 30);
+    }
+    pull(&mut b, WEST, &mut a, EAST, 40);
+    let request = b.pull_request(WEST, "gtab", EAST).unwrap();
+    assert_eq!(request.next_seq, 11);
+    assert!(a.answer_pull(&request, 100).is_empty());
+}

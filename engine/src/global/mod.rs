@@ -12,6 +12,7 @@
 pub mod hlc;
 pub mod lww;
 pub mod regions;
+mod remote;
 pub mod replica_table;
 pub mod replicas;
 pub mod replication;

@@ -44,6 +44,18 @@ pub struct Regions {
     modifying: BTreeMap<(u64, Box<[u8]>), Modifying>,
     /// With `--data-dir`: one region, no global tables (replication is not persisted).
     durable: bool,
+    /// The versions stamped on local writes, kept when a host records them (the simulator's
+    /// history).
+    stamps: Option<Vec<Stamp>>,
+}
+
+/// A local write of a global table and the version it was stamped with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stamp {
+    pub table: String,
+    pub key: Box<[u8]>,
+    pub item: Option<Box<[u8]>>,
+    pub version: lww::Version,
 }
 
 impl Regions {
@@ -71,6 +83,7 @@ impl Regions {
             modifying: BTreeMap::new(),
             replication: Replication::new(seed, delay, global.clock_offset_ms),
             durable: false,
+            stamps: None,
         };
         regions.region_id(&default_region);
         regions.engines.insert(default_region, engine);
@@ -80,6 +93,15 @@ impl Regions {
     /// One region only, and no global tables: the host persists this region's engine.
     pub fn set_durable(&mut self) {
         self.durable = true;
+    }
+
+    /// Keeps every version stamped from now on, for [`take_stamps`](Self::take_stamps).
+    pub fn record_stamps(&mut self) {
+        self.stamps.get_or_insert_with(Vec::new);
+    }
+
+    pub fn take_stamps(&mut self) -> Vec<Stamp> {
+        self.stamps.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// A deliberately broken variant of the replication rules (tests only).
@@ -145,6 +167,11 @@ impl Regions {
     pub(super) fn region_id(&mut self, region: &str) -> lww::Region {
         let next = self.region_ids.len() as lww::Region;
         *self.region_ids.entry(region.to_string()).or_insert(next)
+    }
+
+    /// Fixes `region`'s version id (hosts of one global table's regions must agree on them).
+    pub(super) fn set_region_id(&mut self, region: &str, id: lww::Region) {
+        self.region_ids.insert(region.to_string(), id);
     }
 
     /// The engine of `region`, made on first use.
@@ -309,10 +336,24 @@ impl Regions {
             };
             let group = self.groups.get_mut(&id).expect("a member's group exists");
             let member = group.members.get_mut(region).expect("a member");
-            let version =
-                member
-                    .versions
-                    .write(key.clone(), item.is_some().then_some(()), physical_ms);
+            let presence = item.is_some().then_some(());
+            let version = member.versions.write(key.clone(), presence, physical_ms);
+            if !group.remote.is_empty() {
+                group.log.push(super::replication::Shipped {
+                    key: key.clone(),
+                    item: item.clone(),
+                    version,
+                    sent_ms: now_ms,
+                });
+            }
+            if let Some(stamps) = &mut self.stamps {
+                stamps.push(Stamp {
+                    table: table.clone(),
+                    key: key.clone(),
+                    item: item.clone(),
+                    version,
+                });
+            }
             let others: Vec<String> = group
                 .members
                 .keys()
@@ -354,7 +395,7 @@ impl Regions {
     }
 
     /// Applies one write from another region where its version is newer than the item's.
-    fn apply_delivery(&mut self, delivery: Delivery, now_ms: u64) {
+    pub(super) fn apply_delivery(&mut self, delivery: Delivery, now_ms: u64) {
         {
             let Some(group) = self.groups.get_mut(&delivery.group) else {
                 return;

@@ -465,7 +465,7 @@ impl Regions {
                 let mut members = BTreeMap::new();
                 members.insert(
                     region.to_string(),
-                    member(super::lww::Replica::new(me, bug)),
+                    member_of(super::lww::Replica::new(me, bug)),
                 );
                 let id = self.new_group(Group {
                     name: name.to_string(),
@@ -473,6 +473,8 @@ impl Regions {
                     latency: BTreeMap::new(),
                     strong,
                     witness: None,
+                    remote: BTreeMap::new(),
+                    log: Vec::new(),
                 });
                 self.membership
                     .insert((region.to_string(), name.to_string()), id);
@@ -481,7 +483,7 @@ impl Regions {
         };
         let target_id = self.region_id(target);
         let group = self.groups.get_mut(&id).expect("made above");
-        let mut joined = member(group.members[region].versions.copy_for(target_id));
+        let mut joined = member_of(group.members[region].versions.copy_for(target_id));
         joined.read_override = action
             .provisioned_throughput_override
             .as_ref()
@@ -707,7 +709,7 @@ fn check_strong_removal(name: &str, group: &Group, asked: &Asked<'_>) -> Result<
     Ok(())
 }
 
-fn member(versions: super::lww::Replica<Box<[u8]>, ()>) -> Member {
+pub(super) fn member_of(versions: super::lww::Replica<Box<[u8]>, ()>) -> Member {
     Member {
         versions,
         read_override: None,

@@ -54,12 +54,50 @@ pub struct Group {
     pub witness: Option<String>,
     /// By (source region, destination region).
     pub latency: BTreeMap<(String, String), Latency>,
+    /// Replicas hosted elsewhere (the simulator: one region per node), by region.
+    pub remote: BTreeMap<String, Remote>,
+    /// This host's writes kept for remote replicas to pull, in sequence order, until every
+    /// one of them reported having applied them.
+    pub log: Vec<Shipped>,
+}
+
+/// A replica in another host: its version id and the frontier it last reported.
+#[derive(Clone, Debug, Default)]
+pub struct Remote {
+    pub id: lww::Region,
+    pub reported: lww::Frontier,
+}
+
+/// One write as it travels to a replica in another host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shipped {
+    pub key: Box<[u8]>,
+    pub item: Option<Box<[u8]>>,
+    pub version: Version,
+    pub sent_ms: u64,
+}
+
+/// A remote replica's request for a region's writes from `next_seq` on, with what it has
+/// applied of every region (its frontier report).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullRequest {
+    pub table: String,
+    /// The region asking (whose replica applies the answer).
+    pub to: String,
+    /// The region asked.
+    pub from: String,
+    pub next_seq: u64,
+    pub frontier: lww::Frontier,
 }
 
 impl Group {
-    /// The version ids of the members, for the tombstone rule.
+    /// The version ids of the members, local and remote, for the tombstone rule.
     fn ids(&self) -> Vec<lww::Region> {
-        self.members.values().map(|m| m.versions.region).collect()
+        self.members
+            .values()
+            .map(|m| m.versions.region)
+            .chain(self.remote.values().map(|r| r.id))
+            .collect()
     }
 
     /// Drops every tombstone no older write can still reach (each member's frontier is known
@@ -70,6 +108,7 @@ impl Group {
             .members
             .values()
             .map(|m| (m.versions.region, m.versions.frontier().clone()))
+            .chain(self.remote.values().map(|r| (r.id, r.reported.clone())))
             .collect();
         self.members
             .values_mut()
