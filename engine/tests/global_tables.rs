@@ -6,7 +6,7 @@
 use dynasim_engine::global::lww::LwwBug;
 use dynasim_engine::global::regions::Regions;
 use dynasim_engine::realism::profile::Profile;
-use dynasim_engine::{Config, Engine, ErrorKind, Request, Response};
+use dynasim_engine::{Config, Engine, Request, Response};
 use serde_json::{Value as Json, json};
 
 const EAST: &str = "us-east-1";
