@@ -29,6 +29,8 @@ pub mod disk;
 #[cfg(not(madsim))]
 pub mod endpoint;
 pub mod faults;
+#[cfg(madsim)]
+pub mod global_tables;
 pub mod history;
 pub mod http_call;
 pub mod options;

@@ -65,6 +65,15 @@ pub enum Bug {
     /// Coordinator: a read-only transaction reads every item once and answers, without the
     /// second read that shows nothing changed between its reads.
     TxnReadsOnce,
+    /// Global tables: versions compared by timestamp alone, an equal one replacing the item:
+    /// a tie is broken by arrival order.
+    LwwTieByArrival,
+    /// Global tables: writes stamped with the region's physical clock alone (no hybrid
+    /// clock): after the clock steps back a later write carries an older version.
+    LwwPhysicalClock,
+    /// Global tables: a tombstone dropped as soon as its region has it, before the other
+    /// regions passed it, so an older write still on its way brings the item back.
+    LwwEarlyTombstoneDrop,
 }
 
 impl Bug {
@@ -89,6 +98,17 @@ impl Bug {
         }
     }
 
+    /// The last-writer-wins rule a broken variant breaks in every region of a global table.
+    pub fn lww_bug(self) -> dynasim_engine::global::lww::LwwBug {
+        use dynasim_engine::global::lww::LwwBug;
+        match self {
+            Bug::LwwTieByArrival => LwwBug::TieByArrival,
+            Bug::LwwPhysicalClock => LwwBug::PhysicalClock,
+            Bug::LwwEarlyTombstoneDrop => LwwBug::EarlyTombstoneDrop,
+            _ => LwwBug::None,
+        }
+    }
+
     /// The lease rule a broken variant breaks in every replica, if it is one of those.
     pub fn broken_lease(self) -> Option<dynasim_engine::replication::lease::BrokenLease> {
         use dynasim_engine::replication::lease::BrokenLease;
@@ -99,7 +119,7 @@ impl Bug {
     }
 }
 
-pub const BUGS: [(&str, Bug); 18] = [
+pub const BUGS: [(&str, Bug); 21] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
@@ -124,6 +144,9 @@ pub const BUGS: [(&str, Bug); 18] = [
         Bug::TxnCommitIgnoresNewerPrepare,
     ),
     ("txn-reads-once", Bug::TxnReadsOnce),
+    ("lww-tie-by-arrival", Bug::LwwTieByArrival),
+    ("lww-physical-clock", Bug::LwwPhysicalClock),
+    ("lww-early-tombstone-drop", Bug::LwwEarlyTombstoneDrop),
 ];
 
 impl Bug {

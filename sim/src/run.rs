@@ -71,8 +71,12 @@ pub fn judge(scenario: &Scenario, report: &Report) -> (bool, String) {
 /// The fault plan a run with these options uses.
 pub fn plan_for(scenario: &Scenario, options: &RunOptions) -> Plan {
     options.plan.clone().unwrap_or_else(|| {
-        let storage = Topology::new(scenario).storage.len();
-        Plan::draw(scenario, options.seed, storage)
+        // A global-tables run has one node per region: its faults' node is a region.
+        let nodes = match scenario.global {
+            Some(_) => scenario.deployment.regions,
+            None => Topology::new(scenario).storage.len(),
+        };
+        Plan::draw(scenario, options.seed, nodes)
     })
 }
 
@@ -93,6 +97,11 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> RunRecord {
         // sweep.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             runtime.block_on(async move {
+                if scenario.global.is_some() {
+                    let start = tokio::time::Instant::now();
+                    let (history, ops) = crate::global_tables::run(&scenario, plan, options).await;
+                    return (history, ops, start.elapsed().as_millis() as u64);
+                }
                 let world = crate::deploy::world(&scenario, plan, options);
                 let start = tokio::time::Instant::now();
                 let history = crate::deploy::run(world.clone()).await;

@@ -9,7 +9,7 @@
 //! write would bring the item back in one region only.
 
 use super::hlc::{Clock, Hlc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A region's name in versions: its index among the table's replicas.
 pub type Region = u32;
@@ -58,6 +58,8 @@ pub struct Replica<K: Ord, V> {
     pub region: Region,
     clock: Clock,
     items: BTreeMap<K, Entry<V>>,
+    /// The keys whose entry is a tombstone, so that dropping them reads only them.
+    tombstones: BTreeSet<K>,
     applied: Frontier,
     bug: LwwBug,
 }
@@ -68,6 +70,7 @@ impl<K: Ord + Clone, V: Clone> Replica<K, V> {
             region,
             clock: Clock::default(),
             items: BTreeMap::new(),
+            tombstones: BTreeSet::new(),
             applied: Frontier::new(),
             bug,
         }
@@ -87,8 +90,18 @@ impl<K: Ord + Clone, V: Clone> Replica<K, V> {
             region: self.region,
             seq,
         };
-        self.items.insert(key, Entry { version, value });
+        self.set(key, Entry { version, value });
         version
+    }
+
+    /// Sets `key`'s entry, keeping the tombstone index in step.
+    fn set(&mut self, key: K, entry: Entry<V>) {
+        if entry.value.is_none() {
+            self.tombstones.insert(key.clone());
+        } else {
+            self.tombstones.remove(&key);
+        }
+        self.items.insert(key, entry);
     }
 
     /// The next write of `version.region` (its sequence follows the last applied from that
@@ -103,7 +116,7 @@ impl<K: Ord + Clone, V: Clone> Replica<K, V> {
             Some(e) => version > e.version,
         };
         if newer {
-            self.items.insert(key, Entry { version, value });
+            self.set(key, Entry { version, value });
         }
         newer
     }
@@ -116,6 +129,7 @@ impl<K: Ord + Clone, V: Clone> Replica<K, V> {
             region,
             clock: self.clock,
             items: self.items.clone(),
+            tombstones: self.tombstones.clone(),
             applied: self.applied.clone(),
             bug: self.bug,
         }
@@ -156,12 +170,20 @@ impl<K: Ord + Clone, V: Clone> Replica<K, V> {
     ) -> usize {
         let early = self.bug == LwwBug::EarlyTombstoneDrop;
         let (me, applied) = (self.region, &self.applied);
-        let before = self.items.len();
-        self.items.retain(|_, e| {
-            e.value.is_some()
-                || !(early || tombstone_safe(e.version, me, applied, regions, reports))
-        });
-        before - self.items.len()
+        let safe: Vec<K> = self
+            .tombstones
+            .iter()
+            .filter(|k| {
+                let version = self.items[*k].version;
+                early || tombstone_safe(version, me, applied, regions, reports)
+            })
+            .cloned()
+            .collect();
+        for key in &safe {
+            self.tombstones.remove(key);
+            self.items.remove(key);
+        }
+        safe.len()
     }
 }
 

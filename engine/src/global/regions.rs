@@ -56,6 +56,9 @@ pub struct Stamp {
     pub key: Box<[u8]>,
     pub item: Option<Box<[u8]>>,
     pub version: lww::Version,
+    /// What the region had applied of every region's writes when it stamped this one: a
+    /// write of another region is concurrent with this one if its sequence is past it.
+    pub frontier: lww::Frontier,
 }
 
 impl Regions {
@@ -352,6 +355,7 @@ impl Regions {
                     key: key.clone(),
                     item: item.clone(),
                     version,
+                    frontier: member.versions.frontier().clone(),
                 });
             }
             let others: Vec<String> = group

@@ -14,6 +14,7 @@
 //! | `stream` | per item, in shard-lineage order, a record that repeats an earlier one (`stream-duplicate`), comes before its predecessor (`stream-out-of-order`) or follows a change never recorded (`stream-gap`); an acknowledged write missing from the stream (`stream-incomplete`); a replay of the stream that does not end at the table's final state (`stream-replay-diverged`) | a stream holds each change of an item exactly once, in order; replaying it by shard lineage rebuilds the table |
 //! | `log-agreement` | two replicas of a partition whose committed log prefixes differ (checked from the replicas' logs at the end of the run, not from any operation) | replicas never commit different entries at one index |
 //! | `transactions` | transactions (`txn`: appends to and reads of list items) that no serial order explains, as Elle finds them: reads that contradict the key's version order (`incompatible-order`), see a failed transaction's append (`G1a`), an intermediate state (`G1b`), an element nobody appended (`garbage-read`) or one twice (`duplicate-elements`); cycles of ww, wr and rw dependencies (`G0`, `G1c`, `G-single`, `G2-item`); cycles that need a real-time edge as well (`G-single-realtime` and the like: observations, serializable but not strictly) | TransactWriteItems and TransactGetItems are serializable |
+//! | `global-tables` | after healing, regions of a global table holding different values (`global-diverged`) or not the value of the newest stamped version (`global-not-last-writer`); a region's read returning an older version than a read there returned before it began (`global-read-regressed`); an acknowledged write lost to a concurrent one from another region (`global-write-overwritten`, an observation) | a global table's replicas converge on the last writer's value, and a region's reads never go back |
 //! | `throttling` | throttled requests (an observation) | throttling is an error the caller retries |
 //!
 //! Observations are not failures: DynamoDB permits them. Teaching scenarios expect them.
@@ -23,6 +24,7 @@ mod convergence;
 mod counter;
 pub mod elle;
 mod eventual;
+mod global;
 mod index;
 pub mod linearizable;
 mod log_agreement;
@@ -192,6 +194,9 @@ pub enum Model {
     /// An item with a Time to Live: writes with an expiry (`put-ttl`), reads, and the TTL
     /// sweeper's deletes (`ttl-delete`).
     Ttl,
+    /// An item of a global table: puts, deletes and reads in several regions (`global-*`),
+    /// judged by the `global-tables` checker over the whole history.
+    Global,
 }
 
 impl Model {
@@ -202,7 +207,9 @@ impl Model {
 
     /// The model of an item whose operations have these names (`f`).
     pub fn of_names<'a>(names: impl IntoIterator<Item = &'a str> + Clone) -> Model {
-        if names
+        if names.clone().into_iter().any(|f| f.starts_with("global-")) {
+            Model::Global
+        } else if names
             .clone()
             .into_iter()
             .any(|f| f == "put-ttl" || f == "ttl-delete")
@@ -243,7 +250,7 @@ pub trait Checker: Sync {
 
 /// Every checker, in the order their anomalies are reported: per item (items in key order),
 /// then over the whole history.
-pub const CHECKERS: [&dyn Checker; 12] = [
+pub const CHECKERS: [&dyn Checker; 13] = [
     &linearizable::Linearizable,
     &counter::Counter,
     &lost_write::LostWrite,
@@ -255,6 +262,7 @@ pub const CHECKERS: [&dyn Checker; 12] = [
     &stream::Stream,
     &log_agreement::LogAgreement,
     &elle::Transactions,
+    &global::GlobalTables,
     &throttling::Throttling,
 ];
 

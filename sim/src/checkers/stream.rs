@@ -219,7 +219,7 @@ fn replay_differs(table: &str, key: &str, ops: &[&Op], records: &[Record]) -> Op
     let last = match Model::of(ops) {
         Model::Register | Model::Counter => final_read(ops)?,
         Model::Ttl => super::ttl::final_read_of(ops)?,
-        Model::Bank => return None,
+        Model::Bank | Model::Global => return None,
     };
     let replayed = records.last().map_or(Json::Null, |r| r.new.clone());
     if replayed == last.output {

@@ -166,6 +166,7 @@ impl Nemesis {
                 self.crash_coordinator(*coordinator, scheduled.end_ms)
             }
             (Fault::CoordinatorCrash { .. }, false) => {}
+            (Fault::OneWay { from, to }, on) => self.set_one_way(*from, *to, on),
             (Fault::Isolate { node }, on) => {
                 for (other, &id) in storage.iter().enumerate() {
                     if other != *node {
@@ -214,6 +215,21 @@ impl Nemesis {
         } else {
             self.net.unclog_link(a, b);
             self.net.unclog_link(b, a);
+        }
+    }
+
+    /// Cuts (or heals) every link from a node of region `from` to a node of region `to`.
+    fn set_one_way(&self, from: usize, to: usize, on: bool) {
+        for (a, &ra) in self.region_of.iter().enumerate() {
+            for (b, &rb) in self.region_of.iter().enumerate() {
+                if ra == from && rb == to {
+                    if on {
+                        self.net.clog_link(self.ids[a], self.ids[b]);
+                    } else {
+                        self.net.unclog_link(self.ids[a], self.ids[b]);
+                    }
+                }
+            }
         }
     }
 

@@ -12,6 +12,7 @@ mod delay;
 mod feed_crash;
 mod isolate;
 mod loss;
+mod one_way;
 mod partition;
 pub mod points;
 mod power_loss;
@@ -74,6 +75,9 @@ pub enum Fault {
     /// Crash a transaction coordinator (`topology.coordinators`); it restarts when the fault
     /// ends, with only the ledger.
     CoordinatorCrash { coordinator: usize },
+    /// Drop every message from one region to another; the other way still works (an
+    /// asymmetric link).
+    OneWay { from: usize, to: usize },
 }
 
 /// A fault kind, as scenario files name it in `faults.weights`.
@@ -96,11 +100,12 @@ pub enum FaultKind {
     TornWrite,
     FeedCrash,
     CoordinatorCrash,
+    OneWay,
 }
 
 /// Every fault kind, in the order a plan weighs them (do not reorder: a seed's plan depends
 /// on it).
-pub const FAULT_KINDS: [FaultKind; 16] = [
+pub const FAULT_KINDS: [FaultKind; 17] = [
     FaultKind::Partition,
     FaultKind::Clog,
     FaultKind::Crash,
@@ -117,6 +122,7 @@ pub const FAULT_KINDS: [FaultKind; 16] = [
     FaultKind::TornWrite,
     FaultKind::FeedCrash,
     FaultKind::CoordinatorCrash,
+    FaultKind::OneWay,
 ];
 
 impl FaultKind {
@@ -138,6 +144,7 @@ impl FaultKind {
             FaultKind::TornWrite => "torn-write",
             FaultKind::FeedCrash => "feed-crash",
             FaultKind::CoordinatorCrash => "coordinator-crash",
+            FaultKind::OneWay => "one-way",
         }
     }
 
@@ -151,6 +158,7 @@ impl FaultKind {
             FaultKind::Partition => partition::unsupported(deployment),
             FaultKind::FeedCrash => feed_crash::unsupported(deployment),
             FaultKind::CoordinatorCrash => coordinator_crash::unsupported(deployment),
+            FaultKind::OneWay => one_way::unsupported(deployment),
             _ => None,
         }
     }
@@ -174,6 +182,7 @@ impl FaultKind {
             FaultKind::TornWrite => torn_write::draw(d),
             FaultKind::FeedCrash => feed_crash::draw(d),
             FaultKind::CoordinatorCrash => coordinator_crash::draw(d),
+            FaultKind::OneWay => one_way::draw(d),
         }
     }
 }
@@ -197,6 +206,7 @@ impl Fault {
             Fault::TornWrite { .. } => FaultKind::TornWrite,
             Fault::FeedCrash { .. } => FaultKind::FeedCrash,
             Fault::CoordinatorCrash { .. } => FaultKind::CoordinatorCrash,
+            Fault::OneWay { .. } => FaultKind::OneWay,
         }
     }
 
@@ -225,6 +235,7 @@ impl Fault {
             Fault::CoordinatorCrash { coordinator } => {
                 coordinator_crash::render(topology, coordinator)
             }
+            Fault::OneWay { from, to } => one_way::render(topology, from, to),
         }
     }
 }

@@ -7,7 +7,7 @@ pub mod spec;
 
 use crate::faults::FaultKind;
 use crate::workloads::WorkloadKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -34,6 +34,41 @@ pub struct Scenario {
     pub deployment: Deployment,
     pub workloads: Vec<Workload>,
     pub faults: Faults,
+    /// A global table across every region instead of workloads on regional tables
+    /// (`crate::global_tables`): one node per region, replicating by pulls.
+    pub global: Option<GlobalTables>,
+}
+
+/// A global-tables run: every region holds a replica of one table, its own clients write,
+/// delete and read it, and the regions pull each other's writes (last writer wins).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GlobalTables {
+    pub keys: usize,
+    /// Client processes per region.
+    pub processes: usize,
+    pub think_ms: [u64; 2],
+    pub read_fraction: f64,
+    /// Fraction of reads that are eventually consistent.
+    pub eventual_fraction: f64,
+    /// Fraction of writes that are deletes.
+    pub delete_fraction: f64,
+    /// How long a region waits between two pulls of another region's writes (drawn per pull).
+    pub pull_ms: [u64; 2],
+}
+
+impl Default for GlobalTables {
+    fn default() -> Self {
+        GlobalTables {
+            keys: 4,
+            processes: 2,
+            think_ms: [5, 40],
+            read_fraction: 0.4,
+            eventual_fraction: 0.5,
+            delete_fraction: 0.1,
+            pull_ms: [10, 60],
+        }
+    }
 }
 
 /// How clients reach the routers.

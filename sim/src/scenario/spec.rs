@@ -2,7 +2,7 @@
 //! every key's default, and its validation into a [`Scenario`], reporting every unknown key
 //! and invalid value at once.
 
-use super::{Faults, Scenario, Transport, Workload};
+use super::{Faults, GlobalTables, Scenario, Transport, Workload};
 use crate::faults::{FAULT_KINDS, FaultKind};
 use crate::workloads::{WORKLOAD_KINDS, WorkloadKind};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,8 @@ pub struct ScenarioSpec {
     #[serde(rename = "workload")]
     pub workloads: Vec<WorkloadSpec>,
     pub faults: FaultsSpec,
+    /// A global table across every region (`[global_tables]`) instead of workloads.
+    pub global_tables: Option<GlobalTables>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -155,6 +157,7 @@ impl Default for ScenarioSpec {
             deployment: Deployment::default(),
             workloads: Vec::new(),
             faults: FaultsSpec::default(),
+            global_tables: None,
         }
     }
 }
@@ -220,7 +223,7 @@ impl Default for FaultsSpec {
     }
 }
 
-const TOP: [&str; 12] = [
+const TOP: [&str; 13] = [
     "name",
     "description",
     "expect",
@@ -233,6 +236,7 @@ const TOP: [&str; 12] = [
     "deployment",
     "workload",
     "faults",
+    "global_tables",
 ];
 const DEPLOYMENT: [&str; 18] = [
     "regions",
@@ -356,6 +360,9 @@ impl ScenarioSpec {
             );
         }
         let faults = self.faults.validate(&self.deployment, &mut errors);
+        if let Some(global) = &self.global_tables {
+            validate_global(global, &self.deployment, &faults, &mut errors);
+        }
         let (Some(transport), true) = (transport, errors.is_empty()) else {
             return Err(errors);
         };
@@ -377,6 +384,7 @@ impl ScenarioSpec {
             deployment: self.deployment,
             workloads,
             faults,
+            global: self.global_tables,
         })
     }
 
@@ -394,8 +402,15 @@ impl ScenarioSpec {
         if self.op_timeout_ms < 10 {
             errors.push("op_timeout_ms: must be at least 10".into());
         }
-        if self.workloads.is_empty() {
-            errors.push("workload: at least one [[workload]] is required".into());
+        match (self.workloads.is_empty(), self.global_tables.is_some()) {
+            (true, false) => {
+                errors.push("workload: at least one [[workload]] (or [global_tables]) is required".into())
+            }
+            (false, true) => errors.push(
+                "global_tables: a global-tables run has no [[workload]]: its clients are the section's"
+                    .into(),
+            ),
+            _ => {}
         }
     }
 }
@@ -582,6 +597,52 @@ impl WorkloadSpec {
             read_units: self.read_units,
             index: self.index,
             sparse: self.sparse,
+        }
+    }
+}
+
+/// The fault kinds a global-tables run executes: regions cut off, one-way links, clocks.
+pub const GLOBAL_FAULTS: [FaultKind; 3] =
+    [FaultKind::Partition, FaultKind::OneWay, FaultKind::Skew];
+
+fn validate_global(
+    global: &GlobalTables,
+    deployment: &Deployment,
+    faults: &Faults,
+    errors: &mut Vec<String>,
+) {
+    if deployment.regions < 2 {
+        errors.push("global_tables: needs deployment.regions of at least 2".into());
+    }
+    if !(1..=64).contains(&global.keys) {
+        errors.push(format!(
+            "global_tables.keys: {} is not in 1..=64",
+            global.keys
+        ));
+    }
+    if !(1..=16).contains(&global.processes) {
+        errors.push(format!(
+            "global_tables.processes: {} is not in 1..=16",
+            global.processes
+        ));
+    }
+    for (name, v) in [
+        ("read_fraction", global.read_fraction),
+        ("eventual_fraction", global.eventual_fraction),
+        ("delete_fraction", global.delete_fraction),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            errors.push(format!("global_tables.{name}: {v} is not in [0, 1]"));
+        }
+    }
+    range_not_empty("global_tables.think_ms", global.think_ms, errors);
+    range_not_empty("global_tables.pull_ms", global.pull_ms, errors);
+    for kind in faults.weights.keys() {
+        if !GLOBAL_FAULTS.contains(kind) {
+            errors.push(format!(
+                "faults.weights.{}: a global-tables run executes only partition, one-way and skew",
+                kind.name()
+            ));
         }
     }
 }
