@@ -189,6 +189,9 @@ impl Engine {
             Request::DescribeTimeToLive(input) => {
                 ops::describe_time_to_live::execute(self, &input, now_ms)
             }
+            Request::DescribeTableReplicaAutoScaling(input) => {
+                ops::describe_table_replica_auto_scaling::execute(self, &input, now_ms)
+            }
             Request::TransactWriteItems(input) => {
                 ops::transact_write_items::execute(self, &input, now_ms)
             }

@@ -34,6 +34,7 @@ fn request(operation: &str, body: Json) -> Request {
         "UpdateTimeToLive" => Request::UpdateTimeToLive(de(body)),
         "DescribeTimeToLive" => Request::DescribeTimeToLive(de(body)),
         "TransactWriteItems" => Request::TransactWriteItems(de(body)),
+        "DescribeTableReplicaAutoScaling" => Request::DescribeTableReplicaAutoScaling(de(body)),
         other => panic!("{other}"),
     }
 }
@@ -691,4 +692,58 @@ fn a_lost_pull_only_delays_and_the_log_is_trimmed_once_applied() {
     let request = b.pull_request(WEST, "gtab", EAST).unwrap();
     assert_eq!(request.next_seq, 11);
     assert!(a.answer_pull(&request, 100).is_empty());
+}
+
+#[test]
+fn replica_auto_scaling_lists_every_replica_with_the_profiles_target_tracking() {
+    let profile = json!({"defaults": {"throttling": true, "auto_scaling": {
+        "target_utilization": 0.7, "min_capacity": 5, "max_capacity": 100}}});
+    let mut r = regions(profile);
+    let body = json!({
+        "TableName": "gtab",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    });
+    call(&mut r, EAST, "CreateTable", body, 0);
+    let alone = call(
+        &mut r,
+        EAST,
+        "DescribeTableReplicaAutoScaling",
+        json!({"TableName": "gtab"}),
+        0,
+    );
+    let replicas = &alone["TableAutoScalingDescription"]["Replicas"];
+    assert_eq!(replicas.as_array().unwrap().len(), 1, "{alone}");
+    assert_eq!(replicas[0]["RegionName"], EAST);
+    let settings = &replicas[0]["ReplicaProvisionedWriteCapacityAutoScalingSettings"];
+    assert_eq!(settings["MinimumUnits"], 5);
+    assert_eq!(settings["MaximumUnits"], 100);
+    assert_eq!(
+        settings["ScalingPolicies"][0]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"],
+        70.0
+    );
+    add_replica(&mut r, EAST, WEST, 10);
+    let both = call(
+        &mut r,
+        WEST,
+        "DescribeTableReplicaAutoScaling",
+        json!({"TableName": "gtab"}),
+        20,
+    );
+    let regions: Vec<&str> = both["TableAutoScalingDescription"]["Replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["RegionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(regions, [EAST, WEST]);
+    let missing = call(
+        &mut r,
+        EAST,
+        "DescribeTableReplicaAutoScaling",
+        json!({"TableName": "nope"}),
+        20,
+    );
+    assert_eq!(missing["__type"], "ResourceNotFoundException");
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 /// The operations of DynamoDB's current API that dynasim does not implement yet. They answer
 /// a clear error rather than "unknown operation"; `docs/compatibility.md` lists them.
-pub const NOT_IMPLEMENTED: [&str; 33] = [
+pub const NOT_IMPLEMENTED: [&str; 32] = [
     "BatchExecuteStatement",
     "CreateBackup",
     "CreateGlobalTable",
@@ -30,7 +30,6 @@ pub const NOT_IMPLEMENTED: [&str; 33] = [
     "DescribeGlobalTableSettings",
     "DescribeImport",
     "DescribeKinesisStreamingDestination",
-    "DescribeTableReplicaAutoScaling",
     "DisableKinesisStreamingDestination",
     "EnableKinesisStreamingDestination",
     "ExecuteStatement",
@@ -121,6 +120,9 @@ fn decode_request(operation: &str, body: &[u8]) -> Result<Request, Error> {
         "ListContributorInsights" => Request::ListContributorInsights(decode(body)?),
         "UpdateTimeToLive" => Request::UpdateTimeToLive(decode(body)?),
         "DescribeTimeToLive" => Request::DescribeTimeToLive(decode(body)?),
+        "DescribeTableReplicaAutoScaling" => {
+            Request::DescribeTableReplicaAutoScaling(decode(body)?)
+        }
         other if NOT_IMPLEMENTED.contains(&other) => {
             return Err(Error::operation_not_implemented(other));
         }

@@ -211,3 +211,11 @@ def expect_conflict(client, table):
     assert response["Error"]["Code"] == "ReplicatedWriteConflictException", response["Error"]
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 409
     return response
+
+
+def test_replica_auto_scaling_lists_both_regions(east, west, global_table):
+    described = west.describe_table_replica_auto_scaling(TableName=global_table)
+    description = described["TableAutoScalingDescription"]
+    assert description["TableName"] == global_table
+    assert sorted(r["RegionName"] for r in description["Replicas"]) == [EAST, WEST]
+    assert all(r["ReplicaStatus"] == "ACTIVE" for r in description["Replicas"])

@@ -76,6 +76,7 @@ pub enum Response {
     GetRecords(GetRecordsOutput),
     UpdateTimeToLive(UpdateTimeToLiveOutput),
     DescribeTimeToLive(DescribeTimeToLiveOutput),
+    ReplicaAutoScaling(ReplicaAutoScalingOutput),
     TransactWriteItems(TransactWriteItemsOutput),
     TransactGetItems(TransactGetItemsOutput),
     /// Not an answer yet: a transaction waiting out the commit delay (never serialized; the
@@ -104,6 +105,7 @@ impl Serialize for Response {
             Response::GetRecords(o) => o.serialize(serializer),
             Response::UpdateTimeToLive(o) => o.serialize(serializer),
             Response::DescribeTimeToLive(o) => o.serialize(serializer),
+            Response::ReplicaAutoScaling(o) => o.serialize(serializer),
             Response::TransactWriteItems(o) => o.serialize(serializer),
             Response::TransactGetItems(o) => o.serialize(serializer),
             Response::Pending(_) => {
@@ -145,6 +147,7 @@ pub enum Request {
     GetRecords(GetRecordsInput),
     UpdateTimeToLive(UpdateTimeToLiveInput),
     DescribeTimeToLive(TableNameInput),
+    DescribeTableReplicaAutoScaling(TableNameInput),
     TransactWriteItems(TransactWriteItemsInput),
     TransactGetItems(TransactGetItemsInput),
 }
@@ -165,7 +168,9 @@ impl Request {
                 i.table_name.as_deref()
             }
             Request::UpdateTimeToLive(i) => i.table_name.as_deref(),
-            Request::DescribeTimeToLive(i) => i.table_name.as_deref(),
+            Request::DescribeTimeToLive(i) | Request::DescribeTableReplicaAutoScaling(i) => {
+                i.table_name.as_deref()
+            }
             _ => None,
         }
     }

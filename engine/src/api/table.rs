@@ -367,3 +367,60 @@ pub struct Endpoint {
 pub struct DescribeEndpointsOutput {
     pub endpoints: Vec<Endpoint>,
 }
+
+/// DescribeTableReplicaAutoScaling's answer.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicaAutoScalingOutput {
+    pub table_auto_scaling_description: TableAutoScalingDescription,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct TableAutoScalingDescription {
+    pub table_name: String,
+    pub table_status: String,
+    pub replicas: Vec<ReplicaAutoScalingDescription>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicaAutoScalingDescription {
+    pub region_name: String,
+    pub global_secondary_indexes: Vec<IndexAutoScalingDescription>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_provisioned_read_capacity_auto_scaling_settings: Option<AutoScalingSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_provisioned_write_capacity_auto_scaling_settings: Option<AutoScalingSettings>,
+    pub replica_status: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexAutoScalingDescription {
+    pub index_name: String,
+    pub index_status: String,
+}
+
+/// A profile's target tracking, as Application Auto Scaling would describe it.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AutoScalingSettings {
+    pub minimum_units: u64,
+    pub maximum_units: u64,
+    pub auto_scaling_disabled: bool,
+    pub scaling_policies: Vec<AutoScalingPolicy>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AutoScalingPolicy {
+    pub policy_name: String,
+    pub target_tracking_scaling_policy_configuration: TargetTracking,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct TargetTracking {
+    pub target_value: f64,
+}

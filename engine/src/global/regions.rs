@@ -283,7 +283,10 @@ impl Regions {
             _ => self.engine_mut(region).execute(request, now_ms),
         };
         self.replicate_changes(region, now_ms);
-        result.map(|response| self.describe_replicas(region, response, now_ms))
+        result.map(|response| {
+            let response = self.describe_replicas(region, response, now_ms);
+            self.describe_replica_auto_scaling(region, response, now_ms)
+        })
     }
 
     /// Finishes a transaction a profile's commit delay held (`Engine::finish_transaction`).

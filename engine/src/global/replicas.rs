@@ -657,6 +657,38 @@ impl Regions {
         response
     }
 
+    /// DescribeTableReplicaAutoScaling from `region`: every replica of the global table.
+    pub(super) fn describe_replica_auto_scaling(
+        &self,
+        region: &str,
+        mut response: Response,
+        now_ms: u64,
+    ) -> Response {
+        let Response::ReplicaAutoScaling(output) = &mut response else {
+            return response;
+        };
+        let description = &mut output.table_auto_scaling_description;
+        let Some(group) = self.group_of(region, &description.table_name) else {
+            return response;
+        };
+        let group = &self.groups[&group];
+        for other in group.members.keys().filter(|r| *r != region) {
+            let engine = &self.engines[other];
+            if engine.table(&group.name).is_some() {
+                let replica = crate::ops::describe_table_replica_auto_scaling::replica_auto_scaling(
+                    engine,
+                    &group.name,
+                    now_ms,
+                );
+                description.replicas.push(replica);
+            }
+        }
+        description
+            .replicas
+            .sort_by(|a, b| a.region_name.cmp(&b.region_name));
+        response
+    }
+
     fn describe_member(
         &self,
         region: &str,

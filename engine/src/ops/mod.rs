@@ -18,6 +18,7 @@ pub mod describe_endpoints;
 pub mod describe_limits;
 pub mod describe_stream;
 pub mod describe_table;
+pub mod describe_table_replica_auto_scaling;
 pub mod describe_time_to_live;
 pub mod get_item;
 pub mod get_records;
