@@ -747,3 +747,112 @@ fn replica_auto_scaling_lists_every_replica_with_the_profiles_target_tracking() 
     );
     assert_eq!(missing["__type"], "ResourceNotFoundException");
 }
+
+const EU: &str = "eu-west-1";
+
+fn three_regions(seed: u64) -> Regions {
+    let profile = json!({"global_tables": {"replication_delay_ms": [100, 1000]}});
+    let profile: Profile = serde_json::from_value(profile).unwrap();
+    let mut r = Regions::new(Engine::with_profile(Config::default(), profile, seed));
+    create(&mut r, EAST, 0);
+    add_replica(&mut r, EAST, WEST, 0);
+    add_replica(&mut r, EAST, EU, 0);
+    r
+}
+
+/// Review finding: a replica removed while its last writes are on their way must not let the
+/// others drop a tombstone those writes are older than.
+#[test]
+fn a_removed_replicas_last_writes_still_meet_the_tombstones() {
+    for seed in 0..40 {
+        let mut r = three_regions(seed);
+        put(&mut r, EAST, "k", "v0", 10);
+        settle(&mut r, 2000);
+        put(&mut r, WEST, "k", "P", 3000);
+        let delete =
+            json!({"TableName": "gtab", "ReplicaUpdates": [{"Delete": {"RegionName": WEST}}]});
+        let answer = call(&mut r, EAST, "UpdateTable", delete, 3001);
+        assert!(answer.get("__type").is_none(), "{answer}");
+        let key = json!({"TableName": "gtab", "Key": {"pk": {"S": "k"}}});
+        call(&mut r, EAST, "DeleteItem", key, 3002);
+        settle(&mut r, 8000);
+        let (east, eu) = (get(&mut r, EAST, "k", 8000), get(&mut r, EU, "k", 8000));
+        assert_eq!(
+            (east.as_deref(), eu.as_deref()),
+            (None, None),
+            "seed {seed}"
+        );
+    }
+}
+
+/// Review finding: with two regions, removing one must not lose the acknowledged writes it
+/// had not yet replicated.
+#[test]
+fn the_last_replica_still_receives_a_removed_ones_acknowledged_writes() {
+    let mut r = two_regions(json!({"global_tables": {"replication_delay_ms": [300, 300]}}));
+    put(&mut r, WEST, "k", "acked", 1000);
+    let answer = call(
+        &mut r,
+        WEST,
+        "DeleteTable",
+        json!({"TableName": "gtab"}),
+        1001,
+    );
+    assert!(answer.get("__type").is_none(), "{answer}");
+    settle(&mut r, 2000);
+    assert_eq!(get(&mut r, EAST, "k", 2000).as_deref(), Some("acked"));
+    let described = call(
+        &mut r,
+        EAST,
+        "DescribeTable",
+        json!({"TableName": "gtab"}),
+        2000,
+    );
+    assert!(described["Table"].get("Replicas").is_none(), "{described}");
+    // Once drained, the table is regional: a replica can be added again.
+    let again = add_replica(&mut r, EAST, WEST, 2100);
+    assert!(again.get("__type").is_none(), "{again}");
+    assert_eq!(get(&mut r, WEST, "k", 2100).as_deref(), Some("acked"));
+}
+
+#[test]
+fn a_strong_tables_region_is_not_deleted_alone_and_bad_overrides_change_nothing() {
+    let mut r = strong_regions();
+    let answer = call(
+        &mut r,
+        WEST,
+        "DeleteTable",
+        json!({"TableName": "gtab"}),
+        10,
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("removed together"),
+        "{answer}"
+    );
+    let mut r = regions(json!({}));
+    create(&mut r, EAST, 0);
+    let body = json!({"TableName": "gtab", "ReplicaUpdates": [
+        {"Create": {"RegionName": WEST}},
+        {"Create": {"RegionName": EU, "TableClassOverride": "GLACIER"}}]});
+    let answer = call(&mut r, EAST, "UpdateTable", body, 10);
+    assert_eq!(answer["__type"], "ValidationException", "{answer}");
+    let west = call(&mut r, WEST, "ListTables", json!({}), 10);
+    assert_eq!(west["TableNames"], json!([]), "no action was applied");
+}
+
+#[test]
+fn a_host_makes_engines_for_a_bounded_number_of_regions() {
+    let mut r = regions(json!({}));
+    for i in 0..dynasim_engine::global::regions::REGIONS_MAX + 5 {
+        let answer = call(&mut r, &format!("r{i}"), "ListTables", json!({}), 0);
+        let refused = answer["__type"] == "UnrecognizedClientException";
+        assert_eq!(
+            refused,
+            i + 1 >= dynasim_engine::global::regions::REGIONS_MAX,
+            "{i}: {answer}"
+        );
+    }
+}

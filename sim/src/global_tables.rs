@@ -62,6 +62,31 @@ enum Msg {
         from: String,
         writes: Vec<Shipped>,
     },
+    /// MRSC: a region passes a client's write or strong read to the ordering region, which
+    /// answers the client itself.
+    Forward {
+        id: u64,
+        op: ClientOp,
+        client: SocketAddr,
+        origin: usize,
+    },
+    /// MRSC: a region has applied the ordering region's writes up to `upto`.
+    Ack {
+        upto: u64,
+    },
+}
+
+/// MRSC: the region that orders every write and strong read (the first).
+const ORDERING: usize = 0;
+
+/// The ordering region's writes waiting for another region to apply them, and the items they
+/// are modifying (a write to one from another region is a ReplicatedWriteConflictException).
+#[derive(Default)]
+struct Sequencer {
+    /// Sequence → (client, request id, the write's answer).
+    pending: BTreeMap<u64, (SocketAddr, u64, Json)>,
+    /// Item → (the region whose write it is, its sequence).
+    modifying: BTreeMap<String, (usize, u64)>,
 }
 
 /// What the nodes share: the history, each region's host, the clocks.
@@ -248,10 +273,20 @@ async fn region_node(shared: Arc<Shared>, r: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let others: Vec<usize> = (0..shared.regions.len()).filter(|&o| o != r).collect();
     let mut next_pull: Vec<u64> = others.iter().map(|_| 0).collect();
+    let mut ordering = Sequencer::default();
     loop {
         tokio::select! {
             biased;
-            Some((msg, from)) = rx.recv() => handle(&shared, r, &mut rng, &endpoint, msg, from),
+            Some((msg, from)) = rx.recv() => {
+                let mut node = Node {
+                    shared: &shared,
+                    r,
+                    rng: &mut rng,
+                    endpoint: &endpoint,
+                    ordering: &mut ordering,
+                };
+                node.handle(msg, from);
+            }
             _ = tokio::time::sleep(Duration::from_millis(TICK_MS)) => {}
         }
         let now = shared.clock(r);
@@ -276,49 +311,185 @@ async fn region_node(shared: Arc<Shared>, r: usize) {
     }
 }
 
-fn handle(
-    shared: &Shared,
+/// A region node's context while it handles one message.
+struct Node<'a> {
+    shared: &'a Shared,
     r: usize,
-    rng: &mut ChaCha8Rng,
-    endpoint: &Arc<Endpoint>,
-    msg: Msg,
-    from: SocketAddr,
-) {
-    let region = &shared.regions[r];
-    let now = shared.clock(r);
-    match msg {
-        Msg::Request { id, op } => {
-            let (result, stamps) = {
-                let mut host = shared.hosts[r].lock().unwrap();
-                let result = host.execute(region, request_of(&op), now);
-                (answer_of(result), host.take_stamps())
-            };
-            shared.record_stamps(r, stamps);
-            let reply = Msg::Reply { id, result };
-            let endpoint = endpoint.clone();
+    rng: &'a mut ChaCha8Rng,
+    endpoint: &'a Arc<Endpoint>,
+    ordering: &'a mut Sequencer,
+}
+
+impl Node<'_> {
+    fn region(&self) -> &str {
+        &self.shared.regions[self.r]
+    }
+
+    /// Answers a client: at once in this region, after the cross-region latency elsewhere.
+    fn reply(&mut self, to: SocketAddr, id: u64, result: Result<Json, String>) {
+        let reply = Msg::Reply { id, result };
+        if to.ip() == client_ip(self.r) {
+            let endpoint = self.endpoint.clone();
             madsim::task::spawn(async move {
-                let _ = endpoint.send_to_raw(from, TAG, Box::new(reply)).await;
+                let _ = endpoint.send_to_raw(to, TAG, Box::new(reply)).await;
             });
+        } else {
+            send(self.shared, self.rng, self.endpoint, to, reply);
         }
-        Msg::Pull(pull) => {
-            let writes = shared.hosts[r]
-                .lock()
-                .unwrap()
-                .answer_pull(&pull, PULL_BATCH);
-            let Some(asker) = shared.regions.iter().position(|n| *n == pull.to) else {
-                return;
+    }
+
+    /// Executes a client's operation on this region's replica; its answer.
+    fn execute(&mut self, op: &ClientOp) -> Result<Json, String> {
+        let now = self.shared.clock(self.r);
+        let (result, stamps) = {
+            let mut host = self.shared.hosts[self.r].lock().unwrap();
+            let result = host.execute(&self.shared.regions[self.r], request_of(op), now);
+            (answer_of(result), host.take_stamps())
+        };
+        self.shared.record_stamps(self.r, stamps);
+        result
+    }
+
+    fn handle(&mut self, msg: Msg, from: SocketAddr) {
+        match msg {
+            Msg::Request { id, op } => self.request(id, op, from),
+            Msg::Forward {
+                id,
+                op,
+                client,
+                origin,
+            } => self.order(id, op, client, origin),
+            Msg::Pull(pull) => self.answer_pull(pull),
+            Msg::Shipped { from, writes } => self.apply(&from, writes),
+            Msg::Ack { upto } => self.acknowledged(upto),
+            Msg::Reply { .. } => {}
+        }
+    }
+
+    /// A client's request of this region: executed here, or (MRSC: a write or a strong read)
+    /// passed to the ordering region.
+    fn request(&mut self, id: u64, op: ClientOp, client: SocketAddr) {
+        let broken = self.shared.options.bug == Some(crate::options::Bug::MrscLocalStrongRead);
+        let local = match op {
+            ClientOp::Get { consistent, .. } => !consistent || broken,
+            _ => false,
+        };
+        if !self.shared.global.strong() || local {
+            let result = self.execute(&op);
+            self.reply(client, id, result);
+        } else if self.r == ORDERING {
+            self.order(id, op, client, self.r);
+        } else {
+            let forward = Msg::Forward {
+                id,
+                op,
+                client,
+                origin: self.r,
             };
-            let answer = Msg::Shipped {
+            send(
+                self.shared,
+                self.rng,
+                self.endpoint,
+                node_addr(ORDERING),
+                forward,
+            );
+        }
+    }
+
+    /// MRSC, in the ordering region: a strong read answered at once; a write refused while
+    /// another region's write of the item is replicating, else executed and pushed to the
+    /// other regions, and answered once one of them has applied it.
+    fn order(&mut self, id: u64, op: ClientOp, client: SocketAddr, origin: usize) {
+        let key = match &op {
+            ClientOp::Get { .. } => {
+                let result = self.execute(&op);
+                return self.reply(client, id, result);
+            }
+            ClientOp::Put { key, .. } | ClientOp::Delete { key } => key.clone(),
+        };
+        if let Some(&(writer, _)) = self.ordering.modifying.get(&key)
+            && writer != origin
+        {
+            let conflict = Err("ReplicatedWriteConflictException".to_string());
+            return self.reply(client, id, conflict);
+        }
+        let region = self.region().to_string();
+        let log_len = |node: &Node<'_>| {
+            let host = node.shared.hosts[node.r].lock().unwrap();
+            host.log_from(&region, TABLE, 0)
+        };
+        let before = log_len(self).len();
+        let result = self.execute(&op);
+        let log = log_len(self);
+        let (Ok(answer), Some(written)) = (&result, log.get(before)) else {
+            // Nothing changed (a delete of nothing, an error): nothing to replicate.
+            return self.reply(client, id, result);
+        };
+        let seq = written.version.seq;
+        self.ordering
+            .pending
+            .insert(seq, (client, id, answer.clone()));
+        self.ordering.modifying.insert(key, (origin, seq));
+        for other in (0..self.shared.regions.len()).filter(|&o| o != self.r) {
+            let push = Msg::Shipped {
                 from: region.clone(),
-                writes,
+                writes: log[before..].to_vec(),
             };
-            send(shared, rng, endpoint, node_addr(asker), answer);
+            send(self.shared, self.rng, self.endpoint, node_addr(other), push);
         }
-        Msg::Shipped { from, writes } => {
-            let mut host = shared.hosts[r].lock().unwrap();
-            host.apply_shipped(region, TABLE, &from, writes, now);
+    }
+
+    /// MRSC, in the ordering region: another region applied its writes up to `upto`.
+    fn acknowledged(&mut self, upto: u64) {
+        let later = self.ordering.pending.split_off(&(upto + 1));
+        let done = std::mem::replace(&mut self.ordering.pending, later);
+        self.ordering.modifying.retain(|_, (_, seq)| *seq > upto);
+        for (_, (client, id, answer)) in done {
+            self.reply(client, id, Ok(answer));
         }
-        Msg::Reply { .. } => {}
+    }
+
+    fn answer_pull(&mut self, pull: PullRequest) {
+        let writes = self.shared.hosts[self.r]
+            .lock()
+            .unwrap()
+            .answer_pull(&pull, PULL_BATCH);
+        let Some(asker) = self.shared.regions.iter().position(|n| *n == pull.to) else {
+            return;
+        };
+        let answer = Msg::Shipped {
+            from: self.region().to_string(),
+            writes,
+        };
+        send(
+            self.shared,
+            self.rng,
+            self.endpoint,
+            node_addr(asker),
+            answer,
+        );
+    }
+
+    /// Applies another region's writes (pulled or pushed); under MRSC, tells the ordering
+    /// region how far this one has applied its writes.
+    fn apply(&mut self, from: &str, writes: Vec<Shipped>) {
+        let now = self.shared.clock(self.r);
+        let region = self.region().to_string();
+        let applied = {
+            let mut host = self.shared.hosts[self.r].lock().unwrap();
+            host.apply_shipped(&region, TABLE, from, writes, now);
+            host.applied_from(&region, TABLE, from)
+        };
+        if self.shared.global.strong() && from == self.shared.regions[ORDERING] {
+            let ack = Msg::Ack { upto: applied };
+            send(
+                self.shared,
+                self.rng,
+                self.endpoint,
+                node_addr(ORDERING),
+                ack,
+            );
+        }
     }
 }
 
@@ -484,7 +655,7 @@ fn final_reads(shared: &Shared) {
                 shared.now_ns(),
             );
             event.key = Some(key);
-            event.value = answer_of(result).unwrap_or(Json::Null);
+            event.value = answer_of(result).unwrap_or_else(|error| json!({ "error": error }));
             event.node = Some(region.clone());
             shared.record(event);
         }
@@ -531,6 +702,14 @@ fn shared(scenario: &Scenario, plan: Plan, options: RunOptions) -> Arc<Shared> {
 /// Runs a global-tables scenario: the history, and how many operations the clients began.
 pub async fn run(scenario: &Scenario, plan: Plan, options: RunOptions) -> (History, u64) {
     let shared = shared(scenario, plan, options);
+    let mut mode = Event::new(
+        Process::Named("replication".into()),
+        Kind::Info,
+        "global-consistency",
+        0,
+    );
+    mode.value = Json::from(shared.global.consistency.clone());
+    shared.record(mode);
     let handle = Handle::current();
     let mut ids = Vec::new();
     for r in 0..shared.regions.len() {

@@ -74,6 +74,9 @@ pub enum Bug {
     /// Global tables: a tombstone dropped as soon as its region has it, before the other
     /// regions passed it, so an older write still on its way brings the item back.
     LwwEarlyTombstoneDrop,
+    /// Global tables with multi-Region strong consistency: a region answers strongly
+    /// consistent reads from its own replica instead of the ordering region's.
+    MrscLocalStrongRead,
 }
 
 impl Bug {
@@ -109,6 +112,12 @@ impl Bug {
         }
     }
 
+    /// Whether the variant breaks a global table (it can only show in a global-tables run).
+    pub fn global(self) -> bool {
+        self.lww_bug() != dynasim_engine::global::lww::LwwBug::None
+            || self == Bug::MrscLocalStrongRead
+    }
+
     /// The lease rule a broken variant breaks in every replica, if it is one of those.
     pub fn broken_lease(self) -> Option<dynasim_engine::replication::lease::BrokenLease> {
         use dynasim_engine::replication::lease::BrokenLease;
@@ -119,7 +128,7 @@ impl Bug {
     }
 }
 
-pub const BUGS: [(&str, Bug); 21] = [
+pub const BUGS: [(&str, Bug); 22] = [
     ("follower-strong-read", Bug::FollowerStrongRead),
     ("leader-only-ack", Bug::LeaderOnlyAck),
     ("lost-increment", Bug::LostIncrement),
@@ -147,6 +156,7 @@ pub const BUGS: [(&str, Bug); 21] = [
     ("lww-tie-by-arrival", Bug::LwwTieByArrival),
     ("lww-physical-clock", Bug::LwwPhysicalClock),
     ("lww-early-tombstone-drop", Bug::LwwEarlyTombstoneDrop),
+    ("mrsc-local-strong-read", Bug::MrscLocalStrongRead),
 ];
 
 impl Bug {

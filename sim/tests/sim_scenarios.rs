@@ -110,7 +110,7 @@ fn teaching_scenarios_show_their_anomaly() {
 fn caught(bug: dynasim_sim::run::Bug) -> Option<(String, Scenario, RunRecord)> {
     // A broken last-writer-wins rule can only show where a global table replicates, and the
     // others only where the regional deployment runs.
-    let global_bug = bug.lww_bug() != dynasim_engine::global::lww::LwwBug::None;
+    let global_bug = bug.global();
     for (path, scenario) in suite("ci") {
         if global_bug != scenario.global.is_some() {
             continue;

@@ -110,6 +110,16 @@ impl Error {
         )
     }
 
+    /// (ours) A request scoped to a region past the number one host makes engines for.
+    pub(crate) fn regions_exhausted(region: &str, max: usize) -> Error {
+        Error::new(
+            ErrorKind::UnrecognizedClient,
+            format!(
+                "dynasim serve hosts at most {max} regions; this request is scoped to another one ({region})"
+            ),
+        )
+    }
+
     /// (ours) A request scoped to another region than the one a `--data-dir` server keeps.
     pub(crate) fn region_not_durable(region: &str, durable: &str) -> Error {
         Error::new(

@@ -109,7 +109,8 @@ impl<K: Ord + Clone, V: Clone> Replica<K, V> {
     /// either way. Returns whether it replaced the item.
     pub fn apply(&mut self, key: K, version: Version, value: Option<V>) -> bool {
         self.clock.observe(version.hlc);
-        self.applied.insert(version.region, version.seq);
+        let applied = self.applied.entry(version.region).or_insert(0);
+        *applied = (*applied).max(version.seq);
         let newer = match self.items.get(&key) {
             None => true,
             Some(e) if self.bug == LwwBug::TieByArrival => version.hlc >= e.version.hlc,

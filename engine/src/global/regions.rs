@@ -20,6 +20,10 @@ use std::collections::BTreeMap;
 /// An MRSC item being modified: the region writing it, and until when.
 type Modifying = (String, u64);
 
+/// Regions one host makes engines for (a request scoped to yet another is refused: each is a
+/// whole engine, kept for the host's life).
+pub const REGIONS_MAX: usize = 64;
+
 /// What DescribeTable reports of a global table.
 pub const GLOBAL_TABLE_VERSION: &str = "2019.11.21";
 
@@ -168,7 +172,7 @@ impl Regions {
     }
 
     pub(super) fn region_id(&mut self, region: &str) -> lww::Region {
-        let next = self.region_ids.len() as lww::Region;
+        let next = self.region_ids.values().max().map_or(0, |m| m + 1);
         *self.region_ids.entry(region.to_string()).or_insert(next)
     }
 
@@ -272,6 +276,9 @@ impl Regions {
         if self.durable && region != self.default_region {
             return Err(Error::region_not_durable(region, &self.default_region));
         }
+        if !self.engines.contains_key(region) && self.engines.len() >= REGIONS_MAX {
+            return Err(Error::regions_exhausted(region, REGIONS_MAX));
+        }
         self.deliver_due(now_ms);
         let global = request.table_name().and_then(|t| self.group_of(region, t));
         self.check_strong(region, &request, now_ms)?;
@@ -306,9 +313,12 @@ impl Regions {
             self.replicate_changes(region, now_ms);
         }
         self.deliver_due(now_ms);
-        for group in self.groups.values_mut() {
-            group.drop_tombstones();
+        for (id, group) in self.groups.iter_mut() {
+            if !self.replication.from_departed(*id, &group.members) {
+                group.drop_tombstones();
+            }
         }
+        self.dissolve_drained();
         self.modifying.retain(|_, (_, until)| *until > now_ms);
     }
 

@@ -23,6 +23,9 @@ impl Regions {
         if self.engine(region).and_then(|e| e.table(table)).is_none() {
             return Err(Error::table_not_found(table));
         }
+        if self.group_of(region, table).is_some() {
+            return Err(Error::replica_already_exists(table, region));
+        }
         let mut own = None;
         let mut remote = BTreeMap::new();
         for &(name, id) in regions {
@@ -93,14 +96,43 @@ impl Regions {
             .map(|r| r.reported.get(&own).copied().unwrap_or(0))
             .min()
             .unwrap_or(0);
-        group.log.retain(|s| s.version.seq > applied_everywhere);
+        group
+            .log
+            .retain(|s| s.version.region != own || s.version.seq > applied_everywhere);
         group
             .log
             .iter()
-            .filter(|s| s.version.seq >= pull.next_seq)
+            .filter(|s| s.version.region == own && s.version.seq >= pull.next_seq)
             .take(max)
             .cloned()
             .collect()
+    }
+
+    /// This region's writes of `table` from sequence `from_seq` on, as a host pushes them to
+    /// the other regions (no report is recorded, unlike a pull's).
+    pub fn log_from(&self, region: &str, table: &str, from_seq: u64) -> Vec<Shipped> {
+        let Some(id) = self.group_of(region, table) else {
+            return Vec::new();
+        };
+        self.groups[&id]
+            .log
+            .iter()
+            .filter(|s| s.version.seq >= from_seq)
+            .cloned()
+            .collect()
+    }
+
+    /// How far `region`'s replica of `table` has applied `from`'s writes.
+    pub fn applied_from(&self, region: &str, table: &str, from: &str) -> u64 {
+        let Some(id) = self.group_of(region, table) else {
+            return 0;
+        };
+        let group = &self.groups[&id];
+        let (Some(member), Some(source)) = (group.members.get(region), group.remote.get(from))
+        else {
+            return 0;
+        };
+        member.versions.expects(source.id) - 1
     }
 
     /// Applies what a pull brought from `from` to `region`'s replica of `table`: each write

@@ -158,6 +158,7 @@ fn check_shape(input: &UpdateTableInput) -> Result<Asked<'_>> {
         let Some(region) = action.0.region_name.as_deref() else {
             return Err(Error::replica_region_missing());
         };
+        check_overrides(action.0)?;
         if !AWS_REGIONS.contains(&region) {
             return Err(Error::replica_region_invalid(region));
         }
@@ -181,6 +182,29 @@ fn check_shape(input: &UpdateTableInput) -> Result<Asked<'_>> {
         consistency: input.multi_region_consistency.as_deref(),
         witness,
     })
+}
+
+/// A Create's or Update's overrides, checked before any action is applied.
+fn check_overrides(action: &ReplicaAction) -> Result<()> {
+    let mut errors = ConstraintErrors::new();
+    if let Some(read) = action
+        .provisioned_throughput_override
+        .as_ref()
+        .and_then(|o| o.read_capacity_units)
+        && read < 1
+    {
+        errors.push(
+            &read.to_string(),
+            "provisionedThroughputOverride.readCapacityUnits",
+            &constraint::value_at_least(1),
+        );
+    }
+    errors.enumeration(
+        &action.table_class_override,
+        "tableClassOverride",
+        &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+    );
+    errors.into_result()
 }
 
 /// Whether `regions` all come from one of the MRSC region sets.
@@ -349,6 +373,9 @@ impl Regions {
             Action::Create(target, _) => {
                 if target == region {
                     return Err(Error::replica_in_own_region(region));
+                }
+                if group.is_some_and(|g| self.replication.from_region(g, target)) {
+                    return Err(Error::replica_in_use(name, target, "DELETING"));
                 }
                 let exists = self.engine(target).is_some_and(|e| e.table(name).is_some());
                 if member(target) || exists {
@@ -571,16 +598,32 @@ impl Regions {
             return Ok(());
         };
         self.replication.drop_to(id, region);
-        let group = self.groups.get_mut(&id).expect("a member's group");
-        group.members.remove(region);
-        if group.members.len() <= 1 {
-            let group = self.groups.remove(&id).expect("found above");
+        if let Some(group) = self.groups.get_mut(&id) {
+            group.members.remove(region);
+        }
+        self.dissolve_drained();
+        Ok(())
+    }
+
+    /// A global table left with one replica is regional again once the writes still on their
+    /// way to it (a removed replica's last ones) have arrived.
+    pub(super) fn dissolve_drained(&mut self) {
+        let drained: Vec<u64> = self
+            .groups
+            .iter()
+            .filter(|(id, g)| {
+                g.members.len() <= 1 && g.remote.is_empty() && !self.replication.any_of(**id)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in drained {
+            let Some(group) = self.groups.remove(&id) else {
+                continue;
+            };
             for last in group.members.keys() {
-                self.membership.remove(&(last.clone(), name.to_string()));
-                self.replication.drop_to(id, last);
+                self.membership.remove(&(last.clone(), group.name.clone()));
             }
         }
-        Ok(())
     }
 
     /// A request on a replica of a global table, from `region`: UpdateTable is refused while
@@ -594,6 +637,13 @@ impl Regions {
         now_ms: u64,
     ) -> Result<Response> {
         let name = self.groups[&group].name.clone();
+        let strong_members = {
+            let g = &self.groups[&group];
+            (g.strong && g.members.len() + usize::from(g.witness.is_some()) > 1).then_some(())
+        };
+        if matches!(request, Request::DeleteTable(_)) && strong_members.is_some() {
+            return Err(Error::strong_partial_delete(&name));
+        }
         if let Request::UpdateTable(input) = &request {
             self.check_table_ready(region, &name, now_ms)?;
             if input.stream_specification.is_some() {
@@ -638,6 +688,10 @@ impl Regions {
             return response;
         };
         let group = &self.groups[&group];
+        if group.members.len() <= 1 {
+            // The last replica, waiting for a removed one's last writes: regional again.
+            return response;
+        }
         let replicas = group
             .members
             .iter()

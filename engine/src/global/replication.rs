@@ -202,13 +202,34 @@ impl Replication {
             .retain(|_, d| !(d.group == group && d.to == region));
     }
 
+    /// Whether a write of `group` from a region that is no longer one of `members` is still on
+    /// its way (a removed replica's last writes): until they arrive, no tombstone of the group
+    /// may be dropped, and the group stays even with one member left.
+    pub fn from_departed(&self, group: u64, members: &BTreeMap<String, Member>) -> bool {
+        self.in_flight
+            .values()
+            .any(|d| d.group == group && !members.contains_key(&d.from))
+    }
+
+    /// Whether anything of `group` is on its way.
+    pub fn any_of(&self, group: u64) -> bool {
+        self.in_flight.values().any(|d| d.group == group)
+    }
+
+    /// Whether a write of `group` from `region` is on its way.
+    pub fn from_region(&self, group: u64, region: &str) -> bool {
+        self.in_flight
+            .values()
+            .any(|d| d.group == group && d.from == region)
+    }
+
     /// Sends to `copy` everything on its way to `source` in `group`, due when it is due there:
     /// a replica started from `source`'s items must receive what `source` has yet to.
     pub fn copy_in_flight(&mut self, group: u64, source: &str, copy: &str) {
         let copies: Vec<((u64, u64), Delivery)> = self
             .in_flight
             .iter()
-            .filter(|(_, d)| d.group == group && d.to == source)
+            .filter(|(_, d)| d.group == group && d.to == source && d.from != copy)
             .map(|(&(due, _), d)| {
                 let mut d = d.clone();
                 d.to = copy.to_string();

@@ -94,16 +94,33 @@ impl Checker for GlobalTables {
     }
 
     fn check_history(&self, history: &History, ops: &[Op], report: &mut Report) {
-        let stamps = stamps(history);
-        if stamps.by_key.is_empty() {
+        let Some(mode) = history
+            .named("replication")
+            .find(|e| e.f == "global-consistency")
+        else {
             return;
-        }
+        };
+        let strong = mode.value == "strong";
+        let stamps = stamps(history);
         let finals = finals(history);
+        let acknowledged = ops
+            .iter()
+            .any(|o| o.f == "global-put" && o.outcome == Kind::Ok);
+        if stamps.by_key.is_empty() && acknowledged {
+            let text = "Writes were acknowledged but no region recorded a version: the history cannot be judged.".to_string();
+            report
+                .anomalies
+                .push(self.anomaly("global-unstamped", true, "-", Vec::new(), 0, text));
+        }
         for (key, regions) in &finals {
             self.check_final(key, regions, &stamps, report);
         }
-        self.check_reads(ops, &stamps, report);
+        self.check_reads(ops, &stamps, strong, report);
         self.check_overwritten(ops, &stamps, &finals, report);
+        if strong {
+            check_linearizable(ops, report);
+        }
+        count_conflicts(ops, report);
         report
             .stats
             .insert("global_stamped_writes".into(), stamps.by_value.len() as u64);
@@ -152,6 +169,20 @@ impl GlobalTables {
         stamps: &Stamps,
         report: &mut Report,
     ) {
+        if let Some((region, _)) = regions.iter().find(|(_, (v, _))| v.get("error").is_some()) {
+            let text = format!(
+                "The final read of {key} in {region} failed: the region's state is unknown."
+            );
+            report.anomalies.push(self.anomaly(
+                "global-final-unread",
+                true,
+                key,
+                Vec::new(),
+                0,
+                text,
+            ));
+            return;
+        }
         let values: Vec<&Json> = regions.values().map(|(v, _)| v).collect();
         let time = regions.values().map(|(_, t)| *t).max().unwrap_or(0);
         if values.windows(2).any(|w| w[0] != w[1]) {
@@ -201,12 +232,13 @@ impl GlobalTables {
 
     /// Per region and key, reads in start order: a read that began after an earlier read
     /// ended must not return an older version than that read did.
-    fn check_reads(&self, ops: &[Op], stamps: &Stamps, report: &mut Report) {
+    /// (Under MRSC only eventually consistent reads: a strong one is served by the ordering
+    /// region, and judged for linearizability.)
+    fn check_reads(&self, ops: &[Op], stamps: &Stamps, strong: bool, report: &mut Report) {
         let mut reads: BTreeMap<(String, String), Vec<&Op>> = BTreeMap::new();
-        for op in ops
-            .iter()
-            .filter(|o| o.f == "global-get" && o.outcome == Kind::Ok)
-        {
+        let judged =
+            |o: &&Op| o.f == "global-get" && o.outcome == Kind::Ok && !(strong && o.consistent);
+        for op in ops.iter().filter(judged) {
             if let (Some(key), Some(node)) = (&op.key, &op.node) {
                 reads
                     .entry((node.clone(), key.clone()))
@@ -304,5 +336,59 @@ impl GlobalTables {
         report
             .stats
             .insert("global_writes_overwritten".into(), count);
+    }
+}
+
+/// MRSC: each item's strongly consistent operations, from every region, must be linearizable
+/// (the `linearizability` checker on the puts, deletes and strong reads as register operations).
+fn check_linearizable(ops: &[Op], report: &mut Report) {
+    let mut by_key: BTreeMap<&str, Vec<Op>> = BTreeMap::new();
+    for op in ops {
+        let f = match op.f.as_str() {
+            "global-put" => "write",
+            "global-delete" => "delete",
+            "global-get" if op.consistent => "read",
+            _ => continue,
+        };
+        if let Some(key) = &op.key {
+            let mut register = op.clone();
+            register.f = f.to_string();
+            by_key.entry(key).or_default().push(register);
+        }
+    }
+    for (key, list) in by_key {
+        let refs: Vec<&Op> = list.iter().collect();
+        super::linearizable::Linearizable.check_item(key, &refs, report);
+    }
+}
+
+/// Writes refused because another region was modifying the item (MRSC's
+/// ReplicatedWriteConflictException): an observation, the documented alternative to losing one.
+fn count_conflicts(ops: &[Op], report: &mut Report) {
+    let conflicts: Vec<&Op> = ops
+        .iter()
+        .filter(|o| {
+            o.outcome == Kind::Fail
+                && o.error.as_deref() == Some("ReplicatedWriteConflictException")
+        })
+        .collect();
+    report
+        .stats
+        .insert("global_write_conflicts".into(), conflicts.len() as u64);
+    if let Some(first) = conflicts.first() {
+        report.anomalies.push(Anomaly {
+            checker: "global-tables",
+            kind: "global-write-conflict",
+            violation: false,
+            key: first.key.clone(),
+            ops: vec![first.id],
+            time: first.start,
+            explanation: format!(
+                "{} write(s) were refused with ReplicatedWriteConflictException, the first to {} in {}: another region was modifying the item. With multi-Region strong consistency a concurrent write fails (and can be retried) instead of being silently lost.",
+                conflicts.len(),
+                first.key.as_deref().unwrap_or("?"),
+                first.node.as_deref().unwrap_or("?")
+            ),
+        });
     }
 }

@@ -55,6 +55,17 @@ pub struct GlobalTables {
     pub delete_fraction: f64,
     /// How long a region waits between two pulls of another region's writes (drawn per pull).
     pub pull_ms: [u64; 2],
+    /// `eventual` (last writer wins) or `strong` (multi-Region strong consistency: three
+    /// regions, writes and strong reads ordered by the first region, a write answered once
+    /// another region applied it, ReplicatedWriteConflictException for a write to an item
+    /// another region's write is still replicating).
+    pub consistency: String,
+}
+
+impl GlobalTables {
+    pub fn strong(&self) -> bool {
+        self.consistency == "strong"
+    }
 }
 
 impl Default for GlobalTables {
@@ -67,6 +78,7 @@ impl Default for GlobalTables {
             eventual_fraction: 0.5,
             delete_fraction: 0.1,
             pull_ms: [10, 60],
+            consistency: "eventual".into(),
         }
     }
 }

@@ -635,6 +635,15 @@ fn validate_global(
             errors.push(format!("global_tables.{name}: {v} is not in [0, 1]"));
         }
     }
+    match global.consistency.as_str() {
+        "eventual" => {}
+        "strong" if deployment.regions == 3 => {}
+        "strong" => errors
+            .push("global_tables.consistency: strong (MRSC) needs deployment.regions = 3".into()),
+        other => errors.push(format!(
+            "global_tables.consistency: {other:?} is not one of: eventual, strong"
+        )),
+    }
     range_not_empty("global_tables.think_ms", global.think_ms, errors);
     range_not_empty("global_tables.pull_ms", global.pull_ms, errors);
     for kind in faults.weights.keys() {

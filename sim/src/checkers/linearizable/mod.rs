@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 /// unchecked (a few seconds at most; the checked histories need far fewer).
 pub const LINEAR_STEPS: u64 = 5_000_000;
 
-pub(super) struct Linearizable;
+pub(crate) struct Linearizable;
 
 impl Checker for Linearizable {
     fn name(&self) -> &'static str {

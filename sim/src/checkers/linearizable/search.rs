@@ -6,7 +6,7 @@
 //! The model is one item: absent (`None`) or an integer. Operations: `read` (returns the value
 //! or null), `write`, `cas` (a conditional write: `[expected, new]`; a `fail` with
 //! ConditionalCheckFailedException is an observation that the value differed) and `incr` (an
-//! atomic ADD returning the new value). Operations that completed with `info` may have taken
+//! atomic ADD returning the new value), and `delete` (a global table's). Operations that completed with `info` may have taken
 //! effect at any point after their invocation, or never.
 
 use crate::history::{Kind, Op};
@@ -27,6 +27,8 @@ pub enum Step {
     CasMaybe(State, i64),
     /// An atomic increment; the new value when it was returned.
     Incr(i64, Option<i64>),
+    /// A delete (a global table's items; the regional workloads do not delete).
+    Delete,
 }
 
 /// One operation as the model sees it.
@@ -55,6 +57,7 @@ pub fn model_op(op: &Op) -> Option<ModelOp> {
         (_, Kind::Invoke) => return None,
         ("read", Kind::Ok) if op.consistent => Step::Read(int(&op.output)?),
         ("write", Kind::Ok | Kind::Info) => Step::Write(int(&op.input)??),
+        ("delete", Kind::Ok | Kind::Info) => Step::Delete,
         ("cas", kind) => {
             let pair = op.input.as_array()?;
             let expected = int(pair.first()?)?;
@@ -85,6 +88,7 @@ pub fn apply(state: State, step: &Step) -> Option<State> {
     match *step {
         Step::Read(v) => (v == state).then_some(state),
         Step::Write(v) => Some(Some(v)),
+        Step::Delete => Some(None),
         Step::Cas(expected, new) => (state == expected).then_some(Some(new)),
         Step::CasFailed(expected) => (state != expected).then_some(state),
         Step::CasMaybe(expected, new) => Some(if state == expected { Some(new) } else { state }),
@@ -158,7 +162,7 @@ pub fn without_unobserved_writes(ops: &[ModelOp], initial: State) -> Vec<ModelOp
                 observed.extend(expected);
             }
             Step::Read(v) | Step::CasFailed(v) => observed.extend(v),
-            Step::Incr(..) => {}
+            Step::Incr(..) | Step::Delete => {}
         }
     }
     let droppable = |o: &ModelOp| {
