@@ -17,8 +17,13 @@ fn de<T: serde::de::DeserializeOwned>(body: Json) -> T {
 }
 
 fn regions(profile: Json) -> Regions {
+    seeded(profile, 3)
+}
+
+/// A host whose first region runs `profile` with `seed`.
+fn seeded(profile: Json, seed: u64) -> Regions {
     let profile: Profile = serde_json::from_value(profile).unwrap();
-    Regions::new(Engine::with_profile(Config::default(), profile, 3))
+    Regions::new(Engine::with_profile(Config::default(), profile, seed))
 }
 
 fn request(operation: &str, body: Json) -> Request {
@@ -174,8 +179,7 @@ fn a_write_reaches_the_other_region_after_the_drawn_delay() {
 fn concurrent_writes_converge_on_the_newer_version_in_both_regions() {
     for seed in 0..20 {
         let profile = json!({"global_tables": {"replication_delay_ms": [0, 500]}});
-        let profile: Profile = serde_json::from_value(profile).unwrap();
-        let mut r = Regions::new(Engine::with_profile(Config::default(), profile, seed));
+        let mut r = seeded(profile, seed);
         create(&mut r, EAST, 0);
         add_replica(&mut r, EAST, WEST, 0);
         // Both acknowledged; the later one (in HLC time) wins everywhere.
@@ -214,8 +218,7 @@ fn a_clock_behind_loses_to_an_earlier_write_from_a_clock_ahead() {
 #[test]
 fn a_tie_broken_by_arrival_diverges() {
     let profile = json!({"global_tables": {"replication_delay_ms": [100, 100]}});
-    let profile: Profile = serde_json::from_value(profile).unwrap();
-    let mut r = Regions::new(Engine::with_profile(Config::default(), profile, 1));
+    let mut r = seeded(profile, 1);
     r.set_bug(LwwBug::TieByArrival);
     create(&mut r, EAST, 0);
     add_replica(&mut r, EAST, WEST, 0);
@@ -413,8 +416,7 @@ fn time_to_live_and_deletes_of_a_replica_pass_between_regions() {
 fn a_host_clock_stepping_back_still_stamps_later_writes_newer() {
     for (bug, converge) in [(LwwBug::None, true), (LwwBug::PhysicalClock, false)] {
         let profile = json!({"global_tables": {"replication_delay_ms": [100, 100]}});
-        let profile: Profile = serde_json::from_value(profile).unwrap();
-        let mut r = Regions::new(Engine::with_profile(Config::default(), profile, 1));
+        let mut r = seeded(profile, 1);
         r.set_bug(bug);
         create(&mut r, EAST, 0);
         add_replica(&mut r, EAST, WEST, 0);
@@ -752,8 +754,7 @@ const EU: &str = "eu-west-1";
 
 fn three_regions(seed: u64) -> Regions {
     let profile = json!({"global_tables": {"replication_delay_ms": [100, 1000]}});
-    let profile: Profile = serde_json::from_value(profile).unwrap();
-    let mut r = Regions::new(Engine::with_profile(Config::default(), profile, seed));
+    let mut r = seeded(profile, seed);
     create(&mut r, EAST, 0);
     add_replica(&mut r, EAST, WEST, 0);
     add_replica(&mut r, EAST, EU, 0);

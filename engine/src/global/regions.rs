@@ -198,6 +198,10 @@ impl Regions {
 
     /// The global table `table` (a name or an ARN) of `region`, if it is one.
     pub(super) fn group_of(&self, region: &str, table: &str) -> Option<u64> {
+        if self.membership.is_empty() {
+            // No global table: nothing to build a key for (every request asks).
+            return None;
+        }
         let key = (region.to_string(), table_name_of(table).to_string());
         self.membership.get(&key).copied()
     }
@@ -212,6 +216,10 @@ impl Regions {
     /// What a multi-Region strongly consistent table refuses: transactions, Time to Live, and
     /// a write to an item another region is modifying.
     fn check_strong(&mut self, region: &str, request: &Request, now_ms: u64) -> Result<()> {
+        if !self.groups.values().any(|g| g.strong) {
+            // The common case: no MRSC table, so no key to decode again for the check.
+            return Ok(());
+        }
         let strong = |regions: &Regions, table: &str| {
             regions
                 .group_of(region, table)
